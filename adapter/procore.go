@@ -1,0 +1,233 @@
+package adapter
+
+import (
+	"context"
+	"time"
+)
+
+// ListOptions selects a window of a list. The adapter fetches pages with the
+// largest per_page the endpoint allows, following Link rel="next", until it has
+// Limit items or the list ends.
+type ListOptions struct {
+	// Limit is the most items to return; 0 means all of them.
+	Limit int
+	// UpdatedSince keeps items updated at or after this instant
+	// (filters[updated_at]=since...now). Nil means no filter.
+	UpdatedSince *time.Time
+	// IDs keeps only these ids (filters[id][]). Nil means no filter.
+	IDs []int64
+}
+
+// Page is a window of a list plus the upstream Total header (the size of the
+// whole filtered list, not of Items).
+type Page[T any] struct {
+	Items []T
+	Total int
+}
+
+// ProjectFilter narrows a project list. Nil fields do not filter.
+type ProjectFilter struct {
+	Status *ProjectStatus // default ACTIVE, as Procore
+	Search *string        // name contains
+	// UpdatedSince keeps projects updated at or after this instant; when set it
+	// takes precedence over ListOptions.UpdatedSince.
+	UpdatedSince *time.Time
+}
+
+// InvoiceFilter narrows a requisition list within a project.
+type InvoiceFilter struct {
+	CommitmentID *int64
+	Status       *InvoiceStatus
+}
+
+// DateRange is an inclusive range of calendar dates.
+type DateRange struct {
+	From Date
+	To   Date
+}
+
+// Reader is the read side of Procore for one Connection (one credential and
+// its company). Every method returns an *Error: CodeNotFound when the item does
+// not exist or the caller cannot see it (Procore answers 404 for both),
+// CodeForbidden when a tool is not permitted, CodeUnauthenticated when the
+// credential no longer works, CodeRateLimited and CodeUpstreamUnavailable when
+// Procore keeps refusing after the adapter's own retries.
+type Reader interface {
+	// Me returns the Procore user (or service account) behind the credential.
+	Me(ctx context.Context) (Person, error)
+	// Companies lists the companies the credential can see.
+	Companies(ctx context.Context) ([]Company, error)
+
+	Projects(ctx context.Context, companyID int64, f ProjectFilter, opt ListOptions) (Page[Project], error)
+	Project(ctx context.Context, companyID, projectID int64) (Project, error)
+
+	CompanyUsers(ctx context.Context, companyID int64, opt ListOptions) (Page[User], error)
+	ProjectUsers(ctx context.Context, projectID int64, opt ListOptions) (Page[User], error)
+	CompanyVendors(ctx context.Context, companyID int64, opt ListOptions) (Page[Vendor], error)
+	ProjectVendors(ctx context.Context, projectID int64, opt ListOptions) (Page[Vendor], error)
+	CostCodes(ctx context.Context, projectID int64, opt ListOptions) (Page[CostCode], error)
+
+	RFIs(ctx context.Context, projectID int64, opt ListOptions) (Page[RFI], error)
+	RFI(ctx context.Context, projectID, rfiID int64) (RFI, error)
+
+	Submittals(ctx context.Context, projectID int64, opt ListOptions) (Page[Submittal], error)
+	Submittal(ctx context.Context, projectID, submittalID int64) (Submittal, error)
+
+	// Commitments lists subcontracts and purchase orders of a project, merged and
+	// ordered by id; Total is the sum of both lists' totals.
+	Commitments(ctx context.Context, projectID int64, opt ListOptions) (Page[Commitment], error)
+	// Commitment returns one commitment with its line items.
+	Commitment(ctx context.Context, projectID int64, kind CommitmentKind, commitmentID int64) (Commitment, error)
+	ChangeOrders(ctx context.Context, projectID int64, commitmentID *int64) ([]ChangeOrder, error)
+
+	// Invoices lists a project's subcontractor invoices (requisitions), without items.
+	Invoices(ctx context.Context, projectID int64, f InvoiceFilter, opt ListOptions) (Page[Invoice], error)
+	// Invoice returns one invoice with its G703 items.
+	Invoice(ctx context.Context, projectID, invoiceID int64) (Invoice, error)
+	BillingPeriods(ctx context.Context, projectID int64) ([]BillingPeriod, error)
+
+	BudgetViews(ctx context.Context, projectID int64) ([]BudgetView, error)
+	BudgetRows(ctx context.Context, projectID, viewID int64) ([]BudgetRow, error)
+
+	// DailyLogs returns manpower and notes logs grouped by day within r
+	// (Procore returns only today's logs when no range is sent; we always send one).
+	DailyLogs(ctx context.Context, projectID int64, r DateRange) ([]DailyLog, error)
+	Observations(ctx context.Context, projectID int64, opt ListOptions) (Page[Observation], error)
+	PunchItems(ctx context.Context, projectID int64, opt ListOptions) (Page[PunchItem], error)
+}
+
+// Writer is the write side. Writes are never retried by the adapter unless
+// Procore proves they did not happen (429/503 before processing). A Procore 422
+// becomes CodeBadUserInput with Fields.
+type Writer interface {
+	CreateRFI(ctx context.Context, projectID int64, in RFICreate) (RFI, error)
+	ReplyToRFI(ctx context.Context, projectID, rfiID int64, in RFIReply) (RFI, error)
+	// SetRFIAccepted closes (true) or reopens (false) an RFI (Procore's accepted flag).
+	SetRFIAccepted(ctx context.Context, projectID, rfiID int64, accepted bool) (RFI, error)
+	ForwardRFI(ctx context.Context, projectID, rfiID, forwardeeID int64) (RFI, error)
+	AdvanceRFIBallInCourt(ctx context.Context, projectID, rfiID int64) (RFI, error)
+
+	CreateSubmittal(ctx context.Context, projectID int64, in SubmittalCreate) (Submittal, error)
+	RespondToSubmittal(ctx context.Context, projectID, submittalID, approverID, responseID int64, comment string) (Submittal, error)
+	UpdateSubmittalStatus(ctx context.Context, projectID, submittalID, statusID int64) (Submittal, error)
+	SubmittalStatuses(ctx context.Context, companyID int64) ([]SubmittalStatus, error)
+
+	CreateCommitment(ctx context.Context, projectID int64, in CommitmentCreate) (Commitment, error)
+	UpdateCommitmentStatus(ctx context.Context, projectID int64, kind CommitmentKind, commitmentID int64, status CommitmentStatus) (Commitment, error)
+	CreateChangeOrder(ctx context.Context, projectID int64, in ChangeOrderCreate) (ChangeOrder, error)
+
+	CreateInvoice(ctx context.Context, projectID int64, in InvoiceCreate) (Invoice, error)
+	UpdateInvoiceStatus(ctx context.Context, projectID, invoiceID int64, status InvoiceStatus) (Invoice, error)
+
+	// Upload runs Procore's presigned upload flow (create, send bytes, complete,
+	// checked against sha256) and returns the upload id to attach to items.
+	Upload(ctx context.Context, projectID int64, in UploadInput) (string, error)
+}
+
+// Procore is everything the gateway needs from one Connection.
+type Procore interface {
+	Reader
+	Writer
+}
+
+// RFICreate is the input of CreateRFI. Required: Subject, Question, ManagerID.
+type RFICreate struct {
+	Subject        string
+	Question       string
+	ManagerID      int64
+	AssigneeIDs    []int64
+	DueDate        *Date
+	CostImpact     *Impact
+	ScheduleImpact *Impact
+	UploadIDs      []string
+	Draft          bool
+}
+
+// RFIReply is the input of ReplyToRFI.
+type RFIReply struct {
+	Body      string
+	Official  bool
+	UploadIDs []string
+}
+
+// SubmittalStep is one workflow step: its approvers and days to respond.
+type SubmittalStep struct {
+	ApproverIDs   []int64
+	DaysToRespond int
+}
+
+// SubmittalCreate is the input of CreateSubmittal. Required: Number.
+type SubmittalCreate struct {
+	Number          string
+	Title           string
+	Type            string
+	SpecSection     string
+	Description     string
+	DueDate         *Date
+	Steps           []SubmittalStep
+	DistributionIDs []int64
+	UploadIDs       []string
+}
+
+// CommitmentLineItemInput is one SOV line of a new commitment.
+type CommitmentLineItemInput struct {
+	Description string
+	Amount      Decimal
+	CostCodeID  *int64
+	Quantity    *Decimal
+	UnitCost    *Decimal
+	UOM         string
+}
+
+// CommitmentCreate is the input of CreateCommitment.
+type CommitmentCreate struct {
+	Kind             CommitmentKind
+	Number           string
+	Title            string
+	VendorID         *int64
+	Status           CommitmentStatus // default DRAFT
+	RetainagePercent *Decimal
+	Description      string
+	LineItems        []CommitmentLineItemInput
+	UploadIDs        []string
+}
+
+// ChangeOrderCreate is the input of CreateChangeOrder.
+type ChangeOrderCreate struct {
+	CommitmentID int64
+	Number       string
+	Title        string
+	Status       ChangeOrderStatus
+	Description  string
+	DueDate      *Date
+	Amount       Decimal
+}
+
+// InvoiceItemInput is one G703 row of a new invoice, keyed by SOV line item.
+type InvoiceItemInput struct {
+	LineItemID                      int64
+	WorkCompletedThisPeriod         Decimal
+	MaterialsPresentlyStored        Decimal
+	WorkCompletedRetainagePercent   Decimal
+	WorkCompletedRetainageReleased  Decimal
+	MaterialsStoredRetainagePercent Decimal
+}
+
+// InvoiceCreate is the input of CreateInvoice.
+type InvoiceCreate struct {
+	CommitmentID  int64
+	PeriodID      int64
+	InvoiceNumber string
+	BillingDate   *Date
+	Items         []InvoiceItemInput
+	UploadIDs     []string
+}
+
+// UploadInput is a file to upload.
+type UploadInput struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+	// SHA256 is the hex digest the client declared; empty means compute it.
+	SHA256 string
+}

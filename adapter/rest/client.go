@@ -1,0 +1,261 @@
+// Package rest is the Procore REST v1.x client behind adapter.Procore.
+//
+// One Client is one connection: one credential (OAuth client credentials, an
+// OAuth refresh token rotated through a TokenStore, or any Credentials such as
+// a browser session) and one company. Calls go through a stack of
+// http.RoundTrippers, outermost first:
+//
+//	retry        429/503 for every method (wait for Retry-After or
+//	             X-Rate-Limit-Reset, with jitter); 5xx and connection
+//	             errors for idempotent methods; bounded attempts; ctx-aware
+//	auth         Credentials.Apply; on 401 Invalidate and one more try
+//	company      Procore-Company-Id (discovering the company when needed)
+//	concurrency  at most MaxConcurrency calls in flight
+//	rate limit   learns X-Rate-Limit-* and slows down before Procore says 429
+//	observe      OnUpstreamCall and debug logs, one per call on the wire
+//	base         Config.HTTPClient's transport
+//
+// Token requests and presigned upload PUTs use a separate short stack
+// (observe + base; uploads add retry) because they must not carry Procore's
+// bearer token or company header.
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sync/singleflight"
+
+	"procoregraph/adapter"
+)
+
+// maxBody bounds a response body read into memory.
+const maxBody = 64 << 20
+
+// Client talks to Procore for one connection. It implements adapter.Procore
+// and is safe for concurrent use.
+type Client struct {
+	cfg    Config
+	api    *url.URL
+	login  *url.URL
+	http   *http.Client // the full stack, for Procore API calls
+	upload *http.Client // presigned upload PUTs: no Procore auth, no company
+	creds  Credentials
+	logger *slog.Logger
+	clock  Clock
+
+	companyFlight singleflight.Group
+	companyMu     sync.Mutex
+	companyID     int64
+}
+
+var _ adapter.Procore = (*Client)(nil)
+
+// New validates cfg and returns a Client. It makes no calls: tokens are
+// fetched and the company discovered on first use.
+func New(cfg Config) (*Client, error) {
+	cfg, api, login, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	base := defaultBaseTransport()
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		base = cfg.HTTPClient.Transport
+	}
+	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID}
+
+	observed := &observeTransport{clock: cfg.Clock, logger: cfg.Logger, on: cfg.OnUpstreamCall, next: base}
+	c.creds = cfg.Credentials
+	if c.creds == nil {
+		tokenURL := login.JoinPath("/oauth/token").String()
+		c.creds = newOAuthCredentials(oauthOptions{
+			TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+			RefreshToken: cfg.RefreshToken, Store: cfg.TokenStore,
+			HTTPClient: &http.Client{Transport: observed}, Clock: cfg.Clock, Logger: cfg.Logger,
+		})
+	}
+
+	var rt http.RoundTripper = observed
+	if !cfg.RateLimit.Disabled {
+		rt = &rateLimitTransport{budget: newBudget(cfg.Clock, cfg.RateLimit.LowWater, cfg.Retry.MaxWait), next: rt}
+	}
+	rt = newConcurrencyTransport(cfg.MaxConcurrency, rt)
+	rt = &companyTransport{known: c.knownCompany, resolve: c.CompanyID, next: rt}
+	rt = &authTransport{creds: c.creds, next: rt}
+	rt = &retryTransport{cfg: cfg.Retry, clock: cfg.Clock, logger: cfg.Logger, next: rt}
+	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+
+	c.upload = &http.Client{
+		Transport:     &retryTransport{cfg: cfg.Retry, clock: cfg.Clock, logger: cfg.Logger, next: observed},
+		CheckRedirect: noRedirects,
+	}
+	return c, nil
+}
+
+// noRedirects hands redirects back to the caller: Procore's API does not
+// redirect, and a redirect to the web login means the session is gone.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// CompanyID returns the connection's company: Config.CompanyID, or the only
+// company GET /rest/v1.0/companies returns. Discovery runs once (concurrent
+// callers share it) and is retried on the next call after a failure. More or
+// fewer than one company is BAD_USER_INPUT / FORBIDDEN asking for CompanyID.
+func (c *Client) CompanyID(ctx context.Context) (int64, error) {
+	if id, ok := c.knownCompany(); ok {
+		return id, nil
+	}
+	ch := c.companyFlight.DoChan("company", func() (any, error) {
+		if id, ok := c.knownCompany(); ok {
+			return id, nil
+		}
+		companies, err := c.Companies(context.WithoutCancel(ctx))
+		if err != nil {
+			var ae *adapter.Error
+			if asAdapterError(err, &ae) && ae.Status == http.StatusBadRequest {
+				// Client-credentials (DMSA) tokens need the company header even
+				// here, so their company cannot be discovered.
+				return int64(0), &adapter.Error{Code: adapter.CodeBadUserInput, Status: ae.Status, Err: err,
+					Message: "cannot discover the Procore company (Procore wants Procore-Company-Id even to list companies): configure the company id"}
+			}
+			return int64(0), err
+		}
+		switch len(companies) {
+		case 1:
+			c.companyMu.Lock()
+			c.companyID = companies[0].ID
+			c.companyMu.Unlock()
+			return companies[0].ID, nil
+		case 0:
+			return int64(0), adapter.Errorf(adapter.CodeForbidden, "the Procore credential sees no company")
+		default:
+			return int64(0), adapter.Errorf(adapter.CodeBadUserInput,
+				"the Procore credential sees %d companies: configure the company id", len(companies))
+		}
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return 0, r.Err
+		}
+		return r.Val.(int64), nil
+	case <-ctx.Done():
+		return 0, &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Message: "cancelled while discovering the Procore company",
+			Err: context.Cause(ctx)}
+	}
+}
+
+func (c *Client) knownCompany() (int64, bool) {
+	c.companyMu.Lock()
+	defer c.companyMu.Unlock()
+	return c.companyID, c.companyID != 0
+}
+
+// call describes one Procore API call.
+type call struct {
+	what    string // for error messages: "list RFIs"
+	method  string
+	path    string // below APIURL, e.g. /rest/v1.0/me
+	query   url.Values
+	body    any    // JSON-encoded when non-nil
+	company int64  // explicit Procore-Company-Id; 0 lets the stack decide
+	rawURL  string // absolute URL (a Link rel="next"); overrides path and query
+}
+
+// response is a successful (2xx) response, fully read.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends the call and returns the 2xx response, or an *adapter.Error.
+func (c *Client) do(ctx context.Context, k call) (*response, error) {
+	u := k.rawURL
+	if u == "" {
+		ref := c.api.JoinPath(k.path)
+		ref.RawQuery = k.query.Encode()
+		u = ref.String()
+	}
+	var body io.Reader
+	if k.body != nil {
+		b, err := json.Marshal(k.body)
+		if err != nil {
+			return nil, &adapter.Error{Code: adapter.CodeInternal, Message: k.what + ": encoding the request failed", Err: err}
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, u, body)
+	if err != nil {
+		return nil, &adapter.Error{Code: adapter.CodeInternal, Message: k.what + ": building the request failed", Err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "procoregraph")
+	if k.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if k.company != 0 {
+		req.Header.Set(companyHeader, strconv.FormatInt(k.company, 10))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(k.what, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, transportError(k.what, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			// Procore's API does not redirect; the web app redirects an
+			// expired browser session to its login page.
+			return nil, &adapter.Error{Code: adapter.CodeUnauthenticated, Status: resp.StatusCode,
+				Message: k.what + ": Procore redirected the call (session expired?)"}
+		}
+		return nil, statusError(k.what, resp.StatusCode, resp.Header, b, c.clock.Now())
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// getJSON sends the call and decodes the 2xx body into out.
+func (c *Client) getJSON(ctx context.Context, k call, out any) error {
+	resp, err := c.do(ctx, k)
+	if err != nil {
+		return err
+	}
+	return decodeInto(k.what, resp.body, out)
+}
+
+func decodeInto(what string, body []byte, out any) error {
+	if err := decodeBody(body, out); err != nil {
+		return &adapter.Error{Code: adapter.CodeInternal, Message: what + ": could not decode Procore's response", Err: err}
+	}
+	return nil
+}
+
+// projectQuery returns project_id=<id> for routes that take it as a parameter.
+func projectQuery(projectID int64) url.Values {
+	return url.Values{"project_id": {strconv.FormatInt(projectID, 10)}}
+}
+
+func companyQuery(companyID int64) url.Values {
+	return url.Values{"company_id": {strconv.FormatInt(companyID, 10)}}
+}
+
+func pathf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// validID returns BAD_USER_INPUT for a non-positive id, before any call.
+func validID(name string, id int64) error {
+	if id <= 0 {
+		return badInput([]string{name}, "%s must be a positive id", name)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package rest
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// observeTransport reports every call that goes on the wire to OnUpstreamCall
+// (for metrics and per-request upstream-call counts) and to the debug log.
+// It sits innermost, so each retry attempt is one call. It logs neither
+// headers nor query strings (presigned upload URLs carry signatures there).
+type observeTransport struct {
+	clock  Clock
+	logger *slog.Logger
+	on     func(method, route string, status int, d time.Duration)
+	next   http.RoundTripper
+}
+
+func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := t.clock.Now()
+	resp, err := t.next.RoundTrip(req)
+	d := t.clock.Now().Sub(start)
+	route := routeTemplate(req.URL.Path)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	if t.on != nil {
+		t.on(req.Method, route, status, d)
+	}
+	if t.logger.Enabled(req.Context(), slog.LevelDebug) {
+		attrs := []slog.Attr{slog.String("method", req.Method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d)}
+		if resp != nil {
+			if id := resp.Header.Get("X-Request-Id"); id != "" {
+				attrs = append(attrs, slog.String("request_id", id))
+			}
+			if rem := resp.Header.Get(headerRemaining); rem != "" {
+				attrs = append(attrs, slog.String("rate_remaining", rem))
+			}
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("err", err.Error()))
+		}
+		t.logger.LogAttrs(req.Context(), slog.LevelDebug, "procore call", attrs...)
+	}
+	return resp, err
+}
+
+// routeTemplate turns a request path into a low-cardinality route: numeric
+// segments and long opaque ids (upload uuids, presigned keys) become {id}.
+func routeTemplate(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if isOpaqueID(s) {
+			segs[i] = "{id}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func isOpaqueID(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if digits == len(s) {
+		return true
+	}
+	return len(s) >= 20 && digits > 0
+}

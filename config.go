@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// config is the gateway's configuration: flags override environment variables.
+type config struct {
+	Addr         string
+	APIURL       string
+	LoginURL     string
+	ClientID     string
+	ClientSecret string
+	CompanyID    int64
+	RefreshToken string
+	RedisURL     string
+	// Naive turns dataloader batching off (benchmark baseline only).
+	Naive bool
+	// NoCache turns the response cache off.
+	NoCache bool
+	// MaxConcurrency bounds concurrent upstream calls per connection.
+	MaxConcurrency int
+	// CacheTTL is the default freshness of cached Procore data.
+	CacheTTL time.Duration
+	// SandboxLatency adds latency to the embedded sandbox (demos, benchmarks).
+	SandboxLatency time.Duration
+}
+
+// parseConfig reads the environment through getenv, then flags from args, and
+// validates the result with messages that say what to fix.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	var companyID string
+	fs := flag.NewFlagSet("procoregraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
+	fs.StringVar(&c.APIURL, "procore-api-url", env("PROCORE_API_URL", ""), "Procore API base URL, e.g. https://api.procore.com; empty serves the embedded sandbox (PROCORE_API_URL)")
+	fs.StringVar(&c.LoginURL, "procore-login-url", env("PROCORE_LOGIN_URL", ""), "Procore OAuth base URL, e.g. https://login.procore.com; default: the API URL (PROCORE_LOGIN_URL)")
+	fs.StringVar(&c.ClientID, "procore-client-id", env("PROCORE_CLIENT_ID", ""), "OAuth client id (PROCORE_CLIENT_ID)")
+	fs.StringVar(&c.ClientSecret, "procore-client-secret", env("PROCORE_CLIENT_SECRET", ""), "OAuth client secret (PROCORE_CLIENT_SECRET)")
+	fs.StringVar(&companyID, "procore-company-id", env("PROCORE_COMPANY_ID", ""), "Procore company id; optional when the credential sees one company (PROCORE_COMPANY_ID)")
+	fs.StringVar(&c.RefreshToken, "procore-refresh-token", env("PROCORE_REFRESH_TOKEN", ""), "OAuth refresh token for the refresh-token grant instead of client credentials (PROCORE_REFRESH_TOKEN)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL for the shared cache, e.g. redis://127.0.0.1:6379/0; empty uses an in-memory cache (REDIS_URL)")
+	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
+	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the response cache")
+	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 60*time.Second, "default freshness of cached Procore data")
+	fs.DurationVar(&c.SandboxLatency, "sandbox-latency", 0, "latency added by the embedded sandbox to every call")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (subcommands: sandbox)", fs.Arg(0))
+	}
+
+	var errs []error
+	if companyID != "" {
+		id, err := strconv.ParseInt(companyID, 10, 64)
+		if err != nil || id <= 0 {
+			errs = append(errs, fmt.Errorf("PROCORE_COMPANY_ID %q: want a positive integer company id", companyID))
+		}
+		c.CompanyID = id
+	}
+	for name, u := range map[string]string{"PROCORE_API_URL": c.APIURL, "PROCORE_LOGIN_URL": c.LoginURL} {
+		if u == "" {
+			continue
+		}
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want an absolute http(s) URL such as https://api.procore.com", name, u))
+		}
+	}
+	if c.APIURL == "" && c.LoginURL != "" {
+		errs = append(errs, errors.New("PROCORE_LOGIN_URL is set but PROCORE_API_URL is not: set both to use a real Procore, or neither for the embedded sandbox"))
+	}
+	if c.APIURL != "" && (c.ClientID == "" || c.ClientSecret == "") {
+		errs = append(errs, errors.New("PROCORE_API_URL is set: PROCORE_CLIENT_ID and PROCORE_CLIENT_SECRET are required"))
+	}
+	if c.RedisURL != "" {
+		if p, err := url.Parse(c.RedisURL); err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") {
+			errs = append(errs, fmt.Errorf("REDIS_URL: want redis://host:port/db or rediss://..."))
+		}
+	}
+	if c.MaxConcurrency <= 0 {
+		errs = append(errs, errors.New("-max-concurrency must be positive"))
+	}
+	return c, errors.Join(errs...)
+}

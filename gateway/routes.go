@@ -1,0 +1,35 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the whole HTTP surface.
+func routes(d Deps, gql http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
+	mux.Handle("/graphql", withRequestState(d, gql))
+	mux.HandleFunc("GET /healthz", healthz(d))
+	if d.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+func healthz(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if d.Health != nil {
+			if err := d.Health(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": err.Error()})
+				return
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	}
+}

@@ -1,0 +1,118 @@
+// Package gqlscalar marshals procoregraph's custom GraphQL scalars and binds the
+// adapter's enums to the schema's, so the adapter stays free of GraphQL.
+//
+// Unmarshalers return errors whose messages are safe to show to clients; the
+// error presenter turns them into BAD_USER_INPUT.
+package gqlscalar
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/shopspring/decimal"
+
+	"procoregraph/adapter"
+)
+
+// MarshalID64 writes a Procore int64 id as a GraphQL ID (a JSON string, so
+// JavaScript clients never lose precision above 2^53).
+func MarshalID64(id int64) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(strconv.FormatInt(id, 10)))
+	})
+}
+
+// UnmarshalID64 reads an ID given as a string or an integer.
+func UnmarshalID64(v any) (int64, error) {
+	switch v := v.(type) {
+	case string:
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return 0, fmt.Errorf("invalid ID %q: want a positive integer id", v)
+		}
+		return id, nil
+	case json.Number:
+		return UnmarshalID64(string(v))
+	case int64:
+		if v <= 0 {
+			return 0, fmt.Errorf("invalid ID %d: want a positive integer id", v)
+		}
+		return v, nil
+	case int:
+		return UnmarshalID64(int64(v))
+	default:
+		return 0, fmt.Errorf("invalid ID %v: want a string", v)
+	}
+}
+
+// MarshalDecimal writes an exact decimal as a JSON string.
+func MarshalDecimal(d decimal.Decimal) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(d.String()))
+	})
+}
+
+// UnmarshalDecimal reads a decimal from a string (preferred) or an integer.
+// Floats are refused: they cannot carry money exactly.
+func UnmarshalDecimal(v any) (decimal.Decimal, error) {
+	switch v := v.(type) {
+	case string:
+		d, err := decimal.NewFromString(v)
+		if err != nil {
+			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %q: want a decimal string such as \"1234.50\"", v)
+		}
+		return d, nil
+	case json.Number:
+		return UnmarshalDecimal(string(v))
+	case int64:
+		return decimal.NewFromInt(v), nil
+	case int:
+		return decimal.NewFromInt(int64(v)), nil
+	default:
+		return decimal.Decimal{}, fmt.Errorf("invalid Decimal %v: want a decimal string such as \"1234.50\"", v)
+	}
+}
+
+// MarshalDate writes YYYY-MM-DD.
+func MarshalDate(d adapter.Date) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(d.String()))
+	})
+}
+
+// UnmarshalDate reads YYYY-MM-DD.
+func UnmarshalDate(v any) (adapter.Date, error) {
+	s, ok := v.(string)
+	if !ok {
+		return adapter.Date{}, fmt.Errorf("invalid Date %v: want YYYY-MM-DD", v)
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return adapter.Date{}, fmt.Errorf("invalid Date %q: want YYYY-MM-DD", s)
+	}
+	return adapter.DateOf(d), nil
+}
+
+// MarshalDateTime writes an RFC 3339 UTC timestamp.
+func MarshalDateTime(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(t.UTC().Format(time.RFC3339)))
+	})
+}
+
+// UnmarshalDateTime reads an RFC 3339 timestamp (any offset) and returns it in UTC.
+func UnmarshalDateTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("invalid DateTime %v: want ISO 8601 such as 2026-01-02T03:04:05Z", v)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid DateTime %q: want ISO 8601 such as 2026-01-02T03:04:05Z", s)
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,21 @@
+// Command procoregraph serves Procore as a federated GraphQL subgraph. With no
+// configuration it serves a seeded, embedded Procore sandbox, so
+// `go run .` works offline; `go run . sandbox` runs the sandbox alone.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "procoregraph:", err)
+		os.Exit(1)
+	}
+}

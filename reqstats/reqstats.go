@@ -1,0 +1,76 @@
+// Package reqstats counts, per GraphQL request, the upstream Procore calls and
+// the cache hits and misses it caused. The server returns them in the
+// response's extensions when the client asks with the debug header.
+package reqstats
+
+import (
+	"context"
+	"sync"
+)
+
+// Stats are one request's counters; safe for concurrent use.
+type Stats struct {
+	mu          sync.Mutex
+	upstream    int
+	byRoute     map[string]int
+	cacheHits   int
+	cacheMisses int
+}
+
+// Snapshot is a copy of Stats for reporting.
+type Snapshot struct {
+	UpstreamCalls   int            `json:"upstreamCalls"`
+	UpstreamByRoute map[string]int `json:"upstreamByRoute"`
+	CacheHits       int            `json:"cacheHits"`
+	CacheMisses     int            `json:"cacheMisses"`
+}
+
+type ctxKey struct{}
+
+// With returns a context carrying fresh Stats, and those Stats.
+func With(ctx context.Context) (context.Context, *Stats) {
+	s := &Stats{byRoute: map[string]int{}}
+	return context.WithValue(ctx, ctxKey{}, s), s
+}
+
+// From returns the Stats in ctx, or nil. Every method of a nil *Stats is a no-op.
+func From(ctx context.Context) *Stats {
+	s, _ := ctx.Value(ctxKey{}).(*Stats)
+	return s
+}
+
+// AddUpstream counts one upstream call to route (e.g. "GET /rest/v1.0/projects/{id}/rfis").
+func (s *Stats) AddUpstream(route string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.upstream++
+	s.byRoute[route]++
+	s.mu.Unlock()
+}
+
+// AddCache counts cache hits and misses.
+func (s *Stats) AddCache(hits, misses int) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.cacheHits += hits
+	s.cacheMisses += misses
+	s.mu.Unlock()
+}
+
+// Snapshot returns a copy of the counters.
+func (s *Stats) Snapshot() Snapshot {
+	if s == nil {
+		return Snapshot{UpstreamByRoute: map[string]int{}}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	by := make(map[string]int, len(s.byRoute))
+	for k, v := range s.byRoute {
+		by[k] = v
+	}
+	return Snapshot{UpstreamCalls: s.upstream, UpstreamByRoute: by, CacheHits: s.cacheHits, CacheMisses: s.cacheMisses}
+}

@@ -1,0 +1,79 @@
+package sandbox
+
+import (
+	"maps"
+	"sync"
+)
+
+// Stats counts the requests the sandbox served since start or the last reset,
+// so tests can assert exact upstream-call counts.
+type Stats struct {
+	// Total is the number of /rest requests (every outcome, faults included).
+	Total int64 `json:"total"`
+	// ByRoute counts /rest requests by ServeMux pattern, e.g.
+	// "GET /rest/v1.0/projects/{project_id}/rfis"; unknown paths count as "/rest/".
+	ByRoute map[string]int64 `json:"by_route"`
+	// ByToken counts authenticated /rest requests by auth.Principal.TokenID.
+	ByToken map[string]int64 `json:"by_token"`
+	// ByClient counts authenticated /rest requests by OAuth client id
+	// ("" keys, i.e. web sessions, are counted under "session").
+	ByClient map[string]int64 `json:"by_client"`
+	// TokenRequests counts POST /oauth/token calls.
+	TokenRequests int64 `json:"token_requests"`
+	// Logins counts completed web portal logins.
+	Logins int `json:"logins"`
+}
+
+type statsCounter struct {
+	mu            sync.Mutex
+	s             Stats
+	loginsAtReset int
+}
+
+func newStats() *statsCounter {
+	c := &statsCounter{}
+	c.resetLocked(0)
+	return c
+}
+
+func (c *statsCounter) resetLocked(logins int) {
+	c.s = Stats{ByRoute: map[string]int64{}, ByToken: map[string]int64{}, ByClient: map[string]int64{}}
+	c.loginsAtReset = logins
+}
+
+func (c *statsCounter) reset(logins int) {
+	c.mu.Lock()
+	c.resetLocked(logins)
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) rest(route, token, client string, authed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.Total++
+	c.s.ByRoute[route]++
+	if authed {
+		c.s.ByToken[token]++
+		if client == "" {
+			client = "session"
+		}
+		c.s.ByClient[client]++
+	}
+}
+
+func (c *statsCounter) tokenRequest() {
+	c.mu.Lock()
+	c.s.TokenRequests++
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) snapshot(logins int) Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	s.ByRoute = maps.Clone(c.s.ByRoute)
+	s.ByToken = maps.Clone(c.s.ByToken)
+	s.ByClient = maps.Clone(c.s.ByClient)
+	s.Logins = logins - c.loginsAtReset
+	return s
+}

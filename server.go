@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"procoregraph/adapter/rest"
+	"procoregraph/cache"
+	"procoregraph/gateway"
+	"procoregraph/loaders"
+	"procoregraph/reqstats"
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+	"procoregraph/tenant"
+)
+
+// run is the whole program: it reads configuration, wires every part by
+// constructor injection, serves HTTP until ctx is done and shuts down
+// gracefully. Tests call it with their own args, getenv and writers.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "sandbox" {
+		return sandbox.Main(ctx, args[1:], stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	if cfg.APIURL == "" {
+		sb, err := sandbox.Start(ctx, sandbox.Config{
+			ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
+			Faults: sandbox.Faults{Latency: sandbox.Duration(cfg.SandboxLatency)},
+		}, "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start embedded sandbox: %w", err)
+		}
+		defer sb.Close()
+		cfg.APIURL, cfg.LoginURL = sb.URL, sb.URL
+		cfg.ClientID, cfg.ClientSecret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
+		if cfg.CompanyID == 0 {
+			sb.ReadDataset(func(d *data.Dataset) { cfg.CompanyID = d.Companies[0].ID })
+		}
+		fmt.Fprintf(stdout, "embedded Procore sandbox at %s (client id %s)\n", sb.URL, sandbox.DefaultClientID)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	procore, err := rest.New(rest.Config{
+		APIURL:         cfg.APIURL,
+		LoginURL:       cfg.LoginURL,
+		ClientID:       cfg.ClientID,
+		ClientSecret:   cfg.ClientSecret,
+		RefreshToken:   cfg.RefreshToken,
+		CompanyID:      cfg.CompanyID,
+		MaxConcurrency: cfg.MaxConcurrency,
+		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
+		Logger:         logger,
+	})
+	if err != nil {
+		return fmt.Errorf("procore client: %w", err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	companyID, err := procore.CompanyID(startCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot reach Procore at %s with the configured credentials: %w", cfg.APIURL, err)
+	}
+
+	var c *cache.Cache
+	if !cfg.NoCache {
+		store, closeStore, err := newStore(cfg)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		c, err = cache.New(store, cache.Options{
+			DefaultTTL: cfg.CacheTTL,
+			Registerer: reg,
+			Logger:     logger,
+			OnResult: func(ctx context.Context, _ string, hits, misses int) {
+				reqstats.From(ctx).AddCache(hits, misses)
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+		defer c.Close()
+	}
+
+	conn := &tenant.Connection{
+		ID:        connectionID(cfg.APIURL, cfg.ClientID, companyID),
+		CompanyID: companyID,
+		UserKey:   "client-" + shortHash(cfg.ClientID),
+		Procore:   procore,
+	}
+	handler := gateway.NewServer(gateway.Deps{
+		Tenants:  tenant.Static{Conn: conn},
+		Loaders:  loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency},
+		Logger:   logger,
+		Gatherer: reg,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newStore returns the cache's byte store and its closer: Redis when
+// REDIS_URL is set (shared by replicas; when Redis fails, queries fall back to
+// upstream calls), else in memory.
+func newStore(cfg config) (cache.Store, func(), error) {
+	if cfg.RedisURL == "" {
+		m, err := cache.NewMemory(cache.MemoryOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("memory cache: %w", err)
+		}
+		return m, func() { _ = m.Close() }, nil
+	}
+	rdb, err := cache.ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("redis cache: %w", err)
+	}
+	return s, func() { _ = rdb.Close() }, nil
+}
+
+// connectionID names a connection without revealing its credential.
+func connectionID(apiURL, clientID string, companyID int64) string {
+	return "c" + shortHash(fmt.Sprintf("%s|%s|%d", apiURL, clientID, companyID))
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,51 @@
+// Package tenant names the Procore connection a request acts for. A Connection
+// is (Procore environment, company, credential); every cache key, loader and
+// event is scoped by its ID, so no request can read another tenant's data.
+package tenant
+
+import (
+	"context"
+	"net/http"
+
+	"procoregraph/adapter"
+)
+
+// Connection is one Procore tenant as the gateway sees it.
+type Connection struct {
+	// ID is stable across replicas and restarts and contains no secret
+	// (e.g. a hash of the environment, client id and company id).
+	ID string
+	// CompanyID is the Procore company this connection works in.
+	CompanyID int64
+	// UserKey identifies the Procore user behind the credential, for cache keys.
+	UserKey string
+	// Procore is the adapter bound to this connection's credential.
+	Procore adapter.Procore
+}
+
+// Resolver maps an incoming request to its Connection. It returns an
+// *adapter.Error with CodeUnauthenticated when the request carries no valid
+// gateway credential.
+type Resolver interface {
+	Resolve(r *http.Request) (*Connection, error)
+}
+
+// Static is a Resolver that maps every request to one Connection (the
+// single-tenant deployment configured from PROCORE_* settings).
+type Static struct{ Conn *Connection }
+
+// Resolve returns the configured connection.
+func (s Static) Resolve(*http.Request) (*Connection, error) { return s.Conn, nil }
+
+type ctxKey struct{}
+
+// With returns ctx carrying c.
+func With(ctx context.Context, c *Connection) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// From returns the connection in ctx, or nil and false.
+func From(ctx context.Context) (*Connection, bool) {
+	c, ok := ctx.Value(ctxKey{}).(*Connection)
+	return c, ok && c != nil
+}
