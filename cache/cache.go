@@ -93,10 +93,11 @@ type FetchFunc func(ctx context.Context, missing []Key) (map[Key][]byte, error)
 // scope's token with a new random one, which orphans every value of the
 // connection in that scope or below it, whatever the user, kind and params,
 // in one store write. A missing token (never created, expired, or evicted
-// from memory) counts as "nothing is valid", and a token is only created by
-// the writer that wins the race to create it (SET NX GET), so neither an
-// eviction nor an invalidation racing a fetch can resurrect or keep an old
-// value.
+// from memory) counts as "nothing is valid", so an evicted token cannot
+// resurrect old values. A missing token is created atomically (SET NX GET) by
+// the first writer that needs it; tokens record whether a reader or
+// Invalidate made them, so a fetch that raced an invalidation is not cached,
+// while concurrent first uses of a scope all share the one token minted.
 //
 // The tokens are read in the same multi-get as the values (they share the
 // connection's Redis Cluster slot), so a warm batch costs exactly one round
@@ -582,10 +583,14 @@ func (c *Cache) refreshInBackground(ctx context.Context, b *batch, idx []int, fe
 }
 
 // write stores fetched values with the tokens of their scope chains as read
-// before the fetch. Missing tokens are created first (one GetOrSetMany); a
-// value whose chain has a token this call did not read or create itself is
-// not cached, because that token may come from an invalidation that raced the
-// fetch.
+// before the fetch. Tokens that were missing are created first (one
+// GetOrSetMany). When another writer created one first, its token is used if
+// it was minted by a reader (concurrent first use of a scope, the common case
+// on a cold start); if it was set by Invalidate, the values depending on it
+// are not cached, because the fetch may have read upstream before the change.
+// A reader-minted token can only replace a missing one, so finding one means
+// no invalidation happened since the read, unless the store lost the token in
+// between (evicted within the fetch's few milliseconds), which is accepted.
 func (c *Cache) write(ctx context.Context, b *batch, idx []int, vals map[Key][]byte) {
 	var mint []Entry
 	minting := make(map[string]bool)
@@ -596,7 +601,7 @@ func (c *Cache) write(ctx context.Context, b *batch, idx []int, vals map[Key][]b
 		for _, g := range b.chains[i] {
 			if _, ok := b.tokens[g]; !ok && !minting[g] {
 				minting[g] = true
-				mint = append(mint, Entry{Key: g, Value: newToken(), TTL: c.genTTL})
+				mint = append(mint, Entry{Key: g, Value: newToken(true), TTL: c.genTTL})
 			}
 		}
 	}
@@ -607,8 +612,10 @@ func (c *Cache) write(ctx context.Context, b *batch, idx []int, vals map[Key][]b
 			return
 		}
 		for _, e := range mint {
-			if it, ok := got[e.Key]; ok && bytes.Equal(it.Value, e.Value) {
-				b.tokens[e.Key] = e.Value
+			// Ours, or one another reader minted since our read: usable. One
+			// set by Invalidate since our read: our fetch may predate it.
+			if it, ok := got[e.Key]; ok && len(it.Value) == tokenLen && (bytes.Equal(it.Value, e.Value) || isMinted(it.Value)) {
+				b.tokens[e.Key] = it.Value
 			}
 		}
 	}
@@ -665,7 +672,7 @@ func (c *Cache) InvalidateMany(ctx context.Context, conn string, scopes []string
 		if err := validateScope(s); err != nil {
 			return err
 		}
-		entries[i] = Entry{Key: genKey(conn, s), Value: newToken(), TTL: c.genTTL}
+		entries[i] = Entry{Key: genKey(conn, s), Value: newToken(false), TTL: c.genTTL}
 	}
 	// Bump the epoch first: a request arriving from now on must not join a
 	// fetch that may have read upstream before the change being invalidated.
@@ -712,9 +719,17 @@ func safeFetch(ctx context.Context, fetch FetchFunc, keys []Key) (vals map[Key][
 	return vals, err
 }
 
-func newToken() []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, tokenLen), rand.Uint64())
+// newToken returns a random generation token. Its lowest bit records who
+// made it: 0 for a reader that found no token (minted), 1 for Invalidate.
+func newToken(minted bool) []byte {
+	n := rand.Uint64() | 1
+	if minted {
+		n &^= 1
+	}
+	return binary.BigEndian.AppendUint64(make([]byte, 0, tokenLen), n)
 }
+
+func isMinted(tok []byte) bool { return tok[tokenLen-1]&1 == 0 }
 
 func pick(keys []Key, idx []int) []Key {
 	out := make([]Key, len(idx))

@@ -172,13 +172,20 @@ func openEnvelope(raw string) (Item, bool) {
 	if len(raw) < envHeader || raw[0] != envFormat {
 		return Item{}, false
 	}
-	stored := int64(binary.BigEndian.Uint64([]byte(raw[1:9])))
-	exp := int64(binary.BigEndian.Uint64([]byte(raw[9:17])))
+	stored, exp := beInt64(raw[1:9]), beInt64(raw[9:17])
 	it := Item{Value: []byte(raw[envHeader:]), StoredAt: time.Unix(0, stored)}
 	if exp != 0 {
 		it.ExpiresAt = time.Unix(0, exp)
 	}
 	return it, true
+}
+
+func beInt64(s string) int64 {
+	var n uint64
+	for i := 0; i < 8; i++ {
+		n = n<<8 | uint64(s[i])
+	}
+	return int64(n)
 }
 
 func redisTTL(ttl time.Duration) time.Duration {

@@ -84,7 +84,3 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 	}
 	writeJSONBytes(w, status, b)
 }
-
-func (s *Server) handleMutate(w http.ResponseWriter, r *http.Request) {
-	refuse(w, "not implemented yet")
-}

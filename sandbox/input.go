@@ -138,3 +138,10 @@ func (f *fieldErrors) date(name string, v *string) time.Time {
 }
 
 func blank(s *string) bool { return s == nil || strings.TrimSpace(*s) == "" }
+
+// jsonRaw is a deferred JSON value.
+type jsonRaw []byte
+
+func (j *jsonRaw) UnmarshalJSON(b []byte) error { *j = append((*j)[:0], b...); return nil }
+
+func (j jsonRaw) decode(v any) error { return json.Unmarshal(j, v) }

@@ -85,17 +85,32 @@ func (e *enc) strOrNull(k, v string) {
 }
 
 func (e *enc) strVal(v string) {
+	e.b = append(e.b, '"')
+	e.b = appendEscaped(e.b, v)
+	e.b = append(e.b, '"')
+}
+
+// wrapped writes prefix+v+suffix as one JSON string (prefix and suffix are
+// plain ASCII), without building the string.
+func (e *enc) wrapped(k, prefix, v, suffix string) {
+	e.key(k)
+	e.b = append(e.b, '"')
+	e.b = append(e.b, prefix...)
+	e.b = appendEscaped(e.b, v)
+	e.b = append(e.b, suffix...)
+	e.b = append(e.b, '"')
+}
+
+// appendEscaped appends v's JSON string escaping, without quotes.
+func appendEscaped(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			b, _ := json.Marshal(v) // rare slow path: escapes and non-ASCII
-			e.b = append(e.b, b...)
-			return
+			q, _ := json.Marshal(v) // rare slow path: escapes and non-ASCII
+			return append(b, q[1:len(q)-1]...)
 		}
 	}
-	e.b = append(e.b, '"')
-	e.b = append(e.b, v...)
-	e.b = append(e.b, '"')
+	return append(b, v...)
 }
 
 func (e *enc) elemStr(v string) { e.sep(); e.strVal(v) }

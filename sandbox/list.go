@@ -264,11 +264,23 @@ func writeList[T any](s *Server, w http.ResponseWriter, r *http.Request, items [
 	}
 	e.b = append(e.b, ']')
 	writeJSONBytes(w, http.StatusOK, e.b)
+	s.putEnc(e)
 }
 
 func (s *Server) newEnc() *enc {
 	f, _ := s.currentFaults()
-	return &enc{b: make([]byte, 0, 4096), drift: f.Drift}
+	if b, ok := s.bufs.Get().(*[]byte); ok {
+		return &enc{b: (*b)[:0], drift: f.Drift}
+	}
+	return &enc{b: make([]byte, 0, 64<<10), drift: f.Drift}
+}
+
+// putEnc returns an encoder's buffer for reuse (not the huge ones).
+func (s *Server) putEnc(e *enc) {
+	if cap(e.b) <= 4<<20 {
+		b := e.b[:0]
+		s.bufs.Put(&b)
+	}
 }
 
 // writeOne renders one object with status.
@@ -276,4 +288,5 @@ func (s *Server) writeOne(w http.ResponseWriter, status int, render func(*enc)) 
 	e := s.newEnc()
 	render(e)
 	writeJSONBytes(w, status, e.b)
+	s.putEnc(e)
 }

@@ -337,7 +337,7 @@ func renderRFI(e *enc, ds *data.Dataset, p *data.Project, r *data.RFI) {
 		e.int("id", q.ID)
 		e.time("question_date", q.Date)
 		e.str("plain_text_body", q.Body)
-		e.str("rich_text_body", "<p>"+q.Body+"</p>")
+		e.wrapped("rich_text_body", "<p>", q.Body, "</p>")
 		creator := ""
 		if u := ds.User(q.CreatedByID); u != nil {
 			creator = u.Name()
@@ -365,7 +365,7 @@ func renderAnswer(e *enc, ds *data.Dataset, a *data.Answer) {
 	e.bool("official", a.Official)
 	e.time("answer_date", a.Date)
 	e.str("plain_text_body", a.Body)
-	e.str("rich_text_body", "<p>"+a.Body+"</p>")
+	e.wrapped("rich_text_body", "<p>", a.Body, "</p>")
 	creator := ""
 	if u := ds.User(a.CreatedByID); u != nil {
 		creator = u.Name()
@@ -925,5 +925,27 @@ func renderPunchItem(e *enc, ds *data.Dataset, pi *data.PunchItem) {
 	person(e, ds, "created_by", pi.CreatedByID)
 	e.time("created_at", pi.CreatedAt)
 	e.time("updated_at", pi.UpdatedAt)
+	e.close()
+}
+
+func renderApprover(e *enc, ds *data.Dataset, c *data.Company, s *data.Submittal, a *data.Approver) {
+	e.open()
+	e.int("id", a.ID)
+	e.int("submittal_id", s.ID)
+	e.str("approver_type", a.ApproverType)
+	e.int("workflow_group_number", int64(a.Step))
+	if r := c.Response(a.ResponseID); r != nil {
+		e.key("response")
+		renderResponse(e, r)
+	} else {
+		e.null("response")
+	}
+	e.bool("response_required", a.ResponseRequired)
+	e.date("sent_date", a.SentDate)
+	e.date("due_date", a.DueDate)
+	e.date("returned_date", a.ReturnedDate)
+	e.strOrNull("comment", a.Comment)
+	person(e, ds, "user", a.UserID)
+	people(e, ds, "ball_in_court", s.BallInCourtIDs)
 	e.close()
 }

@@ -41,6 +41,7 @@ type Server struct {
 	stormUntil time.Time
 	faultRand  *rand.Rand
 
+	bufs    sync.Pool // *[]byte response buffers
 	reqSeq  atomic.Uint64
 	baseURL atomic.Pointer[string]
 	handler http.Handler

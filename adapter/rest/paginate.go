@@ -163,7 +163,7 @@ func parseLinks(values []string) map[string]string {
 				if !ok || !strings.EqualFold(strings.TrimSpace(name), "rel") {
 					continue
 				}
-				for rel := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(val), `"`)) {
+				for rel := range strings.FieldsSeq(strings.Trim(strings.TrimRight(strings.TrimSpace(val), ", "), `"`)) {
 					rel = strings.ToLower(rel)
 					if _, dup := out[rel]; !dup {
 						out[rel] = target

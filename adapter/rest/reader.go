@@ -65,6 +65,9 @@ func (c *Client) Projects(ctx context.Context, companyID int64, f adapter.Projec
 	if f.Search != nil && *f.Search != "" {
 		q.Set("filters[name]", *f.Search)
 	}
+	if f.UpdatedSince != nil {
+		opt.UpdatedSince = f.UpdatedSince
+	}
 	s := listSpec{what: "list projects", path: "/rest/v1.1/projects", query: q, perPage: perPageProjects, company: companyID}
 	return list(ctx, c, s, opt, func(w wireProject) int64 { return int64(w.ID) },
 		func(w wireProject) adapter.Project { return w.project(companyID) })
@@ -337,7 +340,7 @@ func (c *Client) BudgetViews(ctx context.Context, projectID int64) ([]adapter.Bu
 	}
 	out := []adapter.BudgetView{}
 	for _, w := range items {
-		out = append(out, w.view())
+		out = append(out, w.view(projectID))
 	}
 	return out, nil
 }

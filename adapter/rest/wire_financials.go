@@ -311,8 +311,8 @@ type wireBudgetView struct {
 	Description flexString `json:"description"`
 }
 
-func (w wireBudgetView) view() adapter.BudgetView {
-	return adapter.BudgetView{ID: int64(w.ID), Name: string(w.Name), Description: string(w.Description)}
+func (w wireBudgetView) view(projectID int64) adapter.BudgetView {
+	return adapter.BudgetView{ID: int64(w.ID), ProjectID: projectID, Name: string(w.Name), Description: string(w.Description)}
 }
 
 // wireBudgetRow is a budget detail row: fixed keys plus one dynamic key per

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+)
+
+// gatewayProc is the real program started by run() on a loopback port.
+type gatewayProc struct {
+	URL    string // e.g. http://127.0.0.1:41234
+	cancel context.CancelFunc
+	done   chan error
+	stderr *syncBuffer
+}
+
+// syncBuffer is a goroutine-safe bytes.Buffer for the program's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`procoregraph listening on (http://\S+)`)
+
+// startGateway runs the program with args and env (ADDR defaults to
+// 127.0.0.1:0) and waits until /healthz answers. It stops at test cleanup.
+func startGateway(t testing.TB, env map[string]string, args ...string) *gatewayProc {
+	t.Helper()
+	if _, ok := env["ADDR"]; !ok {
+		env = copyEnv(env)
+		env["ADDR"] = "127.0.0.1:0"
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	p := &gatewayProc{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	go func() {
+		err := run(ctx, args, getenv, pw, p.stderr)
+		pw.CloseWithError(io.EOF)
+		p.done <- err
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.URL = <-urlc:
+	case err := <-p.done:
+		t.Fatalf("gateway exited before listening: %v\nstderr:\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("gateway did not start within 60s\nstderr:\n%s", p.stderr)
+	}
+	t.Cleanup(p.stop)
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get(p.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("gateway %s never became healthy", p.URL)
+	return nil
+}
+
+func (p *gatewayProc) stop() {
+	p.cancel()
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+	}
+}
+
+func copyEnv(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// gqlResponse is a GraphQL response.
+type gqlResponse struct {
+	Data       json.RawMessage `json:"data"`
+	Errors     []gqlError      `json:"errors"`
+	Extensions struct {
+		Procoregraph struct {
+			UpstreamCalls   int            `json:"upstreamCalls"`
+			UpstreamByRoute map[string]int `json:"upstreamByRoute"`
+			CacheHits       int            `json:"cacheHits"`
+			CacheMisses     int            `json:"cacheMisses"`
+		} `json:"procoregraph"`
+	} `json:"extensions"`
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// query POSTs a GraphQL request (with the debug header) and decodes the answer.
+func (p *gatewayProc) query(t testing.TB, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, p.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Procoregraph-Debug", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out gqlResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("decode response (status %d): %v\n%s", resp.StatusCode, err, raw)
+	}
+	return out
+}
+
+// readQuery reads a committed .graphql file.
+func readQuery(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// startSandbox serves a sandbox on a loopback port for the test and returns it
+// with the environment that points a gateway at it.
+func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Running, map[string]string) {
+	t.Helper()
+	sb, err := sandbox.Start(context.Background(), cfg, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	var company int64
+	sb.ReadDataset(func(d *data.Dataset) { company = d.Companies[0].ID })
+	id, secret := cfg.ClientID, cfg.ClientSecret
+	if id == "" {
+		id, secret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
+	}
+	return sb, map[string]string{
+		"PROCORE_API_URL":       sb.URL,
+		"PROCORE_LOGIN_URL":     sb.URL,
+		"PROCORE_CLIENT_ID":     id,
+		"PROCORE_CLIENT_SECRET": secret,
+		"PROCORE_COMPANY_ID":    strconv.FormatInt(company, 10),
+	}
+}

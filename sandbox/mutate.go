@@ -1,0 +1,368 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"procoregraph/sandbox/auth"
+	"procoregraph/sandbox/data"
+)
+
+// Mutation is a direct change to one item, made as another Procore user would
+// make it in the web app: no permission or transition rules, updated_at
+// bumped, webhooks fired. It is the body of POST /_sandbox/mutate.
+//
+// Kinds and their settable fields (Set):
+//   - "rfi": status ("open"|"closed"|"draft"), ball_in_court_ids, ball_in_court_role,
+//     assignee_ids, rfi_manager_id, subject, due_date
+//   - "submittal": status_id, ball_in_court_ids, title, due_date, and
+//     "respond": {"approver_id", "response_id", "comment"}
+//   - "invoice": status, invoice_number
+//   - "commitment": status, title
+//   - "change_order": status, title
+//   - "punch_item": status (open|closed|pending|overdue), ball_in_court_ids
+//   - "observation": status, assignee_id
+type Mutation struct {
+	Kind      string `json:"kind"`
+	ProjectID int64  `json:"project_id"`
+	ID        int64  `json:"id"`
+	// UserID is who makes the change (webhook user_id). Default: a project
+	// member other than the demo user and the service account.
+	UserID int64                      `json:"user_id"`
+	Set    map[string]json.RawMessage `json:"set"`
+}
+
+// MutateError is a refused Mutation; Status is the HTTP status the admin
+// endpoint answers.
+type MutateError struct {
+	Status  int
+	Message string
+}
+
+func (e *MutateError) Error() string { return e.Message }
+
+func (s *Server) handleMutate(w http.ResponseWriter, r *http.Request) {
+	var m Mutation
+	if err := decodeAdmin(r, &m); err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	body, err := s.Mutate(m)
+	if err != nil {
+		me, ok := err.(*MutateError)
+		if !ok {
+			me = &MutateError{Status: http.StatusInternalServerError, Message: err.Error()}
+		}
+		e := enc{}
+		e.open()
+		e.str("errors", me.Message)
+		e.b = append(e.b, '}')
+		writeJSONBytes(w, me.Status, e.b)
+		return
+	}
+	writeJSONBytes(w, http.StatusOK, body)
+}
+
+// Mutate applies m and returns the item's JSON as GET would render it (without
+// drift). Errors are *MutateError.
+func (s *Server) Mutate(m Mutation) ([]byte, error) {
+	var c call
+	body, err := s.mutate(m, &c)
+	for _, ev := range c.events {
+		s.hooks.Emit(ev)
+	}
+	return body, err
+}
+
+func bad(format string, args ...any) error {
+	return &MutateError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.ds.Project(m.ProjectID)
+	if p == nil {
+		return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown project_id"}
+	}
+	co := s.ds.Company(p.CompanyID)
+	actor := m.UserID
+	if actor == 0 {
+		for _, id := range p.UserIDs {
+			if id != s.ds.DemoUserID && id != s.ds.ServiceUserID {
+				actor = id
+				break
+			}
+		}
+	} else if s.ds.User(actor) == nil {
+		return nil, bad("unknown user_id %d", actor)
+	}
+	c.p = auth.Principal{UserID: actor}
+	c.company = co
+	c.admin = true
+	e := &enc{}
+	var set fieldSetter
+	set.m = m.Set
+	switch m.Kind {
+	case "rfi":
+		x := p.RFI(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown rfi"}
+		}
+		if v, ok := set.str("status"); ok {
+			switch v {
+			case data.RFIOpen:
+				x.Status, x.Draft, x.Accepted, x.TimeResolved = v, false, false, time.Time{}
+				if x.Number == 0 {
+					x.Number = nextRFINumber(p)
+				}
+				openBallInCourt(x)
+			case data.RFIClosed:
+				x.Status, x.Draft, x.Accepted, x.TimeResolved = v, false, true, s.stamp(x.UpdatedAt)
+				x.BallInCourtRole, x.BallInCourtIDs = "", nil
+			case data.RFIDraft:
+				x.Status, x.Draft = v, true
+			default:
+				return nil, bad("rfi status must be open, closed or draft")
+			}
+		}
+		if v, ok := set.ids("assignee_ids"); ok {
+			x.AssigneeIDs = v
+		}
+		if v, ok := set.id("rfi_manager_id"); ok {
+			x.ManagerID = v
+		}
+		if v, ok := set.ids("ball_in_court_ids"); ok {
+			x.BallInCourtIDs = v
+			x.BallInCourtRole = data.RoleAssignees
+			if len(v) == 1 && v[0] == x.ManagerID {
+				x.BallInCourtRole = data.RoleManager
+			}
+		}
+		if v, ok := set.str("ball_in_court_role"); ok {
+			x.BallInCourtRole = v
+		}
+		if v, ok := set.str("subject"); ok {
+			x.Subject = v
+		}
+		if v, ok := set.date("due_date"); ok {
+			x.DueDate = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resRFIs, x.ID, "update")
+		renderRFI(e, s.ds, p, x)
+	case "submittal":
+		x := p.Submittal(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown submittal"}
+		}
+		if v, ok := set.id("status_id"); ok {
+			if co.Status(v) == nil {
+				return nil, bad("unknown status_id %d", v)
+			}
+			x.StatusID = v
+			x.BallInCourtIDs = data.WorkflowBallInCourt(co, x)
+		}
+		if raw, ok := m.Set["respond"]; ok {
+			var resp struct {
+				ApproverID int64  `json:"approver_id"`
+				ResponseID int64  `json:"response_id"`
+				Comment    string `json:"comment"`
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil {
+				return nil, bad("respond: %v", err)
+			}
+			i := slices.IndexFunc(x.Approvers, func(a *data.Approver) bool { return a.ID == resp.ApproverID })
+			if i < 0 || co.Response(resp.ResponseID) == nil {
+				return nil, bad("respond: unknown approver_id or response_id")
+			}
+			a := x.Approvers[i]
+			a.ResponseID, a.Comment, a.ReturnedDate = resp.ResponseID, resp.Comment, s.today()
+			x.BallInCourtIDs = data.WorkflowBallInCourt(co, x)
+		}
+		if v, ok := set.ids("ball_in_court_ids"); ok {
+			x.BallInCourtIDs = v
+		}
+		if v, ok := set.str("title"); ok {
+			x.Title = v
+		}
+		if v, ok := set.date("due_date"); ok {
+			x.DueDate = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resSubmittals, x.ID, "update")
+		renderSubmittal(e, s.ds, co, p, x)
+	case "invoice":
+		x := p.Invoice(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown invoice"}
+		}
+		if v, ok := set.str("status"); ok {
+			if !slices.Contains(data.InvoiceStatuses, v) {
+				return nil, bad("unknown invoice status %q", v)
+			}
+			x.Status = v
+		}
+		if v, ok := set.str("invoice_number"); ok {
+			x.InvoiceNumber = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resInvoices, x.ID, "update")
+		renderInvoice(e, s.ds, p, x, true)
+	case "commitment":
+		x := p.Commitment(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown commitment"}
+		}
+		if v, ok := set.str("status"); ok {
+			valid := data.WorkOrderStatuses
+			if x.Kind == data.PurchaseOrder {
+				valid = data.PurchaseOrderStatuses
+			}
+			if !slices.Contains(valid, v) {
+				return nil, bad("unknown %s status %q", x.Kind, v)
+			}
+			x.Status = v
+			x.Executed = x.Executed || x.Locked()
+		}
+		if v, ok := set.str("title"); ok {
+			x.Title = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		res, _ := commitmentResource(x.Kind)
+		c.event(p.ID, res, x.ID, "update")
+		renderCommitment(e, s.ds, p, x, true)
+	case "change_order":
+		x := p.ChangeOrder(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown change_order"}
+		}
+		if v, ok := set.str("status"); ok {
+			if !slices.Contains(data.ChangeOrderStatuses, v) {
+				return nil, bad("unknown change order status %q", v)
+			}
+			x.Status = v
+		}
+		if v, ok := set.str("title"); ok {
+			x.Title = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resChangeOrders, x.ID, "update")
+		renderChangeOrder(e, s.ds, x)
+	case "punch_item":
+		x := p.PunchItem(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown punch_item"}
+		}
+		if v, ok := set.str("status"); ok {
+			if !slices.Contains([]string{"open", "closed", "pending", "overdue"}, v) {
+				return nil, bad("punch item status must be open, closed, pending or overdue")
+			}
+			x.Status = v
+			if v == "closed" {
+				x.ClosedAt, x.BallInCourtIDs, x.WorkflowStatus = s.stamp(x.UpdatedAt), nil, "closed"
+			}
+		}
+		if v, ok := set.ids("ball_in_court_ids"); ok {
+			x.BallInCourtIDs = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resPunchItems, x.ID, "update")
+		renderPunchItem(e, s.ds, x)
+	case "observation":
+		x := p.Observation(m.ID)
+		if x == nil {
+			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown observation"}
+		}
+		if v, ok := set.str("status"); ok {
+			if !slices.Contains(data.ObservationStatuses, v) {
+				return nil, bad("unknown observation status %q", v)
+			}
+			x.Status = v
+		}
+		if v, ok := set.id("assignee_id"); ok {
+			x.AssigneeID = v
+		}
+		if set.err != nil {
+			return nil, set.err
+		}
+		x.UpdatedAt = s.stamp(x.UpdatedAt)
+		c.event(p.ID, resObservations, x.ID, "update")
+		renderObservation(e, s.ds, co, x)
+	default:
+		return nil, bad("unknown kind %q (rfi, submittal, invoice, commitment, change_order, punch_item, observation)", m.Kind)
+	}
+	return e.b, nil
+}
+
+// fieldSetter reads typed values from a Mutation's Set, keeping the first error.
+type fieldSetter struct {
+	m   map[string]json.RawMessage
+	err error
+}
+
+func (f *fieldSetter) get(k string, v any) bool {
+	raw, ok := f.m[k]
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(raw, v); err != nil && f.err == nil {
+		f.err = bad("set.%s: %v", k, err)
+		return false
+	}
+	return true
+}
+
+func (f *fieldSetter) str(k string) (string, bool) {
+	var v string
+	ok := f.get(k, &v)
+	return v, ok
+}
+
+func (f *fieldSetter) id(k string) (int64, bool) {
+	var v idIn
+	ok := f.get(k, &v)
+	return int64(v), ok
+}
+
+func (f *fieldSetter) ids(k string) ([]int64, bool) {
+	var v []idIn
+	ok := f.get(k, &v)
+	return ids(v), ok
+}
+
+func (f *fieldSetter) date(k string) (time.Time, bool) {
+	v, ok := f.str(k)
+	if !ok {
+		return time.Time{}, false
+	}
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil && f.err == nil {
+		f.err = bad("set.%s: not a date", k)
+	}
+	return t, ok
+}
