@@ -1,0 +1,155 @@
+// Package events turns "a Procore resource changed" into typed, resumable
+// events: status changes and ball-in-court moves.
+//
+// Sources (our own mutations, Procore webhooks, the poller) hand the new state
+// of a resource to an Observer (the differ), which compares it with the last
+// state it saw (kept in the cache, shared by replicas) and publishes only real
+// transitions to a Bus. Subscriptions read the Bus, filtered by connection and
+// project, and resume from a cursor.
+package events
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"procoregraph/adapter"
+)
+
+// ItemKind is the kind of resource an event is about.
+type ItemKind string
+
+const (
+	ItemRFI        ItemKind = "RFI"
+	ItemSubmittal  ItemKind = "SUBMITTAL"
+	ItemPunchItem  ItemKind = "PUNCH_ITEM"
+	ItemInvoice    ItemKind = "INVOICE"
+	ItemCommitment ItemKind = "COMMITMENT"
+)
+
+// Kind is what changed.
+type Kind string
+
+const (
+	// KindStatusChanged: the item's status changed (Previous/NewStatus set).
+	KindStatusChanged Kind = "STATUS_CHANGED"
+	// KindBallInCourtChanged: the people who must act next changed.
+	KindBallInCourtChanged Kind = "BALL_IN_COURT_CHANGED"
+	// KindCreated: the item was first seen (no previous state).
+	KindCreated Kind = "CREATED"
+)
+
+// Source says where a change was learned.
+type Source string
+
+const (
+	SourceMutation Source = "MUTATION"
+	SourceWebhook  Source = "WEBHOOK"
+	SourcePoller   Source = "POLLER"
+)
+
+// Snapshot is the state of one resource that the differ compares. Status is
+// the normalized status string (e.g. "OPEN", "UNDER_REVIEW", "APPROVED");
+// BallInCourt is sorted by id by the differ.
+type Snapshot struct {
+	Conn        string
+	ProjectID   int64
+	ItemKind    ItemKind
+	ItemID      int64
+	Title       string // subject, title or number, for display
+	Status      string
+	BallInCourt []adapter.Person
+	UpdatedAt   time.Time
+}
+
+// Event is one published transition.
+type Event struct {
+	// ID is the bus cursor of the event (assigned by Publish); resume after it.
+	ID        string
+	Conn      string
+	ProjectID int64
+	Kind      Kind
+	ItemKind  ItemKind
+	ItemID    int64
+	Title     string
+
+	PreviousStatus      string
+	NewStatus           string
+	PreviousBallInCourt []adapter.Person
+	NewBallInCourt      []adapter.Person
+
+	// At is when the change happened (the resource's updated_at when known).
+	At     time.Time
+	Source Source
+}
+
+// Observer is the differ's input: every source reports the current state of a
+// resource it fetched or wrote. Observe publishes zero or more events (one per
+// real transition) and returns them; reporting the same state twice publishes
+// nothing, which is what makes duplicated or reordered webhooks harmless.
+type Observer interface {
+	Observe(ctx context.Context, s Snapshot, src Source) ([]Event, error)
+}
+
+// Filter selects events for a subscriber.
+type Filter struct {
+	Conn      string     // required: a subscriber only ever sees its connection's events
+	ProjectID int64      // 0 = every project
+	ItemKinds []ItemKind // empty = every kind
+	Kinds     []Kind     // empty = every kind
+	ItemID    int64      // 0 = every item
+}
+
+// Match reports whether e passes f.
+func (f Filter) Match(e Event) bool {
+	if e.Conn != f.Conn {
+		return false
+	}
+	if f.ProjectID != 0 && e.ProjectID != f.ProjectID {
+		return false
+	}
+	if f.ItemID != 0 && e.ItemID != f.ItemID {
+		return false
+	}
+	if len(f.ItemKinds) > 0 && !contains(f.ItemKinds, e.ItemKind) {
+		return false
+	}
+	if len(f.Kinds) > 0 && !contains(f.Kinds, e.Kind) {
+		return false
+	}
+	return true
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Bus carries events between replicas.
+type Bus interface {
+	// Publish appends e (its ID is ignored) and returns its cursor.
+	Publish(ctx context.Context, e Event) (string, error)
+	// Subscribe delivers events matching f published after cursor `after`
+	// ("" = only new events; an expired cursor replays what the retention
+	// window still holds). The channel closes when ctx is done or the
+	// subscriber is dropped for being too slow (Err then says why).
+	Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error)
+	Close() error
+}
+
+// Subscription is one subscriber's stream.
+type Subscription struct {
+	// C delivers events in order; it is closed when the subscription ends.
+	C <-chan Event
+	// Err returns why the subscription ended (nil while open or after a
+	// normal cancel; ErrSlowSubscriber when it was dropped).
+	Err func() error
+}
+
+// ErrSlowSubscriber ends a subscription whose reader fell behind its buffer;
+// it is dropped rather than allowed to block other subscribers.
+var ErrSlowSubscriber = errors.New("subscriber too slow: dropped")
