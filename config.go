@@ -20,6 +20,8 @@ type config struct {
 	CompanyID    int64
 	RefreshToken string
 	RedisURL     string
+	// CachePrefix namespaces every Redis key, so environments can share a Redis.
+	CachePrefix string
 	// Naive turns dataloader batching off (benchmark baseline only).
 	Naive bool
 	// NoCache turns the response cache off.
@@ -53,6 +55,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&companyID, "procore-company-id", env("PROCORE_COMPANY_ID", ""), "Procore company id; optional when the credential sees one company (PROCORE_COMPANY_ID)")
 	fs.StringVar(&c.RefreshToken, "procore-refresh-token", env("PROCORE_REFRESH_TOKEN", ""), "OAuth refresh token for the refresh-token grant instead of client credentials (PROCORE_REFRESH_TOKEN)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL for the shared cache, e.g. redis://127.0.0.1:6379/0; empty uses an in-memory cache (REDIS_URL)")
+	fs.StringVar(&c.CachePrefix, "cache-prefix", env("CACHE_PREFIX", ""), "prefix for every Redis key, to share one Redis between environments (CACHE_PREFIX)")
 	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
 	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the response cache")
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")

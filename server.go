@@ -150,7 +150,7 @@ func newStore(cfg config) (cache.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb})
+	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: cfg.CachePrefix})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("redis cache: %w", err)

@@ -28,9 +28,7 @@ func TestCompanyHeader(t *testing.T) {
 			projB = p
 		}
 	}
-	// The narrow app is installed in company b only.
-	narrowCfg := e.run.Server
-	_ = narrowCfg
+	// The "narrow" app is installed in no company (CompanyIDs is empty, not nil).
 
 	t.Run("MissingHeaderIs400", func(t *testing.T) {
 		r := e.call("GET", fmt.Sprintf("/rest/v1.0/projects/%d/rfis", projA.ID), 0, nil)

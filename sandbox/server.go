@@ -320,6 +320,7 @@ func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc
 		st, ok := s.limiter.take(p.TokenID, s.now())
 		setRateHeaders(w, st)
 		if !ok {
+			s.stats.rateLimited()
 			tooMany(w)
 			return
 		}

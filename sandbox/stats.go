@@ -20,6 +20,10 @@ type Stats struct {
 	ByClient map[string]int64 `json:"by_client"`
 	// TokenRequests counts POST /oauth/token calls.
 	TokenRequests int64 `json:"token_requests"`
+	// RateLimited counts 429s answered because a token spent its hourly or
+	// spike window (storms are not counted): a client that paces itself from
+	// X-Rate-Limit-* keeps it at 0.
+	RateLimited int64 `json:"rate_limited"`
 	// Logins counts completed web portal logins.
 	Logins int `json:"logins"`
 }
@@ -59,6 +63,12 @@ func (c *statsCounter) rest(route, token, client string, authed bool) {
 		}
 		c.s.ByClient[client]++
 	}
+}
+
+func (c *statsCounter) rateLimited() {
+	c.mu.Lock()
+	c.s.RateLimited++
+	c.mu.Unlock()
 }
 
 func (c *statsCounter) tokenRequest() {

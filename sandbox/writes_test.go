@@ -440,6 +440,27 @@ func TestMutateFiresWebhook(t *testing.T) {
 	if !slices.Equal(personIDs(x.BallInCourts), []int64{target}) {
 		t.Fatalf("ball in court %v", personIDs(x.BallInCourts))
 	}
+
+	t.Run("DuplicateFaultDeliversTwice", func(t *testing.T) {
+		e.run.SetFaults(sandbox.Faults{DuplicateWebhooks: 1})
+		defer e.run.SetFaults(sandbox.Faults{})
+		// An API write this time: close the RFI.
+		r := e.call("PATCH", fmt.Sprintf("/rest/v1.0/projects/%d/rfis/%d", p.ID, rfi.ID), e.company(), map[string]any{"rfi": map[string]any{"accepted": true}})
+		expectStatus(t, r, http.StatusOK)
+		var ids []any
+		for len(ids) < 2 {
+			select {
+			case ev := <-got:
+				<-auths
+				ids = append(ids, ev["id"])
+			case <-time.After(5 * time.Second):
+				t.Fatalf("got %d deliveries, want 2", len(ids))
+			}
+		}
+		if ids[0] != ids[1] {
+			t.Fatalf("duplicate deliveries have different ids %v", ids)
+		}
+	})
 }
 
 func TestSameSeedGivesIdenticalBytes(t *testing.T) {

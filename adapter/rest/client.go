@@ -49,6 +49,7 @@ type Client struct {
 	http   *http.Client // the full stack, for Procore API calls
 	upload *http.Client // presigned upload PUTs: no Procore auth, no company
 	creds  Credentials
+	base   http.RoundTripper
 	logger *slog.Logger
 	clock  Clock
 
@@ -70,7 +71,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	}
-	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID}
+	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID, base: base}
 
 	observed := &observeTransport{clock: cfg.Clock, logger: cfg.Logger, on: cfg.OnUpstreamCall, next: base}
 	c.creds = cfg.Credentials
@@ -98,6 +99,14 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: noRedirects,
 	}
 	return c, nil
+}
+
+// CloseIdleConnections closes the base transport's idle connections (for
+// shutdown and tests). The Client stays usable.
+func (c *Client) CloseIdleConnections() {
+	if t, ok := c.base.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
 }
 
 // noRedirects hands redirects back to the caller: Procore's API does not

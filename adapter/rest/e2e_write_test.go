@@ -228,6 +228,9 @@ func TestE2EWritesRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("CreateChangeOrder", func(t *testing.T) {
+		if commitment.ID == 0 {
+			t.Fatal("needs the commitment created above")
+		}
 		co, err := c.CreateChangeOrder(ctx, pid, adapter.ChangeOrderCreate{CommitmentID: commitment.ID, Title: "Added bracing",
 			Status: adapter.ChangeOrderPending, Amount: decimal.RequireFromString("2500.25")})
 		if err != nil {
@@ -243,6 +246,9 @@ func TestE2EWritesRoundTrip(t *testing.T) {
 	})
 	t.Run("CreateInvoiceAndSubmit", func(t *testing.T) {
 		li := commitment.LineItems
+		if len(li) != 2 {
+			t.Fatal("needs the commitment created above")
+		}
 		inv, err := c.CreateInvoice(ctx, pid, adapter.InvoiceCreate{CommitmentID: commitment.ID, PeriodID: fx.openPeriod, InvoiceNumber: "E2E-INV-1",
 			Items: []adapter.InvoiceItemInput{
 				{LineItemID: li[0].ID, WorkCompletedThisPeriod: decimal.RequireFromString("15000.00"), MaterialsPresentlyStored: decimal.RequireFromString("2000.00"),
@@ -290,6 +296,9 @@ func TestE2EWritesRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("UpdateCommitmentStatus", func(t *testing.T) {
+		if commitment.ID == 0 {
+			t.Fatal("needs the commitment created above")
+		}
 		got, err := c.UpdateCommitmentStatus(ctx, pid, adapter.CommitmentSubcontract, commitment.ID, adapter.CommitmentComplete)
 		if err != nil || got.Status != adapter.CommitmentComplete {
 			t.Fatalf("%v %v", got.Status, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -71,6 +72,11 @@ func transportError(what string, err error) error {
 		c := *ae
 		c.Message = what + ": " + ae.Message
 		return &c
+	}
+	// Keep the cause but not its URL: a presigned upload URL carries a signature.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		_ = ue.Err
 	}
 	e := &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Err: err}
 	var ne net.Error

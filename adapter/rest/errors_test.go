@@ -160,4 +160,3 @@ func (s staticCreds) Apply(ctx context.Context, r *http.Request) error {
 	return nil
 }
 func (staticCreds) Invalidate(context.Context, *http.Request, error) {}
-

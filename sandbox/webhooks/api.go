@@ -153,12 +153,18 @@ func (s *Service) caller(w http.ResponseWriter, r *http.Request) (caller, bool) 
 	return c, true
 }
 
-// sees reports whether c may act in company.
+// sees reports whether c may act in company: the Procore-Company-Id header
+// (which the core has checked against the token) must name it when present,
+// and a client-credentials principal must list it. With neither there is no
+// company context and nothing is visible.
 func (c caller) sees(company int64) bool {
 	if company == 0 || (c.company != 0 && c.company != company) {
 		return false
 	}
-	return c.p.CompanyIDs == nil || slices.Contains(c.p.CompanyIDs, company)
+	if c.p.CompanyIDs == nil {
+		return c.company != 0
+	}
+	return slices.Contains(c.p.CompanyIDs, company)
 }
 
 // scope resolves the company or project scope a request names. ok is false

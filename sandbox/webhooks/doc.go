@@ -40,11 +40,14 @@
 //   - GET /rest/v1.0/webhooks/resources: the catalog for the scope
 //     (company_id: company-level resources; project_id: project-level ones).
 //
-// A hook is visible to a caller whose Principal.CompanyIDs holds the hook's
-// company and, when a Procore-Company-Id header is present, only when it names
-// that company; anything else is 404. Config.ProjectCompany, when set, maps a
-// project to its company (unknown project → 404); without it a project hook
-// belongs to the company of the Procore-Company-Id header (or company_id).
+// A hook is visible when its company is the one the Procore-Company-Id
+// header names (the core has already checked the token may see it) and, for
+// client-credentials principals, one of Principal.CompanyIDs; with neither a
+// header nor CompanyIDs nothing is visible. Anything invisible is 404.
+// Config.ProjectCompany, when set, maps a project to its company (unknown or
+// invisible project → 404); without it a project hook belongs to the company
+// of the header (or company_id). Delivery does not require HTTPS: http
+// destinations are accepted so that tests can use loopback receivers.
 //
 // # Delivery
 //

@@ -34,6 +34,7 @@ type Event struct {
 type Config struct {
 	// Client posts deliveries. Default: a client with its own transport and a
 	// 5 s timeout (Procore's limit), whose idle connections Close releases.
+	// A caller-supplied client's connections stay the caller's to close.
 	Client *http.Client
 	// Now stamps events and log records and measures DiscardAfter.
 	// Default time.Now.

@@ -741,10 +741,16 @@ func TestResourcesAPI(t *testing.T) {
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
+	testDone := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done() // never answers until the sender gives up
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client hanging up
+		select {                           // never answers until the sender gives up
+		case <-r.Context().Done():
+		case <-testDone:
+		}
 	}))
 	defer slow.Close()
+	defer close(testDone)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
@@ -755,6 +761,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	for round := range 3 {
 		svc := New(Config{Seed: int64(round), MinBackoff: time.Hour, Reorder: func() bool { return true }, ReorderHold: time.Hour})
+		defer svc.Close()
 		mux := http.NewServeMux()
 		for pattern, h := range svc.Routes() {
 			mux.HandleFunc(pattern, h)

@@ -1,0 +1,309 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"procoregraph/adapter"
+	"procoregraph/cache"
+)
+
+// DifferOptions configure the differ. Zero values mean the documented default.
+type DifferOptions struct {
+	// StateTTL is how long the last-known state of a resource is kept after
+	// its last change. A resource not seen for longer is treated as new: its
+	// next observation is a silent baseline. Default 30 days.
+	StateTTL time.Duration
+	// MaxAttempts bounds the compare-and-swap retries of one observation
+	// under contention. Default 16.
+	MaxAttempts int
+	// Now stamps events whose snapshot has no UpdatedAt. Default time.Now.
+	Now func() time.Time
+	// Logger receives failures to roll back after a failed publish.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o DifferOptions) withDefaults() DifferOptions {
+	if o.StateTTL <= 0 {
+		o.StateTTL = 30 * 24 * time.Hour
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 16
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Differ is the Observer every source feeds. It keeps the last-known state of
+// each (connection, item kind, item id) in the cache Store under
+// cache.AuxKey(conn, "differ", kind, id) and publishes only real transitions:
+//
+//   - first sight of an item: CREATED when the snapshot says Created (a
+//     create the source made or saw), otherwise a silent baseline (the
+//     poller's first pass must not announce every existing item);
+//   - a different status: STATUS_CHANGED;
+//   - a different set of ball-in-court people (compared by id):
+//     BALL_IN_COURT_CHANGED;
+//   - a snapshot older than the known state (UpdatedAt before it): nothing,
+//     which is what makes reordered webhooks harmless.
+//
+// The state moves from old to new by compare-and-swap, and only the caller
+// whose swap succeeded publishes, so two replicas observing the same change
+// publish it once between them. If publishing fails after the swap, the
+// differ swaps the old state back so a later observation publishes the
+// transition again; a process that dies between the swap and the publish
+// loses that event (at most once, never twice).
+type Differ struct {
+	store cache.Store
+	bus   Bus
+	opt   DifferOptions
+}
+
+// NewDiffer returns the differ over store (shared by replicas when it is
+// Redis) publishing to bus.
+func NewDiffer(store cache.Store, bus Bus, o DifferOptions) Observer {
+	return &Differ{store: store, bus: bus, opt: o.withDefaults()}
+}
+
+// knownState is what the differ stores per resource. Its JSON encoding is
+// deterministic, so the bytes read are the bytes compared.
+type knownState struct {
+	Status      string       `json:"s"`
+	BallInCourt []knownActor `json:"b,omitempty"`
+	UpdatedAt   time.Time    `json:"u"`
+}
+
+type knownActor struct {
+	ID    int64  `json:"i"`
+	Login string `json:"l,omitempty"`
+	Name  string `json:"n,omitempty"`
+}
+
+func stateOf(s Snapshot) knownState {
+	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC()}
+	for _, p := range s.BallInCourt {
+		k.BallInCourt = append(k.BallInCourt, knownActor{ID: p.ID, Login: p.Login, Name: p.Name})
+	}
+	slices.SortFunc(k.BallInCourt, func(a, b knownActor) int { return cmpInt64(a.ID, b.ID) })
+	k.BallInCourt = slices.CompactFunc(k.BallInCourt, func(a, b knownActor) bool { return a.ID == b.ID })
+	return k
+}
+
+func (k knownState) people() []adapter.Person {
+	out := make([]adapter.Person, 0, len(k.BallInCourt))
+	for _, a := range k.BallInCourt {
+		out = append(out, adapter.Person{ID: a.ID, Login: a.Login, Name: a.Name})
+	}
+	return out
+}
+
+func sameCourt(a, b knownState) bool {
+	return slices.EqualFunc(a.BallInCourt, b.BallInCourt, func(x, y knownActor) bool { return x.ID == y.ID })
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// stateKey is where the known state of s's resource lives.
+func stateKey(s Snapshot) string {
+	return cache.AuxKey(s.Conn, "differ", string(s.ItemKind), strconv.FormatInt(s.ItemID, 10))
+}
+
+// Observe implements Observer.
+func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, error) {
+	if s.Conn == "" || s.ItemKind == "" || s.ItemID == 0 {
+		return nil, fmt.Errorf("events: snapshot needs a connection, an item kind and an item id (got %q %q %d)", s.Conn, s.ItemKind, s.ItemID)
+	}
+	key := stateKey(s)
+	next := stateOf(s)
+	nextRaw, err := json.Marshal(next)
+	if err != nil {
+		return nil, fmt.Errorf("events: encode state: %w", err)
+	}
+	for range d.opt.MaxAttempts {
+		it, ok, err := d.store.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("events: read known state: %w", err)
+		}
+		if !ok {
+			won, err := d.store.SetNX(ctx, key, nextRaw, d.opt.StateTTL)
+			if err != nil {
+				return nil, fmt.Errorf("events: record first state: %w", err)
+			}
+			if !won {
+				continue // another observer recorded it first: diff against theirs
+			}
+			if !s.Created {
+				return nil, nil
+			}
+			evs := []Event{d.event(s, src, KindCreated, knownState{}, next)}
+			return d.publish(ctx, key, nil, nextRaw, evs)
+		}
+		var prev knownState
+		if err := json.Unmarshal(it.Value, &prev); err != nil {
+			// Unreadable (an older format): replace it as a baseline.
+			if _, err := d.store.CompareAndSwap(ctx, key, it.Value, nextRaw, d.opt.StateTTL); err != nil {
+				return nil, fmt.Errorf("events: replace unreadable state: %w", err)
+			}
+			return nil, nil
+		}
+		if !s.UpdatedAt.IsZero() && prev.UpdatedAt.After(next.UpdatedAt) {
+			return nil, nil // older than what we know: a reordered or late report
+		}
+		if s.UpdatedAt.IsZero() {
+			next.UpdatedAt = prev.UpdatedAt // keep the newest instant we know
+		}
+		var evs []Event
+		if prev.Status != next.Status {
+			evs = append(evs, d.event(s, src, KindStatusChanged, prev, next))
+		}
+		if !sameCourt(prev, next) {
+			evs = append(evs, d.event(s, src, KindBallInCourtChanged, prev, next))
+		}
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return nil, fmt.Errorf("events: encode state: %w", err)
+		}
+		if bytes.Equal(it.Value, raw) {
+			return nil, nil // nothing new at all
+		}
+		nextRaw = raw
+		swapped, err := d.store.CompareAndSwap(ctx, key, it.Value, nextRaw, d.opt.StateTTL)
+		if err != nil {
+			return nil, fmt.Errorf("events: swap known state: %w", err)
+		}
+		if !swapped {
+			continue // someone else moved it: diff again against the new state
+		}
+		if len(evs) == 0 {
+			return nil, nil // same state, newer instant: remembered, nothing to say
+		}
+		return d.publish(ctx, key, it.Value, nextRaw, evs)
+	}
+	return nil, fmt.Errorf("events: known state of %s %d kept changing; gave up after %d attempts", s.ItemKind, s.ItemID, d.opt.MaxAttempts)
+}
+
+// publish sends evs; on failure it restores the previous state (or removes
+// the first one) so the transition is found again next time.
+func (d *Differ) publish(ctx context.Context, key string, prevRaw, nextRaw []byte, evs []Event) ([]Event, error) {
+	for i := range evs {
+		id, err := d.bus.Publish(ctx, evs[i])
+		if err != nil {
+			if i == 0 {
+				d.rollback(key, prevRaw, nextRaw)
+			}
+			return evs[:i], fmt.Errorf("events: publish %s: %w", evs[i].Kind, err)
+		}
+		evs[i].ID = id
+	}
+	return evs, nil
+}
+
+func (d *Differ) rollback(key string, prevRaw, nextRaw []byte) {
+	// The caller's context may be what failed; give the rollback its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if prevRaw == nil {
+		_, err = d.store.CompareAndDelete(ctx, key, nextRaw)
+	} else {
+		_, err = d.store.CompareAndSwap(ctx, key, nextRaw, prevRaw, d.opt.StateTTL)
+	}
+	if err != nil {
+		d.opt.Logger.Warn("differ: could not roll back known state after a failed publish; the transition may not be announced", "err", err)
+	}
+}
+
+func (d *Differ) event(s Snapshot, src Source, kind Kind, prev, next knownState) Event {
+	at := s.UpdatedAt.UTC()
+	if at.IsZero() {
+		at = d.opt.Now().UTC()
+	}
+	e := Event{Conn: s.Conn, ProjectID: s.ProjectID, Kind: kind, ItemKind: s.ItemKind, ItemID: s.ItemID,
+		Title: s.Title, NewStatus: next.Status, NewBallInCourt: next.people(), At: at, Source: src}
+	if kind != KindCreated {
+		e.PreviousStatus = prev.Status
+		e.PreviousBallInCourt = prev.people()
+	}
+	return e
+}
+
+// The helpers below turn adapter resources into snapshots, so every source
+// (mutations, webhooks, the poller) reports the same state the same way.
+
+// RFISnapshot is the state of an RFI: its status and ball in court.
+func RFISnapshot(conn string, r adapter.RFI) Snapshot {
+	title := r.Subject
+	if r.Number != "" {
+		title = "RFI #" + r.Number + ": " + r.Subject
+	}
+	return Snapshot{Conn: conn, ProjectID: r.ProjectID, ItemKind: ItemRFI, ItemID: r.ID, Title: title,
+		Status: string(r.Status), BallInCourt: r.BallInCourt, UpdatedAt: r.UpdatedAt}
+}
+
+// SubmittalSnapshot is the state of a submittal: its company-configured
+// status name normalized to SCREAMING_SNAKE ("Revise and Resubmit" →
+// "REVISE_AND_RESUBMIT"), and its ball in court.
+func SubmittalSnapshot(conn string, s adapter.Submittal) Snapshot {
+	status := ""
+	if s.Status != nil {
+		status = NormalizeStatus(s.Status.Name)
+	}
+	title := s.Title
+	if s.Number != "" {
+		title = "Submittal #" + s.Number + ": " + s.Title
+	}
+	return Snapshot{Conn: conn, ProjectID: s.ProjectID, ItemKind: ItemSubmittal, ItemID: s.ID, Title: title,
+		Status: status, BallInCourt: s.BallInCourt, UpdatedAt: s.UpdatedAt}
+}
+
+// InvoiceSnapshot is the state of a subcontractor invoice: its status.
+func InvoiceSnapshot(conn string, inv adapter.Invoice) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: inv.ProjectID, ItemKind: ItemInvoice, ItemID: inv.ID,
+		Title: "Invoice #" + strconv.Itoa(inv.Number) + " " + inv.InvoiceNumber, Status: string(inv.Status), UpdatedAt: inv.UpdatedAt}
+}
+
+// CommitmentSnapshot is the state of a commitment: its status.
+func CommitmentSnapshot(conn string, c adapter.Commitment) Snapshot {
+	title := c.Title
+	if c.Number != "" {
+		title = c.Number + ": " + c.Title
+	}
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemCommitment, ItemID: c.ID, Title: title,
+		Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
+// PunchItemSnapshot is the state of a punch item: its status and ball in court.
+func PunchItemSnapshot(conn string, p adapter.PunchItem) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: p.ProjectID, ItemKind: ItemPunchItem, ItemID: p.ID, Title: p.Name,
+		Status: string(p.Status), BallInCourt: p.BallInCourt, UpdatedAt: p.UpdatedAt}
+}
+
+// NormalizeStatus turns a display status ("Revise and Resubmit") into the
+// SCREAMING_SNAKE form events carry ("REVISE_AND_RESUBMIT").
+func NormalizeStatus(s string) string {
+	f := strings.FieldsFunc(strings.ToUpper(s), func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	return strings.Join(f, "_")
+}

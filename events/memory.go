@@ -1,0 +1,286 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryOptions configure a MemoryBus. Zero values mean the documented default.
+type MemoryOptions struct {
+	// Buffer is how many undelivered live events one subscriber may hold
+	// before it is dropped with ErrSlowSubscriber. Default 256.
+	Buffer int
+	// Retention is how long published events stay available for replay by
+	// cursor. Default 1h.
+	Retention time.Duration
+	// MaxRetained bounds the events kept for replay, oldest dropped first.
+	// Default 10,000.
+	MaxRetained int
+	// Now is the clock used for retention. Default time.Now.
+	Now func() time.Time
+}
+
+func (o MemoryOptions) withDefaults() MemoryOptions {
+	if o.Buffer <= 0 {
+		o.Buffer = 256
+	}
+	if o.Retention <= 0 {
+		o.Retention = time.Hour
+	}
+	if o.MaxRetained <= 0 {
+		o.MaxRetained = 10_000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// ErrClosed is returned by Publish and Subscribe after Close.
+var ErrClosed = errors.New("events: bus closed")
+
+// ErrBadCursor wraps a cursor that is not one of this bus's cursors.
+var ErrBadCursor = errors.New("events: malformed cursor")
+
+// MemoryBus is the single-process Bus (the default when no Redis is
+// configured). Events are kept in memory for replay within the retention
+// window; cursors are "<epoch>-<seq>", where epoch identifies this bus
+// instance, so a cursor from another process (or before a restart) is
+// treated as expired and replays everything retained.
+//
+// Each subscriber gets one goroutine that feeds its channel; it ends when the
+// subscriber's context is done, when the subscriber is dropped, or when the
+// bus is closed, so no goroutine outlives its subscription. Publish never
+// blocks on a subscriber: a subscriber whose buffer is full is dropped with
+// ErrSlowSubscriber and may resume from the last cursor it received.
+//
+// Events are delivered to every subscriber as the same value: subscribers
+// must treat slices in them (ball-in-court people) as read-only.
+type MemoryBus struct {
+	opt   MemoryOptions
+	epoch string
+
+	mu       sync.Mutex
+	closed   bool
+	seq      uint64
+	retained []retainedEvent // oldest first, seq ascending
+	subs     map[*memSub]struct{}
+}
+
+type retainedEvent struct {
+	seq uint64
+	at  time.Time
+	e   Event
+}
+
+type memSub struct {
+	f    Filter
+	in   chan Event    // live events, written by Publish without blocking
+	quit chan struct{} // closed when the bus drops the subscriber or closes
+
+	errMu sync.Mutex
+	err   error
+}
+
+func (s *memSub) setErr(err error) {
+	s.errMu.Lock()
+	s.err = err
+	s.errMu.Unlock()
+}
+
+func (s *memSub) getErr() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// NewMemoryBus returns an empty in-memory bus.
+func NewMemoryBus(o MemoryOptions) *MemoryBus {
+	o = o.withDefaults()
+	return &MemoryBus{
+		opt:   o,
+		epoch: strconv.FormatInt(o.Now().UnixNano(), 36),
+		subs:  make(map[*memSub]struct{}),
+	}
+}
+
+var _ Bus = (*MemoryBus)(nil)
+
+func (b *MemoryBus) cursor(seq uint64) string {
+	return b.epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parseCursor returns the sequence number after which to replay, and whether
+// the cursor belongs to this bus instance.
+func (b *MemoryBus) parseCursor(c string) (uint64, bool, error) {
+	epoch, seq, ok := strings.Cut(c, "-")
+	if !ok || epoch == "" {
+		return 0, false, fmt.Errorf("%w %q", ErrBadCursor, c)
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w %q", ErrBadCursor, c)
+	}
+	return n, epoch == b.epoch, nil
+}
+
+// Publish implements Bus. It assigns the event's cursor, retains it for
+// replay and hands it to every matching subscriber without blocking.
+func (b *MemoryBus) Publish(ctx context.Context, e Event) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return "", ErrClosed
+	}
+	b.seq++
+	e.ID = b.cursor(b.seq)
+	now := b.opt.Now()
+	b.retained = append(b.retained, retainedEvent{seq: b.seq, at: now, e: e})
+	b.trimLocked(now)
+	for s := range b.subs {
+		if !s.f.Match(e) {
+			continue
+		}
+		select {
+		case s.in <- e:
+		default:
+			// Full: drop it rather than block the publisher and everyone else.
+			delete(b.subs, s)
+			s.setErr(ErrSlowSubscriber)
+			close(s.quit)
+		}
+	}
+	return e.ID, nil
+}
+
+func (b *MemoryBus) trimLocked(now time.Time) {
+	cut := 0
+	if over := len(b.retained) - b.opt.MaxRetained; over > 0 {
+		cut = over
+	}
+	limit := now.Add(-b.opt.Retention)
+	for cut < len(b.retained) && b.retained[cut].at.Before(limit) {
+		cut++
+	}
+	if cut > 0 {
+		clear(b.retained[:cut])
+		b.retained = b.retained[cut:]
+	}
+}
+
+// Subscribe implements Bus. after == "" delivers only events published from
+// now on; a cursor of this bus replays the retained events after it (all
+// retained ones when it has expired); a cursor of another bus instance
+// replays everything retained. A malformed cursor is ErrBadCursor.
+func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error) {
+	if f.Conn == "" {
+		return nil, errors.New("events: a subscription needs a connection")
+	}
+	var from uint64
+	replayAll := false
+	if after != "" {
+		seq, ours, err := b.parseCursor(after)
+		if err != nil {
+			return nil, err
+		}
+		from, replayAll = seq, !ours
+	}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
+	var replay []Event
+	if after != "" {
+		b.trimLocked(b.opt.Now())
+		for _, r := range b.retained {
+			if (replayAll || r.seq > from) && f.Match(r.e) {
+				replay = append(replay, r.e)
+			}
+		}
+	}
+	s := &memSub{f: f, in: make(chan Event, b.opt.Buffer), quit: make(chan struct{})}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+
+	out := make(chan Event)
+	go b.pump(ctx, s, replay, out)
+	return &Subscription{C: out, Err: s.getErr}, nil
+}
+
+// pump is the subscriber's goroutine: replay first, then live events, until
+// the context is done or the bus lets go of the subscriber.
+func (b *MemoryBus) pump(ctx context.Context, s *memSub, replay []Event, out chan<- Event) {
+	defer close(out)
+	defer b.remove(s)
+	send := func(e Event) bool {
+		select {
+		case out <- e:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-s.quit:
+			return false
+		}
+	}
+	for _, e := range replay {
+		if !send(e) {
+			return
+		}
+	}
+	for {
+		select {
+		case e := <-s.in:
+			if !send(e) {
+				return
+			}
+		case <-ctx.Done():
+			return
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+func (b *MemoryBus) remove(s *memSub) {
+	b.mu.Lock()
+	delete(b.subs, s)
+	b.mu.Unlock()
+}
+
+// Subscribers returns the number of live subscriptions (for tests and metrics).
+func (b *MemoryBus) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
+}
+
+// Close ends every subscription (their Err stays nil) and refuses further
+// publishes and subscriptions. It is safe to call more than once.
+func (b *MemoryBus) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	for s := range b.subs {
+		delete(b.subs, s)
+		close(s.quit)
+	}
+	b.retained = nil
+	return nil
+}

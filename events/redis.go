@@ -1,0 +1,527 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"procoregraph/adapter"
+	"procoregraph/cache"
+)
+
+// RedisBusOptions configures NewRedisBus. Zero values mean the defaults.
+type RedisBusOptions struct {
+	// Client is the Redis client, standalone or Cluster. Required. The bus
+	// does not close it.
+	Client redis.UniversalClient
+	// Prefix goes in front of every stream key, as cache.RedisOptions.Prefix
+	// does for the cache. Default "".
+	Prefix string
+	// MaxLen caps each connection's stream (XADD MAXLEN ~). Default 100,000
+	// events.
+	MaxLen int64
+	// Retention is how long events stay replayable: streams are trimmed with
+	// XTRIM MINID ~ now-Retention (at most once a minute per stream and
+	// replica) and expire Retention after their last event. Default 24 h.
+	Retention time.Duration
+	// Buffer is each subscriber's channel capacity. A subscriber that falls
+	// this far behind is dropped with ErrSlowSubscriber. Default 256.
+	Buffer int
+	// Block is how long one XREAD waits for new entries. It bounds how long
+	// an idle reader takes to stop after its last subscriber leaves, and how
+	// long Close waits. Default 1 s.
+	Block time.Duration
+	// Logger for reader errors. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock used for MINID trimming. Default time.Now.
+	Now func() time.Time
+}
+
+// RedisBus is a Bus on Redis Streams, shared by every replica: one stream per
+// connection (key <Prefix>pg:aux:{<conn>}:events, so a connection's events
+// live in its Redis Cluster slot), XADD to publish (the stream id is the
+// cursor), and on each replica one reader goroutine per stream with local
+// subscribers, which XREADs new entries and fans them out to those
+// subscribers' channels. A subscriber resuming from a cursor first replays the
+// stream with XRANGE and then continues live, with no gap and no duplicate.
+//
+// A subscriber whose channel is full is dropped (its channel closed, Err
+// ErrSlowSubscriber); the reader never waits for one. When Redis fails the
+// reader retries with backoff from the last id it read, so subscribers lose
+// nothing that the retention window still holds.
+type RedisBus struct {
+	o      RedisBusOptions
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	hubs     map[string]*redisHub // by connection
+	lastTrim map[string]time.Time // by stream key
+}
+
+var _ Bus = (*RedisBus)(nil)
+
+// redisHub is one stream's local subscribers and its reader.
+type redisHub struct {
+	conn string
+	key  string
+	subs map[*redisSub]struct{}
+}
+
+// redisSub is one live subscriber. ch is closed exactly once, under RedisBus.mu.
+type redisSub struct {
+	f    Filter
+	ch   chan Event
+	err  error
+	done bool
+}
+
+// NewRedisBus returns a bus on o.Client. It makes no Redis call until the
+// first Publish or Subscribe.
+func NewRedisBus(o RedisBusOptions) (*RedisBus, error) {
+	if o.Client == nil {
+		return nil, errors.New("events: RedisBusOptions.Client is required")
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = 100_000
+	}
+	if o.Retention <= 0 {
+		o.Retention = 24 * time.Hour
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 256
+	}
+	if o.Block <= 0 {
+		o.Block = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &RedisBus{o: o, ctx: ctx, cancel: cancel, hubs: map[string]*redisHub{}, lastTrim: map[string]time.Time{}}, nil
+}
+
+// StreamKey is the Redis key of conn's event stream.
+func (b *RedisBus) StreamKey(conn string) string {
+	return b.o.Prefix + cache.AuxKey(conn, "events")
+}
+
+// Publish appends e to its connection's stream and returns the stream id,
+// which is the event's cursor.
+func (b *RedisBus) Publish(ctx context.Context, e Event) (string, error) {
+	if e.Conn == "" {
+		return "", errors.New("events: Publish: event without a connection")
+	}
+	if b.isClosed() {
+		return "", ErrClosed
+	}
+	data, err := json.Marshal(toWire(e))
+	if err != nil {
+		return "", fmt.Errorf("events: encode event: %w", err)
+	}
+	key := b.StreamKey(e.Conn)
+	pipe := b.o.Client.Pipeline()
+	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: b.o.MaxLen, Approx: true, Values: []any{"e", data}})
+	pipe.PExpire(ctx, key, b.o.Retention)
+	if b.trimDue(key) {
+		minID := strconv.FormatInt(b.o.Now().Add(-b.o.Retention).UnixMilli(), 10)
+		pipe.XTrimMinIDApprox(ctx, key, minID, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("events: publish to Redis: %w", err)
+	}
+	return add.Val(), nil
+}
+
+// trimDue reports whether key's MINID trim is due, and if so records it.
+func (b *RedisBus) trimDue(key string) bool {
+	now := b.o.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.lastTrim[key]) < time.Minute {
+		return false
+	}
+	b.lastTrim[key] = now
+	return true
+}
+
+// Subscribe delivers f.Conn's events matching f that follow cursor after
+// ("" = only events published from now on). A cursor older than the
+// retention window replays what the stream still holds. An after that is not
+// a cursor this bus issued is a BAD_USER_INPUT *adapter.Error wrapping
+// ErrBadCursor.
+func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error) {
+	if f.Conn == "" {
+		return nil, errors.New("events: Subscribe: filter without a connection")
+	}
+	if after != "" && !validStreamID(after) {
+		return nil, &adapter.Error{Code: adapter.CodeBadUserInput, Message: fmt.Sprintf("invalid event cursor %q", after),
+			Err: ErrBadCursor}
+	}
+	live, err := b.register(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if after == "" {
+		return &Subscription{C: live.ch, Err: b.errOf(live)}, nil
+	}
+
+	// Resume: the live subscriber is registered first, so whatever the
+	// replay does not return arrives live; ids at or before the replay's last
+	// id are skipped there.
+	out := make(chan Event)
+	var mu sync.Mutex
+	var outErr error
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer close(out)
+		setErr := func(err error) {
+			mu.Lock()
+			outErr = err
+			mu.Unlock()
+		}
+		last, err := b.replay(ctx, f, after, out)
+		if err != nil {
+			b.remove(live, nil)
+			if ctx.Err() == nil && b.ctx.Err() == nil {
+				setErr(err)
+			}
+			return
+		}
+		for e := range live.ch {
+			if last != "" && !streamIDAfter(e.ID, last) {
+				continue
+			}
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				b.remove(live, nil)
+				return
+			case <-b.ctx.Done():
+				return
+			}
+		}
+		setErr(b.errOf(live)())
+	}()
+	return &Subscription{C: out, Err: func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return outErr
+	}}, nil
+}
+
+// replay sends the stream's matching entries after cursor to out, in pages,
+// and returns the id of the last entry it read ("" when none).
+func (b *RedisBus) replay(ctx context.Context, f Filter, after string, out chan<- Event) (string, error) {
+	key := b.StreamKey(f.Conn)
+	last := ""
+	from := "(" + after
+	for {
+		msgs, err := b.o.Client.XRangeN(ctx, key, from, "+", 512).Result()
+		if err != nil {
+			return last, fmt.Errorf("events: replay from Redis: %w", err)
+		}
+		for _, m := range msgs {
+			last = m.ID
+			e, ok := b.decode(f.Conn, m)
+			if !ok || !f.Match(e) {
+				continue
+			}
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return last, ctx.Err()
+			case <-b.ctx.Done():
+				return last, ErrClosed
+			}
+		}
+		if len(msgs) < 512 {
+			return last, nil
+		}
+		from = "(" + last
+	}
+}
+
+// register adds a live subscriber to f.Conn's hub, starting the hub's reader
+// (from the stream's current last id) when it has none.
+func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
+	sub := &redisSub{f: f, ch: make(chan Event, b.o.Buffer)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if h := b.hubs[f.Conn]; h != nil {
+		h.subs[sub] = struct{}{}
+		b.mu.Unlock()
+	} else {
+		b.mu.Unlock()
+		// Read the stream's position before registering, so that every event
+		// published after Subscribe returns is read by the hub's reader.
+		key := b.StreamKey(f.Conn)
+		start := "0-0"
+		msgs, err := b.o.Client.XRevRangeN(ctx, key, "+", "-", 1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("events: subscribe: read stream position: %w", err)
+		}
+		if len(msgs) == 1 {
+			start = msgs[0].ID
+		}
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return nil, ErrClosed
+		}
+		h := b.hubs[f.Conn]
+		if h == nil {
+			h = &redisHub{conn: f.Conn, key: key, subs: map[*redisSub]struct{}{}}
+			b.hubs[f.Conn] = h
+			b.wg.Add(1)
+			go b.read(h, start)
+		}
+		h.subs[sub] = struct{}{}
+		b.mu.Unlock()
+	}
+	context.AfterFunc(ctx, func() { b.remove(sub, nil) })
+	return sub, nil
+}
+
+// remove ends sub with err (nil for a normal cancel) unless it already ended.
+func (b *RedisBus) remove(sub *redisSub, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.removeLocked(sub, err)
+}
+
+func (b *RedisBus) removeLocked(sub *redisSub, err error) {
+	if sub.done {
+		return
+	}
+	sub.done, sub.err = true, err
+	close(sub.ch)
+	if h := b.hubs[sub.f.Conn]; h != nil {
+		delete(h.subs, sub)
+	}
+}
+
+func (b *RedisBus) errOf(sub *redisSub) func() error {
+	return func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return sub.err
+	}
+}
+
+// read is h's reader: it XREADs entries after id and fans them out until the
+// hub has no subscribers or the bus closes.
+func (b *RedisBus) read(h *redisHub, id string) {
+	defer b.wg.Done()
+	backoff := 50 * time.Millisecond
+	for {
+		if b.stopIfIdle(h) {
+			return
+		}
+		res, err := b.o.Client.XRead(b.ctx, &redis.XReadArgs{
+			Streams: []string{h.key, id}, Count: 512, Block: b.o.Block,
+		}).Result()
+		if b.ctx.Err() != nil {
+			b.stopIfIdle(h)
+			return
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			b.o.Logger.Warn("events: reading the Redis event stream failed; retrying", "conn", h.conn, "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-b.ctx.Done():
+				t.Stop()
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		for _, s := range res {
+			for _, m := range s.Messages {
+				id = m.ID
+				if e, ok := b.decode(h.conn, m); ok {
+					b.fanout(h, e)
+				}
+			}
+		}
+	}
+}
+
+// stopIfIdle removes h and reports true when it has no subscribers or the bus
+// is closing.
+func (b *RedisBus) stopIfIdle(h *redisHub) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(h.subs) > 0 && b.ctx.Err() == nil {
+		return false
+	}
+	for sub := range h.subs {
+		b.removeLocked(sub, nil)
+	}
+	if b.hubs[h.conn] == h {
+		delete(b.hubs, h.conn)
+	}
+	return true
+}
+
+// fanout hands e to every matching subscriber of h without waiting: a full
+// channel drops its subscriber.
+func (b *RedisBus) fanout(h *redisHub, e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for sub := range h.subs {
+		if !sub.f.Match(e) {
+			continue
+		}
+		select {
+		case sub.ch <- e:
+		default:
+			b.removeLocked(sub, ErrSlowSubscriber)
+			b.o.Logger.Info("events: dropped a slow subscriber", "conn", h.conn, "buffer", b.o.Buffer)
+		}
+	}
+}
+
+func (b *RedisBus) decode(conn string, m redis.XMessage) (Event, bool) {
+	raw, _ := m.Values["e"].(string)
+	var w wireEvent
+	if err := json.Unmarshal([]byte(raw), &w); err != nil {
+		b.o.Logger.Warn("events: skipping an undecodable stream entry", "conn", conn, "id", m.ID, "err", err)
+		return Event{}, false
+	}
+	e := w.event()
+	e.ID = m.ID
+	if e.Conn != conn { // never deliver across connections, whatever the stream holds
+		return Event{}, false
+	}
+	return e, true
+}
+
+func (b *RedisBus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// Close ends every subscription (Err nil), stops the readers and waits for
+// them (at most about Block). It does not close the Redis client.
+func (b *RedisBus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	for _, h := range b.hubs {
+		for sub := range h.subs {
+			b.removeLocked(sub, nil)
+		}
+	}
+	b.mu.Unlock()
+	b.cancel()
+	b.wg.Wait()
+	return nil
+}
+
+// validStreamID reports whether s is a Redis stream id "<ms>-<seq>".
+func validStreamID(s string) bool {
+	_, _, ok := parseStreamID(s)
+	return ok
+}
+
+func parseStreamID(s string) (ms, seq uint64, ok bool) {
+	a, c, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(c, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
+}
+
+// streamIDAfter reports whether stream id a follows b.
+func streamIDAfter(a, b string) bool {
+	am, as, _ := parseStreamID(a)
+	bm, bs, _ := parseStreamID(b)
+	return am > bm || (am == bm && as > bs)
+}
+
+// wireEvent is an Event as stored in the stream.
+type wireEvent struct {
+	Conn      string       `json:"conn"`
+	ProjectID int64        `json:"project_id,string"`
+	Kind      Kind         `json:"kind"`
+	ItemKind  ItemKind     `json:"item_kind"`
+	ItemID    int64        `json:"item_id,string"`
+	Title     string       `json:"title,omitempty"`
+	PrevSt    string       `json:"previous_status,omitempty"`
+	NewSt     string       `json:"new_status,omitempty"`
+	PrevBIC   []wirePerson `json:"previous_ball_in_court,omitempty"`
+	NewBIC    []wirePerson `json:"new_ball_in_court,omitempty"`
+	At        time.Time    `json:"at"`
+	Source    Source       `json:"source"`
+}
+
+type wirePerson struct {
+	ID    int64  `json:"id,string"`
+	Login string `json:"login,omitempty"`
+	Name  string `json:"name,omitempty"`
+}
+
+func toWire(e Event) wireEvent {
+	return wireEvent{
+		Conn: e.Conn, ProjectID: e.ProjectID, Kind: e.Kind, ItemKind: e.ItemKind, ItemID: e.ItemID,
+		Title: e.Title, PrevSt: e.PreviousStatus, NewSt: e.NewStatus,
+		PrevBIC: toWirePeople(e.PreviousBallInCourt), NewBIC: toWirePeople(e.NewBallInCourt),
+		At: e.At.UTC(), Source: e.Source,
+	}
+}
+
+func (w wireEvent) event() Event {
+	return Event{
+		Conn: w.Conn, ProjectID: w.ProjectID, Kind: w.Kind, ItemKind: w.ItemKind, ItemID: w.ItemID,
+		Title: w.Title, PreviousStatus: w.PrevSt, NewStatus: w.NewSt,
+		PreviousBallInCourt: fromWirePeople(w.PrevBIC), NewBallInCourt: fromWirePeople(w.NewBIC),
+		At: w.At, Source: w.Source,
+	}
+}
+
+func toWirePeople(ps []adapter.Person) []wirePerson {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]wirePerson, len(ps))
+	for i, p := range ps {
+		out[i] = wirePerson{ID: p.ID, Login: p.Login, Name: p.Name}
+	}
+	return out
+}
+
+func fromWirePeople(ws []wirePerson) []adapter.Person {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]adapter.Person, len(ws))
+	for i, w := range ws {
+		out[i] = adapter.Person{ID: w.ID, Login: w.Login, Name: w.Name}
+	}
+	return out
+}
