@@ -135,18 +135,19 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 		return nil, fmt.Errorf("events: snapshot needs a connection, an item kind and an item id (got %q %q %d)", s.Conn, s.ItemKind, s.ItemID)
 	}
 	key := stateKey(s)
-	next := stateOf(s)
-	nextRaw, err := json.Marshal(next)
+	observed := stateOf(s)
+	observedRaw, err := json.Marshal(observed)
 	if err != nil {
 		return nil, fmt.Errorf("events: encode state: %w", err)
 	}
 	for range d.opt.MaxAttempts {
+		next := observed
 		it, ok, err := d.store.Get(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("events: read known state: %w", err)
 		}
 		if !ok {
-			won, err := d.store.SetNX(ctx, key, nextRaw, d.opt.StateTTL)
+			won, err := d.store.SetNX(ctx, key, observedRaw, d.opt.StateTTL)
 			if err != nil {
 				return nil, fmt.Errorf("events: record first state: %w", err)
 			}
@@ -157,12 +158,12 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 				return nil, nil
 			}
 			evs := []Event{d.event(s, src, KindCreated, knownState{}, next)}
-			return d.publish(ctx, key, nil, nextRaw, evs)
+			return d.publish(ctx, key, nil, observedRaw, evs)
 		}
 		var prev knownState
 		if err := json.Unmarshal(it.Value, &prev); err != nil {
 			// Unreadable (an older format): replace it as a baseline.
-			if _, err := d.store.CompareAndSwap(ctx, key, it.Value, nextRaw, d.opt.StateTTL); err != nil {
+			if _, err := d.store.CompareAndSwap(ctx, key, it.Value, observedRaw, d.opt.StateTTL); err != nil {
 				return nil, fmt.Errorf("events: replace unreadable state: %w", err)
 			}
 			return nil, nil
@@ -180,14 +181,13 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 		if !sameCourt(prev, next) {
 			evs = append(evs, d.event(s, src, KindBallInCourtChanged, prev, next))
 		}
-		raw, err := json.Marshal(next)
+		nextRaw, err := json.Marshal(next)
 		if err != nil {
 			return nil, fmt.Errorf("events: encode state: %w", err)
 		}
-		if bytes.Equal(it.Value, raw) {
+		if bytes.Equal(it.Value, nextRaw) {
 			return nil, nil // nothing new at all
 		}
-		nextRaw = raw
 		swapped, err := d.store.CompareAndSwap(ctx, key, it.Value, nextRaw, d.opt.StateTTL)
 		if err != nil {
 			return nil, fmt.Errorf("events: swap known state: %w", err)

@@ -60,6 +60,11 @@ type Snapshot struct {
 	Status      string
 	BallInCourt []adapter.Person
 	UpdatedAt   time.Time
+	// Created says the source knows the item was just created (a create
+	// mutation, a webhook "create" event). The first sight of an item is a
+	// CREATED event only then; otherwise it is a silent baseline, so a
+	// poller's first pass does not announce every existing item.
+	Created bool
 }
 
 // Event is one published transition.

@@ -12,7 +12,7 @@ import (
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
-	mux.Handle("/graphql", withRequestState(d, gql))
+	mux.Handle("/graphql", withRequestState(d, legacyJSONStatus(gql)))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	if d.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

@@ -33,16 +33,22 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	BallInCourtChange() BallInCourtChangeResolver
 	BudgetRow() BudgetRowResolver
 	BudgetView() BudgetViewResolver
 	Commitment() CommitmentResolver
+	CommitmentChange() CommitmentChangeResolver
 	Company() CompanyResolver
 	Entity() EntityResolver
 	Invoice() InvoiceResolver
+	InvoiceStatusChange() InvoiceStatusChangeResolver
 	Project() ProjectResolver
 	Query() QueryResolver
 	RFI() RFIResolver
+	RFIChange() RFIChangeResolver
 	Submittal() SubmittalResolver
+	SubmittalChange() SubmittalChangeResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -54,6 +60,21 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		URL         func(childComplexity int) int
+	}
+
+	BallInCourtChange struct {
+		At                  func(childComplexity int) int
+		BallInCourt         func(childComplexity int) int
+		Cursor              func(childComplexity int) int
+		ItemID              func(childComplexity int) int
+		ItemKind            func(childComplexity int) int
+		PreviousBallInCourt func(childComplexity int) int
+		ProjectID           func(childComplexity int) int
+		PunchItem           func(childComplexity int) int
+		Rfi                 func(childComplexity int) int
+		Source              func(childComplexity int) int
+		Submittal           func(childComplexity int) int
+		Title               func(childComplexity int) int
 	}
 
 	BillingPeriod struct {
@@ -133,6 +154,19 @@ type ComplexityRoot struct {
 		TotalPayments        func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 		Vendor               func(childComplexity int) int
+	}
+
+	CommitmentChange struct {
+		At             func(childComplexity int) int
+		Commitment     func(childComplexity int) int
+		CommitmentID   func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PreviousStatus func(childComplexity int) int
+		ProjectID      func(childComplexity int) int
+		Source         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Title          func(childComplexity int) int
 	}
 
 	CommitmentConnection struct {
@@ -254,6 +288,19 @@ type ComplexityRoot struct {
 		WorkCompletedRetainageReleased   func(childComplexity int) int
 		WorkCompletedRetainageRetained   func(childComplexity int) int
 		WorkCompletedThisPeriod          func(childComplexity int) int
+	}
+
+	InvoiceStatusChange struct {
+		At             func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Invoice        func(childComplexity int) int
+		InvoiceID      func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PreviousStatus func(childComplexity int) int
+		ProjectID      func(childComplexity int) int
+		Source         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Title          func(childComplexity int) int
 	}
 
 	InvoiceSummary struct {
@@ -441,6 +488,21 @@ type ComplexityRoot struct {
 		Official    func(childComplexity int) int
 	}
 
+	RFIChange struct {
+		At                  func(childComplexity int) int
+		BallInCourt         func(childComplexity int) int
+		Cursor              func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		PreviousBallInCourt func(childComplexity int) int
+		PreviousStatus      func(childComplexity int) int
+		ProjectID           func(childComplexity int) int
+		Rfi                 func(childComplexity int) int
+		RfiID               func(childComplexity int) int
+		Source              func(childComplexity int) int
+		Status              func(childComplexity int) int
+		Title               func(childComplexity int) int
+	}
+
 	RFIConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -497,6 +559,21 @@ type ComplexityRoot struct {
 		User             func(childComplexity int) int
 	}
 
+	SubmittalChange struct {
+		At                  func(childComplexity int) int
+		BallInCourt         func(childComplexity int) int
+		Cursor              func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		PreviousBallInCourt func(childComplexity int) int
+		PreviousStatus      func(childComplexity int) int
+		ProjectID           func(childComplexity int) int
+		Source              func(childComplexity int) int
+		Status              func(childComplexity int) int
+		Submittal           func(childComplexity int) int
+		SubmittalID         func(childComplexity int) int
+		Title               func(childComplexity int) int
+	}
+
 	SubmittalConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -524,6 +601,14 @@ type ComplexityRoot struct {
 	SubmittalWorkflowStep struct {
 		Approvers func(childComplexity int) int
 		Step      func(childComplexity int) int
+	}
+
+	Subscription struct {
+		BallInCourtChanged   func(childComplexity int, projectID *int64, kinds []model.BallInCourtItemKind, after *string) int
+		CommitmentChanged    func(childComplexity int, projectID *int64, commitmentID *int64, after *string) int
+		InvoiceStatusChanged func(childComplexity int, projectID *int64, invoiceID *int64, after *string) int
+		RfiChanged           func(childComplexity int, projectID *int64, rfiID *int64, after *string) int
+		SubmittalChanged     func(childComplexity int, projectID *int64, submittalID *int64, after *string) int
 	}
 
 	User struct {
@@ -588,6 +673,11 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BallInCourtChangeResolver interface {
+	Rfi(ctx context.Context, obj *model.BallInCourtChange) (*adapter.RFI, error)
+	Submittal(ctx context.Context, obj *model.BallInCourtChange) (*adapter.Submittal, error)
+	PunchItem(ctx context.Context, obj *model.BallInCourtChange) (*adapter.PunchItem, error)
+}
 type BudgetRowResolver interface {
 	Columns(ctx context.Context, obj *adapter.BudgetRow) ([]model.BudgetColumn, error)
 }
@@ -601,6 +691,9 @@ type CommitmentResolver interface {
 	ChangeOrders(ctx context.Context, obj *adapter.Commitment) ([]adapter.ChangeOrder, error)
 	Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string) (*model.InvoiceConnection, error)
 	Project(ctx context.Context, obj *adapter.Commitment) (*adapter.Project, error)
+}
+type CommitmentChangeResolver interface {
+	Commitment(ctx context.Context, obj *model.CommitmentChange) (*adapter.Commitment, error)
 }
 type CompanyResolver interface {
 	Projects(ctx context.Context, obj *adapter.Company, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
@@ -622,6 +715,9 @@ type InvoiceResolver interface {
 	Period(ctx context.Context, obj *adapter.Invoice) (*adapter.BillingPeriod, error)
 
 	Items(ctx context.Context, obj *adapter.Invoice) ([]adapter.InvoiceItem, error)
+}
+type InvoiceStatusChangeResolver interface {
+	Invoice(ctx context.Context, obj *model.InvoiceStatusChange) (*adapter.Invoice, error)
 }
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
@@ -649,10 +745,23 @@ type RFIResolver interface {
 	Questions(ctx context.Context, obj *adapter.RFI) ([]adapter.RFIQuestion, error)
 	Project(ctx context.Context, obj *adapter.RFI) (*adapter.Project, error)
 }
+type RFIChangeResolver interface {
+	Rfi(ctx context.Context, obj *model.RFIChange) (*adapter.RFI, error)
+}
 type SubmittalResolver interface {
 	Workflow(ctx context.Context, obj *adapter.Submittal) ([]model.SubmittalWorkflowStep, error)
 
 	Project(ctx context.Context, obj *adapter.Submittal) (*adapter.Project, error)
+}
+type SubmittalChangeResolver interface {
+	Submittal(ctx context.Context, obj *model.SubmittalChange) (*adapter.Submittal, error)
+}
+type SubscriptionResolver interface {
+	BallInCourtChanged(ctx context.Context, projectID *int64, kinds []model.BallInCourtItemKind, after *string) (<-chan *model.BallInCourtChange, error)
+	RfiChanged(ctx context.Context, projectID *int64, rfiID *int64, after *string) (<-chan *model.RFIChange, error)
+	SubmittalChanged(ctx context.Context, projectID *int64, submittalID *int64, after *string) (<-chan *model.SubmittalChange, error)
+	InvoiceStatusChanged(ctx context.Context, projectID *int64, invoiceID *int64, after *string) (<-chan *model.InvoiceStatusChange, error)
+	CommitmentChanged(ctx context.Context, projectID *int64, commitmentID *int64, after *string) (<-chan *model.CommitmentChange, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -697,6 +806,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
+
+	case "BallInCourtChange.at":
+		if e.ComplexityRoot.BallInCourtChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.At(childComplexity), true
+	case "BallInCourtChange.ballInCourt":
+		if e.ComplexityRoot.BallInCourtChange.BallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.BallInCourt(childComplexity), true
+	case "BallInCourtChange.cursor":
+		if e.ComplexityRoot.BallInCourtChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Cursor(childComplexity), true
+	case "BallInCourtChange.itemId":
+		if e.ComplexityRoot.BallInCourtChange.ItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.ItemID(childComplexity), true
+	case "BallInCourtChange.itemKind":
+		if e.ComplexityRoot.BallInCourtChange.ItemKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.ItemKind(childComplexity), true
+	case "BallInCourtChange.previousBallInCourt":
+		if e.ComplexityRoot.BallInCourtChange.PreviousBallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.PreviousBallInCourt(childComplexity), true
+	case "BallInCourtChange.projectId":
+		if e.ComplexityRoot.BallInCourtChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.ProjectID(childComplexity), true
+	case "BallInCourtChange.punchItem":
+		if e.ComplexityRoot.BallInCourtChange.PunchItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.PunchItem(childComplexity), true
+	case "BallInCourtChange.rfi":
+		if e.ComplexityRoot.BallInCourtChange.Rfi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Rfi(childComplexity), true
+	case "BallInCourtChange.source":
+		if e.ComplexityRoot.BallInCourtChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Source(childComplexity), true
+	case "BallInCourtChange.submittal":
+		if e.ComplexityRoot.BallInCourtChange.Submittal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Submittal(childComplexity), true
+	case "BallInCourtChange.title":
+		if e.ComplexityRoot.BallInCourtChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Title(childComplexity), true
 
 	case "BillingPeriod.dueDate":
 		if e.ComplexityRoot.BillingPeriod.DueDate == nil {
@@ -1040,6 +1222,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Commitment.Vendor(childComplexity), true
+
+	case "CommitmentChange.at":
+		if e.ComplexityRoot.CommitmentChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.At(childComplexity), true
+	case "CommitmentChange.commitment":
+		if e.ComplexityRoot.CommitmentChange.Commitment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Commitment(childComplexity), true
+	case "CommitmentChange.commitmentId":
+		if e.ComplexityRoot.CommitmentChange.CommitmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.CommitmentID(childComplexity), true
+	case "CommitmentChange.cursor":
+		if e.ComplexityRoot.CommitmentChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Cursor(childComplexity), true
+	case "CommitmentChange.kind":
+		if e.ComplexityRoot.CommitmentChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Kind(childComplexity), true
+	case "CommitmentChange.previousStatus":
+		if e.ComplexityRoot.CommitmentChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.PreviousStatus(childComplexity), true
+	case "CommitmentChange.projectId":
+		if e.ComplexityRoot.CommitmentChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.ProjectID(childComplexity), true
+	case "CommitmentChange.source":
+		if e.ComplexityRoot.CommitmentChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Source(childComplexity), true
+	case "CommitmentChange.status":
+		if e.ComplexityRoot.CommitmentChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Status(childComplexity), true
+	case "CommitmentChange.title":
+		if e.ComplexityRoot.CommitmentChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitmentChange.Title(childComplexity), true
 
 	case "CommitmentConnection.edges":
 		if e.ComplexityRoot.CommitmentConnection.Edges == nil {
@@ -1583,6 +1826,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InvoiceItem.WorkCompletedThisPeriod(childComplexity), true
+
+	case "InvoiceStatusChange.at":
+		if e.ComplexityRoot.InvoiceStatusChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.At(childComplexity), true
+	case "InvoiceStatusChange.cursor":
+		if e.ComplexityRoot.InvoiceStatusChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Cursor(childComplexity), true
+	case "InvoiceStatusChange.invoice":
+		if e.ComplexityRoot.InvoiceStatusChange.Invoice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Invoice(childComplexity), true
+	case "InvoiceStatusChange.invoiceId":
+		if e.ComplexityRoot.InvoiceStatusChange.InvoiceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.InvoiceID(childComplexity), true
+	case "InvoiceStatusChange.kind":
+		if e.ComplexityRoot.InvoiceStatusChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Kind(childComplexity), true
+	case "InvoiceStatusChange.previousStatus":
+		if e.ComplexityRoot.InvoiceStatusChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.PreviousStatus(childComplexity), true
+	case "InvoiceStatusChange.projectId":
+		if e.ComplexityRoot.InvoiceStatusChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.ProjectID(childComplexity), true
+	case "InvoiceStatusChange.source":
+		if e.ComplexityRoot.InvoiceStatusChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Source(childComplexity), true
+	case "InvoiceStatusChange.status":
+		if e.ComplexityRoot.InvoiceStatusChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Status(childComplexity), true
+	case "InvoiceStatusChange.title":
+		if e.ComplexityRoot.InvoiceStatusChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvoiceStatusChange.Title(childComplexity), true
 
 	case "InvoiceSummary.balanceToFinishIncludingRetainage":
 		if e.ComplexityRoot.InvoiceSummary.BalanceToFinishIncludingRetainage == nil {
@@ -2493,6 +2797,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RFIAnswer.Official(childComplexity), true
 
+	case "RFIChange.at":
+		if e.ComplexityRoot.RFIChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.At(childComplexity), true
+	case "RFIChange.ballInCourt":
+		if e.ComplexityRoot.RFIChange.BallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.BallInCourt(childComplexity), true
+	case "RFIChange.cursor":
+		if e.ComplexityRoot.RFIChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Cursor(childComplexity), true
+	case "RFIChange.kind":
+		if e.ComplexityRoot.RFIChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Kind(childComplexity), true
+	case "RFIChange.previousBallInCourt":
+		if e.ComplexityRoot.RFIChange.PreviousBallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.PreviousBallInCourt(childComplexity), true
+	case "RFIChange.previousStatus":
+		if e.ComplexityRoot.RFIChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.PreviousStatus(childComplexity), true
+	case "RFIChange.projectId":
+		if e.ComplexityRoot.RFIChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.ProjectID(childComplexity), true
+	case "RFIChange.rfi":
+		if e.ComplexityRoot.RFIChange.Rfi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Rfi(childComplexity), true
+	case "RFIChange.rfiId":
+		if e.ComplexityRoot.RFIChange.RfiID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.RfiID(childComplexity), true
+	case "RFIChange.source":
+		if e.ComplexityRoot.RFIChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Source(childComplexity), true
+	case "RFIChange.status":
+		if e.ComplexityRoot.RFIChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Status(childComplexity), true
+	case "RFIChange.title":
+		if e.ComplexityRoot.RFIChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFIChange.Title(childComplexity), true
+
 	case "RFIConnection.edges":
 		if e.ComplexityRoot.RFIConnection.Edges == nil {
 			break
@@ -2744,6 +3121,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SubmittalApprover.User(childComplexity), true
 
+	case "SubmittalChange.at":
+		if e.ComplexityRoot.SubmittalChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.At(childComplexity), true
+	case "SubmittalChange.ballInCourt":
+		if e.ComplexityRoot.SubmittalChange.BallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.BallInCourt(childComplexity), true
+	case "SubmittalChange.cursor":
+		if e.ComplexityRoot.SubmittalChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Cursor(childComplexity), true
+	case "SubmittalChange.kind":
+		if e.ComplexityRoot.SubmittalChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Kind(childComplexity), true
+	case "SubmittalChange.previousBallInCourt":
+		if e.ComplexityRoot.SubmittalChange.PreviousBallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.PreviousBallInCourt(childComplexity), true
+	case "SubmittalChange.previousStatus":
+		if e.ComplexityRoot.SubmittalChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.PreviousStatus(childComplexity), true
+	case "SubmittalChange.projectId":
+		if e.ComplexityRoot.SubmittalChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.ProjectID(childComplexity), true
+	case "SubmittalChange.source":
+		if e.ComplexityRoot.SubmittalChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Source(childComplexity), true
+	case "SubmittalChange.status":
+		if e.ComplexityRoot.SubmittalChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Status(childComplexity), true
+	case "SubmittalChange.submittal":
+		if e.ComplexityRoot.SubmittalChange.Submittal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Submittal(childComplexity), true
+	case "SubmittalChange.submittalId":
+		if e.ComplexityRoot.SubmittalChange.SubmittalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.SubmittalID(childComplexity), true
+	case "SubmittalChange.title":
+		if e.ComplexityRoot.SubmittalChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmittalChange.Title(childComplexity), true
+
 	case "SubmittalConnection.edges":
 		if e.ComplexityRoot.SubmittalConnection.Edges == nil {
 			break
@@ -2832,6 +3282,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SubmittalWorkflowStep.Step(childComplexity), true
+
+	case "Subscription.ballInCourtChanged":
+		if e.ComplexityRoot.Subscription.BallInCourtChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_ballInCourtChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BallInCourtChanged(childComplexity, args["projectId"].(*int64), args["kinds"].([]model.BallInCourtItemKind), args["after"].(*string)), true
+	case "Subscription.commitmentChanged":
+		if e.ComplexityRoot.Subscription.CommitmentChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_commitmentChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CommitmentChanged(childComplexity, args["projectId"].(*int64), args["commitmentId"].(*int64), args["after"].(*string)), true
+	case "Subscription.invoiceStatusChanged":
+		if e.ComplexityRoot.Subscription.InvoiceStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_invoiceStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InvoiceStatusChanged(childComplexity, args["projectId"].(*int64), args["invoiceId"].(*int64), args["after"].(*string)), true
+	case "Subscription.rfiChanged":
+		if e.ComplexityRoot.Subscription.RfiChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_rfiChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RfiChanged(childComplexity, args["projectId"].(*int64), args["rfiId"].(*int64), args["after"].(*string)), true
+	case "Subscription.submittalChanged":
+		if e.ComplexityRoot.Subscription.SubmittalChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_submittalChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SubmittalChanged(childComplexity, args["projectId"].(*int64), args["submittalId"].(*int64), args["after"].(*string)), true
 
 	case "User.firstName":
 		if e.ComplexityRoot.User.FirstName == nil {
@@ -3091,6 +3597,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -4207,6 +4730,232 @@ type SubmittalEdge {
   node: Submittal!
 }
 `, BuiltIn: false},
+	{Name: "../schema/subscription.graphqls", Input: `"""
+Live updates, fed by this gateway's own mutations, Procore webhooks and a
+poller, and deduplicated so that each real transition is delivered once.
+
+Every subscription takes ` + "`" + `after` + "`" + `: the ` + "`" + `cursor` + "`" + ` of the last event the client
+received. Events published since then are replayed first (within the
+retention window, 24 h by default with Redis, 1 h in memory), then new ones
+follow. Without ` + "`" + `after` + "`" + `, only events from now on are delivered. Transports:
+graphql-transport-ws (the ` + "`" + `graphql-ws` + "`" + ` client), the legacy ` + "`" + `graphql-ws` + "`" + `
+subprotocol, and server-sent events (graphql-sse, distinct connections mode)
+on ` + "`" + `/graphql` + "`" + `.
+"""
+type Subscription {
+  "Fires when the people who must act next on an RFI, a submittal or a punch item change."
+  ballInCourtChanged(
+    "Only this project; null for every project of the connection."
+    projectId: ID
+    "Only these kinds of item; null or empty for all of them."
+    kinds: [BallInCourtItemKind!]
+    "Resume after this event cursor (a ` + "`" + `cursor` + "`" + ` this gateway delivered)."
+    after: String
+  ): BallInCourtChange!
+
+  "Fires when an RFI is created, or its status or ball in court changes."
+  rfiChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this RFI; null for every RFI."
+    rfiId: ID
+    "Resume after this event cursor."
+    after: String
+  ): RFIChange!
+
+  "Fires when a submittal is created, or its status or ball in court changes."
+  submittalChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this submittal; null for every submittal."
+    submittalId: ID
+    "Resume after this event cursor."
+    after: String
+  ): SubmittalChange!
+
+  "Fires when a subcontractor invoice is created or its status changes (submitted, approved, revise and resubmit ...)."
+  invoiceStatusChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this invoice; null for every invoice."
+    invoiceId: ID
+    "Resume after this event cursor."
+    after: String
+  ): InvoiceStatusChange!
+
+  "Fires when a commitment (subcontract or purchase order) is created or its status changes."
+  commitmentChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this commitment; null for every commitment."
+    commitmentId: ID
+    "Resume after this event cursor."
+    after: String
+  ): CommitmentChange!
+}
+
+"The kinds of item that have a ball in court."
+enum BallInCourtItemKind {
+  "An RFI."
+  RFI
+  "A submittal."
+  SUBMITTAL
+  "A punch item."
+  PUNCH_ITEM
+}
+
+"What changed."
+enum ChangeKind {
+  "The item was created (no previous state)."
+  CREATED
+  "The item's status changed."
+  STATUS_CHANGED
+  "The people who must act next changed."
+  BALL_IN_COURT_CHANGED
+}
+
+"Where the gateway learned of the change."
+enum ChangeSource {
+  "A mutation through this gateway."
+  MUTATION
+  "A Procore webhook."
+  WEBHOOK
+  "The poller (for connections without webhooks)."
+  POLLER
+}
+
+"The ball in court of an RFI, a submittal or a punch item moved."
+type BallInCourtChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "The item's project."
+  projectId: ID!
+  "The kind of item."
+  itemKind: BallInCourtItemKind!
+  "The item's Procore id."
+  itemId: ID!
+  "The item's number and subject or title, for display."
+  title: String!
+  "Who had the ball before (people objects: id, login, name)."
+  previousBallInCourt: [User!]!
+  "Who has the ball now."
+  ballInCourt: [User!]!
+  "When the change happened (the item's updated_at in Procore)."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The RFI as it is now, when itemKind is RFI (read from Procore only when selected)."
+  rfi: RFI
+  "The submittal as it is now, when itemKind is SUBMITTAL."
+  submittal: Submittal
+  "The punch item as it is now, when itemKind is PUNCH_ITEM."
+  punchItem: PunchItem
+}
+
+"An RFI was created or its status or ball in court changed."
+type RFIChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "What changed."
+  kind: ChangeKind!
+  "The RFI's project."
+  projectId: ID!
+  "The RFI's id."
+  rfiId: ID!
+  "The RFI's number and subject."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: RFIStatus
+  "Status now."
+  status: RFIStatus!
+  "Ball in court before (empty for CREATED)."
+  previousBallInCourt: [User!]!
+  "Ball in court now."
+  ballInCourt: [User!]!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The RFI as it is now (read from Procore only when selected)."
+  rfi: RFI
+}
+
+"A submittal was created or its status or ball in court changed."
+type SubmittalChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "What changed."
+  kind: ChangeKind!
+  "The submittal's project."
+  projectId: ID!
+  "The submittal's id."
+  submittalId: ID!
+  "The submittal's number and title."
+  title: String!
+  "Status before, as SCREAMING_SNAKE of the company's status name (e.g. REVISE_AND_RESUBMIT); null for CREATED."
+  previousStatus: String
+  "Status now, in the same form."
+  status: String!
+  "Ball in court before (empty for CREATED)."
+  previousBallInCourt: [User!]!
+  "Ball in court now."
+  ballInCourt: [User!]!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The submittal as it is now (read from Procore only when selected)."
+  submittal: Submittal
+}
+
+"A subcontractor invoice was created or its status changed."
+type InvoiceStatusChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "CREATED or STATUS_CHANGED."
+  kind: ChangeKind!
+  "The invoice's project."
+  projectId: ID!
+  "The invoice's id."
+  invoiceId: ID!
+  "The invoice's number, for display."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: InvoiceStatus
+  "Status now."
+  status: InvoiceStatus!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The invoice as it is now (read from Procore only when selected)."
+  invoice: Invoice
+}
+
+"A commitment was created or its status changed."
+type CommitmentChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "CREATED or STATUS_CHANGED."
+  kind: ChangeKind!
+  "The commitment's project."
+  projectId: ID!
+  "The commitment's id."
+  commitmentId: ID!
+  "The commitment's number and title."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: CommitmentStatus
+  "Status now."
+  status: CommitmentStatus!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The commitment as it is now (read from Procore only when selected)."
+  commitment: Commitment
+}
+`, BuiltIn: false},
 	{Name: "../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 	directive @composeDirective(name: String!) repeatable on SCHEMA
@@ -4335,6 +5084,36 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_contentType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
+}
+
+func (ec *executionContext) childFields_BallInCourtChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BallInCourtChange_cursor(ctx, field)
+	case "projectId":
+		return ec.fieldContext_BallInCourtChange_projectId(ctx, field)
+	case "itemKind":
+		return ec.fieldContext_BallInCourtChange_itemKind(ctx, field)
+	case "itemId":
+		return ec.fieldContext_BallInCourtChange_itemId(ctx, field)
+	case "title":
+		return ec.fieldContext_BallInCourtChange_title(ctx, field)
+	case "previousBallInCourt":
+		return ec.fieldContext_BallInCourtChange_previousBallInCourt(ctx, field)
+	case "ballInCourt":
+		return ec.fieldContext_BallInCourtChange_ballInCourt(ctx, field)
+	case "at":
+		return ec.fieldContext_BallInCourtChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_BallInCourtChange_source(ctx, field)
+	case "rfi":
+		return ec.fieldContext_BallInCourtChange_rfi(ctx, field)
+	case "submittal":
+		return ec.fieldContext_BallInCourtChange_submittal(ctx, field)
+	case "punchItem":
+		return ec.fieldContext_BallInCourtChange_punchItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BallInCourtChange", field.Name)
 }
 
 func (ec *executionContext) childFields_BillingPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4493,6 +5272,32 @@ func (ec *executionContext) childFields_Commitment(ctx context.Context, field gr
 		return ec.fieldContext_Commitment_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Commitment", field.Name)
+}
+
+func (ec *executionContext) childFields_CommitmentChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CommitmentChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_CommitmentChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_CommitmentChange_projectId(ctx, field)
+	case "commitmentId":
+		return ec.fieldContext_CommitmentChange_commitmentId(ctx, field)
+	case "title":
+		return ec.fieldContext_CommitmentChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_CommitmentChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_CommitmentChange_status(ctx, field)
+	case "at":
+		return ec.fieldContext_CommitmentChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_CommitmentChange_source(ctx, field)
+	case "commitment":
+		return ec.fieldContext_CommitmentChange_commitment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CommitmentChange", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4713,6 +5518,32 @@ func (ec *executionContext) childFields_InvoiceItem(ctx context.Context, field g
 		return ec.fieldContext_InvoiceItem_materialsStoredRetainagePercent(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InvoiceItem", field.Name)
+}
+
+func (ec *executionContext) childFields_InvoiceStatusChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InvoiceStatusChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_InvoiceStatusChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_InvoiceStatusChange_projectId(ctx, field)
+	case "invoiceId":
+		return ec.fieldContext_InvoiceStatusChange_invoiceId(ctx, field)
+	case "title":
+		return ec.fieldContext_InvoiceStatusChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_InvoiceStatusChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_InvoiceStatusChange_status(ctx, field)
+	case "at":
+		return ec.fieldContext_InvoiceStatusChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_InvoiceStatusChange_source(ctx, field)
+	case "invoice":
+		return ec.fieldContext_InvoiceStatusChange_invoice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvoiceStatusChange", field.Name)
 }
 
 func (ec *executionContext) childFields_InvoiceSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5067,6 +5898,36 @@ func (ec *executionContext) childFields_RFIAnswer(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type RFIAnswer", field.Name)
 }
 
+func (ec *executionContext) childFields_RFIChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RFIChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_RFIChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_RFIChange_projectId(ctx, field)
+	case "rfiId":
+		return ec.fieldContext_RFIChange_rfiId(ctx, field)
+	case "title":
+		return ec.fieldContext_RFIChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_RFIChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_RFIChange_status(ctx, field)
+	case "previousBallInCourt":
+		return ec.fieldContext_RFIChange_previousBallInCourt(ctx, field)
+	case "ballInCourt":
+		return ec.fieldContext_RFIChange_ballInCourt(ctx, field)
+	case "at":
+		return ec.fieldContext_RFIChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_RFIChange_source(ctx, field)
+	case "rfi":
+		return ec.fieldContext_RFIChange_rfi(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RFIChange", field.Name)
+}
+
 func (ec *executionContext) childFields_RFIConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -5177,6 +6038,36 @@ func (ec *executionContext) childFields_SubmittalApprover(ctx context.Context, f
 		return ec.fieldContext_SubmittalApprover_comment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SubmittalApprover", field.Name)
+}
+
+func (ec *executionContext) childFields_SubmittalChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SubmittalChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_SubmittalChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_SubmittalChange_projectId(ctx, field)
+	case "submittalId":
+		return ec.fieldContext_SubmittalChange_submittalId(ctx, field)
+	case "title":
+		return ec.fieldContext_SubmittalChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_SubmittalChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_SubmittalChange_status(ctx, field)
+	case "previousBallInCourt":
+		return ec.fieldContext_SubmittalChange_previousBallInCourt(ctx, field)
+	case "ballInCourt":
+		return ec.fieldContext_SubmittalChange_ballInCourt(ctx, field)
+	case "at":
+		return ec.fieldContext_SubmittalChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_SubmittalChange_source(ctx, field)
+	case "submittal":
+		return ec.fieldContext_SubmittalChange_submittal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubmittalChange", field.Name)
 }
 
 func (ec *executionContext) childFields_SubmittalConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6085,6 +6976,156 @@ func (ec *executionContext) field_Query_projects_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_ballInCourtChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]model.BallInCourtItemKind, error) {
+			return ec.unmarshalOBallInCourtItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐBallInCourtItemKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_commitmentChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "commitmentId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["commitmentId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_invoiceStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "invoiceId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["invoiceId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_rfiChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "rfiId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rfiId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_submittalChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "submittalId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["submittalId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6249,6 +7290,327 @@ func (ec *executionContext) _Attachment_contentType(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Attachment_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Attachment", field, false, false, "String")
+}
+
+func (ec *executionContext) _BallInCourtChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _BallInCourtChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BallInCourtChange_itemKind(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_itemKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BallInCourtItemKind) graphql.Marshaler {
+			return ec.marshalNBallInCourtItemKind2procoregraphᚋgraphᚋmodelᚐBallInCourtItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_itemKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "BallInCourtItemKind")
+}
+
+func (ec *executionContext) _BallInCourtChange_itemId(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_itemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BallInCourtChange_title(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _BallInCourtChange_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_previousBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_previousBallInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BallInCourtChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BallInCourtChange_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_ballInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_ballInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BallInCourtChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BallInCourtChange_at(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BallInCourtChange_source(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _BallInCourtChange_rfi(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BallInCourtChange().Rfi(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BallInCourtChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BallInCourtChange_submittal(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BallInCourtChange().Submittal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_submittal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BallInCourtChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BallInCourtChange_punchItem(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_punchItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BallInCourtChange().PunchItem(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PunchItem) graphql.Marshaler {
+			return ec.marshalOPunchItem2ᚖprocoregraphᚋadapterᚐPunchItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_punchItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BallInCourtChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PunchItem(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BillingPeriod_id(ctx context.Context, field graphql.CollectedField, obj *adapter.BillingPeriod) (ret graphql.Marshaler) {
@@ -7625,6 +8987,245 @@ func (ec *executionContext) _Commitment_updatedAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Commitment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Commitment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CommitmentChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _CommitmentChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _CommitmentChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CommitmentChange_commitmentId(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_commitmentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CommitmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_commitmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CommitmentChange_title(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _CommitmentChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.CommitmentStatus) graphql.Marshaler {
+			return ec.marshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "CommitmentStatus")
+}
+
+func (ec *executionContext) _CommitmentChange_status(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.CommitmentStatus) graphql.Marshaler {
+			return ec.marshalNCommitmentStatus2procoregraphᚋadapterᚐCommitmentStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "CommitmentStatus")
+}
+
+func (ec *executionContext) _CommitmentChange_at(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CommitmentChange_source(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _CommitmentChange_commitment(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitmentChange_commitment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CommitmentChange().Commitment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Commitment) graphql.Marshaler {
+			return ec.marshalOCommitment2ᚖprocoregraphᚋadapterᚐCommitment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitmentChange_commitment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CommitmentChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commitment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CommitmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentConnection) (ret graphql.Marshaler) {
@@ -9844,6 +11445,245 @@ func (ec *executionContext) _InvoiceItem_materialsStoredRetainagePercent(ctx con
 }
 func (ec *executionContext) fieldContext_InvoiceItem_materialsStoredRetainagePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InvoiceItem", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_invoiceId(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_invoiceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvoiceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_invoiceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_title(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.InvoiceStatus) graphql.Marshaler {
+			return ec.marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐInvoiceStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "InvoiceStatus")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_status(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.InvoiceStatus) graphql.Marshaler {
+			return ec.marshalNInvoiceStatus2procoregraphᚋadapterᚐInvoiceStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "InvoiceStatus")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_at(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_source(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _InvoiceStatusChange_invoice(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvoiceStatusChange_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InvoiceStatusChange().Invoice(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖprocoregraphᚋadapterᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InvoiceStatusChange_invoice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InvoiceStatusChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _InvoiceSummary_originalContractSum(ctx context.Context, field graphql.CollectedField, obj *adapter.InvoiceSummary) (ret graphql.Marshaler) {
@@ -13673,6 +15513,309 @@ func (ec *executionContext) fieldContext_RFIAnswer_attachments(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _RFIChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _RFIChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _RFIChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RFIChange_rfiId(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_rfiId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RfiID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_rfiId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RFIChange_title(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _RFIChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFIStatus) graphql.Marshaler {
+			return ec.marshalORFIStatus2ᚖprocoregraphᚋadapterᚐRFIStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "RFIStatus")
+}
+
+func (ec *executionContext) _RFIChange_status(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.RFIStatus) graphql.Marshaler {
+			return ec.marshalNRFIStatus2procoregraphᚋadapterᚐRFIStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "RFIStatus")
+}
+
+func (ec *executionContext) _RFIChange_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_previousBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_previousBallInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RFIChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RFIChange_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_ballInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_ballInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RFIChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RFIChange_at(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RFIChange_source(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _RFIChange_rfi(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFIChange_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RFIChange().Rfi(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RFIChange_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RFIChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RFIConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RFIConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14751,6 +16894,309 @@ func (ec *executionContext) fieldContext_SubmittalApprover_comment(_ context.Con
 	return graphql.NewScalarFieldContext("SubmittalApprover", field, false, false, "String")
 }
 
+func (ec *executionContext) _SubmittalChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittalChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _SubmittalChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SubmittalChange_submittalId(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_submittalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubmittalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_submittalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SubmittalChange_title(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittalChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittalChange_status(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SubmittalChange_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_previousBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_previousBallInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmittalChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmittalChange_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_ballInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_ballInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmittalChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmittalChange_at(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SubmittalChange_source(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _SubmittalChange_submittal(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmittalChange_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SubmittalChange().Submittal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SubmittalChange_submittal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmittalChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SubmittalConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15114,6 +17560,226 @@ func (ec *executionContext) fieldContext_SubmittalWorkflowStep_approvers(_ conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SubmittalApprover(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_ballInCourtChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_ballInCourtChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BallInCourtChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["kinds"].([]model.BallInCourtItemKind), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BallInCourtChange) graphql.Marshaler {
+			return ec.marshalNBallInCourtChange2ᚖprocoregraphᚋgraphᚋmodelᚐBallInCourtChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_ballInCourtChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BallInCourtChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_ballInCourtChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_rfiChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_rfiChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RfiChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["rfiId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RFIChange) graphql.Marshaler {
+			return ec.marshalNRFIChange2ᚖprocoregraphᚋgraphᚋmodelᚐRFIChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_rfiChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFIChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_rfiChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_submittalChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_submittalChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SubmittalChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["submittalId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SubmittalChange) graphql.Marshaler {
+			return ec.marshalNSubmittalChange2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_submittalChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittalChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_submittalChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_invoiceStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_invoiceStatusChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().InvoiceStatusChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["invoiceId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InvoiceStatusChange) graphql.Marshaler {
+			return ec.marshalNInvoiceStatusChange2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceStatusChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_invoiceStatusChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvoiceStatusChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_invoiceStatusChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_commitmentChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_commitmentChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CommitmentChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["commitmentId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitmentChange) graphql.Marshaler {
+			return ec.marshalNCommitmentChange2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_commitmentChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitmentChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_commitmentChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -17548,6 +20214,97 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var ballInCourtChangeImplementors = []string{"BallInCourtChange"}
+
+func (ec *executionContext) _BallInCourtChange(ctx context.Context, sel ast.SelectionSet, obj *model.BallInCourtChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ballInCourtChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BallInCourtChange")
+		case "cursor":
+			out.Values[i] = ec._BallInCourtChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._BallInCourtChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "itemKind":
+			out.Values[i] = ec._BallInCourtChange_itemKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "itemId":
+			out.Values[i] = ec._BallInCourtChange_itemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._BallInCourtChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousBallInCourt":
+			out.Values[i] = ec._BallInCourtChange_previousBallInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ballInCourt":
+			out.Values[i] = ec._BallInCourtChange_ballInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._BallInCourtChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._BallInCourtChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfi":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BallInCourtChange_rfi(ctx, field, obj)
+				})
+		case "submittal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BallInCourtChange_submittal(ctx, field, obj)
+				})
+		case "punchItem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BallInCourtChange_punchItem(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var billingPeriodImplementors = []string{"BillingPeriod"}
 
 func (ec *executionContext) _BillingPeriod(ctx context.Context, sel ast.SelectionSet, obj *adapter.BillingPeriod) graphql.Marshaler {
@@ -18037,6 +20794,85 @@ func (ec *executionContext) _Commitment(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var commitmentChangeImplementors = []string{"CommitmentChange"}
+
+func (ec *executionContext) _CommitmentChange(ctx context.Context, sel ast.SelectionSet, obj *model.CommitmentChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, commitmentChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CommitmentChange")
+		case "cursor":
+			out.Values[i] = ec._CommitmentChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._CommitmentChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._CommitmentChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "commitmentId":
+			out.Values[i] = ec._CommitmentChange_commitmentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._CommitmentChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._CommitmentChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._CommitmentChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._CommitmentChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._CommitmentChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "commitment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CommitmentChange_commitment(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18846,6 +21682,85 @@ func (ec *executionContext) _InvoiceItem(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var invoiceStatusChangeImplementors = []string{"InvoiceStatusChange"}
+
+func (ec *executionContext) _InvoiceStatusChange(ctx context.Context, sel ast.SelectionSet, obj *model.InvoiceStatusChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, invoiceStatusChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InvoiceStatusChange")
+		case "cursor":
+			out.Values[i] = ec._InvoiceStatusChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._InvoiceStatusChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._InvoiceStatusChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "invoiceId":
+			out.Values[i] = ec._InvoiceStatusChange_invoiceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._InvoiceStatusChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._InvoiceStatusChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._InvoiceStatusChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._InvoiceStatusChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._InvoiceStatusChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "invoice":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InvoiceStatusChange_invoice(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20040,6 +22955,95 @@ func (ec *executionContext) _RFIAnswer(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var rFIChangeImplementors = []string{"RFIChange"}
+
+func (ec *executionContext) _RFIChange(ctx context.Context, sel ast.SelectionSet, obj *model.RFIChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rFIChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RFIChange")
+		case "cursor":
+			out.Values[i] = ec._RFIChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._RFIChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._RFIChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfiId":
+			out.Values[i] = ec._RFIChange_rfiId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._RFIChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._RFIChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._RFIChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousBallInCourt":
+			out.Values[i] = ec._RFIChange_previousBallInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ballInCourt":
+			out.Values[i] = ec._RFIChange_ballInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._RFIChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._RFIChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfi":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RFIChange_rfi(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var rFIConnectionImplementors = []string{"RFIConnection"}
 
 func (ec *executionContext) _RFIConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RFIConnection) graphql.Marshaler {
@@ -20387,6 +23391,95 @@ func (ec *executionContext) _SubmittalApprover(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var submittalChangeImplementors = []string{"SubmittalChange"}
+
+func (ec *executionContext) _SubmittalChange(ctx context.Context, sel ast.SelectionSet, obj *model.SubmittalChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submittalChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubmittalChange")
+		case "cursor":
+			out.Values[i] = ec._SubmittalChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._SubmittalChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._SubmittalChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "submittalId":
+			out.Values[i] = ec._SubmittalChange_submittalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._SubmittalChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._SubmittalChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._SubmittalChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousBallInCourt":
+			out.Values[i] = ec._SubmittalChange_previousBallInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ballInCourt":
+			out.Values[i] = ec._SubmittalChange_ballInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._SubmittalChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._SubmittalChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "submittal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SubmittalChange_submittal(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var submittalConnectionImplementors = []string{"SubmittalConnection"}
 
 func (ec *executionContext) _SubmittalConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SubmittalConnection) graphql.Marshaler {
@@ -20595,6 +23688,34 @@ func (ec *executionContext) _SubmittalWorkflowStep(ctx context.Context, sel ast.
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "ballInCourtChanged":
+		return ec._Subscription_ballInCourtChanged(ctx, fields[0])
+	case "rfiChanged":
+		return ec._Subscription_rfiChanged(ctx, fields[0])
+	case "submittalChanged":
+		return ec._Subscription_submittalChanged(ctx, fields[0])
+	case "invoiceStatusChanged":
+		return ec._Subscription_invoiceStatusChanged(ctx, fields[0])
+	case "commitmentChanged":
+		return ec._Subscription_commitmentChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User", "_Entity"}
@@ -21368,6 +24489,24 @@ func (ec *executionContext) marshalNAttachment2ᚕprocoregraphᚋadapterᚐAttac
 	return ret
 }
 
+func (ec *executionContext) marshalNBallInCourtChange2ᚖprocoregraphᚋgraphᚋmodelᚐBallInCourtChange(ctx context.Context, sel ast.SelectionSet, v *model.BallInCourtChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BallInCourtChange!")
+		return graphql.Null
+	}
+	return ec._BallInCourtChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBallInCourtItemKind2procoregraphᚋgraphᚋmodelᚐBallInCourtItemKind(ctx context.Context, v any) (model.BallInCourtItemKind, error) {
+	var res model.BallInCourtItemKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBallInCourtItemKind2procoregraphᚋgraphᚋmodelᚐBallInCourtItemKind(ctx context.Context, sel ast.SelectionSet, v model.BallInCourtItemKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNBillingPeriod2procoregraphᚋadapterᚐBillingPeriod(ctx context.Context, sel ast.SelectionSet, v adapter.BillingPeriod) graphql.Marshaler {
 	return ec._BillingPeriod(ctx, sel, &v)
 }
@@ -21462,6 +24601,16 @@ func (ec *executionContext) marshalNBudgetView2ᚕprocoregraphᚋadapterᚐBudge
 	return ret
 }
 
+func (ec *executionContext) unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
+	var res model.ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNChangeOrder2procoregraphᚋadapterᚐChangeOrder(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeOrder) graphql.Marshaler {
 	return ec._ChangeOrder(ctx, sel, &v)
 }
@@ -21532,6 +24681,16 @@ func (ec *executionContext) marshalNChangeOrderStatus2procoregraphᚋadapterᚐC
 	return res
 }
 
+func (ec *executionContext) unmarshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx context.Context, v any) (model.ChangeSource, error) {
+	var res model.ChangeSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx context.Context, sel ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNCommitment2procoregraphᚋadapterᚐCommitment(ctx context.Context, sel ast.SelectionSet, v adapter.Commitment) graphql.Marshaler {
 	return ec._Commitment(ctx, sel, &v)
 }
@@ -21572,6 +24731,14 @@ func (ec *executionContext) unmarshalNCommitmentByIDsInput2ᚕᚖprocoregraphᚋ
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalNCommitmentChange2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentChange(ctx context.Context, sel ast.SelectionSet, v *model.CommitmentChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CommitmentChange!")
+		return graphql.Null
+	}
+	return ec._CommitmentChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCommitmentConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.CommitmentConnection) graphql.Marshaler {
@@ -21970,6 +25137,14 @@ func (ec *executionContext) marshalNInvoiceStatus2procoregraphᚋadapterᚐInvoi
 	return res
 }
 
+func (ec *executionContext) marshalNInvoiceStatusChange2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceStatusChange(ctx context.Context, sel ast.SelectionSet, v *model.InvoiceStatusChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InvoiceStatusChange!")
+		return graphql.Null
+	}
+	return ec._InvoiceStatusChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNInvoiceSummary2procoregraphᚋadapterᚐInvoiceSummary(ctx context.Context, sel ast.SelectionSet, v adapter.InvoiceSummary) graphql.Marshaler {
 	return ec._InvoiceSummary(ctx, sel, &v)
 }
@@ -22294,6 +25469,14 @@ func (ec *executionContext) unmarshalNRFIByIDsInput2ᚕᚖprocoregraphᚋgraph�
 	return res, nil
 }
 
+func (ec *executionContext) marshalNRFIChange2ᚖprocoregraphᚋgraphᚋmodelᚐRFIChange(ctx context.Context, sel ast.SelectionSet, v *model.RFIChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RFIChange!")
+		return graphql.Null
+	}
+	return ec._RFIChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRFIConnection2ᚖprocoregraphᚋgraphᚋmodelᚐRFIConnection(ctx context.Context, sel ast.SelectionSet, v *model.RFIConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RFIConnection!")
@@ -22430,6 +25613,14 @@ func (ec *executionContext) unmarshalNSubmittalByIDsInput2ᚕᚖprocoregraphᚋg
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalNSubmittalChange2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalChange(ctx context.Context, sel ast.SelectionSet, v *model.SubmittalChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SubmittalChange!")
+		return graphql.Null
+	}
+	return ec._SubmittalChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSubmittalConnection2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalConnection(ctx context.Context, sel ast.SelectionSet, v *model.SubmittalConnection) graphql.Marshaler {
@@ -22975,6 +26166,42 @@ func (ec *executionContext) marshalNfederation__Scope2ᚕᚕstringᚄ(ctx contex
 	return ret
 }
 
+func (ec *executionContext) unmarshalOBallInCourtItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐBallInCourtItemKindᚄ(ctx context.Context, v any) ([]model.BallInCourtItemKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.BallInCourtItemKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBallInCourtItemKind2procoregraphᚋgraphᚋmodelᚐBallInCourtItemKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOBallInCourtItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐBallInCourtItemKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BallInCourtItemKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBallInCourtItemKind2procoregraphᚋgraphᚋmodelᚐBallInCourtItemKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOBillingPeriod2ᚖprocoregraphᚋadapterᚐBillingPeriod(ctx context.Context, sel ast.SelectionSet, v *adapter.BillingPeriod) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -23038,6 +26265,24 @@ func (ec *executionContext) unmarshalOCommitmentByIDsInput2ᚖprocoregraphᚋgra
 	}
 	res, err := ec.unmarshalInputCommitmentByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx context.Context, v any) (*adapter.CommitmentStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalCommitmentStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.CommitmentStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalCommitmentStatus(*v)
+	return res
 }
 
 func (ec *executionContext) marshalOCompany2ᚕᚖprocoregraphᚋadapterᚐCompany(ctx context.Context, sel ast.SelectionSet, v []*adapter.Company) graphql.Marshaler {
@@ -23200,6 +26445,24 @@ func (ec *executionContext) unmarshalOInvoiceByIDsInput2ᚖprocoregraphᚋgraph�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐInvoiceStatus(ctx context.Context, v any) (*adapter.InvoiceStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalInvoiceStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐInvoiceStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.InvoiceStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalInvoiceStatus(*v)
+	return res
+}
+
 func (ec *executionContext) marshalOProject2ᚕᚖprocoregraphᚋadapterᚐProject(ctx context.Context, sel ast.SelectionSet, v []*adapter.Project) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -23254,6 +26517,13 @@ func (ec *executionContext) marshalOProjectStatus2ᚖprocoregraphᚋadapterᚐPr
 	return res
 }
 
+func (ec *executionContext) marshalOPunchItem2ᚖprocoregraphᚋadapterᚐPunchItem(ctx context.Context, sel ast.SelectionSet, v *adapter.PunchItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PunchItem(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORFI2ᚕᚖprocoregraphᚋadapterᚐRFI(ctx context.Context, sel ast.SelectionSet, v []*adapter.RFI) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -23280,6 +26550,24 @@ func (ec *executionContext) unmarshalORFIByIDsInput2ᚖprocoregraphᚋgraphᚋmo
 	}
 	res, err := ec.unmarshalInputRFIByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORFIStatus2ᚖprocoregraphᚋadapterᚐRFIStatus(ctx context.Context, v any) (*adapter.RFIStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalRFIStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORFIStatus2ᚖprocoregraphᚋadapterᚐRFIStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.RFIStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalRFIStatus(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"procoregraph/adapter"
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
@@ -148,4 +151,40 @@ func dateRange(from, to *adapter.Date, now time.Time) (adapter.DateRange, error)
 		return r, adapter.Errorf(adapter.CodeBadUserInput, "dailyLogs: range longer than %d days", MaxDailyLogDays)
 	}
 	return r, nil
+}
+
+// selects reports whether the current field's selection reaches the nested
+// field path (through fragments), e.g. selects(ctx, "nodes", "invoices").
+func selects(ctx context.Context, path ...string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if fc == nil || oc == nil {
+		return false
+	}
+	var walk func(sel ast.SelectionSet, rest []string) bool
+	walk = func(sel ast.SelectionSet, rest []string) bool {
+		if len(rest) == 0 {
+			return true
+		}
+		for _, f := range graphql.CollectFields(oc, sel, nil) {
+			if f.Name == rest[0] && walk(f.Selections, rest[1:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(fc.Field.Selections, path)
+}
+
+// prefetchCommitmentInvoices starts loading the project's requisitions
+// alongside its commitments when the query asks for the commitments'
+// invoices, so the third level of the dashboard costs no extra round trip.
+func prefetchCommitmentInvoices(ctx context.Context, projectID int64) {
+	l := loaders.For(ctx)
+	if l == nil || l.Naive() {
+		return
+	}
+	if selects(ctx, "nodes", "invoices") || selects(ctx, "edges", "node", "invoices") {
+		l.Invoices.Load(ctx, loaders.NewListKey(projectID, 0, nil)) // not awaited: primes the batch
+	}
 }

@@ -658,7 +658,7 @@ func resilientReads(t *testing.T, c *Client, pid int64) (a, b, d, f []int64) {
 func TestE2EResultsCompleteUnder429StormAnd5xx(t *testing.T) {
 	clock := newFakeClock() // shared by sandbox and client: waits cost no real time
 	e := startE2E(t, sandbox.Config{Now: clock.Now, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, RFIsPerProject: 230}},
-		func(c *Config) { c.Clock = clock; c.Retry.MaxAttempts = 10 })
+		func(c *Config) { c.Clock = clock })
 	r1, s1, c1, i1 := resilientReads(t, e.client, e.projectID)
 
 	e.run.SetFaults(sandbox.Faults{RateLimitStorm: sandbox.Duration(20 * time.Second), ErrorRate: 0.2})

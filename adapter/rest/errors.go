@@ -76,7 +76,7 @@ func transportError(what string, err error) error {
 	// Keep the cause but not its URL: a presigned upload URL carries a signature.
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		_ = ue.Err
+		err = ue.Err
 	}
 	e := &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Err: err}
 	var ne net.Error

@@ -3,10 +3,43 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"procoregraph/adapter"
+	"strconv"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
+
+// The ball in court of an RFI, a submittal or a punch item moved.
+type BallInCourtChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// The item's project.
+	ProjectID int64 `json:"projectId"`
+	// The kind of item.
+	ItemKind BallInCourtItemKind `json:"itemKind"`
+	// The item's Procore id.
+	ItemID int64 `json:"itemId"`
+	// The item's number and subject or title, for display.
+	Title string `json:"title"`
+	// Who had the ball before (people objects: id, login, name).
+	PreviousBallInCourt []adapter.User `json:"previousBallInCourt"`
+	// Who has the ball now.
+	BallInCourt []adapter.User `json:"ballInCourt"`
+	// When the change happened (the item's updated_at in Procore).
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The RFI as it is now, when itemKind is RFI (read from Procore only when selected).
+	Rfi *adapter.RFI `json:"rfi,omitempty"`
+	// The submittal as it is now, when itemKind is SUBMITTAL.
+	Submittal *adapter.Submittal `json:"submittal,omitempty"`
+	// The punch item as it is now, when itemKind is PUNCH_ITEM.
+	PunchItem *adapter.PunchItem `json:"punchItem,omitempty"`
+}
 
 // A named budget column value.
 type BudgetColumn struct {
@@ -38,6 +71,30 @@ type ChangeOrderEdge struct {
 
 type CommitmentByIDsInput struct {
 	ID int64 `json:"ID"`
+}
+
+// A commitment was created or its status changed.
+type CommitmentChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// CREATED or STATUS_CHANGED.
+	Kind ChangeKind `json:"kind"`
+	// The commitment's project.
+	ProjectID int64 `json:"projectId"`
+	// The commitment's id.
+	CommitmentID int64 `json:"commitmentId"`
+	// The commitment's number and title.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.CommitmentStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.CommitmentStatus `json:"status"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The commitment as it is now (read from Procore only when selected).
+	Commitment *adapter.Commitment `json:"commitment,omitempty"`
 }
 
 // A commitment connection.
@@ -106,6 +163,30 @@ type InvoiceEdge struct {
 	Cursor string `json:"cursor"`
 	// The invoice.
 	Node *adapter.Invoice `json:"node"`
+}
+
+// A subcontractor invoice was created or its status changed.
+type InvoiceStatusChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// CREATED or STATUS_CHANGED.
+	Kind ChangeKind `json:"kind"`
+	// The invoice's project.
+	ProjectID int64 `json:"projectId"`
+	// The invoice's id.
+	InvoiceID int64 `json:"invoiceId"`
+	// The invoice's number, for display.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.InvoiceStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.InvoiceStatus `json:"status"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The invoice as it is now (read from Procore only when selected).
+	Invoice *adapter.Invoice `json:"invoice,omitempty"`
 }
 
 // An observation connection.
@@ -191,6 +272,34 @@ type RFIByIDsInput struct {
 	ID int64 `json:"ID"`
 }
 
+// An RFI was created or its status or ball in court changed.
+type RFIChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// What changed.
+	Kind ChangeKind `json:"kind"`
+	// The RFI's project.
+	ProjectID int64 `json:"projectId"`
+	// The RFI's id.
+	RfiID int64 `json:"rfiId"`
+	// The RFI's number and subject.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.RFIStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.RFIStatus `json:"status"`
+	// Ball in court before (empty for CREATED).
+	PreviousBallInCourt []adapter.User `json:"previousBallInCourt"`
+	// Ball in court now.
+	BallInCourt []adapter.User `json:"ballInCourt"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The RFI as it is now (read from Procore only when selected).
+	Rfi *adapter.RFI `json:"rfi,omitempty"`
+}
+
 // An RFI connection.
 type RFIConnection struct {
 	// Edges with cursors.
@@ -213,6 +322,34 @@ type RFIEdge struct {
 
 type SubmittalByIDsInput struct {
 	ID int64 `json:"ID"`
+}
+
+// A submittal was created or its status or ball in court changed.
+type SubmittalChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// What changed.
+	Kind ChangeKind `json:"kind"`
+	// The submittal's project.
+	ProjectID int64 `json:"projectId"`
+	// The submittal's id.
+	SubmittalID int64 `json:"submittalId"`
+	// The submittal's number and title.
+	Title string `json:"title"`
+	// Status before, as SCREAMING_SNAKE of the company's status name (e.g. REVISE_AND_RESUBMIT); null for CREATED.
+	PreviousStatus *string `json:"previousStatus,omitempty"`
+	// Status now, in the same form.
+	Status string `json:"status"`
+	// Ball in court before (empty for CREATED).
+	PreviousBallInCourt []adapter.User `json:"previousBallInCourt"`
+	// Ball in court now.
+	BallInCourt []adapter.User `json:"ballInCourt"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The submittal as it is now (read from Procore only when selected).
+	Submittal *adapter.Submittal `json:"submittal,omitempty"`
 }
 
 // A submittal connection.
@@ -241,6 +378,19 @@ type SubmittalWorkflowStep struct {
 	Step int `json:"step"`
 	// Approvers in this step.
 	Approvers []adapter.SubmittalApprover `json:"approvers"`
+}
+
+// Live updates, fed by this gateway's own mutations, Procore webhooks and a
+// poller, and deduplicated so that each real transition is delivered once.
+//
+// Every subscription takes `after`: the `cursor` of the last event the client
+// received. Events published since then are replayed first (within the
+// retention window, 24 h by default with Redis, 1 h in memory), then new ones
+// follow. Without `after`, only events from now on are delivered. Transports:
+// graphql-transport-ws (the `graphql-ws` client), the legacy `graphql-ws`
+// subprotocol, and server-sent events (graphql-sse, distinct connections mode)
+// on `/graphql`.
+type Subscription struct {
 }
 
 type UserByIDsInput struct {
@@ -301,4 +451,187 @@ type Viewer struct {
 	Name string `json:"name"`
 	// The company this connection works in.
 	Company *adapter.Company `json:"company,omitempty"`
+}
+
+// The kinds of item that have a ball in court.
+type BallInCourtItemKind string
+
+const (
+	// An RFI.
+	BallInCourtItemKindRfi BallInCourtItemKind = "RFI"
+	// A submittal.
+	BallInCourtItemKindSubmittal BallInCourtItemKind = "SUBMITTAL"
+	// A punch item.
+	BallInCourtItemKindPunchItem BallInCourtItemKind = "PUNCH_ITEM"
+)
+
+var AllBallInCourtItemKind = []BallInCourtItemKind{
+	BallInCourtItemKindRfi,
+	BallInCourtItemKindSubmittal,
+	BallInCourtItemKindPunchItem,
+}
+
+func (e BallInCourtItemKind) IsValid() bool {
+	switch e {
+	case BallInCourtItemKindRfi, BallInCourtItemKindSubmittal, BallInCourtItemKindPunchItem:
+		return true
+	}
+	return false
+}
+
+func (e BallInCourtItemKind) String() string {
+	return string(e)
+}
+
+func (e *BallInCourtItemKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BallInCourtItemKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BallInCourtItemKind", str)
+	}
+	return nil
+}
+
+func (e BallInCourtItemKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BallInCourtItemKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BallInCourtItemKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What changed.
+type ChangeKind string
+
+const (
+	// The item was created (no previous state).
+	ChangeKindCreated ChangeKind = "CREATED"
+	// The item's status changed.
+	ChangeKindStatusChanged ChangeKind = "STATUS_CHANGED"
+	// The people who must act next changed.
+	ChangeKindBallInCourtChanged ChangeKind = "BALL_IN_COURT_CHANGED"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindCreated,
+	ChangeKindStatusChanged,
+	ChangeKindBallInCourtChanged,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindCreated, ChangeKindStatusChanged, ChangeKindBallInCourtChanged:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where the gateway learned of the change.
+type ChangeSource string
+
+const (
+	// A mutation through this gateway.
+	ChangeSourceMutation ChangeSource = "MUTATION"
+	// A Procore webhook.
+	ChangeSourceWebhook ChangeSource = "WEBHOOK"
+	// The poller (for connections without webhooks).
+	ChangeSourcePoller ChangeSource = "POLLER"
+)
+
+var AllChangeSource = []ChangeSource{
+	ChangeSourceMutation,
+	ChangeSourceWebhook,
+	ChangeSourcePoller,
+}
+
+func (e ChangeSource) IsValid() bool {
+	switch e {
+	case ChangeSourceMutation, ChangeSourceWebhook, ChangeSourcePoller:
+		return true
+	}
+	return false
+}
+
+func (e ChangeSource) String() string {
+	return string(e)
+}
+
+func (e *ChangeSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeSource", str)
+	}
+	return nil
+}
+
+func (e ChangeSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -1,0 +1,273 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"procoregraph/adapter"
+	"procoregraph/cache"
+)
+
+func memoryStore(t *testing.T) cache.Store {
+	t.Helper()
+	s, err := cache.NewMemory(cache.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// redisStore returns a RedisStore on REDIS_URL with a key prefix unique to
+// the test. Without REDIS_URL the test is skipped, unless CI=true.
+func redisStore(t *testing.T) cache.Store {
+	t.Helper()
+	u := os.Getenv("REDIS_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis tests to run")
+		}
+		t.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/5); skipping Redis test")
+	}
+	rdb, err := cache.ParseRedisURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at REDIS_URL does not answer: %v", err)
+		}
+		t.Skipf("Redis at REDIS_URL does not answer (%v); skipping", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: "test-events-" + hex.EncodeToString(b) + ":", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func rfiSnap(conn, status string, at time.Time, court ...int64) Snapshot {
+	s := Snapshot{Conn: conn, ProjectID: 10, ItemKind: ItemRFI, ItemID: 42, Title: "Beam size", Status: status, UpdatedAt: at}
+	for _, id := range court {
+		s.BallInCourt = append(s.BallInCourt, adapter.Person{ID: id, Name: "P" + string(rune('A'+id%26))})
+	}
+	return s
+}
+
+// collect subscribes to conn's events and returns a function that returns
+// everything received so far (after a short settle).
+func collect(t *testing.T, b Bus, conn string) func() []Event {
+	t.Helper()
+	sub, _ := subscribe(t, b, Filter{Conn: conn}, "")
+	var mu sync.Mutex
+	var got []Event
+	go func() {
+		for e := range sub.C {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		}
+	}()
+	return func() []Event {
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]Event(nil), got...)
+	}
+}
+
+func observe(t *testing.T, d Observer, s Snapshot) []Event {
+	t.Helper()
+	evs, err := d.Observe(context.Background(), s, SourceMutation)
+	if err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	return evs
+}
+
+func TestDiffer(t *testing.T) {
+	stores := map[string]func(*testing.T) cache.Store{"Memory": memoryStore, "Redis": redisStore}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Run("StatusChangeObservedTwicePublishesOnce", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				got := collect(t, bus, "c1")
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				if evs := observe(t, d, rfiSnap("c1", "OPEN", t0, 1)); len(evs) != 0 {
+					t.Fatalf("baseline published %+v", evs)
+				}
+				closedSnap := rfiSnap("c1", "CLOSED", t0.Add(time.Minute), 1)
+				evs := observe(t, d, closedSnap)
+				if len(evs) != 1 || evs[0].Kind != KindStatusChanged || evs[0].PreviousStatus != "OPEN" || evs[0].NewStatus != "CLOSED" {
+					t.Fatalf("first report of the change = %+v, want one OPEN→CLOSED", evs)
+				}
+				if again := observe(t, d, closedSnap); len(again) != 0 {
+					t.Fatalf("second report of the same change published %+v", again)
+				}
+				all := got()
+				if len(all) != 1 || all[0].ID == "" || all[0].ID != evs[0].ID || all[0].Source != SourceMutation || !all[0].At.Equal(t0.Add(time.Minute)) {
+					t.Fatalf("bus carried %+v, want exactly the one returned event", all)
+				}
+			})
+
+			t.Run("CreatedOnlyWhenTheSourceSaysSo", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				got := collect(t, bus, "c1")
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				s := rfiSnap("c1", "OPEN", t0, 7)
+				s.Created = true
+				evs := observe(t, d, s)
+				if len(evs) != 1 || evs[0].Kind != KindCreated || evs[0].NewStatus != "OPEN" || len(evs[0].NewBallInCourt) != 1 || evs[0].NewBallInCourt[0].ID != 7 {
+					t.Fatalf("created = %+v", evs)
+				}
+				if again := observe(t, d, s); len(again) != 0 {
+					t.Fatalf("a repeated create report published %+v", again)
+				}
+				other := rfiSnap("c1", "OPEN", t0, 7)
+				other.ItemID = 43
+				if evs := observe(t, d, other); len(evs) != 0 {
+					t.Fatalf("first sight without Created published %+v", evs)
+				}
+				if n := len(got()); n != 1 {
+					t.Fatalf("bus carried %d events, want 1", n)
+				}
+			})
+
+			t.Run("BallInCourtComparedAsASetOfPeople", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				observe(t, d, rfiSnap("c1", "OPEN", t0, 1, 2))
+				if evs := observe(t, d, rfiSnap("c1", "OPEN", t0.Add(time.Second), 2, 1)); len(evs) != 0 {
+					t.Fatalf("same people in another order published %+v", evs)
+				}
+				evs := observe(t, d, rfiSnap("c1", "OPEN", t0.Add(2*time.Second), 3))
+				if len(evs) != 1 || evs[0].Kind != KindBallInCourtChanged {
+					t.Fatalf("court change = %+v", evs)
+				}
+				prev, next := evs[0].PreviousBallInCourt, evs[0].NewBallInCourt
+				if len(prev) != 2 || prev[0].ID != 1 || prev[1].ID != 2 || len(next) != 1 || next[0].ID != 3 {
+					t.Fatalf("previous %+v new %+v, want [1 2] → [3]", prev, next)
+				}
+			})
+
+			t.Run("StatusAndCourtTogetherAreTwoEvents", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				observe(t, d, rfiSnap("c1", "OPEN", t0, 1))
+				evs := observe(t, d, rfiSnap("c1", "CLOSED", t0.Add(time.Second)))
+				if len(evs) != 2 || evs[0].Kind != KindStatusChanged || evs[1].Kind != KindBallInCourtChanged {
+					t.Fatalf("got %+v, want STATUS_CHANGED then BALL_IN_COURT_CHANGED", evs)
+				}
+			})
+
+			t.Run("IgnoresReportsOlderThanTheKnownState", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				observe(t, d, rfiSnap("c1", "OPEN", t0, 1))
+				observe(t, d, rfiSnap("c1", "CLOSED", t0.Add(2*time.Minute)))
+				// A webhook about the earlier state arrives late.
+				if evs := observe(t, d, rfiSnap("c1", "OPEN", t0.Add(time.Minute), 1)); len(evs) != 0 {
+					t.Fatalf("stale report published %+v", evs)
+				}
+			})
+
+			t.Run("ConnectionsNeverShareState", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				observe(t, d, rfiSnap("c1", "OPEN", t0))
+				// Same item id, other connection: its own baseline, no event.
+				if evs := observe(t, d, rfiSnap("c2", "CLOSED", t0.Add(time.Second))); len(evs) != 0 {
+					t.Fatalf("another connection's report published %+v", evs)
+				}
+			})
+
+			t.Run("ConcurrentReplicasPublishATransitionOnce", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{Buffer: 1024})
+				defer bus.Close()
+				got := collect(t, bus, "c1")
+				store := newStore(t)
+				replicas := []Observer{NewDiffer(store, bus, DifferOptions{}), NewDiffer(store, bus, DifferOptions{})}
+				observe(t, replicas[0], rfiSnap("c1", "OPEN", t0, 1))
+				var wg sync.WaitGroup
+				for i := range 40 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := replicas[i%2].Observe(context.Background(), rfiSnap("c1", "CLOSED", t0.Add(time.Minute)), SourceWebhook); err != nil {
+							t.Errorf("Observe: %v", err)
+						}
+					}()
+				}
+				wg.Wait()
+				all := got()
+				if len(all) != 2 || all[0].Kind != KindStatusChanged || all[1].Kind != KindBallInCourtChanged {
+					t.Fatalf("40 concurrent reports of one transition published %d events: %+v", len(all), all)
+				}
+			})
+		})
+	}
+
+	t.Run("FailedPublishIsRetriedByTheNextReport", func(t *testing.T) {
+		bus := &flakyBus{Bus: NewMemoryBus(MemoryOptions{}), fails: 1}
+		defer bus.Close()
+		d := NewDiffer(memoryStore(t), bus, DifferOptions{})
+		observe(t, d, rfiSnap("c1", "OPEN", t0))
+		closedSnap := rfiSnap("c1", "CLOSED", t0.Add(time.Minute))
+		if _, err := d.Observe(context.Background(), closedSnap, SourceMutation); err == nil {
+			t.Fatal("Observe hid the publish failure")
+		}
+		evs := observe(t, d, closedSnap)
+		if len(evs) != 1 || evs[0].Kind != KindStatusChanged {
+			t.Fatalf("after a failed publish the next report published %+v, want the transition", evs)
+		}
+	})
+
+	t.Run("RefusesSnapshotWithoutIdentity", func(t *testing.T) {
+		d := NewDiffer(memoryStore(t), NewMemoryBus(MemoryOptions{}), DifferOptions{})
+		if _, err := d.Observe(context.Background(), Snapshot{ItemKind: ItemRFI, ItemID: 1}, SourcePoller); err == nil {
+			t.Fatal("a snapshot without a connection was accepted")
+		}
+	})
+}
+
+type flakyBus struct {
+	Bus
+	mu    sync.Mutex
+	fails int
+}
+
+func (b *flakyBus) Publish(ctx context.Context, e Event) (string, error) {
+	b.mu.Lock()
+	if b.fails > 0 {
+		b.fails--
+		b.mu.Unlock()
+		return "", errors.New("bus down")
+	}
+	b.mu.Unlock()
+	return b.Bus.Publish(ctx, e)
+}
+
+func TestNormalizeStatus(t *testing.T) {
+	for in, want := range map[string]string{"Open": "OPEN", "Revise and Resubmit": "REVISE_AND_RESUBMIT", " Approved as Noted ": "APPROVED_AS_NOTED", "": ""} {
+		if got := NormalizeStatus(in); got != want {
+			t.Errorf("NormalizeStatus(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
