@@ -100,6 +100,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer c.Close()
 	}
 
+	var decoded *loaders.DecodeCache
+	if c != nil {
+		if decoded, err = loaders.NewDecodeCache(0); err != nil {
+			return err
+		}
+	}
 	conn := &tenant.Connection{
 		ID:        connectionID(cfg.APIURL, cfg.ClientID, companyID),
 		CompanyID: companyID,
@@ -108,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	handler := gateway.NewServer(gateway.Deps{
 		Tenants:  tenant.Static{Conn: conn},
-		Loaders:  loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency},
+		Loaders:  loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
 		Logger:   logger,
 		Gatherer: reg,
 	})

@@ -58,8 +58,13 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 		keys[i] = cache.Key{Conn: l.conn.ID, User: l.conn.UserKey, Kind: kind, Scope: scope, Params: params}
 		pos[keys[i]] = i
 	}
+	// Values this call fetched are used as they are (no decode of what was
+	// just encoded); fetchErrs remembers why a key has no value. Both are
+	// guarded by mu because a stale-while-revalidate refresh may run fetch
+	// again in the background after this call returned.
 	var mu sync.Mutex
 	fetchErrs := map[cache.Key]error{}
+	fetched := map[cache.Key]V{}
 	got, err := l.opt.Cache.GetOrFetchMany(ctx, keys, func(ctx context.Context, missing []cache.Key) (map[cache.Key][]byte, error) {
 		idx := make([]int, 0, len(missing))
 		for _, k := range missing {
@@ -84,15 +89,20 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 				continue
 			}
 			res[keys[i]] = b
+			fetched[keys[i]] = v
 		}
 		return res, nil
 	})
 	mu.Lock()
 	defer mu.Unlock()
 	for i, k := range keys {
+		if v, ok := fetched[k]; ok {
+			out[i] = &dataloader.Result[V]{Data: v}
+			continue
+		}
 		if b, ok := got[k]; ok {
-			var v V
-			if derr := json.Unmarshal(b, &v); derr != nil {
+			v, derr := decode[V](l.opt.Decoded, b)
+			if derr != nil {
 				out[i] = &dataloader.Result[V]{Error: adapter.Errorf(adapter.CodeInternal, "decode cached %s: %v", kind, derr)}
 				continue
 			}

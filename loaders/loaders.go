@@ -36,6 +36,9 @@ type Options struct {
 	Wait time.Duration
 	// MaxConcurrency bounds concurrent upstream fetches of one batch. Default 16.
 	MaxConcurrency int
+	// Decoded, when set, shares decoded cache values across requests (see
+	// DecodeCache); nil decodes every cached value on every read.
+	Decoded *DecodeCache
 }
 
 func (o Options) withDefaults() Options {

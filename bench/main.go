@@ -1,0 +1,359 @@
+// Command bench measures the dashboard query (bench/queries/dashboard.graphql)
+// against a sandbox with a fixed per-call latency, in three modes in the same
+// run: the naive baseline (no dataloaders, no cache), dataloaders without a
+// cache, and dataloaders with the cache. It runs the real gateway binary (built
+// from this module) as a child process, so every number includes HTTP,
+// GraphQL execution and the adapter's resilience stack.
+//
+// Run from the repository root:
+//
+//	go run ./bench                      # prints a markdown report
+//	go run ./bench -out bench/out/report.md
+//
+// Reported per mode: upstream Procore calls per query (from the sandbox's
+// statistics), cold latency (first query of a fresh process, empty cache),
+// warm latency p50/p99 (sequential queries), throughput (concurrent clients)
+// and bytes allocated per warm query (from the gateway's /metrics), plus the
+// ratio of each to the naive baseline.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+)
+
+type options struct {
+	latency        time.Duration
+	projects       int
+	items          int
+	commitments    int
+	coldRuns       int
+	warmCached     int
+	warmUncached   int
+	clients        int
+	throughputFor  time.Duration
+	maxConcurrency int
+	out            string
+}
+
+type mode struct {
+	name string
+	args []string
+}
+
+type result struct {
+	mode                 mode
+	callsCold, callsWarm float64
+	cold                 []time.Duration
+	warm                 []time.Duration
+	throughput           float64 // queries per second
+	allocPerQuery        float64 // bytes
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.latency, "latency", 50*time.Millisecond, "sandbox latency per Procore call")
+	flag.IntVar(&o.projects, "projects", 20, "projects in the company")
+	flag.IntVar(&o.items, "items", 20, "RFIs, submittals, observations and punch items per project")
+	flag.IntVar(&o.commitments, "commitments", 6, "commitments per project")
+	flag.IntVar(&o.coldRuns, "cold", 5, "cold queries per mode (each in a fresh gateway process)")
+	flag.IntVar(&o.warmCached, "warm-cached", 300, "sequential warm queries with the cache on")
+	flag.IntVar(&o.warmUncached, "warm-uncached", 15, "sequential queries per mode without the cache")
+	flag.IntVar(&o.clients, "clients", 8, "concurrent clients for the throughput run")
+	flag.DurationVar(&o.throughputFor, "throughput-for", 5*time.Second, "length of the throughput run")
+	flag.IntVar(&o.maxConcurrency, "max-concurrency", 100, "gateway -max-concurrency (upstream calls in flight per connection)")
+	flag.StringVar(&o.out, "out", "", "also write the report to this file")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx := context.Background()
+	query, err := os.ReadFile("bench/queries/dashboard.graphql")
+	if err != nil {
+		return fmt.Errorf("run from the repository root: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "procoregraph-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "procoregraph")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build gateway: %w", err)
+	}
+
+	sb, err := sandbox.Start(ctx, sandbox.Config{
+		Seed:        1,
+		Data:        data.Options{Companies: 1, ProjectsPerCompany: o.projects, ItemsPerProject: o.items, CommitmentsPerProject: o.commitments},
+		HourlyLimit: -1, SpikeLimit: -1,
+		Faults: sandbox.Faults{Latency: sandbox.Duration(o.latency)},
+	}, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	var company int64
+	sb.ReadDataset(func(d *data.Dataset) { company = d.Companies[0].ID })
+	env := append(os.Environ(),
+		"ADDR=127.0.0.1:0", "PROCORE_API_URL="+sb.URL, "PROCORE_LOGIN_URL="+sb.URL,
+		"PROCORE_CLIENT_ID="+sandbox.DefaultClientID, "PROCORE_CLIENT_SECRET="+sandbox.DefaultClientSecret,
+		"PROCORE_COMPANY_ID="+strconv.FormatInt(company, 10), "REDIS_URL=")
+
+	modes := []mode{
+		{"naive: no dataloaders, no cache", []string{"-naive", "-no-cache"}},
+		{"dataloaders, no cache", []string{"-no-cache"}},
+		{"dataloaders + cache", nil},
+	}
+	var results []result
+	for _, m := range modes {
+		args := append([]string{"-max-concurrency", strconv.Itoa(o.maxConcurrency)}, m.args...)
+		r := result{mode: m}
+		// Cold: the first query of a fresh process.
+		var callsCold int64
+		for i := 0; i < o.coldRuns; i++ {
+			g, err := startGateway(bin, env, args)
+			if err != nil {
+				return err
+			}
+			sb.ResetStats()
+			d, err := g.query(query)
+			callsCold += sb.Stats().Total
+			g.stop()
+			if err != nil {
+				return fmt.Errorf("%s cold: %w", m.name, err)
+			}
+			r.cold = append(r.cold, d)
+		}
+		r.callsCold = float64(callsCold) / float64(o.coldRuns)
+
+		// Warm: sequential queries after one priming query.
+		g, err := startGateway(bin, env, args)
+		if err != nil {
+			return err
+		}
+		if _, err := g.query(query); err != nil {
+			g.stop()
+			return err
+		}
+		n := o.warmUncached
+		if m.args == nil {
+			n = o.warmCached
+		}
+		alloc0, err := g.allocatedBytes()
+		if err != nil {
+			g.stop()
+			return err
+		}
+		sb.ResetStats()
+		for i := 0; i < n; i++ {
+			d, err := g.query(query)
+			if err != nil {
+				g.stop()
+				return fmt.Errorf("%s warm: %w", m.name, err)
+			}
+			r.warm = append(r.warm, d)
+		}
+		r.callsWarm = float64(sb.Stats().Total) / float64(n)
+		alloc1, err := g.allocatedBytes()
+		if err != nil {
+			g.stop()
+			return err
+		}
+		r.allocPerQuery = (alloc1 - alloc0) / float64(n)
+
+		// Throughput: concurrent clients for a fixed time.
+		var done atomic.Int64
+		var failed atomic.Int64
+		deadline := time.Now().Add(o.throughputFor)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := 0; c < o.clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					if _, err := g.query(query); err != nil {
+						failed.Add(1)
+						continue
+					}
+					done.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		r.throughput = float64(done.Load()) / time.Since(start).Seconds()
+		g.stop()
+		if failed.Load() > 0 {
+			return fmt.Errorf("%s: %d queries failed in the throughput run", m.name, failed.Load())
+		}
+		results = append(results, r)
+		fmt.Fprintf(os.Stderr, "bench: %s done\n", m.name)
+	}
+
+	report := render(o, results)
+	fmt.Print(report)
+	if o.out != "" {
+		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(o.out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(float64(len(s)-1)*p + 0.5)
+	return s[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func ratio(base, x float64) string {
+	if x == 0 {
+		return "∞ fewer"
+	}
+	return fmt.Sprintf("%.1f×", base/x)
+}
+
+func render(o options, rs []result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; gateway -max-concurrency %d; %s, %d CPUs, %s.\n\n",
+		o.projects, o.items, o.items, o.commitments, o.latency, o.maxConcurrency, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 | cold max | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %.1f q/s | %.0f KiB |\n", r.mode.name, r.callsCold, r.callsWarm,
+			ms(pct(r.cold, .5)), ms(pct(r.cold, 1)), ms(pct(r.warm, .5)), ms(pct(r.warm, .99)), r.throughput, r.allocPerQuery/1024)
+	}
+	base := rs[0]
+	b.WriteString("\nRatios to the naive baseline (higher is better):\n\n")
+	b.WriteString("| mode | fewer calls cold | fewer calls warm | cold p50 speed-up | warm p99 speed-up | throughput gain | less memory per query |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range rs[1:] {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.1f× | %s |\n", r.mode.name,
+			ratio(base.callsCold, r.callsCold), ratio(base.callsWarm, r.callsWarm),
+			ratio(float64(pct(base.cold, .5)), float64(pct(r.cold, .5))), ratio(float64(pct(base.warm, .99)), float64(pct(r.warm, .99))),
+			r.throughput/base.throughput, ratio(base.allocPerQuery, r.allocPerQuery))
+	}
+	return b.String()
+}
+
+// gateway is a running gateway process.
+type gateway struct {
+	url string
+	cmd *exec.Cmd
+}
+
+var listening = regexp.MustCompile(`procoregraph listening on (http://\S+)`)
+
+func startGateway(bin string, env, args []string) (*gateway, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-urlc:
+		return &gateway{url: u, cmd: cmd}, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway did not start: %s", stderr.String())
+	}
+}
+
+func (g *gateway) stop() {
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = g.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = g.cmd.Process.Kill()
+	}
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
+
+// query runs the dashboard query and returns its latency; GraphQL errors fail it.
+func (g *gateway) query(q []byte) (time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"query": string(q)})
+	start := time.Now()
+	resp, err := client.Post(g.url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Errors []json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || len(r.Errors) > 0 || resp.StatusCode != 200 {
+		return 0, fmt.Errorf("status %d: %.300s", resp.StatusCode, raw)
+	}
+	return d, nil
+}
+
+// allocatedBytes reads go_memstats_alloc_bytes_total from /metrics.
+func (g *gateway) allocatedBytes() (float64, error) {
+	resp, err := client.Get(g.url + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_alloc_bytes_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("go_memstats_alloc_bytes_total not in /metrics")
+}
