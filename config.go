@@ -32,6 +32,24 @@ type config struct {
 	CacheTTL time.Duration
 	// SandboxLatency adds latency to the embedded sandbox (demos, benchmarks).
 	SandboxLatency time.Duration
+
+	// Live updates (issue 6).
+	// WebhookAuthorization is the Authorization value Procore sends with
+	// webhook deliveries; set, it enables POST /webhooks/procore.
+	WebhookAuthorization string
+	// RegisterWebhooks registers the gateway's hook and triggers through
+	// Procore's Webhooks API at start (always on over the embedded sandbox).
+	RegisterWebhooks bool
+	// PublicURL is the gateway's base URL as Procore reaches it, for the
+	// registered hook's destination. Default http://<listen address>.
+	PublicURL string
+	// WebhookNamespace isolates the gateway's hooks in Procore.
+	WebhookNamespace string
+	// PollInterval runs the poller for changes (0: off).
+	PollInterval time.Duration
+	// EventRetention is how long events stay replayable by cursor (0: the
+	// bus's default, 24 h with Redis and 1 h in memory).
+	EventRetention time.Duration
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -61,6 +79,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 60*time.Second, "default freshness of cached Procore data")
 	fs.DurationVar(&c.SandboxLatency, "sandbox-latency", 0, "latency added by the embedded sandbox to every call")
+	fs.StringVar(&c.WebhookAuthorization, "webhook-authorization", env("WEBHOOK_AUTHORIZATION", ""), "Authorization header value Procore sends with webhook deliveries; enables POST /webhooks/procore (WEBHOOK_AUTHORIZATION)")
+	fs.BoolVar(&c.RegisterWebhooks, "register-webhooks", env("REGISTER_WEBHOOKS", "") == "true", "register the gateway's webhook hook and triggers in Procore at start; needs WEBHOOK_AUTHORIZATION (REGISTER_WEBHOOKS=true)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "the gateway's base URL as Procore reaches it, for registered webhooks; default http://<listen address> (PUBLIC_URL)")
+	fs.StringVar(&c.WebhookNamespace, "webhook-namespace", env("WEBHOOK_NAMESPACE", "procoregraph"), "namespace of the gateway's webhook hooks in Procore (WEBHOOK_NAMESPACE)")
+	fs.DurationVar(&c.PollInterval, "poll-interval", envDuration(getenv, "POLL_INTERVAL"), "poll Procore for changes this often, for connections without webhooks; costs about projects x 5 calls per poll; 0 disables (POLL_INTERVAL)")
+	fs.DurationVar(&c.EventRetention, "event-retention", envDuration(getenv, "EVENT_RETENTION"), "how long subscription events stay replayable by cursor; 0 means 24h with Redis, 1h in memory (EVENT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -96,8 +120,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			errs = append(errs, fmt.Errorf("REDIS_URL: want redis://host:port/db or rediss://..."))
 		}
 	}
+	if c.RegisterWebhooks && c.WebhookAuthorization == "" && c.APIURL != "" {
+		errs = append(errs, errors.New("-register-webhooks needs WEBHOOK_AUTHORIZATION: the value Procore will send and the gateway will check"))
+	}
+	if c.PublicURL != "" {
+		if p, err := url.Parse(c.PublicURL); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("PUBLIC_URL %q: want an absolute http(s) URL", c.PublicURL))
+		}
+	}
+	if c.PollInterval < 0 || c.PollInterval > 0 && c.PollInterval < time.Second {
+		errs = append(errs, errors.New("-poll-interval must be 0 (off) or at least 1s"))
+	}
 	if c.MaxConcurrency <= 0 {
 		errs = append(errs, errors.New("-max-concurrency must be positive"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// envDuration reads a duration from the environment; an unparsable value is
+// reported by the flag package when it becomes the flag's default text.
+func envDuration(getenv func(string) string, k string) time.Duration {
+	d, _ := time.ParseDuration(getenv(k))
+	return d
 }

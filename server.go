@@ -19,6 +19,7 @@ import (
 	"procoregraph/cache"
 	"procoregraph/gateway"
 	"procoregraph/loaders"
+	"procoregraph/mutate"
 	"procoregraph/reqstats"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
@@ -53,6 +54,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			sb.ReadDataset(func(d *data.Dataset) { cfg.CompanyID = d.Companies[0].ID })
 		}
 		fmt.Fprintf(stdout, "embedded Procore sandbox at %s (client id %s)\n", sb.URL, sandbox.DefaultClientID)
+		// The demo gets live updates: the gateway registers its own webhooks.
+		cfg.RegisterWebhooks = true
+		if cfg.WebhookAuthorization == "" {
+			cfg.WebhookAuthorization = randomSecret()
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -67,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CompanyID:      cfg.CompanyID,
 		MaxConcurrency: cfg.MaxConcurrency,
 		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
+		OnUpstreamCall: reqstats.NewUpstreamMetrics(reg).Observe,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -112,11 +119,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UserKey:   "client-" + shortHash(cfg.ClientID),
 		Procore:   procore,
 	}
+	lv, err := newLive(cfg, logger, reg, c, conn)
+	if err != nil {
+		return fmt.Errorf("live updates: %w", err)
+	}
+	defer lv.close()
+	stopping, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
 	handler := gateway.NewServer(gateway.Deps{
+		Live:     lv.Live,
+		Webhooks: lv.Webhooks,
+		Stopping: stopping,
 		Tenants:  tenant.Static{Conn: conn},
 		Loaders:  loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
 		Logger:   logger,
 		Gatherer: reg,
+		// Idempotency records share the differ's store: Redis when
+		// configured, so duplicates on any replica find them.
+		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -124,6 +144,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(stopStreams) // end subscriptions instead of waiting for them
+	if err := lv.start(ctx, ln.Addr()); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
 
 	errc := make(chan error, 1)

@@ -12,8 +12,11 @@ import (
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
-	mux.Handle("/graphql", withRequestState(d, legacyJSONStatus(gql)))
+	mux.Handle("/graphql", withRequestState(d, withMutations(d, legacyJSONStatus(gql))))
 	mux.HandleFunc("GET /healthz", healthz(d))
+	if d.Webhooks != nil {
+		mux.Handle("POST /webhooks/procore", d.Webhooks)
+	}
 	if d.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"procoregraph/events"
 	"procoregraph/graph"
 	"procoregraph/loaders"
+	"procoregraph/mutate"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
 	"procoregraph/tenant"
@@ -41,6 +43,24 @@ type Deps struct {
 	Health func(ctx context.Context) error
 	// ComplexityLimit bounds a query's cost. Default 50000; -1 disables.
 	ComplexityLimit int
+	// Live feeds the subscriptions (event bus, primer, counter). Nil:
+	// subscriptions fail with "subscriptions are not configured".
+	Live *events.Live
+	// Webhooks receives Procore webhook deliveries at POST /webhooks/procore
+	// (events.WebhookHandler). Nil: the route answers 404.
+	Webhooks http.Handler
+	// Websocket tunes the websocket and SSE transports.
+	Websocket WebsocketOptions
+	// Stopping is cancelled when the server begins to shut down: websocket
+	// and SSE streams then end (so Shutdown does not wait for them and
+	// clients reconnect elsewhere). Nil: streams end only with their clients.
+	Stopping context.Context
+	// Mutations runs the mutations (validation, idempotency, invalidation,
+	// events). Nil: mutations fail with an internal error.
+	Mutations *mutate.Runner
+	// MaxUploadBytes bounds a multipart request's file (uploadAttachment).
+	// Default 32 MiB.
+	MaxUploadBytes int64
 }
 
 // NewServer returns the gateway's HTTP handler.
@@ -56,8 +76,10 @@ func NewServer(d Deps) http.Handler {
 
 func newGraphQL(d Deps) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolvers.New()}))
+	addSubscriptionTransports(srv, d) // SSE must precede POST
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
+	addMutationTransport(srv, d) // multipart must precede POST
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
@@ -66,6 +88,7 @@ func newGraphQL(d Deps) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
+	srv.AroundResponses(perEventLoaders(d))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp == nil || !debugRequested(ctx) {
@@ -91,13 +114,25 @@ func debugRequested(ctx context.Context) bool {
 func withRequestState(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := d.Tenants.Resolve(r)
-		if err != nil {
+		if err != nil && !isWebsocketUpgrade(r) {
 			writeAuthError(w, err)
 			return
 		}
 		// Stats collect upstream calls (reqstats.Transport in the adapter) and
 		// cache results (cache.Options.OnResult) made under this context.
 		ctx, _ := reqstats.With(r.Context())
+		ctx, release := endStreamsOnStop(d, r, ctx)
+		defer release()
+		if d.Live != nil {
+			ctx = events.WithLive(ctx, d.Live)
+		}
+		if err != nil {
+			// A websocket's credentials are checked at connection_init
+			// (websocketInit), where browsers can send them.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upgradeKey{}, r)))
+			return
+		}
+		ctx = context.WithValue(ctx, upgradeKey{}, r)
 		ctx = tenant.With(ctx, conn)
 		ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
 		if r.Header.Get(DebugHeader) != "" {

@@ -11,6 +11,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/gqlscalar"
 	"procoregraph/graph/model"
+	"procoregraph/mutate"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	Invoice() InvoiceResolver
 	InvoiceStatusChange() InvoiceStatusChangeResolver
+	Mutation() MutationResolver
 	Project() ProjectResolver
 	Query() QueryResolver
 	RFI() RFIResolver
@@ -55,6 +57,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdvanceRFIBallInCourtPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Attachment struct {
 		ContentType func(childComplexity int) int
 		ID          func(childComplexity int) int
@@ -68,6 +75,7 @@ type ComplexityRoot struct {
 		Cursor              func(childComplexity int) int
 		ItemID              func(childComplexity int) int
 		ItemKind            func(childComplexity int) int
+		Kind                func(childComplexity int) int
 		PreviousBallInCourt func(childComplexity int) int
 		ProjectID           func(childComplexity int) int
 		PunchItem           func(childComplexity int) int
@@ -130,6 +138,11 @@ type ComplexityRoot struct {
 	ChangeOrderEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CloseRFIPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Commitment struct {
@@ -220,6 +233,31 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CreateCommitmentChangeOrderPayload struct {
+		ChangeOrder func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
+	CreateCommitmentPayload struct {
+		Commitment func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CreateInvoicePayload struct {
+		Invoice    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CreateRFIPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	CreateSubmittalPayload struct {
+		Submittal  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	DailyLog struct {
 		Date     func(childComplexity int) int
 		Manpower func(childComplexity int) int
@@ -235,6 +273,11 @@ type ComplexityRoot struct {
 		FindManySubmittalByIDs  func(childComplexity int, reps []*model.SubmittalByIDsInput) int
 		FindManyUserByIDs       func(childComplexity int, reps []*model.UserByIDsInput) int
 		FindManyVendorByIDs     func(childComplexity int, reps []*model.VendorByIDsInput) int
+	}
+
+	ForwardRFIPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Impact struct {
@@ -328,6 +371,24 @@ type ComplexityRoot struct {
 		NumWorkers func(childComplexity int) int
 		Status     func(childComplexity int) int
 		Vendor     func(childComplexity int) int
+	}
+
+	Mutation struct {
+		AdvanceRFIBallInCourt       func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
+		CloseRfi                    func(childComplexity int, input mutate.CloseRFIInput) int
+		CreateCommitment            func(childComplexity int, input mutate.CreateCommitmentInput) int
+		CreateCommitmentChangeOrder func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
+		CreateInvoice               func(childComplexity int, input mutate.CreateInvoiceInput) int
+		CreateRfi                   func(childComplexity int, input mutate.CreateRFIInput) int
+		CreateSubmittal             func(childComplexity int, input mutate.CreateSubmittalInput) int
+		ForwardRfi                  func(childComplexity int, input mutate.ForwardRFIInput) int
+		ReopenRfi                   func(childComplexity int, input mutate.ReopenRFIInput) int
+		ReplyToRfi                  func(childComplexity int, input mutate.ReplyToRFIInput) int
+		RespondToSubmittal          func(childComplexity int, input mutate.RespondToSubmittalInput) int
+		UpdateCommitmentStatus      func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
+		UpdateInvoiceStatus         func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
+		UpdateSubmittalStatus       func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
+		UploadAttachment            func(childComplexity int, input mutate.UploadAttachmentInput) int
 	}
 
 	NotesLog struct {
@@ -448,6 +509,7 @@ type ComplexityRoot struct {
 		Companies          func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
 		Projects           func(childComplexity int, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) int
+		SubmittalStatuses  func(childComplexity int) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -522,6 +584,21 @@ type ComplexityRoot struct {
 		CreatedBy    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		QuestionDate func(childComplexity int) int
+	}
+
+	ReopenRFIPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ReplyToRFIPayload struct {
+		RFI        func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	RespondToSubmittalPayload struct {
+		Submittal  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	Submittal struct {
@@ -611,6 +688,34 @@ type ComplexityRoot struct {
 		SubmittalChanged     func(childComplexity int, projectID *int64, submittalID *int64, after *string) int
 	}
 
+	UpdateCommitmentStatusPayload struct {
+		Commitment func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	UpdateInvoiceStatusPayload struct {
+		Invoice    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	UpdateSubmittalStatusPayload struct {
+		Submittal  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	UploadAttachmentPayload struct {
+		Upload     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	UploadedFile struct {
+		ContentType func(childComplexity int) int
+		Filename    func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+	}
+
 	User struct {
 		FirstName func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -631,6 +736,12 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UserError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
 	}
 
 	Vendor struct {
@@ -674,6 +785,8 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type BallInCourtChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.BallInCourtChange) (string, error)
+
 	Rfi(ctx context.Context, obj *model.BallInCourtChange) (*adapter.RFI, error)
 	Submittal(ctx context.Context, obj *model.BallInCourtChange) (*adapter.Submittal, error)
 	PunchItem(ctx context.Context, obj *model.BallInCourtChange) (*adapter.PunchItem, error)
@@ -693,6 +806,8 @@ type CommitmentResolver interface {
 	Project(ctx context.Context, obj *adapter.Commitment) (*adapter.Project, error)
 }
 type CommitmentChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.CommitmentChange) (string, error)
+
 	Commitment(ctx context.Context, obj *model.CommitmentChange) (*adapter.Commitment, error)
 }
 type CompanyResolver interface {
@@ -717,7 +832,26 @@ type InvoiceResolver interface {
 	Items(ctx context.Context, obj *adapter.Invoice) ([]adapter.InvoiceItem, error)
 }
 type InvoiceStatusChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.InvoiceStatusChange) (string, error)
+
 	Invoice(ctx context.Context, obj *model.InvoiceStatusChange) (*adapter.Invoice, error)
+}
+type MutationResolver interface {
+	CreateRfi(ctx context.Context, input mutate.CreateRFIInput) (*mutate.CreateRFIPayload, error)
+	ReplyToRfi(ctx context.Context, input mutate.ReplyToRFIInput) (*mutate.ReplyToRFIPayload, error)
+	CloseRfi(ctx context.Context, input mutate.CloseRFIInput) (*mutate.CloseRFIPayload, error)
+	ReopenRfi(ctx context.Context, input mutate.ReopenRFIInput) (*mutate.ReopenRFIPayload, error)
+	ForwardRfi(ctx context.Context, input mutate.ForwardRFIInput) (*mutate.ForwardRFIPayload, error)
+	AdvanceRFIBallInCourt(ctx context.Context, input mutate.AdvanceRFIBallInCourtInput) (*mutate.AdvanceRFIBallInCourtPayload, error)
+	CreateSubmittal(ctx context.Context, input mutate.CreateSubmittalInput) (*mutate.CreateSubmittalPayload, error)
+	RespondToSubmittal(ctx context.Context, input mutate.RespondToSubmittalInput) (*mutate.RespondToSubmittalPayload, error)
+	UpdateSubmittalStatus(ctx context.Context, input mutate.UpdateSubmittalStatusInput) (*mutate.UpdateSubmittalStatusPayload, error)
+	CreateCommitment(ctx context.Context, input mutate.CreateCommitmentInput) (*mutate.CreateCommitmentPayload, error)
+	UpdateCommitmentStatus(ctx context.Context, input mutate.UpdateCommitmentStatusInput) (*mutate.UpdateCommitmentStatusPayload, error)
+	CreateCommitmentChangeOrder(ctx context.Context, input mutate.CreateCommitmentChangeOrderInput) (*mutate.CreateCommitmentChangeOrderPayload, error)
+	CreateInvoice(ctx context.Context, input mutate.CreateInvoiceInput) (*mutate.CreateInvoicePayload, error)
+	UpdateInvoiceStatus(ctx context.Context, input mutate.UpdateInvoiceStatusInput) (*mutate.UpdateInvoiceStatusPayload, error)
+	UploadAttachment(ctx context.Context, input mutate.UploadAttachmentInput) (*mutate.UploadAttachmentPayload, error)
 }
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
@@ -740,12 +874,15 @@ type QueryResolver interface {
 	Companies(ctx context.Context) ([]adapter.Company, error)
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
+	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
 }
 type RFIResolver interface {
 	Questions(ctx context.Context, obj *adapter.RFI) ([]adapter.RFIQuestion, error)
 	Project(ctx context.Context, obj *adapter.RFI) (*adapter.Project, error)
 }
 type RFIChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.RFIChange) (string, error)
+
 	Rfi(ctx context.Context, obj *model.RFIChange) (*adapter.RFI, error)
 }
 type SubmittalResolver interface {
@@ -754,6 +891,8 @@ type SubmittalResolver interface {
 	Project(ctx context.Context, obj *adapter.Submittal) (*adapter.Project, error)
 }
 type SubmittalChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.SubmittalChange) (string, error)
+
 	Submittal(ctx context.Context, obj *model.SubmittalChange) (*adapter.Submittal, error)
 }
 type SubscriptionResolver interface {
@@ -781,6 +920,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdvanceRFIBallInCourtPayload.rfi":
+		if e.ComplexityRoot.AdvanceRFIBallInCourtPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdvanceRFIBallInCourtPayload.RFI(childComplexity), true
+	case "AdvanceRFIBallInCourtPayload.userErrors":
+		if e.ComplexityRoot.AdvanceRFIBallInCourtPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdvanceRFIBallInCourtPayload.UserErrors(childComplexity), true
 
 	case "Attachment.contentType":
 		if e.ComplexityRoot.Attachment.ContentType == nil {
@@ -837,6 +989,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BallInCourtChange.ItemKind(childComplexity), true
+	case "BallInCourtChange.kind":
+		if e.ComplexityRoot.BallInCourtChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BallInCourtChange.Kind(childComplexity), true
 	case "BallInCourtChange.previousBallInCourt":
 		if e.ComplexityRoot.BallInCourtChange.PreviousBallInCourt == nil {
 			break
@@ -1090,6 +1248,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeOrderEdge.Node(childComplexity), true
+
+	case "CloseRFIPayload.rfi":
+		if e.ComplexityRoot.CloseRFIPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloseRFIPayload.RFI(childComplexity), true
+	case "CloseRFIPayload.userErrors":
+		if e.ComplexityRoot.CloseRFIPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloseRFIPayload.UserErrors(childComplexity), true
 
 	case "Commitment.approvedChangeOrders":
 		if e.ComplexityRoot.Commitment.ApprovedChangeOrders == nil {
@@ -1486,6 +1657,71 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CostCodeEdge.Node(childComplexity), true
 
+	case "CreateCommitmentChangeOrderPayload.changeOrder":
+		if e.ComplexityRoot.CreateCommitmentChangeOrderPayload.ChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCommitmentChangeOrderPayload.ChangeOrder(childComplexity), true
+	case "CreateCommitmentChangeOrderPayload.userErrors":
+		if e.ComplexityRoot.CreateCommitmentChangeOrderPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCommitmentChangeOrderPayload.UserErrors(childComplexity), true
+
+	case "CreateCommitmentPayload.commitment":
+		if e.ComplexityRoot.CreateCommitmentPayload.Commitment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCommitmentPayload.Commitment(childComplexity), true
+	case "CreateCommitmentPayload.userErrors":
+		if e.ComplexityRoot.CreateCommitmentPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCommitmentPayload.UserErrors(childComplexity), true
+
+	case "CreateInvoicePayload.invoice":
+		if e.ComplexityRoot.CreateInvoicePayload.Invoice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateInvoicePayload.Invoice(childComplexity), true
+	case "CreateInvoicePayload.userErrors":
+		if e.ComplexityRoot.CreateInvoicePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateInvoicePayload.UserErrors(childComplexity), true
+
+	case "CreateRFIPayload.rfi":
+		if e.ComplexityRoot.CreateRFIPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateRFIPayload.RFI(childComplexity), true
+	case "CreateRFIPayload.userErrors":
+		if e.ComplexityRoot.CreateRFIPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateRFIPayload.UserErrors(childComplexity), true
+
+	case "CreateSubmittalPayload.submittal":
+		if e.ComplexityRoot.CreateSubmittalPayload.Submittal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateSubmittalPayload.Submittal(childComplexity), true
+	case "CreateSubmittalPayload.userErrors":
+		if e.ComplexityRoot.CreateSubmittalPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateSubmittalPayload.UserErrors(childComplexity), true
+
 	case "DailyLog.date":
 		if e.ComplexityRoot.DailyLog.Date == nil {
 			break
@@ -1593,6 +1829,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyVendorByIDs(childComplexity, args["reps"].([]*model.VendorByIDsInput)), true
+
+	case "ForwardRFIPayload.rfi":
+		if e.ComplexityRoot.ForwardRFIPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForwardRFIPayload.RFI(childComplexity), true
+	case "ForwardRFIPayload.userErrors":
+		if e.ComplexityRoot.ForwardRFIPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForwardRFIPayload.UserErrors(childComplexity), true
 
 	case "Impact.status":
 		if e.ComplexityRoot.Impact.Status == nil {
@@ -2015,6 +2264,172 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ManpowerLog.Vendor(childComplexity), true
+
+	case "Mutation.advanceRFIBallInCourt":
+		if e.ComplexityRoot.Mutation.AdvanceRFIBallInCourt == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_advanceRFIBallInCourt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AdvanceRFIBallInCourt(childComplexity, args["input"].(mutate.AdvanceRFIBallInCourtInput)), true
+	case "Mutation.closeRFI":
+		if e.ComplexityRoot.Mutation.CloseRfi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeRFI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseRfi(childComplexity, args["input"].(mutate.CloseRFIInput)), true
+	case "Mutation.createCommitment":
+		if e.ComplexityRoot.Mutation.CreateCommitment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCommitment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCommitment(childComplexity, args["input"].(mutate.CreateCommitmentInput)), true
+	case "Mutation.createCommitmentChangeOrder":
+		if e.ComplexityRoot.Mutation.CreateCommitmentChangeOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCommitmentChangeOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCommitmentChangeOrder(childComplexity, args["input"].(mutate.CreateCommitmentChangeOrderInput)), true
+	case "Mutation.createInvoice":
+		if e.ComplexityRoot.Mutation.CreateInvoice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createInvoice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateInvoice(childComplexity, args["input"].(mutate.CreateInvoiceInput)), true
+	case "Mutation.createRFI":
+		if e.ComplexityRoot.Mutation.CreateRfi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRFI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRfi(childComplexity, args["input"].(mutate.CreateRFIInput)), true
+	case "Mutation.createSubmittal":
+		if e.ComplexityRoot.Mutation.CreateSubmittal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSubmittal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSubmittal(childComplexity, args["input"].(mutate.CreateSubmittalInput)), true
+	case "Mutation.forwardRFI":
+		if e.ComplexityRoot.Mutation.ForwardRfi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_forwardRFI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ForwardRfi(childComplexity, args["input"].(mutate.ForwardRFIInput)), true
+	case "Mutation.reopenRFI":
+		if e.ComplexityRoot.Mutation.ReopenRfi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopenRFI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReopenRfi(childComplexity, args["input"].(mutate.ReopenRFIInput)), true
+	case "Mutation.replyToRFI":
+		if e.ComplexityRoot.Mutation.ReplyToRfi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_replyToRFI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReplyToRfi(childComplexity, args["input"].(mutate.ReplyToRFIInput)), true
+	case "Mutation.respondToSubmittal":
+		if e.ComplexityRoot.Mutation.RespondToSubmittal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_respondToSubmittal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RespondToSubmittal(childComplexity, args["input"].(mutate.RespondToSubmittalInput)), true
+	case "Mutation.updateCommitmentStatus":
+		if e.ComplexityRoot.Mutation.UpdateCommitmentStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCommitmentStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCommitmentStatus(childComplexity, args["input"].(mutate.UpdateCommitmentStatusInput)), true
+	case "Mutation.updateInvoiceStatus":
+		if e.ComplexityRoot.Mutation.UpdateInvoiceStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateInvoiceStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateInvoiceStatus(childComplexity, args["input"].(mutate.UpdateInvoiceStatusInput)), true
+	case "Mutation.updateSubmittalStatus":
+		if e.ComplexityRoot.Mutation.UpdateSubmittalStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSubmittalStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSubmittalStatus(childComplexity, args["input"].(mutate.UpdateSubmittalStatusInput)), true
+	case "Mutation.uploadAttachment":
+		if e.ComplexityRoot.Mutation.UploadAttachment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadAttachment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadAttachment(childComplexity, args["input"].(mutate.UploadAttachmentInput)), true
 
 	case "NotesLog.comment":
 		if e.ComplexityRoot.NotesLog.Comment == nil {
@@ -2597,6 +3012,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["companyId"].(*int64), args["filter"].(*adapter.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.submittalStatuses":
+		if e.ComplexityRoot.Query.SubmittalStatuses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SubmittalStatuses(childComplexity), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2944,6 +3365,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RFIQuestion.QuestionDate(childComplexity), true
+
+	case "ReopenRFIPayload.rfi":
+		if e.ComplexityRoot.ReopenRFIPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReopenRFIPayload.RFI(childComplexity), true
+	case "ReopenRFIPayload.userErrors":
+		if e.ComplexityRoot.ReopenRFIPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReopenRFIPayload.UserErrors(childComplexity), true
+
+	case "ReplyToRFIPayload.rfi":
+		if e.ComplexityRoot.ReplyToRFIPayload.RFI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplyToRFIPayload.RFI(childComplexity), true
+	case "ReplyToRFIPayload.userErrors":
+		if e.ComplexityRoot.ReplyToRFIPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplyToRFIPayload.UserErrors(childComplexity), true
+
+	case "RespondToSubmittalPayload.submittal":
+		if e.ComplexityRoot.RespondToSubmittalPayload.Submittal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RespondToSubmittalPayload.Submittal(childComplexity), true
+	case "RespondToSubmittalPayload.userErrors":
+		if e.ComplexityRoot.RespondToSubmittalPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RespondToSubmittalPayload.UserErrors(childComplexity), true
 
 	case "Submittal.ballInCourt":
 		if e.ComplexityRoot.Submittal.BallInCourt == nil {
@@ -3339,6 +3799,89 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.SubmittalChanged(childComplexity, args["projectId"].(*int64), args["submittalId"].(*int64), args["after"].(*string)), true
 
+	case "UpdateCommitmentStatusPayload.commitment":
+		if e.ComplexityRoot.UpdateCommitmentStatusPayload.Commitment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateCommitmentStatusPayload.Commitment(childComplexity), true
+	case "UpdateCommitmentStatusPayload.userErrors":
+		if e.ComplexityRoot.UpdateCommitmentStatusPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateCommitmentStatusPayload.UserErrors(childComplexity), true
+
+	case "UpdateInvoiceStatusPayload.invoice":
+		if e.ComplexityRoot.UpdateInvoiceStatusPayload.Invoice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateInvoiceStatusPayload.Invoice(childComplexity), true
+	case "UpdateInvoiceStatusPayload.userErrors":
+		if e.ComplexityRoot.UpdateInvoiceStatusPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateInvoiceStatusPayload.UserErrors(childComplexity), true
+
+	case "UpdateSubmittalStatusPayload.submittal":
+		if e.ComplexityRoot.UpdateSubmittalStatusPayload.Submittal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateSubmittalStatusPayload.Submittal(childComplexity), true
+	case "UpdateSubmittalStatusPayload.userErrors":
+		if e.ComplexityRoot.UpdateSubmittalStatusPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateSubmittalStatusPayload.UserErrors(childComplexity), true
+
+	case "UploadAttachmentPayload.upload":
+		if e.ComplexityRoot.UploadAttachmentPayload.Upload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadAttachmentPayload.Upload(childComplexity), true
+	case "UploadAttachmentPayload.userErrors":
+		if e.ComplexityRoot.UploadAttachmentPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadAttachmentPayload.UserErrors(childComplexity), true
+
+	case "UploadedFile.contentType":
+		if e.ComplexityRoot.UploadedFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.ContentType(childComplexity), true
+	case "UploadedFile.filename":
+		if e.ComplexityRoot.UploadedFile.Filename == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Filename(childComplexity), true
+	case "UploadedFile.id":
+		if e.ComplexityRoot.UploadedFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.ID(childComplexity), true
+	case "UploadedFile.sha256":
+		if e.ComplexityRoot.UploadedFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Sha256(childComplexity), true
+	case "UploadedFile.size":
+		if e.ComplexityRoot.UploadedFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Size(childComplexity), true
+
 	case "User.firstName":
 		if e.ComplexityRoot.User.FirstName == nil {
 			break
@@ -3419,6 +3962,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
+
+	case "UserError.code":
+		if e.ComplexityRoot.UserError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Code(childComplexity), true
+	case "UserError.field":
+		if e.ComplexityRoot.UserError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Field(childComplexity), true
+	case "UserError.message":
+		if e.ComplexityRoot.UserError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.Message(childComplexity), true
 
 	case "Vendor.abbreviatedName":
 		if e.ComplexityRoot.Vendor.AbbreviatedName == nil {
@@ -3554,13 +4116,32 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AdvanceRFIBallInCourtInput", ec.unmarshalInputAdvanceRFIBallInCourtInput),
+			graphql.NewInputUnmarshaler("CloseRFIInput", ec.unmarshalInputCloseRFIInput),
 			graphql.NewInputUnmarshaler("CommitmentByIDsInput", ec.unmarshalInputCommitmentByIDsInput),
 			graphql.NewInputUnmarshaler("CompanyByIDsInput", ec.unmarshalInputCompanyByIDsInput),
+			graphql.NewInputUnmarshaler("CreateCommitmentChangeOrderInput", ec.unmarshalInputCreateCommitmentChangeOrderInput),
+			graphql.NewInputUnmarshaler("CreateCommitmentInput", ec.unmarshalInputCreateCommitmentInput),
+			graphql.NewInputUnmarshaler("CreateCommitmentLineItemInput", ec.unmarshalInputCreateCommitmentLineItemInput),
+			graphql.NewInputUnmarshaler("CreateInvoiceInput", ec.unmarshalInputCreateInvoiceInput),
+			graphql.NewInputUnmarshaler("CreateInvoiceItemInput", ec.unmarshalInputCreateInvoiceItemInput),
+			graphql.NewInputUnmarshaler("CreateRFIInput", ec.unmarshalInputCreateRFIInput),
+			graphql.NewInputUnmarshaler("CreateSubmittalInput", ec.unmarshalInputCreateSubmittalInput),
+			graphql.NewInputUnmarshaler("ForwardRFIInput", ec.unmarshalInputForwardRFIInput),
+			graphql.NewInputUnmarshaler("ImpactInput", ec.unmarshalInputImpactInput),
 			graphql.NewInputUnmarshaler("InvoiceByIDsInput", ec.unmarshalInputInvoiceByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectByIDsInput", ec.unmarshalInputProjectByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
 			graphql.NewInputUnmarshaler("RFIByIDsInput", ec.unmarshalInputRFIByIDsInput),
+			graphql.NewInputUnmarshaler("ReopenRFIInput", ec.unmarshalInputReopenRFIInput),
+			graphql.NewInputUnmarshaler("ReplyToRFIInput", ec.unmarshalInputReplyToRFIInput),
+			graphql.NewInputUnmarshaler("RespondToSubmittalInput", ec.unmarshalInputRespondToSubmittalInput),
 			graphql.NewInputUnmarshaler("SubmittalByIDsInput", ec.unmarshalInputSubmittalByIDsInput),
+			graphql.NewInputUnmarshaler("SubmittalWorkflowStepInput", ec.unmarshalInputSubmittalWorkflowStepInput),
+			graphql.NewInputUnmarshaler("UpdateCommitmentStatusInput", ec.unmarshalInputUpdateCommitmentStatusInput),
+			graphql.NewInputUnmarshaler("UpdateInvoiceStatusInput", ec.unmarshalInputUpdateInvoiceStatusInput),
+			graphql.NewInputUnmarshaler("UpdateSubmittalStatusInput", ec.unmarshalInputUpdateSubmittalStatusInput),
+			graphql.NewInputUnmarshaler("UploadAttachmentInput", ec.unmarshalInputUploadAttachmentInput),
 			graphql.NewInputUnmarshaler("UserByIDsInput", ec.unmarshalInputUserByIDsInput),
 			graphql.NewInputUnmarshaler("VendorByIDsInput", ec.unmarshalInputVendorByIDsInput),
 		)
@@ -3597,6 +4178,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 	case ast.Subscription:
 		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
@@ -4334,6 +4930,494 @@ type BudgetColumn {
   value: Decimal!
 }
 `, BuiltIn: false},
+	{Name: "../schema/mutation.graphqls", Input: `"""
+A file part of a multipart request, as the GraphQL multipart request spec
+(https://github.com/jaydenseric/graphql-multipart-request-spec) defines it.
+"""
+scalar Upload
+
+extend type Query {
+  "The connection company's submittal statuses, for choosing ` + "`" + `updateSubmittalStatus` + "`" + `'s ` + "`" + `statusId` + "`" + `."
+  submittalStatuses: [SubmittalStatus!]!
+}
+
+"""
+Writes to Procore. Every mutation validates its input before calling Procore:
+problems the client can fix come back as ` + "`" + `userErrors` + "`" + ` (with the input field's
+path and a code) and nothing is written. Creates are exactly-once per
+idempotency key (the input's ` + "`" + `idempotencyKey` + "`" + ` or the ` + "`" + `Idempotency-Key` + "`" + ` HTTP
+header): a retry with the same key and input returns the first result.
+"""
+type Mutation {
+  "Create an RFI (a draft when ` + "`" + `draft` + "`" + ` is true)."
+  createRFI(input: CreateRFIInput!): CreateRFIPayload!
+  "Reply to an RFI's question; ` + "`" + `official` + "`" + ` marks the official response."
+  replyToRFI(input: ReplyToRFIInput!): ReplyToRFIPayload!
+  "Close an open RFI. Closing a closed RFI changes nothing; a draft cannot be closed."
+  closeRFI(input: CloseRFIInput!): CloseRFIPayload!
+  "Reopen a closed RFI. Reopening an open RFI changes nothing."
+  reopenRFI(input: ReopenRFIInput!): ReopenRFIPayload!
+  "Forward an open RFI to one reviewer, who then holds the ball in court."
+  forwardRFI(input: ForwardRFIInput!): ForwardRFIPayload!
+  "Move an open RFI's ball in court between its manager and its assignees."
+  advanceRFIBallInCourt(input: AdvanceRFIBallInCourtInput!): AdvanceRFIBallInCourtPayload!
+
+  "Create a submittal with its approval workflow."
+  createSubmittal(input: CreateSubmittalInput!): CreateSubmittalPayload!
+  "Record an approver's response on an open submittal."
+  respondToSubmittal(input: RespondToSubmittalInput!): RespondToSubmittalPayload!
+  "Set a submittal's (company-configured) status."
+  updateSubmittalStatus(input: UpdateSubmittalStatusInput!): UpdateSubmittalStatusPayload!
+
+  "Create a subcontract or purchase order with its schedule of values."
+  createCommitment(input: CreateCommitmentInput!): CreateCommitmentPayload!
+  "Set a commitment's status (approving locks its schedule of values)."
+  updateCommitmentStatus(input: UpdateCommitmentStatusInput!): UpdateCommitmentStatusPayload!
+  "Create a change order on a commitment."
+  createCommitmentChangeOrder(input: CreateCommitmentChangeOrderInput!): CreateCommitmentChangeOrderPayload!
+
+  "Create a subcontractor invoice (pay application) against an approved commitment, with its G703 rows."
+  createInvoice(input: CreateInvoiceInput!): CreateInvoicePayload!
+  "Move an invoice through Procore's workflow: submit (UNDER_REVIEW), approve, revise and resubmit. Approved invoices are final; only a commitment's latest invoice can change."
+  updateInvoiceStatus(input: UpdateInvoiceStatusInput!): UpdateInvoiceStatusPayload!
+
+  "Upload a file (a multipart request) to Procore; pass the returned id in another mutation's ` + "`" + `attachmentIds` + "`" + `."
+  uploadAttachment(input: UploadAttachmentInput!): UploadAttachmentPayload!
+}
+
+"A problem with a mutation's input that the client can fix. Nothing was written."
+type UserError {
+  "Path to the input field, e.g. ` + "`" + `[\"input\", \"items\", \"0\", \"workCompletedThisPeriod\"]` + "`" + `; ` + "`" + `[\"input\"]` + "`" + ` when it concerns the input as a whole."
+  field: [String!]!
+  "What is wrong, for people."
+  message: String!
+  """
+  What is wrong, for programs: REQUIRED, INVALID_DECIMAL, OUT_OF_RANGE, MUST_BE_POSITIVE,
+  INCONSISTENT, INVALID_VALUE, INVALID_TRANSITION, NOT_FOUND, DUPLICATE, CONFLICT (idempotency
+  key reused with a different input), IN_PROGRESS, OUTCOME_UNKNOWN, CHECKSUM_MISMATCH,
+  TOO_LARGE, REJECTED (Procore refused it without naming a field).
+  """
+  code: String!
+}
+
+"A cost impact (dollars) or schedule impact (days)."
+input ImpactInput {
+  "Impact status; a value needs YES_KNOWN."
+  status: ImpactStatus!
+  "Dollars (at most two decimals) for a cost impact, whole days for a schedule impact."
+  value: Decimal
+}
+
+"Input of ` + "`" + `createRFI` + "`" + `."
+input CreateRFIInput {
+  "The project."
+  projectId: ID!
+  "Subject line (required, at most 255 characters)."
+  subject: String!
+  "The question (required)."
+  question: String!
+  "The RFI manager: a user of the project directory."
+  managerId: ID!
+  "Assignees: users of the project directory."
+  assigneeIds: [ID!]
+  "Due date."
+  dueDate: Date
+  "Cost impact."
+  costImpact: ImpactInput
+  "Schedule impact (days)."
+  scheduleImpact: ImpactInput
+  "Ids returned by ` + "`" + `uploadAttachment` + "`" + `, attached to the question."
+  attachmentIds: [String!]
+  "Create it as a draft (not yet issued). Default false."
+  draft: Boolean = false
+  "Makes the create exactly-once: a retry with the same key and input returns the first result. At most 255 characters."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `createRFI` + "`" + `."
+type CreateRFIPayload {
+  "The created RFI; null when there are user errors."
+  rfi: RFI
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `replyToRFI` + "`" + `."
+input ReplyToRFIInput {
+  "The project."
+  projectId: ID!
+  "The RFI."
+  rfiId: ID!
+  "The reply (required)."
+  body: String!
+  "Whether this is the official response. Default false."
+  official: Boolean = false
+  "Ids returned by ` + "`" + `uploadAttachment` + "`" + `, attached to the reply."
+  attachmentIds: [String!]
+  "Makes the reply exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `replyToRFI` + "`" + `."
+type ReplyToRFIPayload {
+  "The RFI with the new reply; null when there are user errors."
+  rfi: RFI
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `closeRFI` + "`" + `."
+input CloseRFIInput {
+  "The project."
+  projectId: ID!
+  "The RFI."
+  rfiId: ID!
+}
+
+"Result of ` + "`" + `closeRFI` + "`" + `."
+type CloseRFIPayload {
+  "The closed RFI; null when there are user errors."
+  rfi: RFI
+  "Problems with the input (INVALID_TRANSITION for a draft); empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `reopenRFI` + "`" + `."
+input ReopenRFIInput {
+  "The project."
+  projectId: ID!
+  "The RFI."
+  rfiId: ID!
+}
+
+"Result of ` + "`" + `reopenRFI` + "`" + `."
+type ReopenRFIPayload {
+  "The reopened RFI; null when there are user errors."
+  rfi: RFI
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `forwardRFI` + "`" + `."
+input ForwardRFIInput {
+  "The project."
+  projectId: ID!
+  "The RFI."
+  rfiId: ID!
+  "The reviewer: a user of the project directory."
+  forwardeeId: ID!
+}
+
+"Result of ` + "`" + `forwardRFI` + "`" + `."
+type ForwardRFIPayload {
+  "The forwarded RFI; null when there are user errors."
+  rfi: RFI
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `advanceRFIBallInCourt` + "`" + `."
+input AdvanceRFIBallInCourtInput {
+  "The project."
+  projectId: ID!
+  "The RFI."
+  rfiId: ID!
+}
+
+"Result of ` + "`" + `advanceRFIBallInCourt` + "`" + `."
+type AdvanceRFIBallInCourtPayload {
+  "The RFI with its new ball in court; null when there are user errors."
+  rfi: RFI
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"One approval step of a new submittal."
+input SubmittalWorkflowStepInput {
+  "The step's approvers (at least one): users of the project directory."
+  approverIds: [ID!]!
+  "Days each approver has to respond, 0 to 365. Default: Procore's (7)."
+  daysToRespond: Int
+}
+
+"Input of ` + "`" + `createSubmittal` + "`" + `."
+input CreateSubmittalInput {
+  "The project."
+  projectId: ID!
+  "Number (required; unique within its specification section)."
+  number: String!
+  "Title."
+  title: String
+  "Type, e.g. Shop Drawing."
+  type: String
+  "Specification section id."
+  specSectionId: ID
+  "Description."
+  description: String
+  "Due date."
+  dueDate: Date
+  "Approval steps in order."
+  workflow: [SubmittalWorkflowStepInput!]
+  "Distribution list: users of the project directory."
+  distributionIds: [ID!]
+  "Ids returned by ` + "`" + `uploadAttachment` + "`" + `."
+  attachmentIds: [String!]
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `createSubmittal` + "`" + `."
+type CreateSubmittalPayload {
+  "The created submittal; null when there are user errors."
+  submittal: Submittal
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `respondToSubmittal` + "`" + `."
+input RespondToSubmittalInput {
+  "The project."
+  projectId: ID!
+  "The submittal."
+  submittalId: ID!
+  "The approver (a ` + "`" + `SubmittalApprover.id` + "`" + ` of the submittal's workflow)."
+  approverId: ID!
+  "The response (` + "`" + `SubmittalResponse.id` + "`" + `, e.g. Approved, Revise and Resubmit)."
+  responseId: ID!
+  "Comment."
+  comment: String
+}
+
+"Result of ` + "`" + `respondToSubmittal` + "`" + `."
+type RespondToSubmittalPayload {
+  "The submittal with the response; null when there are user errors."
+  submittal: Submittal
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `updateSubmittalStatus` + "`" + `."
+input UpdateSubmittalStatusInput {
+  "The project."
+  projectId: ID!
+  "The submittal."
+  submittalId: ID!
+  "The new status: one of ` + "`" + `Query.submittalStatuses` + "`" + `."
+  statusId: ID!
+}
+
+"Result of ` + "`" + `updateSubmittalStatus` + "`" + `."
+type UpdateSubmittalStatusPayload {
+  "The submittal; null when there are user errors."
+  submittal: Submittal
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"One schedule-of-values line of a new commitment."
+input CreateCommitmentLineItemInput {
+  "Description of the work or goods."
+  description: String!
+  "Amount, greater than 0, at most two decimals; must equal quantity × unit cost when both are given."
+  amount: Decimal!
+  "Quantity (unit-price lines)."
+  quantity: Decimal
+  "Unit cost."
+  unitCost: Decimal
+  "Unit of measure. Default: Procore's (ls)."
+  uom: String
+  "Cost code id."
+  costCodeId: ID
+}
+
+"Input of ` + "`" + `createCommitment` + "`" + `."
+input CreateCommitmentInput {
+  "The project."
+  projectId: ID!
+  "Subcontract or purchase order."
+  kind: CommitmentKind!
+  "Contract number. Default: Procore assigns the next (SC-001, PO-001)."
+  number: String
+  "Title."
+  title: String
+  "The vendor (company directory)."
+  vendorId: ID
+  "Status; must be one of the kind's statuses. Default DRAFT."
+  status: CommitmentStatus = DRAFT
+  "Default retainage percent, 0 to 100."
+  retainagePercent: Decimal
+  "Description."
+  description: String
+  "The schedule of values."
+  lineItems: [CreateCommitmentLineItemInput!]
+  "Ids returned by ` + "`" + `uploadAttachment` + "`" + `."
+  attachmentIds: [String!]
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `createCommitment` + "`" + `."
+type CreateCommitmentPayload {
+  """
+  The created commitment; null when there are user errors. Procore has no
+  transactions: when a later step (a line item, the final status) fails, the
+  commitment is returned together with user errors saying what is missing.
+  """
+  commitment: Commitment
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `updateCommitmentStatus` + "`" + `."
+input UpdateCommitmentStatusInput {
+  "The project."
+  projectId: ID!
+  "The commitment."
+  commitmentId: ID!
+  "Its kind; looked up when omitted."
+  kind: CommitmentKind
+  "The new status; must be one of the kind's statuses."
+  status: CommitmentStatus!
+}
+
+"Result of ` + "`" + `updateCommitmentStatus` + "`" + `."
+type UpdateCommitmentStatusPayload {
+  "The commitment; null when there are user errors."
+  commitment: Commitment
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `createCommitmentChangeOrder` + "`" + `."
+input CreateCommitmentChangeOrderInput {
+  "The project."
+  projectId: ID!
+  "The commitment changed."
+  commitmentId: ID!
+  "Number. Default: Procore assigns one."
+  number: String
+  "Title."
+  title: String
+  "Status. Default DRAFT."
+  status: ChangeOrderStatus = DRAFT
+  "Description."
+  description: String
+  "Due date."
+  dueDate: Date
+  "Amount of the change, at most two decimals; negative for a deduction, never 0."
+  amount: Decimal!
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `createCommitmentChangeOrder` + "`" + `."
+type CreateCommitmentChangeOrderPayload {
+  "The created change order; null when there are user errors."
+  changeOrder: ChangeOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"One AIA G703 row of a new invoice, billing one schedule-of-values line."
+input CreateInvoiceItemInput {
+  "The commitment's schedule-of-values line billed."
+  lineItemId: ID!
+  "Work completed this period. Default 0."
+  workCompletedThisPeriod: Decimal
+  "Materials presently stored (not in work completed), 0 or more. Default 0."
+  materialsPresentlyStored: Decimal
+  "Retainage percent on work completed this period, 0 to 100. Default: the commitment's retainage percent."
+  workCompletedRetainagePercent: Decimal
+  "Retainage released this period on work completed, 0 or more. Default 0."
+  workCompletedRetainageReleased: Decimal
+  "Retainage percent on stored materials, 0 to 100. Default: the commitment's retainage percent."
+  materialsStoredRetainagePercent: Decimal
+}
+
+"Input of ` + "`" + `createInvoice` + "`" + `."
+input CreateInvoiceInput {
+  "The project."
+  projectId: ID!
+  "The commitment billed; it must be approved (or complete, received)."
+  commitmentId: ID!
+  "Billing period. Default: the project's open billing period."
+  periodId: ID
+  "The subcontractor's invoice number. Default: Procore's sequence number."
+  invoiceNumber: String
+  "Billing date. Default: the period's end."
+  billingDate: Date
+  "G703 rows; lines not listed bill nothing this period."
+  items: [CreateInvoiceItemInput!]!
+  "Ids returned by ` + "`" + `uploadAttachment` + "`" + `."
+  attachmentIds: [String!]
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"Result of ` + "`" + `createInvoice` + "`" + `."
+type CreateInvoicePayload {
+  "The created invoice with its G702 summary and G703 items; null when there are user errors."
+  invoice: Invoice
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `updateInvoiceStatus` + "`" + `."
+input UpdateInvoiceStatusInput {
+  "The project."
+  projectId: ID!
+  "The invoice (its commitment's latest)."
+  invoiceId: ID!
+  "The new status."
+  status: InvoiceStatus!
+}
+
+"Result of ` + "`" + `updateInvoiceStatus` + "`" + `."
+type UpdateInvoiceStatusPayload {
+  "The invoice; null when there are user errors."
+  invoice: Invoice
+  "Problems with the input (INVALID_TRANSITION for e.g. APPROVED → DRAFT); empty on success."
+  userErrors: [UserError!]!
+}
+
+"Input of ` + "`" + `uploadAttachment` + "`" + `, sent as a multipart request."
+input UploadAttachmentInput {
+  "The project the file is for."
+  projectId: ID!
+  "The file part."
+  file: Upload!
+  "The file's SHA-256 as 64 hex digits; when given, a mismatch is refused before anything is sent."
+  sha256: String
+  "File name. Default: the part's file name."
+  filename: String
+  "MIME type. Default: the part's, else sniffed from the bytes."
+  contentType: String
+  "Makes the upload exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+}
+
+"A file uploaded to Procore, ready to attach."
+type UploadedFile {
+  "The upload id: pass it in an ` + "`" + `attachmentIds` + "`" + ` field."
+  id: String!
+  "File name."
+  filename: String!
+  "MIME type."
+  contentType: String!
+  "Size in bytes."
+  size: Int!
+  "SHA-256 of the bytes, hex."
+  sha256: String!
+}
+
+"Result of ` + "`" + `uploadAttachment` + "`" + `."
+type UploadAttachmentPayload {
+  "The uploaded file; null when there are user errors."
+  upload: UploadedFile
+  "Problems with the input (CHECKSUM_MISMATCH, TOO_LARGE); empty on success."
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `type Query {
   "The Procore user or service account behind this connection's credential."
   viewer: Viewer!
@@ -4824,10 +5908,12 @@ enum ChangeSource {
   POLLER
 }
 
-"The ball in court of an RFI, a submittal or a punch item moved."
+"The ball in court of an RFI, a submittal or a punch item moved, or a new item started in someone's court."
 type BallInCourtChange {
   "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
   cursor: String!
+  "BALL_IN_COURT_CHANGED, or CREATED for a new item that starts in someone's court."
+  kind: ChangeKind!
   "The item's project."
   projectId: ID!
   "The kind of item."
@@ -5072,6 +6158,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AdvanceRFIBallInCourtPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_AdvanceRFIBallInCourtPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AdvanceRFIBallInCourtPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdvanceRFIBallInCourtPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5090,6 +6186,8 @@ func (ec *executionContext) childFields_BallInCourtChange(ctx context.Context, f
 	switch field.Name {
 	case "cursor":
 		return ec.fieldContext_BallInCourtChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_BallInCourtChange_kind(ctx, field)
 	case "projectId":
 		return ec.fieldContext_BallInCourtChange_projectId(ctx, field)
 	case "itemKind":
@@ -5224,6 +6322,16 @@ func (ec *executionContext) childFields_ChangeOrderEdge(ctx context.Context, fie
 		return ec.fieldContext_ChangeOrderEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CloseRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_CloseRFIPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CloseRFIPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloseRFIPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Commitment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5402,6 +6510,56 @@ func (ec *executionContext) childFields_CostCodeEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CostCodeEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateCommitmentChangeOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changeOrder":
+		return ec.fieldContext_CreateCommitmentChangeOrderPayload_changeOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateCommitmentChangeOrderPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCommitmentChangeOrderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateCommitmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "commitment":
+		return ec.fieldContext_CreateCommitmentPayload_commitment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateCommitmentPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCommitmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateInvoicePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "invoice":
+		return ec.fieldContext_CreateInvoicePayload_invoice(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateInvoicePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateInvoicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_CreateRFIPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateRFIPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateRFIPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateSubmittalPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "submittal":
+		return ec.fieldContext_CreateSubmittalPayload_submittal(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateSubmittalPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateSubmittalPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DailyLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "date":
@@ -5412,6 +6570,16 @@ func (ec *executionContext) childFields_DailyLog(ctx context.Context, field grap
 		return ec.fieldContext_DailyLog_notes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DailyLog", field.Name)
+}
+
+func (ec *executionContext) childFields_ForwardRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_ForwardRFIPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ForwardRFIPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ForwardRFIPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Impact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5970,6 +7138,36 @@ func (ec *executionContext) childFields_RFIQuestion(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type RFIQuestion", field.Name)
 }
 
+func (ec *executionContext) childFields_ReopenRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_ReopenRFIPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ReopenRFIPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReopenRFIPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ReplyToRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rfi":
+		return ec.fieldContext_ReplyToRFIPayload_rfi(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ReplyToRFIPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReplyToRFIPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RespondToSubmittalPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "submittal":
+		return ec.fieldContext_RespondToSubmittalPayload_submittal(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RespondToSubmittalPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RespondToSubmittalPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Submittal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6128,6 +7326,62 @@ func (ec *executionContext) childFields_SubmittalWorkflowStep(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type SubmittalWorkflowStep", field.Name)
 }
 
+func (ec *executionContext) childFields_UpdateCommitmentStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "commitment":
+		return ec.fieldContext_UpdateCommitmentStatusPayload_commitment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdateCommitmentStatusPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateCommitmentStatusPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateInvoiceStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "invoice":
+		return ec.fieldContext_UpdateInvoiceStatusPayload_invoice(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdateInvoiceStatusPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateInvoiceStatusPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateSubmittalStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "submittal":
+		return ec.fieldContext_UpdateSubmittalStatusPayload_submittal(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdateSubmittalStatusPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateSubmittalStatusPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadAttachmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "upload":
+		return ec.fieldContext_UploadAttachmentPayload_upload(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UploadAttachmentPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadAttachmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadedFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_UploadedFile_id(ctx, field)
+	case "filename":
+		return ec.fieldContext_UploadedFile_filename(ctx, field)
+	case "contentType":
+		return ec.fieldContext_UploadedFile_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_UploadedFile_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_UploadedFile_sha256(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadedFile", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6170,6 +7424,18 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UserError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_UserError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_UserError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_UserError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
 }
 
 func (ec *executionContext) childFields_Vendor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6579,6 +7845,216 @@ func (ec *executionContext) field_Entity_findManyVendorByIDs_args(ctx context.Co
 		return nil, err
 	}
 	args["reps"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_advanceRFIBallInCourt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.AdvanceRFIBallInCourtInput, error) {
+			return ec.unmarshalNAdvanceRFIBallInCourtInput2procoregraphᚋmutateᚐAdvanceRFIBallInCourtInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_closeRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CloseRFIInput, error) {
+			return ec.unmarshalNCloseRFIInput2procoregraphᚋmutateᚐCloseRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCommitmentChangeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateCommitmentChangeOrderInput, error) {
+			return ec.unmarshalNCreateCommitmentChangeOrderInput2procoregraphᚋmutateᚐCreateCommitmentChangeOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCommitment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateCommitmentInput, error) {
+			return ec.unmarshalNCreateCommitmentInput2procoregraphᚋmutateᚐCreateCommitmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createInvoice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateInvoiceInput, error) {
+			return ec.unmarshalNCreateInvoiceInput2procoregraphᚋmutateᚐCreateInvoiceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateRFIInput, error) {
+			return ec.unmarshalNCreateRFIInput2procoregraphᚋmutateᚐCreateRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createSubmittal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateSubmittalInput, error) {
+			return ec.unmarshalNCreateSubmittalInput2procoregraphᚋmutateᚐCreateSubmittalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_forwardRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.ForwardRFIInput, error) {
+			return ec.unmarshalNForwardRFIInput2procoregraphᚋmutateᚐForwardRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reopenRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.ReopenRFIInput, error) {
+			return ec.unmarshalNReopenRFIInput2procoregraphᚋmutateᚐReopenRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_replyToRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.ReplyToRFIInput, error) {
+			return ec.unmarshalNReplyToRFIInput2procoregraphᚋmutateᚐReplyToRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_respondToSubmittal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.RespondToSubmittalInput, error) {
+			return ec.unmarshalNRespondToSubmittalInput2procoregraphᚋmutateᚐRespondToSubmittalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCommitmentStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UpdateCommitmentStatusInput, error) {
+			return ec.unmarshalNUpdateCommitmentStatusInput2procoregraphᚋmutateᚐUpdateCommitmentStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateInvoiceStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UpdateInvoiceStatusInput, error) {
+			return ec.unmarshalNUpdateInvoiceStatusInput2procoregraphᚋmutateᚐUpdateInvoiceStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateSubmittalStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UpdateSubmittalStatusInput, error) {
+			return ec.unmarshalNUpdateSubmittalStatusInput2procoregraphᚋmutateᚐUpdateSubmittalStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadAttachment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UploadAttachmentInput, error) {
+			return ec.unmarshalNUploadAttachmentInput2procoregraphᚋmutateᚐUploadAttachmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -7200,6 +8676,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AdvanceRFIBallInCourtPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.AdvanceRFIBallInCourtPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdvanceRFIBallInCourtPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AdvanceRFIBallInCourtPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdvanceRFIBallInCourtPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdvanceRFIBallInCourtPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.AdvanceRFIBallInCourtPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdvanceRFIBallInCourtPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdvanceRFIBallInCourtPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdvanceRFIBallInCourtPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Attachment_id(ctx context.Context, field graphql.CollectedField, obj *adapter.Attachment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7301,7 +8841,7 @@ func (ec *executionContext) _BallInCourtChange_cursor(ctx context.Context, field
 			return ec.fieldContext_BallInCourtChange_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return ec.Resolvers.BallInCourtChange().Cursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7312,7 +8852,30 @@ func (ec *executionContext) _BallInCourtChange_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_BallInCourtChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, true, true, "String")
+}
+
+func (ec *executionContext) _BallInCourtChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BallInCourtChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BallInCourtChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BallInCourtChange", field, false, false, "ChangeKind")
 }
 
 func (ec *executionContext) _BallInCourtChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.BallInCourtChange) (ret graphql.Marshaler) {
@@ -8449,6 +10012,70 @@ func (ec *executionContext) fieldContext_ChangeOrderEdge_node(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _CloseRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.CloseRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloseRFIPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CloseRFIPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloseRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloseRFIPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CloseRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloseRFIPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloseRFIPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloseRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Commitment_id(ctx context.Context, field graphql.CollectedField, obj *adapter.Commitment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8998,7 +10625,7 @@ func (ec *executionContext) _CommitmentChange_cursor(ctx context.Context, field 
 			return ec.fieldContext_CommitmentChange_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return ec.Resolvers.CommitmentChange().Cursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9009,7 +10636,7 @@ func (ec *executionContext) _CommitmentChange_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_CommitmentChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CommitmentChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("CommitmentChange", field, true, true, "String")
 }
 
 func (ec *executionContext) _CommitmentChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.CommitmentChange) (ret graphql.Marshaler) {
@@ -10062,6 +11689,326 @@ func (ec *executionContext) fieldContext_CostCodeEdge_node(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateCommitmentChangeOrderPayload_changeOrder(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateCommitmentChangeOrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCommitmentChangeOrderPayload_changeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
+			return ec.marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCommitmentChangeOrderPayload_changeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCommitmentChangeOrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCommitmentChangeOrderPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateCommitmentChangeOrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCommitmentChangeOrderPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCommitmentChangeOrderPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCommitmentChangeOrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCommitmentPayload_commitment(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateCommitmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCommitmentPayload_commitment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Commitment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Commitment) graphql.Marshaler {
+			return ec.marshalOCommitment2ᚖprocoregraphᚋadapterᚐCommitment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCommitmentPayload_commitment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCommitmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commitment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCommitmentPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateCommitmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCommitmentPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCommitmentPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCommitmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateInvoicePayload_invoice(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateInvoicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateInvoicePayload_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invoice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖprocoregraphᚋadapterᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateInvoicePayload_invoice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateInvoicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateInvoicePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateInvoicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateInvoicePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateInvoicePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateInvoicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateRFIPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateRFIPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateRFIPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateRFIPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateRFIPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateSubmittalPayload_submittal(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateSubmittalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateSubmittalPayload_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Submittal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateSubmittalPayload_submittal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateSubmittalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateSubmittalPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateSubmittalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateSubmittalPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateSubmittalPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateSubmittalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DailyLog_date(ctx context.Context, field graphql.CollectedField, obj *adapter.DailyLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10497,6 +12444,70 @@ func (ec *executionContext) fieldContext_Entity_findManyVendorByIDs(ctx context.
 	if fc.Args, err = ec.field_Entity_findManyVendorByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ForwardRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.ForwardRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForwardRFIPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ForwardRFIPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ForwardRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ForwardRFIPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.ForwardRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForwardRFIPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ForwardRFIPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ForwardRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -11456,7 +13467,7 @@ func (ec *executionContext) _InvoiceStatusChange_cursor(ctx context.Context, fie
 			return ec.fieldContext_InvoiceStatusChange_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return ec.Resolvers.InvoiceStatusChange().Cursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -11467,7 +13478,7 @@ func (ec *executionContext) _InvoiceStatusChange_cursor(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_InvoiceStatusChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("InvoiceStatusChange", field, true, true, "String")
 }
 
 func (ec *executionContext) _InvoiceStatusChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.InvoiceStatusChange) (ret graphql.Marshaler) {
@@ -12176,6 +14187,666 @@ func (ec *executionContext) _ManpowerLog_status(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ManpowerLog_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ManpowerLog", field, false, false, "String")
+}
+
+func (ec *executionContext) _Mutation_createRFI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRFI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRfi(ctx, fc.Args["input"].(mutate.CreateRFIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateRFIPayload) graphql.Marshaler {
+			return ec.marshalNCreateRFIPayload2ᚖprocoregraphᚋmutateᚐCreateRFIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRFI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateRFIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRFI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_replyToRFI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_replyToRFI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReplyToRfi(ctx, fc.Args["input"].(mutate.ReplyToRFIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.ReplyToRFIPayload) graphql.Marshaler {
+			return ec.marshalNReplyToRFIPayload2ᚖprocoregraphᚋmutateᚐReplyToRFIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_replyToRFI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReplyToRFIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_replyToRFI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeRFI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeRFI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseRfi(ctx, fc.Args["input"].(mutate.CloseRFIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CloseRFIPayload) graphql.Marshaler {
+			return ec.marshalNCloseRFIPayload2ᚖprocoregraphᚋmutateᚐCloseRFIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeRFI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloseRFIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeRFI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reopenRFI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reopenRFI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReopenRfi(ctx, fc.Args["input"].(mutate.ReopenRFIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.ReopenRFIPayload) graphql.Marshaler {
+			return ec.marshalNReopenRFIPayload2ᚖprocoregraphᚋmutateᚐReopenRFIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reopenRFI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReopenRFIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reopenRFI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_forwardRFI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forwardRFI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForwardRfi(ctx, fc.Args["input"].(mutate.ForwardRFIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.ForwardRFIPayload) graphql.Marshaler {
+			return ec.marshalNForwardRFIPayload2ᚖprocoregraphᚋmutateᚐForwardRFIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forwardRFI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ForwardRFIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forwardRFI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_advanceRFIBallInCourt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_advanceRFIBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AdvanceRFIBallInCourt(ctx, fc.Args["input"].(mutate.AdvanceRFIBallInCourtInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.AdvanceRFIBallInCourtPayload) graphql.Marshaler {
+			return ec.marshalNAdvanceRFIBallInCourtPayload2ᚖprocoregraphᚋmutateᚐAdvanceRFIBallInCourtPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_advanceRFIBallInCourt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdvanceRFIBallInCourtPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_advanceRFIBallInCourt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSubmittal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSubmittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSubmittal(ctx, fc.Args["input"].(mutate.CreateSubmittalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateSubmittalPayload) graphql.Marshaler {
+			return ec.marshalNCreateSubmittalPayload2ᚖprocoregraphᚋmutateᚐCreateSubmittalPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSubmittal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateSubmittalPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSubmittal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_respondToSubmittal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_respondToSubmittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RespondToSubmittal(ctx, fc.Args["input"].(mutate.RespondToSubmittalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.RespondToSubmittalPayload) graphql.Marshaler {
+			return ec.marshalNRespondToSubmittalPayload2ᚖprocoregraphᚋmutateᚐRespondToSubmittalPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_respondToSubmittal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RespondToSubmittalPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_respondToSubmittal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSubmittalStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSubmittalStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSubmittalStatus(ctx, fc.Args["input"].(mutate.UpdateSubmittalStatusInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UpdateSubmittalStatusPayload) graphql.Marshaler {
+			return ec.marshalNUpdateSubmittalStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateSubmittalStatusPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSubmittalStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateSubmittalStatusPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSubmittalStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCommitment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCommitment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCommitment(ctx, fc.Args["input"].(mutate.CreateCommitmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateCommitmentPayload) graphql.Marshaler {
+			return ec.marshalNCreateCommitmentPayload2ᚖprocoregraphᚋmutateᚐCreateCommitmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCommitment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCommitmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCommitment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCommitmentStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCommitmentStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCommitmentStatus(ctx, fc.Args["input"].(mutate.UpdateCommitmentStatusInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UpdateCommitmentStatusPayload) graphql.Marshaler {
+			return ec.marshalNUpdateCommitmentStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateCommitmentStatusPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCommitmentStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateCommitmentStatusPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCommitmentStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCommitmentChangeOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCommitmentChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCommitmentChangeOrder(ctx, fc.Args["input"].(mutate.CreateCommitmentChangeOrderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateCommitmentChangeOrderPayload) graphql.Marshaler {
+			return ec.marshalNCreateCommitmentChangeOrderPayload2ᚖprocoregraphᚋmutateᚐCreateCommitmentChangeOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCommitmentChangeOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCommitmentChangeOrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCommitmentChangeOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createInvoice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createInvoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateInvoice(ctx, fc.Args["input"].(mutate.CreateInvoiceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateInvoicePayload) graphql.Marshaler {
+			return ec.marshalNCreateInvoicePayload2ᚖprocoregraphᚋmutateᚐCreateInvoicePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createInvoice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateInvoicePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createInvoice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateInvoiceStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateInvoiceStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateInvoiceStatus(ctx, fc.Args["input"].(mutate.UpdateInvoiceStatusInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UpdateInvoiceStatusPayload) graphql.Marshaler {
+			return ec.marshalNUpdateInvoiceStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateInvoiceStatusPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateInvoiceStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateInvoiceStatusPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateInvoiceStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadAttachment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadAttachment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadAttachment(ctx, fc.Args["input"].(mutate.UploadAttachmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UploadAttachmentPayload) graphql.Marshaler {
+			return ec.marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmutateᚐUploadAttachmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadAttachment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadAttachmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadAttachment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _NotesLog_id(ctx context.Context, field graphql.CollectedField, obj *adapter.NotesLog) (ret graphql.Marshaler) {
@@ -14595,6 +17266,38 @@ func (ec *executionContext) fieldContext_Query_project(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_submittalStatuses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_submittalStatuses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SubmittalStatuses(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.SubmittalStatus) graphql.Marshaler {
+			return ec.marshalNSubmittalStatus2ᚕprocoregraphᚋadapterᚐSubmittalStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_submittalStatuses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittalStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15522,7 +18225,7 @@ func (ec *executionContext) _RFIChange_cursor(ctx context.Context, field graphql
 			return ec.fieldContext_RFIChange_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return ec.Resolvers.RFIChange().Cursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -15533,7 +18236,7 @@ func (ec *executionContext) _RFIChange_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_RFIChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RFIChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RFIChange", field, true, true, "String")
 }
 
 func (ec *executionContext) _RFIChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.RFIChange) (ret graphql.Marshaler) {
@@ -16141,6 +18844,198 @@ func (ec *executionContext) fieldContext_RFIQuestion_answers(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RFIAnswer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReopenRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.ReopenRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReopenRFIPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReopenRFIPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReopenRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReopenRFIPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.ReopenRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReopenRFIPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReopenRFIPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReopenRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReplyToRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.ReplyToRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplyToRFIPayload_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReplyToRFIPayload_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReplyToRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReplyToRFIPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.ReplyToRFIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplyToRFIPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplyToRFIPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReplyToRFIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RespondToSubmittalPayload_submittal(ctx context.Context, field graphql.CollectedField, obj *mutate.RespondToSubmittalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RespondToSubmittalPayload_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Submittal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RespondToSubmittalPayload_submittal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RespondToSubmittalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RespondToSubmittalPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.RespondToSubmittalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RespondToSubmittalPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RespondToSubmittalPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RespondToSubmittalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16903,7 +19798,7 @@ func (ec *executionContext) _SubmittalChange_cursor(ctx context.Context, field g
 			return ec.fieldContext_SubmittalChange_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return ec.Resolvers.SubmittalChange().Cursor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -16914,7 +19809,7 @@ func (ec *executionContext) _SubmittalChange_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_SubmittalChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("SubmittalChange", field, true, true, "String")
 }
 
 func (ec *executionContext) _SubmittalChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
@@ -17784,6 +20679,377 @@ func (ec *executionContext) fieldContext_Subscription_commitmentChanged(ctx cont
 	return fc, nil
 }
 
+func (ec *executionContext) _UpdateCommitmentStatusPayload_commitment(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateCommitmentStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateCommitmentStatusPayload_commitment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Commitment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Commitment) graphql.Marshaler {
+			return ec.marshalOCommitment2ᚖprocoregraphᚋadapterᚐCommitment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateCommitmentStatusPayload_commitment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateCommitmentStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commitment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateCommitmentStatusPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateCommitmentStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateCommitmentStatusPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateCommitmentStatusPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateCommitmentStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateInvoiceStatusPayload_invoice(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateInvoiceStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateInvoiceStatusPayload_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invoice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖprocoregraphᚋadapterᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateInvoiceStatusPayload_invoice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateInvoiceStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateInvoiceStatusPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateInvoiceStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateInvoiceStatusPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateInvoiceStatusPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateInvoiceStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateSubmittalStatusPayload_submittal(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateSubmittalStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateSubmittalStatusPayload_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Submittal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateSubmittalStatusPayload_submittal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateSubmittalStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateSubmittalStatusPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateSubmittalStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateSubmittalStatusPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateSubmittalStatusPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateSubmittalStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadAttachmentPayload_upload(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadAttachmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadAttachmentPayload_upload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Upload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UploadedFile) graphql.Marshaler {
+			return ec.marshalOUploadedFile2ᚖprocoregraphᚋmutateᚐUploadedFile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadAttachmentPayload_upload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadAttachmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadAttachmentPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadAttachmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadAttachmentPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadAttachmentPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadAttachmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadedFile_id(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadedFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadedFile_filename(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadedFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_filename(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filename, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_filename(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadedFile_contentType(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadedFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadedFile_size(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadedFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadedFile_sha256(ctx context.Context, field graphql.CollectedField, obj *mutate.UploadedFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, "String")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *adapter.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18117,6 +21383,75 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *mutate.UserError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+}
+
+func (ec *executionContext) _UserError_message(ctx context.Context, field graphql.CollectedField, obj *mutate.UserError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+}
+
+func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *mutate.UserError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
 }
 
 func (ec *executionContext) _Vendor_id(ctx context.Context, field graphql.CollectedField, obj *adapter.Vendor) (ret graphql.Marshaler) {
@@ -19697,6 +23032,104 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAdvanceRFIBallInCourtInput(ctx context.Context, obj any) (mutate.AdvanceRFIBallInCourtInput, error) {
+	var it mutate.AdvanceRFIBallInCourtInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "rfiId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAdvanceRFIBallInCourtInput unmarshals raw into the AdvanceRFIBallInCourtInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdvanceRFIBallInCourtInput(ctx context.Context, raw any) (mutate.AdvanceRFIBallInCourtInput, error) {
+	var out mutate.AdvanceRFIBallInCourtInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdvanceRFIBallInCourtInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCloseRFIInput(ctx context.Context, obj any) (mutate.CloseRFIInput, error) {
+	var it mutate.CloseRFIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "rfiId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCloseRFIInput unmarshals raw into the CloseRFIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCloseRFIInput(ctx context.Context, raw any) (mutate.CloseRFIInput, error) {
+	var out mutate.CloseRFIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CloseRFIInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCommitmentByIDsInput(ctx context.Context, obj any) (model.CommitmentByIDsInput, error) {
 	var it model.CommitmentByIDsInput
 	if obj == nil {
@@ -19778,6 +23211,802 @@ func (ec *executionContext) unmarshalInputCompanyByIDsInput(ctx context.Context,
 func UnmarshalCompanyByIDsInput(ctx context.Context, raw any) (model.CompanyByIDsInput, error) {
 	var out model.CompanyByIDsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompanyByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCommitmentChangeOrderInput(ctx context.Context, obj any) (mutate.CreateCommitmentChangeOrderInput, error) {
+	var it mutate.CreateCommitmentChangeOrderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["status"]; !present {
+		asMap["status"] = "DRAFT"
+	}
+
+	fieldsInOrder := [...]string{"projectId", "commitmentId", "number", "title", "status", "description", "dueDate", "amount", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "commitmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commitmentId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommitmentID = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "dueDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
+			data, err := ec.unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueDate = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCommitmentChangeOrderInput unmarshals raw into the CreateCommitmentChangeOrderInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCommitmentChangeOrderInput(ctx context.Context, raw any) (mutate.CreateCommitmentChangeOrderInput, error) {
+	var out mutate.CreateCommitmentChangeOrderInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCommitmentChangeOrderInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCommitmentInput(ctx context.Context, obj any) (mutate.CreateCommitmentInput, error) {
+	var it mutate.CreateCommitmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["status"]; !present {
+		asMap["status"] = "DRAFT"
+	}
+
+	fieldsInOrder := [...]string{"projectId", "kind", "number", "title", "vendorId", "status", "retainagePercent", "description", "lineItems", "attachmentIds", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCommitmentKind2procoregraphᚋadapterᚐCommitmentKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "vendorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("vendorId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VendorID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "retainagePercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retainagePercent"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetainagePercent = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "lineItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineItems"))
+			data, err := ec.unmarshalOCreateCommitmentLineItemInput2ᚕprocoregraphᚋmutateᚐCreateCommitmentLineItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineItems = data
+		case "attachmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachmentIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttachmentIDs = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCommitmentInput unmarshals raw into the CreateCommitmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCommitmentInput(ctx context.Context, raw any) (mutate.CreateCommitmentInput, error) {
+	var out mutate.CreateCommitmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCommitmentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCommitmentLineItemInput(ctx context.Context, obj any) (mutate.CreateCommitmentLineItemInput, error) {
+	var it mutate.CreateCommitmentLineItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"description", "amount", "quantity", "unitCost", "uom", "costCodeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "unitCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitCost"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitCost = data
+		case "uom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uom"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Uom = data
+		case "costCodeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costCodeId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostCodeID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCommitmentLineItemInput unmarshals raw into the CreateCommitmentLineItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCommitmentLineItemInput(ctx context.Context, raw any) (mutate.CreateCommitmentLineItemInput, error) {
+	var out mutate.CreateCommitmentLineItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCommitmentLineItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateInvoiceInput(ctx context.Context, obj any) (mutate.CreateInvoiceInput, error) {
+	var it mutate.CreateInvoiceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "commitmentId", "periodId", "invoiceNumber", "billingDate", "items", "attachmentIds", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "commitmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commitmentId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommitmentID = data
+		case "periodId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("periodId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeriodID = data
+		case "invoiceNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invoiceNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvoiceNumber = data
+		case "billingDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billingDate"))
+			data, err := ec.unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BillingDate = data
+		case "items":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("items"))
+			data, err := ec.unmarshalNCreateInvoiceItemInput2ᚕprocoregraphᚋmutateᚐCreateInvoiceItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Items = data
+		case "attachmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachmentIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttachmentIDs = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateInvoiceInput unmarshals raw into the CreateInvoiceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateInvoiceInput(ctx context.Context, raw any) (mutate.CreateInvoiceInput, error) {
+	var out mutate.CreateInvoiceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateInvoiceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateInvoiceItemInput(ctx context.Context, obj any) (mutate.CreateInvoiceItemInput, error) {
+	var it mutate.CreateInvoiceItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lineItemId", "workCompletedThisPeriod", "materialsPresentlyStored", "workCompletedRetainagePercent", "workCompletedRetainageReleased", "materialsStoredRetainagePercent"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lineItemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineItemId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineItemID = data
+		case "workCompletedThisPeriod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workCompletedThisPeriod"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkCompletedThisPeriod = data
+		case "materialsPresentlyStored":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("materialsPresentlyStored"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaterialsPresentlyStored = data
+		case "workCompletedRetainagePercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workCompletedRetainagePercent"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkCompletedRetainagePercent = data
+		case "workCompletedRetainageReleased":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workCompletedRetainageReleased"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkCompletedRetainageReleased = data
+		case "materialsStoredRetainagePercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("materialsStoredRetainagePercent"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaterialsStoredRetainagePercent = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateInvoiceItemInput unmarshals raw into the CreateInvoiceItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateInvoiceItemInput(ctx context.Context, raw any) (mutate.CreateInvoiceItemInput, error) {
+	var out mutate.CreateInvoiceItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateInvoiceItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateRFIInput(ctx context.Context, obj any) (mutate.CreateRFIInput, error) {
+	var it mutate.CreateRFIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["draft"]; !present {
+		asMap["draft"] = false
+	}
+
+	fieldsInOrder := [...]string{"projectId", "subject", "question", "managerId", "assigneeIds", "dueDate", "costImpact", "scheduleImpact", "attachmentIds", "draft", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "question":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("question"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Question = data
+		case "managerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("managerId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ManagerID = data
+		case "assigneeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeIds"))
+			data, err := ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeIDs = data
+		case "dueDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
+			data, err := ec.unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueDate = data
+		case "costImpact":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costImpact"))
+			data, err := ec.unmarshalOImpactInput2ᚖprocoregraphᚋmutateᚐImpactInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostImpact = data
+		case "scheduleImpact":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduleImpact"))
+			data, err := ec.unmarshalOImpactInput2ᚖprocoregraphᚋmutateᚐImpactInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduleImpact = data
+		case "attachmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachmentIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttachmentIDs = data
+		case "draft":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("draft"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Draft = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRFIInput unmarshals raw into the CreateRFIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRFIInput(ctx context.Context, raw any) (mutate.CreateRFIInput, error) {
+	var out mutate.CreateRFIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRFIInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateSubmittalInput(ctx context.Context, obj any) (mutate.CreateSubmittalInput, error) {
+	var it mutate.CreateSubmittalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "number", "title", "type", "specSectionId", "description", "dueDate", "workflow", "distributionIds", "attachmentIds", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "specSectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("specSectionId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SpecSectionID = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "dueDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueDate"))
+			data, err := ec.unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueDate = data
+		case "workflow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflow"))
+			data, err := ec.unmarshalOSubmittalWorkflowStepInput2ᚕprocoregraphᚋmutateᚐSubmittalWorkflowStepInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Workflow = data
+		case "distributionIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("distributionIds"))
+			data, err := ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DistributionIDs = data
+		case "attachmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachmentIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttachmentIDs = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSubmittalInput unmarshals raw into the CreateSubmittalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSubmittalInput(ctx context.Context, raw any) (mutate.CreateSubmittalInput, error) {
+	var out mutate.CreateSubmittalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSubmittalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputForwardRFIInput(ctx context.Context, obj any) (mutate.ForwardRFIInput, error) {
+	var it mutate.ForwardRFIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "rfiId", "forwardeeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		case "forwardeeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("forwardeeId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ForwardeeID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalForwardRFIInput unmarshals raw into the ForwardRFIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalForwardRFIInput(ctx context.Context, raw any) (mutate.ForwardRFIInput, error) {
+	var out mutate.ForwardRFIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ForwardRFIInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImpactInput(ctx context.Context, obj any) (mutate.ImpactInput, error) {
+	var it mutate.ImpactInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNImpactStatus2procoregraphᚋadapterᚐImpactStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImpactInput unmarshals raw into the ImpactInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImpactInput(ctx context.Context, raw any) (mutate.ImpactInput, error) {
+	var out mutate.ImpactInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImpactInput", raw, &out)
 	return out, err
 }
 
@@ -19963,6 +24192,206 @@ func UnmarshalRFIByIDsInput(ctx context.Context, raw any) (model.RFIByIDsInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReopenRFIInput(ctx context.Context, obj any) (mutate.ReopenRFIInput, error) {
+	var it mutate.ReopenRFIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "rfiId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReopenRFIInput unmarshals raw into the ReopenRFIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReopenRFIInput(ctx context.Context, raw any) (mutate.ReopenRFIInput, error) {
+	var out mutate.ReopenRFIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReopenRFIInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReplyToRFIInput(ctx context.Context, obj any) (mutate.ReplyToRFIInput, error) {
+	var it mutate.ReplyToRFIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["official"]; !present {
+		asMap["official"] = false
+	}
+
+	fieldsInOrder := [...]string{"projectId", "rfiId", "body", "official", "attachmentIds", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "official":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("official"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Official = data
+		case "attachmentIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachmentIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AttachmentIDs = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReplyToRFIInput unmarshals raw into the ReplyToRFIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReplyToRFIInput(ctx context.Context, raw any) (mutate.ReplyToRFIInput, error) {
+	var out mutate.ReplyToRFIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReplyToRFIInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRespondToSubmittalInput(ctx context.Context, obj any) (mutate.RespondToSubmittalInput, error) {
+	var it mutate.RespondToSubmittalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "submittalId", "approverId", "responseId", "comment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "submittalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittalId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittalID = data
+		case "approverId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approverId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApproverID = data
+		case "responseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("responseId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResponseID = data
+		case "comment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("comment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Comment = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRespondToSubmittalInput unmarshals raw into the RespondToSubmittalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRespondToSubmittalInput(ctx context.Context, raw any) (mutate.RespondToSubmittalInput, error) {
+	var out mutate.RespondToSubmittalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RespondToSubmittalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmittalByIDsInput(ctx context.Context, obj any) (model.SubmittalByIDsInput, error) {
 	var it model.SubmittalByIDsInput
 	if obj == nil {
@@ -20002,6 +24431,307 @@ func (ec *executionContext) unmarshalInputSubmittalByIDsInput(ctx context.Contex
 func UnmarshalSubmittalByIDsInput(ctx context.Context, raw any) (model.SubmittalByIDsInput, error) {
 	var out model.SubmittalByIDsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmittalByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSubmittalWorkflowStepInput(ctx context.Context, obj any) (mutate.SubmittalWorkflowStepInput, error) {
+	var it mutate.SubmittalWorkflowStepInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"approverIds", "daysToRespond"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "approverIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("approverIds"))
+			data, err := ec.unmarshalNID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApproverIDs = data
+		case "daysToRespond":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("daysToRespond"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DaysToRespond = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmittalWorkflowStepInput unmarshals raw into the SubmittalWorkflowStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmittalWorkflowStepInput(ctx context.Context, raw any) (mutate.SubmittalWorkflowStepInput, error) {
+	var out mutate.SubmittalWorkflowStepInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmittalWorkflowStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateCommitmentStatusInput(ctx context.Context, obj any) (mutate.UpdateCommitmentStatusInput, error) {
+	var it mutate.UpdateCommitmentStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "commitmentId", "kind", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "commitmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("commitmentId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CommitmentID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐCommitmentKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNCommitmentStatus2procoregraphᚋadapterᚐCommitmentStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateCommitmentStatusInput unmarshals raw into the UpdateCommitmentStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateCommitmentStatusInput(ctx context.Context, raw any) (mutate.UpdateCommitmentStatusInput, error) {
+	var out mutate.UpdateCommitmentStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateCommitmentStatusInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateInvoiceStatusInput(ctx context.Context, obj any) (mutate.UpdateInvoiceStatusInput, error) {
+	var it mutate.UpdateInvoiceStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "invoiceId", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "invoiceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invoiceId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvoiceID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNInvoiceStatus2procoregraphᚋadapterᚐInvoiceStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateInvoiceStatusInput unmarshals raw into the UpdateInvoiceStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateInvoiceStatusInput(ctx context.Context, raw any) (mutate.UpdateInvoiceStatusInput, error) {
+	var out mutate.UpdateInvoiceStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateInvoiceStatusInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateSubmittalStatusInput(ctx context.Context, obj any) (mutate.UpdateSubmittalStatusInput, error) {
+	var it mutate.UpdateSubmittalStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "submittalId", "statusId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "submittalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittalId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittalID = data
+		case "statusId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateSubmittalStatusInput unmarshals raw into the UpdateSubmittalStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateSubmittalStatusInput(ctx context.Context, raw any) (mutate.UpdateSubmittalStatusInput, error) {
+	var out mutate.UpdateSubmittalStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSubmittalStatusInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadAttachmentInput(ctx context.Context, obj any) (mutate.UploadAttachmentInput, error) {
+	var it mutate.UploadAttachmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "file", "sha256", "filename", "contentType", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "sha256":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sha256"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sha256 = data
+		case "filename":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filename"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filename = data
+		case "contentType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentType = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadAttachmentInput unmarshals raw into the UploadAttachmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadAttachmentInput(ctx context.Context, raw any) (mutate.UploadAttachmentInput, error) {
+	var out mutate.UploadAttachmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadAttachmentInput", raw, &out)
 	return out, err
 }
 
@@ -20166,6 +24896,44 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 
 // region    **************************** object.gotpl ****************************
 
+var advanceRFIBallInCourtPayloadImplementors = []string{"AdvanceRFIBallInCourtPayload"}
+
+func (ec *executionContext) _AdvanceRFIBallInCourtPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.AdvanceRFIBallInCourtPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, advanceRFIBallInCourtPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdvanceRFIBallInCourtPayload")
+		case "rfi":
+			out.Values[i] = ec._AdvanceRFIBallInCourtPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._AdvanceRFIBallInCourtPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var attachmentImplementors = []string{"Attachment"}
 
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *adapter.Attachment) graphql.Marshaler {
@@ -20226,7 +24994,13 @@ func (ec *executionContext) _BallInCourtChange(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BallInCourtChange")
 		case "cursor":
-			out.Values[i] = ec._BallInCourtChange_cursor(ctx, field, obj)
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BallInCourtChange_cursor(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._BallInCourtChange_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -20673,6 +25447,44 @@ func (ec *executionContext) _ChangeOrderEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var closeRFIPayloadImplementors = []string{"CloseRFIPayload"}
+
+func (ec *executionContext) _CloseRFIPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CloseRFIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, closeRFIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloseRFIPayload")
+		case "rfi":
+			out.Values[i] = ec._CloseRFIPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CloseRFIPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var commitmentImplementors = []string{"Commitment", "_Entity"}
 
 func (ec *executionContext) _Commitment(ctx context.Context, sel ast.SelectionSet, obj *adapter.Commitment) graphql.Marshaler {
@@ -20823,10 +25635,11 @@ func (ec *executionContext) _CommitmentChange(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CommitmentChange")
 		case "cursor":
-			out.Values[i] = ec._CommitmentChange_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CommitmentChange_cursor(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._CommitmentChange_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21239,6 +26052,196 @@ func (ec *executionContext) _CostCodeEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var createCommitmentChangeOrderPayloadImplementors = []string{"CreateCommitmentChangeOrderPayload"}
+
+func (ec *executionContext) _CreateCommitmentChangeOrderPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateCommitmentChangeOrderPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCommitmentChangeOrderPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCommitmentChangeOrderPayload")
+		case "changeOrder":
+			out.Values[i] = ec._CreateCommitmentChangeOrderPayload_changeOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateCommitmentChangeOrderPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createCommitmentPayloadImplementors = []string{"CreateCommitmentPayload"}
+
+func (ec *executionContext) _CreateCommitmentPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateCommitmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCommitmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCommitmentPayload")
+		case "commitment":
+			out.Values[i] = ec._CreateCommitmentPayload_commitment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateCommitmentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createInvoicePayloadImplementors = []string{"CreateInvoicePayload"}
+
+func (ec *executionContext) _CreateInvoicePayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateInvoicePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createInvoicePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateInvoicePayload")
+		case "invoice":
+			out.Values[i] = ec._CreateInvoicePayload_invoice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateInvoicePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createRFIPayloadImplementors = []string{"CreateRFIPayload"}
+
+func (ec *executionContext) _CreateRFIPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateRFIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createRFIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateRFIPayload")
+		case "rfi":
+			out.Values[i] = ec._CreateRFIPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateRFIPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createSubmittalPayloadImplementors = []string{"CreateSubmittalPayload"}
+
+func (ec *executionContext) _CreateSubmittalPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateSubmittalPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createSubmittalPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateSubmittalPayload")
+		case "submittal":
+			out.Values[i] = ec._CreateSubmittalPayload_submittal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateSubmittalPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dailyLogImplementors = []string{"DailyLog"}
 
 func (ec *executionContext) _DailyLog(ctx context.Context, sel ast.SelectionSet, obj *adapter.DailyLog) graphql.Marshaler {
@@ -21349,6 +26352,44 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyVendorByIDs(ctx, field)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var forwardRFIPayloadImplementors = []string{"ForwardRFIPayload"}
+
+func (ec *executionContext) _ForwardRFIPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.ForwardRFIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, forwardRFIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ForwardRFIPayload")
+		case "rfi":
+			out.Values[i] = ec._ForwardRFIPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ForwardRFIPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21711,10 +26752,11 @@ func (ec *executionContext) _InvoiceStatusChange(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InvoiceStatusChange")
 		case "cursor":
-			out.Values[i] = ec._InvoiceStatusChange_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InvoiceStatusChange_cursor(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._InvoiceStatusChange_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21920,6 +26962,147 @@ func (ec *executionContext) _ManpowerLog(ctx context.Context, sel ast.SelectionS
 		case "status":
 			out.Values[i] = ec._ManpowerLog_status(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createRFI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRFI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replyToRFI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_replyToRFI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeRFI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeRFI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reopenRFI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reopenRFI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "forwardRFI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forwardRFI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "advanceRFIBallInCourt":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_advanceRFIBallInCourt(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSubmittal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSubmittal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "respondToSubmittal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_respondToSubmittal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSubmittalStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSubmittalStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCommitment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCommitment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCommitmentStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCommitmentStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCommitmentChangeOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCommitmentChangeOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createInvoice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createInvoice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateInvoiceStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateInvoiceStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadAttachment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadAttachment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -22709,6 +27892,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_project(ctx, field)
 				})
+		case "submittalStatuses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_submittalStatuses(ctx, field)
+				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -22967,10 +28156,11 @@ func (ec *executionContext) _RFIChange(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("RFIChange")
 		case "cursor":
-			out.Values[i] = ec._RFIChange_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RFIChange_cursor(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._RFIChange_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -23168,6 +28358,120 @@ func (ec *executionContext) _RFIQuestion(ctx context.Context, sel ast.SelectionS
 			}
 		case "answers":
 			out.Values[i] = ec._RFIQuestion_answers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reopenRFIPayloadImplementors = []string{"ReopenRFIPayload"}
+
+func (ec *executionContext) _ReopenRFIPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.ReopenRFIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reopenRFIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReopenRFIPayload")
+		case "rfi":
+			out.Values[i] = ec._ReopenRFIPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ReopenRFIPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var replyToRFIPayloadImplementors = []string{"ReplyToRFIPayload"}
+
+func (ec *executionContext) _ReplyToRFIPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.ReplyToRFIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, replyToRFIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReplyToRFIPayload")
+		case "rfi":
+			out.Values[i] = ec._ReplyToRFIPayload_rfi(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ReplyToRFIPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var respondToSubmittalPayloadImplementors = []string{"RespondToSubmittalPayload"}
+
+func (ec *executionContext) _RespondToSubmittalPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.RespondToSubmittalPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, respondToSubmittalPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RespondToSubmittalPayload")
+		case "submittal":
+			out.Values[i] = ec._RespondToSubmittalPayload_submittal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RespondToSubmittalPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23403,10 +28707,11 @@ func (ec *executionContext) _SubmittalChange(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SubmittalChange")
 		case "cursor":
-			out.Values[i] = ec._SubmittalChange_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SubmittalChange_cursor(ctx, field, obj)
+				})
 		case "kind":
 			out.Values[i] = ec._SubmittalChange_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -23718,6 +29023,211 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var updateCommitmentStatusPayloadImplementors = []string{"UpdateCommitmentStatusPayload"}
+
+func (ec *executionContext) _UpdateCommitmentStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdateCommitmentStatusPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateCommitmentStatusPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateCommitmentStatusPayload")
+		case "commitment":
+			out.Values[i] = ec._UpdateCommitmentStatusPayload_commitment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdateCommitmentStatusPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateInvoiceStatusPayloadImplementors = []string{"UpdateInvoiceStatusPayload"}
+
+func (ec *executionContext) _UpdateInvoiceStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdateInvoiceStatusPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateInvoiceStatusPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateInvoiceStatusPayload")
+		case "invoice":
+			out.Values[i] = ec._UpdateInvoiceStatusPayload_invoice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdateInvoiceStatusPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateSubmittalStatusPayloadImplementors = []string{"UpdateSubmittalStatusPayload"}
+
+func (ec *executionContext) _UpdateSubmittalStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdateSubmittalStatusPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateSubmittalStatusPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateSubmittalStatusPayload")
+		case "submittal":
+			out.Values[i] = ec._UpdateSubmittalStatusPayload_submittal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdateSubmittalStatusPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadAttachmentPayloadImplementors = []string{"UploadAttachmentPayload"}
+
+func (ec *executionContext) _UploadAttachmentPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UploadAttachmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadAttachmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadAttachmentPayload")
+		case "upload":
+			out.Values[i] = ec._UploadAttachmentPayload_upload(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UploadAttachmentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadedFileImplementors = []string{"UploadedFile"}
+
+func (ec *executionContext) _UploadedFile(ctx context.Context, sel ast.SelectionSet, obj *mutate.UploadedFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadedFile")
+		case "id":
+			out.Values[i] = ec._UploadedFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "filename":
+			out.Values[i] = ec._UploadedFile_filename(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._UploadedFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._UploadedFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._UploadedFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User", "_Entity"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *adapter.User) graphql.Marshaler {
@@ -23847,6 +29357,49 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "node":
 			out.Values[i] = ec._UserEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userErrorImplementors = []string{"UserError"}
+
+func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet, obj *mutate.UserError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserError")
+		case "field":
+			out.Values[i] = ec._UserError_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._UserError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._UserError_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24469,6 +30022,19 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAdvanceRFIBallInCourtInput2procoregraphᚋmutateᚐAdvanceRFIBallInCourtInput(ctx context.Context, v any) (mutate.AdvanceRFIBallInCourtInput, error) {
+	res, err := ec.unmarshalInputAdvanceRFIBallInCourtInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAdvanceRFIBallInCourtPayload2ᚖprocoregraphᚋmutateᚐAdvanceRFIBallInCourtPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.AdvanceRFIBallInCourtPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdvanceRFIBallInCourtPayload!")
+		return graphql.Null
+	}
+	return ec._AdvanceRFIBallInCourtPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAttachment2procoregraphᚋadapterᚐAttachment(ctx context.Context, sel ast.SelectionSet, v adapter.Attachment) graphql.Marshaler {
 	return ec._Attachment(ctx, sel, &v)
 }
@@ -24689,6 +30255,19 @@ func (ec *executionContext) unmarshalNChangeSource2procoregraphᚋgraphᚋmodel�
 
 func (ec *executionContext) marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx context.Context, sel ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNCloseRFIInput2procoregraphᚋmutateᚐCloseRFIInput(ctx context.Context, v any) (mutate.CloseRFIInput, error) {
+	res, err := ec.unmarshalInputCloseRFIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCloseRFIPayload2ᚖprocoregraphᚋmutateᚐCloseRFIPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CloseRFIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CloseRFIPayload!")
+		return graphql.Null
+	}
+	return ec._CloseRFIPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCommitment2procoregraphᚋadapterᚐCommitment(ctx context.Context, sel ast.SelectionSet, v adapter.Commitment) graphql.Marshaler {
@@ -24915,6 +30494,95 @@ func (ec *executionContext) marshalNCostCodeEdge2ᚕprocoregraphᚋgraphᚋmodel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNCreateCommitmentChangeOrderInput2procoregraphᚋmutateᚐCreateCommitmentChangeOrderInput(ctx context.Context, v any) (mutate.CreateCommitmentChangeOrderInput, error) {
+	res, err := ec.unmarshalInputCreateCommitmentChangeOrderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateCommitmentChangeOrderPayload2ᚖprocoregraphᚋmutateᚐCreateCommitmentChangeOrderPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateCommitmentChangeOrderPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateCommitmentChangeOrderPayload!")
+		return graphql.Null
+	}
+	return ec._CreateCommitmentChangeOrderPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateCommitmentInput2procoregraphᚋmutateᚐCreateCommitmentInput(ctx context.Context, v any) (mutate.CreateCommitmentInput, error) {
+	res, err := ec.unmarshalInputCreateCommitmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateCommitmentLineItemInput2procoregraphᚋmutateᚐCreateCommitmentLineItemInput(ctx context.Context, v any) (mutate.CreateCommitmentLineItemInput, error) {
+	res, err := ec.unmarshalInputCreateCommitmentLineItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateCommitmentPayload2ᚖprocoregraphᚋmutateᚐCreateCommitmentPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateCommitmentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateCommitmentPayload!")
+		return graphql.Null
+	}
+	return ec._CreateCommitmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateInvoiceInput2procoregraphᚋmutateᚐCreateInvoiceInput(ctx context.Context, v any) (mutate.CreateInvoiceInput, error) {
+	res, err := ec.unmarshalInputCreateInvoiceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateInvoiceItemInput2procoregraphᚋmutateᚐCreateInvoiceItemInput(ctx context.Context, v any) (mutate.CreateInvoiceItemInput, error) {
+	res, err := ec.unmarshalInputCreateInvoiceItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateInvoiceItemInput2ᚕprocoregraphᚋmutateᚐCreateInvoiceItemInputᚄ(ctx context.Context, v any) ([]mutate.CreateInvoiceItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]mutate.CreateInvoiceItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCreateInvoiceItemInput2procoregraphᚋmutateᚐCreateInvoiceItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNCreateInvoicePayload2ᚖprocoregraphᚋmutateᚐCreateInvoicePayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateInvoicePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateInvoicePayload!")
+		return graphql.Null
+	}
+	return ec._CreateInvoicePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateRFIInput2procoregraphᚋmutateᚐCreateRFIInput(ctx context.Context, v any) (mutate.CreateRFIInput, error) {
+	res, err := ec.unmarshalInputCreateRFIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateRFIPayload2ᚖprocoregraphᚋmutateᚐCreateRFIPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateRFIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateRFIPayload!")
+		return graphql.Null
+	}
+	return ec._CreateRFIPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateSubmittalInput2procoregraphᚋmutateᚐCreateSubmittalInput(ctx context.Context, v any) (mutate.CreateSubmittalInput, error) {
+	res, err := ec.unmarshalInputCreateSubmittalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateSubmittalPayload2ᚖprocoregraphᚋmutateᚐCreateSubmittalPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateSubmittalPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateSubmittalPayload!")
+		return graphql.Null
+	}
+	return ec._CreateSubmittalPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDailyLog2procoregraphᚋadapterᚐDailyLog(ctx context.Context, sel ast.SelectionSet, v adapter.DailyLog) graphql.Marshaler {
 	return ec._DailyLog(ctx, sel, &v)
 }
@@ -24991,6 +30659,19 @@ func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalNForwardRFIInput2procoregraphᚋmutateᚐForwardRFIInput(ctx context.Context, v any) (mutate.ForwardRFIInput, error) {
+	res, err := ec.unmarshalInputForwardRFIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNForwardRFIPayload2ᚖprocoregraphᚋmutateᚐForwardRFIPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.ForwardRFIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ForwardRFIPayload!")
+		return graphql.Null
+	}
+	return ec._ForwardRFIPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
 	res, err := gqlscalar.UnmarshalID64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25003,6 +30684,35 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNImpactStatus2procoregraphᚋadapterᚐImpactStatus(ctx context.Context, v any) (adapter.ImpactStatus, error) {
@@ -25539,6 +31249,45 @@ func (ec *executionContext) marshalNRFIStatus2procoregraphᚋadapterᚐRFIStatus
 	return res
 }
 
+func (ec *executionContext) unmarshalNReopenRFIInput2procoregraphᚋmutateᚐReopenRFIInput(ctx context.Context, v any) (mutate.ReopenRFIInput, error) {
+	res, err := ec.unmarshalInputReopenRFIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReopenRFIPayload2ᚖprocoregraphᚋmutateᚐReopenRFIPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.ReopenRFIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReopenRFIPayload!")
+		return graphql.Null
+	}
+	return ec._ReopenRFIPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReplyToRFIInput2procoregraphᚋmutateᚐReplyToRFIInput(ctx context.Context, v any) (mutate.ReplyToRFIInput, error) {
+	res, err := ec.unmarshalInputReplyToRFIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReplyToRFIPayload2ᚖprocoregraphᚋmutateᚐReplyToRFIPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.ReplyToRFIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReplyToRFIPayload!")
+		return graphql.Null
+	}
+	return ec._ReplyToRFIPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRespondToSubmittalInput2procoregraphᚋmutateᚐRespondToSubmittalInput(ctx context.Context, v any) (mutate.RespondToSubmittalInput, error) {
+	res, err := ec.unmarshalInputRespondToSubmittalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRespondToSubmittalPayload2ᚖprocoregraphᚋmutateᚐRespondToSubmittalPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.RespondToSubmittalPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RespondToSubmittalPayload!")
+		return graphql.Null
+	}
+	return ec._RespondToSubmittalPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25551,6 +31300,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNSubmittal2procoregraphᚋadapterᚐSubmittal(ctx context.Context, sel ast.SelectionSet, v adapter.Submittal) graphql.Marshaler {
@@ -25651,6 +31429,26 @@ func (ec *executionContext) marshalNSubmittalEdge2ᚕprocoregraphᚋgraphᚋmode
 	return ret
 }
 
+func (ec *executionContext) marshalNSubmittalStatus2procoregraphᚋadapterᚐSubmittalStatus(ctx context.Context, sel ast.SelectionSet, v adapter.SubmittalStatus) graphql.Marshaler {
+	return ec._SubmittalStatus(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSubmittalStatus2ᚕprocoregraphᚋadapterᚐSubmittalStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.SubmittalStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSubmittalStatus2procoregraphᚋadapterᚐSubmittalStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNSubmittalWorkflowStep2procoregraphᚋgraphᚋmodelᚐSubmittalWorkflowStep(ctx context.Context, sel ast.SelectionSet, v model.SubmittalWorkflowStep) graphql.Marshaler {
 	return ec._SubmittalWorkflowStep(ctx, sel, &v)
 }
@@ -25671,11 +31469,82 @@ func (ec *executionContext) marshalNSubmittalWorkflowStep2ᚕprocoregraphᚋgrap
 	return ret
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) unmarshalNSubmittalWorkflowStepInput2procoregraphᚋmutateᚐSubmittalWorkflowStepInput(ctx context.Context, v any) (mutate.SubmittalWorkflowStepInput, error) {
+	res, err := ec.unmarshalInputSubmittalWorkflowStepInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateCommitmentStatusInput2procoregraphᚋmutateᚐUpdateCommitmentStatusInput(ctx context.Context, v any) (mutate.UpdateCommitmentStatusInput, error) {
+	res, err := ec.unmarshalInputUpdateCommitmentStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateCommitmentStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateCommitmentStatusPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UpdateCommitmentStatusPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateCommitmentStatusPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateCommitmentStatusPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateInvoiceStatusInput2procoregraphᚋmutateᚐUpdateInvoiceStatusInput(ctx context.Context, v any) (mutate.UpdateInvoiceStatusInput, error) {
+	res, err := ec.unmarshalInputUpdateInvoiceStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateInvoiceStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateInvoiceStatusPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UpdateInvoiceStatusPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateInvoiceStatusPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateInvoiceStatusPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateSubmittalStatusInput2procoregraphᚋmutateᚐUpdateSubmittalStatusInput(ctx context.Context, v any) (mutate.UpdateSubmittalStatusInput, error) {
+	res, err := ec.unmarshalInputUpdateSubmittalStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateSubmittalStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateSubmittalStatusPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UpdateSubmittalStatusPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateSubmittalStatusPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateSubmittalStatusPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUploadAttachmentInput2procoregraphᚋmutateᚐUploadAttachmentInput(ctx context.Context, v any) (mutate.UploadAttachmentInput, error) {
+	res, err := ec.unmarshalInputUploadAttachmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmutateᚐUploadAttachmentPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UploadAttachmentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadAttachmentPayload!")
+		return graphql.Null
+	}
+	return ec._UploadAttachmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -25730,6 +31599,26 @@ func (ec *executionContext) marshalNUserEdge2ᚕprocoregraphᚋgraphᚋmodelᚐU
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUserEdge2procoregraphᚋgraphᚋmodelᚐUserEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUserError2procoregraphᚋmutateᚐUserError(ctx context.Context, sel ast.SelectionSet, v mutate.UserError) graphql.Marshaler {
+	return ec._UserError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserError2procoregraphᚋmutateᚐUserError(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -26239,6 +32128,31 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx context.Context, v any) (*adapter.ChangeOrderStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalChangeOrderStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalChangeOrderStatus(*v)
+	return res
+}
+
 func (ec *executionContext) marshalOCommitment2ᚕᚖprocoregraphᚋadapterᚐCommitment(ctx context.Context, sel ast.SelectionSet, v []*adapter.Commitment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -26265,6 +32179,24 @@ func (ec *executionContext) unmarshalOCommitmentByIDsInput2ᚖprocoregraphᚋgra
 	}
 	res, err := ec.unmarshalInputCommitmentByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐCommitmentKind(ctx context.Context, v any) (*adapter.CommitmentKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalCommitmentKind(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐCommitmentKind(ctx context.Context, sel ast.SelectionSet, v *adapter.CommitmentKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalCommitmentKind(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx context.Context, v any) (*adapter.CommitmentStatus, error) {
@@ -26318,6 +32250,23 @@ func (ec *executionContext) marshalOCostCode2ᚖprocoregraphᚋadapterᚐCostCod
 		return graphql.Null
 	}
 	return ec._CostCode(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCreateCommitmentLineItemInput2ᚕprocoregraphᚋmutateᚐCreateCommitmentLineItemInputᚄ(ctx context.Context, v any) ([]mutate.CreateCommitmentLineItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]mutate.CreateCommitmentLineItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCreateCommitmentLineItemInput2procoregraphᚋmutateᚐCreateCommitmentLineItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx context.Context, v any) (*adapter.Date, error) {
@@ -26374,6 +32323,41 @@ func (ec *executionContext) marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 	return res
 }
 
+func (ec *executionContext) unmarshalOID2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖint64(ctx context.Context, v any) (*int64, error) {
 	if v == nil {
 		return nil, nil
@@ -26397,6 +32381,14 @@ func (ec *executionContext) marshalOImpact2ᚖprocoregraphᚋadapterᚐImpact(ct
 		return graphql.Null
 	}
 	return ec._Impact(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOImpactInput2ᚖprocoregraphᚋmutateᚐImpactInput(ctx context.Context, v any) (*mutate.ImpactInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputImpactInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -26675,6 +32667,30 @@ func (ec *executionContext) marshalOSubmittalStatus2ᚖprocoregraphᚋadapterᚐ
 		return graphql.Null
 	}
 	return ec._SubmittalStatus(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSubmittalWorkflowStepInput2ᚕprocoregraphᚋmutateᚐSubmittalWorkflowStepInputᚄ(ctx context.Context, v any) ([]mutate.SubmittalWorkflowStepInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]mutate.SubmittalWorkflowStepInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSubmittalWorkflowStepInput2procoregraphᚋmutateᚐSubmittalWorkflowStepInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOUploadedFile2ᚖprocoregraphᚋmutateᚐUploadedFile(ctx context.Context, sel ast.SelectionSet, v *mutate.UploadedFile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UploadedFile(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚕᚖprocoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v []*adapter.User) graphql.Marshaler {

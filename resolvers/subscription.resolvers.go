@@ -7,70 +7,144 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 	"procoregraph/adapter"
+	"procoregraph/events"
 	"procoregraph/graph"
 	"procoregraph/graph/model"
 )
 
+// Cursor is the resolver for the cursor field.
+func (r *ballInCourtChangeResolver) Cursor(ctx context.Context, obj *model.BallInCourtChange) (string, error) {
+	return eventCursor(obj.Cursor)
+}
+
 // Rfi is the resolver for the rfi field.
 func (r *ballInCourtChangeResolver) Rfi(ctx context.Context, obj *model.BallInCourtChange) (*adapter.RFI, error) {
-	panic(fmt.Errorf("not implemented: Rfi - rfi"))
+	if obj.ItemKind != model.BallInCourtItemKindRfi {
+		return nil, nil
+	}
+	return rfiOf(ctx, obj.ProjectID, obj.ItemID)
 }
 
 // Submittal is the resolver for the submittal field.
 func (r *ballInCourtChangeResolver) Submittal(ctx context.Context, obj *model.BallInCourtChange) (*adapter.Submittal, error) {
-	panic(fmt.Errorf("not implemented: Submittal - submittal"))
+	if obj.ItemKind != model.BallInCourtItemKindSubmittal {
+		return nil, nil
+	}
+	return submittalOf(ctx, obj.ProjectID, obj.ItemID)
 }
 
 // PunchItem is the resolver for the punchItem field.
 func (r *ballInCourtChangeResolver) PunchItem(ctx context.Context, obj *model.BallInCourtChange) (*adapter.PunchItem, error) {
-	panic(fmt.Errorf("not implemented: PunchItem - punchItem"))
+	if obj.ItemKind != model.BallInCourtItemKindPunchItem {
+		return nil, nil
+	}
+	return punchItemOf(ctx, obj.ProjectID, obj.ItemID)
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *commitmentChangeResolver) Cursor(ctx context.Context, obj *model.CommitmentChange) (string, error) {
+	return eventCursor(obj.Cursor)
 }
 
 // Commitment is the resolver for the commitment field.
 func (r *commitmentChangeResolver) Commitment(ctx context.Context, obj *model.CommitmentChange) (*adapter.Commitment, error) {
-	panic(fmt.Errorf("not implemented: Commitment - commitment"))
+	return commitmentOf(ctx, obj.ProjectID, obj.CommitmentID)
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *invoiceStatusChangeResolver) Cursor(ctx context.Context, obj *model.InvoiceStatusChange) (string, error) {
+	return eventCursor(obj.Cursor)
 }
 
 // Invoice is the resolver for the invoice field.
 func (r *invoiceStatusChangeResolver) Invoice(ctx context.Context, obj *model.InvoiceStatusChange) (*adapter.Invoice, error) {
-	panic(fmt.Errorf("not implemented: Invoice - invoice"))
+	return invoiceOf(ctx, obj.ProjectID, obj.InvoiceID)
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *rFIChangeResolver) Cursor(ctx context.Context, obj *model.RFIChange) (string, error) {
+	return eventCursor(obj.Cursor)
 }
 
 // Rfi is the resolver for the rfi field.
 func (r *rFIChangeResolver) Rfi(ctx context.Context, obj *model.RFIChange) (*adapter.RFI, error) {
-	panic(fmt.Errorf("not implemented: Rfi - rfi"))
+	return rfiOf(ctx, obj.ProjectID, obj.RfiID)
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *submittalChangeResolver) Cursor(ctx context.Context, obj *model.SubmittalChange) (string, error) {
+	return eventCursor(obj.Cursor)
 }
 
 // Submittal is the resolver for the submittal field.
 func (r *submittalChangeResolver) Submittal(ctx context.Context, obj *model.SubmittalChange) (*adapter.Submittal, error) {
-	panic(fmt.Errorf("not implemented: Submittal - submittal"))
+	return submittalOf(ctx, obj.ProjectID, obj.SubmittalID)
 }
 
 // BallInCourtChanged is the resolver for the ballInCourtChanged field.
 func (r *subscriptionResolver) BallInCourtChanged(ctx context.Context, projectID *int64, kinds []model.BallInCourtItemKind, after *string) (<-chan *model.BallInCourtChange, error) {
-	panic(fmt.Errorf("not implemented: BallInCourtChanged - ballInCourtChanged"))
+	f := events.Filter{ProjectID: projectFilter(projectID),
+		Kinds: []events.Kind{events.KindBallInCourtChanged, events.KindCreated}}
+	for _, k := range kinds {
+		f.ItemKinds = append(f.ItemKinds, ballInCourtKinds[k])
+	}
+	if len(f.ItemKinds) == 0 {
+		f.ItemKinds = []events.ItemKind{events.ItemRFI, events.ItemSubmittal, events.ItemPunchItem}
+	}
+	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.BallInCourtChange, bool) {
+		if e.Kind == events.KindCreated && len(e.NewBallInCourt) == 0 {
+			return nil, false // created in nobody's court: no ball moved
+		}
+		return &model.BallInCourtChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID,
+			ItemKind: model.BallInCourtItemKind(e.ItemKind), ItemID: e.ItemID, Title: e.Title,
+			PreviousBallInCourt: people(e.PreviousBallInCourt), BallInCourt: people(e.NewBallInCourt),
+			At: e.At, Source: model.ChangeSource(e.Source)}, true
+	}, func(c string) *model.BallInCourtChange { return &model.BallInCourtChange{Cursor: c} })
 }
 
 // RfiChanged is the resolver for the rfiChanged field.
 func (r *subscriptionResolver) RfiChanged(ctx context.Context, projectID *int64, rfiID *int64, after *string) (<-chan *model.RFIChange, error) {
-	panic(fmt.Errorf("not implemented: RfiChanged - rfiChanged"))
+	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(rfiID), ItemKinds: []events.ItemKind{events.ItemRFI}}
+	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.RFIChange, bool) {
+		return &model.RFIChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, RfiID: e.ItemID,
+			Title: e.Title, PreviousStatus: previous[adapter.RFIStatus](e.PreviousStatus), Status: adapter.RFIStatus(e.NewStatus),
+			PreviousBallInCourt: people(e.PreviousBallInCourt), BallInCourt: people(e.NewBallInCourt),
+			At: e.At, Source: model.ChangeSource(e.Source)}, true
+	}, func(c string) *model.RFIChange { return &model.RFIChange{Cursor: c} })
 }
 
 // SubmittalChanged is the resolver for the submittalChanged field.
 func (r *subscriptionResolver) SubmittalChanged(ctx context.Context, projectID *int64, submittalID *int64, after *string) (<-chan *model.SubmittalChange, error) {
-	panic(fmt.Errorf("not implemented: SubmittalChanged - submittalChanged"))
+	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(submittalID), ItemKinds: []events.ItemKind{events.ItemSubmittal}}
+	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.SubmittalChange, bool) {
+		return &model.SubmittalChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, SubmittalID: e.ItemID,
+			Title: e.Title, PreviousStatus: previous[string](e.PreviousStatus), Status: e.NewStatus,
+			PreviousBallInCourt: people(e.PreviousBallInCourt), BallInCourt: people(e.NewBallInCourt),
+			At: e.At, Source: model.ChangeSource(e.Source)}, true
+	}, func(c string) *model.SubmittalChange { return &model.SubmittalChange{Cursor: c} })
 }
 
 // InvoiceStatusChanged is the resolver for the invoiceStatusChanged field.
 func (r *subscriptionResolver) InvoiceStatusChanged(ctx context.Context, projectID *int64, invoiceID *int64, after *string) (<-chan *model.InvoiceStatusChange, error) {
-	panic(fmt.Errorf("not implemented: InvoiceStatusChanged - invoiceStatusChanged"))
+	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(invoiceID), ItemKinds: []events.ItemKind{events.ItemInvoice},
+		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.InvoiceStatusChange, bool) {
+		return &model.InvoiceStatusChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, InvoiceID: e.ItemID,
+			Title: e.Title, PreviousStatus: previous[adapter.InvoiceStatus](e.PreviousStatus), Status: adapter.InvoiceStatus(e.NewStatus),
+			At: e.At, Source: model.ChangeSource(e.Source)}, true
+	}, func(c string) *model.InvoiceStatusChange { return &model.InvoiceStatusChange{Cursor: c} })
 }
 
 // CommitmentChanged is the resolver for the commitmentChanged field.
 func (r *subscriptionResolver) CommitmentChanged(ctx context.Context, projectID *int64, commitmentID *int64, after *string) (<-chan *model.CommitmentChange, error) {
-	panic(fmt.Errorf("not implemented: CommitmentChanged - commitmentChanged"))
+	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(commitmentID), ItemKinds: []events.ItemKind{events.ItemCommitment},
+		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.CommitmentChange, bool) {
+		return &model.CommitmentChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, CommitmentID: e.ItemID,
+			Title: e.Title, PreviousStatus: previous[adapter.CommitmentStatus](e.PreviousStatus), Status: adapter.CommitmentStatus(e.NewStatus),
+			At: e.At, Source: model.ChangeSource(e.Source)}, true
+	}, func(c string) *model.CommitmentChange { return &model.CommitmentChange{Cursor: c} })
 }
 
 // BallInCourtChange returns graph.BallInCourtChangeResolver implementation.

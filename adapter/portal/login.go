@@ -178,22 +178,24 @@ func (b *Browser) login(ctx context.Context, p *chromeProcess, in DriverLogin) (
 			cancel()
 		}
 	}()
-	if err := run("open a private browser context", func(*rod.Page) error {
-		sctx, cancel := context.WithTimeout(ctx, b.o.StepTimeout)
-		defer cancel()
-		inc, err := p.rod.Context(sctx).Incognito()
-		if err != nil {
-			return err
-		}
+	// The tab and its event stream live as long as the login (lctx); the
+	// watchdog gives creating them the step deadline all the same.
+	lctx, lcancel := context.WithCancel(ctx)
+	defer lcancel()
+	watchdog := time.AfterFunc(b.o.StepTimeout, lcancel)
+	inc, err := p.rod.Context(lctx).Incognito()
+	if err == nil {
 		incognito = inc
-		pg, err := inc.Page(proto.TargetCreateTarget{})
-		if err != nil {
-			return err
+		var pg *rod.Page
+		if pg, err = inc.Page(proto.TargetCreateTarget{}); err == nil {
+			page = pg.Sleeper(pollSleeper)
 		}
-		page = pg
-		return nil
-	}); err != nil {
-		return WebSession{}, err
+	}
+	if !watchdog.Stop() && err == nil {
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		return WebSession{}, stepError(ctx, lctx, "open a private browser context", err)
 	}
 
 	if err := run("open the login page", func(pg *rod.Page) error {
@@ -250,8 +252,8 @@ func (b *Browser) login(ctx context.Context, p *chromeProcess, in DriverLogin) (
 		return WebSession{}, loginError(adapter.CodeUnauthenticated, "Procore refused the email or password", ErrInvalidCredentials)
 	case "mfa":
 		var method MFAMethod
-		if err := run("read the MFA method", func(*rod.Page) error {
-			m, err := mfaPage.Attribute("data-mfa-method")
+		if err := run("read the MFA method", func(pg *rod.Page) error {
+			m, err := mfaPage.Context(pg.GetContext()).Attribute("data-mfa-method")
 			if err != nil {
 				return err
 			}

@@ -13,10 +13,12 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// The ball in court of an RFI, a submittal or a punch item moved.
+// The ball in court of an RFI, a submittal or a punch item moved, or a new item started in someone's court.
 type BallInCourtChange struct {
 	// This event's cursor: pass it as `after` to resume after it.
 	Cursor string `json:"cursor"`
+	// BALL_IN_COURT_CHANGED, or CREATED for a new item that starts in someone's court.
+	Kind ChangeKind `json:"kind"`
 	// The item's project.
 	ProjectID int64 `json:"projectId"`
 	// The kind of item.
@@ -187,6 +189,14 @@ type InvoiceStatusChange struct {
 	Source ChangeSource `json:"source"`
 	// The invoice as it is now (read from Procore only when selected).
 	Invoice *adapter.Invoice `json:"invoice,omitempty"`
+}
+
+// Writes to Procore. Every mutation validates its input before calling Procore:
+// problems the client can fix come back as `userErrors` (with the input field's
+// path and a code) and nothing is written. Creates are exactly-once per
+// idempotency key (the input's `idempotencyKey` or the `Idempotency-Key` HTTP
+// header): a retry with the same key and input returns the first result.
+type Mutation struct {
 }
 
 // An observation connection.

@@ -1,0 +1,34 @@
+package events
+
+import (
+	"context"
+	"sync/atomic"
+
+	"procoregraph/tenant"
+)
+
+// Live is what the Subscription resolvers need; the gateway puts it in every
+// request's context (WithLive) and resolvers read it with LiveFrom.
+type Live struct {
+	// Bus delivers events. Required.
+	Bus Bus
+	// Prime, when set, records the differ's baseline for the items a
+	// subscription watches before the subscription starts (see Primer).
+	Prime func(ctx context.Context, conn *tenant.Connection, projectID int64, kinds []ItemKind) error
+	// Active, when set, counts open subscriptions (after priming, so a
+	// subscription counted here misses nothing that happens next).
+	Active *atomic.Int64
+}
+
+type liveKey struct{}
+
+// WithLive returns ctx carrying l.
+func WithLive(ctx context.Context, l *Live) context.Context {
+	return context.WithValue(ctx, liveKey{}, l)
+}
+
+// LiveFrom returns the Live in ctx, or nil.
+func LiveFrom(ctx context.Context) *Live {
+	l, _ := ctx.Value(liveKey{}).(*Live)
+	return l
+}

@@ -1,0 +1,308 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"procoregraph/adapter"
+	"procoregraph/cache"
+	"procoregraph/tenant"
+)
+
+// PollerOptions configure NewPoller. Zero values mean the defaults.
+type PollerOptions struct {
+	// Store holds the lock that makes one replica the connection's poller,
+	// and the per-project, per-tool watermarks. Required.
+	Store cache.Store
+	// Observer receives every item found changed. Required.
+	Observer Observer
+	// Cache is invalidated for projects in which items changed; nil when the
+	// gateway runs without a cache.
+	Cache Invalidator
+	// Interval between polls. Default 30 s.
+	Interval time.Duration
+	// Lease is how long the lock is held without renewal; a replica that
+	// dies is replaced after at most Lease. Default 3 × Interval.
+	Lease time.Duration
+	// Overlap is how far each updated_at window reaches back before the
+	// newest updated_at seen, so an item changed in the same second is not
+	// missed (the differ ignores what it already knows). Default 2 s.
+	Overlap time.Duration
+	// ClockSkew is how far Procore's clock may lag ours; it only matters for
+	// a project with no items yet. Default 1 min.
+	ClockSkew time.Duration
+	// Kinds are the tools polled. Default AllItemKinds.
+	Kinds []ItemKind
+	// ProjectIDs restricts polling to these projects. Default: the
+	// company's active projects, re-listed every ProjectsEvery polls.
+	ProjectIDs []int64
+	// ProjectsEvery is how many polls reuse one project list. Default 10.
+	ProjectsEvery int
+	// MaxConcurrency bounds concurrent list calls. Default 4.
+	MaxConcurrency int
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the local clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Poller finds changed items of one connection that has no webhooks: every
+// Interval it lists each project's RFIs, submittals, punch items, invoices
+// and commitments with a filters[updated_at] window starting just before the
+// newest updated_at it saw (a project's first poll lists everything, which
+// the differ records as a silent baseline), and reports every item to the
+// Observer with SourcePoller.
+//
+// Among all replicas polling the same connection, one holds the lock
+// cache.AuxKey(conn, "poller", "lock") (SetNX with a lease, renewed by
+// compare-and-swap every poll, released by compare-and-delete on stop); the
+// others wait and take over within a lease if it dies. Watermarks live in the
+// Store too, so a new holder continues where the last one stopped.
+type Poller struct {
+	conn  *tenant.Connection
+	o     PollerOptions
+	token []byte
+
+	mu       sync.Mutex
+	holding  bool
+	projects []int64
+	polls    int
+}
+
+// NewPoller returns a poller for conn; call Run to start it.
+func NewPoller(conn *tenant.Connection, o PollerOptions) (*Poller, error) {
+	if conn == nil || o.Store == nil || o.Observer == nil {
+		return nil, errors.New("events: NewPoller needs a connection, a Store and an Observer")
+	}
+	if o.Interval <= 0 {
+		o.Interval = 30 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = 3 * o.Interval
+	}
+	if o.Overlap <= 0 {
+		o.Overlap = 2 * time.Second
+	}
+	if o.ClockSkew <= 0 {
+		o.ClockSkew = time.Minute
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = AllItemKinds
+	}
+	if o.ProjectsEvery <= 0 {
+		o.ProjectsEvery = 10
+	}
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	return &Poller{conn: conn, o: o, token: []byte(hex.EncodeToString(tok))}, nil
+}
+
+func (p *Poller) lockKey() string { return cache.AuxKey(p.conn.ID, "poller", "lock") }
+
+// Run polls every Interval while it holds the lock, until ctx is done; then it
+// releases the lock. It returns nil when ctx ends.
+func (p *Poller) Run(ctx context.Context) error {
+	t := time.NewTicker(p.o.Interval)
+	defer t.Stop()
+	defer p.release()
+	for {
+		if _, err := p.PollOnce(ctx); err != nil && ctx.Err() == nil {
+			p.o.Logger.Warn("poller: poll failed; retrying next interval", "conn", p.conn.ID, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Holding reports whether this poller holds the connection's lock.
+func (p *Poller) Holding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.holding
+}
+
+// PollOnce takes or renews the lock and, when it holds it, runs one poll. It
+// returns how many item states it reported (0 when another replica polls).
+func (p *Poller) PollOnce(ctx context.Context) (int, error) {
+	held, err := p.acquire(ctx)
+	if err != nil || !held {
+		return 0, err
+	}
+	projects, err := p.projectIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var mu sync.Mutex
+	total := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.o.MaxConcurrency)
+	for _, pid := range projects {
+		for _, kind := range p.o.Kinds {
+			g.Go(func() error {
+				n, err := p.pollTool(gctx, pid, kind)
+				mu.Lock()
+				total += n
+				mu.Unlock()
+				if err != nil && !adapter.IsNotFound(err) && adapter.ErrorCode(err) != adapter.CodeForbidden {
+					return fmt.Errorf("project %d %s: %w", pid, kind, err)
+				}
+				return nil
+			})
+		}
+	}
+	err = g.Wait()
+	return total, err
+}
+
+// acquire takes the lock, or extends it when this poller holds it.
+func (p *Poller) acquire(ctx context.Context) (bool, error) {
+	p.mu.Lock()
+	holding := p.holding
+	p.mu.Unlock()
+	var ok bool
+	var err error
+	if holding {
+		ok, err = p.o.Store.CompareAndSwap(ctx, p.lockKey(), p.token, p.token, p.o.Lease)
+		if err == nil && !ok {
+			p.o.Logger.Info("poller: lost the lock to another replica", "conn", p.conn.ID)
+		}
+	}
+	if !ok && err == nil {
+		ok, err = p.o.Store.SetNX(ctx, p.lockKey(), p.token, p.o.Lease)
+	}
+	p.mu.Lock()
+	p.holding = ok && err == nil
+	p.mu.Unlock()
+	return ok, err
+}
+
+func (p *Poller) release() {
+	p.mu.Lock()
+	holding := p.holding
+	p.holding = false
+	p.mu.Unlock()
+	if !holding {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.o.Store.CompareAndDelete(ctx, p.lockKey(), p.token); err != nil {
+		p.o.Logger.Warn("poller: could not release the lock; it expires with its lease", "err", err)
+	}
+}
+
+func (p *Poller) projectIDs(ctx context.Context) ([]int64, error) {
+	if len(p.o.ProjectIDs) > 0 {
+		return p.o.ProjectIDs, nil
+	}
+	p.mu.Lock()
+	cached, polls := p.projects, p.polls
+	p.polls++
+	p.mu.Unlock()
+	if cached != nil && polls%p.o.ProjectsEvery != 0 {
+		return cached, nil
+	}
+	ids, err := companyProjectIDs(ctx, p.conn)
+	if err != nil {
+		return cached, err
+	}
+	p.mu.Lock()
+	p.projects = ids
+	p.mu.Unlock()
+	return ids, nil
+}
+
+func companyProjectIDs(ctx context.Context, conn *tenant.Connection) ([]int64, error) {
+	page, err := conn.Procore.Projects(ctx, conn.CompanyID, adapter.ProjectFilter{}, adapter.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(page.Items))
+	for i, pr := range page.Items {
+		ids[i] = pr.ID
+	}
+	return ids, nil
+}
+
+// markTTL lets watermarks of projects no longer polled expire.
+const markTTL = 30 * 24 * time.Hour
+
+func (p *Poller) markKey(projectID int64, kind ItemKind) string {
+	return cache.AuxKey(p.conn.ID, "poller", "mark", strconv.FormatInt(projectID, 10), string(kind))
+}
+
+// pollTool lists one project's items of one kind changed since its
+// watermark, reports them and moves the watermark to the newest updated_at.
+func (p *Poller) pollTool(ctx context.Context, projectID int64, kind ItemKind) (int, error) {
+	key := p.markKey(projectID, kind)
+	var opt adapter.ListOptions
+	var mark time.Time
+	it, found, err := p.o.Store.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		if mark, err = time.Parse(time.RFC3339Nano, string(it.Value)); err != nil {
+			found = false
+		}
+	}
+	if found {
+		since := mark.Add(-p.o.Overlap)
+		opt.UpdatedSince = &since
+	}
+	listedAt := p.o.Now()
+	snaps, err := listSnapshots(ctx, p.conn.Procore, p.conn.ID, projectID, kind, opt)
+	if err != nil {
+		return 0, err
+	}
+	next := mark
+	if !found && len(snaps) == 0 {
+		next = listedAt.Add(-p.o.ClockSkew) // nothing yet: start from about now
+	}
+	invalidated := false
+	for _, s := range snaps {
+		if s.UpdatedAt.After(next) {
+			next = s.UpdatedAt
+		}
+		if found && p.o.Cache != nil && !invalidated && s.UpdatedAt.After(mark) {
+			// Something changed since the last poll: what the cache holds
+			// for this project may be stale.
+			invalidated = true
+			if err := p.o.Cache.Invalidate(ctx, p.conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
+				p.o.Logger.Warn("poller: cache invalidation failed", "err", err)
+			}
+		}
+		if _, err := p.o.Observer.Observe(ctx, s, SourcePoller); err != nil {
+			return 0, err // the watermark stays: the next poll reports it again
+		}
+	}
+	if !next.Equal(mark) || !found {
+		if err := p.o.Store.Set(ctx, key, []byte(next.UTC().Format(time.RFC3339Nano)), markTTL); err != nil {
+			return len(snaps), err
+		}
+	}
+	return len(snaps), nil
+}

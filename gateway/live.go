@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"procoregraph/adapter"
+	"procoregraph/loaders"
+	"procoregraph/tenant"
+)
+
+// WebsocketOptions tune the subscription transports. Zero values mean the
+// defaults.
+type WebsocketOptions struct {
+	// KeepAlive is the legacy graphql-ws "ka" interval and the SSE keep-alive
+	// interval. Default 15 s.
+	KeepAlive time.Duration
+	// PingPong is the graphql-transport-ws ping interval; a peer that does
+	// not answer within twice this is disconnected. Default 15 s.
+	PingPong time.Duration
+	// InitTimeout bounds the wait for connection_init (then close 4408).
+	// Default 10 s.
+	InitTimeout time.Duration
+	// OriginPatterns are the browser origins allowed besides the request's
+	// own host (coder/websocket AcceptOptions). Default none: same origin,
+	// and clients that send no Origin (Node, curl).
+	OriginPatterns []string
+}
+
+func (o WebsocketOptions) withDefaults() WebsocketOptions {
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 15 * time.Second
+	}
+	if o.PingPong <= 0 {
+		o.PingPong = 15 * time.Second
+	}
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// CloseForbidden is the graphql-transport-ws close code for a connection
+// whose credentials are refused at connection_init.
+const CloseForbidden = 4403
+
+// addSubscriptionTransports adds server-sent events (graphql-sse distinct
+// connections mode; it must come before POST, which would otherwise take the
+// request) and websockets (graphql-transport-ws and the legacy graphql-ws).
+func addSubscriptionTransports(srv *handler.Server, d Deps) {
+	o := d.Websocket.withDefaults()
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: o.KeepAlive})
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: o.KeepAlive,
+		PingPongInterval:      o.PingPong,
+		InitTimeout:           o.InitTimeout,
+		InitFunc:              websocketInit(d),
+		Implementation:        websocketImplementation(o),
+	})
+}
+
+// websocketInit checks the connection's credentials at connection_init: the
+// upgrade request, with the Authorization connection parameter (browsers
+// cannot set headers on a websocket) as its Authorization header, goes
+// through the tenant resolver. A refusal closes with 4403 and a reason the
+// graphql-ws client reports at once.
+func websocketInit(d Deps) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		r, _ := ctx.Value(upgradeKey{}).(*http.Request)
+		if r == nil {
+			return transport.WithWebsocketCloseCode(ctx, CloseForbidden), nil, errors.New("forbidden")
+		}
+		req := r.Clone(ctx)
+		if a := p.Authorization(); a != "" {
+			req.Header.Set("Authorization", a)
+		}
+		conn, err := d.Tenants.Resolve(req)
+		if err != nil {
+			msg := "forbidden"
+			var ae *adapter.Error
+			if errors.As(err, &ae) && ae.Message != "" {
+				msg = ae.Message
+			}
+			ctx = transport.AppendCloseReason(ctx, truncate(msg, 120))
+			return transport.WithWebsocketCloseCode(ctx, CloseForbidden), nil, errors.New(msg)
+		}
+		ctx = tenant.With(ctx, conn)
+		ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+		return ctx, nil, nil
+	}
+}
+
+// truncate keeps a websocket close reason within the protocol's 123 bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+type upgradeKey struct{}
+
+// isWebsocketUpgrade reports whether r asks for a websocket; its credentials
+// are then checked at connection_init instead of on the upgrade.
+func isWebsocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// perEventLoaders gives every event of a subscription its own loaders. The
+// request's loaders live as long as the websocket or SSE stream (gqlgen#1368:
+// a stale dataloader cache), so without this an item selected in an event
+// would be read once and then served from memory forever.
+func perEventLoaders(d Deps) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if graphql.HasOperationContext(ctx) {
+			if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+				if conn, ok := tenant.From(ctx); ok {
+					ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+				}
+			}
+		}
+		return next(ctx)
+	}
+}
+
+func websocketImplementation(o WebsocketOptions) transport.WebsocketImplementation {
+	return transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}
+}
+
+// isStream reports whether r opens a long-lived stream: a websocket or
+// server-sent events.
+func isStream(r *http.Request) bool {
+	return isWebsocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// endStreamsOnStop ties a stream's context to d.Stopping, so that shutting
+// the server down ends websocket and SSE streams instead of waiting for them.
+// The returned func releases the tie.
+func endStreamsOnStop(d Deps, r *http.Request, ctx context.Context) (context.Context, func()) {
+	if d.Stopping == nil || !isStream(r) {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.Stopping, cancel)
+	return ctx, func() { stop(); cancel() }
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"procoregraph/adapter"
+	"procoregraph/cache"
+	"procoregraph/events"
+	"procoregraph/tenant"
+)
+
+// liveParts are the live-update pieces of one gateway process: the event bus
+// (Redis Streams when REDIS_URL is set, else in memory), the differ every
+// source feeds, the webhook receiver, the subscription primer and the poller.
+type liveParts struct {
+	// Bus carries events between replicas.
+	Bus events.Bus
+	// Observer is the differ: mutations, webhooks and the poller report to it.
+	Observer events.Observer
+	// Live goes to gateway.Deps.Live (subscriptions).
+	Live *events.Live
+	// Webhooks goes to gateway.Deps.Webhooks; nil without WEBHOOK_AUTHORIZATION.
+	Webhooks http.Handler
+
+	cfg    config
+	logger *slog.Logger
+	conn   *tenant.Connection
+	store  cache.Store
+	cache  *cache.Cache
+	wg     sync.WaitGroup
+	closer []func()
+}
+
+// newLive builds the bus, the differ, the primer and the webhook receiver
+// for conn. The store is the cache's when there is a cache, else one of its
+// own (Redis when configured, so replicas still share state).
+func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection) (*liveParts, error) {
+	l := &liveParts{cfg: cfg, logger: logger, conn: conn, cache: c}
+	if c != nil {
+		l.store = c.Store()
+	} else {
+		s, closeStore, err := newStore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.store = s
+		l.closer = append(l.closer, closeStore)
+	}
+
+	if cfg.RedisURL != "" {
+		rdb, err := cache.ParseRedisURL(cfg.RedisURL)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		l.closer = append(l.closer, func() { _ = rdb.Close() })
+		bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: cfg.CachePrefix,
+			Retention: cfg.EventRetention, Logger: logger})
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.Bus = bus
+	} else {
+		l.Bus = events.NewMemoryBus(events.MemoryOptions{Retention: cfg.EventRetention})
+	}
+	// Closed first (closers run last to first): ends every subscription.
+	l.closer = append(l.closer, func() { _ = l.Bus.Close() })
+	l.Observer = events.NewDiffer(l.store, l.Bus, events.DifferOptions{Logger: logger})
+
+	primer, err := events.NewPrimer(events.PrimerOptions{Store: l.store, Observer: l.Observer, Logger: logger})
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	active := new(atomic.Int64)
+	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Active: active}
+	if reg != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "procoregraph_subscriptions_active",
+			Help: "Open GraphQL subscriptions on this replica.",
+		}, func() float64 { return float64(active.Load()) }))
+	}
+
+	if cfg.WebhookAuthorization != "" {
+		var inv events.Invalidator
+		if c != nil {
+			inv = c
+		}
+		wh, err := events.NewWebhookHandler(events.WebhookOptions{
+			Authorization: cfg.WebhookAuthorization,
+			Connection: func(_ context.Context, companyID int64) (*tenant.Connection, bool) {
+				return conn, companyID == conn.CompanyID
+			},
+			Observer: l.Observer, Store: l.store, Cache: inv, Logger: logger,
+		})
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.Webhooks = wh
+	}
+	return l, nil
+}
+
+// start runs what needs the listening address: webhook registration (when
+// asked) and the poller (when -poll-interval is set). It returns once
+// registration is done; the poller runs until ctx ends.
+func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
+	if l.cfg.RegisterWebhooks {
+		api, ok := l.conn.Procore.(adapter.Webhooks)
+		if !ok {
+			return fmt.Errorf("-register-webhooks: this connection's Procore client cannot manage webhooks")
+		}
+		base := l.cfg.PublicURL
+		if base == "" {
+			base = "http://" + addr.String()
+		}
+		dest := strings.TrimSuffix(base, "/") + "/webhooks/procore"
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		reg, err := events.Register(rctx, api, l.conn.CompanyID, events.RegisterOptions{
+			Namespace: l.cfg.WebhookNamespace, DestinationURL: dest, Authorization: l.cfg.WebhookAuthorization,
+		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("register Procore webhooks: %w", err)
+		}
+		l.logger.Info("Procore webhooks registered", "hook", reg.Hook.ID, "destination", dest,
+			"new_hook", reg.CreatedHook, "new_triggers", len(reg.CreatedTriggers))
+	}
+	if l.cfg.PollInterval > 0 {
+		var inv events.Invalidator
+		if l.cache != nil {
+			inv = l.cache
+		}
+		p, err := events.NewPoller(l.conn, events.PollerOptions{Store: l.store, Observer: l.Observer, Cache: inv,
+			Interval: l.cfg.PollInterval, Logger: l.logger})
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		l.closer = append(l.closer, func() { cancel(); l.wg.Wait() })
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			_ = p.Run(pctx)
+		}()
+	}
+	return nil
+}
+
+// close stops the poller, ends every subscription and releases the bus's and
+// the store's connections, in that order.
+func (l *liveParts) close() {
+	for i := len(l.closer) - 1; i >= 0; i-- {
+		l.closer[i]()
+	}
+	l.closer = nil
+}
+
+// randomSecret returns a random webhook Authorization value for the
+// embedded sandbox, which the gateway registers itself.
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "Bearer " + hex.EncodeToString(b)
+}

@@ -1,0 +1,192 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"procoregraph/adapter"
+	"procoregraph/events"
+	"procoregraph/graph/model"
+	"procoregraph/loaders"
+)
+
+// droppedMarker starts the cursor of the last element a dropped subscription
+// sends: the cursor resolvers turn it into the SLOW_SUBSCRIBER error.
+const droppedMarker = "\x00dropped:"
+
+// subscribe runs one subscription: it subscribes to the bus (so nothing
+// published from now on is missed), primes the differ's baseline for what the
+// subscription watches, and forwards every event conv accepts into the
+// channel gqlgen reads. The forwarding goroutine owns the channel: it closes
+// it when the client goes away, the bus closes, or the bus drops the
+// subscriber for being too slow (then, first, an element made by dropped
+// that reports SLOW_SUBSCRIBER with the last cursor delivered).
+func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemKind, after *string,
+	conv func(events.Event) (*T, bool), dropped func(cursor string) *T) (<-chan *T, error) {
+	c, err := conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := events.LiveFrom(ctx)
+	if live == nil || live.Bus == nil {
+		return nil, adapter.Errorf(adapter.CodeInternal, "subscriptions are not configured")
+	}
+	f.Conn = c.ID
+	cursor := ""
+	if after != nil {
+		cursor = *after
+	}
+	sub, err := live.Bus.Subscribe(ctx, f, cursor)
+	if err != nil {
+		if errors.Is(err, events.ErrBadCursor) {
+			return nil, &adapter.Error{Code: adapter.CodeBadUserInput, Message: "after is not an event cursor of this gateway", Err: err}
+		}
+		return nil, err
+	}
+	if live.Prime != nil {
+		// A failed priming is logged by the primer; the subscription still
+		// delivers what the sources report.
+		_ = live.Prime(ctx, c, f.ProjectID, prime)
+	}
+	if live.Active != nil {
+		live.Active.Add(1)
+	}
+	ch := make(chan *T)
+	go func() {
+		defer close(ch)
+		if live.Active != nil {
+			defer live.Active.Add(-1)
+		}
+		last := cursor
+		for e := range sub.C {
+			v, ok := conv(e)
+			last = e.ID
+			if !ok {
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case ch <- v:
+			}
+		}
+		if errors.Is(sub.Err(), events.ErrSlowSubscriber) {
+			select {
+			case <-ctx.Done():
+			case ch <- dropped(droppedMarker + last):
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// eventCursor returns an event's cursor, or the SLOW_SUBSCRIBER error for
+// the element a dropped subscription ends with.
+func eventCursor(c string) (string, error) {
+	last, ok := strings.CutPrefix(c, droppedMarker)
+	if !ok {
+		return c, nil
+	}
+	return "", &gqlerror.Error{
+		Message: "subscription dropped: the client did not keep up with its events; subscribe again with after: lastCursor",
+		Extensions: map[string]any{"code": "SLOW_SUBSCRIBER", "lastCursor": last},
+	}
+}
+
+func projectFilter(projectID *int64) int64 {
+	if projectID == nil {
+		return 0
+	}
+	return *projectID
+}
+
+func previous[T ~string](s string) *T {
+	if s == "" {
+		return nil
+	}
+	v := T(s)
+	return &v
+}
+
+func people(ps []adapter.Person) []adapter.User {
+	if ps == nil {
+		return []adapter.User{}
+	}
+	return ps
+}
+
+// findInProject loads a project's whole list of T (cached, shared by every
+// subscriber of the event) and returns the item with id, nil when gone.
+func findInProject[T any](ctx context.Context, pick func(*loaders.Loaders) *loaders.ListLoader[T], projectID, id int64, idOf func(T) int64) (*T, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pick(l).Load(ctx, loaders.NewListKey(projectID, 0, nil))()
+	if err != nil {
+		if adapter.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	for i := range page.Items {
+		if idOf(page.Items[i]) == id {
+			return &page.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func rfiOf(ctx context.Context, projectID, id int64) (*adapter.RFI, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.RFIDetail.Load(ctx, loaders.ItemKey{ProjectID: projectID, ID: id})()
+	if adapter.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func submittalOf(ctx context.Context, projectID, id int64) (*adapter.Submittal, error) {
+	return findInProject(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Submittal] { return l.Submittals },
+		projectID, id, func(s adapter.Submittal) int64 { return s.ID })
+}
+
+func punchItemOf(ctx context.Context, projectID, id int64) (*adapter.PunchItem, error) {
+	return findInProject(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.PunchItem] { return l.PunchItems },
+		projectID, id, func(p adapter.PunchItem) int64 { return p.ID })
+}
+
+func commitmentOf(ctx context.Context, projectID, id int64) (*adapter.Commitment, error) {
+	return findInProject(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Commitment] { return l.Commitments },
+		projectID, id, func(c adapter.Commitment) int64 { return c.ID })
+}
+
+func invoiceOf(ctx context.Context, projectID, id int64) (*adapter.Invoice, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := l.InvoiceDetail.Load(ctx, loaders.ItemKey{ProjectID: projectID, ID: id})()
+	if adapter.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+var ballInCourtKinds = map[model.BallInCourtItemKind]events.ItemKind{
+	model.BallInCourtItemKindRfi:       events.ItemRFI,
+	model.BallInCourtItemKindSubmittal: events.ItemSubmittal,
+	model.BallInCourtItemKindPunchItem: events.ItemPunchItem,
+}
