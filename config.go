@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"procoregraph/adapter/portal"
 )
 
 // config is the gateway's configuration: flags override environment variables.
@@ -30,6 +32,18 @@ type config struct {
 	MaxConcurrency int
 	// CacheTTL is the default freshness of cached Procore data.
 	CacheTTL time.Duration
+	// PortalSessionKey encrypts stored browser sessions (32 bytes, base64 or
+	// hex). Empty: a random key per process (sessions do not survive a restart
+	// and cannot be shared by replicas).
+	PortalSessionKey string
+	// ChromiumPath is the browser for session logins; empty: found on PATH.
+	ChromiumPath string
+	// PortalCodeProvider delivers SMS/email login codes: "outbox" (the
+	// sandbox's outbox) or "inbox" (POST /sessions/codes with
+	// PortalInboxSecret). Default: outbox for the embedded sandbox, else inbox
+	// when a secret is set.
+	PortalCodeProvider string
+	PortalInboxSecret  string
 	// SandboxLatency adds latency to the embedded sandbox (demos, benchmarks).
 	SandboxLatency time.Duration
 
@@ -74,6 +88,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.RefreshToken, "procore-refresh-token", env("PROCORE_REFRESH_TOKEN", ""), "OAuth refresh token for the refresh-token grant instead of client credentials (PROCORE_REFRESH_TOKEN)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL for the shared cache, e.g. redis://127.0.0.1:6379/0; empty uses an in-memory cache (REDIS_URL)")
 	fs.StringVar(&c.CachePrefix, "cache-prefix", env("CACHE_PREFIX", ""), "prefix for every Redis key, to share one Redis between environments (CACHE_PREFIX)")
+	fs.StringVar(&c.PortalSessionKey, "portal-session-key", env("PORTAL_SESSION_KEY", ""), "32-byte key (base64 or hex) encrypting stored browser sessions; share it between replicas (PORTAL_SESSION_KEY)")
+	fs.StringVar(&c.ChromiumPath, "chromium-path", env("CHROMIUM_PATH", ""), "Chromium for browser-session logins; default: found on PATH (CHROMIUM_PATH)")
+	fs.StringVar(&c.PortalCodeProvider, "portal-code-provider", env("PORTAL_CODE_PROVIDER", ""), "where SMS/email login codes come from: outbox (sandbox) or inbox (POST /sessions/codes) (PORTAL_CODE_PROVIDER)")
+	fs.StringVar(&c.PortalInboxSecret, "portal-inbox-secret", env("PORTAL_INBOX_SECRET", ""), "bearer secret for POST /sessions/codes deliveries (PORTAL_INBOX_SECRET)")
 	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
 	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the response cache")
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")
@@ -130,6 +148,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.PollInterval < 0 || c.PollInterval > 0 && c.PollInterval < time.Second {
 		errs = append(errs, errors.New("-poll-interval must be 0 (off) or at least 1s"))
+	}
+	switch c.PortalCodeProvider {
+	case "", "outbox", "inbox":
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_CODE_PROVIDER %q: want outbox or inbox", c.PortalCodeProvider))
+	}
+	if c.PortalCodeProvider == "inbox" && c.PortalInboxSecret == "" {
+		errs = append(errs, errors.New("PORTAL_CODE_PROVIDER=inbox needs PORTAL_INBOX_SECRET"))
+	}
+	if c.PortalSessionKey != "" {
+		if _, err := portal.ParseKey(c.PortalSessionKey); err != nil {
+			errs = append(errs, fmt.Errorf("PORTAL_SESSION_KEY: %v", err))
+		}
 	}
 	if c.MaxConcurrency <= 0 {
 		errs = append(errs, errors.New("-max-concurrency must be positive"))

@@ -135,10 +135,19 @@ type gqlError struct {
 // query POSTs a GraphQL request (with the debug header) and decodes the answer.
 func (p *gatewayProc) query(t testing.TB, query string, vars map[string]any) gqlResponse {
 	t.Helper()
+	return p.queryAs(t, "", query, vars)
+}
+
+// queryAs is query with a gateway session token (none when token is "").
+func (p *gatewayProc) queryAs(t testing.TB, token, query string, vars map[string]any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, p.URL+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Procoregraph-Debug", "1")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST /graphql: %v", err)

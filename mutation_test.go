@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"procoregraph/cache"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 )
@@ -1053,7 +1055,23 @@ func TestIdempotentCreatesAcrossReplicas(t *testing.T) {
 	})
 	env = copyEnv(env)
 	env["REDIS_URL"] = redisURL
-	env["CACHE_PREFIX"] = "test-mutations-" + randomKey(t)[len(t.Name())+1:] + ":"
+	prefix := "test-mutations-" + randomKey(t)[len(t.Name())+1:] + ":"
+	env["CACHE_PREFIX"] = prefix
+	rdb, err := cache.ParseRedisURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var keys []string
+		for iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator(); iter.Next(ctx); {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			_ = rdb.Del(ctx, keys...).Err()
+		}
+		_ = rdb.Close()
+	})
 	a, b := startGateway(t, env), startGateway(t, env)
 
 	key := randomKey(t)

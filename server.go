@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.CompanyID == 0 {
 			sb.ReadDataset(func(d *data.Dataset) { cfg.CompanyID = d.Companies[0].ID })
 		}
+		if cfg.PortalCodeProvider == "" {
+			cfg.PortalCodeProvider = "outbox" // the sandbox's SMS/email outbox
+		}
 		fmt.Fprintf(stdout, "embedded Procore sandbox at %s (client id %s)\n", sb.URL, sandbox.DefaultClientID)
 		// The demo gets live updates: the gateway registers its own webhooks.
 		cfg.RegisterWebhooks = true
@@ -64,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	upstreamMetrics := reqstats.NewUpstreamMetrics(reg)
 	procore, err := rest.New(rest.Config{
 		APIURL:         cfg.APIURL,
 		LoginURL:       cfg.LoginURL,
@@ -73,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CompanyID:      cfg.CompanyID,
 		MaxConcurrency: cfg.MaxConcurrency,
 		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
-		OnUpstreamCall: reqstats.NewUpstreamMetrics(reg).Observe,
+		OnUpstreamCall: upstreamMetrics.Observe,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -124,16 +128,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("live updates: %w", err)
 	}
 	defer lv.close()
+	static := tenant.Static{Conn: conn}
+	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, static)
+	if err != nil {
+		return err
+	}
+	defer closeSessions()
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	handler := gateway.NewServer(gateway.Deps{
-		Live:     lv.Live,
-		Webhooks: lv.Webhooks,
-		Stopping: stopping,
-		Tenants:  tenant.Static{Conn: conn},
-		Loaders:  loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
-		Logger:   logger,
-		Gatherer: reg,
+		Live:         lv.Live,
+		Webhooks:     lv.Webhooks,
+		Stopping:     stopping,
+		Tenants:      sess,
+		Sessions:     sess,
+		SessionCodes: sessionCodes,
+		Loaders:      loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
+		Logger:       logger,
+		Gatherer:     reg,
 		// Idempotency records share the differ's store: Redis when
 		// configured, so duplicates on any replica find them.
 		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),

@@ -67,6 +67,7 @@ type scriptLine struct {
 	Code    int             `json:"code"`
 	Reason  string          `json:"reason"`
 	URL     string          `json:"url"`
+	Gen     int             `json:"gen"`
 }
 
 // nodeScript is a running conformance/*.mjs subscription script.
@@ -77,6 +78,7 @@ type nodeScript struct {
 	lines  chan scriptLine
 	stderr *syncBuffer
 	seen   []string // every line, for failure messages
+	gen    int      // lines of older generations (dropped clients) are ignored
 }
 
 // startNodeScript runs `node conformance/<script> <args...>` until test
@@ -128,17 +130,21 @@ func startNodeScript(t *testing.T, node, script string, args ...string) *nodeScr
 	return s
 }
 
-// send writes one command line to the script.
+// send writes one command line to the script; after a subscribe command,
+// lines about the previous client are ignored.
 func (s *nodeScript) send(t *testing.T, cmd map[string]any) {
 	t.Helper()
+	if cmd["cmd"] == "subscribe" {
+		s.gen++
+	}
 	b, _ := json.Marshal(cmd)
 	if _, err := s.stdin.Write(append(b, '\n')); err != nil {
 		t.Fatalf("%s: write command: %v", s.name, err)
 	}
 }
 
-// await returns the next line of one of the types, failing on timeout or on
-// a line of another type that is not in skip.
+// await returns the next line of type want ("a|b": either), failing on
+// timeout or on a line of another type that is not in skip.
 func (s *nodeScript) await(t *testing.T, timeout time.Duration, want string, skip ...string) scriptLine {
 	t.Helper()
 	deadline := time.After(timeout)
@@ -148,14 +154,18 @@ func (s *nodeScript) await(t *testing.T, timeout time.Duration, want string, ski
 			if !ok {
 				t.Fatalf("%s exited while waiting for %q\nlines:\n%s\nstderr:\n%s", s.name, want, strings.Join(s.seen, "\n"), s.stderr)
 			}
-			s.seen = append(s.seen, l.Type+" "+string(l.Payload)+" "+l.Message+" "+l.Reason)
-			if l.Type == want {
+			s.seen = append(s.seen, fmt.Sprintf("%d %s %s %s %s", l.Gen, l.Type, l.Payload, l.Message, l.Reason))
+			if l.Gen < s.gen {
+				continue
+			}
+			if hasString(strings.Split(want, "|"), l.Type) {
 				return l
 			}
 			if l.Type == "text" || hasString(skip, l.Type) {
 				continue
 			}
-			t.Fatalf("%s: got %q (%s %s %s) while waiting for %q\nstderr:\n%s", s.name, l.Type, l.Payload, l.Message, l.Reason, want, s.stderr)
+			t.Fatalf("%s: got %q (%s %s %d %s) while waiting for %q\nlines:\n%s\nstderr:\n%s", s.name, l.Type, l.Payload, l.Message, l.Code, l.Reason, want,
+				strings.Join(s.seen, "\n"), s.stderr)
 		case <-deadline:
 			t.Fatalf("%s: no %q within %s\nlines:\n%s\nstderr:\n%s", s.name, want, timeout, strings.Join(s.seen, "\n"), s.stderr)
 		}
@@ -172,7 +182,7 @@ func (s *nodeScript) quiet(t *testing.T, d time.Duration) {
 			if !ok {
 				return
 			}
-			if l.Type == "next" {
+			if l.Type == "next" && l.Gen >= s.gen {
 				t.Fatalf("%s: unexpected extra event %s", s.name, l.Payload)
 			}
 		case <-deadline:

@@ -157,7 +157,7 @@ func TestWebhookWithWrongAuthorizationChangesNothing(t *testing.T) {
 	}
 
 	calls := sb.Stats().Total
-	for _, auth := range []string{"", "Bearer wrong", webhookSecret + " ", strings.ToLower(webhookSecret)} {
+	for _, auth := range []string{"", "Bearer wrong", webhookSecret[:len(webhookSecret)-1], webhookSecret + "x", strings.ToLower(webhookSecret)} {
 		if code := post(auth); code != http.StatusUnauthorized {
 			t.Fatalf("Authorization %q: status %d, want 401", auth, code)
 		}
@@ -187,6 +187,14 @@ func TestWebhookWithWrongAuthorizationChangesNothing(t *testing.T) {
 		t.Fatalf("a duplicate delivery produced an event: %s", p)
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// stopNow stops a gateway before the test ends; the stop registered for
+// cleanup then returns at once.
+func stopNow(p *gatewayProc) {
+	p.cancel()
+	err := <-p.done
+	p.done <- err
 }
 
 func mustJSON(v any) string {
@@ -276,4 +284,93 @@ func sandboxToken(t *testing.T, sb *sandbox.Running, env map[string]string) stri
 		t.Fatalf("sandbox token: %v", err)
 	}
 	return tok.AccessToken
+}
+
+// TestSubscriptionAcrossReplicasResumesFromCursor: two gateway replicas share
+// a real Redis (REDIS_URL). A change delivered by webhook to replica A
+// reaches a graphql-ws subscriber on replica B; B is then stopped, two more
+// changes happen, and the subscriber reconnects to A with the cursor of the
+// last event it received: it gets exactly the two events it missed, in
+// order, with the cursors A's own subscribers saw.
+func TestSubscriptionAcrossReplicasResumesFromCursor(t *testing.T) {
+	node := requireNodePackages(t, subscriptionPackages...)
+	redisURL := requireRedisURL(t)
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 10},
+		WebhookMinBackoff: 50 * time.Millisecond})
+	env["REDIS_URL"] = redisURL
+	env["CACHE_PREFIX"] = fmt.Sprintf("test-replicas-%d:", time.Now().UnixNano())
+	env["WEBHOOK_AUTHORIZATION"] = webhookSecret
+	a := startGateway(t, copyEnv(env), "-register-webhooks") // Procore tells A
+	b := startGateway(t, copyEnv(env))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replica A stderr:\n%s\nreplica B stderr:\n%s", tail(a.stderr.String(), 3000), tail(b.stderr.String(), 3000))
+		}
+	})
+	project, rfis, users := pickRFIs(t, sb, 3)
+	vars := map[string]any{"projectId": strconv.FormatInt(project, 10)}
+
+	onA := subscribeSSE(t, a.URL+"/graphql", bicSubscription, vars)
+	waitActive(t, a, 1)
+	sub := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": wsURL(b), "query": bicSubscription, "variables": vars}))
+	sub.await(t, 15*time.Second, "connected")
+	waitActive(t, b, 1)
+
+	move := func(rfi int64) bicEvent {
+		t.Helper()
+		moveBall(t, sb, project, rfi, otherUser(t, users, ballInCourtOf(sb, project, rfi)))
+		e := onA.nextBIC(t, 10*time.Second)
+		if e.ItemID != strconv.FormatInt(rfi, 10) {
+			t.Fatalf("replica A announced %+v, want RFI %d", e, rfi)
+		}
+		return e
+	}
+	first := move(rfis[0])
+	got := sub.nextBIC(t, 10*time.Second)
+	if got.Cursor != first.Cursor || got.ItemID != first.ItemID || got.Source != "WEBHOOK" {
+		t.Fatalf("subscriber on B got %+v, want A's event %+v", got, first)
+	}
+
+	stopNow(b)
+	sub.await(t, 10*time.Second, "error|complete|closed")
+	missed := []bicEvent{move(rfis[1]), move(rfis[2])}
+
+	sub.send(t, map[string]any{"cmd": "subscribe", "url": wsURL(a),
+		"variables": map[string]any{"projectId": vars["projectId"], "after": got.Cursor}})
+	for i, want := range missed {
+		e := sub.nextBIC(t, 10*time.Second)
+		if e.Cursor != want.Cursor || e.ItemID != want.ItemID || !slices.Equal(e.court(), want.court()) {
+			t.Fatalf("resumed event %d: %+v, want %+v", i, e, want)
+		}
+	}
+	sub.quiet(t, 500*time.Millisecond)
+}
+
+// TestSubscriptionThroughHiveGateway: a subscription opened through a real
+// @graphql-hive/gateway (supergraph composed from our SDL; the gateway
+// proxies it to us over graphql-transport-ws) receives the same event as a
+// subscriber connected to us directly.
+func TestSubscriptionThroughHiveGateway(t *testing.T) {
+	node := requireNodePackages(t, append(subscriptionPackages, "@graphql-hive/gateway", "@apollo/composition")...)
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4},
+		WebhookMinBackoff: 50 * time.Millisecond})
+	env["WEBHOOK_AUTHORIZATION"] = webhookSecret
+	g := startGateway(t, env, "-register-webhooks")
+	project, rfis, users := pickRFIs(t, sb, 1)
+	vars := map[string]any{"projectId": strconv.FormatInt(project, 10)}
+
+	direct := subscribeSSE(t, g.URL+"/graphql", bicSubscription, vars)
+	waitActive(t, g, 1)
+	hive := startNodeScript(t, node, "hive-gateway.mjs", g.URL+"/graphql", mustJSON(map[string]any{"query": bicSubscription, "variables": vars}))
+	ready := hive.await(t, 40*time.Second, "ready")
+	waitActive(t, g, 2) // the Hive gateway subscribed to us
+	t.Logf("hive gateway at %s", ready.URL)
+
+	moveBall(t, sb, project, rfis[0], otherUser(t, users, ballInCourtOf(sb, project, rfis[0])))
+	want := direct.nextBIC(t, 10*time.Second)
+	got := hive.nextBIC(t, 10*time.Second)
+	if got.Cursor != want.Cursor || got.ItemID != want.ItemID || got.Source != want.Source ||
+		!slices.Equal(got.court(), want.court()) || got.RFI == nil || got.RFI.ID != want.ItemID {
+		t.Fatalf("through Hive: %+v\ndirect: %+v", got, want)
+	}
 }

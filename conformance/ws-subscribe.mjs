@@ -6,7 +6,10 @@
 //   config: {"url": "ws://127.0.0.1:PORT/graphql", "query": "subscription ...",
 //            "variables": {...}, "connectionParams": {...}, "timeoutMs": 60000}
 //
-// It subscribes at once and writes one JSON line to stdout per happening:
+// It subscribes at once and writes one JSON line to stdout per happening,
+// each with "gen": the number of the subscribe command it is about (0 for
+// the first subscription), so that late lines about a dropped client can be
+// told apart:
 //   {"type":"connected"}                         the server acknowledged connection_init
 //   {"type":"next","payload":{data, errors}}     one event
 //   {"type":"complete"}                          the server completed the subscription
@@ -46,6 +49,7 @@ function emit(obj) {
 }
 
 let client = null;
+let gen = -1; // every line carries the generation of the client it is about
 
 function subscribe(url, variables) {
   if (client) {
@@ -53,6 +57,9 @@ function subscribe(url, variables) {
     client = null;
     old.dispose();
   }
+  gen += 1;
+  const g = gen;
+  const emitFor = (obj) => emit({ ...obj, gen: g });
   const c = createClient({
     url,
     webSocketImpl: WebSocket,
@@ -60,22 +67,22 @@ function subscribe(url, variables) {
     retryAttempts: 0,
     lazy: true,
     on: {
-      connected: () => c === client && emit({ type: 'connected' }),
-      closed: (ev) => c === client && emit({ type: 'closed', code: ev?.code, reason: ev?.reason }),
+      connected: () => emitFor({ type: 'connected' }),
+      closed: (ev) => emitFor({ type: 'closed', code: ev?.code, reason: ev?.reason }),
     },
   });
   client = c;
   c.subscribe(
     { query: cfg.query, variables },
     {
-      next: (payload) => c === client && emit({ type: 'next', payload }),
-      error: (err) => c === client && emit({
+      next: (payload) => emitFor({ type: 'next', payload }),
+      error: (err) => emitFor({
         type: 'error',
         message: err?.message ?? err?.reason ?? String(err),
         code: err?.code,
         errors: Array.isArray(err) ? err : undefined,
       }),
-      complete: () => c === client && emit({ type: 'complete' }),
+      complete: () => emitFor({ type: 'complete' }),
     },
   );
 }

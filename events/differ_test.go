@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"procoregraph/adapter"
 	"procoregraph/cache"
 )
@@ -48,7 +50,9 @@ func redisStore(t *testing.T) cache.Store {
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: "test-events-" + hex.EncodeToString(b) + ":", Timeout: 2 * time.Second})
+	prefix := "test-events-" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() { deletePrefix(rdb, prefix) })
+	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,5 +273,18 @@ func TestNormalizeStatus(t *testing.T) {
 		if got := NormalizeStatus(in); got != want {
 			t.Errorf("NormalizeStatus(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// deletePrefix removes the keys a test wrote under prefix.
+func deletePrefix(rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	var keys []string
+	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if len(keys) > 0 {
+		_ = rdb.Del(ctx, keys...).Err()
 	}
 }

@@ -79,6 +79,7 @@ type retainedEvent struct {
 }
 
 type memSub struct {
+	ctx  context.Context
 	f    Filter
 	in   chan Event    // live events, written by Publish without blocking
 	quit chan struct{} // closed when the bus drops the subscriber or closes
@@ -152,9 +153,12 @@ func (b *MemoryBus) Publish(ctx context.Context, e Event) (string, error) {
 		select {
 		case s.in <- e:
 		default:
-			// Full: drop it rather than block the publisher and everyone else.
+			// Full: drop it rather than block the publisher and everyone
+			// else (unless it is already leaving on its own).
 			delete(b.subs, s)
-			s.setErr(ErrSlowSubscriber)
+			if s.ctx.Err() == nil {
+				s.setErr(ErrSlowSubscriber)
+			}
 			close(s.quit)
 		}
 	}
@@ -212,7 +216,7 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, after string) (*Sub
 			}
 		}
 	}
-	s := &memSub{f: f, in: make(chan Event, b.opt.Buffer), quit: make(chan struct{})}
+	s := &memSub{ctx: ctx, f: f, in: make(chan Event, b.opt.Buffer), quit: make(chan struct{})}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 

@@ -32,8 +32,9 @@ type RedisBusOptions struct {
 	// XTRIM MINID ~ now-Retention (at most once a minute per stream and
 	// replica) and expire Retention after their last event. Default 24 h.
 	Retention time.Duration
-	// Buffer is each subscriber's channel capacity. A subscriber that falls
-	// this far behind is dropped with ErrSlowSubscriber. Default 256.
+	// Buffer is how many events may wait for one subscriber. A subscriber
+	// that falls this far behind is dropped with ErrSlowSubscriber. Default
+	// 256.
 	Buffer int
 	// Block is how long one XREAD waits for new entries. It bounds how long
 	// an idle reader takes to stop after its last subscriber leaves, and how
@@ -78,12 +79,21 @@ type redisHub struct {
 	subs map[*redisSub]struct{}
 }
 
-// redisSub is one live subscriber. ch is closed exactly once, under RedisBus.mu.
+// redisSub is one subscriber: the events queued for its goroutine (feed)
+// and how it ended. Every field but f and notify is guarded by RedisBus.mu.
 type redisSub struct {
-	f    Filter
-	ch   chan Event
-	err  error
-	done bool
+	f      Filter
+	notify chan struct{} // capacity 1: "the queue or done changed"
+	queue  []Event
+	err    error
+	done   bool
+}
+
+func (s *redisSub) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
 
 // NewRedisBus returns a bus on o.Client. It makes no Redis call until the
@@ -163,6 +173,12 @@ func (b *RedisBus) trimDue(key string) bool {
 // retention window replays what the stream still holds. An after that is not
 // a cursor this bus issued is a BAD_USER_INPUT *adapter.Error wrapping
 // ErrBadCursor.
+//
+// Each subscription has one goroutine that feeds C from a queue the reader
+// appends to; the queue holds at most Buffer events (memory grows only with
+// a subscriber's backlog). A subscriber whose queue is full is dropped: it
+// still receives what was queued, then C closes and Err is
+// ErrSlowSubscriber, so the last cursor it received resumes it losslessly.
 func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error) {
 	if f.Conn == "" {
 		return nil, errors.New("events: Subscribe: filter without a connection")
@@ -171,62 +187,78 @@ func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subs
 		return nil, &adapter.Error{Code: adapter.CodeBadUserInput, Message: fmt.Sprintf("invalid event cursor %q", after),
 			Err: ErrBadCursor}
 	}
-	live, err := b.register(ctx, f)
+	// Registered before the replay reads the stream: whatever the replay does
+	// not return arrives live; ids the replay already delivered are skipped.
+	sub, err := b.register(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if after == "" {
-		return &Subscription{C: live.ch, Err: b.errOf(live)}, nil
-	}
-
-	// Resume: the live subscriber is registered first, so whatever the
-	// replay does not return arrives live; ids at or before the replay's last
-	// id are skipped there.
 	out := make(chan Event)
-	var mu sync.Mutex
-	var outErr error
 	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer close(out)
-		setErr := func(err error) {
-			mu.Lock()
-			outErr = err
-			mu.Unlock()
+	go b.feed(ctx, sub, after, out)
+	return &Subscription{C: out, Err: b.errOf(sub)}, nil
+}
+
+// feed is a subscription's goroutine: the replay after cursor (if any), then
+// the live queue, into out, which it closes when the subscription ends.
+func (b *RedisBus) feed(ctx context.Context, sub *redisSub, after string, out chan<- Event) {
+	defer b.wg.Done()
+	defer close(out)
+	send := func(e Event) bool {
+		select {
+		case out <- e:
+			return true
+		case <-ctx.Done():
+			b.remove(sub, nil)
+			return false
+		case <-b.ctx.Done():
+			return false
 		}
-		last, err := b.replay(ctx, f, after, out)
+	}
+	last := ""
+	if after != "" {
+		var err error
+		last, err = b.replay(ctx, sub.f, after, send)
 		if err != nil {
-			b.remove(live, nil)
 			if ctx.Err() == nil && b.ctx.Err() == nil {
-				setErr(err)
+				b.remove(sub, err)
 			}
 			return
 		}
-		for e := range live.ch {
+	}
+	for {
+		select {
+		case <-sub.notify:
+		case <-ctx.Done():
+			b.remove(sub, nil)
+			return
+		case <-b.ctx.Done():
+			return
+		}
+		b.mu.Lock()
+		batch, done, slow := sub.queue, sub.done, errors.Is(sub.err, ErrSlowSubscriber)
+		sub.queue = nil
+		b.mu.Unlock()
+		if done && !slow {
+			return // cancelled or closed: nothing more to say
+		}
+		for _, e := range batch {
 			if last != "" && !streamIDAfter(e.ID, last) {
 				continue
 			}
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				b.remove(live, nil)
-				return
-			case <-b.ctx.Done():
+			if !send(e) {
 				return
 			}
 		}
-		setErr(b.errOf(live)())
-	}()
-	return &Subscription{C: out, Err: func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return outErr
-	}}, nil
+		if done {
+			return
+		}
+	}
 }
 
-// replay sends the stream's matching entries after cursor to out, in pages,
-// and returns the id of the last entry it read ("" when none).
-func (b *RedisBus) replay(ctx context.Context, f Filter, after string, out chan<- Event) (string, error) {
+// replay sends the stream's matching entries after cursor, in pages, and
+// returns the id of the last entry it read ("" when none).
+func (b *RedisBus) replay(ctx context.Context, f Filter, after string, send func(Event) bool) (string, error) {
 	key := b.StreamKey(f.Conn)
 	last := ""
 	from := "(" + after
@@ -241,11 +273,7 @@ func (b *RedisBus) replay(ctx context.Context, f Filter, after string, out chan<
 			if !ok || !f.Match(e) {
 				continue
 			}
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return last, ctx.Err()
-			case <-b.ctx.Done():
+			if !send(e) {
 				return last, ErrClosed
 			}
 		}
@@ -256,10 +284,10 @@ func (b *RedisBus) replay(ctx context.Context, f Filter, after string, out chan<
 	}
 }
 
-// register adds a live subscriber to f.Conn's hub, starting the hub's reader
+// register adds a subscriber to f.Conn's hub, starting the hub's reader
 // (from the stream's current last id) when it has none.
 func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
-	sub := &redisSub{f: f, ch: make(chan Event, b.o.Buffer)}
+	sub := &redisSub{f: f, notify: make(chan struct{}, 1)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -268,35 +296,33 @@ func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
 	if h := b.hubs[f.Conn]; h != nil {
 		h.subs[sub] = struct{}{}
 		b.mu.Unlock()
-	} else {
-		b.mu.Unlock()
-		// Read the stream's position before registering, so that every event
-		// published after Subscribe returns is read by the hub's reader.
-		key := b.StreamKey(f.Conn)
-		start := "0-0"
-		msgs, err := b.o.Client.XRevRangeN(ctx, key, "+", "-", 1).Result()
-		if err != nil {
-			return nil, fmt.Errorf("events: subscribe: read stream position: %w", err)
-		}
-		if len(msgs) == 1 {
-			start = msgs[0].ID
-		}
-		b.mu.Lock()
-		if b.closed {
-			b.mu.Unlock()
-			return nil, ErrClosed
-		}
-		h := b.hubs[f.Conn]
-		if h == nil {
-			h = &redisHub{conn: f.Conn, key: key, subs: map[*redisSub]struct{}{}}
-			b.hubs[f.Conn] = h
-			b.wg.Add(1)
-			go b.read(h, start)
-		}
-		h.subs[sub] = struct{}{}
-		b.mu.Unlock()
+		return sub, nil
 	}
-	context.AfterFunc(ctx, func() { b.remove(sub, nil) })
+	b.mu.Unlock()
+	// Read the stream's position before registering, so that every event
+	// published after Subscribe returns is read by the hub's reader.
+	key := b.StreamKey(f.Conn)
+	start := "0-0"
+	msgs, err := b.o.Client.XRevRangeN(ctx, key, "+", "-", 1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("events: subscribe: read stream position: %w", err)
+	}
+	if len(msgs) == 1 {
+		start = msgs[0].ID
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	h := b.hubs[f.Conn]
+	if h == nil {
+		h = &redisHub{conn: f.Conn, key: key, subs: map[*redisSub]struct{}{}}
+		b.hubs[f.Conn] = h
+		b.wg.Add(1)
+		go b.read(h, start)
+	}
+	h.subs[sub] = struct{}{}
 	return sub, nil
 }
 
@@ -312,7 +338,10 @@ func (b *RedisBus) removeLocked(sub *redisSub, err error) {
 		return
 	}
 	sub.done, sub.err = true, err
-	close(sub.ch)
+	if err == nil {
+		sub.queue = nil
+	}
+	sub.wake()
 	if h := b.hubs[sub.f.Conn]; h != nil {
 		delete(h.subs, sub)
 	}
@@ -382,8 +411,8 @@ func (b *RedisBus) stopIfIdle(h *redisHub) bool {
 	return true
 }
 
-// fanout hands e to every matching subscriber of h without waiting: a full
-// channel drops its subscriber.
+// fanout queues e for every matching subscriber of h without waiting: a
+// subscriber whose queue is full is dropped.
 func (b *RedisBus) fanout(h *redisHub, e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -391,12 +420,13 @@ func (b *RedisBus) fanout(h *redisHub, e Event) {
 		if !sub.f.Match(e) {
 			continue
 		}
-		select {
-		case sub.ch <- e:
-		default:
+		if len(sub.queue) >= b.o.Buffer {
 			b.removeLocked(sub, ErrSlowSubscriber)
 			b.o.Logger.Info("events: dropped a slow subscriber", "conn", h.conn, "buffer", b.o.Buffer)
+			continue
 		}
+		sub.queue = append(sub.queue, e)
+		sub.wake()
 	}
 }
 

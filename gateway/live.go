@@ -115,14 +115,17 @@ func isWebsocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// perEventLoaders gives every event of a subscription its own loaders. The
-// request's loaders live as long as the websocket or SSE stream (gqlgen#1368:
-// a stale dataloader cache), so without this an item selected in an event
-// would be read once and then served from memory forever.
+// perEventLoaders gives every event of a subscription that selects the item
+// behind the event (rfi, submittal, punchItem, invoice, commitment) its own
+// loaders. The request's loaders live as long as the websocket or SSE stream
+// (gqlgen#1368: a stale dataloader cache), so without this an item would be
+// read once and then served from memory forever. Events that select only the
+// event's own fields skip the cost of building loaders.
 func perEventLoaders(d Deps) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if graphql.HasOperationContext(ctx) {
-			if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			oc := graphql.GetOperationContext(ctx)
+			if oc.Operation != nil && oc.Operation.Operation == ast.Subscription && selectsItem(oc.Operation.SelectionSet, oc.Doc, 0) {
 				if conn, ok := tenant.From(ctx); ok {
 					ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
 				}
@@ -130,6 +133,37 @@ func perEventLoaders(d Deps) graphql.ResponseMiddleware {
 		}
 		return next(ctx)
 	}
+}
+
+// itemFields are the fields of subscription events that read Procore.
+var itemFields = map[string]bool{"rfi": true, "submittal": true, "punchItem": true, "invoice": true, "commitment": true}
+
+// selectsItem reports whether set selects an item field below the root.
+func selectsItem(set ast.SelectionSet, doc *ast.QueryDocument, depth int) bool {
+	if depth > 32 {
+		return true // be safe with pathological documents
+	}
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if depth > 0 && itemFields[s.Name] || selectsItem(s.SelectionSet, doc, depth+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsItem(s.SelectionSet, doc, depth) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			def := s.Definition
+			if def == nil && doc != nil {
+				def = doc.Fragments.ForName(s.Name)
+			}
+			if def == nil || selectsItem(def.SelectionSet, doc, depth) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func websocketImplementation(o WebsocketOptions) transport.WebsocketImplementation {

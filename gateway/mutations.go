@@ -26,12 +26,12 @@ var preflightHeaders = []string{"Apollo-Require-Preflight", "GraphQL-Require-Pre
 // addMutationTransport adds the GraphQL multipart request transport
 // (uploadAttachment's files). It must precede POST.
 func addMutationTransport(srv *handler.Server, d Deps) {
-	max := d.MaxUploadBytes
-	if max <= 0 {
-		max = 32 << 20
+	limit := d.MaxUploadBytes
+	if limit <= 0 {
+		limit = 32 << 20
 	}
 	// The form's other parts (operations, map) need a little room besides the file.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: max + 1<<20, MaxMemory: 8 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: limit + 1<<20, MaxMemory: 8 << 20})
 }
 
 // withMutations installs the mutation runner and the request's

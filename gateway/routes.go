@@ -14,6 +14,12 @@ func routes(d Deps, gql http.Handler) http.Handler {
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
 	mux.Handle("/graphql", withRequestState(d, withMutations(d, legacyJSONStatus(gql))))
 	mux.HandleFunc("GET /healthz", healthz(d))
+	if d.Sessions != nil {
+		d.Sessions.Register(mux)
+	}
+	if d.SessionCodes != nil {
+		mux.Handle("POST /sessions/codes", d.SessionCodes)
+	}
 	if d.Webhooks != nil {
 		mux.Handle("POST /webhooks/procore", d.Webhooks)
 	}

@@ -22,6 +22,7 @@ import (
 	"procoregraph/mutate"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
+	"procoregraph/sessions"
 	"procoregraph/tenant"
 )
 
@@ -58,6 +59,13 @@ type Deps struct {
 	// Mutations runs the mutations (validation, idempotency, invalidation,
 	// events). Nil: mutations fail with an internal error.
 	Mutations *mutate.Runner
+	// Sessions serves browser-session logins (createSession, POST /sessions)
+	// and should also be Tenants, so session tokens select their connection.
+	// Nil: sessions are disabled.
+	Sessions *sessions.Service
+	// SessionCodes receives SMS/email login codes at POST /sessions/codes
+	// (portal.CodeInbox). Nil: the route answers 404.
+	SessionCodes http.Handler
 	// MaxUploadBytes bounds a multipart request's file (uploadAttachment).
 	// Default 32 MiB.
 	MaxUploadBytes int64
@@ -133,8 +141,16 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 			return
 		}
 		ctx = context.WithValue(ctx, upgradeKey{}, r)
-		ctx = tenant.With(ctx, conn)
-		ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+		if d.Sessions != nil {
+			ctx = sessions.NewContext(ctx, d.Sessions)
+		}
+		// No connection (no session token and no OAuth connection
+		// configured): only createSession can run; everything else answers
+		// UNAUTHENTICATED.
+		if conn != nil {
+			ctx = tenant.With(ctx, conn)
+			ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+		}
 		if r.Header.Get(DebugHeader) != "" {
 			ctx = context.WithValue(ctx, debugKey{}, true)
 		}

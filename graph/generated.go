@@ -280,6 +280,15 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	GatewaySession struct {
+		CompanyID func(childComplexity int) int
+		Email     func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		MfaMethod func(childComplexity int) int
+		State     func(childComplexity int) int
+		Token     func(childComplexity int) int
+	}
+
 	Impact struct {
 		Status func(childComplexity int) int
 		Value  func(childComplexity int) int
@@ -380,11 +389,14 @@ type ComplexityRoot struct {
 		CreateCommitmentChangeOrder func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
 		CreateInvoice               func(childComplexity int, input mutate.CreateInvoiceInput) int
 		CreateRfi                   func(childComplexity int, input mutate.CreateRFIInput) int
+		CreateSession               func(childComplexity int, input model.CreateSessionInput) int
 		CreateSubmittal             func(childComplexity int, input mutate.CreateSubmittalInput) int
 		ForwardRfi                  func(childComplexity int, input mutate.ForwardRFIInput) int
+		RefreshSession              func(childComplexity int, input *model.SessionTokenInput) int
 		ReopenRfi                   func(childComplexity int, input mutate.ReopenRFIInput) int
 		ReplyToRfi                  func(childComplexity int, input mutate.ReplyToRFIInput) int
 		RespondToSubmittal          func(childComplexity int, input mutate.RespondToSubmittalInput) int
+		RevokeSession               func(childComplexity int, input *model.SessionTokenInput) int
 		UpdateCommitmentStatus      func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
 		UpdateInvoiceStatus         func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
 		UpdateSubmittalStatus       func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
@@ -598,6 +610,16 @@ type ComplexityRoot struct {
 
 	RespondToSubmittalPayload struct {
 		Submittal  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	RevokeSessionPayload struct {
+		Revoked    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	SessionPayload struct {
+		Session    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -852,6 +874,9 @@ type MutationResolver interface {
 	CreateInvoice(ctx context.Context, input mutate.CreateInvoiceInput) (*mutate.CreateInvoicePayload, error)
 	UpdateInvoiceStatus(ctx context.Context, input mutate.UpdateInvoiceStatusInput) (*mutate.UpdateInvoiceStatusPayload, error)
 	UploadAttachment(ctx context.Context, input mutate.UploadAttachmentInput) (*mutate.UploadAttachmentPayload, error)
+	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
+	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
+	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
 }
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
@@ -1843,6 +1868,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ForwardRFIPayload.UserErrors(childComplexity), true
 
+	case "GatewaySession.companyId":
+		if e.ComplexityRoot.GatewaySession.CompanyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.CompanyID(childComplexity), true
+	case "GatewaySession.email":
+		if e.ComplexityRoot.GatewaySession.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.Email(childComplexity), true
+	case "GatewaySession.expiresAt":
+		if e.ComplexityRoot.GatewaySession.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.ExpiresAt(childComplexity), true
+	case "GatewaySession.mfaMethod":
+		if e.ComplexityRoot.GatewaySession.MfaMethod == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.MfaMethod(childComplexity), true
+	case "GatewaySession.state":
+		if e.ComplexityRoot.GatewaySession.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.State(childComplexity), true
+	case "GatewaySession.token":
+		if e.ComplexityRoot.GatewaySession.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GatewaySession.Token(childComplexity), true
+
 	case "Impact.status":
 		if e.ComplexityRoot.Impact.Status == nil {
 			break
@@ -2331,6 +2393,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRfi(childComplexity, args["input"].(mutate.CreateRFIInput)), true
+	case "Mutation.createSession":
+		if e.ComplexityRoot.Mutation.CreateSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSession(childComplexity, args["input"].(model.CreateSessionInput)), true
 	case "Mutation.createSubmittal":
 		if e.ComplexityRoot.Mutation.CreateSubmittal == nil {
 			break
@@ -2353,6 +2426,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ForwardRfi(childComplexity, args["input"].(mutate.ForwardRFIInput)), true
+	case "Mutation.refreshSession":
+		if e.ComplexityRoot.Mutation.RefreshSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity, args["input"].(*model.SessionTokenInput)), true
 	case "Mutation.reopenRFI":
 		if e.ComplexityRoot.Mutation.ReopenRfi == nil {
 			break
@@ -2386,6 +2470,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RespondToSubmittal(childComplexity, args["input"].(mutate.RespondToSubmittalInput)), true
+	case "Mutation.revokeSession":
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(*model.SessionTokenInput)), true
 	case "Mutation.updateCommitmentStatus":
 		if e.ComplexityRoot.Mutation.UpdateCommitmentStatus == nil {
 			break
@@ -3405,6 +3500,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RespondToSubmittalPayload.UserErrors(childComplexity), true
 
+	case "RevokeSessionPayload.revoked":
+		if e.ComplexityRoot.RevokeSessionPayload.Revoked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeSessionPayload.Revoked(childComplexity), true
+	case "RevokeSessionPayload.userErrors":
+		if e.ComplexityRoot.RevokeSessionPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeSessionPayload.UserErrors(childComplexity), true
+
+	case "SessionPayload.session":
+		if e.ComplexityRoot.SessionPayload.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionPayload.Session(childComplexity), true
+	case "SessionPayload.userErrors":
+		if e.ComplexityRoot.SessionPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionPayload.UserErrors(childComplexity), true
+
 	case "Submittal.ballInCourt":
 		if e.ComplexityRoot.Submittal.BallInCourt == nil {
 			break
@@ -4126,6 +4247,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateInvoiceInput", ec.unmarshalInputCreateInvoiceInput),
 			graphql.NewInputUnmarshaler("CreateInvoiceItemInput", ec.unmarshalInputCreateInvoiceItemInput),
 			graphql.NewInputUnmarshaler("CreateRFIInput", ec.unmarshalInputCreateRFIInput),
+			graphql.NewInputUnmarshaler("CreateSessionInput", ec.unmarshalInputCreateSessionInput),
 			graphql.NewInputUnmarshaler("CreateSubmittalInput", ec.unmarshalInputCreateSubmittalInput),
 			graphql.NewInputUnmarshaler("ForwardRFIInput", ec.unmarshalInputForwardRFIInput),
 			graphql.NewInputUnmarshaler("ImpactInput", ec.unmarshalInputImpactInput),
@@ -4136,6 +4258,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReopenRFIInput", ec.unmarshalInputReopenRFIInput),
 			graphql.NewInputUnmarshaler("ReplyToRFIInput", ec.unmarshalInputReplyToRFIInput),
 			graphql.NewInputUnmarshaler("RespondToSubmittalInput", ec.unmarshalInputRespondToSubmittalInput),
+			graphql.NewInputUnmarshaler("SessionMFAInput", ec.unmarshalInputSessionMFAInput),
+			graphql.NewInputUnmarshaler("SessionTokenInput", ec.unmarshalInputSessionTokenInput),
 			graphql.NewInputUnmarshaler("SubmittalByIDsInput", ec.unmarshalInputSubmittalByIDsInput),
 			graphql.NewInputUnmarshaler("SubmittalWorkflowStepInput", ec.unmarshalInputSubmittalWorkflowStepInput),
 			graphql.NewInputUnmarshaler("UpdateCommitmentStatusInput", ec.unmarshalInputUpdateCommitmentStatusInput),
@@ -4946,7 +5070,9 @@ Writes to Procore. Every mutation validates its input before calling Procore:
 problems the client can fix come back as ` + "`" + `userErrors` + "`" + ` (with the input field's
 path and a code) and nothing is written. Creates are exactly-once per
 idempotency key (the input's ` + "`" + `idempotencyKey` + "`" + ` or the ` + "`" + `Idempotency-Key` + "`" + ` HTTP
-header): a retry with the same key and input returns the first result.
+header): a retry with the same key and input returns the first result. The
+header applies to every create of the request, so send one create per request
+when using it.
 """
 type Mutation {
   "Create an RFI (a draft when ` + "`" + `draft` + "`" + ` is true)."
@@ -4995,7 +5121,8 @@ type UserError {
   What is wrong, for programs: REQUIRED, INVALID_DECIMAL, OUT_OF_RANGE, MUST_BE_POSITIVE,
   INCONSISTENT, INVALID_VALUE, INVALID_TRANSITION, NOT_FOUND, DUPLICATE, CONFLICT (idempotency
   key reused with a different input), IN_PROGRESS, OUTCOME_UNKNOWN, CHECKSUM_MISMATCH,
-  TOO_LARGE, REJECTED (Procore refused it without naming a field).
+  TOO_LARGE, REJECTED (Procore refused it without naming a field), INCOMPLETE (Procore
+  created the item but a later step failed; the payload carries the item).
   """
   code: String!
 }
@@ -5699,6 +5826,97 @@ type RFIEdge {
   cursor: String!
   "The RFI."
   node: RFI!
+}
+`, BuiltIn: false},
+	{Name: "../schema/session.graphqls", Input: `"Second factor of a Procore web login."
+enum MFAMethod {
+  "No second factor."
+  NONE
+  "Authenticator-app codes computed from the enrolment's TOTP secret."
+  TOTP
+  "Codes sent by text message, read through a configured code provider."
+  SMS
+  "Codes sent by email, read through a configured code provider."
+  EMAIL
+}
+
+"The second factor to complete a login with."
+input SessionMFAInput {
+  "Which second factor the Procore user has."
+  method: MFAMethod!
+  "Base32 TOTP secret (for TOTP); stored encrypted, never returned or logged."
+  totpSecret: String
+  "Name of the code provider that receives SMS or email codes (default: the only one configured)."
+  codeProvider: String
+  "Where Procore sends the codes (phone number for SMS); default: the username."
+  codeAddress: String
+}
+
+"A Procore user's web login."
+input CreateSessionInput {
+  "Procore login (email)."
+  username: String!
+  "Password; stored encrypted to log in again when Procore ends the session, never returned or logged."
+  password: String!
+  "Second factor; omit for none."
+  mfa: SessionMFAInput
+  "Company to work in; omit to use the only company the user sees."
+  companyId: ID
+}
+
+"The session to refresh or revoke."
+input SessionTokenInput {
+  "The gateway token from createSession; omit to use the request's ` + "`" + `Authorization: Bearer` + "`" + ` token."
+  token: String
+}
+
+"Session state."
+enum SessionState {
+  "Usable: the gateway logs in again by itself when Procore ends the web session."
+  ACTIVE
+  "Procore refused the stored credentials (password changed, MFA reset): create the session again."
+  REAUTH_REQUIRED
+}
+
+"A gateway session over a Procore web login."
+type GatewaySession {
+  "Send as ` + "`" + `Authorization: Bearer <token>` + "`" + `: every request then runs as this Procore user in this company."
+  token: String!
+  "When the gateway forgets the session unless refreshed."
+  expiresAt: DateTime!
+  "The company the session works in, when chosen."
+  companyId: ID
+  "The Procore login."
+  email: String!
+  "The second factor used."
+  mfaMethod: MFAMethod!
+  "Whether the session can be used."
+  state: SessionState!
+}
+
+"Result of createSession or refreshSession."
+type SessionPayload {
+  "The session; null when userErrors is not empty."
+  session: GatewaySession
+  "Problems the client can fix (wrong password, wrong TOTP secret, missing fields)."
+  userErrors: [UserError!]!
+}
+
+"Result of revokeSession."
+type RevokeSessionPayload {
+  "Whether a session was revoked (revoking an unknown session is not an error)."
+  revoked: Boolean!
+  "Problems the client can fix."
+  userErrors: [UserError!]!
+}
+
+extend type Mutation {
+  "Log in to Procore's web app as a person (headless browser, password and MFA) and get a gateway token for that session. One login attempt: wrong credentials come back as userErrors, never a retry loop."
+  createSession(input: CreateSessionInput!): SessionPayload!
+  "Log the session in again now and extend its life."
+  refreshSession(input: SessionTokenInput): SessionPayload!
+  "Log the session out at Procore and forget it."
+  revokeSession(input: SessionTokenInput): RevokeSessionPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/submittal.graphqls", Input: `"A company-configured submittal status."
@@ -6582,6 +6800,24 @@ func (ec *executionContext) childFields_ForwardRFIPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ForwardRFIPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_GatewaySession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_GatewaySession_token(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_GatewaySession_expiresAt(ctx, field)
+	case "companyId":
+		return ec.fieldContext_GatewaySession_companyId(ctx, field)
+	case "email":
+		return ec.fieldContext_GatewaySession_email(ctx, field)
+	case "mfaMethod":
+		return ec.fieldContext_GatewaySession_mfaMethod(ctx, field)
+	case "state":
+		return ec.fieldContext_GatewaySession_state(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GatewaySession", field.Name)
+}
+
 func (ec *executionContext) childFields_Impact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -7166,6 +7402,26 @@ func (ec *executionContext) childFields_RespondToSubmittalPayload(ctx context.Co
 		return ec.fieldContext_RespondToSubmittalPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RespondToSubmittalPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revoked":
+		return ec.fieldContext_RevokeSessionPayload_revoked(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RevokeSessionPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeSessionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "session":
+		return ec.fieldContext_SessionPayload_session(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_SessionPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Submittal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7932,6 +8188,20 @@ func (ec *executionContext) field_Mutation_createRFI_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateSessionInput, error) {
+			return ec.unmarshalNCreateSessionInput2procoregraphᚋgraphᚋmodelᚐCreateSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSubmittal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7952,6 +8222,20 @@ func (ec *executionContext) field_Mutation_forwardRFI_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (mutate.ForwardRFIInput, error) {
 			return ec.unmarshalNForwardRFIInput2procoregraphᚋmutateᚐForwardRFIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.SessionTokenInput, error) {
+			return ec.unmarshalOSessionTokenInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionTokenInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7994,6 +8278,20 @@ func (ec *executionContext) field_Mutation_respondToSubmittal_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (mutate.RespondToSubmittalInput, error) {
 			return ec.unmarshalNRespondToSubmittalInput2procoregraphᚋmutateᚐRespondToSubmittalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.SessionTokenInput, error) {
+			return ec.unmarshalOSessionTokenInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionTokenInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12512,6 +12810,144 @@ func (ec *executionContext) fieldContext_ForwardRFIPayload_userErrors(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _GatewaySession_token(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "String")
+}
+
+func (ec *executionContext) _GatewaySession_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _GatewaySession_companyId(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_companyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompanyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_companyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GatewaySession_email(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "String")
+}
+
+func (ec *executionContext) _GatewaySession_mfaMethod(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_mfaMethod(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MfaMethod, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MFAMethod) graphql.Marshaler {
+			return ec.marshalNMFAMethod2procoregraphᚋgraphᚋmodelᚐMFAMethod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_mfaMethod(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "MFAMethod")
+}
+
+func (ec *executionContext) _GatewaySession_state(ctx context.Context, field graphql.CollectedField, obj *model.GatewaySession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GatewaySession_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SessionState) graphql.Marshaler {
+			return ec.marshalNSessionState2procoregraphᚋgraphᚋmodelᚐSessionState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GatewaySession_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GatewaySession", field, false, false, "SessionState")
+}
+
 func (ec *executionContext) _Impact_status(ctx context.Context, field graphql.CollectedField, obj *adapter.Impact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14843,6 +15279,138 @@ func (ec *executionContext) fieldContext_Mutation_uploadAttachment(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_uploadAttachment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSession(ctx, fc.Args["input"].(model.CreateSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SessionPayload) graphql.Marshaler {
+			return ec.marshalNSessionPayload2ᚖprocoregraphᚋgraphᚋmodelᚐSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshSession(ctx, fc.Args["input"].(*model.SessionTokenInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SessionPayload) graphql.Marshaler {
+			return ec.marshalNSessionPayload2ᚖprocoregraphᚋgraphᚋmodelᚐSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(*model.SessionTokenInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+			return ec.marshalNRevokeSessionPayload2ᚖprocoregraphᚋgraphᚋmodelᚐRevokeSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeSessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19031,6 +19599,125 @@ func (ec *executionContext) _RespondToSubmittalPayload_userErrors(ctx context.Co
 func (ec *executionContext) fieldContext_RespondToSubmittalPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RespondToSubmittalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevokeSessionPayload_revoked(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeSessionPayload_revoked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revoked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeSessionPayload_revoked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeSessionPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RevokeSessionPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeSessionPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeSessionPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeSessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionPayload_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionPayload_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Session, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GatewaySession) graphql.Marshaler {
+			return ec.marshalOGatewaySession2ᚖprocoregraphᚋgraphᚋmodelᚐGatewaySession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SessionPayload_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GatewaySession(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.SessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -23793,6 +24480,69 @@ func UnmarshalCreateRFIInput(ctx context.Context, raw any) (mutate.CreateRFIInpu
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateSessionInput(ctx context.Context, obj any) (model.CreateSessionInput, error) {
+	var it model.CreateSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"username", "password", "mfa", "companyId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "username":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Username = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		case "mfa":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mfa"))
+			data, err := ec.unmarshalOSessionMFAInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionMFAInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mfa = data
+		case "companyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("companyId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompanyID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSessionInput unmarshals raw into the CreateSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSessionInput(ctx context.Context, raw any) (model.CreateSessionInput, error) {
+	var out model.CreateSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSessionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateSubmittalInput(ctx context.Context, obj any) (mutate.CreateSubmittalInput, error) {
 	var it mutate.CreateSubmittalInput
 	if obj == nil {
@@ -24389,6 +25139,111 @@ func (ec *executionContext) unmarshalInputRespondToSubmittalInput(ctx context.Co
 func UnmarshalRespondToSubmittalInput(ctx context.Context, raw any) (mutate.RespondToSubmittalInput, error) {
 	var out mutate.RespondToSubmittalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RespondToSubmittalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSessionMFAInput(ctx context.Context, obj any) (model.SessionMFAInput, error) {
+	var it model.SessionMFAInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"method", "totpSecret", "codeProvider", "codeAddress"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNMFAMethod2procoregraphᚋgraphᚋmodelᚐMFAMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "totpSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("totpSecret"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TotpSecret = data
+		case "codeProvider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeProvider"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeProvider = data
+		case "codeAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeAddress = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSessionMFAInput unmarshals raw into the SessionMFAInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSessionMFAInput(ctx context.Context, raw any) (model.SessionMFAInput, error) {
+	var out model.SessionMFAInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SessionMFAInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSessionTokenInput(ctx context.Context, obj any) (model.SessionTokenInput, error) {
+	var it model.SessionTokenInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSessionTokenInput unmarshals raw into the SessionTokenInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSessionTokenInput(ctx context.Context, raw any) (model.SessionTokenInput, error) {
+	var out model.SessionTokenInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SessionTokenInput", raw, &out)
 	return out, err
 }
 
@@ -26407,6 +27262,64 @@ func (ec *executionContext) _ForwardRFIPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var gatewaySessionImplementors = []string{"GatewaySession"}
+
+func (ec *executionContext) _GatewaySession(ctx context.Context, sel ast.SelectionSet, obj *model.GatewaySession) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gatewaySessionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GatewaySession")
+		case "token":
+			out.Values[i] = ec._GatewaySession_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._GatewaySession_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "companyId":
+			out.Values[i] = ec._GatewaySession_companyId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._GatewaySession_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mfaMethod":
+			out.Values[i] = ec._GatewaySession_mfaMethod(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._GatewaySession_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var impactImplementors = []string{"Impact"}
 
 func (ec *executionContext) _Impact(ctx context.Context, sel ast.SelectionSet, obj *adapter.Impact) graphql.Marshaler {
@@ -27101,6 +28014,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "uploadAttachment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadAttachment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeSession(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28472,6 +29406,82 @@ func (ec *executionContext) _RespondToSubmittalPayload(ctx context.Context, sel 
 			}
 		case "userErrors":
 			out.Values[i] = ec._RespondToSubmittalPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeSessionPayloadImplementors = []string{"RevokeSessionPayload"}
+
+func (ec *executionContext) _RevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeSessionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeSessionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeSessionPayload")
+		case "revoked":
+			out.Values[i] = ec._RevokeSessionPayload_revoked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RevokeSessionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionPayloadImplementors = []string{"SessionPayload"}
+
+func (ec *executionContext) _SessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SessionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionPayload")
+		case "session":
+			out.Values[i] = ec._SessionPayload_session(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._SessionPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30570,6 +31580,11 @@ func (ec *executionContext) marshalNCreateRFIPayload2ᚖprocoregraphᚋmutateᚐ
 	return ec._CreateRFIPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateSessionInput2procoregraphᚋgraphᚋmodelᚐCreateSessionInput(ctx context.Context, v any) (model.CreateSessionInput, error) {
+	res, err := ec.unmarshalInputCreateSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateSubmittalInput2procoregraphᚋmutateᚐCreateSubmittalInput(ctx context.Context, v any) (mutate.CreateSubmittalInput, error) {
 	res, err := ec.unmarshalInputCreateSubmittalInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30857,6 +31872,16 @@ func (ec *executionContext) marshalNInvoiceStatusChange2ᚖprocoregraphᚋgraph�
 
 func (ec *executionContext) marshalNInvoiceSummary2procoregraphᚋadapterᚐInvoiceSummary(ctx context.Context, sel ast.SelectionSet, v adapter.InvoiceSummary) graphql.Marshaler {
 	return ec._InvoiceSummary(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNMFAMethod2procoregraphᚋgraphᚋmodelᚐMFAMethod(ctx context.Context, v any) (model.MFAMethod, error) {
+	var res model.MFAMethod
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMFAMethod2procoregraphᚋgraphᚋmodelᚐMFAMethod(ctx context.Context, sel ast.SelectionSet, v model.MFAMethod) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNManpowerLog2procoregraphᚋadapterᚐManpowerLog(ctx context.Context, sel ast.SelectionSet, v adapter.ManpowerLog) graphql.Marshaler {
@@ -31288,6 +32313,32 @@ func (ec *executionContext) marshalNRespondToSubmittalPayload2ᚖprocoregraphᚋ
 	return ec._RespondToSubmittalPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRevokeSessionPayload2ᚖprocoregraphᚋgraphᚋmodelᚐRevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeSessionPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeSessionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSessionPayload2ᚖprocoregraphᚋgraphᚋmodelᚐSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.SessionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionPayload!")
+		return graphql.Null
+	}
+	return ec._SessionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSessionState2procoregraphᚋgraphᚋmodelᚐSessionState(ctx context.Context, v any) (model.SessionState, error) {
+	var res model.SessionState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSessionState2procoregraphᚋgraphᚋmodelᚐSessionState(ctx context.Context, sel ast.SelectionSet, v model.SessionState) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31540,11 +32591,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -32323,6 +33374,13 @@ func (ec *executionContext) marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 	return res
 }
 
+func (ec *executionContext) marshalOGatewaySession2ᚖprocoregraphᚋgraphᚋmodelᚐGatewaySession(ctx context.Context, sel ast.SelectionSet, v *model.GatewaySession) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GatewaySession(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
 	if v == nil {
 		return nil, nil
@@ -32560,6 +33618,22 @@ func (ec *executionContext) marshalORFIStatus2ᚖprocoregraphᚋadapterᚐRFISta
 	_ = ctx
 	res := gqlscalar.MarshalRFIStatus(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOSessionMFAInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionMFAInput(ctx context.Context, v any) (*model.SessionMFAInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSessionMFAInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSessionTokenInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionTokenInput(ctx context.Context, v any) (*model.SessionTokenInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSessionTokenInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -55,6 +55,10 @@ const (
 	// CodeRejected: Procore refused the change for a business rule without
 	// naming a field.
 	CodeRejected = "REJECTED"
+	// CodeIncomplete: Procore created the item, but a later step of the
+	// create failed (a commitment's line item or final status); the payload
+	// carries the item as it is.
+	CodeIncomplete = "INCOMPLETE"
 )
 
 // checker collects UserErrors. Paths are given without the leading "input".

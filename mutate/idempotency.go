@@ -159,19 +159,20 @@ func (i *Idempotency) Begin(ctx context.Context, conn, mutation, key, hash strin
 			if rec.State != statePending {
 				return nil, &rec, nil
 			}
-			if time.Now().After(deadline) {
-				return nil, nil, ErrInProgress
-			}
-			t := time.NewTimer(poll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, nil, ctx.Err()
-			case <-t.C:
-			}
-			poll = min(2*poll, 8*i.opt.Poll)
 		}
-		// Gone (released or expired) between SetNX and Get: try to claim again.
+		// In progress elsewhere, or gone (released, expired) between SetNX
+		// and Get: wait a little, then try to claim or read again.
+		if time.Now().After(deadline) {
+			return nil, nil, ErrInProgress
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
+		poll = min(2*poll, 8*i.opt.Poll)
 	}
 }
 

@@ -128,7 +128,7 @@ func (s *Runner) ReplyToRFI(ctx context.Context, in ReplyToRFIInput) (*ReplyToRF
 		},
 	})
 	if rfi != nil && rfi.ID != 0 && before.ID != 0 {
-		s.observe(ctx, events.RFISnapshot(e.conn.ID, *rfi))
+		s.observe(context.WithoutCancel(ctx), events.RFISnapshot(e.conn.ID, *rfi))
 	}
 	return &ReplyToRFIPayload{RFI: rfi, UserErrors: uerrs}, err
 }

@@ -162,10 +162,11 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 	if errs != nil {
 		return nil, errs, nil
 	}
-	ctx, cancel := s.detach(ctx)
-	defer cancel()
 	if key == "" {
-		return runCreate(ctx, s, e, op)
+		wctx, cancel := s.detach(ctx)
+		defer cancel()
+		out, uerrs, _, err := runCreate(wctx, s, e, op)
+		return out, uerrs, err
 	}
 	if s.idem == nil {
 		return nil, nil, adapter.Errorf(adapter.CodeInternal, "idempotency keys are not available: no store configured")
@@ -177,6 +178,8 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 	if err != nil {
 		return nil, nil, adapter.Errorf(adapter.CodeInternal, "%s: %v", op.name, err)
 	}
+	// Waiting for a duplicate's result ends with the client; the create
+	// itself (once claimed) does not.
 	lease, rec, err := s.idem.Begin(ctx, e.conn.ID, op.name, key, hash)
 	switch {
 	case errors.Is(err, ErrKeyReused):
@@ -192,7 +195,9 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 		return replay[T](rec)
 	}
 
-	out, uerrs, err := runCreate(ctx, s, e, op)
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	out, uerrs, wrote, err := runCreate(ctx, s, e, op)
 	switch {
 	case out != nil:
 		raw, merr := json.Marshal(out)
@@ -203,7 +208,7 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 			s.log.WarnContext(ctx, "idempotency: could not record a create's result; a retry with the same key may create it again",
 				"mutation", op.name, "err", merr)
 		}
-	case err != nil && !provablyNotApplied(err):
+	case err != nil && wrote && !provablyNotApplied(err):
 		if cerr := lease.Complete(ctx, Record{State: stateUnknown, Message: string(adapter.ErrorCode(err)) + ": " + messageOf(err)}); cerr != nil {
 			s.log.WarnContext(ctx, "idempotency: could not record an unknown outcome", "mutation", op.name, "err", cerr)
 		}
@@ -216,15 +221,15 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 }
 
 // runCreate runs steps 3 to 5: state checks, the write, invalidation and
-// the observation.
-func runCreate[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, []UserError, error) {
+// the observation. wrote says whether the upstream write was attempted.
+func runCreate[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (out *T, uerrs []UserError, wrote bool, err error) {
 	if op.check != nil {
 		var c checker
 		if err := op.check(ctx, &c); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if !c.ok() {
-			return nil, c.result(), nil
+			return nil, c.result(), false, nil
 		}
 	}
 	v, err := op.do(ctx)
@@ -244,13 +249,19 @@ func runCreate[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T
 		}
 	}
 	if err != nil {
-		uerrs, err := fromUpstream(err)
-		if created {
-			return &v, uerrs, err
+		uerrs, err := fromUpstream(err, "projectId")
+		if !created {
+			return nil, uerrs, true, err
 		}
-		return nil, uerrs, err
+		if err != nil {
+			// Created, then a later step failed (Procore has no
+			// transactions): report the item with what is missing rather
+			// than hide it behind an error.
+			uerrs = []UserError{{Field: inputPath(), Code: CodeIncomplete, Message: messageOf(err)}}
+		}
+		return &v, uerrs, true, nil
 	}
-	return &v, []UserError{}, nil
+	return &v, []UserError{}, true, nil
 }
 
 // replay returns a finished record's result.

@@ -18,12 +18,14 @@ type Resolver struct{}
 // New returns the root resolver.
 func New() *Resolver { return &Resolver{} }
 
-// ld returns the request's loaders, or an internal error when the server
-// forgot to install them (a wiring bug, never a client error).
+// ld returns the request's loaders. A request without them has no Procore
+// connection: it carried no session token and the gateway has no OAuth
+// connection configured.
 func ld(ctx context.Context) (*loaders.Loaders, error) {
 	l := loaders.For(ctx)
 	if l == nil {
-		return nil, adapter.Errorf(adapter.CodeInternal, "no loaders in request context")
+		return nil, adapter.Errorf(adapter.CodeUnauthenticated,
+			"no Procore connection: send a session token from createSession as Authorization: Bearer <token>")
 	}
 	return l, nil
 }

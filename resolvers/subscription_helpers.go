@@ -91,7 +91,7 @@ func eventCursor(c string) (string, error) {
 		return c, nil
 	}
 	return "", &gqlerror.Error{
-		Message: "subscription dropped: the client did not keep up with its events; subscribe again with after: lastCursor",
+		Message:    "subscription dropped: the client did not keep up with its events; subscribe again with after: lastCursor",
 		Extensions: map[string]any{"code": "SLOW_SUBSCRIBER", "lastCursor": last},
 	}
 }

@@ -10,7 +10,7 @@ import (
 // BenchmarkLogin measures one whole CreateSession (a browser login against
 // the sandbox portal plus the encrypted store write) per iteration, with the
 // shared, already running browser, and reports the resident memory of the
-// browser's process tree before and after the logins.
+// browser's process tree (sum of VmRSS, and of PSS) before and after.
 //
 //	go test ./adapter/portal -run '^$' -bench BenchmarkLogin -benchtime 20x
 func BenchmarkLogin(b *testing.B) {
@@ -32,7 +32,8 @@ func BenchmarkLogin(b *testing.B) {
 			if err := br.Start(ctx); err != nil {
 				b.Fatal(err)
 			}
-			idle, err := br.RSS()
+			time.Sleep(time.Second) // let a fresh browser finish starting its helpers
+			idle, err := br.Memory()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -49,17 +50,21 @@ func BenchmarkLogin(b *testing.B) {
 					b.Fatal(err)
 				}
 				logins += time.Since(start)
-				if rss, err := br.RSS(); err == nil && rss > peak {
-					peak = rss
+				if mem, err := br.Memory(); err == nil && mem.RSS > peak.RSS {
+					peak = mem
 				}
 			}
-			after, err := br.RSS()
+			after, err := br.Memory()
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(idle)/(1<<20), "idle-browser-MiB")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-browser-MiB")
-			b.ReportMetric(float64(after)/(1<<20), "after-browser-MiB")
+			const mib = 1 << 20
+			b.ReportMetric(float64(idle.RSS)/mib, "idle-RSS-MiB")
+			b.ReportMetric(float64(idle.PSS)/mib, "idle-PSS-MiB")
+			b.ReportMetric(float64(peak.RSS)/mib, "peak-RSS-MiB")
+			b.ReportMetric(float64(after.RSS)/mib, "after-RSS-MiB")
+			b.ReportMetric(float64(after.PSS)/mib, "after-PSS-MiB")
+			b.ReportMetric(float64(after.Processes), "processes")
 			b.ReportMetric(float64(logins.Milliseconds())/float64(b.N), "ms/login")
 		})
 	}

@@ -138,16 +138,15 @@ func (b *Browser) Launches() int {
 	return b.launchs
 }
 
-// RSS returns the resident memory, in bytes, of the browser's whole process
-// tree (the main process, zygotes, renderers, GPU and utility processes),
-// read from /proc/<pid>/status VmRSS. It fails when the browser is not running
-// or /proc cannot be read (non-Linux systems).
-func (b *Browser) RSS() (int64, error) {
+// Memory measures the browser's whole process tree (the main process,
+// zygotes, renderers, GPU and utility processes) from /proc. It fails when
+// the browser is not running or /proc cannot be read (non-Linux systems).
+func (b *Browser) Memory() (Memory, error) {
 	pid := b.PID()
 	if pid == 0 {
-		return 0, errors.New("portal: the browser is not running")
+		return Memory{}, errors.New("portal: the browser is not running")
 	}
-	return processTreeRSS(pid)
+	return processTree(pid)
 }
 
 // Close ends the browser process (politely, then by killing its process

@@ -83,7 +83,9 @@ const (
 
 // pollSleeper paces the polling behind element waits and races: fast at
 // first (a page usually answers in milliseconds), backing off to 200ms.
-func pollSleeper() utils.Sleeper { return utils.BackoffSleeper(15*time.Millisecond, 200*time.Millisecond, nil) }
+func pollSleeper() utils.Sleeper {
+	return utils.BackoffSleeper(15*time.Millisecond, 200*time.Millisecond, nil)
+}
 
 // Login implements Driver: email, optional SSO, password, optional MFA, then
 // the app page, each step under BrowserOptions.StepTimeout and all under ctx.
@@ -96,15 +98,22 @@ func (b *Browser) Login(ctx context.Context, in DriverLogin) (WebSession, error)
 		return WebSession{}, loginError(adapter.CodeUpstreamUnavailable, "timed out waiting for a free browser slot", context.Cause(ctx))
 	}
 	defer func() { <-b.slots }()
-	p, err := b.process(ctx)
-	if err != nil {
-		return WebSession{}, err
-	}
-	ws, err := b.login(ctx, p, in)
-	if err != nil && !refusedCredentials(err) && !p.alive() {
+	for attempt := 0; ; attempt++ {
+		p, err := b.process(ctx)
+		if err != nil {
+			return WebSession{}, err
+		}
+		ws, err := b.login(ctx, p, in)
+		if err == nil || refusedCredentials(err) || p.alive() {
+			return ws, err
+		}
+		// The browser died under the login: that is no answer from Procore,
+		// so the login runs once more in a new browser.
 		b.discard(p)
+		if attempt > 0 || ctx.Err() != nil {
+			return ws, err
+		}
 	}
-	return ws, err
 }
 
 // stepError names the step that failed; it never includes page contents.

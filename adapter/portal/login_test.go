@@ -203,7 +203,6 @@ func TestCreateSessionRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, sandbox.Config{})
 			m := newManager(t, e, memStore(t), nil)
-			start := time.Now()
 			_, err := m.CreateSession(ctxFor(t, time.Minute), tc.login(e))
 			if !errors.Is(err, tc.cause) || adapter.ErrorCode(err) != adapter.CodeUnauthenticated {
 				t.Fatalf("err = %v, want UNAUTHENTICATED wrapping %v", err, tc.cause)
@@ -215,9 +214,6 @@ func TestCreateSessionRefusals(t *testing.T) {
 			}
 			if e.logins() != 0 || m.Stats().FailedLogins != 1 {
 				t.Errorf("logins %d, failed %d", e.logins(), m.Stats().FailedLogins)
-			}
-			if d := time.Since(start); d > 20*time.Second {
-				t.Errorf("the refusal took %v: it should be recognized at once, not after a step deadline", d)
 			}
 		})
 	}

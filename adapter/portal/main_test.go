@@ -52,8 +52,8 @@ func needBrowser(t testing.TB) *Browser {
 // are real.
 type testClock struct{ offset atomic.Int64 }
 
-func (c *testClock) Now() time.Time           { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) Advance(d time.Duration)  { c.offset.Add(int64(d)) }
+func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
 	return wallClock{}.Sleep(ctx, d)
 }

@@ -41,7 +41,7 @@ type MFA struct {
 	Method MFAMethod `json:"method"`
 	// TOTPSecret is the base32 secret of the authenticator enrolment
 	// (RFC 6238: SHA-1, 6 digits, 30 s). Required for MFATOTP.
-	TOTPSecret string `json:"totp_secret,omitempty"`
+	TOTPSecret string `json:"-"`
 	// CodeProvider names the Options.CodeProviders entry that delivers SMS or
 	// email codes. Default: the only registered provider. Required for
 	// MFASMS and MFAEmail when several are registered.
@@ -51,6 +51,17 @@ type MFA struct {
 	CodeAddress string `json:"code_address,omitempty"`
 }
 
+// String keeps the TOTP secret out of formatted output.
+func (m MFA) String() string {
+	return fmt.Sprintf("portal.MFA{Method:%q CodeProvider:%q}", m.Method, m.CodeProvider)
+}
+
+// GoString is String, for %#v.
+func (m MFA) GoString() string { return m.String() }
+
+// LogValue keeps the TOTP secret out of logs.
+func (m MFA) LogValue() slog.Value { return slog.StringValue(m.String()) }
+
 // Login is what a person types to sign in to Procore's web app.
 type Login struct {
 	// BaseURL is Procore's web login host, e.g. https://login.procore.com, or
@@ -58,12 +69,26 @@ type Login struct {
 	BaseURL string `json:"base_url"`
 	// Email and Password are the user's credentials. Required.
 	Email    string `json:"email"`
-	Password string `json:"password"`
+	Password string `json:"-"`
 	MFA      MFA    `json:"mfa"`
 	// CompanyID is the Procore company the session works in (carried for
 	// the caller's rest.Config); 0 lets the REST client discover it.
 	CompanyID int64 `json:"company_id,omitempty"`
 }
+
+// LogValue keeps the password and the TOTP secret out of logs.
+func (l Login) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base_url", l.BaseURL), slog.String("email", l.Email),
+		slog.String("mfa", string(l.MFA.Method)), slog.Int64("company_id", l.CompanyID))
+}
+
+// String keeps the password and the TOTP secret out of formatted output.
+func (l Login) String() string {
+	return fmt.Sprintf("portal.Login{BaseURL:%q Email:%q MFA:%q CompanyID:%d}", l.BaseURL, l.Email, l.MFA.Method, l.CompanyID)
+}
+
+// GoString is String, for %#v.
+func (l Login) GoString() string { return l.String() }
 
 // SessionState says whether a session can still be used.
 type SessionState string
@@ -262,7 +287,9 @@ type entry struct {
 type record struct {
 	V          int          `json:"v"`
 	ID         string       `json:"id"`
-	Login      Login        `json:"login"`
+	Login      Login        `json:"login"` // without Password and TOTPSecret (json:"-")
+	Password   string       `json:"password,omitempty"`
+	TOTPSecret string       `json:"totp_secret,omitempty"`
 	Web        WebSession   `json:"web"`
 	Gen        int64        `json:"gen"` // increments with every login
 	State      SessionState `json:"state"`
@@ -591,7 +618,9 @@ func reauthError(r *record) *adapter.Error {
 }
 
 func (m *Manager) sealRecord(r *record) ([]byte, error) {
-	plain, err := json.Marshal(r)
+	c := *r
+	c.Password, c.TOTPSecret = r.Login.Password, r.Login.MFA.TOTPSecret
+	plain, err := json.Marshal(&c)
 	if err != nil {
 		return nil, err
 	}
@@ -620,6 +649,8 @@ func (m *Manager) loadRaw(ctx context.Context, id string) ([]byte, *record, erro
 	if err := json.Unmarshal(plain, r); err != nil || r.ID != id {
 		return nil, nil, &adapter.Error{Code: adapter.CodeInternal, Message: "the stored session is malformed"}
 	}
+	r.Login.Password, r.Login.MFA.TOTPSecret = r.Password, r.TOTPSecret
+	r.Password, r.TOTPSecret = "", ""
 	if !m.o.Clock.Now().Before(r.ExpiresAt) {
 		return nil, nil, notFound()
 	}

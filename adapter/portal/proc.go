@@ -9,15 +9,26 @@ import (
 	"strings"
 )
 
-// processTreeRSS sums VmRSS over root and all its descendants, from /proc.
-// Shared pages are counted once per process (as VmRSS does), so the sum is an
-// upper bound of what the tree really holds.
-func processTreeRSS(root int) (int64, error) {
+// Memory is the memory of a browser's process tree.
+type Memory struct {
+	// Processes is the number of processes in the tree.
+	Processes int
+	// RSS sums VmRSS (/proc/<pid>/status) over the tree. Pages shared between
+	// the processes (the Chromium binary, shared memory) count once per
+	// process, so this overstates what the tree holds.
+	RSS int64
+	// PSS sums Pss (/proc/<pid>/smaps_rollup): shared pages divided among
+	// the processes sharing them, the tree's fair share of memory.
+	PSS int64
+}
+
+// processTree measures root and all its descendants, from /proc.
+func processTree(root int) (Memory, error) {
 	children, err := childrenByParent()
 	if err != nil {
-		return 0, err
+		return Memory{}, err
 	}
-	var total int64
+	var m Memory
 	seen := map[int]bool{}
 	queue := []int{root}
 	found := false
@@ -28,9 +39,13 @@ func processTreeRSS(root int) (int64, error) {
 			continue
 		}
 		seen[pid] = true
-		kb, err := vmRSSKiB(pid)
+		kb, err := statusKiB(pid, "/status", "VmRSS:")
 		if err == nil {
-			total += kb << 10
+			m.Processes++
+			m.RSS += kb << 10
+			if pss, err := statusKiB(pid, "/smaps_rollup", "Pss:"); err == nil {
+				m.PSS += pss << 10
+			}
 			if pid == root {
 				found = true
 			}
@@ -38,9 +53,9 @@ func processTreeRSS(root int) (int64, error) {
 		queue = append(queue, children[pid]...)
 	}
 	if !found {
-		return 0, fmt.Errorf("portal: process %d not found in /proc", root)
+		return Memory{}, fmt.Errorf("portal: process %d not found in /proc", root)
 	}
-	return total, nil
+	return m, nil
 }
 
 // childrenByParent maps every parent pid to its children, from /proc/*/stat.
@@ -78,9 +93,10 @@ func childrenByParent() (map[int][]int, error) {
 	return out, nil
 }
 
-// vmRSSKiB reads VmRSS (KiB) from /proc/<pid>/status.
-func vmRSSKiB(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+// statusKiB reads the KiB value of the line starting with field from
+// /proc/<pid><file>.
+func statusKiB(pid int, file, field string) (int64, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + file)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +104,7 @@ func vmRSSKiB(pid int) (int64, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) == 0 {
 				break
@@ -96,5 +112,5 @@ func vmRSSKiB(pid int) (int64, error) {
 			return strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("portal: no VmRSS for process %d", pid)
+	return 0, fmt.Errorf("portal: no %s in /proc/%d%s", field, pid, file)
 }

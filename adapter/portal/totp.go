@@ -96,8 +96,9 @@ func (t *totpCodes) claim(ctx context.Context, id string, step int64) (bool, err
 	t.mu.Unlock()
 	won, err := t.store.SetNX(ctx, cache.AuxKey("portal", "totp-step", id, strconv.FormatInt(step, 10)), []byte{1}, 3*totpPeriod)
 	if err != nil {
-		// Without the store only this process is guarded; a replica reusing
-		// the step costs one refused login, which is still better than none.
+		// Without the store only this process is guarded: logging in beats
+		// not logging in, though a replica using the same step at the same
+		// moment would see its code refused.
 		t.logger.Warn("portal: TOTP step claim store failed; guarding this process only", "err", err)
 		won = true
 	}

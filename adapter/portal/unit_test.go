@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +22,10 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
+	"procoregraph/sandbox"
 )
+
+func sandboxNoMFA() sandbox.Config { return sandbox.Config{DemoMFA: "none"} }
 
 // autoClock is a fake clock whose Sleep moves time forward at once.
 type autoClock struct {
@@ -329,6 +334,16 @@ func TestSessionsAtRest(t *testing.T) {
 			t.Fatalf("read with the old key in OldKeys: %+v, %v", got, err)
 		}
 	})
+	t.Run("LoginNeverPrintsItsSecrets", func(t *testing.T) {
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "login", unitLogin)
+		j, _ := json.Marshal(unitLogin)
+		for _, out := range []string{buf.String(), fmt.Sprint(unitLogin), fmt.Sprintf("%+v %#v %v", unitLogin, unitLogin, unitLogin.MFA) + unitLogin.Email, string(j)} {
+			if strings.Contains(out, unitLogin.Password) || strings.Contains(out, unitSecret) || !strings.Contains(out, unitLogin.Email) {
+				t.Fatalf("printed login: %s", out)
+			}
+		}
+	})
 	t.Run("TamperedOrMovedBlobDoesNotOpen", func(t *testing.T) {
 		bad := bytes.Clone(it.Value)
 		bad[len(bad)-1] ^= 1
@@ -340,7 +355,7 @@ func TestSessionsAtRest(t *testing.T) {
 		}
 		plain, err := m.seal.open(recordKey(s.ID), it.Value)
 		var r record
-		if err != nil || json.Unmarshal(plain, &r) != nil || r.Login.Password != unitLogin.Password {
+		if err != nil || json.Unmarshal(plain, &r) != nil || r.Password != unitLogin.Password || r.TOTPSecret != unitSecret {
 			t.Fatalf("the right key does not open the blob: %v", err)
 		}
 	})
@@ -435,6 +450,60 @@ func TestOutboxCodes(t *testing.T) {
 		defer cancel()
 		if code, err := o.Code(cctx, CodeQuery{BaseURL: srv.URL, Address: "pat@example.com", Method: MFAEmail, SentAfter: base.Add(time.Minute)}); err == nil {
 			t.Fatalf("got %q", code)
+		}
+	})
+}
+
+func TestBrowserProcess(t *testing.T) {
+	shared := needBrowser(t)
+	e := newEnv(t, sandboxNoMFA())
+	login := DriverLogin{BaseURL: e.url, Email: e.demoLogin(MFA{}).Email, Password: e.demoLogin(MFA{}).Password, MFA: MFANone}
+
+	t.Run("StartsAgainAfterTheBrowserDies", func(t *testing.T) {
+		b := NewBrowser(BrowserOptions{Path: shared.o.Path, Logger: slog.New(slog.DiscardHandler)})
+		defer b.Close()
+		ctx := ctxFor(t, 2*time.Minute)
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		pid := b.PID()
+		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		// Whether the crash is noticed before the login or during it, the
+		// login runs in a new browser.
+		ws, err := b.Login(ctx, login)
+		if err != nil || ws.value(SessionCookie) == "" {
+			t.Fatalf("login after the browser died: %v", err)
+		}
+		if b.Launches() != 2 || b.PID() == pid {
+			t.Fatalf("launches %d, pid %d (was %d)", b.Launches(), b.PID(), pid)
+		}
+	})
+	t.Run("CloseLeavesNoProcessAndNoProfile", func(t *testing.T) {
+		b := NewBrowser(BrowserOptions{Path: shared.o.Path, Logger: slog.New(slog.DiscardHandler)})
+		ctx := ctxFor(t, time.Minute)
+		if _, err := b.Login(ctx, login); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		pid, dir := b.proc.cmd.Process.Pid, b.proc.dataDir
+		b.mu.Unlock()
+		mem, err := b.Memory()
+		if err != nil || mem.Processes < 2 || mem.RSS <= 0 || mem.PSS <= 0 || mem.PSS > mem.RSS {
+			t.Fatalf("memory of a running browser: %+v, %v", mem, err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); !os.IsNotExist(err) {
+			t.Fatalf("browser process %d still exists after Close", pid)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("profile %s still exists after Close", dir)
+		}
+		if _, err := b.Login(ctx, login); adapter.ErrorCode(err) != adapter.CodeInternal {
+			t.Fatalf("login on a closed browser: %v", err)
 		}
 	})
 }

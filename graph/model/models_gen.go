@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"procoregraph/adapter"
+	"procoregraph/mutate"
 	"strconv"
 	"time"
 
@@ -143,6 +144,34 @@ type CostCodeEdge struct {
 	Node *adapter.CostCode `json:"node"`
 }
 
+// A Procore user's web login.
+type CreateSessionInput struct {
+	// Procore login (email).
+	Username string `json:"username"`
+	// Password; stored encrypted to log in again when Procore ends the session, never returned or logged.
+	Password string `json:"password"`
+	// Second factor; omit for none.
+	Mfa *SessionMFAInput `json:"mfa,omitempty"`
+	// Company to work in; omit to use the only company the user sees.
+	CompanyID *int64 `json:"companyId,omitempty"`
+}
+
+// A gateway session over a Procore web login.
+type GatewaySession struct {
+	// Send as `Authorization: Bearer <token>`: every request then runs as this Procore user in this company.
+	Token string `json:"token"`
+	// When the gateway forgets the session unless refreshed.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The company the session works in, when chosen.
+	CompanyID *int64 `json:"companyId,omitempty"`
+	// The Procore login.
+	Email string `json:"email"`
+	// The second factor used.
+	MfaMethod MFAMethod `json:"mfaMethod"`
+	// Whether the session can be used.
+	State SessionState `json:"state"`
+}
+
 type InvoiceByIDsInput struct {
 	ID int64 `json:"ID"`
 }
@@ -195,7 +224,9 @@ type InvoiceStatusChange struct {
 // problems the client can fix come back as `userErrors` (with the input field's
 // path and a code) and nothing is written. Creates are exactly-once per
 // idempotency key (the input's `idempotencyKey` or the `Idempotency-Key` HTTP
-// header): a retry with the same key and input returns the first result.
+// header): a retry with the same key and input returns the first result. The
+// header applies to every create of the request, so send one create per request
+// when using it.
 type Mutation struct {
 }
 
@@ -328,6 +359,40 @@ type RFIEdge struct {
 	Cursor string `json:"cursor"`
 	// The RFI.
 	Node *adapter.RFI `json:"node"`
+}
+
+// Result of revokeSession.
+type RevokeSessionPayload struct {
+	// Whether a session was revoked (revoking an unknown session is not an error).
+	Revoked bool `json:"revoked"`
+	// Problems the client can fix.
+	UserErrors []mutate.UserError `json:"userErrors"`
+}
+
+// The second factor to complete a login with.
+type SessionMFAInput struct {
+	// Which second factor the Procore user has.
+	Method MFAMethod `json:"method"`
+	// Base32 TOTP secret (for TOTP); stored encrypted, never returned or logged.
+	TotpSecret *string `json:"totpSecret,omitempty"`
+	// Name of the code provider that receives SMS or email codes (default: the only one configured).
+	CodeProvider *string `json:"codeProvider,omitempty"`
+	// Where Procore sends the codes (phone number for SMS); default: the username.
+	CodeAddress *string `json:"codeAddress,omitempty"`
+}
+
+// Result of createSession or refreshSession.
+type SessionPayload struct {
+	// The session; null when userErrors is not empty.
+	Session *GatewaySession `json:"session,omitempty"`
+	// Problems the client can fix (wrong password, wrong TOTP secret, missing fields).
+	UserErrors []mutate.UserError `json:"userErrors"`
+}
+
+// The session to refresh or revoke.
+type SessionTokenInput struct {
+	// The gateway token from createSession; omit to use the request's `Authorization: Bearer` token.
+	Token *string `json:"token,omitempty"`
 }
 
 type SubmittalByIDsInput struct {
@@ -641,6 +706,128 @@ func (e *ChangeSource) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChangeSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Second factor of a Procore web login.
+type MFAMethod string
+
+const (
+	// No second factor.
+	MFAMethodNone MFAMethod = "NONE"
+	// Authenticator-app codes computed from the enrolment's TOTP secret.
+	MFAMethodTotp MFAMethod = "TOTP"
+	// Codes sent by text message, read through a configured code provider.
+	MFAMethodSms MFAMethod = "SMS"
+	// Codes sent by email, read through a configured code provider.
+	MFAMethodEmail MFAMethod = "EMAIL"
+)
+
+var AllMFAMethod = []MFAMethod{
+	MFAMethodNone,
+	MFAMethodTotp,
+	MFAMethodSms,
+	MFAMethodEmail,
+}
+
+func (e MFAMethod) IsValid() bool {
+	switch e {
+	case MFAMethodNone, MFAMethodTotp, MFAMethodSms, MFAMethodEmail:
+		return true
+	}
+	return false
+}
+
+func (e MFAMethod) String() string {
+	return string(e)
+}
+
+func (e *MFAMethod) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MFAMethod(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MFAMethod", str)
+	}
+	return nil
+}
+
+func (e MFAMethod) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MFAMethod) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MFAMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Session state.
+type SessionState string
+
+const (
+	// Usable: the gateway logs in again by itself when Procore ends the web session.
+	SessionStateActive SessionState = "ACTIVE"
+	// Procore refused the stored credentials (password changed, MFA reset): create the session again.
+	SessionStateReauthRequired SessionState = "REAUTH_REQUIRED"
+)
+
+var AllSessionState = []SessionState{
+	SessionStateActive,
+	SessionStateReauthRequired,
+}
+
+func (e SessionState) IsValid() bool {
+	switch e {
+	case SessionStateActive, SessionStateReauthRequired:
+		return true
+	}
+	return false
+}
+
+func (e SessionState) String() string {
+	return string(e)
+}
+
+func (e *SessionState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SessionState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SessionState", str)
+	}
+	return nil
+}
+
+func (e SessionState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SessionState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SessionState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

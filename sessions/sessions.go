@@ -1,0 +1,177 @@
+// Package sessions turns Procore browser sessions (adapter/portal) into
+// gateway connections. A client logs in once with createSession (GraphQL) or
+// POST /sessions (REST) and gets a gateway token; every request that carries
+// it as `Authorization: Bearer <token>` runs against exactly one Procore
+// connection, served over that user's web session, with cache keys and events
+// scoped by the session's connection id. Requests without a token use the
+// fallback resolver (the OAuth connection configured at start), if any.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"procoregraph/adapter"
+	"procoregraph/adapter/portal"
+	"procoregraph/adapter/rest"
+	"procoregraph/tenant"
+)
+
+// TokenPrefix starts every gateway session token (portal session ids).
+const TokenPrefix = "pgs_"
+
+// Manager is the part of portal.Manager the service uses.
+type Manager interface {
+	CreateSession(ctx context.Context, l portal.Login) (portal.Session, error)
+	Session(ctx context.Context, id string) (portal.Session, error)
+	Refresh(ctx context.Context, id string) (portal.Session, error)
+	Revoke(ctx context.Context, id string) error
+	Credentials(id string) rest.Credentials
+}
+
+// Options configure a Service.
+type Options struct {
+	// Manager logs in and keeps sessions. Required.
+	Manager Manager
+	// LoginURL is Procore's web login host every session logs in to; clients
+	// cannot choose another (no requests to hosts we were not configured
+	// with). Required.
+	LoginURL string
+	// NewClient builds the REST client of one session from its credentials
+	// and company. Required.
+	NewClient func(creds rest.Credentials, companyID int64) (adapter.Procore, error)
+	// Fallback resolves requests that carry no session token; nil means such
+	// requests have no connection (only createSession works).
+	Fallback tenant.Resolver
+}
+
+// Service maps gateway tokens to connections and runs the session lifecycle.
+type Service struct {
+	o     Options
+	mu    sync.Mutex
+	conns map[string]*tenant.Connection // by session id
+}
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	if o.Manager == nil || o.LoginURL == "" || o.NewClient == nil {
+		return nil, errors.New("sessions: Manager, LoginURL and NewClient are required")
+	}
+	return &Service{o: o, conns: map[string]*tenant.Connection{}}, nil
+}
+
+// CreateInput is what a person types to log in.
+type CreateInput struct {
+	Username, Password string
+	MFA                portal.MFA
+	CompanyID          int64
+}
+
+// Create logs in (one attempt) and returns the new session; its ID is the
+// gateway token.
+func (s *Service) Create(ctx context.Context, in CreateInput) (portal.Session, error) {
+	return s.o.Manager.CreateSession(ctx, portal.Login{BaseURL: s.o.LoginURL, Email: in.Username,
+		Password: in.Password, MFA: in.MFA, CompanyID: in.CompanyID})
+}
+
+// Refresh logs the session in again now and extends its life.
+func (s *Service) Refresh(ctx context.Context, token string) (portal.Session, error) {
+	if !strings.HasPrefix(token, TokenPrefix) {
+		return portal.Session{}, adapter.Errorf(adapter.CodeUnauthenticated, "not a session token")
+	}
+	return s.o.Manager.Refresh(ctx, token)
+}
+
+// Revoke logs the session out at Procore and forgets it.
+func (s *Service) Revoke(ctx context.Context, token string) error {
+	if !strings.HasPrefix(token, TokenPrefix) {
+		return adapter.Errorf(adapter.CodeUnauthenticated, "not a session token")
+	}
+	s.mu.Lock()
+	delete(s.conns, token)
+	s.mu.Unlock()
+	return s.o.Manager.Revoke(ctx, token)
+}
+
+// Resolve implements tenant.Resolver.
+func (s *Service) Resolve(r *http.Request) (*tenant.Connection, error) {
+	token, ok := BearerToken(r)
+	if !ok || !strings.HasPrefix(token, TokenPrefix) {
+		if s.o.Fallback == nil {
+			return nil, nil
+		}
+		return s.o.Fallback.Resolve(r)
+	}
+	return s.Connection(r.Context(), token)
+}
+
+// Connection returns the connection of a session token, or UNAUTHENTICATED
+// when the session is unknown, revoked or expired (REAUTH_REQUIRED when its
+// stored credentials stopped working).
+func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connection, error) {
+	sess, err := s.o.Manager.Session(ctx, token)
+	if err != nil {
+		if adapter.ErrorCode(err) == adapter.CodeUnauthenticated {
+			s.mu.Lock()
+			delete(s.conns, token) // expired or revoked elsewhere
+			s.mu.Unlock()
+		}
+		return nil, err
+	}
+	if sess.State == portal.StateReauthRequired {
+		return nil, adapter.Errorf(adapter.CodeReauthRequired,
+			"Procore no longer accepts this session's credentials: create the session again")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[token]; ok {
+		return c, nil
+	}
+	p, err := s.o.NewClient(s.o.Manager.Credentials(token), sess.CompanyID)
+	if err != nil {
+		return nil, err
+	}
+	company := sess.CompanyID
+	if company == 0 {
+		// No company chosen: the one the user sees (Procore lets a web
+		// session list companies without the company header).
+		d, ok := p.(interface {
+			CompanyID(ctx context.Context) (int64, error)
+		})
+		if !ok {
+			return nil, adapter.Errorf(adapter.CodeBadUserInput, "this session has no company: create it with companyId")
+		}
+		if company, err = d.CompanyID(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c := &tenant.Connection{ID: sess.ConnID, CompanyID: company, UserKey: sess.ConnID, Procore: p}
+	s.conns[token] = c
+	return c, nil
+}
+
+// BearerToken returns the request's bearer token.
+func BearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying s (for the session mutations).
+func NewContext(ctx context.Context, s *Service) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the Service in ctx, or nil.
+func FromContext(ctx context.Context) *Service {
+	s, _ := ctx.Value(ctxKey{}).(*Service)
+	return s
+}

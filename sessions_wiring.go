@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"procoregraph/adapter"
+	"procoregraph/adapter/portal"
+	"procoregraph/adapter/rest"
+	"procoregraph/cache"
+	"procoregraph/reqstats"
+	"procoregraph/sessions"
+	"procoregraph/tenant"
+)
+
+// newSessions wires browser-session logins: a portal.Manager (its Chromium
+// starts on the first login) keeping encrypted sessions in store, and the
+// sessions.Service that maps their gateway tokens to connections, falling
+// back to the OAuth connection for requests without one.
+// It also returns the code inbox handler for POST /sessions/codes (nil unless
+// PORTAL_CODE_PROVIDER=inbox).
+func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, fallback tenant.Resolver) (*sessions.Service, http.Handler, func(), error) {
+	var key []byte
+	if cfg.PortalSessionKey != "" {
+		k, err := portal.ParseKey(cfg.PortalSessionKey)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("PORTAL_SESSION_KEY: %w", err)
+		}
+		key = k
+	} else {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		logger.Info("browser sessions use a random key: they end with this process and are not shared by replicas (set PORTAL_SESSION_KEY)")
+	}
+	providers := map[string]portal.CodeProvider{}
+	var inboxHandler http.Handler
+	provider := cfg.PortalCodeProvider
+	if provider == "" && cfg.PortalInboxSecret != "" {
+		provider = "inbox"
+	}
+	switch provider {
+	case "outbox":
+		providers[portal.ProviderOutbox] = &portal.OutboxCodes{BaseURL: cfg.LoginURL}
+	case "inbox":
+		inbox, err := portal.NewCodeInbox(portal.InboxOptions{Store: store, Key: key, Secret: cfg.PortalInboxSecret})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		providers[portal.ProviderInbox] = inbox
+		inboxHandler = inbox
+	}
+	m, err := portal.New(portal.Options{
+		Store:          store,
+		Key:            key,
+		CodeProviders:  providers,
+		BrowserOptions: portal.BrowserOptions{Path: cfg.ChromiumPath, Logger: logger},
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("browser sessions: %w", err)
+	}
+	svc, err := sessions.New(sessions.Options{
+		Manager:  m,
+		LoginURL: cfg.LoginURL,
+		Fallback: fallback,
+		NewClient: func(creds rest.Credentials, companyID int64) (adapter.Procore, error) {
+			return rest.New(rest.Config{
+				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, Credentials: creds, CompanyID: companyID,
+				MaxConcurrency: cfg.MaxConcurrency,
+				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
+				OnUpstreamCall: observe,
+				Logger:         logger,
+			})
+		},
+	})
+	if err != nil {
+		_ = m.Close()
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go m.Run(ctx, 0)
+	return svc, inboxHandler, func() { cancel(); _ = m.Close() }, nil
+}

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"procoregraph/adapter"
+	"procoregraph/adapter/rest"
+	"procoregraph/cache"
+	"procoregraph/events"
+	"procoregraph/gateway"
+	"procoregraph/loaders"
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+	"procoregraph/tenant"
+)
+
+// liveServer is the real gateway handler (gateway.NewServer: transports,
+// resolvers, per-event loaders) on an httptest server, over a sandbox, with
+// an in-memory bus the test publishes to directly.
+type liveServer struct {
+	srv     *httptest.Server
+	bus     events.Bus
+	conn    *tenant.Connection
+	active  *atomic.Int64
+	project int64
+}
+
+func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
+	tb.Helper()
+	tb.Cleanup(func() { _ = bus.Close() })
+	sb, env := startSandbox(tb, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
+	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
+	client, err := rest.New(rest.Config{APIURL: sb.URL, LoginURL: sb.URL, ClientID: sandbox.DefaultClientID,
+		ClientSecret: sandbox.DefaultClientSecret, CompanyID: company})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := cache.NewMemory(cache.MemoryOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	conn := &tenant.Connection{ID: fmt.Sprintf("c-scale-%d", time.Now().UnixNano()), CompanyID: company, UserKey: "u", Procore: client}
+	differ := events.NewDiffer(store, bus, events.DifferOptions{})
+	primer, err := events.NewPrimer(events.PrimerOptions{Store: store, Observer: differ})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64)}
+	sb.ReadDataset(func(d *data.Dataset) { l.project = d.Projects[0].ID })
+	h := gateway.NewServer(gateway.Deps{
+		Tenants: tenant.Static{Conn: conn},
+		Loaders: loaders.Options{},
+		Live:    &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
+	})
+	l.srv = httptest.NewServer(h)
+	tb.Cleanup(l.srv.Close)
+	return l
+}
+
+// publish publishes one ball-in-court event on the server's project.
+func (l *liveServer) publish(tb testing.TB, item int64) {
+	tb.Helper()
+	_, err := l.bus.Publish(context.Background(), events.Event{Conn: l.conn.ID, ProjectID: l.project,
+		Kind: events.KindBallInCourtChanged, ItemKind: events.ItemRFI, ItemID: item, Title: "RFI",
+		NewBallInCourt: []adapter.Person{{ID: 1, Name: "A"}}, At: time.Now().UTC(), Source: events.SourceMutation})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (l *liveServer) waitActive(tb testing.TB, n int64) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for l.active.Load() != n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d active subscriptions, want %d", l.active.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wsClient is a minimal graphql-transport-ws client on coder/websocket,
+// carrying many subscriptions on one socket.
+type wsClient struct {
+	c      *websocket.Conn
+	mu     sync.Mutex // serializes writes
+	onNext func(id string, payload json.RawMessage)
+	done   chan struct{}
+}
+
+func dialWS(tb testing.TB, url string, onNext func(id string, payload json.RawMessage)) *wsClient {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.SetReadLimit(1 << 20)
+	w := &wsClient{c: c, onNext: onNext, done: make(chan struct{})}
+	w.send(tb, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	_, b, err := c.Read(ctx)
+	if err != nil || !strings.Contains(string(b), "connection_ack") {
+		tb.Fatalf("connection_init: %v %s", err, b)
+	}
+	go w.read()
+	return w
+}
+
+func (w *wsClient) send(tb testing.TB, msg map[string]any) {
+	b, _ := json.Marshal(msg)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.c.Write(context.Background(), websocket.MessageText, b); err != nil {
+		tb.Errorf("websocket write: %v", err)
+	}
+}
+
+func (w *wsClient) read() {
+	defer close(w.done)
+	for {
+		_, b, err := w.c.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var m struct {
+			ID      string          `json:"id"`
+			Type    string          `json:"type"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "next":
+			w.onNext(m.ID, m.Payload)
+		case "ping":
+			b, _ := json.Marshal(map[string]string{"type": "pong"})
+			w.mu.Lock()
+			_ = w.c.Write(context.Background(), websocket.MessageText, b)
+			w.mu.Unlock()
+		}
+	}
+}
+
+func (w *wsClient) subscribe(tb testing.TB, id, query string, vars map[string]any) {
+	w.send(tb, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
+}
+
+func (w *wsClient) close() {
+	_ = w.c.Close(websocket.StatusNormalClosure, "")
+	<-w.done
+}
+
+const fanoutQuery = `subscription($p: ID) { ballInCourtChanged(projectId: $p) { cursor itemId at ballInCourt { id } } }`
+
+// openSubscriptions opens n subscriptions over sockets of perSocket each.
+func openSubscriptions(tb testing.TB, l *liveServer, n, perSocket int, onNext func(id string, payload json.RawMessage)) []*wsClient {
+	tb.Helper()
+	var clients []*wsClient
+	vars := map[string]any{"p": strconv.FormatInt(l.project, 10)}
+	for i := 0; i < n; i += perSocket {
+		w := dialWS(tb, l.srv.URL, onNext)
+		clients = append(clients, w)
+		for j := i; j < min(i+perSocket, n); j++ {
+			w.subscribe(tb, strconv.Itoa(j), fanoutQuery, vars)
+		}
+	}
+	return clients
+}
+
+// settledGoroutines waits for the goroutine count to stop falling, and
+// returns it.
+func settledGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(20 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
+// TestThousandSubscriptionsLeakNoGoroutine opens 1,000 subscriptions through
+// the real handler (graphql-transport-ws over 10 sockets), checks that one
+// event reaches every one of them exactly once, closes them all, and asserts
+// that the goroutine count returns to its baseline.
+func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
+	l := startLiveServer(t, events.NewMemoryBus(events.MemoryOptions{}))
+	var got sync.Map // subscription id -> *atomic.Int32
+	count := func(id string, _ json.RawMessage) {
+		v, _ := got.LoadOrStore(id, new(atomic.Int32))
+		v.(*atomic.Int32).Add(1)
+	}
+
+	// Warm up: whatever starts once per process (connection pools to the
+	// sandbox, the primer's first listing) is part of the baseline.
+	warm := openSubscriptions(t, l, 1, 1, count)
+	l.waitActive(t, 1)
+	l.publish(t, 1)
+	waitCount(t, &got, 1, 1)
+	warm[0].close()
+	l.waitActive(t, 0)
+	got.Clear()
+	base := settledGoroutines()
+
+	const n = 1000
+	clients := openSubscriptions(t, l, n, 100, count)
+	l.waitActive(t, n)
+	during := runtime.NumGoroutine()
+	l.publish(t, 2)
+	waitCount(t, &got, n, 1)
+	for _, c := range clients {
+		c.close()
+	}
+	l.waitActive(t, 0)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 4<<20)
+			t.Fatalf("goroutines: %d after closing, baseline %d (%d with %d subscriptions open)\n%s",
+				runtime.NumGoroutine(), base, during, n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("goroutines: baseline %d, %d with %d subscriptions open, %d after closing them", base, during, n, runtime.NumGoroutine())
+}
+
+// waitCount waits until n subscriptions have each received exactly want
+// events.
+func waitCount(t *testing.T, got *sync.Map, n int, want int32) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		subs, ok := 0, true
+		got.Range(func(_, v any) bool {
+			subs++
+			if c := v.(*atomic.Int32).Load(); c != want {
+				ok = c < want // more than want is a duplicate: fail below
+				if !ok {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			t.Fatalf("a subscription received an event more than %d times", want)
+		}
+		if subs == n {
+			all := true
+			got.Range(func(_, v any) bool { all = all && v.(*atomic.Int32).Load() == want; return all })
+			if all {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d subscriptions received events", subs, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// BenchmarkFanout measures one event's fan-out to 1,000 subscriptions on one
+// instance through the real handler (bus → resolver → gqlgen → websocket →
+// client), with the in-memory bus and (with REDIS_URL) the Redis Streams
+// bus, both with default options: p50/p99 latency from Publish to each
+// client's receipt, and the memory (heap and goroutine stacks, server and
+// client, after GC) and goroutines per open subscription. ns/op is one
+// event's delivery to all 1,000.
+func BenchmarkFanout(b *testing.B) {
+	b.Run("MemoryBus", func(b *testing.B) {
+		benchmarkFanout(b, events.NewMemoryBus(events.MemoryOptions{}))
+	})
+	b.Run("RedisBus", func(b *testing.B) {
+		u := os.Getenv("REDIS_URL")
+		if u == "" {
+			b.Skip("REDIS_URL is not set")
+		}
+		rdb, err := cache.ParseRedisURL(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = rdb.Close() })
+		bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: fmt.Sprintf("bench-fanout-%d:", time.Now().UnixNano())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkFanout(b, bus)
+	})
+}
+
+func benchmarkFanout(b *testing.B, bus events.Bus) {
+	const n = 1000
+	l := startLiveServer(b, bus)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var received atomic.Int64
+	var sent atomic.Int64 // UnixNano of the current event's Publish
+	onNext := func(_ string, _ json.RawMessage) {
+		d := time.Since(time.Unix(0, sent.Load()))
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+		received.Add(1)
+	}
+
+	// Warm up (pools, the primer's listing), then measure the open set.
+	warm := openSubscriptions(b, l, 1, 1, onNext)
+	l.waitActive(b, 1)
+	warm[0].close()
+	l.waitActive(b, 0)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+	clients := openSubscriptions(b, l, n, 100, onNext)
+	l.waitActive(b, n)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perSub := float64(int64(after.HeapAlloc+after.StackInuse)-int64(before.HeapAlloc+before.StackInuse)) / n
+	goroutinesPerSub := float64(runtime.NumGoroutine()-g0) / n
+	lat = lat[:0]
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		received.Store(0)
+		sent.Store(time.Now().UnixNano())
+		l.publish(b, int64(i+1))
+		deadline := time.Now().Add(30 * time.Second)
+		for received.Load() < n {
+			if time.Now().After(deadline) {
+				b.Fatalf("event %d reached %d of %d subscriptions", i, received.Load(), n)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+	for _, c := range clients {
+		c.close()
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(perSub, "B/sub")
+	b.ReportMetric(goroutinesPerSub, "goroutines/sub")
+}
