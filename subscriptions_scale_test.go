@@ -41,6 +41,13 @@ type liveServer struct {
 
 func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
 	tb.Helper()
+	return startLiveServerWith(tb, bus, nil)
+}
+
+// startLiveServerWith is startLiveServer with a tenant resolver built from
+// the connection (nil: every request is that connection).
+func startLiveServerWith(tb testing.TB, bus events.Bus, tenants func(*tenant.Connection) tenant.Resolver) *liveServer {
+	tb.Helper()
 	tb.Cleanup(func() { _ = bus.Close() })
 	sb, env := startSandbox(tb, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
 	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
@@ -62,8 +69,12 @@ func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
 	}
 	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64)}
 	sb.ReadDataset(func(d *data.Dataset) { l.project = d.Projects[0].ID })
+	var resolver tenant.Resolver = tenant.Static{Conn: conn}
+	if tenants != nil {
+		resolver = tenants(conn)
+	}
 	h := gateway.NewServer(gateway.Deps{
-		Tenants: tenant.Static{Conn: conn},
+		Tenants: resolver,
 		Loaders: loaders.Options{},
 		Live:    &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
 	})
@@ -364,4 +375,56 @@ func benchmarkFanout(b *testing.B, bus events.Bus) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(perSub, "B/sub")
 	b.ReportMetric(goroutinesPerSub, "goroutines/sub")
+}
+
+// TestLegacyGraphQLWSSubprotocol: clients of the legacy `graphql-ws`
+// subprotocol (Apollo's subscriptions-transport-ws) subscribe too.
+func TestLegacyGraphQLWSSubprotocol(t *testing.T) {
+	l := startLiveServer(t, events.NewMemoryBus(events.MemoryOptions{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.srv.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	if c.Subprotocol() != "graphql-ws" {
+		t.Fatalf("negotiated %q", c.Subprotocol())
+	}
+	write := func(v any) {
+		b, _ := json.Marshal(v)
+		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(want string) json.RawMessage {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", want, err)
+			}
+			var m struct {
+				Type    string          `json:"type"`
+				Payload json.RawMessage `json:"payload"`
+			}
+			_ = json.Unmarshal(b, &m)
+			if m.Type == want {
+				return m.Payload
+			}
+			if m.Type != "ka" {
+				t.Fatalf("got %s while waiting for %q", b, want)
+			}
+		}
+	}
+	write(map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	read("connection_ack")
+	write(map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": fanoutQuery,
+		"variables": map[string]any{"p": strconv.FormatInt(l.project, 10)}}})
+	l.waitActive(t, 1)
+	l.publish(t, 77)
+	p := read("data")
+	if !strings.Contains(string(p), `"itemId":"77"`) {
+		t.Fatalf("data %s", p)
+	}
 }

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"procoregraph/adapter"
+	"procoregraph/events"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
+	"procoregraph/tenant"
 )
 
 // Live updates end to end: the real program over a sandbox on loopback, a
@@ -372,5 +375,131 @@ func TestSubscriptionThroughHiveGateway(t *testing.T) {
 	if got.Cursor != want.Cursor || got.ItemID != want.ItemID || got.Source != want.Source ||
 		!slices.Equal(got.court(), want.court()) || got.RFI == nil || got.RFI.ID != want.ItemID {
 		t.Fatalf("through Hive: %+v\ndirect: %+v", got, want)
+	}
+}
+
+// bearerTenants resolves only requests carrying the Authorization value.
+type bearerTenants struct {
+	conn *tenant.Connection
+	want string
+}
+
+func (b bearerTenants) Resolve(r *http.Request) (*tenant.Connection, error) {
+	if r.Header.Get("Authorization") != b.want {
+		return nil, adapter.Errorf(adapter.CodeUnauthenticated, "unknown gateway token")
+	}
+	return b.conn, nil
+}
+
+// TestWebsocketInitChecksCredentials: the connection's credentials are
+// checked at connection_init (browsers send them as connection parameters):
+// the real graphql-ws client with a wrong token is closed at once with 4403
+// Forbidden, and with the right one it subscribes.
+func TestWebsocketInitChecksCredentials(t *testing.T) {
+	node := requireNodePackages(t, subscriptionPackages...)
+	l := startLiveServerWith(t, events.NewMemoryBus(events.MemoryOptions{}), func(c *tenant.Connection) tenant.Resolver {
+		return bearerTenants{conn: c, want: "Bearer good"}
+	})
+	url := "ws" + strings.TrimPrefix(l.srv.URL, "http") + "/graphql"
+	vars := map[string]any{"projectId": strconv.FormatInt(l.project, 10)}
+
+	refused := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": url, "query": bicSubscription,
+		"variables": vars, "connectionParams": map[string]any{"Authorization": "Bearer bad"}}))
+	start := time.Now()
+	closed := refused.await(t, 5*time.Second, "closed", "error")
+	if closed.Code != 4403 {
+		t.Fatalf("refused connection closed with %d %q, want 4403", closed.Code, closed.Reason)
+	}
+	t.Logf("refused in %s: %d %s", time.Since(start).Round(time.Millisecond), closed.Code, closed.Reason)
+
+	ok := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": url, "query": bicSubscription,
+		"variables": vars, "connectionParams": map[string]any{"Authorization": "Bearer good"}}))
+	ok.await(t, 5*time.Second, "connected")
+	l.waitActive(t, 1)
+	l.publish(t, 42)
+	if e := ok.nextBIC(t, 5*time.Second); e.ItemID != "42" {
+		t.Fatalf("event %+v", e)
+	}
+}
+
+// TestStatusSubscriptions: invoiceStatusChanged and commitmentChanged (over
+// server-sent events) announce status changes made directly in the sandbox
+// and delivered by webhook, with the previous and the new status and the
+// item as it is now.
+func TestStatusSubscriptions(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 6},
+		WebhookMinBackoff: 50 * time.Millisecond})
+	env["WEBHOOK_AUTHORIZATION"] = webhookSecret
+	g := startGateway(t, env, "-register-webhooks")
+	var project, invoice, commitment int64
+	var invoiceFrom, commitmentFrom string
+	sb.ReadDataset(func(d *data.Dataset) {
+		p := d.Projects[0]
+		project = p.ID
+		for _, inv := range p.Invoices {
+			if inv.Status == "draft" || inv.Status == "under_review" {
+				invoice, invoiceFrom = inv.ID, inv.Status
+				break
+			}
+		}
+		for _, c := range p.Commitments {
+			if c.Status != "Void" {
+				commitment, commitmentFrom = c.ID, c.Status
+				break
+			}
+		}
+	})
+	if invoice == 0 || commitment == 0 {
+		t.Fatal("no invoice or commitment to change")
+	}
+	vars := map[string]any{"p": strconv.FormatInt(project, 10)}
+	invSub := subscribeSSE(t, g.URL+"/graphql", `subscription($p: ID) { invoiceStatusChanged(projectId: $p) {
+		cursor kind invoiceId previousStatus status source invoice { id status } } }`, vars)
+	comSub := subscribeSSE(t, g.URL+"/graphql", `subscription($p: ID) { commitmentChanged(projectId: $p) {
+		cursor kind commitmentId previousStatus status source commitment { id status } } }`, vars)
+	waitActive(t, g, 2)
+
+	invoiceTo := map[string]string{"draft": "under_review", "under_review": "revise_and_resubmit"}[invoiceFrom]
+	set := func(kind string, id int64, status string) {
+		if _, err := sb.Mutate(sandbox.Mutation{Kind: kind, ProjectID: project, ID: id,
+			Set: map[string]json.RawMessage{"status": json.RawMessage(strconv.Quote(status))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("invoice", invoice, invoiceTo)
+	set("commitment", commitment, "Void")
+
+	type change struct {
+		Kind, PreviousStatus, Status, Source string
+		InvoiceID, CommitmentID              string
+		Invoice, Commitment                  *struct{ ID, Status string }
+	}
+	next := func(s *sseSubscription, field string) change {
+		t.Helper()
+		select {
+		case p := <-s.events:
+			var r struct {
+				Data   map[string]change `json:"data"`
+				Errors []gqlError        `json:"errors"`
+			}
+			if err := json.Unmarshal(p, &r); err != nil || len(r.Errors) > 0 {
+				t.Fatalf("%s: %s %v", field, p, err)
+			}
+			return r.Data[field]
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s event", field)
+		}
+		return change{}
+	}
+	upper := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "_")) }
+	inv := next(invSub, "invoiceStatusChanged")
+	if inv.Kind != "STATUS_CHANGED" || inv.InvoiceID != strconv.FormatInt(invoice, 10) || inv.Source != "WEBHOOK" ||
+		inv.PreviousStatus != upper(invoiceFrom) || inv.Status != upper(invoiceTo) || inv.Invoice == nil || inv.Invoice.Status != upper(invoiceTo) {
+		t.Fatalf("invoice event %+v, want %s -> %s", inv, invoiceFrom, invoiceTo)
+	}
+	com := next(comSub, "commitmentChanged")
+	if com.Kind != "STATUS_CHANGED" || com.CommitmentID != strconv.FormatInt(commitment, 10) ||
+		com.PreviousStatus != upper(commitmentFrom) || com.Status != "VOID" || com.Commitment == nil || com.Commitment.Status != "VOID" {
+		t.Fatalf("commitment event %+v, want %s -> VOID", com, commitmentFrom)
 	}
 }

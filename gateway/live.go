@@ -84,6 +84,9 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 			req.Header.Set("Authorization", a)
 		}
 		conn, err := d.Tenants.Resolve(req)
+		if err == nil && conn == nil {
+			err = adapter.Errorf(adapter.CodeUnauthenticated, "no Procore connection: send a gateway token as the Authorization connection parameter")
+		}
 		if err != nil {
 			msg := "forbidden"
 			var ae *adapter.Error

@@ -134,15 +134,15 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		if d.Live != nil {
 			ctx = events.WithLive(ctx, d.Live)
 		}
-		if err != nil {
-			// A websocket's credentials are checked at connection_init
-			// (websocketInit), where browsers can send them.
-			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upgradeKey{}, r)))
-			return
-		}
 		ctx = context.WithValue(ctx, upgradeKey{}, r)
 		if d.Sessions != nil {
 			ctx = sessions.NewContext(ctx, d.Sessions)
+		}
+		if err != nil {
+			// A websocket's credentials are checked at connection_init
+			// (websocketInit), where browsers can send them.
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
 		}
 		// No connection (no session token and no OAuth connection
 		// configured): only createSession can run; everything else answers
