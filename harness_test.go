@@ -25,6 +25,8 @@ type gatewayProc struct {
 	cancel context.CancelFunc
 	done   chan error
 	stderr *syncBuffer
+
+	stopOnce sync.Once
 }
 
 // syncBuffer is a goroutine-safe bytes.Buffer for the program's output.
@@ -96,12 +98,15 @@ func startGateway(t testing.TB, env map[string]string, args ...string) *gatewayP
 	return nil
 }
 
+// stop ends the program and waits for it; calling it again returns at once.
 func (p *gatewayProc) stop() {
-	p.cancel()
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-	}
+	p.stopOnce.Do(func() {
+		p.cancel()
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+		}
+	})
 }
 
 func copyEnv(m map[string]string) map[string]string {

@@ -192,13 +192,6 @@ func TestWebhookWithWrongAuthorizationChangesNothing(t *testing.T) {
 	}
 }
 
-// stopNow stops a gateway before the test ends; the stop registered for
-// cleanup then returns at once.
-func stopNow(p *gatewayProc) {
-	p.cancel()
-	err := <-p.done
-	p.done <- err
-}
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
@@ -334,7 +327,7 @@ func TestSubscriptionAcrossReplicasResumesFromCursor(t *testing.T) {
 		t.Fatalf("subscriber on B got %+v, want A's event %+v", got, first)
 	}
 
-	stopNow(b)
+	b.stop()
 	sub.await(t, 10*time.Second, "error|complete|closed")
 	missed := []bicEvent{move(rfis[1]), move(rfis[2])}
 

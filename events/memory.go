@@ -13,7 +13,8 @@ import (
 // MemoryOptions configure a MemoryBus. Zero values mean the documented default.
 type MemoryOptions struct {
 	// Buffer is how many undelivered live events one subscriber may hold
-	// before it is dropped with ErrSlowSubscriber. Default 256.
+	// before it is dropped with ErrSlowSubscriber. Default 64 (each slot holds
+	// an Event by value, so the buffer is most of a subscription's memory).
 	Buffer int
 	// Retention is how long published events stay available for replay by
 	// cursor. Default 1h.
@@ -27,7 +28,7 @@ type MemoryOptions struct {
 
 func (o MemoryOptions) withDefaults() MemoryOptions {
 	if o.Buffer <= 0 {
-		o.Buffer = 256
+		o.Buffer = 64
 	}
 	if o.Retention <= 0 {
 		o.Retention = time.Hour
