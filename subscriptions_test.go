@@ -192,7 +192,6 @@ func TestWebhookWithWrongAuthorizationChangesNothing(t *testing.T) {
 	}
 }
 
-
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
