@@ -137,6 +137,12 @@ type branch struct {
 	outcome  string
 }
 
+// navigatedAway reports whether err says the page navigated (or the target
+// closed) while a command on it was in flight.
+func navigatedAway(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Inspected target navigated or closed")
+}
+
 // race waits for the first of the branches' elements to appear.
 func race(pg *rod.Page, branches ...branch) (string, *rod.Element, error) {
 	rc := pg.Race()
@@ -176,7 +182,14 @@ func (b *Browser) login(ctx context.Context, p *chromeProcess, in DriverLogin) (
 		if err != nil {
 			return err
 		}
-		return el.Click(proto.InputMouseButtonLeft, 1)
+		err = el.Click(proto.InputMouseButtonLeft, 1)
+		if navigatedAway(err) {
+			// The click submitted the form and the page left before
+			// Chromium acknowledged the mouse release: that is the click's
+			// intended effect; the next race sees where it went.
+			return nil
+		}
+		return err
 	}
 
 	var incognito *rod.Browser
