@@ -68,6 +68,7 @@ type result struct {
 	warm                 []time.Duration
 	throughput           float64 // queries per second
 	allocPerQuery        float64 // bytes
+	coldCPU              float64 // gateway CPU seconds per cold query
 }
 
 func main() {
@@ -142,13 +143,23 @@ func run(o options) error {
 				return err
 			}
 			sb.ResetStats()
+			cpu0, err := g.metric("process_cpu_seconds_total")
+			if err != nil {
+				g.stop()
+				return err
+			}
 			d, err := g.query(query)
 			callsCold += sb.Stats().Total
+			cpu1, cerr := g.metric("process_cpu_seconds_total")
 			g.stop()
 			if err != nil {
 				return fmt.Errorf("%s cold: %w", m.name, err)
 			}
+			if cerr != nil {
+				return cerr
+			}
 			r.cold = append(r.cold, d)
+			r.coldCPU += (cpu1 - cpu0) / float64(o.coldRuns)
 		}
 		r.callsCold = float64(callsCold) / float64(o.coldRuns)
 
@@ -165,7 +176,7 @@ func run(o options) error {
 		if m.args == nil {
 			n = o.warmCached
 		}
-		alloc0, err := g.allocatedBytes()
+		alloc0, err := g.metric("go_memstats_alloc_bytes_total")
 		if err != nil {
 			g.stop()
 			return err
@@ -180,7 +191,7 @@ func run(o options) error {
 			r.warm = append(r.warm, d)
 		}
 		r.callsWarm = float64(sb.Stats().Total) / float64(n)
-		alloc1, err := g.allocatedBytes()
+		alloc1, err := g.metric("go_memstats_alloc_bytes_total")
 		if err != nil {
 			g.stop()
 			return err
@@ -250,11 +261,11 @@ func render(o options, rs []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; gateway -max-concurrency %d; %s, %d CPUs, %s.\n\n",
 		o.projects, o.items, o.items, o.commitments, o.latency, o.maxConcurrency, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 | cold max | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 | cold max | gateway CPU per cold query | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %.1f q/s | %.0f KiB |\n", r.mode.name, r.callsCold, r.callsWarm,
-			ms(pct(r.cold, .5)), ms(pct(r.cold, 1)), ms(pct(r.warm, .5)), ms(pct(r.warm, .99)), r.throughput, r.allocPerQuery/1024)
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %.0f ms | %s | %s | %.1f q/s | %.0f KiB |\n", r.mode.name, r.callsCold, r.callsWarm,
+			ms(pct(r.cold, .5)), ms(pct(r.cold, 1)), r.coldCPU*1000, ms(pct(r.warm, .5)), ms(pct(r.warm, .99)), r.throughput, r.allocPerQuery/1024)
 	}
 	base := rs[0]
 	b.WriteString("\nRatios to the naive baseline (higher is better):\n\n")
@@ -342,8 +353,9 @@ func (g *gateway) query(q []byte) (time.Duration, error) {
 	return d, nil
 }
 
-// allocatedBytes reads go_memstats_alloc_bytes_total from /metrics.
-func (g *gateway) allocatedBytes() (float64, error) {
+// metric reads one unlabelled sample (e.g. go_memstats_alloc_bytes_total,
+// process_cpu_seconds_total) from the gateway's /metrics.
+func (g *gateway) metric(name string) (float64, error) {
 	resp, err := client.Get(g.url + "/metrics")
 	if err != nil {
 		return 0, err
@@ -351,9 +363,9 @@ func (g *gateway) allocatedBytes() (float64, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_alloc_bytes_total "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, fmt.Errorf("go_memstats_alloc_bytes_total not in /metrics")
+	return 0, fmt.Errorf("%s not in /metrics", name)
 }

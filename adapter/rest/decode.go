@@ -31,7 +31,11 @@ func scalarText(b []byte) (text string, empty bool, err error) {
 	}
 	if b[0] == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
+			// No escapes: the text is the bytes between the quotes (the
+			// common case, without a second validation pass).
+			s = string(b[1 : len(b)-1])
+		} else if err := json.Unmarshal(b, &s); err != nil {
 			return "", false, err
 		}
 		s = strings.TrimSpace(s)
@@ -193,13 +197,17 @@ type flexDecimal struct {
 	Set bool
 }
 
+// moneyNoise strips thousands separators, currency signs and spaces from a
+// decimal's text. A Replacer is immutable and safe for concurrent use.
+var moneyNoise = strings.NewReplacer(",", "", "$", "", " ", "")
+
 func (v *flexDecimal) UnmarshalJSON(b []byte) error {
 	*v = flexDecimal{}
 	s, empty, err := scalarText(b)
 	if err != nil || empty {
 		return nil
 	}
-	s = strings.NewReplacer(",", "", "$", "", " ", "").Replace(s)
+	s = moneyNoise.Replace(s)
 	if strings.HasSuffix(s, "%") {
 		s = strings.TrimSuffix(s, "%")
 	}
