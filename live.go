@@ -43,15 +43,22 @@ type liveParts struct {
 	closer []func()
 }
 
+// controlStoreTimeout bounds one Redis operation on correctness state.
+const controlStoreTimeout = 2 * time.Second
+
 // newLive builds the bus, the differ, the primer and the webhook receiver
 // for conn. The store is the cache's when there is a cache, else one of its
 // own (Redis when configured, so replicas still share state).
 func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection) (*liveParts, error) {
 	l := &liveParts{cfg: cfg, logger: logger, conn: conn, cache: c}
-	if c != nil {
+	// Differ state, idempotency records, session locks and sessions are
+	// correctness state: with Redis they get their own store with a patient
+	// timeout (the response cache's 200 ms would make a busy Redis look down
+	// and turn locks into fail-open).
+	if c != nil && cfg.RedisURL == "" {
 		l.store = c.Store()
 	} else {
-		s, closeStore, err := newStore(cfg)
+		s, closeStore, err := newStore(cfg, controlStoreTimeout)
 		if err != nil {
 			return nil, err
 		}

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var c *cache.Cache
 	if !cfg.NoCache {
-		store, closeStore, err := newStore(cfg)
+		store, closeStore, err := newStore(cfg, 0)
 		if err != nil {
 			return err
 		}
@@ -181,7 +181,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // newStore returns the cache's byte store and its closer: Redis when
 // REDIS_URL is set (shared by replicas; when Redis fails, queries fall back to
 // upstream calls), else in memory.
-func newStore(cfg config) (cache.Store, func(), error) {
+// timeout bounds each Redis operation (0: the store's default, 200 ms).
+func newStore(cfg config, timeout time.Duration) (cache.Store, func(), error) {
 	if cfg.RedisURL == "" {
 		m, err := cache.NewMemory(cache.MemoryOptions{})
 		if err != nil {
@@ -193,7 +194,7 @@ func newStore(cfg config) (cache.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: cfg.CachePrefix})
+	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: cfg.CachePrefix, Timeout: timeout})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("redis cache: %w", err)

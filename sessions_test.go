@@ -140,7 +140,7 @@ func TestBrowserSessionReloginOnceUnderLoad(t *testing.T) {
 		}
 	}
 	if got := sb.Stats().Logins - logins; got != 1 {
-		t.Fatalf("%d logins after the cookie expired, want exactly 1", got)
+		t.Fatalf("%d logins after the cookie expired, want exactly 1\nreplica A:\n%s\nreplica B:\n%s", got, a.stderr, b.stderr)
 	}
 }
 

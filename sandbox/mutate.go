@@ -86,7 +86,7 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	defer s.mu.Unlock()
 	p := s.ds.Project(m.ProjectID)
 	if p == nil {
-		return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown project_id"}
+		return nil, notFoundError("project_id")
 	}
 	co := s.ds.Company(p.CompanyID)
 	actor := m.UserID
@@ -103,14 +103,14 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	c.p = auth.Principal{UserID: actor}
 	c.company = co
 	c.admin = true
-	e := &enc{}
 	var set fieldSetter
 	set.m = m.Set
+	var done mutated
 	switch m.Kind {
 	case "rfi":
 		x := p.RFI(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown rfi"}
+			return nil, notFoundError("rfi")
 		}
 		if v, ok := set.str("status"); ok {
 			switch v {
@@ -151,16 +151,11 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.date("due_date"); ok {
 			x.DueDate = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resRFIs, x.ID, "update")
-		renderRFI(e, s.ds, p, x)
+		done = mutated{&x.UpdatedAt, resRFIs, x.ID, func(e *enc) { renderRFI(e, s.ds, p, x) }}
 	case "submittal":
 		x := p.Submittal(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown submittal"}
+			return nil, notFoundError("submittal")
 		}
 		if v, ok := set.id("status_id"); ok {
 			if co.Status(v) == nil {
@@ -195,16 +190,11 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.date("due_date"); ok {
 			x.DueDate = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resSubmittals, x.ID, "update")
-		renderSubmittal(e, s.ds, co, p, x)
+		done = mutated{&x.UpdatedAt, resSubmittals, x.ID, func(e *enc) { renderSubmittal(e, s.ds, co, p, x) }}
 	case "invoice":
 		x := p.Invoice(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown invoice"}
+			return nil, notFoundError("invoice")
 		}
 		if v, ok := set.str("status"); ok {
 			if !slices.Contains(data.InvoiceStatuses, v) {
@@ -215,23 +205,14 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.str("invoice_number"); ok {
 			x.InvoiceNumber = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resInvoices, x.ID, "update")
-		renderInvoice(e, s.ds, p, x, true)
+		done = mutated{&x.UpdatedAt, resInvoices, x.ID, func(e *enc) { renderInvoice(e, s.ds, p, x, true) }}
 	case "commitment":
 		x := p.Commitment(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown commitment"}
+			return nil, notFoundError("commitment")
 		}
 		if v, ok := set.str("status"); ok {
-			valid := data.WorkOrderStatuses
-			if x.Kind == data.PurchaseOrder {
-				valid = data.PurchaseOrderStatuses
-			}
-			if !slices.Contains(valid, v) {
+			if !slices.Contains(commitmentStatuses(x.Kind), v) {
 				return nil, bad("unknown %s status %q", x.Kind, v)
 			}
 			x.Status = v
@@ -240,17 +221,12 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.str("title"); ok {
 			x.Title = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
 		res, _ := commitmentResource(x.Kind)
-		c.event(p.ID, res, x.ID, "update")
-		renderCommitment(e, s.ds, p, x, true)
+		done = mutated{&x.UpdatedAt, res, x.ID, func(e *enc) { renderCommitment(e, s.ds, p, x, true) }}
 	case "change_order":
 		x := p.ChangeOrder(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown change_order"}
+			return nil, notFoundError("change_order")
 		}
 		if v, ok := set.str("status"); ok {
 			if !slices.Contains(data.ChangeOrderStatuses, v) {
@@ -261,16 +237,11 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.str("title"); ok {
 			x.Title = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resChangeOrders, x.ID, "update")
-		renderChangeOrder(e, s.ds, x)
+		done = mutated{&x.UpdatedAt, resChangeOrders, x.ID, func(e *enc) { renderChangeOrder(e, s.ds, x) }}
 	case "punch_item":
 		x := p.PunchItem(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown punch_item"}
+			return nil, notFoundError("punch_item")
 		}
 		if v, ok := set.str("status"); ok {
 			if !slices.Contains([]string{"open", "closed", "pending", "overdue"}, v) {
@@ -284,16 +255,11 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.ids("ball_in_court_ids"); ok {
 			x.BallInCourtIDs = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resPunchItems, x.ID, "update")
-		renderPunchItem(e, s.ds, x)
+		done = mutated{&x.UpdatedAt, resPunchItems, x.ID, func(e *enc) { renderPunchItem(e, s.ds, x) }}
 	case "observation":
 		x := p.Observation(m.ID)
 		if x == nil {
-			return nil, &MutateError{Status: http.StatusNotFound, Message: "unknown observation"}
+			return nil, notFoundError("observation")
 		}
 		if v, ok := set.str("status"); ok {
 			if !slices.Contains(data.ObservationStatuses, v) {
@@ -304,16 +270,32 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.id("assignee_id"); ok {
 			x.AssigneeID = v
 		}
-		if set.err != nil {
-			return nil, set.err
-		}
-		x.UpdatedAt = s.stamp(x.UpdatedAt)
-		c.event(p.ID, resObservations, x.ID, "update")
-		renderObservation(e, s.ds, co, x)
+		done = mutated{&x.UpdatedAt, resObservations, x.ID, func(e *enc) { renderObservation(e, s.ds, co, x) }}
 	default:
 		return nil, bad("unknown kind %q (rfi, submittal, invoice, commitment, change_order, punch_item, observation)", m.Kind)
 	}
+	if set.err != nil {
+		return nil, set.err
+	}
+	*done.updatedAt = s.stamp(*done.updatedAt)
+	c.event(p.ID, done.resource, done.id, "update")
+	e := &enc{}
+	done.render(e)
 	return e.b, nil
+}
+
+// mutated is what every Mutation kind hands back for the shared ending: the
+// item's updated_at to bump, its webhook resource and id, and its rendering.
+type mutated struct {
+	updatedAt *time.Time
+	resource  string
+	id        int64
+	render    func(e *enc)
+}
+
+// notFoundError is the 404 refusal of a Mutation naming what is missing.
+func notFoundError(what string) error {
+	return &MutateError{Status: http.StatusNotFound, Message: "unknown " + what}
 }
 
 // fieldSetter reads typed values from a Mutation's Set, keeping the first error.

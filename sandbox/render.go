@@ -445,12 +445,7 @@ func renderSubmittal(e *enc, ds *data.Dataset, c *data.Company, p *data.Project,
 		e.int("id", a.ID)
 		e.str("approver_type", a.ApproverType)
 		e.int("workflow_group_number", int64(a.Step))
-		if r := c.Response(a.ResponseID); r != nil {
-			e.key("response")
-			renderResponse(e, r)
-		} else {
-			e.null("response")
-		}
+		approverResponse(e, c, a)
 		e.bool("response_required", a.ResponseRequired)
 		e.int("days_to_respond", int64(a.DaysToRespond))
 		e.date("sent_date", a.SentDate)
@@ -928,18 +923,24 @@ func renderPunchItem(e *enc, ds *data.Dataset, pi *data.PunchItem) {
 	e.close()
 }
 
-func renderApprover(e *enc, ds *data.Dataset, c *data.Company, s *data.Submittal, a *data.Approver) {
-	e.open()
-	e.int("id", a.ID)
-	e.int("submittal_id", s.ID)
-	e.str("approver_type", a.ApproverType)
-	e.int("workflow_group_number", int64(a.Step))
+// approverResponse writes an approver's "response": the company's submittal
+// response it names, or null.
+func approverResponse(e *enc, c *data.Company, a *data.Approver) {
 	if r := c.Response(a.ResponseID); r != nil {
 		e.key("response")
 		renderResponse(e, r)
 	} else {
 		e.null("response")
 	}
+}
+
+func renderApprover(e *enc, ds *data.Dataset, c *data.Company, s *data.Submittal, a *data.Approver) {
+	e.open()
+	e.int("id", a.ID)
+	e.int("submittal_id", s.ID)
+	e.str("approver_type", a.ApproverType)
+	e.int("workflow_group_number", int64(a.Step))
+	approverResponse(e, c, a)
 	e.bool("response_required", a.ResponseRequired)
 	e.date("sent_date", a.SentDate)
 	e.date("due_date", a.DueDate)

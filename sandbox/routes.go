@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -380,17 +381,7 @@ var rfiSort = sorter[*data.RFI]{
 	"due_date":   func(a, b *data.RFI) int { return a.DueDate.Compare(b.DueDate) },
 	"created_at": func(a, b *data.RFI) int { return a.CreatedAt.Compare(b.CreatedAt) },
 	"updated_at": func(a, b *data.RFI) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
-	"id":         func(a, b *data.RFI) int { return cmpID(a.ID, b.ID) },
-}
-
-func cmpID(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	"id":         func(a, b *data.RFI) int { return cmp.Compare(a.ID, b.ID) },
 }
 
 func (s *Server) listRFIs(w http.ResponseWriter, r *http.Request, c *call) {
@@ -427,13 +418,8 @@ func (s *Server) listRFIs(w http.ResponseWriter, r *http.Request, c *call) {
 func (s *Server) showRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.RFI(pathID(r, "id"))
-	if x == nil || !s.canSeeRFI(c, x) {
-		notFound(w)
+	p, x := s.rfiFor(w, r, c)
+	if x == nil {
 		return
 	}
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderRFI(e, s.ds, p, x) })
@@ -508,13 +494,8 @@ func (s *Server) listSubmittals(w http.ResponseWriter, r *http.Request, c *call)
 func (s *Server) showSubmittal(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.Submittal(pathID(r, "id"))
+	p, x := projectItem(s, w, r, c, (*data.Project).Submittal)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderSubmittal(e, s.ds, c.company, p, x) })
@@ -546,6 +527,22 @@ func (s *Server) listCommitments(w http.ResponseWriter, r *http.Request, c *call
 	}, func(x *data.Commitment) int64 { return x.ID })
 	extended := q.v.Get("view") == "extended"
 	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.Commitment) { renderCommitment(e, s.ds, p, x, extended) })
+}
+
+// projectItem resolves the request's project (as projectFor) and the item
+// find returns for its {id} path value, writing 404 when there is none; both
+// are nil when anything was written. Call with s.mu held.
+func projectItem[T any](s *Server, w http.ResponseWriter, r *http.Request, c *call, find func(*data.Project, int64) *T) (*data.Project, *T) {
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return nil, nil
+	}
+	x := find(p, pathID(r, "id"))
+	if x == nil {
+		notFound(w)
+		return nil, nil
+	}
+	return p, x
 }
 
 // commitmentFor finds the {id} commitment of kind in the request's project.
@@ -649,13 +646,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, c *call) {
 func (s *Server) showInvoice(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.Invoice(pathID(r, "id"))
+	p, x := projectItem(s, w, r, c, (*data.Project).Invoice)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderInvoice(e, s.ds, p, x, true) })
@@ -674,13 +666,8 @@ func (s *Server) listBudgetViews(w http.ResponseWriter, r *http.Request, c *call
 func (s *Server) listBudgetRows(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	v := p.BudgetView(pathID(r, "id"))
+	p, v := projectItem(s, w, r, c, (*data.Project).BudgetView)
 	if v == nil {
-		notFound(w)
 		return
 	}
 	q := paramsOf(r)
@@ -797,13 +784,8 @@ func (s *Server) listObservations(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Server) showObservation(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.Observation(pathID(r, "id"))
+	_, x := projectItem(s, w, r, c, (*data.Project).Observation)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderObservation(e, s.ds, c.company, x) })
@@ -838,13 +820,8 @@ func (s *Server) listPunchItems(w http.ResponseWriter, r *http.Request, c *call)
 func (s *Server) showPunchItem(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.PunchItem(pathID(r, "id"))
+	_, x := projectItem(s, w, r, c, (*data.Project).PunchItem)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderPunchItem(e, s.ds, x) })

@@ -48,6 +48,71 @@ func (s *Server) today() time.Time {
 	return time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
 }
 
+// decodeEnvelope reads a Rails-style {"<key>": {...}} body into body and
+// returns the envelope, which envelope points at inside body. Malformed JSON
+// and a missing (or null) envelope are written as 400s and return false.
+func decodeEnvelope[T any](w http.ResponseWriter, r *http.Request, body any, envelope **T, key string) (*T, bool) {
+	if !decodeBody(w, r, body) {
+		return nil, false
+	}
+	if *envelope == nil {
+		badRequest(w, "param is missing or the value is empty: "+key)
+		return nil, false
+	}
+	return *envelope, true
+}
+
+// failed writes the collected errors as a 422 and reports whether there
+// were any; a handler returns when it does.
+func (f *fieldErrors) failed(w http.ResponseWriter) bool {
+	if !f.any() {
+		return false
+	}
+	f.write(w)
+	return true
+}
+
+// optionalRef validates an optional reference: a sent, non-zero id that find
+// does not know is "is invalid" under field. It returns the id, 0 when absent.
+func optionalRef[T any](f *fieldErrors, field string, id *idIn, find func(int64) *T) int64 {
+	if id == nil || *id == 0 {
+		return 0
+	}
+	if find(int64(*id)) == nil {
+		f.add(field, "is invalid")
+	}
+	return int64(*id)
+}
+
+// oneOf validates an optional enum: a sent value not in valid is "is not
+// included in the list" under field. A sent value is copied onto dst either way.
+func (f *fieldErrors) oneOf(field string, dst, sent *string, valid []string) {
+	if sent == nil {
+		return
+	}
+	if !slices.Contains(valid, *sent) {
+		f.add(field, "is not included in the list")
+	}
+	*dst = *sent
+}
+
+// setIfSent copies an optional field onto dst when the request sent it.
+func setIfSent[T any](dst *T, sent *T) {
+	if sent != nil {
+		*dst = *sent
+	}
+}
+
+// withProstoreFiles is upload ids followed by prostore file ids: both name
+// uploads to attach.
+func withProstoreFiles(uploadIDs []string, prostore []strIn) []string {
+	out := slices.Clone(uploadIDs)
+	for _, id := range prostore {
+		out = append(out, string(id))
+	}
+	return out
+}
+
 // resolveUploads turns upload ids into attachments; an error is a field error.
 func (s *Server) resolveUploads(f *fieldErrors, field string, projectID int64, idsIn []string) []data.Attachment {
 	if len(idsIn) == 0 {
@@ -97,12 +162,7 @@ func (f *fieldErrors) impact(field string, in *impactIn, money bool) data.Impact
 		return data.Impact{}
 	}
 	var im data.Impact
-	if in.Status != nil {
-		if !slices.Contains(impactStatuses, *in.Status) {
-			f.add(field+".status", "is not included in the list")
-		}
-		im.Status = *in.Status
-	}
+	f.oneOf(field+".status", &im.Status, in.Status, impactStatuses)
 	if in.Value.set {
 		im.Value, im.HasValue = f.fixed(field+".value", in.Value), true
 		if !money {
@@ -135,17 +195,15 @@ type rfiIn struct {
 	ForwardeeIDs []idIn `json:"forwardee_ids"`
 }
 
+// rfiFor finds the {id} RFI of the request's project; an RFI the caller may
+// not see is not found.
 func (s *Server) rfiFor(w http.ResponseWriter, r *http.Request, c *call) (*data.Project, *data.RFI) {
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return nil, nil
-	}
-	x := p.RFI(pathID(r, "id"))
-	if x == nil || !s.canSeeRFI(c, x) {
-		notFound(w)
-		return nil, nil
-	}
-	return p, x
+	return projectItem(s, w, r, c, func(p *data.Project, id int64) *data.RFI {
+		if x := p.RFI(id); x != nil && s.canSeeRFI(c, x) {
+			return x
+		}
+		return nil
+	})
 }
 
 // openBallInCourt is where an RFI's ball goes when it (re)opens: its
@@ -170,14 +228,10 @@ func (s *Server) createRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
 		RFI *rfiIn `json:"rfi"`
 	}
-	if !decodeBody(w, r, &body) {
+	in, ok := decodeEnvelope(w, r, &body, &body.RFI, "rfi")
+	if !ok {
 		return
 	}
-	if body.RFI == nil {
-		badRequest(w, "param is missing or the value is empty: rfi")
-		return
-	}
-	in := body.RFI
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.projectFor(w, r, c, 0)
@@ -207,35 +261,20 @@ func (s *Server) createRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	if in.ReceivedFromID != nil && *in.ReceivedFromID != 0 {
 		x.ReceivedFromID = projectUser(&f, p, "received_from_login_information_id", *in.ReceivedFromID)
 	}
-	if in.ResponsibleContractorID != nil && *in.ResponsibleContractorID != 0 {
-		if c.company.Vendor(int64(*in.ResponsibleContractorID)) == nil {
-			f.add("responsible_contractor_id", "is invalid")
-		}
-		x.ResponsibleContractorID = int64(*in.ResponsibleContractorID)
-	}
-	if in.CostCodeID != nil && *in.CostCodeID != 0 {
-		if p.CostCode(int64(*in.CostCodeID)) == nil {
-			f.add("cost_code_id", "is invalid")
-		}
-		x.CostCodeID = int64(*in.CostCodeID)
-	}
+	x.ResponsibleContractorID = optionalRef(&f, "responsible_contractor_id", in.ResponsibleContractorID, c.company.Vendor)
+	x.CostCodeID = optionalRef(&f, "cost_code_id", in.CostCodeID, p.CostCode)
 	var atts []data.Attachment
 	if in.Question != nil {
 		atts = s.resolveUploads(&f, "question.upload_ids", p.ID, in.Question.UploadIDs)
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	now := s.stamp(time.Time{})
 	x.ID = s.ds.NextID(data.KindRFI)
 	x.Subject = strings.TrimSpace(*in.Subject)
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
-	if in.Reference != nil {
-		x.Reference = *in.Reference
-	}
+	setIfSent(&x.Private, in.Private)
+	setIfSent(&x.Reference, in.Reference)
 	x.CreatedAt, x.UpdatedAt = now, now
 	if in.Draft != nil && *in.Draft {
 		x.Status, x.Draft = data.RFIDraft, true
@@ -254,14 +293,10 @@ func (s *Server) updateRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
 		RFI *rfiIn `json:"rfi"`
 	}
-	if !decodeBody(w, r, &body) {
+	in, ok := decodeEnvelope(w, r, &body, &body.RFI, "rfi")
+	if !ok {
 		return
 	}
-	if body.RFI == nil {
-		badRequest(w, "param is missing or the value is empty: rfi")
-		return
-	}
-	in := body.RFI
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, x := s.rfiFor(w, r, c)
@@ -286,8 +321,7 @@ func (s *Server) updateRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	due := f.date("due_date", in.DueDate)
 	cost := f.impact("cost_impact", in.CostImpact, true)
 	sched := f.impact("schedule_impact", in.ScheduleImpact, false)
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	switch {
@@ -323,12 +357,8 @@ func (s *Server) updateRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	if in.ScheduleImpact != nil {
 		x.ScheduleImpact = sched
 	}
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
-	if in.Reference != nil {
-		x.Reference = *in.Reference
-	}
+	setIfSent(&x.Private, in.Private)
+	setIfSent(&x.Reference, in.Reference)
 	if in.Draft != nil && !*in.Draft && x.Draft {
 		x.Draft, x.Status, x.Number, x.InitiatedAt = false, data.RFIOpen, nextRFINumber(p), now
 		openBallInCourt(x)
@@ -356,11 +386,8 @@ func (s *Server) replyRFI(w http.ResponseWriter, r *http.Request, c *call) {
 			UploadIDs []string `json:"upload_ids"`
 		} `json:"reply"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	if body.Reply == nil {
-		badRequest(w, "param is missing or the value is empty: reply")
+	in, ok := decodeEnvelope(w, r, &body, &body.Reply, "reply")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -370,12 +397,11 @@ func (s *Server) replyRFI(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var f fieldErrors
-	if blank(body.Reply.Body) {
+	if blank(in.Body) {
 		f.add("body", "can't be blank")
 	}
-	atts := s.resolveUploads(&f, "upload_ids", p.ID, body.Reply.UploadIDs)
-	if f.any() {
-		f.write(w)
+	atts := s.resolveUploads(&f, "upload_ids", p.ID, in.UploadIDs)
+	if f.failed(w) {
 		return
 	}
 	if x.Draft {
@@ -387,7 +413,7 @@ func (s *Server) replyRFI(w http.ResponseWriter, r *http.Request, c *call) {
 		x.Questions = append(x.Questions, &data.Question{ID: s.ds.NextID(data.KindQuestion), CreatedByID: x.CreatedByID, Date: x.CreatedAt})
 	}
 	q := x.Questions[len(x.Questions)-1]
-	a := &data.Answer{ID: s.ds.NextID(data.KindAnswer), Body: strings.TrimSpace(*body.Reply.Body), Official: body.Reply.Official,
+	a := &data.Answer{ID: s.ds.NextID(data.KindAnswer), Body: strings.TrimSpace(*in.Body), Official: in.Official,
 		CreatedByID: c.p.UserID, Date: now, Attachments: atts}
 	q.Answers = append(q.Answers, a)
 	// An assignee who responds hands the ball back; once every assignee holding
@@ -433,11 +459,8 @@ func (s *Server) forwardRFI(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
 		RFI *rfiIn `json:"rfi"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	if body.RFI == nil {
-		badRequest(w, "param is missing or the value is empty: rfi")
+	in, ok := decodeEnvelope(w, r, &body, &body.RFI, "rfi")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -447,23 +470,22 @@ func (s *Server) forwardRFI(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var f fieldErrors
-	switch len(body.RFI.ForwardeeIDs) {
+	switch len(in.ForwardeeIDs) {
 	case 0:
 		f.add("forwardee_ids", "can't be blank")
 	case 1:
-		projectUser(&f, p, "forwardee_ids", body.RFI.ForwardeeIDs[0])
+		projectUser(&f, p, "forwardee_ids", in.ForwardeeIDs[0])
 	default:
 		f.add("forwardee_ids", "must name exactly one person")
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	if x.Status != data.RFIOpen {
 		refuse(w, "Only an open RFI can be forwarded for review")
 		return
 	}
-	x.BallInCourtRole, x.BallInCourtIDs = data.RoleAssignees, []int64{int64(body.RFI.ForwardeeIDs[0])}
+	x.BallInCourtRole, x.BallInCourtIDs = data.RoleAssignees, []int64{int64(in.ForwardeeIDs[0])}
 	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	c.event(p.ID, resRFIs, x.ID, "update")
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderRFI(e, s.ds, p, x) })
@@ -508,14 +530,10 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 	var body struct {
 		Submittal *submittalIn `json:"submittal"`
 	}
-	if !decodeBody(w, r, &body) {
+	in, ok := decodeEnvelope(w, r, &body, &body.Submittal, "submittal")
+	if !ok {
 		return
 	}
-	if body.Submittal == nil {
-		badRequest(w, "param is missing or the value is empty: submittal")
-		return
-	}
-	in := body.Submittal
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.projectFor(w, r, c, 0)
@@ -532,12 +550,7 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 	if number == "" {
 		f.add("number", "can't be blank")
 	}
-	if in.SpecificationSectionID != nil && *in.SpecificationSectionID != 0 {
-		if co.Spec(int64(*in.SpecificationSectionID)) == nil {
-			f.add("specification_section_id", "is invalid")
-		}
-		x.SpecSectionID = int64(*in.SpecificationSectionID)
-	}
+	x.SpecSectionID = optionalRef(&f, "specification_section_id", in.SpecificationSectionID, co.Spec)
 	if number != "" {
 		for _, o := range p.Submittals {
 			if o.Number == number && o.SpecSectionID == x.SpecSectionID {
@@ -546,24 +559,14 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 			}
 		}
 	}
-	if in.StatusID != nil && *in.StatusID != 0 {
-		if co.Status(int64(*in.StatusID)) == nil {
-			f.add("status_id", "is invalid")
-		}
-		x.StatusID = int64(*in.StatusID)
-	}
+	x.StatusID = optionalRef(&f, "status_id", in.StatusID, co.Status)
 	if in.SubmittalManagerID != nil && *in.SubmittalManagerID != 0 {
 		x.ManagerID = projectUser(&f, p, "submittal_manager_id", *in.SubmittalManagerID)
 	}
 	if in.ReceivedFromID != nil && *in.ReceivedFromID != 0 {
 		x.ReceivedFromID = projectUser(&f, p, "received_from_id", *in.ReceivedFromID)
 	}
-	if in.ResponsibleContractorID != nil && *in.ResponsibleContractorID != 0 {
-		if co.Vendor(int64(*in.ResponsibleContractorID)) == nil {
-			f.add("responsible_contractor_id", "is invalid")
-		}
-		x.ResponsibleContractorID = int64(*in.ResponsibleContractorID)
-	}
+	x.ResponsibleContractorID = optionalRef(&f, "responsible_contractor_id", in.ResponsibleContractorID, co.Vendor)
 	x.DistributionIDs = projectUsers(&f, p, "distribution_member_ids", in.DistributionMemberIDs)
 	x.DueDate = f.date("due_date", in.DueDate)
 	today := s.today()
@@ -596,13 +599,8 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 			x.Approvers = append(x.Approvers, ap)
 		}
 	}
-	uploadIDs := slices.Clone(in.UploadIDs)
-	for _, id := range in.ProstoreFileIDs {
-		uploadIDs = append(uploadIDs, string(id))
-	}
-	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, uploadIDs)
-	if f.any() {
-		f.write(w)
+	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, withProstoreFiles(in.UploadIDs, in.ProstoreFileIDs))
+	if f.failed(w) {
 		return
 	}
 	if x.StatusID == 0 {
@@ -623,18 +621,10 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 			}
 		}
 	}
-	if in.Title != nil {
-		x.Title = *in.Title
-	}
-	if in.Type != nil {
-		x.Type = *in.Type
-	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
+	setIfSent(&x.Title, in.Title)
+	setIfSent(&x.Type, in.Type)
+	setIfSent(&x.Description, in.Description)
+	setIfSent(&x.Private, in.Private)
 	x.IssueDate = today
 	x.CreatedAt, x.UpdatedAt = now, now
 	x.BallInCourtIDs = data.WorkflowBallInCourt(co, x)
@@ -647,23 +637,14 @@ func (s *Server) updateSubmittal(w http.ResponseWriter, r *http.Request, c *call
 	var body struct {
 		Submittal *submittalIn `json:"submittal"`
 	}
-	if !decodeBody(w, r, &body) {
+	in, ok := decodeEnvelope(w, r, &body, &body.Submittal, "submittal")
+	if !ok {
 		return
 	}
-	if body.Submittal == nil {
-		badRequest(w, "param is missing or the value is empty: submittal")
-		return
-	}
-	in := body.Submittal
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.Submittal(pathID(r, "id"))
+	p, x := projectItem(s, w, r, c, (*data.Project).Submittal)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	co := c.company
@@ -675,8 +656,7 @@ func (s *Server) updateSubmittal(w http.ResponseWriter, r *http.Request, c *call
 		f.add("number", "can't be blank")
 	}
 	due := f.date("due_date", in.DueDate)
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	if in.StatusID != nil {
@@ -689,18 +669,12 @@ func (s *Server) updateSubmittal(w http.ResponseWriter, r *http.Request, c *call
 	if in.Number != nil {
 		x.Number = strings.TrimSpace(string(*in.Number))
 	}
-	if in.Title != nil {
-		x.Title = *in.Title
-	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
+	setIfSent(&x.Title, in.Title)
+	setIfSent(&x.Description, in.Description)
 	if in.DueDate != nil {
 		x.DueDate = due
 	}
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
+	setIfSent(&x.Private, in.Private)
 	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	c.event(p.ID, resSubmittals, x.ID, "update")
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderSubmittal(e, s.ds, co, p, x) })
@@ -713,11 +687,8 @@ func (s *Server) respondSubmittal(w http.ResponseWriter, r *http.Request, c *cal
 			Comment    *string `json:"comment"`
 		} `json:"submittal_approver"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	if body.Approver == nil {
-		badRequest(w, "param is missing or the value is empty: submittal_approver")
+	in, ok := decodeEnvelope(w, r, &body, &body.Approver, "submittal_approver")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -733,23 +704,20 @@ func (s *Server) respondSubmittal(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	co := c.company
 	var f fieldErrors
-	if body.Approver.ResponseID == nil || *body.Approver.ResponseID == 0 {
+	if in.ResponseID == nil || *in.ResponseID == 0 {
 		f.add("response_id", "can't be blank")
-	} else if co.Response(int64(*body.Approver.ResponseID)) == nil {
+	} else if co.Response(int64(*in.ResponseID)) == nil {
 		f.add("response_id", "is invalid")
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	if st := co.Status(x.StatusID); st != nil && st.Status != "Open" {
 		refuse(w, "Responses can only be given while the submittal is open")
 		return
 	}
-	a.ResponseID = int64(*body.Approver.ResponseID)
-	if body.Approver.Comment != nil {
-		a.Comment = *body.Approver.Comment
-	}
+	a.ResponseID = int64(*in.ResponseID)
+	setIfSent(&a.Comment, in.Comment)
 	if resp := co.Response(a.ResponseID); resp.Considered == "pending" {
 		a.ReturnedDate = time.Time{}
 	} else {
@@ -797,6 +765,35 @@ func envelope(kind string) string {
 	return "work_order_contract"
 }
 
+// commitmentStatuses are the statuses a commitment of kind may have.
+func commitmentStatuses(kind string) []string {
+	if kind == data.PurchaseOrder {
+		return data.PurchaseOrderStatuses
+	}
+	return data.WorkOrderStatuses
+}
+
+// decodeCommitment reads a commitment body: its kind's envelope (see
+// envelope) and the raw top-level fields beside it. Malformed JSON and a
+// missing envelope are written as 400s and return false.
+func decodeCommitment(w http.ResponseWriter, r *http.Request, kind string) (map[string]jsonRaw, *commitmentIn, bool) {
+	var body map[string]jsonRaw
+	if !decodeBody(w, r, &body) {
+		return nil, nil, false
+	}
+	var in commitmentIn
+	raw, ok := body[envelope(kind)]
+	if !ok {
+		badRequest(w, "param is missing or the value is empty: "+envelope(kind))
+		return nil, nil, false
+	}
+	if err := raw.decode(&in); err != nil {
+		badRequest(w, "malformed JSON body: "+err.Error())
+		return nil, nil, false
+	}
+	return body, &in, true
+}
+
 // lineItem validates one SOV line; amount defaults to quantity × unit cost.
 func lineItem(f *fieldErrors, p *data.Project, field string, in lineItemIn) *data.LineItem {
 	li := &data.LineItem{UOM: "ls", Quantity: data.FixedFromInt(1)}
@@ -833,18 +830,8 @@ func lineItem(f *fieldErrors, p *data.Project, field string, in lineItemIn) *dat
 }
 
 func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *call, kind string) {
-	var body map[string]jsonRaw
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	var in commitmentIn
-	raw, ok := body[envelope(kind)]
+	body, in, ok := decodeCommitment(w, r, kind)
 	if !ok {
-		badRequest(w, "param is missing or the value is empty: "+envelope(kind))
-		return
-	}
-	if err := raw.decode(&in); err != nil {
-		badRequest(w, "malformed JSON body: "+err.Error())
 		return
 	}
 	var bodyProject idIn
@@ -858,24 +845,14 @@ func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	var f fieldErrors
-	statuses := data.WorkOrderStatuses
+	statuses := commitmentStatuses(kind)
 	prefix := "SC-"
 	if kind == data.PurchaseOrder {
-		statuses, prefix = data.PurchaseOrderStatuses, "PO-"
+		prefix = "PO-"
 	}
 	x := &data.Commitment{ProjectID: p.ID, Kind: kind, Status: "Draft", CreatedByID: c.p.UserID}
-	if in.Status != nil {
-		if !slices.Contains(statuses, *in.Status) {
-			f.add("status", "is not included in the list")
-		}
-		x.Status = *in.Status
-	}
-	if in.VendorID != nil && *in.VendorID != 0 {
-		if c.company.Vendor(int64(*in.VendorID)) == nil {
-			f.add("vendor_id", "is invalid")
-		}
-		x.VendorID = int64(*in.VendorID)
-	}
+	f.oneOf("status", &x.Status, in.Status, statuses)
+	x.VendorID = optionalRef(&f, "vendor_id", in.VendorID, c.company.Vendor)
 	x.RetainagePercent = f.percent("retainage_percent", in.RetainagePercent)
 	n := 0
 	for _, o := range p.Commitments {
@@ -909,8 +886,7 @@ func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *cal
 		x.LineItems = append(x.LineItems, lineItem(&f, p, fmt.Sprintf("line_items[%d]", i), li))
 	}
 	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, in.UploadIDs)
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	now := s.stamp(time.Time{})
@@ -918,25 +894,13 @@ func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *cal
 	for i, li := range x.LineItems {
 		li.ID, li.Position, li.CreatedAt, li.UpdatedAt = s.ds.NextID(data.KindLineItem), i+1, now, now
 	}
-	if in.Title != nil {
-		x.Title = *in.Title
-	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
+	setIfSent(&x.Title, in.Title)
+	setIfSent(&x.Description, in.Description)
 	x.Executed = x.Locked()
-	if in.Executed != nil {
-		x.Executed = *in.Executed
-	}
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
-	if in.ShipToAddress != nil {
-		x.ShipTo = *in.ShipToAddress
-	}
-	if in.PaymentTerms != nil {
-		x.PaymentTerms = *in.PaymentTerms
-	}
+	setIfSent(&x.Executed, in.Executed)
+	setIfSent(&x.Private, in.Private)
+	setIfSent(&x.ShipTo, in.ShipToAddress)
+	setIfSent(&x.PaymentTerms, in.PaymentTerms)
 	x.CreatedAt, x.UpdatedAt = now, now
 	p.Commitments = append(p.Commitments, x)
 	res, _ := commitmentResource(kind)
@@ -945,18 +909,8 @@ func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *call, kind string) {
-	var body map[string]jsonRaw
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	var in commitmentIn
-	raw, ok := body[envelope(kind)]
+	_, in, ok := decodeCommitment(w, r, kind)
 	if !ok {
-		badRequest(w, "param is missing or the value is empty: "+envelope(kind))
-		return
-	}
-	if err := raw.decode(&in); err != nil {
-		badRequest(w, "malformed JSON body: "+err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -965,10 +919,7 @@ func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *cal
 	if x == nil {
 		return
 	}
-	statuses := data.WorkOrderStatuses
-	if kind == data.PurchaseOrder {
-		statuses = data.PurchaseOrderStatuses
-	}
+	statuses := commitmentStatuses(kind)
 	var f fieldErrors
 	if in.Status != nil && !slices.Contains(statuses, *in.Status) {
 		f.add("status", "is not included in the list")
@@ -991,8 +942,7 @@ func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		newLines = append(newLines, lineItem(&f, p, fmt.Sprintf("line_items[%d]", i), li))
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	if len(in.LineItems) > 0 && x.Locked() {
@@ -1025,27 +975,19 @@ func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *cal
 			x.Executed = true
 		}
 	}
-	if in.Title != nil {
-		x.Title = *in.Title
-	}
+	setIfSent(&x.Title, in.Title)
 	if in.Number != nil {
 		x.Number = strings.TrimSpace(string(*in.Number))
 	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
+	setIfSent(&x.Description, in.Description)
 	if in.VendorID != nil {
 		x.VendorID = int64(*in.VendorID)
 	}
 	if in.RetainagePercent.set {
 		x.RetainagePercent = retainage
 	}
-	if in.Executed != nil {
-		x.Executed = *in.Executed
-	}
-	if in.Private != nil {
-		x.Private = *in.Private
-	}
+	setIfSent(&x.Executed, in.Executed)
+	setIfSent(&x.Private, in.Private)
 	if in.ContractDate != nil {
 		x.ContractDate = contractDate
 	}
@@ -1060,11 +1002,8 @@ func (s *Server) createLineItem(w http.ResponseWriter, r *http.Request, c *call,
 		ProjectID idIn        `json:"project_id"`
 		LineItem  *lineItemIn `json:"line_item"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	if body.LineItem == nil {
-		badRequest(w, "param is missing or the value is empty: line_item")
+	in, ok := decodeEnvelope(w, r, &body, &body.LineItem, "line_item")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -1074,9 +1013,8 @@ func (s *Server) createLineItem(w http.ResponseWriter, r *http.Request, c *call,
 		return
 	}
 	var f fieldErrors
-	li := lineItem(&f, p, "line_item", *body.LineItem)
-	if f.any() {
-		f.write(w)
+	li := lineItem(&f, p, "line_item", *in)
+	if f.failed(w) {
 		return
 	}
 	if x.Locked() {
@@ -1110,12 +1048,8 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 			} `json:"line_items"`
 		} `json:"change_order"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	in := body.ChangeOrder
-	if in == nil {
-		badRequest(w, "param is missing or the value is empty: change_order")
+	in, ok := decodeEnvelope(w, r, &body, &body.ChangeOrder, "change_order")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -1132,12 +1066,7 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 		f.add("contract_id", "is invalid")
 	}
 	x := &data.ChangeOrder{ProjectID: p.ID, Status: "draft", CreatedByID: c.p.UserID}
-	if in.Status != nil {
-		if !slices.Contains(data.ChangeOrderStatuses, *in.Status) {
-			f.add("status", "is not included in the list")
-		}
-		x.Status = *in.Status
-	}
+	f.oneOf("status", &x.Status, in.Status, data.ChangeOrderStatuses)
 	x.DueDate = f.date("due_date", in.DueDate)
 	for i, l := range in.LineItems {
 		field := fmt.Sprintf("line_items[%d].amount", i)
@@ -1150,8 +1079,7 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		x.Lines = append(x.Lines, line)
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	now := s.stamp(time.Time{})
@@ -1170,12 +1098,8 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		x.Number = fmt.Sprintf("%s-CO-%d", contract.Number, n+1)
 	}
-	if in.Title != nil {
-		x.Title = *in.Title
-	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
+	setIfSent(&x.Title, in.Title)
+	setIfSent(&x.Description, in.Description)
 	x.CreatedAt, x.UpdatedAt = now, now
 	p.ChangeOrders = append(p.ChangeOrders, x)
 	contract.UpdatedAt = s.stamp(contract.UpdatedAt)
@@ -1246,12 +1170,8 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 		CommitmentID idIn       `json:"commitment_id"`
 		Requisition  *invoiceIn `json:"requisition"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	in := body.Requisition
-	if in == nil {
-		badRequest(w, "param is missing or the value is empty: requisition")
+	in, ok := decodeEnvelope(w, r, &body, &body.Requisition, "requisition")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -1294,12 +1214,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	status := "draft"
-	if in.Status != nil {
-		if !slices.Contains(data.InvoiceStatuses, *in.Status) {
-			f.add("status", "is not included in the list")
-		}
-		status = *in.Status
-	}
+	f.oneOf("status", &status, in.Status, data.InvoiceStatuses)
 	billing := f.date("billing_date", in.BillingDate)
 	start := f.date("requisition_start", in.RequisitionStart)
 	end := f.date("requisition_end", in.RequisitionEnd)
@@ -1346,13 +1261,8 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 			x.Items = append(x.Items, item)
 		}
 	}
-	uploadIDs := slices.Clone(in.UploadIDs)
-	for _, id := range in.ProstoreFileIDs {
-		uploadIDs = append(uploadIDs, string(id))
-	}
-	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, uploadIDs)
-	if f.any() {
-		f.write(w)
+	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, withProstoreFiles(in.UploadIDs, in.ProstoreFileIDs))
+	if f.failed(w) {
 		return
 	}
 	if !cm.Invoiceable() {
@@ -1382,8 +1292,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 			f.add(fmt.Sprintf("items[%d].work_completed_retainage_released_this_period", i), fmt.Sprintf("exceeds the retainage held on the line (%s)", held))
 		}
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	now := s.stamp(time.Time{})
@@ -1406,9 +1315,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	if in.InvoiceNumber != nil && strings.TrimSpace(string(*in.InvoiceNumber)) != "" {
 		x.InvoiceNumber = strings.TrimSpace(string(*in.InvoiceNumber))
 	}
-	if in.Final != nil {
-		x.Final = *in.Final
-	}
+	setIfSent(&x.Final, in.Final)
 	if status != "draft" {
 		x.SubmittedAt = now
 	}
@@ -1422,23 +1329,14 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	var body struct {
 		Requisition *invoiceIn `json:"requisition"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	in := body.Requisition
-	if in == nil {
-		badRequest(w, "param is missing or the value is empty: requisition")
+	in, ok := decodeEnvelope(w, r, &body, &body.Requisition, "requisition")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	x := p.Invoice(pathID(r, "id"))
+	p, x := projectItem(s, w, r, c, (*data.Project).Invoice)
 	if x == nil {
-		notFound(w)
 		return
 	}
 	var f fieldErrors
@@ -1449,8 +1347,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	if len(in.Items) > 0 {
 		f.add("items", "cannot be changed through this endpoint")
 	}
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	if latest := p.LatestInvoice(x.CommitmentID); latest != x {
@@ -1477,9 +1374,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	if in.BillingDate != nil {
 		x.BillingDate = billing
 	}
-	if in.Final != nil {
-		x.Final = *in.Final
-	}
+	setIfSent(&x.Final, in.Final)
 	x.UpdatedAt = now
 	c.event(p.ID, resInvoices, x.ID, "update")
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderInvoice(e, s.ds, p, x, true) })
@@ -1503,12 +1398,8 @@ func (s *Server) createObservation(w http.ResponseWriter, r *http.Request, c *ca
 			UploadIDs   []string `json:"upload_ids"`
 		} `json:"observation"`
 	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	in := body.Observation
-	if in == nil {
-		badRequest(w, "param is missing or the value is empty: observation")
+	in, ok := decodeEnvelope(w, r, &body, &body.Observation, "observation")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -1529,33 +1420,20 @@ func (s *Server) createObservation(w http.ResponseWriter, r *http.Request, c *ca
 	} else {
 		x.TypeID = int64(*in.TypeID)
 	}
-	if in.Status != nil {
-		if !slices.Contains(data.ObservationStatuses, *in.Status) {
-			f.add("status", "is not included in the list")
-		}
-		x.Status = *in.Status
-	}
-	if in.Priority != nil {
-		if !slices.Contains(observationPriorities, *in.Priority) {
-			f.add("priority", "is not included in the list")
-		}
-		x.Priority = *in.Priority
-	}
+	f.oneOf("status", &x.Status, in.Status, data.ObservationStatuses)
+	f.oneOf("priority", &x.Priority, in.Priority, observationPriorities)
 	if in.AssigneeID != nil {
 		x.AssigneeID = projectUser(&f, p, "assignee_id", *in.AssigneeID)
 	}
 	x.DueDate = f.date("due_date", in.DueDate)
 	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, in.UploadIDs)
-	if f.any() {
-		f.write(w)
+	if f.failed(w) {
 		return
 	}
 	now := s.stamp(time.Time{})
 	x.ID = s.ds.NextID(data.KindObservation)
 	x.Name = strings.TrimSpace(*in.Name)
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
+	setIfSent(&x.Description, in.Description)
 	for _, o := range p.Observations {
 		x.Number = max(x.Number, o.Number)
 	}

@@ -403,7 +403,9 @@ func (m *Manager) Maintain(ctx context.Context) error {
 			continue
 		}
 		if !h.Alive {
-			_, err := m.relogin(ctx, id, -1)
+			// Log in again unless someone (a request's 401, another
+			// replica) already did since the state this check looked at.
+			_, err := m.relogin(ctx, id, r.Gen)
 			keep(err)
 		}
 	}
