@@ -81,7 +81,7 @@ func (o *OutboxCodes) Code(ctx context.Context, q CodeQuery) (string, error) {
 	}
 	clock := o.Clock
 	if clock == nil {
-		clock = wallClock{}
+		clock = rest.WallClock{}
 	}
 	u := strings.TrimRight(base, "/") + "/_sandbox/outbox?" + url.Values{"to": {q.Address}}.Encode()
 	for {
@@ -177,7 +177,7 @@ func NewCodeInbox(o InboxOptions) (*CodeInbox, error) {
 		o.Poll = 100 * time.Millisecond
 	}
 	if o.Clock == nil {
-		o.Clock = wallClock{}
+		o.Clock = rest.WallClock{}
 	}
 	return &CodeInbox{o: o, seal: s}, nil
 }
@@ -286,23 +286,4 @@ func (b *CodeInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// wallClock is the real clock for the pieces used without a Manager.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

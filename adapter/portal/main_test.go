@@ -55,7 +55,7 @@ type testClock struct{ offset atomic.Int64 }
 func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
-	return wallClock{}.Sleep(ctx, d)
+	return rest.WallClock{}.Sleep(ctx, d)
 }
 
 // env is a sandbox served through a request counter on a loopback port.

@@ -198,7 +198,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
-		o.Clock = wallClock{}
+		o.Clock = rest.WallClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

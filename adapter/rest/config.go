@@ -173,7 +173,7 @@ func (cfg Config) normalized() (Config, *url.URL, *url.URL, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = WallClock{}
 	}
 	if cfg.TokenStore == nil {
 		cfg.TokenStore = NewMemoryTokenStore(nil)

@@ -351,10 +351,10 @@ func TestE2EUpload(t *testing.T) {
 		var sawAuth []string
 		c := newTestClient(t, e.run.URL, func(cfg *Config) {
 			cfg.ClientID, cfg.ClientSecret, cfg.CompanyID = sandbox.DefaultClientID, sandbox.DefaultClientSecret, e.companyID
-			cfg.Clock = realClock{}
+			cfg.Clock = WallClock{}
 			cfg.HTTPClient = nil
 		})
-		c.upload.Transport = &retryTransport{cfg: c.cfg.Retry, clock: realClock{}, logger: quietLogger(),
+		c.upload.Transport = &retryTransport{cfg: c.cfg.Retry, clock: WallClock{}, logger: quietLogger(),
 			next: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 				sawAuth = append(sawAuth, r.Header.Get("Authorization")+r.Header.Get(companyHeader))
 				return baseTransport().RoundTrip(r)
