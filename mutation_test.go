@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -1041,13 +1040,7 @@ func TestIdempotentCreates(t *testing.T) {
 // TestIdempotentCreatesAcrossReplicas runs two gateway instances sharing a
 // real Redis: duplicates spread over both make one upstream create.
 func TestIdempotentCreatesAcrossReplicas(t *testing.T) {
-	redisURL := os.Getenv("REDIS_URL")
-	if redisURL == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-		}
-		t.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/5); skipping the two-replica test")
-	}
+	redisURL := requireRedis(t)
 	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
 	var project, manager string
 	sb.ReadDataset(func(d *data.Dataset) {

@@ -6,28 +6,18 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 
+	"procoregraph/cache/cachetest"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/auth"
 	"procoregraph/sandbox/data"
 )
 
 // requireRedis returns REDIS_URL, skipping without it (failing under CI=true).
-func requireRedis(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set: CI must provide Redis")
-		}
-		t.Skip("REDIS_URL is not set: skipping the Redis tests")
-	}
-	return u
-}
+func requireRedis(t *testing.T) string { return cachetest.URL(t) }
 
 func randomPrefix(t *testing.T) string {
 	b := make([]byte, 6)

@@ -45,20 +45,6 @@ func requireNodePackages(t *testing.T, pkgs ...string) string {
 	return node
 }
 
-// requireRedisURL returns REDIS_URL with the test's own database index kept,
-// skipping the test without it (failing it when CI=true).
-func requireRedisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set (CI=true): the cross-replica subscription test needs a Redis")
-		}
-		t.Skip("REDIS_URL is not set: skipping the cross-replica subscription test")
-	}
-	return u
-}
-
 // scriptLine is one line a subscription script writes.
 type scriptLine struct {
 	Type    string          `json:"type"`

@@ -289,7 +289,7 @@ func sandboxToken(t *testing.T, sb *sandbox.Running, env map[string]string) stri
 // order, with the cursors A's own subscribers saw.
 func TestSubscriptionAcrossReplicasResumesFromCursor(t *testing.T) {
 	node := requireNodePackages(t, subscriptionPackages...)
-	redisURL := requireRedisURL(t)
+	redisURL := requireRedis(t)
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 10},
 		WebhookMinBackoff: 50 * time.Millisecond})
 	env["REDIS_URL"] = redisURL

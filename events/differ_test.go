@@ -2,62 +2,15 @@ package events
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"procoregraph/adapter"
 	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 )
-
-func memoryStore(t *testing.T) cache.Store {
-	t.Helper()
-	s, err := cache.NewMemory(cache.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// redisStore returns a RedisStore on REDIS_URL with a key prefix unique to
-// the test. Without REDIS_URL the test is skipped, unless CI=true.
-func redisStore(t *testing.T) cache.Store {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-		}
-		t.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/5); skipping Redis test")
-	}
-	rdb, err := cache.ParseRedisURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at REDIS_URL does not answer: %v", err)
-		}
-		t.Skipf("Redis at REDIS_URL does not answer (%v); skipping", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "test-events-" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() { deletePrefix(rdb, prefix) })
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -276,15 +229,9 @@ func TestNormalizeStatus(t *testing.T) {
 	}
 }
 
-// deletePrefix removes the keys a test wrote under prefix.
-func deletePrefix(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	var keys []string
-	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		_ = rdb.Del(ctx, keys...).Err()
-	}
+func memoryStore(t *testing.T) cache.Store { return cachetest.Memory(t) }
+
+func redisStore(t *testing.T) cache.Store {
+	s, _, _ := cachetest.Redis(t, "events")
+	return s
 }

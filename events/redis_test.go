@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -13,31 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"procoregraph/adapter"
-	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 	"procoregraph/events"
 )
-
-// redisClient returns a client for REDIS_URL, skipping the test without it
-// (failing it when CI=true).
-func redisClient(t testing.TB) redis.UniversalClient {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set (CI=true): the Redis bus tests need a Redis")
-		}
-		t.Skip("REDIS_URL is not set: skipping Redis bus tests")
-	}
-	c, err := cache.ParseRedisURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at REDIS_URL does not answer: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
 
 // newRedisBus returns a bus on a key prefix of its own, deleted at cleanup.
 func newRedisBus(t testing.TB, c redis.UniversalClient, prefix string, o events.RedisBusOptions) *events.RedisBus {
@@ -294,3 +271,5 @@ func waitGoroutines(t testing.TB, base int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func redisClient(t testing.TB) redis.UniversalClient { return cachetest.Client(t) }

@@ -5,18 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 	"procoregraph/events"
 	"procoregraph/tenant"
 )
@@ -134,45 +133,6 @@ func randomHex() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func memoryStore(t *testing.T) cache.Store {
-	t.Helper()
-	s, err := cache.NewMemory(cache.MemoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func redisStore(t *testing.T) cache.Store {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-		}
-		t.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/5); skipping Redis test")
-	}
-	rdb, err := cache.ParseRedisURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at REDIS_URL does not answer: %v", err)
-		}
-		t.Skipf("Redis at REDIS_URL does not answer (%v)", err)
-	}
-	prefix := "test-mutate-" + randomHex() + ":"
-	t.Cleanup(func() { deletePrefix(rdb, prefix) })
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func rfiInput(key string) CreateRFIInput {
@@ -509,19 +469,6 @@ func TestInvoiceTransitions(t *testing.T) {
 	}
 }
 
-// deletePrefix removes the keys a test wrote under prefix.
-func deletePrefix(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	var keys []string
-	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		_ = rdb.Del(ctx, keys...).Err()
-	}
-}
-
 // partialProcore creates a commitment, then fails its line item as Procore
 // can (no transactions).
 type partialProcore struct {
@@ -553,4 +500,11 @@ func TestPartialCreateReturnsTheItemAsIncomplete(t *testing.T) {
 	if n := h.fake.count("CreateCommitment"); n != 1 {
 		t.Fatalf("%d upstream creates, want 1 (the retry replays)", n)
 	}
+}
+
+func memoryStore(t *testing.T) cache.Store { return cachetest.Memory(t) }
+
+func redisStore(t *testing.T) cache.Store {
+	s, _, _ := cachetest.Redis(t, "mutate")
+	return s
 }

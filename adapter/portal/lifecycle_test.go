@@ -2,11 +2,8 @@ package portal
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
 	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 	"procoregraph/sandbox"
 )
 
@@ -93,50 +91,20 @@ func TestReloginAfterExpiry(t *testing.T) {
 	}
 }
 
-// redisStore returns a RedisStore on REDIS_URL with a key prefix of its own,
-// or skips (fails when CI=true) without Redis.
-func redisStore(t *testing.T, prefix string) (cache.Store, func(key string) []byte) {
+// redisStores returns two RedisStores on REDIS_URL (two replicas) sharing
+// one fresh prefix, and a reader of the raw bytes Redis holds for a key.
+func redisStores(t *testing.T) (cache.Store, cache.Store, func(key string) []byte) {
 	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_URL is not set (CI=true)")
-		}
-		t.Skip("REDIS_URL is not set: skipping the two-replica Redis test")
-	}
-	rdb, err := cache.ParseRedisURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at REDIS_URL does not answer: %v", err)
-		}
-		t.Skipf("Redis at REDIS_URL does not answer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		rdb.Close()
-	})
-	s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix, Timeout: 2 * time.Second})
+	a, rdb, prefix := cachetest.Redis(t, "portal")
+	b, err := cache.NewRedis(cache.RedisOptions{Client: cachetest.Client(t), Prefix: prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw := func(key string) []byte {
-		b, _ := rdb.Get(context.Background(), prefix+key).Bytes()
-		return b
+		v, _ := rdb.Get(context.Background(), prefix+key).Bytes()
+		return v
 	}
-	return s, raw
-}
-
-func randomPrefix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "portal-test-" + hex.EncodeToString(b) + ":"
+	return a, b, raw
 }
 
 func TestTwoReplicas(t *testing.T) {
@@ -152,12 +120,7 @@ func TestTwoReplicas(t *testing.T) {
 				return it.Value
 			}
 		}},
-		{"Redis", func(t *testing.T) (cache.Store, cache.Store, func(string) []byte) {
-			p := randomPrefix()
-			a, raw := redisStore(t, p)
-			b, _ := redisStore(t, p)
-			return a, b, raw
-		}},
+		{"Redis", redisStores},
 	}
 	for _, st := range stores {
 		t.Run(st.name+"ExactlyOneLoginAcrossReplicas", func(t *testing.T) {
