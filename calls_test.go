@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"testing"
 
 	"procoregraph/sandbox"
@@ -127,12 +128,27 @@ func TestDashboardUpstreamCalls(t *testing.T) {
 		t.Run("WarmIsZero", func(t *testing.T) {
 			sb.ResetStats()
 			r := g.query(t, q, nil)
-			decodeDashboard(t, r)
-			if got := sb.Stats().Total; got != 0 {
-				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, sb.Stats().ByRoute)
+			st := sb.Stats() // before the assertions, which read the sandbox too
+			assertDashboardMatches(t, sb, decodeDashboard(t, r))
+			if got := st.Total; got != 0 {
+				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, st.ByRoute)
 			}
-			if r.Extensions.Procoregraph.CacheHits == 0 || r.Extensions.Procoregraph.UpstreamCalls != 0 {
-				t.Fatalf("debug extensions: %+v", r.Extensions.Procoregraph)
+			if x := r.Extensions.Procoregraph; x.ResponseCache != "hit" || x.UpstreamCalls != 0 {
+				t.Fatalf("warm dashboard not answered by the response cache: %+v", x)
+			}
+		})
+		t.Run("WarmFromValueCacheIsZero", func(t *testing.T) {
+			// Cache-Control: no-cache skips the stored answer: the query is
+			// executed, every value coming from the value cache.
+			sb.ResetStats()
+			r := g.queryWith(t, http.Header{"Cache-Control": {"no-cache"}}, q, nil)
+			st := sb.Stats() // before the assertions, which read the sandbox too
+			assertDashboardMatches(t, sb, decodeDashboard(t, r))
+			if got := st.Total; got != 0 {
+				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, st.ByRoute)
+			}
+			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.CacheMisses != 0 || x.UpstreamCalls != 0 {
+				t.Fatalf("debug extensions: %+v", x)
 			}
 		})
 	})

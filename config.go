@@ -26,8 +26,11 @@ type config struct {
 	CachePrefix string
 	// Naive turns dataloader batching off (benchmark baseline only).
 	Naive bool
-	// NoCache turns the response cache off.
+	// NoCache turns the cache of Procore data off (and with it the
+	// response cache).
 	NoCache bool
+	// NoResponseCache turns only the whole-response cache off.
+	NoResponseCache bool
 	// MaxConcurrency bounds concurrent upstream calls per connection.
 	MaxConcurrency int
 	// CacheTTL is the default freshness of cached Procore data.
@@ -93,7 +96,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.PortalCodeProvider, "portal-code-provider", env("PORTAL_CODE_PROVIDER", ""), "where SMS/email login codes come from: outbox (sandbox) or inbox (POST /sessions/codes) (PORTAL_CODE_PROVIDER)")
 	fs.StringVar(&c.PortalInboxSecret, "portal-inbox-secret", env("PORTAL_INBOX_SECRET", ""), "bearer secret for POST /sessions/codes deliveries (PORTAL_INBOX_SECRET)")
 	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
-	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the response cache")
+	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the cache of Procore data and the response cache (benchmark baseline)")
+	fs.BoolVar(&c.NoResponseCache, "no-response-cache", env("RESPONSE_CACHE", "on") == "off", "disable the whole-response cache; repeated queries are executed from the data cache (RESPONSE_CACHE=off)")
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 60*time.Second, "default freshness of cached Procore data")
 	fs.DurationVar(&c.SandboxLatency, "sandbox-latency", 0, "latency added by the embedded sandbox to every call")

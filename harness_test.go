@@ -127,6 +127,7 @@ type gqlResponse struct {
 			UpstreamByRoute map[string]int `json:"upstreamByRoute"`
 			CacheHits       int            `json:"cacheHits"`
 			CacheMisses     int            `json:"cacheMisses"`
+			ResponseCache   string         `json:"responseCache"`
 		} `json:"procoregraph"`
 	} `json:"extensions"`
 }
@@ -146,13 +147,23 @@ func (p *gatewayProc) query(t testing.TB, query string, vars map[string]any) gql
 // queryAs is query with a gateway session token (none when token is "").
 func (p *gatewayProc) queryAs(t testing.TB, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return p.queryWith(t, h, query, vars)
+}
+
+// queryWith is query with extra request headers.
+func (p *gatewayProc) queryWith(t testing.TB, h http.Header, query string, vars map[string]any) gqlResponse {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, p.URL+"/graphql", bytes.NewReader(body))
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Procoregraph-Debug", "1")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST /graphql: %v", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -51,6 +52,49 @@ func TestSharedRedisCache(t *testing.T) {
 	}
 	if !jsonEqual(t, first.Data, second.Data) {
 		t.Fatal("replica B's answer from the shared cache differs from A's")
+	}
+	if rc := second.Extensions.Procoregraph.ResponseCache; rc != "hit" {
+		t.Fatalf("replica B's warm answer: response cache %q, want hit from the answer A stored", rc)
+	}
+
+	// A change made through replica A retires the answer on replica B too.
+	var projectID, rfiID string
+	for _, p := range decodeDashboard(t, first).Projects.Nodes {
+		for _, r := range p.RFIs.Nodes {
+			if r.Status == "OPEN" && rfiID == "" {
+				projectID, rfiID = p.ID, r.ID
+			}
+		}
+	}
+	if rfiID == "" {
+		t.Fatal("no open RFI in the dashboard to close")
+	}
+	closed := a.query(t, `mutation($in: CloseRFIInput!) { closeRFI(input: $in) { rfi { id status } userErrors { code message } } }`,
+		map[string]any{"in": map[string]any{"projectId": projectID, "rfiId": rfiID}})
+	if len(closed.Errors) > 0 || !strings.Contains(string(closed.Data), `"CLOSED"`) {
+		t.Fatalf("closeRFI on replica A: %s %+v", closed.Data, closed.Errors)
+	}
+	sb.ResetStats()
+	after := b.query(t, q, nil)
+	if rc := after.Extensions.Procoregraph.ResponseCache; rc != "miss" {
+		t.Fatalf("replica B after A's closeRFI: response cache %q, want miss", rc)
+	}
+	if n := sb.Stats().Total; n == 0 {
+		t.Fatal("replica B answered without refetching the project A changed")
+	}
+	found := false
+	for _, p := range decodeDashboard(t, after).Projects.Nodes {
+		for _, r := range p.RFIs.Nodes {
+			if r.ID == rfiID {
+				found = true
+				if r.Status != "CLOSED" {
+					t.Fatalf("replica B still shows RFI %s as %s after A closed it", rfiID, r.Status)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("RFI %s missing from replica B's answer", rfiID)
 	}
 
 	var companyB int64

@@ -10,17 +10,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/vektah/gqlparser/v2/formatter"
 
 	"procoregraph/adapter/rest"
 	"procoregraph/cache"
 	"procoregraph/gateway"
+	"procoregraph/graph"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/reqstats"
+	"procoregraph/respcache"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 	"procoregraph/tenant"
@@ -111,6 +116,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer c.Close()
 	}
 
+	var answers *respcache.Cache
+	if c != nil && !cfg.NoResponseCache {
+		if answers, err = respcache.New(c, respcache.Options{Version: buildVersion(), Registerer: reg, Logger: logger}); err != nil {
+			return err
+		}
+	}
+
 	var decoded *loaders.DecodeCache
 	if c != nil {
 		if decoded, err = loaders.NewDecodeCache(0); err != nil {
@@ -137,15 +149,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	handler := gateway.NewServer(gateway.Deps{
-		Live:         lv.Live,
-		Webhooks:     lv.Webhooks,
-		Stopping:     stopping,
-		Tenants:      sess,
-		Sessions:     sess,
-		SessionCodes: sessionCodes,
-		Loaders:      loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
-		Logger:       logger,
-		Gatherer:     reg,
+		Live:          lv.Live,
+		Webhooks:      lv.Webhooks,
+		Stopping:      stopping,
+		Tenants:       sess,
+		Sessions:      sess,
+		SessionCodes:  sessionCodes,
+		Loaders:       loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
+		ResponseCache: answers,
+		Logger:        logger,
+		Gatherer:      reg,
 		// Idempotency records share the differ's store: Redis when
 		// configured, so duplicates on any replica find them.
 		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),
@@ -210,4 +223,23 @@ func connectionID(apiURL, clientID string, companyID int64) string {
 func shortHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:8])
+}
+
+// buildVersion names this build for the response cache's keys: the VCS
+// revision when the binary records one, and a hash of the served schema, so
+// replicas of different builds sharing Redis never serve each other's
+// answers.
+func buildVersion() string {
+	h := sha256.New()
+	var sdl strings.Builder
+	formatter.NewFormatter(&sdl).FormatSchema(graph.NewExecutableSchema(graph.Config{}).Schema())
+	h.Write([]byte(sdl.String()))
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+				fmt.Fprintf(h, "%s=%s;", s.Key, s.Value)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"procoregraph/reqstats"
 )
 
 // Options configures New. Zero values mean the defaults.
@@ -278,6 +280,10 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 	if len(uniq) == 0 {
 		return map[Key][]byte{}, nil
 	}
+	inner := fetch
+	fetch = func(ctx context.Context, missing []Key) (map[Key][]byte, error) {
+		return inner(reqstats.InCacheFetch(ctx), missing)
+	}
 	if c == nil {
 		return safeFetch(ctx, fetch, uniq)
 	}
@@ -323,6 +329,9 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 	var err error
 	if len(missing) > 0 {
 		err = c.fetchShared(ctx, b, missing, fetch, storeOK, out)
+	}
+	if d := depsFrom(ctx); d != nil {
+		c.recordBatch(d, b, storeOK, now, out, missing, stale)
 	}
 	for kind, h := range hits {
 		c.m.requests.WithLabelValues(kind, "hit").Add(float64(h[0]))

@@ -12,7 +12,7 @@ import (
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
-	mux.Handle("/graphql", withRequestState(d, withMutations(d, legacyJSONStatus(gql))))
+	mux.Handle("/graphql", withRequestState(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)

@@ -22,6 +22,7 @@ import (
 	"procoregraph/mutate"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
+	"procoregraph/respcache"
 	"procoregraph/sessions"
 	"procoregraph/tenant"
 )
@@ -66,6 +67,9 @@ type Deps struct {
 	// SessionCodes receives SMS/email login codes at POST /sessions/codes
 	// (portal.CodeInbox). Nil: the route answers 404.
 	SessionCodes http.Handler
+	// ResponseCache serves repeated queries whose data is unchanged without
+	// executing them (package respcache). Nil: every query is executed.
+	ResponseCache *respcache.Cache
 	// MaxUploadBytes bounds a multipart request's file (uploadAttachment).
 	// Default 32 MiB.
 	MaxUploadBytes int64
@@ -108,6 +112,9 @@ func newGraphQL(d Deps) http.Handler {
 		resp.Extensions["procoregraph"] = reqstats.From(ctx).Snapshot()
 		return resp
 	})
+	if d.ResponseCache != nil {
+		srv.AroundResponses(responseCache(d.ResponseCache))
+	}
 	return srv
 }
 

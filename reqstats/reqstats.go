@@ -15,6 +15,8 @@ type Stats struct {
 	byRoute     map[string]int
 	cacheHits   int
 	cacheMisses int
+	outside     int    // upstream calls made outside a cache fetch
+	response    string // response cache outcome
 }
 
 // Snapshot is a copy of Stats for reporting.
@@ -23,9 +25,28 @@ type Snapshot struct {
 	UpstreamByRoute map[string]int `json:"upstreamByRoute"`
 	CacheHits       int            `json:"cacheHits"`
 	CacheMisses     int            `json:"cacheMisses"`
+	// UncachedCalls counts upstream calls made outside a cache fetch (such
+	// an answer is not put in the response cache).
+	UncachedCalls int `json:"uncachedCalls"`
+	// ResponseCache is the response cache's outcome: "hit", "miss",
+	// "bypass" (not a cacheable operation) or "" when it is off.
+	ResponseCache string `json:"responseCache,omitempty"`
 }
 
 type ctxKey struct{}
+
+type fetchKey struct{}
+
+// InCacheFetch marks ctx as a cache's fetch of missing values: upstream calls
+// made under it are cached reads, the others are counted as UncachedCalls.
+func InCacheFetch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fetchKey{}, true)
+}
+
+func inCacheFetch(ctx context.Context) bool {
+	v, _ := ctx.Value(fetchKey{}).(bool)
+	return v
+}
 
 // With returns a context carrying fresh Stats, and those Stats.
 func With(ctx context.Context) (context.Context, *Stats) {
@@ -40,11 +61,15 @@ func From(ctx context.Context) *Stats {
 }
 
 // AddUpstream counts one upstream call to route (e.g. "GET /rest/v1.0/projects/{id}/rfis").
-func (s *Stats) AddUpstream(route string) {
+// inCache tells whether the call was a cache's fetch (InCacheFetch).
+func (s *Stats) AddUpstream(route string, inCache bool) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
+	if !inCache {
+		s.outside++
+	}
 	s.upstream++
 	s.byRoute[route]++
 	s.mu.Unlock()
@@ -61,6 +86,27 @@ func (s *Stats) AddCache(hits, misses int) {
 	s.mu.Unlock()
 }
 
+// SetResponseCache records the response cache's outcome for the request.
+func (s *Stats) SetResponseCache(outcome string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.response = outcome
+	s.mu.Unlock()
+}
+
+// UncachedCalls returns how many upstream calls were made outside a cache
+// fetch so far.
+func (s *Stats) UncachedCalls() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outside
+}
+
 // Snapshot returns a copy of the counters.
 func (s *Stats) Snapshot() Snapshot {
 	if s == nil {
@@ -72,5 +118,6 @@ func (s *Stats) Snapshot() Snapshot {
 	for k, v := range s.byRoute {
 		by[k] = v
 	}
-	return Snapshot{UpstreamCalls: s.upstream, UpstreamByRoute: by, CacheHits: s.cacheHits, CacheMisses: s.cacheMisses}
+	return Snapshot{UpstreamCalls: s.upstream, UpstreamByRoute: by, CacheHits: s.cacheHits, CacheMisses: s.cacheMisses,
+		UncachedCalls: s.outside, ResponseCache: s.response}
 }

@@ -12,7 +12,7 @@ type Transport struct {
 
 // RoundTrip counts the call and passes it on.
 func (t Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	From(r.Context()).AddUpstream(r.Method + " " + r.URL.Path)
+	From(r.Context()).AddUpstream(r.Method+" "+r.URL.Path, inCacheFetch(r.Context()))
 	next := t.Next
 	if next == nil {
 		next = http.DefaultTransport

@@ -2,8 +2,8 @@ package rest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +30,8 @@ func scalarText(b []byte) (text string, empty bool, err error) {
 		return "", true, nil
 	}
 	if b[0] == '"' {
-		var s string
-		if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
-			// No escapes: the text is the bytes between the quotes (the
-			// common case, without a second validation pass).
-			s = string(b[1 : len(b)-1])
-		} else if err := json.Unmarshal(b, &s); err != nil {
+		s, err := quotedText(b)
+		if err != nil {
 			return "", false, err
 		}
 		s = strings.TrimSpace(s)
@@ -45,6 +41,18 @@ func scalarText(b []byte) (text string, empty bool, err error) {
 		return "", false, fmt.Errorf("want a scalar, got %.20s", b)
 	}
 	return string(b), false, nil
+}
+
+// quotedText returns the text of the JSON string literal b. Without escapes
+// (the common case) it is the bytes between the quotes, with no second
+// validation pass; otherwise the literal is decoded.
+func quotedText(b []byte) (string, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 // parseID parses an int64 id from a number or string ("123", 123, 1.23e5).
@@ -129,8 +137,8 @@ func (v *flexString) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := quotedText(b)
+		if err != nil {
 			return err
 		}
 		*v = flexString(s)

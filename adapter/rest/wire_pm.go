@@ -2,7 +2,7 @@ package rest
 
 import (
 	"bytes"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"strconv"
 
 	"procoregraph/adapter"

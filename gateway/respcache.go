@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"procoregraph/cache"
+	"procoregraph/reqstats"
+	"procoregraph/respcache"
+	"procoregraph/tenant"
+)
+
+// cacheableRoots are the Query fields whose whole answer is read through the
+// value cache (and the static federation and introspection fields). An
+// operation selecting anything else is executed every time.
+var cacheableRoots = map[string]bool{
+	"viewer": true, "companies": true, "projects": true, "project": true,
+	"_entities": true, "_service": true, "__typename": true, "__schema": true, "__type": true,
+}
+
+// maxCachedRequestBody bounds the request bodies the response cache reads to
+// compute a key; larger requests are executed without it.
+const maxCachedRequestBody = 1 << 20
+
+// answerKey is the response-cache key of the request, put in its context
+// by withResponseCache for a miss, so the executor can store the answer.
+type answerKey struct{}
+
+// withResponseCache answers a POST application/json GraphQL request from rc
+// when the same connection and user asked the same document, operation and
+// variables before and every cache scope the stored answer was built from is
+// unchanged (package respcache). A hit is written here, without parsing or
+// executing the document. A miss goes on to the executor with its key in the
+// context; responseCache (below) stores the answer if it is cacheable.
+// Cache-Control: no-cache makes the request execute (and refresh the stored
+// answer). Other requests (GET, multipart, websockets, persisted queries)
+// always execute.
+func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
+	if rc == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, ok := tenant.From(r.Context())
+		if !ok || r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxCachedRequestBody+1))
+		if err != nil {
+			http.Error(w, "reading the request body failed", http.StatusBadRequest)
+			return
+		}
+		rest := r.Body
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), rest), rest}
+		if len(body) > maxCachedRequestBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key, ok := requestKey(rc, conn, body)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		stats := reqstats.From(r.Context())
+		if !freshRequested(r) {
+			if data, ok := rc.Get(r.Context(), key); ok {
+				rc.Count(respcache.ResultHit)
+				stats.SetResponseCache(respcache.ResultHit)
+				writeCachedAnswer(w, r, data)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), answerKey{}, key)))
+	})
+}
+
+// requestKey decodes a GraphQL-over-HTTP JSON body and returns its cache key.
+// Numbers in variables keep their exact text (ids above 2^53 stay distinct).
+// Persisted-query requests and undecodable bodies have no key.
+func requestKey(rc *respcache.Cache, conn *tenant.Connection, body []byte) (string, bool) {
+	var p struct {
+		Query         string          `json:"query"`
+		OperationName string          `json:"operationName"`
+		Variables     map[string]any  `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil || p.Query == "" || (len(p.Extensions) > 0 && string(p.Extensions) != "null" && string(p.Extensions) != "{}") {
+		return "", false
+	}
+	key, err := rc.Key(respcache.Request{Conn: conn.ID, User: conn.UserKey, Query: p.Query, OperationName: p.OperationName, Variables: p.Variables})
+	return key, err == nil
+}
+
+// writeCachedAnswer writes a stored answer as gqlgen's POST transport would:
+// the media type the client accepts, status 200, {"data": ...}, and the
+// request's statistics when the debug header asked for them.
+func writeCachedAnswer(w http.ResponseWriter, r *http.Request, data []byte) {
+	w.Header().Set("Content-Type", responseMediaType(r.Header.Get("Accept")))
+	var b bytes.Buffer
+	b.Grow(len(data) + 256)
+	b.WriteString(`{"data":`)
+	b.Write(data)
+	if r.Header.Get(DebugHeader) != "" {
+		if ext, err := json.Marshal(map[string]any{"procoregraph": reqstats.From(r.Context()).Snapshot()}); err == nil {
+			b.WriteString(`,"extensions":`)
+			b.Write(ext)
+		}
+	}
+	b.WriteByte('}')
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
+}
+
+// responseMediaType is the media type gqlgen's POST transport picks for an
+// Accept header: application/json unless the client prefers
+// application/graphql-response+json.
+func responseMediaType(accept string) string {
+	const gqlJSON = "application/graphql-response+json"
+	if accept == "" {
+		return "application/json"
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", "application/json":
+			return "application/json"
+		case gqlJSON:
+			return gqlJSON
+		}
+	}
+	return gqlJSON
+}
+
+// freshRequested reports whether the client sent Cache-Control: no-cache (or
+// no-store): the answer is then executed, not served from the response cache.
+func freshRequested(r *http.Request) bool {
+	cc := strings.ToLower(r.Header.Get("Cache-Control"))
+	return strings.Contains(cc, "no-cache") || strings.Contains(cc, "no-store")
+}
+
+// responseCache stores the answers of requests withResponseCache missed
+// when they are cacheable: query operations over cacheableRoots, without
+// errors or @defer, whose every upstream call went through the value cache
+// and whose every value was fresh (cache.Deps).
+func responseCache(rc *respcache.Cache) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		key, _ := ctx.Value(answerKey{}).(string)
+		stats := reqstats.From(ctx)
+		if key == "" || !graphql.HasOperationContext(ctx) || !cacheableOperation(graphql.GetOperationContext(ctx)) {
+			rc.Count(respcache.ResultBypass)
+			stats.SetResponseCache(respcache.ResultBypass)
+			return next(ctx)
+		}
+		rc.Count(respcache.ResultMiss)
+		stats.SetResponseCache(respcache.ResultMiss)
+		ctx, deps := cache.WithDeps(ctx)
+		resp := next(ctx)
+		if resp == nil || len(resp.Errors) > 0 || resp.HasNext != nil || len(resp.Data) == 0 {
+			return resp
+		}
+		if stats.UncachedCalls() > 0 {
+			deps.Uncacheable("an upstream call bypassed the cache")
+		}
+		if rc.Put(ctx, key, resp.Data, deps) {
+			rc.Count(respcache.ResultStored)
+		}
+		return resp
+	}
+}
+
+// cacheableOperation reports whether oc is a query selecting only
+// cacheableRoots, without @defer or @stream.
+func cacheableOperation(oc *graphql.OperationContext) bool {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return false
+	}
+	if strings.Contains(oc.RawQuery, "@defer") || strings.Contains(oc.RawQuery, "@stream") {
+		return false
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+		if !cacheableRoots[f.Name] {
+			return false
+		}
+	}
+	return true
+}
