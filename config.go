@@ -29,6 +29,8 @@ type config struct {
 	// NoCache turns the cache of Procore data off (and with it the
 	// response cache).
 	NoCache bool
+	// DebugAddr serves net/http/pprof when set (a private address).
+	DebugAddr string
 	// NoResponseCache turns only the whole-response cache off.
 	NoResponseCache bool
 	// MaxConcurrency bounds concurrent upstream calls per connection.
@@ -95,6 +97,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.ChromiumPath, "chromium-path", env("CHROMIUM_PATH", ""), "Chromium for browser-session logins; default: found on PATH (CHROMIUM_PATH)")
 	fs.StringVar(&c.PortalCodeProvider, "portal-code-provider", env("PORTAL_CODE_PROVIDER", ""), "where SMS/email login codes come from: outbox (sandbox) or inbox (POST /sessions/codes) (PORTAL_CODE_PROVIDER)")
 	fs.StringVar(&c.PortalInboxSecret, "portal-inbox-secret", env("PORTAL_INBOX_SECRET", ""), "bearer secret for POST /sessions/codes deliveries (PORTAL_INBOX_SECRET)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private; empty disables (DEBUG_ADDR)")
 	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
 	fs.BoolVar(&c.NoCache, "no-cache", false, "disable the cache of Procore data and the response cache (benchmark baseline)")
 	fs.BoolVar(&c.NoResponseCache, "no-response-cache", env("RESPONSE_CACHE", "on") == "off", "disable the whole-response cache; repeated queries are executed from the data cache (RESPONSE_CACHE=off)")

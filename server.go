@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RefreshToken:   cfg.RefreshToken,
 		CompanyID:      cfg.CompanyID,
 		MaxConcurrency: cfg.MaxConcurrency,
-		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
+		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 		OnUpstreamCall: upstreamMetrics.Observe,
 		Logger:         logger,
 	})
@@ -164,6 +165,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),
 	})
 
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, logger, func(ctx context.Context, scope string) error {
+			return c.Invalidate(ctx, conn.ID, scope)
+		})
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -242,4 +252,33 @@ func buildVersion() string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// serveDebug serves Go's profiler (net/http/pprof) on addr, apart from the
+// public listener, until the returned func is called. POST
+// /debug/cache/invalidate?scope=S drops the configured connection's cached
+// data in scope S (all of it when S is empty), as a mutation would: for
+// operators, and for benchmarks that measure cold queries in a warm process.
+func serveDebug(addr string, logger *slog.Logger, invalidate func(ctx context.Context, scope string) error) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /debug/cache/invalidate", func(w http.ResponseWriter, r *http.Request) {
+		if err := invalidate(r.Context(), r.URL.Query().Get("scope")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

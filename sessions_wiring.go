@@ -71,7 +71,7 @@ func newSessions(cfg config, logger *slog.Logger, observe func(string, string, i
 			return rest.New(rest.Config{
 				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, Credentials: creds, CompanyID: companyID,
 				MaxConcurrency: cfg.MaxConcurrency,
-				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: http.DefaultTransport}},
+				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 				OnUpstreamCall: observe,
 				Logger:         logger,
 			})

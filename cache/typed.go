@@ -2,9 +2,10 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
+
+	json "github.com/goccy/go-json"
 )
 
 // GetOrFetchManyJSON is GetOrFetchMany for values of type T, stored as JSON

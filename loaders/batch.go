@@ -2,10 +2,10 @@ package loaders
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"sync"
 
+	json "github.com/goccy/go-json"
 	"github.com/graph-gophers/dataloader/v7"
 	"golang.org/x/sync/errgroup"
 

@@ -1,10 +1,10 @@
 package loaders
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
+	json "github.com/goccy/go-json"
 	"github.com/maypok86/otter/v2"
 )
 

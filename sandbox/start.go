@@ -83,6 +83,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Data.Companies, "companies", 0, "companies (default 2)")
 	fs.IntVar(&cfg.Data.ProjectsPerCompany, "projects", 0, "projects per company (default 3)")
 	fs.IntVar(&cfg.Data.ItemsPerProject, "items", 0, "RFIs, submittals, observations and punch items per project (default 20)")
+	fs.IntVar(&cfg.Data.CommitmentsPerProject, "commitments", 0, "commitments per project (default: the generator's)")
 	latency := fs.Duration("latency", 0, "fixed latency added to every /rest request")
 	jitter := fs.Duration("jitter", 0, "random extra latency, up to this much")
 	fs.IntVar(&cfg.HourlyLimit, "hourly-limit", DefaultHourlyLimit, "requests per token per hour (-1: unlimited)")

@@ -218,7 +218,7 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 		return nil, transportError(k.what, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, err := readBody(resp, maxBody)
 	if err != nil {
 		return nil, transportError(k.what, err)
 	}
@@ -267,4 +267,16 @@ func validID(name string, id int64) error {
 		return badInput([]string{name}, "%s must be a positive id", name)
 	}
 	return nil
+}
+
+// readBody reads up to limit bytes of resp's body into one buffer sized from
+// Content-Length when the server sent it (list pages are large: growing a
+// buffer by doubling would allocate twice their size).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + 1)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
+	return buf.Bytes(), err
 }

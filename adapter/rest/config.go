@@ -197,9 +197,19 @@ func parseBaseURL(name, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func defaultBaseTransport() http.RoundTripper {
+func defaultBaseTransport() http.RoundTripper { return NewBaseTransport(16) }
+
+// NewBaseTransport returns the HTTP transport for Procore calls: a clone of
+// http.DefaultTransport (HTTP/2 when the server offers it, proxy from the
+// environment) with a 2-minute response-header timeout that keeps up to
+// maxConcurrency idle connections per host, so a connection allowed that
+// many calls in flight reuses its connections (and TLS sessions) instead of
+// dialing most of them again for every fan-out; http.DefaultTransport keeps
+// only 2.
+func NewBaseTransport(maxConcurrency int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 2 * time.Minute
-	t.MaxIdleConnsPerHost = 16
+	t.MaxIdleConnsPerHost = max(maxConcurrency, 16)
+	t.MaxIdleConns = max(t.MaxIdleConns, 2*t.MaxIdleConnsPerHost)
 	return t
 }

@@ -3,11 +3,11 @@ package rest
 import (
 	"bytes"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"strconv"
 	"strings"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/shopspring/decimal"
 
 	"procoregraph/adapter"

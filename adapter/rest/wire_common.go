@@ -2,8 +2,9 @@ package rest
 
 import (
 	"bytes"
-	json "github.com/goccy/go-json"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"procoregraph/adapter"
 )

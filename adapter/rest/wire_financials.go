@@ -2,9 +2,9 @@ package rest
 
 import (
 	"bytes"
-	json "github.com/goccy/go-json"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/shopspring/decimal"
 
 	"procoregraph/adapter"
