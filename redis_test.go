@@ -133,6 +133,7 @@ type tcpProxy struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	total int // connections accepted
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -154,6 +155,7 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
+			p.total++
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
 			go func() { _, _ = io.Copy(c, up); c.Close() }()
@@ -161,6 +163,13 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	}()
 	t.Cleanup(p.Close)
 	return p
+}
+
+// accepted returns how many connections the proxy has accepted.
+func (p *tcpProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total
 }
 
 func (p *tcpProxy) Close() {
