@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/shopspring/decimal"
 
 	"procoregraph/adapter"
@@ -50,9 +50,8 @@ func quotedText(b []byte) (string, error) {
 	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
 		return string(b[1 : len(b)-1]), nil
 	}
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
+	u, err := jsontext.AppendUnquote(nil, b)
+	return string(u), err
 }
 
 // parseID parses an int64 id from a number or string ("123", 123, 1.23e5).
@@ -103,16 +102,10 @@ func (v *flexIDs) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '[' {
 		var raw []flexID
-		if err := json.Unmarshal(b, &raw); err != nil {
+		if err := unmarshal(b, &raw); err != nil {
 			return err
 		}
-		out := make([]int64, 0, len(raw))
-		for _, id := range raw {
-			if id != 0 {
-				out = append(out, int64(id))
-			}
-		}
-		*v = out
+		v.set(raw)
 		return nil
 	}
 	var one flexID
@@ -358,8 +351,8 @@ func decodeBody(body []byte, out any) error {
 		return nil
 	}
 	if body[0] == '{' {
-		var env map[string]json.RawMessage
-		if err := json.Unmarshal(body, &env); err == nil {
+		var env map[string]jsontext.Value
+		if err := unmarshal(body, &env); err == nil {
 			if data, ok := env["data"]; ok {
 				if _, hasID := env["id"]; !hasID {
 					body = data
@@ -367,5 +360,5 @@ func decodeBody(body []byte, out any) error {
 			}
 		}
 	}
-	return json.Unmarshal(body, out)
+	return unmarshal(body, out)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 
-	json "github.com/goccy/go-json"
-
 	"procoregraph/adapter"
 )
 
@@ -31,7 +29,7 @@ func (p *wirePerson) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wirePerson
-	return json.Unmarshal(b, (*plain)(p))
+	return unmarshal(b, (*plain)(p))
 }
 
 func (p wirePerson) person() adapter.Person {
@@ -63,7 +61,7 @@ func (v *wirePeople) UnmarshalJSON(b []byte) error {
 	}
 	if b[0] == '[' {
 		var list []wirePerson
-		if err := json.Unmarshal(b, &list); err != nil {
+		if err := unmarshal(b, &list); err != nil {
 			return err
 		}
 		*v = list
@@ -103,7 +101,7 @@ func (n *wireNamed) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wireNamed
-	return json.Unmarshal(b, (*plain)(n))
+	return unmarshal(b, (*plain)(n))
 }
 
 func (n *wireNamed) name() string {
@@ -162,7 +160,7 @@ func (c *wireCostCode) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wireCostCode
-	return json.Unmarshal(b, (*plain)(c))
+	return unmarshal(b, (*plain)(c))
 }
 
 func (c wireCostCode) costCode() adapter.CostCode {
@@ -204,7 +202,7 @@ func (w *wireImpact) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wireImpact
-	return json.Unmarshal(b, (*plain)(w))
+	return unmarshal(b, (*plain)(w))
 }
 
 func impactPtr(w *wireImpact) *adapter.Impact {

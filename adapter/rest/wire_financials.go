@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strings"
 
-	json "github.com/goccy/go-json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/shopspring/decimal"
 
 	"procoregraph/adapter"
@@ -340,11 +340,11 @@ func (w *wireBudgetRow) UnmarshalJSON(b []byte) error {
 		OriginalBudgetAmount flexDecimal   `json:"original_budget_amount"`
 		BudgetModifications  flexDecimal   `json:"budget_modifications"`
 	}
-	if err := json.Unmarshal(b, &fixed); err != nil {
+	if err := unmarshal(b, &fixed); err != nil {
 		return err
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
+	var all map[string]jsontext.Value
+	if err := unmarshal(b, &all); err != nil {
 		return err
 	}
 	ccID := fixed.CostCodeID.ptr()

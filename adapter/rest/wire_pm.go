@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strconv"
 
-	json "github.com/goccy/go-json"
-
 	"procoregraph/adapter"
 )
 
@@ -143,7 +141,7 @@ func (s *wireSubmittalStatus) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wireSubmittalStatus
-	return json.Unmarshal(b, (*plain)(s))
+	return unmarshal(b, (*plain)(s))
 }
 
 func (s wireSubmittalStatus) status() adapter.SubmittalStatus {
@@ -166,7 +164,7 @@ func (s *wireSpecSection) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	type plain wireSpecSection
-	return json.Unmarshal(b, (*plain)(s))
+	return unmarshal(b, (*plain)(s))
 }
 
 func (s *wireSpecSection) text() string {
