@@ -11,11 +11,12 @@ import (
 // copy and no second validation pass per field, which made list pages about
 // three times faster to decode than with v1-style UnmarshalJSON methods.
 //
-// decodeOptions keep encoding/json v1's leniency, which Procore's payloads
-// need: names match case-insensitively, a duplicate name keeps the last value
-// and invalid UTF-8 is replaced rather than failing the page.
+// decodeOptions keep the leniency Procore's payloads need: a duplicate name
+// keeps the last value and invalid UTF-8 is replaced rather than failing the
+// page. Names match exactly (Procore's are snake_case), as in the generated
+// decoders (decode_easy.go), so both paths read the same values.
 var decodeOptions = json.JoinOptions(
-	json.MatchCaseInsensitiveNames(true),
+	json.MatchCaseInsensitiveNames(false),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )

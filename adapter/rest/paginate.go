@@ -55,8 +55,12 @@ func fetchList[W any](ctx context.Context, c *Client, s listSpec, limit int, id 
 			return nil, 0, err
 		}
 		var items []W
-		if err := decodeInto(s.what, resp.body, &items); err != nil {
-			return nil, 0, err
+		if easy, err := decodeListEasy(resp.body, &items); !easy {
+			if err := decodeInto(s.what, resp.body, &items); err != nil {
+				return nil, 0, err
+			}
+		} else if err != nil {
+			return nil, 0, &adapter.Error{Code: adapter.CodeInternal, Message: s.what + ": could not decode Procore's response", Err: err}
 		}
 		if t, err := strconv.Atoi(strings.TrimSpace(resp.header.Get("Total"))); err == nil && t >= 0 {
 			total = t

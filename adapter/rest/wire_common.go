@@ -10,7 +10,13 @@ import (
 // wirePerson is Procore's people object {id, login, name}. Drift tolerated:
 // a bare id instead of an object, email/email_address instead of login,
 // first/last name instead of name.
-type wirePerson struct {
+type wirePerson wirePersonFields
+
+// wirePersonFields are the fields of wirePerson when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wirePersonFields struct {
 	ID           flexID     `json:"id"`
 	Login        flexString `json:"login"`
 	Name         flexString `json:"name"`
@@ -86,7 +92,13 @@ func (v wirePeople) people() []adapter.Person {
 }
 
 // wireNamed is an {id, name} reference; a bare string is taken as the name.
-type wireNamed struct {
+type wireNamed wireNamedFields
+
+// wireNamedFields are the fields of wireNamed when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wireNamedFields struct {
 	ID      flexID     `json:"id"`
 	Name    flexString `json:"name"`
 	Company flexString `json:"company"`
@@ -141,7 +153,13 @@ func attachments(in []wireAttachment) []adapter.Attachment {
 }
 
 // wireCostCode is a cost code, as a list item or nested reference.
-type wireCostCode struct {
+type wireCostCode wireCostCodeFields
+
+// wireCostCodeFields are the fields of wireCostCode when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wireCostCodeFields struct {
 	ID        flexID     `json:"id"`
 	Code      flexString `json:"code"`
 	FullCode  flexString `json:"full_code"`
@@ -188,7 +206,13 @@ func costCodePtr(c *wireCostCode) *adapter.CostCode {
 
 // wireImpact is a cost or schedule impact {status, value}; a bare status
 // string is accepted.
-type wireImpact struct {
+type wireImpact wireImpactFields
+
+// wireImpactFields are the fields of wireImpact when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wireImpactFields struct {
 	Status flexString  `json:"status"`
 	Value  flexDecimal `json:"value"`
 }

@@ -16,6 +16,7 @@ func (w wireCompany) company() adapter.Company {
 	return adapter.Company{ID: int64(w.ID), Name: string(w.Name), IsActive: w.IsActive.or(true)}
 }
 
+//easyjson:json
 type wireProject struct {
 	ID             flexID      `json:"id"`
 	CompanyID      flexID      `json:"company_id"`

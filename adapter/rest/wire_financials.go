@@ -19,6 +19,7 @@ var commitmentStatuses = []adapter.CommitmentStatus{adapter.CommitmentDraft, ada
 	adapter.CommitmentTerminated, adapter.CommitmentVoid, adapter.CommitmentProcessing, adapter.CommitmentSubmitted,
 	adapter.CommitmentPartiallyReceived, adapter.CommitmentReceived, adapter.CommitmentClosed}
 
+//easyjson:json
 type wireCommitment struct {
 	ID                   flexID         `json:"id"`
 	ProjectID            flexID         `json:"project_id"`
@@ -160,6 +161,7 @@ var invoiceStatuses = []adapter.InvoiceStatus{adapter.InvoiceDraft, adapter.Invo
 	adapter.InvoiceReviseAndResubmit, adapter.InvoiceApproved, adapter.InvoiceApprovedAsNoted,
 	adapter.InvoicePendingOwnerApproval}
 
+//easyjson:json
 type wireRequisition struct {
 	ID               flexID         `json:"id"`
 	ProjectID        flexID         `json:"project_id"`

@@ -9,6 +9,7 @@ import (
 
 // Project-management resources: RFIs, submittals, observations, punch items.
 
+//easyjson:json
 type wireRFI struct {
 	ID                    flexID         `json:"id"`
 	ProjectID             flexID         `json:"project_id"`
@@ -126,7 +127,13 @@ func (w wireRFI) rfi(projectID int64) adapter.RFI {
 	return out
 }
 
-type wireSubmittalStatus struct {
+type wireSubmittalStatus wireSubmittalStatusFields
+
+// wireSubmittalStatusFields are the fields of wireSubmittalStatus when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wireSubmittalStatusFields struct {
 	ID     flexID     `json:"id"`
 	Name   flexString `json:"name"`
 	Status flexString `json:"status"`
@@ -148,7 +155,13 @@ func (s wireSubmittalStatus) status() adapter.SubmittalStatus {
 	return adapter.SubmittalStatus{ID: int64(s.ID), Name: string(s.Name), Status: string(s.Status)}
 }
 
-type wireSpecSection struct {
+type wireSpecSection wireSpecSectionFields
+
+// wireSpecSectionFields are the fields of wireSpecSection when Procore sends an object;
+// easyjson generates their decoder (wire_easyjson.go).
+//
+//easyjson:json
+type wireSpecSectionFields struct {
 	ID          flexID     `json:"id"`
 	Number      flexString `json:"number"`
 	Description flexString `json:"description"`
@@ -197,6 +210,7 @@ type wireApprover struct {
 	Comment          flexString `json:"comment"`
 }
 
+//easyjson:json
 type wireSubmittal struct {
 	ID                  flexID               `json:"id"`
 	ProjectID           flexID               `json:"project_id"`
