@@ -145,6 +145,25 @@ type flight struct {
 	val     []byte
 	ok      bool  // fetch returned a value
 	err     error // fetch failed and returned no value
+
+	// A flight led by GetOrFetchManyValues carries the fetched value as is
+	// (obj); its bytes are encoded on first demand by a GetOrFetchMany
+	// waiter.
+	obj     any
+	enc     Encoder
+	encOnce sync.Once
+}
+
+// bytes returns the flight's value as bytes, encoding a typed value once.
+func (f *flight) bytes() ([]byte, bool) {
+	f.encOnce.Do(func() {
+		if f.val == nil && f.obj != nil && f.enc != nil {
+			if b, err := f.enc(f.obj); err == nil {
+				f.val = b
+			}
+		}
+	})
+	return f.val, f.val != nil
 }
 
 // New returns a Cache over store. It fails when the metrics cannot be
@@ -266,6 +285,30 @@ func (c *Cache) GetOrFetch(ctx context.Context, key Key, fetch func(ctx context.
 // context's, or ErrInvalidKey for a key without a connection or kind (then
 // nothing is fetched). Callers must not modify the returned values.
 func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc) (map[Key][]byte, error) {
+	uniq, err := uniqueKeys(keys)
+	if err != nil || len(uniq) == 0 {
+		return map[Key][]byte{}, err
+	}
+	fetch = markFetch(fetch)
+	if c == nil {
+		return safeFetch(ctx, fetch, uniq)
+	}
+	b := c.newBatch(uniq)
+	storeOK := c.read(ctx, b)
+	now := c.now()
+	out, missing, stale, hits := c.classify(b, now)
+	if len(stale) > 0 {
+		c.refreshInBackground(ctx, b, stale, fetch, storeOK)
+	}
+	if len(missing) > 0 {
+		err = c.fetchShared(ctx, b, missing, fetch, storeOK, out)
+	}
+	c.finish(ctx, b, storeOK, now, func(k Key) bool { _, ok := out[k]; return ok }, missing, stale, hits)
+	return out, err
+}
+
+// uniqueKeys validates keys and drops duplicates, keeping their order.
+func uniqueKeys(keys []Key) ([]Key, error) {
 	uniq := make([]Key, 0, len(keys))
 	seen := make(map[Key]struct{}, len(keys))
 	for _, k := range keys {
@@ -277,23 +320,22 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 			uniq = append(uniq, k)
 		}
 	}
-	if len(uniq) == 0 {
-		return map[Key][]byte{}, nil
-	}
-	inner := fetch
-	fetch = func(ctx context.Context, missing []Key) (map[Key][]byte, error) {
-		return inner(reqstats.InCacheFetch(ctx), missing)
-	}
-	if c == nil {
-		return safeFetch(ctx, fetch, uniq)
-	}
-	b := c.newBatch(uniq)
-	storeOK := c.read(ctx, b)
-	now := c.now()
+	return uniq, nil
+}
 
-	out := make(map[Key][]byte, len(uniq))
-	var missing, stale []int
-	hits := make(map[string]*[3]int) // kind -> hit, stale, miss
+// markFetch marks the contexts fetch runs under, so that the request's
+// statistics tell cached reads from upstream calls made around the cache.
+func markFetch(fetch FetchFunc) FetchFunc {
+	return func(ctx context.Context, missing []Key) (map[Key][]byte, error) {
+		return fetch(reqstats.InCacheFetch(ctx), missing)
+	}
+}
+
+// classify sorts a read batch into servable payloads (fresh or stale), the
+// keys to fetch now and the stale keys to refresh, counting per kind.
+func (c *Cache) classify(b *batch, now time.Time) (out map[Key][]byte, missing, stale []int, hits map[string]*[3]int) {
+	out = make(map[Key][]byte, len(b.keys))
+	hits = make(map[string]*[3]int) // kind -> hit, stale, miss
 	count := func(kind string, i int) {
 		h := hits[kind]
 		if h == nil {
@@ -323,15 +365,13 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 			count(k.Kind, 2)
 		}
 	}
-	if len(stale) > 0 {
-		c.refreshInBackground(ctx, b, stale, fetch, storeOK)
-	}
-	var err error
-	if len(missing) > 0 {
-		err = c.fetchShared(ctx, b, missing, fetch, storeOK, out)
-	}
+	return out, missing, stale, hits
+}
+
+// finish records the batch in the request's Deps and counts its results.
+func (c *Cache) finish(ctx context.Context, b *batch, storeOK bool, now time.Time, has func(Key) bool, missing, stale []int, hits map[string]*[3]int) {
 	if d := depsFrom(ctx); d != nil {
-		c.recordBatch(d, b, storeOK, now, out, missing, stale)
+		c.recordBatch(d, b, storeOK, now, has, missing, stale)
 	}
 	for kind, h := range hits {
 		c.m.requests.WithLabelValues(kind, "hit").Add(float64(h[0]))
@@ -341,7 +381,6 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 			c.onResult(ctx, kind, h[0]+h[1], h[2])
 		}
 	}
-	return out, err
 }
 
 // batch is one GetOrFetchMany's keys with their rendered store keys, their
@@ -469,7 +508,11 @@ func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch Fetc
 		}
 		switch {
 		case f.ok:
-			out[b.keys[i]] = f.val
+			if v, ok := f.bytes(); ok {
+				out[b.keys[i]] = v
+			} else {
+				retry = append(retry, i) // a typed value that does not encode
+			}
 		case f.err == nil: // not found
 		case isContextErr(f.err) && ctx.Err() == nil:
 			// The leader's request ended; ours has not, so fetch it ourselves.
@@ -601,10 +644,18 @@ func (c *Cache) refreshInBackground(ctx context.Context, b *batch, idx []int, fe
 // no invalidation happened since the read, unless the store lost the token in
 // between (evicted within the fetch's few milliseconds), which is accepted.
 func (c *Cache) write(ctx context.Context, b *batch, idx []int, vals map[Key][]byte) {
+	if c.mint(ctx, b, idx, func(k Key) bool { _, ok := vals[k]; return ok }) {
+		c.storeValues(ctx, b, idx, vals)
+	}
+}
+
+// mint creates the missing tokens of the scope chains of the keys at idx
+// that has reports (see write). It reports false when the store failed.
+func (c *Cache) mint(ctx context.Context, b *batch, idx []int, has func(Key) bool) bool {
 	var mint []Entry
 	minting := make(map[string]bool)
 	for _, i := range idx {
-		if _, ok := vals[b.keys[i]]; !ok {
+		if !has(b.keys[i]) {
 			continue
 		}
 		for _, g := range b.chains[i] {
@@ -614,20 +665,27 @@ func (c *Cache) write(ctx context.Context, b *batch, idx []int, vals map[Key][]b
 			}
 		}
 	}
-	if len(mint) > 0 {
-		got, err := c.store.GetOrSetMany(ctx, mint)
-		if err != nil {
-			c.storeFailed(ctx, opMint, err)
-			return
-		}
-		for _, e := range mint {
-			// Ours, or one another reader minted since our read: usable. One
-			// set by Invalidate since our read: our fetch may predate it.
-			if it, ok := got[e.Key]; ok && len(it.Value) == tokenLen && (bytes.Equal(it.Value, e.Value) || isMinted(it.Value)) {
-				b.tokens[e.Key] = it.Value
-			}
+	if len(mint) == 0 {
+		return true
+	}
+	got, err := c.store.GetOrSetMany(ctx, mint)
+	if err != nil {
+		c.storeFailed(ctx, opMint, err)
+		return false
+	}
+	for _, e := range mint {
+		// Ours, or one another reader minted since our read: usable. One
+		// set by Invalidate since our read: our fetch may predate it.
+		if it, ok := got[e.Key]; ok && len(it.Value) == tokenLen && (bytes.Equal(it.Value, e.Value) || isMinted(it.Value)) {
+			b.tokens[e.Key] = it.Value
 		}
 	}
+	return true
+}
+
+// storeValues writes the values of the keys at idx under the tokens of
+// their scope chains; a key whose chain lacks a token is not written.
+func (c *Cache) storeValues(ctx context.Context, b *batch, idx []int, vals map[Key][]byte) {
 	entries := make([]Entry, 0, len(idx))
 outer:
 	for _, i := range idx {

@@ -113,7 +113,7 @@ func (d *Deps) record(chain []string, tokens map[string][]byte, expires time.Tim
 // recordBatch records the outcome of one GetOrFetchMany: fresh hits at
 // their stored time, fetched values at now, and the answer as uncacheable if
 // anything was stale, missing or read without the store.
-func (c *Cache) recordBatch(d *Deps, b *batch, storeOK bool, now time.Time, out map[Key][]byte, missing, stale []int) {
+func (c *Cache) recordBatch(d *Deps, b *batch, storeOK bool, now time.Time, has func(Key) bool, missing, stale []int) {
 	switch {
 	case !storeOK:
 		d.Uncacheable("the cache store was unavailable")
@@ -127,7 +127,7 @@ func (c *Cache) recordBatch(d *Deps, b *batch, storeOK bool, now time.Time, out 
 		fetched[i] = true
 	}
 	for i, k := range b.keys {
-		if _, ok := out[k]; !ok {
+		if !has(k) {
 			d.Uncacheable("a value was not found or failed")
 			return
 		}

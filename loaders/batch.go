@@ -58,20 +58,20 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 		keys[i] = cache.Key{Conn: l.conn.ID, User: l.conn.UserKey, Kind: kind, Scope: scope, Params: params}
 		pos[keys[i]] = i
 	}
-	// Values this call fetched are used as they are (no decode of what was
-	// just encoded); fetchErrs remembers why a key has no value. Both are
-	// guarded by mu because a stale-while-revalidate refresh may run fetch
-	// again in the background after this call returned.
+	// Values fetched (by this call or a concurrent one it joined) come back
+	// as they are; the cache encodes and stores them after the request moves
+	// on (write-behind). fetchErrs remembers why a key has no value; mu
+	// guards it because a stale-while-revalidate refresh may run fetch again
+	// in the background after this call returned.
 	var mu sync.Mutex
 	fetchErrs := map[cache.Key]error{}
-	fetched := map[cache.Key]V{}
-	got, err := l.opt.Cache.GetOrFetchMany(ctx, keys, func(ctx context.Context, missing []cache.Key) (map[cache.Key][]byte, error) {
+	got, err := l.opt.Cache.GetOrFetchManyValues(ctx, keys, func(ctx context.Context, missing []cache.Key) (map[cache.Key]any, error) {
 		idx := make([]int, 0, len(missing))
 		for _, k := range missing {
 			idx = append(idx, pos[k])
 		}
 		vals, errs := fetch(ctx, idx)
-		res := make(map[cache.Key][]byte, len(vals))
+		res := make(map[cache.Key]any, len(vals))
 		mu.Lock()
 		defer mu.Unlock()
 		for _, i := range idx {
@@ -79,29 +79,21 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 				fetchErrs[keys[i]] = e
 				continue
 			}
-			v, ok := vals[i]
-			if !ok {
-				continue
+			if v, ok := vals[i]; ok {
+				res[keys[i]] = v
 			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				fetchErrs[keys[i]] = err
-				continue
-			}
-			res[keys[i]] = b
-			fetched[keys[i]] = v
 		}
 		return res, nil
-	})
+	}, encodeJSON)
 	mu.Lock()
 	defer mu.Unlock()
 	for i, k := range keys {
-		if v, ok := fetched[k]; ok {
-			out[i] = &dataloader.Result[V]{Data: v}
-			continue
-		}
-		if b, ok := got[k]; ok {
-			v, derr := decode[V](l.opt.Decoded, b)
+		if g, ok := got[k]; ok {
+			if v, ok := g.Value.(V); ok {
+				out[i] = &dataloader.Result[V]{Data: v}
+				continue
+			}
+			v, derr := decode[V](l.opt.Decoded, g.Bytes)
 			if derr != nil {
 				out[i] = &dataloader.Result[V]{Error: adapter.Errorf(adapter.CodeInternal, "decode cached %s: %v", kind, derr)}
 				continue
@@ -120,6 +112,9 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 	}
 	return out
 }
+
+// encodeJSON is how loaders' values are stored in the cache.
+func encodeJSON(v any) ([]byte, error) { return json.Marshal(v) }
 
 func result[V any](vals map[int]V, errs map[int]error, i int) *dataloader.Result[V] {
 	if e, ok := errs[i]; ok {

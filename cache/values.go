@@ -1,0 +1,204 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"procoregraph/reqstats"
+)
+
+// Encoder turns a fetched value into the bytes the store keeps.
+type Encoder func(v any) ([]byte, error)
+
+// ValueFetchFunc is FetchFunc for values not yet encoded.
+type ValueFetchFunc func(ctx context.Context, missing []Key) (map[Key]any, error)
+
+// Value is one result of GetOrFetchManyValues: Bytes when it was read from
+// the store (the caller decodes it), otherwise Value, as fetch returned it
+// (to this call or to a concurrent one it joined). Callers must not modify
+// either.
+type Value struct {
+	Bytes []byte
+	Value any
+}
+
+// GetOrFetchManyValues is GetOrFetchMany for callers that fetch decoded
+// values: what fetch returns is handed back as is, and encoded and written to
+// the store after the call returns (write-behind), so encoding is off the
+// request's path. The generation tokens the values are written under are
+// settled before it returns, so Deps recorded by the call are exact; until
+// the write lands, concurrent callers missing the same keys join the flight
+// and get the values without fetching. A value that does not encode is
+// served but not cached.
+func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch ValueFetchFunc, encode Encoder) (map[Key]Value, error) {
+	uniq, err := uniqueKeys(keys)
+	if err != nil || len(uniq) == 0 {
+		return map[Key]Value{}, err
+	}
+	inner := fetch
+	fetch = func(ctx context.Context, missing []Key) (map[Key]any, error) {
+		return inner(reqstats.InCacheFetch(ctx), missing)
+	}
+	if c == nil {
+		vals, err := safeFetchValues(ctx, fetch, uniq)
+		out := make(map[Key]Value, len(vals))
+		for k, v := range vals {
+			out[k] = Value{Value: v}
+		}
+		return out, err
+	}
+	b := c.newBatch(uniq)
+	storeOK := c.read(ctx, b)
+	now := c.now()
+	payloads, missing, stale, hits := c.classify(b, now)
+	out := make(map[Key]Value, len(uniq))
+	for k, p := range payloads {
+		out[k] = Value{Bytes: p}
+	}
+	if len(stale) > 0 {
+		c.refreshInBackground(ctx, b, stale, encodedFetch(fetch, encode), storeOK)
+	}
+	if len(missing) > 0 {
+		err = c.fetchSharedValues(ctx, b, missing, fetch, encode, storeOK, out)
+	}
+	c.finish(ctx, b, storeOK, now, func(k Key) bool { _, ok := out[k]; return ok }, missing, stale, hits)
+	return out, err
+}
+
+// encodedFetch adapts a ValueFetchFunc to a FetchFunc (for background
+// refreshes, which write synchronously in their own goroutine).
+func encodedFetch(fetch ValueFetchFunc, encode Encoder) FetchFunc {
+	return func(ctx context.Context, missing []Key) (map[Key][]byte, error) {
+		vals, err := fetch(ctx, missing)
+		out := make(map[Key][]byte, len(vals))
+		for k, v := range vals {
+			if b, eerr := encode(v); eerr == nil {
+				out[k] = b
+			}
+		}
+		return out, err
+	}
+}
+
+// fetchSharedValues is fetchShared for decoded values, with write-behind.
+func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetch ValueFetchFunc, encode Encoder, storeOK bool, out map[Key]Value) error {
+	led, ledFlights, waits, waitFlights := c.join(b, idx)
+	var err error
+	if len(led) > 0 {
+		keys := pick(b.keys, led)
+		vals, ferr := safeFetchValues(ctx, fetch, keys)
+		for j, i := range led {
+			f := ledFlights[j]
+			f.obj, f.ok = vals[b.keys[i]]
+			f.enc = encode
+			if !f.ok {
+				f.err = ferr
+			}
+			close(f.done)
+		}
+		for _, k := range keys {
+			if v, ok := vals[k]; ok {
+				out[k] = Value{Value: v}
+			}
+		}
+		err = ferr
+		if storeOK && len(vals) > 0 && c.mint(context.WithoutCancel(ctx), b, led, func(k Key) bool { _, ok := vals[k]; return ok }) {
+			c.writeBehind(ctx, b, led, ledFlights, vals, encode)
+		} else {
+			c.release(b, led, ledFlights)
+		}
+	}
+	var retry []int
+	for j, i := range waits {
+		f := waitFlights[j]
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch {
+		case f.ok && f.obj != nil:
+			out[b.keys[i]] = Value{Value: f.obj}
+		case f.ok:
+			out[b.keys[i]] = Value{Bytes: f.val}
+		case f.err == nil: // not found
+		case isContextErr(f.err) && ctx.Err() == nil:
+			retry = append(retry, i)
+		case err == nil:
+			err = f.err
+		}
+	}
+	if len(retry) > 0 {
+		keys := pick(b.keys, retry)
+		vals, ferr := safeFetchValues(ctx, fetch, keys)
+		for _, k := range keys {
+			if v, ok := vals[k]; ok {
+				out[k] = Value{Value: v}
+			}
+		}
+		if err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// writeBehindDelay bounds how long a write waits for its request to end.
+const writeBehindDelay = 250 * time.Millisecond
+
+// writeBehind encodes and stores fetched values in the background, then
+// releases their flights. The write starts when the caller's request ends
+// (its context is done: the answer has been sent, so the encoding does not
+// compete with it for the CPU), or after writeBehindDelay for long-lived
+// contexts (subscriptions). Once Close has begun it runs on the caller's
+// goroutine.
+func (c *Cache) writeBehind(reqCtx context.Context, b *batch, idx []int, fl []*flight, vals map[Key]any, encode Encoder) {
+	ctx := context.WithoutCancel(reqCtx)
+	run := func() {
+		enc := make(map[Key][]byte, len(vals))
+		for k, v := range vals {
+			if bb, err := encode(v); err == nil {
+				enc[k] = bb
+			}
+		}
+		c.storeValues(ctx, b, idx, enc)
+		c.release(b, idx, fl)
+	}
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.bg.Add(1)
+	}
+	c.mu.Unlock()
+	if closed {
+		run()
+		return
+	}
+	go func() {
+		defer c.bg.Done()
+		if done := reqCtx.Done(); done != nil {
+			t := time.NewTimer(writeBehindDelay)
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		run()
+	}()
+}
+
+// safeFetchValues is safeFetch for a ValueFetchFunc.
+func safeFetchValues(ctx context.Context, fetch ValueFetchFunc, keys []Key) (vals map[Key]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vals, err = nil, fmt.Errorf("cache: fetch panicked: %v", r)
+		}
+	}()
+	vals, err = fetch(ctx, keys)
+	if vals == nil {
+		vals = map[Key]any{}
+	}
+	return vals, err
+}
