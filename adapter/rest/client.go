@@ -269,14 +269,17 @@ func validID(name string, id int64) error {
 	return nil
 }
 
-// readBody reads up to limit bytes of resp's body into one buffer sized from
-// Content-Length when the server sent it (list pages are large: growing a
-// buffer by doubling would allocate twice their size).
+// readBody reads up to limit bytes of resp's body. With a Content-Length
+// (list pages are large) it reads into one buffer of exactly that size:
+// growing a buffer by doubling would allocate and clear about twice the
+// page.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= limit {
-		buf.Grow(int(n) + 1)
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
-	return buf.Bytes(), err
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
