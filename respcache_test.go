@@ -88,11 +88,18 @@ func TestResponseCacheServesOnlyWhatItMay(t *testing.T) {
 		if rc := r.Extensions.Procoregraph.ResponseCache; rc != "miss" {
 			t.Fatalf("dashboard after closeRFI: response cache %q, want miss", rc)
 		}
+		// Only the changed project's lists are refetched: at most its RFI,
+		// submittal, two contract and requisition lists; the other projects
+		// and the projects page come from the data cache.
+		var total int64
 		for route, n := range calls {
-			// Only the changed project's data is refetched.
+			total += n
 			if !strings.Contains(route, "rfis") && !strings.Contains(route, "submittals") && !strings.Contains(route, "contracts") && !strings.Contains(route, "requisitions") {
 				t.Errorf("refetched %s (%d calls) after a change to one project's RFI", route, n)
 			}
+		}
+		if total == 0 || total > 5 {
+			t.Errorf("refetched %d lists after a change to one project's RFI, want 1 to 5: %v", total, calls)
 		}
 		for _, p := range decodeDashboard(t, r).Projects.Nodes {
 			for _, x := range p.RFIs.Nodes {

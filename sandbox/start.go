@@ -63,7 +63,11 @@ func Start(ctx context.Context, cfg Config, addr string) (*Running, error) {
 func (r *Running) Close() {
 	r.closeOnce.Do(func() {
 		close(r.done)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Shutdown waits for requests in flight, but also (for up to 5 s)
+		// for connections a client dialed and never used, which HTTP clients
+		// keeping many idle connections leave behind; a simulator need not
+		// wait that long for them.
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		defer cancel()
 		if err := r.srv.Shutdown(ctx); err != nil {
 			_ = r.srv.Close()
