@@ -25,6 +25,7 @@ import (
 	"procoregraph/graph"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
+	"procoregraph/oauthstore"
 	"procoregraph/reqstats"
 	"procoregraph/respcache"
 	"procoregraph/sandbox"
@@ -74,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	upstreamMetrics := reqstats.NewUpstreamMetrics(reg)
+	tokens, closeTokens, err := newTokenStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeTokens()
 	procore, err := rest.New(rest.Config{
 		APIURL:         cfg.APIURL,
 		LoginURL:       cfg.LoginURL,
@@ -85,6 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 		OnUpstreamCall: upstreamMetrics.Observe,
 		Logger:         logger,
+		TokenStore:     tokens,
 	})
 	if err != nil {
 		return fmt.Errorf("procore client: %w", err)
@@ -281,4 +288,23 @@ func serveDebug(addr string, logger *slog.Logger, invalidate func(ctx context.Co
 	go func() { _ = srv.Serve(ln) }()
 	logger.Info("profiler listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// newTokenStore returns where the OAuth token pair lives. With Redis it is
+// shared by the replicas (oauthstore: one access token for all of them, and
+// a lock so that only one spends Procore's single-use refresh token); the
+// key is derived from the API host, the client id and the configured refresh
+// token, so configuring a new authorization starts from it rather than from
+// the pair an older one left behind. Without Redis: nil, the client's own
+// in-memory store.
+func newTokenStore(cfg config) (rest.TokenStore, func(), error) {
+	if cfg.RedisURL == "" {
+		return nil, func() {}, nil
+	}
+	s, closeStore, err := newStore(cfg, controlStoreTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn := "oauth-" + shortHash(cfg.APIURL+"|"+cfg.ClientID+"|"+cfg.RefreshToken)
+	return oauthstore.New(s, conn, oauthstore.Options{}), closeStore, nil
 }
