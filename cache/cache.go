@@ -498,28 +498,18 @@ func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch Fetc
 		}
 		c.release(b, led, ledFlights)
 	}
-	var retry []int
-	for j, i := range waits {
-		f := waitFlights[j]
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return ctx.Err()
+	retry, werr := awaitFlights(ctx, waits, waitFlights, func(i int, f *flight) bool {
+		v, ok := f.bytes()
+		if ok {
+			out[b.keys[i]] = v
 		}
-		switch {
-		case f.ok:
-			if v, ok := f.bytes(); ok {
-				out[b.keys[i]] = v
-			} else {
-				retry = append(retry, i) // a typed value that does not encode
-			}
-		case f.err == nil: // not found
-		case isContextErr(f.err) && ctx.Err() == nil:
-			// The leader's request ended; ours has not, so fetch it ourselves.
-			retry = append(retry, i)
-		case err == nil:
-			err = f.err
-		}
+		return ok // a typed value that does not encode is fetched again
+	})
+	if werr != nil && err == nil {
+		err = werr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if len(retry) > 0 {
 		keys := pick(b.keys, retry)
@@ -534,6 +524,35 @@ func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch Fetc
 		}
 	}
 	return err
+}
+
+// awaitFlights waits for the flights a batch joined. For each that got a
+// value it calls take, which reports whether it could use it; it returns the
+// indexes to fetch again (flights whose leader's request ended while ours did
+// not, and values take refused) and the first failure of a flight, or the
+// context's error when ours ended.
+func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func(i int, f *flight) bool) (retry []int, err error) {
+	for j, i := range waits {
+		f := flights[j]
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		switch {
+		case f.ok:
+			if !take(i, f) {
+				retry = append(retry, i)
+			}
+		case f.err == nil: // not found
+		case isContextErr(f.err) && ctx.Err() == nil:
+			// The leader's request ended; ours has not, so fetch it ourselves.
+			retry = append(retry, i)
+		case err == nil:
+			err = f.err
+		}
+	}
+	return retry, err
 }
 
 // join registers the calling batch as the leader of the keys at idx that no

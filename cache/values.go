@@ -109,25 +109,19 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 			c.release(b, led, ledFlights)
 		}
 	}
-	var retry []int
-	for j, i := range waits {
-		f := waitFlights[j]
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		switch {
-		case f.ok && f.obj != nil:
+	retry, werr := awaitFlights(ctx, waits, waitFlights, func(i int, f *flight) bool {
+		if f.obj != nil {
 			out[b.keys[i]] = Value{Value: f.obj}
-		case f.ok:
+		} else {
 			out[b.keys[i]] = Value{Bytes: f.val}
-		case f.err == nil: // not found
-		case isContextErr(f.err) && ctx.Err() == nil:
-			retry = append(retry, i)
-		case err == nil:
-			err = f.err
 		}
+		return true
+	})
+	if werr != nil && err == nil {
+		err = werr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if len(retry) > 0 {
 		keys := pick(b.keys, retry)

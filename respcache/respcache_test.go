@@ -3,7 +3,6 @@ package respcache_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,34 +11,17 @@ import (
 	"procoregraph/respcache"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	values *cache.Cache
 	rc     *respcache.Cache
-	clock  *clock
+	clock  *cachetest.Clock
 }
 
 // stores runs f over the in-memory store and, with REDIS_URL, a real Redis.
 func stores(t *testing.T, f func(t *testing.T, fx fixture)) {
 	for _, name := range []string{"memory", "redis"} {
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+			clk := cachetest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 			var store cache.Store
 			if name == "memory" {
 				s, err := cache.NewMemory(cache.MemoryOptions{Now: clk.Now})

@@ -45,52 +45,32 @@ func (v *flexTime) UnmarshalEasyJSON(l *jlexer.Lexer)    { scalarEasy(l, v) }
 func (v flexID) MarshalEasyJSON(w *jwriter.Writer)     { w.Int64(int64(v)) }
 func (v flexString) MarshalEasyJSON(w *jwriter.Writer) { w.String(string(v)) }
 
-func (p *wirePerson) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	if l.IsDelim('{') {
-		(*wirePersonFields)(p).UnmarshalEasyJSON(l)
-		return
-	}
-	scalarEasy(l, p)
-}
+func (p *wirePerson) UnmarshalEasyJSON(l *jlexer.Lexer) { objectOrEasy(l, (*wirePersonFields)(p), p) }
 
-func (n *wireNamed) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	if l.IsDelim('{') {
-		(*wireNamedFields)(n).UnmarshalEasyJSON(l)
-		return
-	}
-	scalarEasy(l, n)
-}
+func (n *wireNamed) UnmarshalEasyJSON(l *jlexer.Lexer) { objectOrEasy(l, (*wireNamedFields)(n), n) }
 
 func (c *wireCostCode) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	if l.IsDelim('{') {
-		(*wireCostCodeFields)(c).UnmarshalEasyJSON(l)
-		return
-	}
-	scalarEasy(l, c)
+	objectOrEasy(l, (*wireCostCodeFields)(c), c)
 }
 
-func (w *wireImpact) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	if l.IsDelim('{') {
-		(*wireImpactFields)(w).UnmarshalEasyJSON(l)
-		return
-	}
-	scalarEasy(l, w)
-}
+func (w *wireImpact) UnmarshalEasyJSON(l *jlexer.Lexer) { objectOrEasy(l, (*wireImpactFields)(w), w) }
 
 func (s *wireSubmittalStatus) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	if l.IsDelim('{') {
-		(*wireSubmittalStatusFields)(s).UnmarshalEasyJSON(l)
-		return
-	}
-	scalarEasy(l, s)
+	objectOrEasy(l, (*wireSubmittalStatusFields)(s), s)
 }
 
 func (s *wireSpecSection) UnmarshalEasyJSON(l *jlexer.Lexer) {
+	objectOrEasy(l, (*wireSpecSectionFields)(s), s)
+}
+
+// objectOrEasy decodes an object with the generated decoder of fields, and
+// hands anything else (a bare id, name or status) to scalar's UnmarshalJSON.
+func objectOrEasy(l *jlexer.Lexer, fields easyjson.Unmarshaler, scalar interface{ UnmarshalJSON([]byte) error }) {
 	if l.IsDelim('{') {
-		(*wireSpecSectionFields)(s).UnmarshalEasyJSON(l)
+		fields.UnmarshalEasyJSON(l)
 		return
 	}
-	scalarEasy(l, s)
+	scalarEasy(l, scalar)
 }
 
 func (v *wirePeople) UnmarshalEasyJSON(l *jlexer.Lexer) {

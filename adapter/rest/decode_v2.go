@@ -81,33 +81,27 @@ func objectOr(dec *jsontext.Decoder, plain any, scalar func(b []byte) error) err
 }
 
 func (p *wirePerson) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wirePerson
-	return objectOr(dec, (*plain)(p), p.UnmarshalJSON)
+	return objectOr(dec, (*wirePersonFields)(p), p.UnmarshalJSON)
 }
 
 func (n *wireNamed) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wireNamed
-	return objectOr(dec, (*plain)(n), n.UnmarshalJSON)
+	return objectOr(dec, (*wireNamedFields)(n), n.UnmarshalJSON)
 }
 
 func (c *wireCostCode) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wireCostCode
-	return objectOr(dec, (*plain)(c), c.UnmarshalJSON)
+	return objectOr(dec, (*wireCostCodeFields)(c), c.UnmarshalJSON)
 }
 
 func (w *wireImpact) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wireImpact
-	return objectOr(dec, (*plain)(w), w.UnmarshalJSON)
+	return objectOr(dec, (*wireImpactFields)(w), w.UnmarshalJSON)
 }
 
 func (s *wireSubmittalStatus) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wireSubmittalStatus
-	return objectOr(dec, (*plain)(s), s.UnmarshalJSON)
+	return objectOr(dec, (*wireSubmittalStatusFields)(s), s.UnmarshalJSON)
 }
 
 func (s *wireSpecSection) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	type plain wireSpecSection
-	return objectOr(dec, (*plain)(s), s.UnmarshalJSON)
+	return objectOr(dec, (*wireSpecSectionFields)(s), s.UnmarshalJSON)
 }
 
 func (v *wirePeople) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
