@@ -8,26 +8,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"procoregraph/cache/cachetest"
 )
 
-// fakeClock is a settable clock for retention tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock is a settable clock for retention tests.
+func newFakeClock() *cachetest.Clock {
+	return cachetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 func ev(conn string, project, item int64, kind Kind) Event {
