@@ -56,6 +56,8 @@ type options struct {
 	throughputFor  time.Duration
 	maxConcurrency int
 	out            string
+	redisURL       string
+	only           string
 }
 
 type mode struct {
@@ -89,6 +91,8 @@ func main() {
 	flag.DurationVar(&o.throughputFor, "throughput-for", 5*time.Second, "length of the throughput run")
 	flag.IntVar(&o.maxConcurrency, "max-concurrency", 100, "gateway -max-concurrency (upstream calls in flight per connection)")
 	flag.StringVar(&o.out, "out", "", "also write the report to this file")
+	flag.StringVar(&o.redisURL, "redis-url", "", "run the gateways on this Redis (a fresh key prefix per run) instead of the in-memory cache")
+	flag.StringVar(&o.only, "only", "", "run only the modes whose name contains this (the first mode run is the baseline of the ratios)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -129,7 +133,7 @@ func run(o options) error {
 	env := append(os.Environ(),
 		"ADDR=127.0.0.1:0", "PROCORE_API_URL="+sb.URL, "PROCORE_LOGIN_URL="+sb.URL,
 		"PROCORE_CLIENT_ID="+sandbox.DefaultClientID, "PROCORE_CLIENT_SECRET="+sandbox.DefaultClientSecret,
-		"PROCORE_COMPANY_ID="+strconv.FormatInt(company, 10), "REDIS_URL=")
+		"PROCORE_COMPANY_ID="+strconv.FormatInt(company, 10), "REDIS_URL="+o.redisURL)
 
 	modes := []mode{
 		{"naive: no dataloaders, no cache", []string{"-naive", "-no-cache"}},
@@ -139,6 +143,9 @@ func run(o options) error {
 	}
 	var results []result
 	for _, m := range modes {
+		if !strings.Contains(m.name, o.only) {
+			continue
+		}
 		args := append([]string{"-max-concurrency", strconv.Itoa(o.maxConcurrency)}, m.args...)
 		r := result{mode: m}
 		// Cold: the first query of a fresh process.
@@ -282,8 +289,12 @@ func ratio(base, x float64) string {
 
 func render(o options, rs []result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; gateway -max-concurrency %d; %s, %d CPUs, %s.\n\n",
-		o.projects, o.items, o.items, o.commitments, o.latency, o.maxConcurrency, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	store := "in-memory cache"
+	if o.redisURL != "" {
+		store = "Redis cache"
+	}
+	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; gateway -max-concurrency %d, %s; %s, %d CPUs, %s.\n\n",
+		o.projects, o.items, o.items, o.commitments, o.latency, o.maxConcurrency, store, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 (running process) | cold p99 (running process) | cold p50 (fresh process) | gateway CPU per cold query (fresh process) | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
@@ -341,7 +352,9 @@ func startGateway(bin string, env, args []string) (*gateway, error) {
 	}
 	args = append(slices.Clone(args), "-debug-addr", debugAddr)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = env
+	// A key prefix of its own, so that with Redis a fresh process starts
+	// with an empty cache like the in-memory one.
+	cmd.Env = append(slices.Clone(env), fmt.Sprintf("CACHE_PREFIX=bench-%d:", time.Now().UnixNano()))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
