@@ -126,7 +126,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var answers *respcache.Cache
 	if c != nil && !cfg.NoResponseCache {
-		if answers, err = respcache.New(c, respcache.Options{Version: buildVersion(), Registerer: reg, Logger: logger}); err != nil {
+		var local int64
+		if cfg.RedisURL != "" {
+			local = 64 << 20 // hits then read only the answer's tokens from Redis
+		}
+		if answers, err = respcache.New(c, respcache.Options{Version: buildVersion(), Registerer: reg, Logger: logger, LocalBytes: local}); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"procoregraph/cache"
@@ -40,11 +41,19 @@ type Options struct {
 	// Now is the clock for answer lifetimes; give it the value cache's
 	// clock. Default time.Now.
 	Now func() time.Time
+	// LocalBytes, when positive, keeps copies of recent answers in process
+	// memory, up to about this many bytes, for a store across the network
+	// (Redis): a hit then reads only the answer's generation tokens from
+	// the store instead of the whole answer. The tokens still decide, so a
+	// local copy is never served after an invalidation on any replica.
+	// Zero: no local copies (right for the in-memory store).
+	LocalBytes int64
 }
 
 // Cache stores answers in the per-value cache's store, next to the
 // generation tokens it checks them against.
 type Cache struct {
+	local    *otter.Cache[string, []byte] // nil without Options.LocalBytes
 	values   *cache.Cache
 	store    cache.Store
 	maxBytes int
@@ -86,6 +95,16 @@ func New(values *cache.Cache, o Options) (*Cache, error) {
 			Help: "Whole-response cache outcomes for GraphQL queries: hit, miss, stored (a miss whose answer was kept) or bypass.",
 		}, []string{"result"}),
 	}
+	if o.LocalBytes > 0 {
+		local, err := otter.New(&otter.Options[string, []byte]{
+			MaximumWeight: uint64(o.LocalBytes),
+			Weigher:       func(k string, v []byte) uint32 { return uint32(min(len(k)+len(v)+64, 1<<31)) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("respcache: local copies: %w", err)
+		}
+		c.local = local
+	}
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(c.results); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -125,6 +144,14 @@ func (c *Cache) Key(r Request) (string, error) {
 // Get returns the stored answer under key if every scope it was built from is
 // unchanged and none of its values is past its TTL. A store failure is a miss.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
+	if c.local != nil {
+		if v, ok := c.local.GetIfPresent(key); ok {
+			if data, ok := c.validate(ctx, v); ok {
+				return data, true
+			}
+			c.local.Invalidate(key) // another replica may have stored a newer answer
+		}
+	}
 	it, ok, err := c.store.Get(ctx, key)
 	if err != nil {
 		c.log.Debug("respcache: get failed", "err", err)
@@ -133,7 +160,16 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	deps, data, err := cache.DecodeDeps(it.Value)
+	data, ok := c.validate(ctx, it.Value)
+	if ok && c.local != nil {
+		c.local.Set(key, it.Value)
+	}
+	return data, ok
+}
+
+// validate returns the answer in a stored entry if its dependencies hold.
+func (c *Cache) validate(ctx context.Context, entry []byte) ([]byte, bool) {
+	deps, data, err := cache.DecodeDeps(entry)
 	if err != nil {
 		return nil, false
 	}
@@ -159,6 +195,9 @@ func (c *Cache) Put(ctx context.Context, key string, data []byte, deps *cache.De
 	if err := c.store.Set(context.WithoutCancel(ctx), key, v, ttl); err != nil {
 		c.log.Debug("respcache: set failed", "err", err)
 		return false
+	}
+	if c.local != nil {
+		c.local.Set(key, v)
 	}
 	return true
 }

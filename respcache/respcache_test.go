@@ -3,6 +3,7 @@ package respcache_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +18,10 @@ type fixture struct {
 	clock  *cachetest.Clock
 }
 
-// stores runs f over the in-memory store and, with REDIS_URL, a real Redis.
+// stores runs f over the in-memory store and, with REDIS_URL, a real Redis
+// with and without local copies of answers.
 func stores(t *testing.T, f func(t *testing.T, fx fixture)) {
-	for _, name := range []string{"memory", "redis"} {
+	for _, name := range []string{"memory", "redis", "redis+local"} {
 		t.Run(name, func(t *testing.T) {
 			clk := cachetest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 			var store cache.Store
@@ -42,7 +44,11 @@ func stores(t *testing.T, f func(t *testing.T, fx fixture)) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := respcache.New(values, respcache.Options{Version: "test", Now: clk.Now})
+			var local int64
+			if name == "redis+local" {
+				local = 1 << 20
+			}
+			rc, err := respcache.New(values, respcache.Options{Version: "test", Now: clk.Now, LocalBytes: local})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,5 +215,66 @@ func TestKeysSeparateUsersConnectionsDocumentsAndVariables(t *testing.T) {
 	}
 	if _, err := respcache.New(nil, respcache.Options{Version: "v"}); err == nil || errors.Is(err, context.Canceled) {
 		t.Error("New without a value cache succeeded")
+	}
+}
+
+// countGets counts Store.Get calls (answers are read with Get, tokens with
+// GetMany).
+type countGets struct {
+	cache.Store
+	gets atomic.Int64
+}
+
+func (s *countGets) Get(ctx context.Context, key string) (cache.Item, bool, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+// TestLocalCopiesFollowOtherReplicas: with local copies over a shared Redis,
+// a hit reads only the tokens (not the answer) from Redis, and once another
+// replica invalidates and stores a newer answer, the local copy gives way to
+// it.
+func TestLocalCopiesFollowOtherReplicas(t *testing.T) {
+	rdb := cachetest.Client(t)
+	prefix := cachetest.Prefix(t, rdb, "respcache-local")
+	replica := func() (*cache.Cache, *respcache.Cache, *countGets) {
+		s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := &countGets{Store: s}
+		values, err := cache.New(counted, cache.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := respcache.New(values, respcache.Options{Version: "test", LocalBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return values, rc, counted
+	}
+	valuesA, a, storeA := replica()
+	valuesB, b, _ := replica()
+	fxA, fxB := fixture{values: valuesA, rc: a}, fixture{values: valuesB, rc: b}
+	ctx := context.Background()
+	k := key(t, fxA, dashboard)
+	if !a.Put(ctx, k, []byte(`"v1"`), answer(t, fxA, []cache.Key{projects, rfis1})) {
+		t.Fatal("not stored")
+	}
+	before := storeA.gets.Load()
+	if got, ok := a.Get(ctx, k); !ok || string(got) != `"v1"` {
+		t.Fatalf("A: %q %v", got, ok)
+	}
+	if n := storeA.gets.Load() - before; n != 0 {
+		t.Fatalf("a local hit read the answer from Redis %d times", n)
+	}
+	if err := valuesB.Invalidate(ctx, "c1", "project:1"); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Put(ctx, k, []byte(`"v2"`), answer(t, fxB, []cache.Key{projects, rfis1})) {
+		t.Fatal("B did not store its answer")
+	}
+	if got, ok := a.Get(ctx, k); !ok || string(got) != `"v2"` {
+		t.Fatalf("A after B's invalidation and new answer: %q %v, want v2", got, ok)
 	}
 }
