@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,6 +112,35 @@ func TestResponseCacheServesOnlyWhatItMay(t *testing.T) {
 		}
 		if r := g.query(t, q, nil); r.Extensions.Procoregraph.ResponseCache != "hit" {
 			t.Fatalf("the answer after the mutation was not stored: %+v", r.Extensions.Procoregraph)
+		}
+	})
+
+	t.Run("GetRequestsToo", func(t *testing.T) {
+		get := func() gqlResponse {
+			u := g.URL + "/graphql?" + url.Values{"query": {`query($p: ID!) { project(id: $p) { id name } }`},
+				"variables": {`{"p":"` + dash.Projects.Nodes[2].ID + `"}`}}.Encode()
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			req.Header.Set("X-Procoregraph-Debug", "1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out gqlResponse
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET: status %d, %v", resp.StatusCode, err)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("GET answer Content-Type %q", ct)
+			}
+			return out
+		}
+		first, second := get(), get()
+		if first.Extensions.Procoregraph.ResponseCache != "miss" || second.Extensions.Procoregraph.ResponseCache != "hit" {
+			t.Fatalf("GET twice: %q then %q, want miss then hit", first.Extensions.Procoregraph.ResponseCache, second.Extensions.Procoregraph.ResponseCache)
+		}
+		if !jsonEqual(t, first.Data, second.Data) || !strings.Contains(string(second.Data), dash.Projects.Nodes[2].ID) {
+			t.Fatalf("GET answers differ: %s vs %s", first.Data, second.Data)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -34,44 +35,34 @@ const maxCachedRequestBody = 1 << 20
 // by withResponseCache for a miss, so the executor can store the answer.
 type answerKey struct{}
 
-// withResponseCache answers a POST application/json GraphQL request from rc
-// when the same connection and user asked the same document, operation and
-// variables before and every cache scope the stored answer was built from is
-// unchanged (package respcache). A hit is written here, without parsing or
-// executing the document. A miss goes on to the executor with its key in the
-// context; responseCache (below) stores the answer if it is cacheable.
-// Cache-Control: no-cache makes the request execute (and refresh the stored
-// answer). Other requests (GET, multipart, websockets, persisted queries)
-// always execute.
+// withResponseCache answers a GraphQL query (POST application/json, or GET)
+// from rc when the same connection and user asked the same document,
+// operation and variables before and every cache scope the stored answer was
+// built from is unchanged (package respcache). A hit is written here, without
+// parsing or executing the document. A miss goes on to the executor with its
+// key in the context; responseCache (below) stores the answer if it is
+// cacheable. Cache-Control: no-cache makes the request execute (and refresh
+// the stored answer). Other requests (multipart, websockets, persisted
+// queries, bodies over 1 MiB) always execute.
 func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
 	if rc == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, ok := tenant.From(r.Context())
-		if !ok || r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" {
+		if !ok || r.Header.Get("Upgrade") != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			next.ServeHTTP(w, r)
-			return
+		var key string
+		switch r.Method {
+		case http.MethodGet:
+			key, ok = getRequestKey(rc, conn, r.URL.Query())
+		case http.MethodPost:
+			key, ok = postRequestKey(rc, conn, r)
+		default:
+			ok = false
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxCachedRequestBody+1))
-		if err != nil {
-			http.Error(w, "reading the request body failed", http.StatusBadRequest)
-			return
-		}
-		rest := r.Body
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), rest), rest}
-		if len(body) > maxCachedRequestBody {
-			next.ServeHTTP(w, r)
-			return
-		}
-		key, ok := requestKey(rc, conn, body)
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
@@ -89,26 +80,68 @@ func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
 	})
 }
 
-// requestKey decodes a GraphQL-over-HTTP JSON body and returns its cache key.
-// Numbers in variables keep their exact text (ids above 2^53 stay distinct).
-// Persisted-query requests and undecodable bodies have no key.
-func requestKey(rc *respcache.Cache, conn *tenant.Connection, body []byte) (string, bool) {
+// postRequestKey reads a POST application/json body (putting it back for the
+// executor) and returns its cache key.
+func postRequestKey(rc *respcache.Cache, conn *tenant.Connection, r *http.Request) (string, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return "", false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCachedRequestBody+1))
+	rest := r.Body
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), rest), rest}
+	if err != nil || len(body) > maxCachedRequestBody {
+		return "", false
+	}
 	var p struct {
 		Query         string          `json:"query"`
 		OperationName string          `json:"operationName"`
-		Variables     map[string]any  `json:"variables"`
+		Variables     json.RawMessage `json:"variables"`
 		Extensions    json.RawMessage `json:"extensions"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil || p.Query == "" || (len(p.Extensions) > 0 && string(p.Extensions) != "null" && string(p.Extensions) != "{}") {
+	if err := json.Unmarshal(body, &p); err != nil || hasExtensions(string(p.Extensions)) {
 		return "", false
 	}
-	key, err := rc.Key(respcache.Request{Conn: conn.ID, User: conn.UserKey, Query: p.Query, OperationName: p.OperationName, Variables: p.Variables})
+	return requestKey(rc, conn, p.Query, p.OperationName, p.Variables)
+}
+
+// getRequestKey returns the cache key of a GET request's parameters.
+func getRequestKey(rc *respcache.Cache, conn *tenant.Connection, q url.Values) (string, bool) {
+	if hasExtensions(q.Get("extensions")) {
+		return "", false
+	}
+	return requestKey(rc, conn, q.Get("query"), q.Get("operationName"), []byte(q.Get("variables")))
+}
+
+// hasExtensions reports whether a request carries extensions (persisted
+// queries), which the response cache leaves to the executor.
+func hasExtensions(raw string) bool {
+	raw = strings.TrimSpace(raw)
+	return raw != "" && raw != "null" && raw != "{}"
+}
+
+// requestKey returns the cache key of a document, operation and variables
+// (JSON). Numbers in variables keep their exact text, so ids above 2^53 stay
+// distinct.
+func requestKey(rc *respcache.Cache, conn *tenant.Connection, query, operationName string, variables []byte) (string, bool) {
+	if query == "" {
+		return "", false
+	}
+	var vars map[string]any
+	if v := bytes.TrimSpace(variables); len(v) > 0 && string(v) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(&vars); err != nil {
+			return "", false
+		}
+	}
+	key, err := rc.Key(respcache.Request{Conn: conn.ID, User: conn.UserKey, Query: query, OperationName: operationName, Variables: vars})
 	return key, err == nil
 }
 
-// writeCachedAnswer writes a stored answer as gqlgen's POST transport would:
+// writeCachedAnswer writes a stored answer as gqlgen's transports would:
 // the media type the client accepts, status 200, {"data": ...}, and the
 // request's statistics when the debug header asked for them.
 func writeCachedAnswer(w http.ResponseWriter, r *http.Request, data []byte) {
