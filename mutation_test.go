@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -351,6 +352,25 @@ func TestMutations(t *testing.T) {
 			t.Fatalf("ball in court %v, want the first step's approver %s", ids(got.BallInCourt), a1)
 		}
 		submittal = got
+	})
+
+	t.Run("SubmittalResponsesListWhatApproversCanAnswer", func(t *testing.T) {
+		var out struct {
+			Responses []struct {
+				ID, Name, Considered string
+			} `json:"submittalResponses"`
+		}
+		m.do(t, `query($p: ID!) { submittalResponses(projectId: $p) { id name considered } }`, map[string]any{"p": m.project}, &out)
+		got := map[string]string{}
+		for _, r := range out.Responses {
+			got[r.Name] = r.ID
+			if r.Considered == "" {
+				t.Errorf("response %s has no considered value", r.Name)
+			}
+		}
+		if len(got) == 0 || !maps.Equal(got, m.responses) {
+			t.Fatalf("submittalResponses = %v, want the company's responses %v", got, m.responses)
+		}
 	})
 
 	t.Run("RespondToSubmittalIsReadBack", func(t *testing.T) {

@@ -51,7 +51,7 @@ func TestResponseCacheServesOnlyWhatItMay(t *testing.T) {
 		}
 	})
 
-	t.Run("DirectUpstreamReadsAreNotCached", func(t *testing.T) {
+	t.Run("OperationsOutsideTheCacheableRootsAreExecuted", func(t *testing.T) {
 		const sq = `{ submittalStatuses { id name } }`
 		for i := 0; i < 2; i++ {
 			r := g.query(t, sq, nil)

@@ -111,6 +111,9 @@ type Writer interface {
 	RespondToSubmittal(ctx context.Context, projectID, submittalID, approverID, responseID int64, comment string) (Submittal, error)
 	UpdateSubmittalStatus(ctx context.Context, projectID, submittalID, statusID int64) (Submittal, error)
 	SubmittalStatuses(ctx context.Context, companyID int64) ([]SubmittalStatus, error)
+	// SubmittalResponses lists the responses a project's approvers can give
+	// (RespondToSubmittal's responseID).
+	SubmittalResponses(ctx context.Context, projectID int64) ([]SubmittalResponse, error)
 
 	CreateCommitment(ctx context.Context, projectID int64, in CommitmentCreate) (Commitment, error)
 	UpdateCommitmentStatus(ctx context.Context, projectID int64, kind CommitmentKind, commitmentID int64, status CommitmentStatus) (Commitment, error)

@@ -521,6 +521,7 @@ type ComplexityRoot struct {
 		Companies          func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
 		Projects           func(childComplexity int, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) int
+		SubmittalResponses func(childComplexity int, projectID int64) int
 		SubmittalStatuses  func(childComplexity int) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
@@ -900,6 +901,7 @@ type QueryResolver interface {
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
+	SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error)
 }
 type RFIResolver interface {
 	Questions(ctx context.Context, obj *adapter.RFI) ([]adapter.RFIQuestion, error)
@@ -3107,6 +3109,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["companyId"].(*int64), args["filter"].(*adapter.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.submittalResponses":
+		if e.ComplexityRoot.Query.SubmittalResponses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_submittalResponses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SubmittalResponses(childComplexity, args["projectId"].(int64)), true
 	case "Query.submittalStatuses":
 		if e.ComplexityRoot.Query.SubmittalStatuses == nil {
 			break
@@ -5063,6 +5076,8 @@ scalar Upload
 extend type Query {
   "The connection company's submittal statuses, for choosing ` + "`" + `updateSubmittalStatus` + "`" + `'s ` + "`" + `statusId` + "`" + `."
   submittalStatuses: [SubmittalStatus!]!
+  "The responses a project's submittal approvers can give, for choosing ` + "`" + `respondToSubmittal` + "`" + `'s ` + "`" + `responseId` + "`" + `."
+  submittalResponses(projectId: ID!): [SubmittalResponse!]!
 }
 
 """
@@ -8747,6 +8762,20 @@ func (ec *executionContext) field_Query_projects_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_submittalResponses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
 	return args, nil
 }
 
@@ -17862,6 +17891,50 @@ func (ec *executionContext) fieldContext_Query_submittalStatuses(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SubmittalStatus(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_submittalResponses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_submittalResponses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SubmittalResponses(ctx, fc.Args["projectId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.SubmittalResponse) graphql.Marshaler {
+			return ec.marshalNSubmittalResponse2ᚕprocoregraphᚋadapterᚐSubmittalResponseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_submittalResponses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittalResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_submittalResponses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -28832,6 +28905,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_submittalStatuses(ctx, field)
 				})
+		case "submittalResponses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_submittalResponses(ctx, field)
+				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -32480,6 +32559,26 @@ func (ec *executionContext) marshalNSubmittalEdge2ᚕprocoregraphᚋgraphᚋmode
 	return ret
 }
 
+func (ec *executionContext) marshalNSubmittalResponse2procoregraphᚋadapterᚐSubmittalResponse(ctx context.Context, sel ast.SelectionSet, v adapter.SubmittalResponse) graphql.Marshaler {
+	return ec._SubmittalResponse(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSubmittalResponse2ᚕprocoregraphᚋadapterᚐSubmittalResponseᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.SubmittalResponse) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSubmittalResponse2procoregraphᚋadapterᚐSubmittalResponse(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNSubmittalStatus2procoregraphᚋadapterᚐSubmittalStatus(ctx context.Context, sel ast.SelectionSet, v adapter.SubmittalStatus) graphql.Marshaler {
 	return ec._SubmittalStatus(ctx, sel, &v)
 }
@@ -32591,11 +32690,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

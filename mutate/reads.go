@@ -148,3 +148,22 @@ func (s *Runner) SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStat
 	}
 	return s.submittalStatuses(ctx, e, false)
 }
+
+// SubmittalResponses lists the responses a project's submittal approvers can
+// give (for clients choosing respondToSubmittal's responseId), through the
+// cache when there is one (they change rarely).
+func (s *Runner) SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error) {
+	e, err := s.env(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fetch := func(ctx context.Context) ([]adapter.SubmittalResponse, error) {
+		return e.p.SubmittalResponses(ctx, projectID)
+	}
+	if s.cache == nil {
+		return fetch(ctx)
+	}
+	key := cache.Key{Conn: e.conn.ID, User: e.conn.UserKey, Kind: "submittal_responses",
+		Scope: "project:" + strconv.FormatInt(projectID, 10) + ":submittal_responses"}
+	return cache.GetOrFetchJSON(ctx, s.cache, key, fetch)
+}

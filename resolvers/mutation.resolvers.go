@@ -156,6 +156,15 @@ func (r *queryResolver) SubmittalStatuses(ctx context.Context) ([]adapter.Submit
 	return m.SubmittalStatuses(ctx)
 }
 
+// SubmittalResponses is the resolver for the submittalResponses field.
+func (r *queryResolver) SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error) {
+	m, err := mutations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.SubmittalResponses(ctx, projectID)
+}
+
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 

@@ -193,6 +193,13 @@ func (s *wireSpecSection) text() string {
 	return firstNonEmpty(string(s.Number), string(s.Description))
 }
 
+// wireSubmittalResponse is a response an approver can give {id, name, considered}.
+type wireSubmittalResponse struct {
+	ID         flexID     `json:"id"`
+	Name       flexString `json:"name"`
+	Considered flexString `json:"considered"`
+}
+
 type wireApprover struct {
 	ID                  flexID      `json:"id"`
 	ApproverType        flexString  `json:"approver_type"`

@@ -338,6 +338,24 @@ func (c *Client) SubmittalStatuses(ctx context.Context, companyID int64) ([]adap
 	return out, nil
 }
 
+// SubmittalResponses lists the responses a project's submittal approvers can
+// give.
+func (c *Client) SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error) {
+	if err := validID("project id", projectID); err != nil {
+		return nil, err
+	}
+	items, err := fetchAll[wireSubmittalResponse](ctx, c, listSpec{what: "list submittal responses",
+		path: pathf("/rest/v1.0/projects/%d/submittal_responses", projectID)})
+	if err != nil {
+		return nil, err
+	}
+	out := []adapter.SubmittalResponse{}
+	for _, w := range items {
+		out = append(out, adapter.SubmittalResponse{ID: int64(w.ID), Name: string(w.Name), Considered: string(w.Considered)})
+	}
+	return out, nil
+}
+
 type lineItemBody struct {
 	Description string  `json:"description,omitempty"`
 	Amount      string  `json:"amount"`
