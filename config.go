@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"procoregraph/adapter/portal"
+	"procoregraph/loaders"
+	"procoregraph/mutate"
 )
 
 // config is the gateway's configuration: flags override environment variables.
@@ -37,6 +41,9 @@ type config struct {
 	MaxConcurrency int
 	// CacheTTL is the default freshness of cached Procore data.
 	CacheTTL time.Duration
+	// CacheTTLs overrides CacheTTL per cache kind (loaders.Kinds,
+	// mutate.Kinds).
+	CacheTTLs map[string]time.Duration
 	// PortalSessionKey encrypts stored browser sessions (32 bytes, base64 or
 	// hex). Empty: a random key per process (sessions do not survive a restart
 	// and cannot be shared by replicas).
@@ -103,6 +110,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.NoResponseCache, "no-response-cache", env("RESPONSE_CACHE", "on") == "off", "disable the whole-response cache; repeated queries are executed from the data cache (RESPONSE_CACHE=off)")
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 32, "concurrent upstream calls per connection")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 60*time.Second, "default freshness of cached Procore data")
+	cacheTTLs := fs.String("cache-ttls", env("CACHE_TTLS", ""), "freshness per kind of Procore data, e.g. projects=10m,rfis=30s,submittal_statuses=1h (CACHE_TTLS)")
 	fs.DurationVar(&c.SandboxLatency, "sandbox-latency", 0, "latency added by the embedded sandbox to every call")
 	fs.StringVar(&c.WebhookAuthorization, "webhook-authorization", env("WEBHOOK_AUTHORIZATION", ""), "Authorization header value Procore sends with webhook deliveries; enables POST /webhooks/procore (WEBHOOK_AUTHORIZATION)")
 	fs.BoolVar(&c.RegisterWebhooks, "register-webhooks", env("REGISTER_WEBHOOKS", "") == "true", "register the gateway's webhook hook and triggers in Procore at start; needs WEBHOOK_AUTHORIZATION (REGISTER_WEBHOOKS=true)")
@@ -172,6 +180,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.MaxConcurrency <= 0 {
 		errs = append(errs, errors.New("-max-concurrency must be positive"))
 	}
+	if c.CacheTTL <= 0 {
+		errs = append(errs, errors.New("-cache-ttl must be positive"))
+	}
+	ttls, err := parseKindTTLs(*cacheTTLs)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("CACHE_TTLS: %w", err))
+	}
+	c.CacheTTLs = ttls
 	return c, errors.Join(errs...)
 }
 
@@ -180,4 +196,31 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 func envDuration(getenv func(string) string, k string) time.Duration {
 	d, _ := time.ParseDuration(getenv(k))
 	return d
+}
+
+// parseKindTTLs parses "kind=duration,kind=duration" (CACHE_TTLS). Kinds must
+// be ones the gateway caches, durations positive.
+func parseKindTTLs(s string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	known := append(slices.Clone(loaders.Kinds), mutate.Kinds...)
+	for part := range strings.SplitSeq(s, ",") {
+		kind, dur, ok := strings.Cut(strings.TrimSpace(part), "=")
+		kind = strings.TrimSpace(kind)
+		if !ok || kind == "" {
+			return nil, fmt.Errorf("%q: want kind=duration, e.g. rfis=30s", part)
+		}
+		if !slices.Contains(known, kind) {
+			slices.Sort(known)
+			return nil, fmt.Errorf("unknown kind %q; the kinds are %s", kind, strings.Join(known, ", "))
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(dur))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s=%s: want a positive duration such as 30s or 10m", kind, dur)
+		}
+		out[kind] = d
+	}
+	return out, nil
 }

@@ -112,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer closeStore()
 		c, err = cache.New(store, cache.Options{
 			DefaultTTL: cfg.CacheTTL,
+			TTL:        cfg.CacheTTLs,
 			Registerer: reg,
 			Logger:     logger,
 			OnResult: func(ctx context.Context, _ string, hits, misses int) {

@@ -51,6 +51,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Kinds are the cache kinds (cache.Key.Kind) the loaders read through: the
+// names a per-kind TTL can be configured for (see the server's CACHE_TTLS).
+// TestKindsListsEveryKindTheLoadersUse keeps it complete.
+var Kinds = []string{
+	"billing_periods", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
+	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "invoice",
+	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
+	"punch_items", "rfi", "rfis", "submittals", "user", "vendor",
+}
+
 // ListKey selects a window of a list scoped by a project or company id.
 type ListKey struct {
 	Scope int64 // project id, or company id for company-scoped lists

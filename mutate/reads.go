@@ -134,7 +134,7 @@ func (s *Runner) submittalStatuses(ctx context.Context, e env, fresh bool) ([]ad
 	if fresh || s.cache == nil {
 		return fetch(ctx)
 	}
-	key := cache.Key{Conn: e.conn.ID, User: e.conn.UserKey, Kind: "submittal_statuses",
+	key := cache.Key{Conn: e.conn.ID, User: e.conn.UserKey, Kind: kindSubmittalStatuses,
 		Scope: "company:" + strconv.FormatInt(e.conn.CompanyID, 10)}
 	return cache.GetOrFetchJSON(ctx, s.cache, key, fetch)
 }
@@ -163,7 +163,16 @@ func (s *Runner) SubmittalResponses(ctx context.Context, projectID int64) ([]ada
 	if s.cache == nil {
 		return fetch(ctx)
 	}
-	key := cache.Key{Conn: e.conn.ID, User: e.conn.UserKey, Kind: "submittal_responses",
+	key := cache.Key{Conn: e.conn.ID, User: e.conn.UserKey, Kind: kindSubmittalResponses,
 		Scope: "project:" + strconv.FormatInt(projectID, 10) + ":submittal_responses"}
 	return cache.GetOrFetchJSON(ctx, s.cache, key, fetch)
 }
+
+// Cache kinds of the lists the runner reads through the cache.
+const (
+	kindSubmittalStatuses  = "submittal_statuses"
+	kindSubmittalResponses = "submittal_responses"
+)
+
+// Kinds are the cache kinds the runner reads through (see loaders.Kinds).
+var Kinds = []string{kindSubmittalStatuses, kindSubmittalResponses}
