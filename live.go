@@ -148,24 +148,37 @@ func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
 			"new_hook", reg.CreatedHook, "new_triggers", len(reg.CreatedTriggers))
 	}
 	if l.cfg.PollInterval > 0 {
-		var inv events.Invalidator
-		if l.cache != nil {
-			inv = l.cache
-		}
-		p, err := events.NewPoller(l.conn, events.PollerOptions{Store: l.store, Observer: l.Observer, Cache: inv,
-			Interval: l.cfg.PollInterval, Logger: l.logger})
-		if err != nil {
-			return err
-		}
 		pctx, cancel := context.WithCancel(ctx)
 		l.closer = append(l.closer, func() { cancel(); l.wg.Wait() })
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			_ = p.Run(pctx)
+			l.poll(pctx, l.conn)
 		}()
 	}
 	return nil
+}
+
+// poll runs the poller of conn (when -poll-interval is set) until ctx ends.
+// The configured OAuth connection is polled from start; browser-session
+// connections from when this process first serves them
+// (sessions.Options.Watch) until their sessions end. Among replicas, one
+// polls each connection (the poller's lock).
+func (l *liveParts) poll(ctx context.Context, conn *tenant.Connection) {
+	if l.cfg.PollInterval <= 0 {
+		return
+	}
+	var inv events.Invalidator
+	if l.cache != nil {
+		inv = l.cache
+	}
+	p, err := events.NewPoller(conn, events.PollerOptions{Store: l.store, Observer: l.Observer, Cache: inv,
+		Interval: l.cfg.PollInterval, Logger: l.logger})
+	if err != nil {
+		l.logger.Warn("poller not started", "conn", conn.ID, "err", err)
+		return
+	}
+	_ = p.Run(ctx)
 }
 
 // close stops the poller, ends every subscription and releases the bus's and

@@ -154,7 +154,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer lv.close()
 	static := tenant.Static{Conn: conn}
-	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, static)
+	var watch func(context.Context, *tenant.Connection)
+	if cfg.PollInterval > 0 {
+		watch = lv.poll // browser-session connections are polled too
+	}
+	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, static, watch)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"procoregraph/adapter/portal"
 	"procoregraph/sandbox"
@@ -197,4 +200,49 @@ func postQuery(base, token, q string) error {
 		return fmt.Errorf("query errors: %+v", r.Errors)
 	}
 	return nil
+}
+
+// TestPollerServesBrowserSessionConnections: a subscriber on a browser-session
+// connection hears about a change another Procore user made (no webhooks),
+// through a poller this process started for that connection when it began
+// serving it.
+func TestPollerServesBrowserSessionConnections(t *testing.T) {
+	requireChromium(t)
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4},
+		HourlyLimit: -1, SpikeLimit: -1})
+	g := startGateway(t, sessionEnv(env), "-poll-interval", "1s")
+	ans := createSession(t, g, map[string]any{"username": sandbox.DefaultDemoEmail, "password": sandbox.DefaultDemoPassword,
+		"mfa": map[string]any{"method": "TOTP", "totpSecret": sandbox.DefaultDemoTOTPSecret}})
+	if ans.CreateSession.Session == nil {
+		t.Fatalf("no session: %+v", ans.CreateSession.UserErrors)
+	}
+	token := ans.CreateSession.Session.Token
+	project, rfis, users := pickRFIs(t, sb, 1)
+	sub := subscribeSSEAs(t, g.URL+"/graphql", token, bicSubscription, map[string]any{"projectId": strconv.FormatInt(project, 10)})
+	waitActive(t, g, 1)
+
+	// Wait for two polls over the session (the first records a silent
+	// baseline), so the change below is one the poller must notice.
+	calls := func() int64 { return sb.Stats().ByClient["session"] }
+	deadline := time.Now().Add(15 * time.Second)
+	for calls() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	first := calls()
+	for calls() <= first+1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if calls() <= first+1 {
+		t.Fatalf("no poll over the browser session (%d session calls)", calls())
+	}
+
+	to := otherUser(t, users, ballInCourtOf(sb, project, rfis[0]))
+	moveBall(t, sb, project, rfis[0], to)
+	e := sub.nextBIC(t, 10*time.Second)
+	if e.ItemID != strconv.FormatInt(rfis[0], 10) || e.Source != "POLLER" || e.Kind != "BALL_IN_COURT_CHANGED" {
+		t.Fatalf("event %+v, want BALL_IN_COURT_CHANGED of RFI %d from POLLER", e, rfis[0])
+	}
+	if !slices.Equal(e.court(), idStrings(to)) {
+		t.Fatalf("event moved the ball to %v, want [%d]", e.court(), to)
+	}
 }

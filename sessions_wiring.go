@@ -23,7 +23,10 @@ import (
 // back to the OAuth connection for requests without one.
 // It also returns the code inbox handler for POST /sessions/codes (nil unless
 // PORTAL_CODE_PROVIDER=inbox).
-func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, fallback tenant.Resolver) (*sessions.Service, http.Handler, func(), error) {
+//
+// watch, when not nil, runs for each session connection this process serves
+// (the poller of its changes) until the session ends.
+func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, fallback tenant.Resolver, watch func(context.Context, *tenant.Connection)) (*sessions.Service, http.Handler, func(), error) {
 	var key []byte
 	if cfg.PortalSessionKey != "" {
 		k, err := portal.ParseKey(cfg.PortalSessionKey)
@@ -67,6 +70,7 @@ func newSessions(cfg config, logger *slog.Logger, observe func(string, string, i
 		Manager:  m,
 		LoginURL: cfg.LoginURL,
 		Fallback: fallback,
+		Watch:    watch,
 		NewClient: func(creds rest.Credentials, companyID int64) (adapter.Procore, error) {
 			return rest.New(rest.Config{
 				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, Credentials: creds, CompanyID: companyID,
@@ -83,5 +87,5 @@ func newSessions(cfg config, logger *slog.Logger, observe func(string, string, i
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go m.Run(ctx, 0)
-	return svc, inboxHandler, func() { cancel(); _ = m.Close() }, nil
+	return svc, inboxHandler, func() { cancel(); svc.Close(); _ = m.Close() }, nil
 }

@@ -372,11 +372,20 @@ type sseSubscription struct {
 // subscribeSSE opens a subscription over server-sent events.
 func subscribeSSE(t *testing.T, url, query string, vars map[string]any) *sseSubscription {
 	t.Helper()
+	return subscribeSSEAs(t, url, "", query, vars)
+}
+
+// subscribeSSEAs is subscribeSSE with a gateway session token ("" for none).
+func subscribeSSEAs(t *testing.T, url, token, query string, vars map[string]any) *sseSubscription {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"procoregraph/adapter"
 	"procoregraph/adapter/portal"
@@ -46,13 +47,33 @@ type Options struct {
 	// Fallback resolves requests that carry no session token; nil means such
 	// requests have no connection (only createSession works).
 	Fallback tenant.Resolver
+	// Watch, when set, runs (on its own goroutine) for each session
+	// connection this process starts serving, until ctx ends: when every
+	// token of the connection is revoked or expired, or the Service closes.
+	// The gateway uses it to poll Procore for the connection's changes.
+	Watch func(ctx context.Context, c *tenant.Connection)
 }
 
 // Service maps gateway tokens to connections and runs the session lifecycle.
 type Service struct {
-	o     Options
-	mu    sync.Mutex
-	conns map[string]*tenant.Connection // by session id
+	o        Options
+	mu       sync.Mutex
+	conns    map[string]*tenant.Connection // by session id
+	watchers map[string]*watcher           // by connection id
+	closed   bool
+	wg       sync.WaitGroup
+	sweeping bool
+	stop     chan struct{}
+}
+
+// sweepEvery is how often watched sessions are checked for having ended
+// elsewhere (revoked on another replica, or expired), so their Watch stops.
+const sweepEvery = 30 * time.Second
+
+// watcher is one running Options.Watch and the tokens that keep it alive.
+type watcher struct {
+	cancel context.CancelFunc
+	tokens map[string]bool
 }
 
 // New returns a Service.
@@ -60,7 +81,93 @@ func New(o Options) (*Service, error) {
 	if o.Manager == nil || o.LoginURL == "" || o.NewClient == nil {
 		return nil, errors.New("sessions: Manager, LoginURL and NewClient are required")
 	}
-	return &Service{o: o, conns: map[string]*tenant.Connection{}}, nil
+	return &Service{o: o, conns: map[string]*tenant.Connection{}, watchers: map[string]*watcher{}, stop: make(chan struct{})}, nil
+}
+
+// Close stops every Watch and waits for them.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		close(s.stop)
+	}
+	s.closed = true
+	for id, w := range s.watchers {
+		w.cancel()
+		delete(s.watchers, id)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// watchLocked starts (or joins) the Watch of c for token. s.mu is held.
+func (s *Service) watchLocked(token string, c *tenant.Connection) {
+	if s.o.Watch == nil || s.closed {
+		return
+	}
+	if w, ok := s.watchers[c.ID]; ok {
+		w.tokens[token] = true
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.watchers[c.ID] = &watcher{cancel: cancel, tokens: map[string]bool{token: true}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.o.Watch(ctx, c)
+	}()
+	if !s.sweeping {
+		s.sweeping = true
+		s.wg.Add(1)
+		go s.sweep()
+	}
+}
+
+// sweep forgets, every sweepEvery, the tokens whose sessions ended without
+// a request here noticing, until Close.
+func (s *Service) sweep() {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		tokens := make([]string, 0, len(s.conns))
+		for token := range s.conns {
+			tokens = append(tokens, token)
+		}
+		s.mu.Unlock()
+		for _, token := range tokens {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := s.o.Manager.Session(ctx, token)
+			cancel()
+			if adapter.ErrorCode(err) == adapter.CodeUnauthenticated {
+				s.mu.Lock()
+				s.forgetLocked(token)
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// forgetLocked drops token's connection; the connection's Watch stops with
+// its last token. s.mu is held.
+func (s *Service) forgetLocked(token string) {
+	c, ok := s.conns[token]
+	delete(s.conns, token)
+	if !ok {
+		return
+	}
+	if w, ok := s.watchers[c.ID]; ok {
+		delete(w.tokens, token)
+		if len(w.tokens) == 0 {
+			w.cancel()
+			delete(s.watchers, c.ID)
+		}
+	}
 }
 
 // CreateInput is what a person types to log in.
@@ -91,7 +198,7 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 		return adapter.Errorf(adapter.CodeUnauthenticated, "not a session token")
 	}
 	s.mu.Lock()
-	delete(s.conns, token)
+	s.forgetLocked(token)
 	s.mu.Unlock()
 	return s.o.Manager.Revoke(ctx, token)
 }
@@ -116,7 +223,7 @@ func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connect
 	if err != nil {
 		if adapter.ErrorCode(err) == adapter.CodeUnauthenticated {
 			s.mu.Lock()
-			delete(s.conns, token) // expired or revoked elsewhere
+			s.forgetLocked(token) // expired or revoked elsewhere
 			s.mu.Unlock()
 		}
 		return nil, err
@@ -150,6 +257,7 @@ func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connect
 	}
 	c := &tenant.Connection{ID: sess.ConnID, CompanyID: company, UserKey: sess.ConnID, Procore: p}
 	s.conns[token] = c
+	s.watchLocked(token, c)
 	return c, nil
 }
 
