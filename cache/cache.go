@@ -325,8 +325,8 @@ func uniqueKeys(keys []Key) ([]Key, error) {
 
 // markFetch marks the contexts fetch runs under, so that the request's
 // statistics tell cached reads from upstream calls made around the cache.
-func markFetch(fetch FetchFunc) FetchFunc {
-	return func(ctx context.Context, missing []Key) (map[Key][]byte, error) {
+func markFetch[V any, F ~func(context.Context, []Key) (map[Key]V, error)](fetch F) F {
+	return func(ctx context.Context, missing []Key) (map[Key]V, error) {
 		return fetch(reqstats.InCacheFetch(ctx), missing)
 	}
 }
@@ -512,13 +512,7 @@ func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch Fetc
 		return ctx.Err()
 	}
 	if len(retry) > 0 {
-		keys := pick(b.keys, retry)
-		vals, ferr := safeFetch(ctx, fetch, keys)
-		for _, k := range keys {
-			if v, ok := vals[k]; ok {
-				out[k] = v
-			}
-		}
+		ferr := fetchInto(ctx, fetch, pick(b.keys, retry), func(k Key, v []byte) { out[k] = v })
 		if err == nil {
 			err = ferr
 		}
@@ -789,20 +783,32 @@ func (c *Cache) storeFailed(ctx context.Context, op string, err error) {
 	c.log.Warn("cache: store failed; answering from upstream", "op", op, "err", err)
 }
 
-// safeFetch calls fetch, turning a panic into an error so that a waiting
-// caller is never left hanging and a background refresh never crashes the
-// process.
-func safeFetch(ctx context.Context, fetch FetchFunc, keys []Key) (vals map[Key][]byte, err error) {
+// safeFetch calls fetch (a FetchFunc or a ValueFetchFunc), turning a panic
+// into an error so that a waiting caller is never left hanging and a
+// background refresh never crashes the process. The map is never nil.
+func safeFetch[V any, F ~func(context.Context, []Key) (map[Key]V, error)](ctx context.Context, fetch F, keys []Key) (vals map[Key]V, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			vals, err = nil, fmt.Errorf("cache: fetch panicked: %v", r)
+			vals, err = map[Key]V{}, fmt.Errorf("cache: fetch panicked: %v", r)
 		}
 	}()
 	vals, err = fetch(ctx, keys)
 	if vals == nil {
-		vals = map[Key][]byte{}
+		vals = map[Key]V{}
 	}
 	return vals, err
+}
+
+// fetchInto fetches keys with safeFetch and hands each value found to put.
+// It returns fetch's error.
+func fetchInto[V any, F ~func(context.Context, []Key) (map[Key]V, error)](ctx context.Context, fetch F, keys []Key, put func(Key, V)) error {
+	vals, err := safeFetch(ctx, fetch, keys)
+	for _, k := range keys {
+		if v, ok := vals[k]; ok {
+			put(k, v)
+		}
+	}
+	return err
 }
 
 // newToken returns a random generation token. Its lowest bit records who

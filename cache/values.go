@@ -2,10 +2,7 @@ package cache
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"procoregraph/reqstats"
 )
 
 // Encoder turns a fetched value into the bytes the store keeps.
@@ -36,16 +33,10 @@ func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch Valu
 	if err != nil || len(uniq) == 0 {
 		return map[Key]Value{}, err
 	}
-	inner := fetch
-	fetch = func(ctx context.Context, missing []Key) (map[Key]any, error) {
-		return inner(reqstats.InCacheFetch(ctx), missing)
-	}
+	fetch = markFetch(fetch)
 	if c == nil {
-		vals, err := safeFetchValues(ctx, fetch, uniq)
-		out := make(map[Key]Value, len(vals))
-		for k, v := range vals {
-			out[k] = Value{Value: v}
-		}
+		out := make(map[Key]Value, len(uniq))
+		err := fetchInto(ctx, fetch, uniq, func(k Key, v any) { out[k] = Value{Value: v} })
 		return out, err
 	}
 	b := c.newBatch(uniq)
@@ -87,7 +78,7 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 	var err error
 	if len(led) > 0 {
 		keys := pick(b.keys, led)
-		vals, ferr := safeFetchValues(ctx, fetch, keys)
+		vals, ferr := safeFetch(ctx, fetch, keys)
 		for j, i := range led {
 			f := ledFlights[j]
 			f.obj, f.ok = vals[b.keys[i]]
@@ -124,13 +115,7 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 		return ctx.Err()
 	}
 	if len(retry) > 0 {
-		keys := pick(b.keys, retry)
-		vals, ferr := safeFetchValues(ctx, fetch, keys)
-		for _, k := range keys {
-			if v, ok := vals[k]; ok {
-				out[k] = Value{Value: v}
-			}
-		}
+		ferr := fetchInto(ctx, fetch, pick(b.keys, retry), func(k Key, v any) { out[k] = Value{Value: v} })
 		if err == nil {
 			err = ferr
 		}
@@ -181,18 +166,4 @@ func (c *Cache) writeBehind(reqCtx context.Context, b *batch, idx []int, fl []*f
 		}
 		run()
 	}()
-}
-
-// safeFetchValues is safeFetch for a ValueFetchFunc.
-func safeFetchValues(ctx context.Context, fetch ValueFetchFunc, keys []Key) (vals map[Key]any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			vals, err = nil, fmt.Errorf("cache: fetch panicked: %v", r)
-		}
-	}()
-	vals, err = fetch(ctx, keys)
-	if vals == nil {
-		vals = map[Key]any{}
-	}
-	return vals, err
 }

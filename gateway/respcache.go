@@ -70,8 +70,7 @@ func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
 		stats := reqstats.From(r.Context())
 		if !freshRequested(r) {
 			if data, ok := rc.Get(r.Context(), key); ok {
-				rc.Count(respcache.ResultHit)
-				stats.SetResponseCache(respcache.ResultHit)
+				outcome(rc, stats, respcache.ResultHit)
 				writeCachedAnswer(w, r, data)
 				return
 			}
@@ -184,6 +183,13 @@ func responseMediaType(accept string) string {
 	return gqlJSON
 }
 
+// outcome records the response cache's result for the request: in the
+// metrics and in the request's debug statistics.
+func outcome(rc *respcache.Cache, stats *reqstats.Stats, result string) {
+	rc.Count(result)
+	stats.SetResponseCache(result)
+}
+
 // freshRequested reports whether the client sent Cache-Control: no-cache (or
 // no-store): the answer is then executed, not served from the response cache.
 func freshRequested(r *http.Request) bool {
@@ -200,12 +206,10 @@ func responseCache(rc *respcache.Cache) graphql.ResponseMiddleware {
 		key, _ := ctx.Value(answerKey{}).(string)
 		stats := reqstats.From(ctx)
 		if key == "" || !graphql.HasOperationContext(ctx) || !cacheableOperation(graphql.GetOperationContext(ctx)) {
-			rc.Count(respcache.ResultBypass)
-			stats.SetResponseCache(respcache.ResultBypass)
+			outcome(rc, stats, respcache.ResultBypass)
 			return next(ctx)
 		}
-		rc.Count(respcache.ResultMiss)
-		stats.SetResponseCache(respcache.ResultMiss)
+		outcome(rc, stats, respcache.ResultMiss)
 		ctx, deps := cache.WithDeps(ctx)
 		resp := next(ctx)
 		if resp == nil || len(resp.Errors) > 0 || resp.HasNext != nil || len(resp.Data) == 0 {
