@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"procoregraph/adapter/portal"
+	"procoregraph/apikeys"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 )
@@ -76,6 +77,15 @@ type config struct {
 	// EventRetention is how long events stay replayable by cursor (0: the
 	// bus's default, 24 h with Redis and 1 h in memory).
 	EventRetention time.Duration
+
+	// Security (issue 11).
+	// APIKeys are the service keys (API_KEYS entries, package apikeys).
+	APIKeys *apikeys.Set
+	// Anonymous is what a request without a credential may do: "service"
+	// (act as the service account with every scope), "off" (nothing: 401),
+	// or "" for the default: "service" over the embedded sandbox (the demo)
+	// and "off" with a real Procore.
+	Anonymous string
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -118,11 +128,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.WebhookNamespace, "webhook-namespace", env("WEBHOOK_NAMESPACE", "procoregraph"), "namespace of the gateway's webhook hooks in Procore (WEBHOOK_NAMESPACE)")
 	fs.DurationVar(&c.PollInterval, "poll-interval", envDuration(getenv, "POLL_INTERVAL"), "poll Procore for changes this often, for connections without webhooks; costs about projects x 5 calls per poll; 0 disables (POLL_INTERVAL)")
 	fs.DurationVar(&c.EventRetention, "event-retention", envDuration(getenv, "EVENT_RETENTION"), "how long subscription events stay replayable by cursor; 0 means 24h with Redis, 1h in memory (EVENT_RETENTION)")
+	apiKeys := fs.String("api-keys", env("API_KEYS", ""), "service keys, NAME:SCOPES:PROJECTS:SHA256 entries separated by ';' as `procoregraph apikey` prints them (API_KEYS)")
+	fs.StringVar(&c.Anonymous, "anonymous", env("ANONYMOUS", ""), "what requests without a credential may do: service (act as the service account; only on a private network) or off; default: service over the embedded sandbox, off with a real Procore (ANONYMOUS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (subcommands: sandbox)", fs.Arg(0))
+		return c, fmt.Errorf("unexpected argument %q (subcommands: sandbox, apikey)", fs.Arg(0))
 	}
 
 	var errs []error
@@ -183,6 +195,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.CacheTTL <= 0 {
 		errs = append(errs, errors.New("-cache-ttl must be positive"))
 	}
+	switch c.Anonymous {
+	case "", "service", "off":
+	default:
+		errs = append(errs, fmt.Errorf("ANONYMOUS %q: want service or off", c.Anonymous))
+	}
+	keys, err := apikeys.Parse(*apiKeys)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.APIKeys = keys
 	ttls, err := parseKindTTLs(*cacheTTLs)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("CACHE_TTLS: %w", err))

@@ -150,7 +150,10 @@ func nodeEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "APOLLO_TELEMETRY_DISABLED=true", "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	// The scripts send the harness key (lib.mjs authHeaders) to gateways
+	// that require a credential.
+	return append(env, "APOLLO_TELEMETRY_DISABLED=true", "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",
+		"PROCOREGRAPH_AUTHORIZATION=Bearer "+testAPIKey)
 }
 
 // tail returns at most the last n bytes of s.

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -19,9 +21,24 @@ import (
 	"procoregraph/sandbox/data"
 )
 
+// testAPIKey is the all-scope service key the harness configures (API_KEYS)
+// on every gateway it points at a sandbox, and sends on every request that
+// names no credential of its own. Tests of authentication itself send their
+// own headers.
+const testAPIKey = "pgk_harnessHarnessHarnessHarnessHarnessHarness0"
+
+// apiKeyEntry is the API_KEYS entry of key (name:scopes:projects:sha256).
+func apiKeyEntry(name, scopes, projects, key string) string {
+	h := sha256.Sum256([]byte(key))
+	return name + ":" + scopes + ":" + projects + ":" + hex.EncodeToString(h[:])
+}
+
 // gatewayProc is the real program started by run() on a loopback port.
 type gatewayProc struct {
 	URL    string // e.g. http://127.0.0.1:41234
+	// key is sent as the bearer token of requests without one ("" when the
+	// gateway was not configured with testAPIKey).
+	key    string
 	cancel context.CancelFunc
 	done   chan error
 	stderr *syncBuffer
@@ -61,6 +78,9 @@ func startGateway(t testing.TB, env map[string]string, args ...string) *gatewayP
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	p := &gatewayProc{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	if strings.Contains(env["API_KEYS"], apiKeyEntry("harness", "read,write,subscribe", "", testAPIKey)) {
+		p.key = testAPIKey
+	}
 	go func() {
 		err := run(ctx, args, getenv, pw, p.stderr)
 		pw.CloseWithError(io.EOF)
@@ -144,7 +164,7 @@ func (p *gatewayProc) query(t testing.TB, query string, vars map[string]any) gql
 	return p.queryAs(t, "", query, vars)
 }
 
-// queryAs is query with a gateway session token (none when token is "").
+// queryAs is query with a gateway token (the harness key when token is "").
 func (p *gatewayProc) queryAs(t testing.TB, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	h := http.Header{}
@@ -162,6 +182,7 @@ func (p *gatewayProc) queryWith(t testing.TB, h http.Header, query string, vars 
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	p.authorize(req)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Procoregraph-Debug", "1")
 	resp, err := http.DefaultClient.Do(req)
@@ -175,6 +196,30 @@ func (p *gatewayProc) queryWith(t testing.TB, h http.Header, query string, vars 
 		t.Fatalf("decode response (status %d): %v\n%s", resp.StatusCode, err, raw)
 	}
 	return out
+}
+
+// authorize adds the harness key to req unless it carries a credential.
+func (p *gatewayProc) authorize(req *http.Request) {
+	if req.Header.Get("Authorization") == "" && p.key != "" {
+		req.Header.Set("Authorization", "Bearer "+p.key)
+	}
+}
+
+// withHarnessKey adds the harness key to a raw request to a sandbox-backed
+// gateway unless it carries a credential of its own.
+func withHarnessKey(req *http.Request) *http.Request {
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	}
+	return req
+}
+
+// bearer is the Authorization value of the harness key ("" when none).
+func (p *gatewayProc) bearer() string {
+	if p.key == "" {
+		return ""
+	}
+	return "Bearer " + p.key
 }
 
 // readQuery reads a committed .graphql file.
@@ -208,5 +253,6 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Running, map[strin
 		"PROCORE_CLIENT_ID":     id,
 		"PROCORE_CLIENT_SECRET": secret,
 		"PROCORE_COMPANY_ID":    strconv.FormatInt(company, 10),
+		"API_KEYS":              apiKeyEntry("harness", "read,write,subscribe", "", testAPIKey),
 	}
 }

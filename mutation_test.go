@@ -114,7 +114,7 @@ func gqlPost(t testing.TB, base, query string, vars map[string]any, headers ...s
 
 func sendGraphQL(t testing.TB, req *http.Request) gqlResponse {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withHarnessKey(req))
 	if err != nil {
 		t.Errorf("POST /graphql: %v", err)
 		return gqlResponse{}

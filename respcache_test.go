@@ -121,7 +121,7 @@ func TestResponseCacheServesOnlyWhatItMay(t *testing.T) {
 				"variables": {`{"p":"` + dash.Projects.Nodes[2].ID + `"}`}}.Encode()
 			req, _ := http.NewRequest(http.MethodGet, u, nil)
 			req.Header.Set("X-Procoregraph-Debug", "1")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := http.DefaultClient.Do(withHarnessKey(req))
 			if err != nil {
 				t.Fatal(err)
 			}

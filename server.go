@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 
 	"procoregraph/adapter/rest"
+	"procoregraph/authn"
 	"procoregraph/cache"
 	"procoregraph/gateway"
 	"procoregraph/graph"
@@ -40,13 +41,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "sandbox" {
 		return sandbox.Main(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "apikey" {
+		return mintAPIKey(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	if cfg.APIURL == "" {
+	embedded := cfg.APIURL == ""
+	if embedded {
 		sb, err := sandbox.Start(ctx, sandbox.Config{
 			ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
 			Faults: sandbox.Faults{Latency: sandbox.Duration(cfg.SandboxLatency)},
@@ -153,23 +158,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("live updates: %w", err)
 	}
 	defer lv.close()
-	static := tenant.Static{Conn: conn}
 	var watch func(context.Context, *tenant.Connection)
 	if cfg.PollInterval > 0 {
 		watch = lv.poll // browser-session connections are polled too
 	}
-	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, static, watch)
+	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, watch)
 	if err != nil {
 		return err
 	}
 	defer closeSessions()
+	auditLog, closeAudit := newAudit(cfg, stderr, logger)
+	defer closeAudit()
+	anonymous := cfg.Anonymous == "service" || cfg.Anonymous == "" && embedded
+	auth, err := authn.New(authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess})
+	if err != nil {
+		return err
+	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	handler := gateway.NewServer(gateway.Deps{
 		Live:          lv.Live,
 		Webhooks:      lv.Webhooks,
 		Stopping:      stopping,
-		Tenants:       sess,
+		Auth:          auth,
+		Audit:         auditLog,
 		Sessions:      sess,
 		SessionCodes:  sessionCodes,
 		Loaders:       loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
@@ -199,6 +211,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := lv.start(ctx, ln.Addr()); err != nil {
 		_ = ln.Close()
 		return err
+	}
+	switch {
+	case anonymous && embedded:
+		fmt.Fprintf(stdout, "anonymous requests act as the embedded sandbox's service account (a demo: no credential needed); with a real Procore they get 401\n")
+	case anonymous:
+		fmt.Fprintf(stdout, "WARNING: ANONYMOUS=service: anyone who reaches this gateway acts as the Procore service account; serve it on a private network only\n")
+	default:
+		fmt.Fprintf(stdout, "every request needs a credential: %d API key(s) configured (mint one with `procoregraph apikey`)\n", cfg.APIKeys.Len())
 	}
 	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
 

@@ -19,14 +19,13 @@ import (
 
 // newSessions wires browser-session logins: a portal.Manager (its Chromium
 // starts on the first login) keeping encrypted sessions in store, and the
-// sessions.Service that maps their gateway tokens to connections, falling
-// back to the OAuth connection for requests without one.
+// sessions.Service that maps their gateway tokens to connections.
 // It also returns the code inbox handler for POST /sessions/codes (nil unless
 // PORTAL_CODE_PROVIDER=inbox).
 //
 // watch, when not nil, runs for each session connection this process serves
 // (the poller of its changes) until the session ends.
-func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, fallback tenant.Resolver, watch func(context.Context, *tenant.Connection)) (*sessions.Service, http.Handler, func(), error) {
+func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, watch func(context.Context, *tenant.Connection)) (*sessions.Service, http.Handler, func(), error) {
 	var key []byte
 	if cfg.PortalSessionKey != "" {
 		k, err := portal.ParseKey(cfg.PortalSessionKey)
@@ -69,7 +68,6 @@ func newSessions(cfg config, logger *slog.Logger, observe func(string, string, i
 	svc, err := sessions.New(sessions.Options{
 		Manager:  m,
 		LoginURL: cfg.LoginURL,
-		Fallback: fallback,
 		Watch:    watch,
 		NewClient: func(creds rest.Credentials, companyID int64) (adapter.Procore, error) {
 			return rest.New(rest.Config{

@@ -375,7 +375,7 @@ func subscribeSSE(t *testing.T, url, query string, vars map[string]any) *sseSubs
 	return subscribeSSEAs(t, url, "", query, vars)
 }
 
-// subscribeSSEAs is subscribeSSE with a gateway session token ("" for none).
+// subscribeSSEAs is subscribeSSE with a gateway token ("" for the harness key).
 func subscribeSSEAs(t *testing.T, url, token, query string, vars map[string]any) *sseSubscription {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
@@ -386,7 +386,7 @@ func subscribeSSEAs(t *testing.T, url, token, query string, vars map[string]any)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withHarnessKey(req))
 	if err != nil {
 		cancel()
 		t.Fatalf("SSE subscribe: %v", err)

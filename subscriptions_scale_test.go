@@ -19,6 +19,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
+	"procoregraph/authn"
 	"procoregraph/cache"
 	"procoregraph/events"
 	"procoregraph/gateway"
@@ -44,9 +45,9 @@ func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
 	return startLiveServerWith(tb, bus, nil)
 }
 
-// startLiveServerWith is startLiveServer with a tenant resolver built from
-// the connection (nil: every request is that connection).
-func startLiveServerWith(tb testing.TB, bus events.Bus, tenants func(*tenant.Connection) tenant.Resolver) *liveServer {
+// startLiveServerWith is startLiveServer with an authenticator built from
+// the connection (nil: every request, credential or not, acts as it).
+func startLiveServerWith(tb testing.TB, bus events.Bus, auth func(*tenant.Connection) gateway.Authenticator) *liveServer {
 	tb.Helper()
 	tb.Cleanup(func() { _ = bus.Close() })
 	sb, env := startSandbox(tb, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
@@ -69,12 +70,18 @@ func startLiveServerWith(tb testing.TB, bus events.Bus, tenants func(*tenant.Con
 	}
 	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64)}
 	sb.ReadDataset(func(d *data.Dataset) { l.project = d.Projects[0].ID })
-	var resolver tenant.Resolver = tenant.Static{Conn: conn}
-	if tenants != nil {
-		resolver = tenants(conn)
+	var a gateway.Authenticator
+	if auth != nil {
+		a = auth(conn)
+	} else {
+		anon, err := authn.New(authn.Options{Service: conn, Anonymous: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		a = anon
 	}
 	h := gateway.NewServer(gateway.Deps{
-		Tenants: resolver,
+		Auth:    a,
 		Loaders: loaders.Options{},
 		Live:    &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
 	})

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"procoregraph/adapter"
+	"procoregraph/apikeys"
+	"procoregraph/authn"
 	"procoregraph/events"
+	"procoregraph/gateway"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 	"procoregraph/tenant"
@@ -370,42 +372,50 @@ func TestSubscriptionThroughHiveGateway(t *testing.T) {
 	}
 }
 
-// bearerTenants resolves only requests carrying the Authorization value.
-type bearerTenants struct {
-	conn *tenant.Connection
-	want string
-}
-
-func (b bearerTenants) Resolve(r *http.Request) (*tenant.Connection, error) {
-	if r.Header.Get("Authorization") != b.want {
-		return nil, adapter.Errorf(adapter.CodeUnauthenticated, "unknown gateway token")
-	}
-	return b.conn, nil
-}
-
 // TestWebsocketInitChecksCredentials: the connection's credentials are
-// checked at connection_init (browsers send them as connection parameters):
-// the real graphql-ws client with a wrong token is closed at once with 4403
-// Forbidden, and with the right one it subscribes.
+// checked at connection_init (browsers send them as connection parameters),
+// with the real graphql-ws client: without a credential it is closed at once
+// with 4401, with a wrong key with 4403 Forbidden, and with a key holding
+// the subscribe scope it subscribes.
 func TestWebsocketInitChecksCredentials(t *testing.T) {
 	node := requireNodePackages(t, subscriptionPackages...)
-	l := startLiveServerWith(t, events.NewMemoryBus(events.MemoryOptions{}), func(c *tenant.Connection) tenant.Resolver {
-		return bearerTenants{conn: c, want: "Bearer good"}
+	keys, err := apikeys.Parse(apiKeyEntry("live", "subscribe", "", testAPIKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLiveServerWith(t, events.NewMemoryBus(events.MemoryOptions{}), func(c *tenant.Connection) gateway.Authenticator {
+		a, err := authn.New(authn.Options{Service: c, Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
 	})
 	url := "ws" + strings.TrimPrefix(l.srv.URL, "http") + "/graphql"
 	vars := map[string]any{"projectId": strconv.FormatInt(l.project, 10)}
 
-	refused := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": url, "query": bicSubscription,
-		"variables": vars, "connectionParams": map[string]any{"Authorization": "Bearer bad"}}))
-	start := time.Now()
-	closed := refused.await(t, 5*time.Second, "closed", "error")
-	if closed.Code != 4403 {
-		t.Fatalf("refused connection closed with %d %q, want 4403", closed.Code, closed.Reason)
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+		code   int
+	}{
+		{"NoCredentialIs4401", map[string]any{}, 4401},
+		{"WrongKeyIs4403", map[string]any{"Authorization": "Bearer " + apikeys.Prefix + "wrongwrongwrongwrongwrongwrongwrongwrongwro"}, 4403},
+		{"NotAGatewayTokenIs4403", map[string]any{"Authorization": "Bearer good"}, 4403},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refused := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": url, "query": bicSubscription,
+				"variables": vars, "connectionParams": c.params}))
+			start := time.Now()
+			closed := refused.await(t, 5*time.Second, "closed", "error")
+			if closed.Code != c.code {
+				t.Fatalf("refused connection closed with %d %q, want %d", closed.Code, closed.Reason, c.code)
+			}
+			t.Logf("refused in %s: %d %s", time.Since(start).Round(time.Millisecond), closed.Code, closed.Reason)
+		})
 	}
-	t.Logf("refused in %s: %d %s", time.Since(start).Round(time.Millisecond), closed.Code, closed.Reason)
 
 	ok := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": url, "query": bicSubscription,
-		"variables": vars, "connectionParams": map[string]any{"Authorization": "Bearer good"}}))
+		"variables": vars, "connectionParams": map[string]any{"Authorization": "Bearer " + testAPIKey}}))
 	ok.await(t, 5*time.Second, "connected")
 	l.waitActive(t, 1)
 	l.publish(t, 42)

@@ -11,7 +11,7 @@ import http from 'node:http';
 
 import { auditServer } from 'graphql-http';
 
-import { closeServer, endpointArg, listenLoopback, watchdog } from './lib.mjs';
+import { authHeaders, closeServer, endpointArg, listenLoopback, watchdog } from './lib.mjs';
 
 // Known non-MUST results for gqlgen v0.17.x (graphql-http 1.23.1, 61 audits).
 const KNOWN = {
@@ -31,7 +31,14 @@ const url = endpointArg('audit.mjs');
 watchdog(30_000, 'audit.mjs');
 
 async function main() {
-  const results = await auditServer({ url });
+  // Every audit request carries the test's credential: the gateway answers
+  // requests without one 401, which is not what the audits examine.
+  const fetchFn = (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(authHeaders())) headers.set(k, v);
+    return fetch(input, { ...init, headers });
+  };
+  const results = await auditServer({ url, fetchFn });
   const count = { ok: 0, warn: 0, error: 0, notice: 0 };
   const seen = new Set();
   for (const r of results) {

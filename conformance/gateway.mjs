@@ -12,13 +12,13 @@
 // usage: node conformance/gateway.mjs http://127.0.0.1:8080/graphql
 // Exit 0 when every check passes; 1 with the reasons otherwise.
 
-import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
 
 import {
-  CheckError, check, checkEqual, endpointArg, queryData, scheduleHealthOf, startScheduleSubgraph, watchdog,
+  CheckError, authHeaders, check, checkEqual, endpointArg, queryData, scheduleHealthOf, startScheduleSubgraph, watchdog,
 } from './lib.mjs';
 
 const url = endpointArg('gateway.mjs');
@@ -44,6 +44,14 @@ async function main() {
   const gateway = new ApolloGateway({
     supergraphSdl: new IntrospectAndCompose({
       subgraphs: [{ name: 'procore', url }, { name: 'schedule', url: schedule.url }],
+    }),
+    // The gateway calls procoregraph with the test's credential, as a
+    // router holding a service key would.
+    buildService: ({ url: subgraphURL }) => new RemoteGraphQLDataSource({
+      url: subgraphURL,
+      willSendRequest({ request }) {
+        for (const [k, v] of Object.entries(authHeaders())) request.http.headers.set(k, v);
+      },
     }),
   });
   const server = new ApolloServer({ gateway, plugins: [ApolloServerPluginLandingPageDisabled()] });

@@ -47,7 +47,16 @@ async function main() {
   const gateway = createGatewayRuntime({
     supergraph: composed.supergraphSdl,
     transportEntries: {
-      procore: { options: { subscriptions: { kind: 'ws', location: new URL(subgraphURL).pathname } } },
+      procore: {
+        options: {
+          subscriptions: {
+            kind: 'ws',
+            location: new URL(subgraphURL).pathname,
+            // The gateway authenticates to the subgraph with the test's key.
+            options: { connectionParams: { Authorization: process.env.PROCOREGRAPH_AUTHORIZATION ?? '' } },
+          },
+        },
+      },
     },
     logging: false,
   });

@@ -58,13 +58,22 @@ export function checkEqual(got, want, what) {
 }
 
 /**
+ * The credential the Go tests hand the scripts (PROCOREGRAPH_AUTHORIZATION,
+ * e.g. "Bearer pgk_..."), as request headers; empty when none is set.
+ */
+export function authHeaders() {
+  const a = process.env.PROCOREGRAPH_AUTHORIZATION;
+  return a ? { authorization: a } : {};
+}
+
+/**
  * POSTs a GraphQL request as application/json and returns the parsed body.
  * Throws on a non-2xx status or a body that is not JSON.
  */
 export async function postGraphQL(url, query, variables, headers = {}) {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...authHeaders(), ...headers },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(20_000),
   });

@@ -63,7 +63,9 @@ function subscribe(url, variables) {
   const c = createClient({
     url,
     webSocketImpl: WebSocket,
-    connectionParams: cfg.connectionParams ?? {},
+    // Given connectionParams are sent as they are (tests of refusals);
+    // otherwise the credential the test handed over.
+    connectionParams: cfg.connectionParams ?? (process.env.PROCOREGRAPH_AUTHORIZATION ? { Authorization: process.env.PROCOREGRAPH_AUTHORIZATION } : {}),
     retryAttempts: 0,
     lazy: true,
     on: {

@@ -91,8 +91,18 @@ func writeAuthError(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	status := http.StatusUnauthorized
-	if code == adapter.CodeForbidden {
+	switch code {
+	case adapter.CodeForbidden:
 		status = http.StatusForbidden
+	case adapter.CodeUpstreamUnavailable:
+		// A session store that cannot be read refuses (fails closed), but
+		// the client should retry rather than sign in again.
+		status = http.StatusServiceUnavailable
+	case adapter.CodeInternal:
+		status, msg = http.StatusInternalServerError, "internal error"
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="procoregraph"`)
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{

@@ -15,6 +15,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/loaders"
+	"procoregraph/principal"
 	"procoregraph/tenant"
 )
 
@@ -49,9 +50,13 @@ func (o WebsocketOptions) withDefaults() WebsocketOptions {
 	return o
 }
 
-// CloseForbidden is the graphql-transport-ws close code for a connection
-// whose credentials are refused at connection_init.
-const CloseForbidden = 4403
+// Close codes of the graphql-transport-ws protocol the gateway uses at
+// connection_init: no credential (where one is needed), and a credential
+// that was refused.
+const (
+	CloseUnauthorized = 4401
+	CloseForbidden    = 4403
+)
 
 // addSubscriptionTransports adds server-sent events (graphql-sse distinct
 // connections mode; it must come before POST, which would otherwise take the
@@ -68,11 +73,12 @@ func addSubscriptionTransports(srv *handler.Server, d Deps) {
 	})
 }
 
-// websocketInit checks the connection's credentials at connection_init: the
-// upgrade request, with the Authorization connection parameter (browsers
-// cannot set headers on a websocket) as its Authorization header, goes
-// through the tenant resolver. A refusal closes with 4403 and a reason the
-// graphql-ws client reports at once.
+// websocketInit authenticates a websocket at connection_init: the upgrade
+// request (its cookie), with the Authorization connection parameter
+// (browsers cannot set headers on a websocket) as its Authorization header,
+// goes through the authenticator. A refused credential closes with 4403, a
+// missing one (where anonymous access is off) with 4401, each with a reason
+// the graphql-ws client reports at once.
 func websocketInit(d Deps) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		r, _ := ctx.Value(upgradeKey{}).(*http.Request)
@@ -83,11 +89,9 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 		if a := p.Authorization(); a != "" {
 			req.Header.Set("Authorization", a)
 		}
-		conn, err := d.Tenants.Resolve(req)
-		if err == nil && conn == nil {
-			err = adapter.Errorf(adapter.CodeUnauthenticated, "no Procore connection: send a gateway token as the Authorization connection parameter")
-		}
+		id, err := d.Auth.Authenticate(req)
 		if err != nil {
+			recordRefusal(ctx, d.Audit, err)
 			msg := "forbidden"
 			var ae *adapter.Error
 			if errors.As(err, &ae) && ae.Message != "" {
@@ -96,8 +100,14 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 			ctx = transport.AppendCloseReason(ctx, truncate(msg, 120))
 			return transport.WithWebsocketCloseCode(ctx, CloseForbidden), nil, errors.New(msg)
 		}
-		ctx = tenant.With(ctx, conn)
-		ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+		if id.Conn == nil {
+			msg := "authentication required: send the Authorization connection parameter"
+			ctx = transport.AppendCloseReason(ctx, msg)
+			return transport.WithWebsocketCloseCode(ctx, CloseUnauthorized), nil, errors.New(msg)
+		}
+		ctx = principal.With(ctx, id.Principal)
+		ctx = tenant.With(ctx, id.Conn)
+		ctx = loaders.With(ctx, loaders.New(id.Conn, d.Loaders))
 		return ctx, nil, nil
 	}
 }

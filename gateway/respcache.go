@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"procoregraph/cache"
+	"procoregraph/principal"
 	"procoregraph/reqstats"
 	"procoregraph/respcache"
 	"procoregraph/tenant"
@@ -50,7 +51,10 @@ func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, ok := tenant.From(r.Context())
-		if !ok || r.Header.Get("Upgrade") != "" {
+		// Only principals that may run queries get stored answers (the
+		// authorizer never sees a hit). Narrower credentials have their own
+		// connection user key, so they never share a wider one's answers.
+		if !ok || r.Header.Get("Upgrade") != "" || !principal.From(r.Context()).Can(principal.ScopeRead) {
 			next.ServeHTTP(w, r)
 			return
 		}

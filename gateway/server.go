@@ -5,7 +5,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,10 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"procoregraph/adapter"
+	"procoregraph/audit"
+	"procoregraph/authn"
 	"procoregraph/events"
 	"procoregraph/graph"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
+	"procoregraph/principal"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
 	"procoregraph/respcache"
@@ -33,8 +39,11 @@ const DebugHeader = "X-Procoregraph-Debug"
 
 // Deps are the server's dependencies.
 type Deps struct {
-	// Tenants maps a request to its Procore connection. Required.
-	Tenants tenant.Resolver
+	// Auth resolves each request (and each websocket's connection_init) to
+	// its principal and Procore connection (authn.Authenticator). Required.
+	Auth Authenticator
+	// Audit records mutations and refused credentials. Nil: none.
+	Audit *audit.Logger
 	// Loaders configures per-request dataloaders (cache, batching mode).
 	Loaders loaders.Options
 	// Logger for request errors. Default: slog.Default().
@@ -95,11 +104,13 @@ func newGraphQL(d Deps) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	srv.Use(authorizer{audit: d.Audit})
 	if d.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(d.ComplexityLimit))
 	}
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
+	srv.AroundFields(auditMutations(d.Audit))
 	srv.AroundResponses(perEventLoaders(d))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
@@ -125,17 +136,35 @@ func debugRequested(ctx context.Context) bool {
 	return v
 }
 
-// withRequestState installs the request's connection, loaders and stats.
+// withRequestState authenticates the request and installs its principal,
+// connection, loaders and stats. A refused credential is answered 401 here
+// (and audited); a request without one goes on as the anonymous principal,
+// which the authorizer refuses unless anonymous access is on. A websocket's
+// credentials are checked at connection_init instead (websocketInit), where
+// browsers can send them.
 func withRequestState(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := d.Tenants.Resolve(r)
-		if err != nil && !isWebsocketUpgrade(r) {
-			writeAuthError(w, err)
-			return
+		ctx := audit.WithRemote(r.Context(), remoteHost(r))
+		ctx = withAuthStatus(ctx)
+		r = r.WithContext(ctx)
+		var id authn.Identity
+		if !isWebsocketUpgrade(r) {
+			var err error
+			if id, err = d.Auth.Authenticate(r); err != nil {
+				recordRefusal(ctx, d.Audit, err)
+				writeAuthError(w, err)
+				return
+			}
+			if id.Conn == nil && isStream(r) {
+				// An SSE stream has sent its 200 before the operation is
+				// authorized: refuse it here instead.
+				writeAuthError(w, adapter.Errorf(adapter.CodeUnauthenticated, "authentication required: send `Authorization: Bearer <API key or session token>`"))
+				return
+			}
 		}
 		// Stats collect upstream calls (reqstats.Transport in the adapter) and
 		// cache results (cache.Options.OnResult) made under this context.
-		ctx, _ := reqstats.With(r.Context())
+		ctx, _ = reqstats.With(ctx)
 		ctx, release := endStreamsOnStop(d, r, ctx)
 		defer release()
 		if d.Live != nil {
@@ -145,22 +174,34 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		if d.Sessions != nil {
 			ctx = sessions.NewContext(ctx, d.Sessions)
 		}
-		if err != nil {
-			// A websocket's credentials are checked at connection_init
-			// (websocketInit), where browsers can send them.
-			next.ServeHTTP(w, r.WithContext(ctx))
-			return
-		}
-		// No connection (no session token and no OAuth connection
-		// configured): only createSession can run; everything else answers
-		// UNAUTHENTICATED.
-		if conn != nil {
-			ctx = tenant.With(ctx, conn)
-			ctx = loaders.With(ctx, loaders.New(conn, d.Loaders))
+		ctx = principal.With(ctx, id.Principal)
+		if id.Conn != nil {
+			ctx = tenant.With(ctx, id.Conn)
+			ctx = loaders.With(ctx, loaders.New(id.Conn, d.Loaders))
 		}
 		if r.Header.Get(DebugHeader) != "" {
 			ctx = context.WithValue(ctx, debugKey{}, true)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// recordRefusal audits a refused credential (never the credential itself).
+func recordRefusal(ctx context.Context, l *audit.Logger, err error) {
+	rec := audit.Record{Event: audit.EventCredentialRefus, Principal: principal.Principal{}.Ref(),
+		Outcome: audit.OutcomeRefused, Code: string(adapter.ErrorCode(err)), Remote: audit.RemoteFrom(ctx)}
+	var rf *authn.Refusal
+	if errors.As(err, &rf) {
+		rec.Credential = rf.Credential
+	}
+	l.Record(ctx, rec)
+}
+
+// remoteHost is the client's address without its port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

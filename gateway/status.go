@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"mime"
 	"net/http"
 )
@@ -12,16 +13,30 @@ import (
 // keep the 4xx, as the spec wants for that media type.
 func legacyJSONStatus(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&statusRewriter{ResponseWriter: w}, r)
+		next.ServeHTTP(&statusRewriter{ResponseWriter: w, ctx: r.Context()}, r)
 	})
 }
 
 type statusRewriter struct {
 	http.ResponseWriter
+	ctx   context.Context
 	wrote bool
 }
 
+// WriteHeader applies the GraphQL-over-HTTP rule above, and the status an
+// authorization refusal asked for (401 without a credential, 403 without
+// the scope), which gqlgen's executor cannot set itself.
 func (s *statusRewriter) WriteHeader(code int) {
+	if !s.wrote && (code < 300 || code == http.StatusUnprocessableEntity) {
+		if st := authStatusOf(s.ctx); st != 0 {
+			if st == http.StatusUnauthorized {
+				s.Header().Set("WWW-Authenticate", `Bearer realm="procoregraph"`)
+			}
+			s.wrote = true
+			s.ResponseWriter.WriteHeader(st)
+			return
+		}
+	}
 	if !s.wrote && code == http.StatusUnprocessableEntity {
 		if mt, _, err := mime.ParseMediaType(s.Header().Get("Content-Type")); err == nil && mt == "application/json" {
 			code = http.StatusOK
@@ -32,7 +47,9 @@ func (s *statusRewriter) WriteHeader(code int) {
 }
 
 func (s *statusRewriter) Write(b []byte) (int, error) {
-	s.wrote = true
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
 	return s.ResponseWriter.Write(b)
 }
 

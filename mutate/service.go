@@ -388,3 +388,7 @@ func (s *Runner) observe(ctx context.Context, snaps ...events.Snapshot) {
 // ProjectScope is the cache scope of everything in a project (what loaders
 // use), invalidated after every write to the project.
 func ProjectScope(projectID int64) string { return "project:" + strconv.FormatInt(projectID, 10) }
+
+// IdempotencyKeyFrom returns the request's Idempotency-Key header (see
+// WithIdempotencyKey), or "".
+func IdempotencyKeyFrom(ctx context.Context) string { return headerIdempotencyKey(ctx) }

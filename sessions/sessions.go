@@ -3,12 +3,13 @@
 // POST /sessions (REST) and gets a gateway token; every request that carries
 // it as `Authorization: Bearer <token>` runs against exactly one Procore
 // connection, served over that user's web session, with cache keys and events
-// scoped by the session's connection id. Requests without a token use the
-// fallback resolver (the OAuth connection configured at start), if any.
+// scoped by the session's connection id (Identity, called by package authn).
 package sessions
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/adapter/portal"
 	"procoregraph/adapter/rest"
+	"procoregraph/authn"
+	"procoregraph/principal"
 	"procoregraph/tenant"
 )
 
@@ -44,9 +47,6 @@ type Options struct {
 	// NewClient builds the REST client of one session from its credentials
 	// and company. Required.
 	NewClient func(creds rest.Credentials, companyID int64) (adapter.Procore, error)
-	// Fallback resolves requests that carry no session token; nil means such
-	// requests have no connection (only createSession works).
-	Fallback tenant.Resolver
 	// Watch, when set, runs (on its own goroutine) for each session
 	// connection this process starts serving, until ctx ends: when every
 	// token of the connection is revoked or expired, or the Service closes.
@@ -203,22 +203,34 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 	return s.o.Manager.Revoke(ctx, token)
 }
 
-// Resolve implements tenant.Resolver.
-func (s *Service) Resolve(r *http.Request) (*tenant.Connection, error) {
-	token, ok := BearerToken(r)
-	if !ok || !strings.HasPrefix(token, TokenPrefix) {
-		if s.o.Fallback == nil {
-			return nil, nil
-		}
-		return s.o.Fallback.Resolve(r)
+// Identity implements authn.SessionResolver: the person behind a session
+// token (every scope: Procore's own permissions for that user apply) and
+// the session's connection.
+func (s *Service) Identity(ctx context.Context, token string) (authn.Identity, error) {
+	c, sess, err := s.connection(ctx, token)
+	if err != nil {
+		return authn.Identity{}, err
 	}
-	return s.Connection(r.Context(), token)
+	return authn.Identity{Conn: c, Principal: principal.Principal{Kind: principal.KindBrowserSession, Name: sess.Email,
+		Scopes: principal.AllScopes, SessionID: SessionID(token)}}, nil
+}
+
+// SessionID is the non-secret id of a session token: what revocations and
+// logs carry instead of the token.
+func SessionID(token string) string {
+	h := sha256.Sum256([]byte("procoregraph session id\x00" + token))
+	return "s" + hex.EncodeToString(h[:12])
 }
 
 // Connection returns the connection of a session token, or UNAUTHENTICATED
 // when the session is unknown, revoked or expired (REAUTH_REQUIRED when its
 // stored credentials stopped working).
 func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connection, error) {
+	c, _, err := s.connection(ctx, token)
+	return c, err
+}
+
+func (s *Service) connection(ctx context.Context, token string) (*tenant.Connection, portal.Session, error) {
 	sess, err := s.o.Manager.Session(ctx, token)
 	if err != nil {
 		if adapter.ErrorCode(err) == adapter.CodeUnauthenticated {
@@ -226,20 +238,20 @@ func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connect
 			s.forgetLocked(token) // expired or revoked elsewhere
 			s.mu.Unlock()
 		}
-		return nil, err
+		return nil, sess, err
 	}
 	if sess.State == portal.StateReauthRequired {
-		return nil, adapter.Errorf(adapter.CodeReauthRequired,
+		return nil, sess, adapter.Errorf(adapter.CodeReauthRequired,
 			"Procore no longer accepts this session's credentials: create the session again")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.conns[token]; ok {
-		return c, nil
+		return c, sess, nil
 	}
 	p, err := s.o.NewClient(s.o.Manager.Credentials(token), sess.CompanyID)
 	if err != nil {
-		return nil, err
+		return nil, sess, err
 	}
 	company := sess.CompanyID
 	if company == 0 {
@@ -249,16 +261,16 @@ func (s *Service) Connection(ctx context.Context, token string) (*tenant.Connect
 			CompanyID(ctx context.Context) (int64, error)
 		})
 		if !ok {
-			return nil, adapter.Errorf(adapter.CodeBadUserInput, "this session has no company: create it with companyId")
+			return nil, sess, adapter.Errorf(adapter.CodeBadUserInput, "this session has no company: create it with companyId")
 		}
 		if company, err = d.CompanyID(ctx); err != nil {
-			return nil, err
+			return nil, sess, err
 		}
 	}
 	c := &tenant.Connection{ID: sess.ConnID, CompanyID: company, UserKey: sess.ConnID, Procore: p}
 	s.conns[token] = c
 	s.watchLocked(token, c)
-	return c, nil
+	return c, sess, nil
 }
 
 // BearerToken returns the request's bearer token.

@@ -21,6 +21,17 @@ type Connection struct {
 	UserKey string
 	// Procore is the adapter bound to this connection's credential.
 	Procore adapter.Procore
+	// CanSeeProject, when set, reports whether this connection's credential
+	// may see project id. Connections of one company share its events (same
+	// ID), so subscriptions use it to keep other projects' events away from a
+	// narrower credential (a person, a key with a project allowlist). Nil:
+	// every project of the company.
+	CanSeeProject func(ctx context.Context, projectID int64) bool
+}
+
+// Sees reports whether c may see project id (see CanSeeProject).
+func (c *Connection) Sees(ctx context.Context, projectID int64) bool {
+	return c.CanSeeProject == nil || c.CanSeeProject(ctx, projectID)
 }
 
 // Resolver maps an incoming request to its Connection. It returns an

@@ -1,0 +1,209 @@
+// Package apikeys holds the gateway's service keys. A key is a random
+// secret ("pgk_" and 43 base64url characters, 256 bits) that a client sends
+// as `Authorization: Bearer <key>`; the gateway keeps only its SHA-256, with
+// the key's name, scopes and optional project allowlist, in the API_KEYS
+// setting. `procoregraph apikey` mints a key and prints the entry.
+//
+// # Entry format
+//
+//	NAME:SCOPES:PROJECTS:SHA256
+//
+// NAME is 1 to 64 characters of letters, digits, '.', '_' and '-', unique
+// among the entries; SCOPES is a comma-separated list of read, write and
+// subscribe; PROJECTS is empty (every project the service account sees) or
+// a comma-separated list of Procore project ids; SHA256 is the key's
+// SHA-256 in lowercase hex. Entries are separated by ';' or newlines, e.g.
+//
+//	API_KEYS="bi-sync:read,subscribe::9f86…08;field-app:read,write:562949953421312:60303a…7d"
+//
+// Because keys carry 256 random bits, a plain SHA-256 is as strong as a slow
+// password hash here and lets every request be checked in microseconds.
+package apikeys
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"procoregraph/principal"
+)
+
+// Prefix starts every key, so that a key is recognised (and never taken for
+// another kind of token) and secret scanners can find leaked ones.
+const Prefix = "pgk_"
+
+// Key is one configured service key, without its secret.
+type Key struct {
+	// Name names the key in the audit log and metrics.
+	Name string
+	// Scopes are what the key may do.
+	Scopes []principal.Scope
+	// Projects, when not nil, are the only projects the key may see.
+	Projects []int64
+	hash     [sha256.Size]byte
+}
+
+// Entry is the key's API_KEYS entry.
+func (k Key) Entry() string {
+	scopes := make([]string, len(k.Scopes))
+	for i, s := range k.Scopes {
+		scopes[i] = string(s)
+	}
+	projects := make([]string, len(k.Projects))
+	for i, p := range k.Projects {
+		projects[i] = strconv.FormatInt(p, 10)
+	}
+	return k.Name + ":" + strings.Join(scopes, ",") + ":" + strings.Join(projects, ",") + ":" + hex.EncodeToString(k.hash[:])
+}
+
+// Principal is the principal a request holding this key acts as.
+func (k Key) Principal() principal.Principal {
+	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects)}
+}
+
+// Set is the configured keys. The zero value holds none.
+type Set struct{ keys []Key }
+
+// Len is the number of keys.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.keys)
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Parse reads API_KEYS. Every malformed entry is reported, by position and
+// name, with what to fix; a key itself is never part of a message.
+func Parse(s string) (*Set, error) {
+	set := &Set{}
+	var errs []error
+	n := 0
+	for raw := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ';' || r == '\n' || r == '\r' }) {
+		entry := strings.TrimSpace(raw)
+		if entry == "" {
+			continue
+		}
+		n++
+		k, err := parseEntry(entry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("API_KEYS entry %d: %w", n, err))
+			continue
+		}
+		if slices.ContainsFunc(set.keys, func(o Key) bool { return o.Name == k.Name }) {
+			errs = append(errs, fmt.Errorf("API_KEYS entry %d: the name %q is used twice", n, k.Name))
+			continue
+		}
+		if slices.ContainsFunc(set.keys, func(o Key) bool { return o.hash == k.hash }) {
+			errs = append(errs, fmt.Errorf("API_KEYS entry %d (%s): the same key hash appears twice", n, k.Name))
+			continue
+		}
+		set.keys = append(set.keys, k)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return set, nil
+}
+
+func parseEntry(entry string) (Key, error) {
+	parts := strings.Split(entry, ":")
+	if len(parts) != 4 {
+		if strings.HasPrefix(entry, Prefix) || strings.Contains(entry, Prefix) {
+			return Key{}, errors.New("looks like a key, not an entry: API_KEYS holds NAME:SCOPES:PROJECTS:SHA256 entries as `procoregraph apikey` prints them, never the key")
+		}
+		return Key{}, fmt.Errorf("want NAME:SCOPES:PROJECTS:SHA256 (4 fields separated by ':'), got %d field(s)", len(parts))
+	}
+	name, scopes, projects, hash := strings.TrimSpace(parts[0]), parts[1], parts[2], strings.TrimSpace(parts[3])
+	if !namePattern.MatchString(name) {
+		return Key{}, fmt.Errorf("name %q: want 1 to 64 letters, digits, '.', '_' or '-'", name)
+	}
+	k := Key{Name: name}
+	sc, err := principal.ParseScopes(scopes)
+	if err != nil {
+		return Key{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(sc) == 0 {
+		return Key{}, fmt.Errorf("%s: no scope: give read, write and/or subscribe", name)
+	}
+	k.Scopes = sc
+	if k.Projects, err = ParseProjects(projects); err != nil {
+		return Key{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if !hashPattern.MatchString(hash) {
+		return Key{}, fmt.Errorf("%s: the last field must be the key's SHA-256 as 64 lowercase hex digits", name)
+	}
+	_, _ = hex.Decode(k.hash[:], []byte(hash))
+	return k, nil
+}
+
+// ParseProjects reads a comma-separated list of project ids; empty means
+// nil (no allowlist).
+func ParseProjects(s string) ([]int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []int64
+	for f := range strings.SplitSeq(s, ",") {
+		id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("project %q: want a positive Procore project id", strings.TrimSpace(f))
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Lookup returns the key matching secret. Every configured hash is compared,
+// in constant time, whatever matches, so the time taken says nothing about
+// which key (or how much of one) matched.
+func (s *Set) Lookup(secret string) (Key, bool) {
+	if s == nil || !strings.HasPrefix(secret, Prefix) {
+		return Key{}, false
+	}
+	h := sha256.Sum256([]byte(secret))
+	found := -1
+	for i := range s.keys {
+		if subtle.ConstantTimeCompare(h[:], s.keys[i].hash[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Key{}, false
+	}
+	return s.keys[found], true
+}
+
+// Mint returns a new random key and its configured form. The key is shown
+// once; only its hash is kept.
+func Mint(name string, scopes []principal.Scope, projects []int64) (secret string, k Key, err error) {
+	if !namePattern.MatchString(name) {
+		return "", Key{}, fmt.Errorf("name %q: want 1 to 64 letters, digits, '.', '_' or '-'", name)
+	}
+	if len(scopes) == 0 {
+		return "", Key{}, errors.New("give at least one scope: read, write, subscribe")
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", Key{}, err
+	}
+	secret = Prefix + base64.RawURLEncoding.EncodeToString(b)
+	k = Key{Name: name, Scopes: slices.Clone(scopes), Projects: slices.Clone(projects), hash: sha256.Sum256([]byte(secret))}
+	return secret, k, nil
+}
