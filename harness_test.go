@@ -35,7 +35,7 @@ func apiKeyEntry(name, scopes, projects, key string) string {
 
 // gatewayProc is the real program started by run() on a loopback port.
 type gatewayProc struct {
-	URL    string // e.g. http://127.0.0.1:41234
+	URL string // e.g. http://127.0.0.1:41234
 	// key is sent as the bearer token of requests without one ("" when the
 	// gateway was not configured with testAPIKey).
 	key    string

@@ -22,7 +22,9 @@ var valid = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 type ctxKey struct{}
 
 // With returns ctx carrying id.
-func With(ctx context.Context, id string) context.Context { return context.WithValue(ctx, ctxKey{}, id) }
+func With(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
 
 // From returns the request id in ctx, or "".
 func From(ctx context.Context) string {
