@@ -35,6 +35,11 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 		return nil, adapter.Errorf(adapter.CodeInternal, "subscriptions are not configured")
 	}
 	f.Conn = c.ID
+	// Connections of one company share its events; a narrower credential (a
+	// key with a project allowlist, a person) gets only its projects'.
+	if f.ProjectID != 0 && !c.Sees(ctx, f.ProjectID) {
+		return nil, adapter.Errorf(adapter.CodeNotFound, "project %d not found", f.ProjectID)
+	}
 	cursor := ""
 	if after != nil {
 		cursor = *after
@@ -62,8 +67,11 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 		}
 		last := cursor
 		for e := range sub.C {
-			v, ok := conv(e)
 			last = e.ID
+			if f.ProjectID == 0 && e.ProjectID != 0 && !c.Sees(ctx, e.ProjectID) {
+				continue
+			}
+			v, ok := conv(e)
 			if !ok {
 				continue
 			}
