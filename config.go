@@ -13,6 +13,7 @@ import (
 
 	"procoregraph/adapter/portal"
 	"procoregraph/apikeys"
+	"procoregraph/httpguard"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 )
@@ -86,6 +87,12 @@ type config struct {
 	// or "" for the default: "service" over the embedded sandbox (the demo)
 	// and "off" with a real Procore.
 	Anonymous string
+	// AllowedHosts are the Host values served (ALLOWED_HOSTS); empty: the
+	// listen host, loopback names and PUBLIC_URL's host.
+	AllowedHosts []string
+	// CORSOrigins are the frontends allowed to call cross-origin
+	// (CORS_ORIGINS); empty: CORS off.
+	CORSOrigins []string
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -130,6 +137,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.EventRetention, "event-retention", envDuration(getenv, "EVENT_RETENTION"), "how long subscription events stay replayable by cursor; 0 means 24h with Redis, 1h in memory (EVENT_RETENTION)")
 	apiKeys := fs.String("api-keys", env("API_KEYS", ""), "service keys, NAME:SCOPES:PROJECTS:SHA256 entries separated by ';' as `procoregraph apikey` prints them (API_KEYS)")
 	fs.StringVar(&c.Anonymous, "anonymous", env("ANONYMOUS", ""), "what requests without a credential may do: service (act as the service account; only on a private network) or off; default: service over the embedded sandbox, off with a real Procore (ANONYMOUS)")
+	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), "comma-separated Host header values served (host, host:port, *.domain, or * for any); others get 421; default: the listen host, localhost names and PUBLIC_URL's host (ALLOWED_HOSTS)")
+	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), "comma-separated browser origins allowed to call cross-origin with credentials, e.g. https://app.example.com; default none (CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -200,6 +209,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	default:
 		errs = append(errs, fmt.Errorf("ANONYMOUS %q: want service or off", c.Anonymous))
 	}
+	c.AllowedHosts = splitList(*allowedHosts)
+	c.CORSOrigins = splitList(*corsOrigins)
+	if _, err := httpguard.New(httpguard.Options{AllowedHosts: c.AllowedHosts, CORSOrigins: c.CORSOrigins}); err != nil {
+		errs = append(errs, err)
+	}
 	keys, err := apikeys.Parse(*apiKeys)
 	if err != nil {
 		errs = append(errs, err)
@@ -211,6 +225,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	c.CacheTTLs = ttls
 	return c, errors.Join(errs...)
+}
+
+// splitList splits a comma- or space-separated setting, dropping empties.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
 }
 
 // envDuration reads a duration from the environment; an unparsable value is

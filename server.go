@@ -24,6 +24,7 @@ import (
 	"procoregraph/cache"
 	"procoregraph/gateway"
 	"procoregraph/graph"
+	"procoregraph/httpguard"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/oauthstore"
@@ -176,7 +177,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
+	hosts := cfg.AllowedHosts
+	if len(hosts) == 0 {
+		hosts = httpguard.DefaultHosts(cfg.Addr, cfg.PublicURL)
+	}
+	guard, err := httpguard.New(httpguard.Options{AllowedHosts: hosts, CORSOrigins: cfg.CORSOrigins})
+	if err != nil {
+		return err
+	}
 	handler := gateway.NewServer(gateway.Deps{
+		Guard:         guard,
 		Live:          lv.Live,
 		Webhooks:      lv.Webhooks,
 		Stopping:      stopping,

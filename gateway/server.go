@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 
@@ -23,9 +24,11 @@ import (
 	"procoregraph/authn"
 	"procoregraph/events"
 	"procoregraph/graph"
+	"procoregraph/httpguard"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/principal"
+	"procoregraph/reqid"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
 	"procoregraph/respcache"
@@ -44,6 +47,10 @@ type Deps struct {
 	Auth Authenticator
 	// Audit records mutations and refused credentials. Nil: none.
 	Audit *audit.Logger
+	// Guard checks the Host header, answers CORS and decides whether a
+	// cookie-authenticated state change comes from an allowed origin
+	// (httpguard). Nil: httpguard's defaults (loopback hosts, no CORS).
+	Guard *httpguard.Guard
 	// Loaders configures per-request dataloaders (cache, batching mode).
 	Loaders loaders.Options
 	// Logger for request errors. Default: slog.Default().
@@ -92,7 +99,13 @@ func NewServer(d Deps) http.Handler {
 	if d.ComplexityLimit == 0 {
 		d.ComplexityLimit = 50000
 	}
-	return routes(d, newGraphQL(d))
+	if d.Guard == nil {
+		d.Guard, _ = httpguard.New(httpguard.Options{})
+	}
+	if len(d.Websocket.OriginPatterns) == 0 {
+		d.Websocket.OriginPatterns = d.Guard.OriginHosts()
+	}
+	return reqid.Middleware(d.Guard.Handler(routes(d, newGraphQL(d))))
 }
 
 func newGraphQL(d Deps) http.Handler {
@@ -155,6 +168,12 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 				writeAuthError(w, err)
 				return
 			}
+			if id.Principal.ViaCookie && !csrfSafe(d.Guard, r) {
+				recordRefusal(ctx, d.Audit, &authn.Refusal{Credential: "cookie", Err: adapter.Errorf(adapter.CodeForbidden, "cross-site request")})
+				writeAuthError(w, adapter.Errorf(adapter.CodeForbidden,
+					"a request signed in by cookie must come from this gateway's origin or a CORS_ORIGINS frontend and, to change state, send JSON (or a header that requires a CORS preflight)"))
+				return
+			}
 			if id.Conn == nil && isStream(r) {
 				// An SSE stream has sent its 200 before the operation is
 				// authorized: refuse it here instead.
@@ -204,4 +223,24 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// csrfSafe reports whether a request authenticated by the session cookie
+// cannot be a cross-site forgery: a state-changing method must come from an
+// allowed origin (httpguard.SameSiteRequest) and carry a JSON body or a
+// header only sent after a CORS preflight, neither of which a plain HTML
+// form can produce. Reads (GET, HEAD, OPTIONS) run only queries.
+func csrfSafe(g *httpguard.Guard, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	if !g.SameSiteRequest(r) {
+		return false
+	}
+	if hasPreflightHeader(r) {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
 }

@@ -27,6 +27,9 @@ type statusRewriter struct {
 // authorization refusal asked for (401 without a credential, 403 without
 // the scope), which gqlgen's executor cannot set itself.
 func (s *statusRewriter) WriteHeader(code int) {
+	if s.wrote {
+		return // a second status (e.g. after a refused websocket upgrade) would only be logged as superfluous
+	}
 	if !s.wrote && (code < 300 || code == http.StatusUnprocessableEntity) {
 		if st := authStatusOf(s.ctx); st != 0 {
 			if st == http.StatusUnauthorized {
