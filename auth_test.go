@@ -108,6 +108,28 @@ func TestNobodyReachesProcoreWithoutACredential(t *testing.T) {
 		})
 	}
 
+	t.Run("RefusalsAreAuditedWithoutTheCredential", func(t *testing.T) {
+		kinds := map[string]int{}
+		for _, r := range g.auditRecords(t) {
+			if r.Event == "credential.refused" {
+				if r.Outcome != "refused" || r.Code != "UNAUTHENTICATED" || r.Remote == "" || r.RequestID == "" {
+					t.Fatalf("refusal record %+v", r)
+				}
+				kinds[r.Credential]++
+			}
+		}
+		// UnknownAPIKey, NotAGatewayToken (no JWT issuer configured),
+		// NotBearer, and the forged cookie; 3 requests each.
+		if kinds["api_key"] != 3 || kinds["unknown"] != 6 || kinds["cookie"] != 3 {
+			t.Fatalf("refusals by credential kind %v", kinds)
+		}
+		for _, secret := range []string{"unknownUnknownUnknown", "eyJhbGciOiJIUzI1NiJ9", "dXNlcjpwYXNz", "forgedForged", testAPIKey, readKey} {
+			if strings.Contains(g.stderr.String(), secret) {
+				t.Fatalf("the gateway's output holds a credential (%s)", secret)
+			}
+		}
+	})
+
 	t.Run("SchemaIsPublic", func(t *testing.T) {
 		status, resp := rawPost(t, g.URL, `{ _service { sdl } __schema { queryType { name } } }`, nil, http.Header{})
 		if status != http.StatusOK || len(resp.Errors) > 0 || !strings.Contains(string(resp.Data), "Query") {
@@ -137,6 +159,11 @@ func TestNobodyReachesProcoreWithoutACredential(t *testing.T) {
 		}
 		if n := sb.Stats().Total; n != 0 {
 			t.Fatalf("%d Procore calls for a forbidden mutation, want 0: %v", n, sb.Stats().ByRoute)
+		}
+		recs := g.auditRecords(t)
+		last := recs[len(recs)-1]
+		if last.Event != "mutation" || last.Operation != "closeRFI" || last.Outcome != "forbidden" || last.Principal.Kind != "api_key" || last.Principal.Name != "bi-reader" {
+			t.Fatalf("last audit record %+v, want the forbidden closeRFI of bi-reader", last)
 		}
 	})
 

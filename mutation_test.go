@@ -88,11 +88,17 @@ func id64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // do sends one GraphQL request with extra headers and decodes data into out
 // (when not nil). It fails the test on GraphQL errors.
+// Every mutation it sends is held to its audit records (checkMutationAudit).
 func (m *mutationEnv) do(t *testing.T, query string, vars map[string]any, out any, headers ...string) {
 	t.Helper()
+	isMutation := strings.HasPrefix(strings.TrimSpace(query), "mutation")
+	recsBefore, writesBefore := len(m.gw.auditRecords(t)), writeCount(m.sb)
 	resp := gqlPost(t, m.gw.URL, query, vars, headers...)
 	if len(resp.Errors) > 0 {
 		t.Fatalf("GraphQL errors: %+v", resp.Errors)
+	}
+	if isMutation {
+		checkMutationAudit(t, m.gw.auditRecords(t)[recsBefore:], resp.Data, vars, writeCount(m.sb)-writesBefore)
 	}
 	if out != nil {
 		if err := json.Unmarshal(resp.Data, out); err != nil {
@@ -907,10 +913,12 @@ func uploadRequest(t *testing.T, base, project, filename string, content []byte,
 
 func (m *mutationEnv) upload(t *testing.T, filename string, content []byte, sha string) (*uploadOut, []userError) {
 	t.Helper()
+	recsBefore, writesBefore := len(m.gw.auditRecords(t)), writeCount(m.sb)
 	resp := sendGraphQL(t, uploadRequest(t, m.gw.URL, m.project, filename, content, sha))
 	if len(resp.Errors) > 0 {
 		t.Fatalf("uploadAttachment errors: %+v", resp.Errors)
 	}
+	checkMutationAudit(t, m.gw.auditRecords(t)[recsBefore:], resp.Data, map[string]any{"in": map[string]any{"projectId": m.project}}, writeCount(m.sb)-writesBefore)
 	var out struct {
 		U struct {
 			Upload     *uploadOut  `json:"upload"`

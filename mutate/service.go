@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"procoregraph/adapter"
+	"procoregraph/audit"
 	"procoregraph/cache"
 	"procoregraph/events"
 	"procoregraph/loaders"
@@ -235,6 +236,7 @@ func runCreate[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (ou
 	v, err := op.do(ctx)
 	created := op.exists(v)
 	if created {
+		auditWrite(ctx, v)
 		var snaps []events.Snapshot
 		if op.snapshot != nil {
 			if snap, ok := op.snapshot(v); ok {
@@ -353,6 +355,7 @@ func update[T any](ctx context.Context, s *Runner, e env, op updateOp[T]) (*T, [
 		uerrs, err := fromUpstream(err, op.target...)
 		return nil, uerrs, err
 	}
+	auditWrite(ctx, v)
 	var snaps []events.Snapshot
 	if op.snapshot != nil {
 		if snap, ok := op.snapshot(v); ok {
@@ -388,6 +391,33 @@ func (s *Runner) observe(ctx context.Context, snaps ...events.Snapshot) {
 // ProjectScope is the cache scope of everything in a project (what loaders
 // use), invalidated after every write to the project.
 func ProjectScope(projectID int64) string { return "project:" + strconv.FormatInt(projectID, 10) }
+
+// auditWrite reports the Procore object a write produced to the audit log's
+// collector for the running mutation.
+func auditWrite(ctx context.Context, v any) {
+	var kind string
+	var id int64
+	switch x := v.(type) {
+	case adapter.RFI:
+		kind, id = "rfi", x.ID
+	case adapter.Submittal:
+		kind, id = "submittal", x.ID
+	case adapter.Commitment:
+		kind, id = "commitment", x.ID
+	case adapter.ChangeOrder:
+		kind, id = "change_order", x.ID
+	case adapter.Invoice:
+		kind, id = "invoice", x.ID
+	case UploadedFile:
+		audit.Wrote(ctx, "upload", x.ID)
+		return
+	default:
+		return
+	}
+	if id != 0 {
+		audit.Wrote(ctx, kind, strconv.FormatInt(id, 10))
+	}
+}
 
 // IdempotencyKeyFrom returns the request's Idempotency-Key header (see
 // WithIdempotencyKey), or "".
