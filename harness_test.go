@@ -27,6 +27,10 @@ import (
 // own headers.
 const testAPIKey = "pgk_harnessHarnessHarnessHarnessHarnessHarness0"
 
+// testSessionKey encrypts the sessions of every gateway the harness starts
+// (32 bytes, hex).
+const testSessionKey = "7465737473657373696f6e6b65797465737473657373696f6e6b657974657374"
+
 // apiKeyEntry is the API_KEYS entry of key (name:scopes:projects:sha256).
 func apiKeyEntry(name, scopes, projects, key string) string {
 	h := sha256.Sum256([]byte(key))
@@ -254,5 +258,7 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Running, map[strin
 		"PROCORE_CLIENT_SECRET": secret,
 		"PROCORE_COMPANY_ID":    strconv.FormatInt(company, 10),
 		"API_KEYS":              apiKeyEntry("harness", "read,write,subscribe", "", testAPIKey),
+		// Replicas sharing Redis must share the session key.
+		"PORTAL_SESSION_KEY": testSessionKey,
 	}
 }

@@ -96,7 +96,16 @@ func userRefreshToken(t *testing.T, sb *sandbox.Running) string {
 		t.Fatalf("no login form on the authorize page:\n%.500s", body)
 	}
 	page(c.PostForm(sb.URL+"/login", url.Values{"email": {sandbox.DefaultDemoEmail}, "return_to": {html.UnescapeString(m[1])}}))
-	at, _ := page(c.PostForm(sb.URL+"/login/password", url.Values{"password": {sandbox.DefaultDemoPassword}}))
+	// The login comes back to the consent page: submit its form with Allow.
+	_, body = page(c.PostForm(sb.URL+"/login/password", url.Values{"password": {sandbox.DefaultDemoPassword}}))
+	consent := url.Values{"decision": {"allow"}}
+	for _, f := range regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		consent.Set(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
+	}
+	if consent.Get("authenticity_token") == "" || consent.Get("client_id") == "" {
+		t.Fatalf("no consent form after the login:\n%.500s", body)
+	}
+	at, _ := page(c.PostForm(sb.URL+"/oauth/authorize", consent))
 	u, err := url.Parse(at)
 	if err != nil || u.Query().Get("code") == "" {
 		t.Fatalf("the portal did not end on a code page: %s", at)

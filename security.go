@@ -1,15 +1,31 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
+	"procoregraph/adapter"
+	"procoregraph/adapter/portal"
+	"procoregraph/adapter/rest"
 	"procoregraph/apikeys"
 	"procoregraph/audit"
 	"procoregraph/cache"
+	"procoregraph/httpguard"
 	"procoregraph/principal"
+	"procoregraph/reqstats"
+	"procoregraph/sealbox"
+	"procoregraph/signin"
+	"procoregraph/streams"
+	"procoregraph/tenant"
 )
 
 // mintAPIKey is `procoregraph apikey -name NAME -scopes read,write,subscribe
@@ -59,4 +75,93 @@ func newAudit(cfg config, stderr io.Writer, logger *slog.Logger) (*audit.Logger,
 		}
 	}
 	return audit.New(sinks...), closer
+}
+
+// sessionKey is the key that encrypts stored sessions (browser sessions,
+// sign-in sessions and their Procore tokens): PORTAL_SESSION_KEY, or a random
+// one for this process. With a real Procore and Redis a random key is
+// refused: each replica would pick its own, so a token would work on one
+// replica only and a revocation elsewhere would "succeed" without revoking.
+func sessionKey(cfg config, embedded bool, logger *slog.Logger) ([]byte, error) {
+	if cfg.PortalSessionKey != "" {
+		k, err := portal.ParseKey(cfg.PortalSessionKey)
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_SESSION_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if cfg.RedisURL != "" && !embedded {
+		return nil, errors.New("REDIS_URL is set but PORTAL_SESSION_KEY is not: replicas sharing Redis must share the key that encrypts sessions (generate one with `openssl rand -base64 32`)")
+	}
+	key := make([]byte, sealbox.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	logger.Info("sessions use a random key: they end with this process and are not shared by replicas (set PORTAL_SESSION_KEY)")
+	return key, nil
+}
+
+// revocations ends revoked sessions' open streams: on this replica, and
+// with Redis on every replica (pub/sub), with a periodic re-check.
+type revocations struct {
+	registry *streams.Registry
+	pub      streams.Publisher
+}
+
+// Revoke implements streams.Publisher.
+func (r *revocations) Revoke(ctx context.Context, sessionID string) error {
+	return r.pub.Revoke(ctx, sessionID)
+}
+
+func newRevocations(ctx context.Context, cfg config, logger *slog.Logger) (*revocations, func(), error) {
+	reg := streams.NewRegistry(streams.Options{Logger: logger})
+	if cfg.RedisURL == "" {
+		return &revocations{registry: reg, pub: streams.Local{R: reg}}, reg.Close, nil
+	}
+	rdb, err := cache.ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		reg.Close()
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := streams.NewRedisBroadcast(sctx, reg, streams.RedisOptions{Client: rdb, Prefix: cfg.CachePrefix, Logger: logger})
+	if err != nil {
+		reg.Close()
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("session revocations over Redis: %w", err)
+	}
+	return &revocations{registry: reg, pub: b}, func() { _ = b.Close(); reg.Close(); _ = rdb.Close() }, nil
+}
+
+// newSignIn wires "Sign in with Procore" (package signin): the OAuth app
+// configured for the service connection, the gateway's public URL for the
+// redirect, the shared store for sessions and token pairs.
+func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection, store cache.Store, logger *slog.Logger,
+	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher) (*signin.Service, error) {
+	box, err := sealbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	origins := map[string]bool{}
+	for _, o := range cfg.CORSOrigins {
+		if n, err := httpguard.NormalizeOrigin(o); err == nil {
+			origins[n] = true
+		}
+	}
+	return signin.New(signin.Options{
+		LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, PublicURL: publicURL,
+		Company: conn, Store: store, Box: box, Audit: auditLog, Revocations: rev, Logger: logger,
+		ReturnAllowed: func(u *url.URL) bool { return origins[strings.ToLower(u.Scheme+"://"+u.Host)] },
+		NewClient: func(tokens rest.TokenStore, refreshToken string) (adapter.Procore, error) {
+			return rest.New(rest.Config{
+				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+				RefreshToken: refreshToken, TokenStore: tokens, CompanyID: conn.CompanyID,
+				MaxConcurrency: cfg.MaxConcurrency,
+				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
+				OnUpstreamCall: observe,
+				Logger:         logger,
+			})
+		},
+	})
 }

@@ -159,19 +159,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("live updates: %w", err)
 	}
 	defer lv.close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	served := false
+	defer func() {
+		if !served {
+			_ = ln.Close()
+		}
+	}()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	key, err := sessionKey(cfg, embedded, logger)
+	if err != nil {
+		return err
+	}
+	revocations, closeRevocations, err := newRevocations(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRevocations()
 	var watch func(context.Context, *tenant.Connection)
 	if cfg.PollInterval > 0 {
 		watch = lv.poll // browser-session connections are polled too
 	}
-	sess, sessionCodes, closeSessions, err := newSessions(cfg, logger, upstreamMetrics.Observe, lv.store, watch)
+	auditLog, closeAudit := newAudit(cfg, stderr, logger)
+	defer closeAudit()
+	sess, sessionCodes, closeSessions, err := newSessions(cfg, key, logger, upstreamMetrics.Observe, lv.store, watch, revocations, auditLog)
 	if err != nil {
 		return err
 	}
 	defer closeSessions()
-	auditLog, closeAudit := newAudit(cfg, stderr, logger)
-	defer closeAudit()
+	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations)
+	if err != nil {
+		return err
+	}
 	anonymous := cfg.Anonymous == "service" || cfg.Anonymous == "" && embedded
-	auth, err := authn.New(authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess})
+	auth, err := authn.New(authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess, SignIn: signIn})
 	if err != nil {
 		return err
 	}
@@ -179,7 +206,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopStreams()
 	hosts := cfg.AllowedHosts
 	if len(hosts) == 0 {
-		hosts = httpguard.DefaultHosts(cfg.Addr, cfg.PublicURL)
+		hosts = httpguard.DefaultHosts(cfg.Addr, publicURL)
 	}
 	guard, err := httpguard.New(httpguard.Options{AllowedHosts: hosts, CORSOrigins: cfg.CORSOrigins})
 	if err != nil {
@@ -192,6 +219,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Stopping:      stopping,
 		Auth:          auth,
 		Audit:         auditLog,
+		SignIn:        signIn,
+		Streams:       revocations.registry,
 		Sessions:      sess,
 		SessionCodes:  sessionCodes,
 		Loaders:       loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
@@ -212,10 +241,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopDebug()
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(stopStreams) // end subscriptions instead of waiting for them
 	if err := lv.start(ctx, ln.Addr()); err != nil {
@@ -232,6 +257,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
 
+	fmt.Fprintf(stdout, "Sign in with Procore at %s/auth/login (register %s as a redirect URI of the Procore app)\n", strings.TrimSuffix(publicURL, "/"), signIn.RedirectURL())
+
+	served = true
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,9 +10,11 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/adapter/portal"
 	"procoregraph/adapter/rest"
+	"procoregraph/audit"
 	"procoregraph/cache"
 	"procoregraph/reqstats"
 	"procoregraph/sessions"
+	"procoregraph/streams"
 	"procoregraph/tenant"
 )
 
@@ -25,19 +26,8 @@ import (
 //
 // watch, when not nil, runs for each session connection this process serves
 // (the poller of its changes) until the session ends.
-func newSessions(cfg config, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store, watch func(context.Context, *tenant.Connection)) (*sessions.Service, http.Handler, func(), error) {
-	var key []byte
-	if cfg.PortalSessionKey != "" {
-		k, err := portal.ParseKey(cfg.PortalSessionKey)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("PORTAL_SESSION_KEY: %w", err)
-		}
-		key = k
-	} else {
-		key = make([]byte, 32)
-		_, _ = rand.Read(key)
-		logger.Info("browser sessions use a random key: they end with this process and are not shared by replicas (set PORTAL_SESSION_KEY)")
-	}
+func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store,
+	watch func(context.Context, *tenant.Connection), rev streams.Publisher, auditLog *audit.Logger) (*sessions.Service, http.Handler, func(), error) {
 	providers := map[string]portal.CodeProvider{}
 	var inboxHandler http.Handler
 	provider := cfg.PortalCodeProvider
@@ -66,9 +56,12 @@ func newSessions(cfg config, logger *slog.Logger, observe func(string, string, i
 		return nil, nil, nil, fmt.Errorf("browser sessions: %w", err)
 	}
 	svc, err := sessions.New(sessions.Options{
-		Manager:  m,
-		LoginURL: cfg.LoginURL,
-		Watch:    watch,
+		Manager:     m,
+		LoginURL:    cfg.LoginURL,
+		Watch:       watch,
+		Revocations: rev,
+		Audit:       auditLog,
+		Store:       store, // login lockouts hold on every replica
 		NewClient: func(creds rest.Credentials, companyID int64) (adapter.Procore, error) {
 			return rest.New(rest.Config{
 				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, Credentials: creds, CompanyID: companyID,

@@ -105,6 +105,7 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 			ctx = transport.AppendCloseReason(ctx, msg)
 			return transport.WithWebsocketCloseCode(ctx, CloseUnauthorized), nil, errors.New(msg)
 		}
+		ctx = trackStream(ctx, d, req, id.Principal)
 		ctx = principal.With(ctx, id.Principal)
 		ctx = tenant.With(ctx, id.Conn)
 		ctx = loaders.With(ctx, loaders.New(id.Conn, d.Loaders))

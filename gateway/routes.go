@@ -17,6 +17,9 @@ func routes(d Deps, gql http.Handler) http.Handler {
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)
 	}
+	if d.SignIn != nil {
+		d.SignIn.Register(mux)
+	}
 	if d.SessionCodes != nil {
 		mux.Handle("POST /sessions/codes", d.SessionCodes)
 	}

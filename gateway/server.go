@@ -33,6 +33,7 @@ import (
 	"procoregraph/resolvers"
 	"procoregraph/respcache"
 	"procoregraph/sessions"
+	"procoregraph/streams"
 	"procoregraph/tenant"
 )
 
@@ -47,6 +48,12 @@ type Deps struct {
 	Auth Authenticator
 	// Audit records mutations and refused credentials. Nil: none.
 	Audit *audit.Logger
+	// SignIn serves "Sign in with Procore" at /auth/* (signin.Service).
+	// Nil: the routes answer 404.
+	SignIn interface{ Register(*http.ServeMux) }
+	// Streams ends the websockets and SSE streams of revoked sessions
+	// (streams.Registry). Nil: streams end only with their clients.
+	Streams *streams.Registry
 	// Guard checks the Host header, answers CORS and decides whether a
 	// cookie-authenticated state change comes from an allowed origin
 	// (httpguard). Nil: httpguard's defaults (loopback hosts, no CORS).
@@ -189,6 +196,9 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		if d.Live != nil {
 			ctx = events.WithLive(ctx, d.Live)
 		}
+		if isStream(r) && !isWebsocketUpgrade(r) {
+			ctx = trackStream(ctx, d, r, id.Principal)
+		}
 		ctx = context.WithValue(ctx, upgradeKey{}, r)
 		if d.Sessions != nil {
 			ctx = sessions.NewContext(ctx, d.Sessions)
@@ -243,4 +253,18 @@ func csrfSafe(g *httpguard.Guard, r *http.Request) bool {
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
+}
+
+// trackStream ties a long-lived stream of a session's principal to the
+// session: revoking it (on any replica) ends the stream, and so does a
+// periodic re-authentication of the same credential that fails.
+func trackStream(ctx context.Context, d Deps, r *http.Request, p principal.Principal) context.Context {
+	if d.Streams == nil || p.SessionID == "" {
+		return ctx
+	}
+	again := r.Clone(context.WithoutCancel(ctx))
+	return d.Streams.Track(ctx, p.SessionID, func(cctx context.Context) error {
+		_, err := d.Auth.Authenticate(again.WithContext(cctx))
+		return err
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"procoregraph/cache"
+	"procoregraph/sealbox"
 )
 
 // Options configure a Store. Zero values mean the defaults.
@@ -24,6 +25,13 @@ type Options struct {
 	Lease time.Duration
 	// Poll is how often a waiter retries the lock. Default 50 ms.
 	Poll time.Duration
+	// Box, when set, encrypts the stored pair (the refresh token is a
+	// credential): sealed with the store key as additional data. Default:
+	// plain JSON.
+	Box *sealbox.Box
+	// TTL, when set, expires the stored pair (a person's sign-in session
+	// ends). Default: no expiry.
+	TTL time.Duration
 }
 
 // Store is one connection's token pair in a cache.Store.
@@ -50,8 +58,14 @@ func (s *Store) Load(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	raw := it.Value
+	if s.o.Box != nil {
+		if raw, err = s.o.Box.Open(s.key, raw); err != nil {
+			return nil, fmt.Errorf("oauthstore: stored token: %w", err)
+		}
+	}
 	var t oauth2.Token
-	if err := json.Unmarshal(it.Value, &t); err != nil {
+	if err := json.Unmarshal(raw, &t); err != nil {
 		return nil, fmt.Errorf("oauthstore: stored token: %w", err)
 	}
 	return &t, nil
@@ -67,7 +81,12 @@ func (s *Store) Save(ctx context.Context, t *oauth2.Token) error {
 	if err != nil {
 		return err
 	}
-	return s.store.Set(ctx, s.key, b, 0)
+	if s.o.Box != nil {
+		if b, err = s.o.Box.Seal(s.key, b); err != nil {
+			return err
+		}
+	}
+	return s.store.Set(ctx, s.key, b, s.o.TTL)
 }
 
 // LockRefresh takes the connection's refresh lock (a lease, so a crashed

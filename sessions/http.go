@@ -3,6 +3,7 @@ package sessions
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/adapter/portal"
+	"procoregraph/audit"
 )
 
 // sessionJSON is a session as the REST API returns it.
@@ -78,7 +80,15 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	sess, err := s.Create(r.Context(), CreateInput{Username: in.Username, Password: in.Password, CompanyID: company,
+	ctx := r.Context()
+	if audit.RemoteFrom(ctx) == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ctx = audit.WithRemote(ctx, host)
+	}
+	sess, err := s.Create(ctx, CreateInput{Username: in.Username, Password: in.Password, CompanyID: company,
 		MFA: portal.MFA{Method: method, TOTPSecret: in.MFA.TOTPSecret, CodeProvider: in.MFA.CodeProvider, CodeAddress: in.MFA.CodeAddress}})
 	if err != nil {
 		writeError(w, err)
@@ -142,7 +152,9 @@ func writeError(w http.ResponseWriter, err error) {
 		status = http.StatusUnauthorized
 	case adapter.CodeForbidden:
 		status = http.StatusForbidden
-	case adapter.CodeUpstreamUnavailable, adapter.CodeRateLimited:
+	case adapter.CodeRateLimited:
+		status = http.StatusTooManyRequests
+	case adapter.CodeUpstreamUnavailable:
 		status = http.StatusServiceUnavailable
 	}
 	body := map[string]any{"code": string(code), "message": "internal error"}

@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,8 +21,11 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/adapter/portal"
 	"procoregraph/adapter/rest"
+	"procoregraph/audit"
 	"procoregraph/authn"
+	"procoregraph/cache"
 	"procoregraph/principal"
+	"procoregraph/streams"
 	"procoregraph/tenant"
 )
 
@@ -33,6 +38,7 @@ type Manager interface {
 	Session(ctx context.Context, id string) (portal.Session, error)
 	Refresh(ctx context.Context, id string) (portal.Session, error)
 	Revoke(ctx context.Context, id string) error
+	Rotate(ctx context.Context, id string) (portal.Session, error)
 	Credentials(id string) rest.Credentials
 }
 
@@ -52,11 +58,23 @@ type Options struct {
 	// token of the connection is revoked or expired, or the Service closes.
 	// The gateway uses it to poll Procore for the connection's changes.
 	Watch func(ctx context.Context, c *tenant.Connection)
+	// Revocations ends a revoked session's open websockets and SSE streams
+	// on every replica. Nil: they end with their clients.
+	Revocations streams.Publisher
+	// Audit records session creations, refreshes and revocations. Nil: none.
+	Audit *audit.Logger
+	// Store counts refused logins, so that lockouts hold on every replica
+	// (Redis when configured). Nil: an in-memory store of this Service.
+	Store cache.Store
+	// Limits bound login attempts per client address and per username,
+	// with a lockout after repeated failures.
+	Limits Limits
 }
 
 // Service maps gateway tokens to connections and runs the session lifecycle.
 type Service struct {
 	o        Options
+	limits   *limiter
 	mu       sync.Mutex
 	conns    map[string]*tenant.Connection // by session id
 	watchers map[string]*watcher           // by connection id
@@ -81,7 +99,15 @@ func New(o Options) (*Service, error) {
 	if o.Manager == nil || o.LoginURL == "" || o.NewClient == nil {
 		return nil, errors.New("sessions: Manager, LoginURL and NewClient are required")
 	}
-	return &Service{o: o, conns: map[string]*tenant.Connection{}, watchers: map[string]*watcher{}, stop: make(chan struct{})}, nil
+	if o.Store == nil {
+		m, err := cache.NewMemory(cache.MemoryOptions{})
+		if err != nil {
+			return nil, err
+		}
+		o.Store = m
+	}
+	return &Service{o: o, limits: newLimiter(o.Limits, o.Store), conns: map[string]*tenant.Connection{},
+		watchers: map[string]*watcher{}, stop: make(chan struct{})}, nil
 }
 
 // Close stops every Watch and waits for them.
@@ -178,29 +204,132 @@ type CreateInput struct {
 }
 
 // Create logs in (one attempt) and returns the new session; its ID is the
-// gateway token.
+// gateway token. Attempts are bounded per client address and per username
+// (Limits): RATE_LIMITED, with no login at Procore, when a bucket is empty
+// or repeated failures locked the username or the address out. When no
+// company was given and the person sees several, the session is not kept
+// and BAD_USER_INPUT lists the companies to choose from.
 func (s *Service) Create(ctx context.Context, in CreateInput) (portal.Session, error) {
-	return s.o.Manager.CreateSession(ctx, portal.Login{BaseURL: s.o.LoginURL, Email: in.Username,
+	addr := audit.RemoteFrom(ctx)
+	if err := s.limits.allow(ctx, in.Username, addr); err != nil {
+		s.audit(ctx, audit.EventSessionCreate, in.Username, "", err)
+		return portal.Session{}, err
+	}
+	sess, err := s.o.Manager.CreateSession(ctx, portal.Login{BaseURL: s.o.LoginURL, Email: in.Username,
 		Password: in.Password, MFA: in.MFA, CompanyID: in.CompanyID})
+	switch {
+	case errors.Is(err, portal.ErrInvalidCredentials) || errors.Is(err, portal.ErrInvalidCode) || errors.Is(err, portal.ErrMFAMismatch):
+		s.limits.failed(ctx, in.Username, addr)
+	case err == nil:
+		s.limits.succeeded(ctx, in.Username)
+		if in.CompanyID == 0 {
+			err = s.requireOneCompany(ctx, sess)
+		}
+	}
+	if err != nil {
+		sess = portal.Session{}
+	}
+	s.audit(ctx, audit.EventSessionCreate, in.Username, sess.ID, err)
+	return sess, err
 }
 
-// Refresh logs the session in again now and extends its life.
+// requireOneCompany ends a new session made without a company when its
+// person sees several companies, answering which ones.
+func (s *Service) requireOneCompany(ctx context.Context, sess portal.Session) error {
+	p, err := s.o.NewClient(s.o.Manager.Credentials(sess.ID), 0)
+	if err != nil {
+		return nil
+	}
+	companies, err := p.Companies(ctx)
+	if err != nil || len(companies) <= 1 {
+		return nil // one company, or discovery later (Connection) says what is wrong
+	}
+	if rerr := s.o.Manager.Revoke(context.WithoutCancel(ctx), sess.ID); rerr != nil {
+		slog.Default().WarnContext(ctx, "sessions: could not end a session made without a company", "err", rerr)
+	}
+	names := make([]string, len(companies))
+	for i, c := range companies {
+		names[i] = fmt.Sprintf("%d (%s)", c.ID, c.Name)
+	}
+	msg := fmt.Sprintf("this Procore user sees %d companies: choose one with companyId: %s", len(companies), strings.Join(names, ", "))
+	return &adapter.Error{Code: adapter.CodeBadUserInput, Message: msg,
+		Fields: []adapter.FieldError{{Field: []string{"companyId"}, Message: msg, Code: adapter.CodeBadUserInput}}}
+}
+
+// Refresh logs the session in again now, extends its life and rotates its
+// token: the returned session carries a new token, and the old one stops
+// working at once on every replica (its open streams end).
 func (s *Service) Refresh(ctx context.Context, token string) (portal.Session, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return portal.Session{}, adapter.Errorf(adapter.CodeUnauthenticated, "not a session token")
 	}
-	return s.o.Manager.Refresh(ctx, token)
+	sess, err := s.o.Manager.Refresh(ctx, token)
+	if err == nil {
+		sess, err = s.o.Manager.Rotate(ctx, token)
+	}
+	if err == nil {
+		s.mu.Lock()
+		s.forgetLocked(token)
+		s.mu.Unlock()
+		s.announce(ctx, token)
+	}
+	s.audit(ctx, audit.EventSessionRefresh, sess.Email, token, err)
+	return sess, err
 }
 
-// Revoke logs the session out at Procore and forgets it.
+// announce ends the open streams of token's session on every replica.
+func (s *Service) announce(ctx context.Context, token string) {
+	if s.o.Revocations == nil {
+		return
+	}
+	if err := s.o.Revocations.Revoke(ctx, SessionID(token)); err != nil {
+		// The session is gone from the store: the other replicas' periodic
+		// re-check ends its streams.
+		slog.Default().WarnContext(ctx, "sessions: could not announce a revocation to the other replicas", "err", err)
+	}
+}
+
+// Revoke logs the session out at Procore and forgets it, and ends its open
+// streams on every replica. Revocation fails closed: when the store cannot
+// delete the session an error is returned and the session is not reported
+// revoked.
 func (s *Service) Revoke(ctx context.Context, token string) error {
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return adapter.Errorf(adapter.CodeUnauthenticated, "not a session token")
 	}
+	var email string
+	if sess, err := s.o.Manager.Session(ctx, token); err == nil {
+		email = sess.Email
+	}
 	s.mu.Lock()
 	s.forgetLocked(token)
 	s.mu.Unlock()
-	return s.o.Manager.Revoke(ctx, token)
+	err := s.o.Manager.Revoke(ctx, token)
+	if err == nil {
+		s.announce(ctx, token)
+	}
+	s.audit(ctx, audit.EventSessionRevoke, email, token, err)
+	return err
+}
+
+// audit records a session action by the person it concerns (never the
+// token: the session id is a hash of it).
+func (s *Service) audit(ctx context.Context, event, email, token string, err error) {
+	if s.o.Audit == nil {
+		return
+	}
+	rec := audit.Record{Event: event, Operation: event, Outcome: audit.OutcomeOK, Remote: audit.RemoteFrom(ctx),
+		Principal: principal.Ref{Kind: principal.KindBrowserSession, Name: email}}
+	if token != "" {
+		rec.Inputs = map[string]string{"sessionId": SessionID(token)}
+	}
+	if err != nil {
+		rec.Outcome, rec.Code = audit.OutcomeError, string(adapter.ErrorCode(err))
+		if c := adapter.ErrorCode(err); c == adapter.CodeUnauthenticated || c == adapter.CodeBadUserInput {
+			rec.Outcome = audit.OutcomeRejected
+		}
+	}
+	s.o.Audit.Record(ctx, rec)
 }
 
 // Identity implements authn.SessionResolver: the person behind a session

@@ -43,6 +43,19 @@ func (m *fakeManager) Revoke(_ context.Context, id string) error {
 	return nil
 }
 
+func (m *fakeManager) Rotate(_ context.Context, id string) (portal.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return portal.Session{}, adapter.Errorf(adapter.CodeUnauthenticated, "no such session")
+	}
+	delete(m.sessions, id)
+	s.ID = id + "r"
+	m.sessions[s.ID] = s
+	return s, nil
+}
+
 func (m *fakeManager) Credentials(string) rest.Credentials { return nil }
 
 // TestWatchRunsWhileAConnectionHasALiveToken: the Watch of a connection

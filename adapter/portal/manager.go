@@ -299,6 +299,17 @@ type record struct {
 	LoggedInAt time.Time    `json:"logged_in_at"`
 	Logins     int          `json:"logins"`
 	RetryAt    time.Time    `json:"retry_at,omitzero"`
+	// Conn is the connection id, kept across token rotations (Rotate);
+	// empty in records written before rotation existed: ConnID(ID).
+	Conn string `json:"conn,omitempty"`
+}
+
+// connID is the record's connection id, stable across rotations.
+func (r *record) connID() string {
+	if r.Conn != "" {
+		return r.Conn
+	}
+	return ConnID(r.ID)
 }
 
 // New returns a Manager. It starts nothing: the default browser starts on the
@@ -374,7 +385,7 @@ func lockKey(id string) string   { return cache.AuxKey(ConnID(id), "portal", "lo
 
 func (r *record) session() Session {
 	return Session{
-		ID: r.ID, ConnID: ConnID(r.ID), BaseURL: r.Login.BaseURL, Email: r.Login.Email,
+		ID: r.ID, ConnID: r.connID(), BaseURL: r.Login.BaseURL, Email: r.Login.Email,
 		CompanyID: r.Login.CompanyID, MFAMethod: r.Login.MFA.Method, State: r.State,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, ProcoreExpiresAt: r.Web.ExpiresAt,
 		LoggedInAt: r.LoggedInAt, Logins: r.Logins,
@@ -538,6 +549,37 @@ func (m *Manager) Refresh(ctx context.Context, id string) (Session, error) {
 	}
 	m.remember(id, rec, now)
 	return rec.session(), nil
+}
+
+// Rotate replaces the session's id (the gateway token) with a new one and
+// returns the session under it; the old id stops working at once on every
+// replica. The connection id stays the same, so cached data and pollers
+// carry over. Errors: as Session, plus UPSTREAM_UNAVAILABLE when the store
+// cannot be written (then the old id still works).
+func (m *Manager) Rotate(ctx context.Context, id string) (Session, error) {
+	rec, err := m.load(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	next := *rec
+	next.Conn = rec.connID()
+	next.ID = newSessionID()
+	blob, err := m.sealRecord(&next)
+	if err != nil {
+		return Session{}, &adapter.Error{Code: adapter.CodeInternal, Message: "cannot encrypt the session", Err: err}
+	}
+	now := m.o.Clock.Now()
+	if err := m.o.Store.Set(ctx, recordKey(next.ID), blob, next.ExpiresAt.Sub(now)); err != nil {
+		return Session{}, &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Message: "cannot store the rotated session", Err: err}
+	}
+	if err := m.o.Store.Delete(ctx, recordKey(id), lockKey(id)); err != nil {
+		_ = m.o.Store.Delete(context.WithoutCancel(ctx), recordKey(next.ID))
+		return Session{}, &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Message: "cannot retire the old session token", Err: err}
+	}
+	m.forget(id)
+	m.remember(next.ID, &next, now)
+	m.o.Logger.Info("portal: session token rotated", "conn", next.Conn)
+	return next.session(), nil
 }
 
 // Revoke ends the session: it logs out of Procore (best effort, so the

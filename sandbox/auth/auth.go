@@ -144,6 +144,15 @@ type authCode struct {
 	redirectURI string
 	userID      int64
 	expiresAt   time.Time
+	// challenge and challengeMethod ("S256" or "plain") are the PKCE code_challenge the code
+	// was requested with; both "" when there was none.
+	challenge, challengeMethod string
+}
+
+// grantKey names an approval a user gave an OAuth client on the consent page.
+type grantKey struct {
+	userID   int64
+	clientID string
 }
 
 type session struct {
@@ -174,6 +183,7 @@ type Service struct {
 	access        map[string]*accessToken
 	refresh       map[string]*refreshToken // only live (unused, unrevoked) refresh tokens
 	codes         map[string]*authCode
+	grants        map[grantKey]bool // consent given: the authorize page asks only once per user and client
 	sessions      map[string]*session
 	flows         map[string]*loginFlow
 	lastTOTPStep  map[int64]uint64 // per user: the newest TOTP time step accepted (replay guard)
@@ -198,6 +208,7 @@ func New(cfg Config) *Service {
 		access:       map[string]*accessToken{},
 		refresh:      map[string]*refreshToken{},
 		codes:        map[string]*authCode{},
+		grants:       map[grantKey]bool{},
 		sessions:     map[string]*session{},
 		flows:        map[string]*loginFlow{},
 		lastTOTPStep: map[int64]uint64{},
@@ -232,6 +243,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/token/info", s.handleTokenInfo)
 	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)
 	mux.HandleFunc("GET /oauth/authorize", s.handleAuthorize)
+	mux.HandleFunc("POST /oauth/authorize", s.handleAuthorizeDecision)
 	mux.HandleFunc("GET /oauth/authorize/native", s.handleAuthorizeNative)
 
 	mux.HandleFunc("GET /login", s.handleLoginPage)

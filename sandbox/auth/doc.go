@@ -4,10 +4,14 @@
 //
 // # OAuth routes
 //
-//	POST /oauth/token           grant_type=client_credentials | authorization_code | refresh_token
+//	POST /oauth/token           grant_type=client_credentials | authorization_code (code, redirect_uri,
+//	                            code_verifier) | refresh_token
 //	GET  /oauth/token/info      Authorization: Bearer <token>
 //	POST /oauth/revoke          token, client_id, client_secret
-//	GET  /oauth/authorize       response_type=code&client_id&redirect_uri&state
+//	GET  /oauth/authorize       response_type=code&client_id&redirect_uri&state[&code_challenge
+//	                            &code_challenge_method]: login, then the consent page or the code
+//	POST /oauth/authorize       the consent form: the same parameters, authenticity_token,
+//	                            decision=allow|deny
 //	GET  /oauth/authorize/native?code=   out-of-band page showing the code
 //
 // /oauth/token reads application/x-www-form-urlencoded, multipart/form-data or JSON bodies (plus
@@ -20,10 +24,16 @@
 //   - missing grant_type, code, redirect_uri or refresh_token → 400 invalid_request
 //   - unknown grant_type → 400 unsupported_grant_type
 //   - unknown client or wrong secret → 401 invalid_client
-//   - unknown, expired (10 min), used, other-client or redirect_uri-mismatched code, and unknown,
-//     used, revoked or other-client refresh token → 400 invalid_grant with "The provided
-//     authorization grant is invalid, expired, revoked, does not match the redirection URI used in
-//     the authorization request, or was issued to another client."
+//   - unknown, expired (10 min), used, other-client or redirect_uri-mismatched code, a missing or
+//     wrong code_verifier for a code requested with a PKCE challenge, and unknown, used, revoked
+//     or other-client refresh token → 400 invalid_grant with "The provided authorization grant is
+//     invalid, expired, revoked, does not match the redirection URI used in the authorization
+//     request, or was issued to another client."
+//
+// PKCE (RFC 7636): a code requested with a code_challenge needs the code_verifier, checked as
+// BASE64URL-NOPAD(SHA256(code_verifier)) == code_challenge for S256 and code_verifier ==
+// code_challenge for plain. A code requested without a challenge ignores code_verifier. As for the
+// other code mismatches, a refused exchange does not spend the code; a successful one does.
 //
 // Refresh tokens rotate and are single-use. A refresh call spends the old refresh token before
 // the new pair is written, so a lost response still spends it, and — as Doorkeeper without
@@ -35,14 +45,37 @@
 // "… expired", "… was revoked"). /oauth/revoke always answers 200 {} and revokes the given access
 // or refresh token together with its pair (unless a client_id is given that is not the token's).
 //
-// /oauth/authorize needs a web session: without one it redirects (302) to
-// /login?return_to=<the authorize URL>, and the login comes back to it. With a session it
-// approves without a consent page and redirects to redirect_uri with code (and state), or for
-// urn:ietf:wg:oauth:2.0:oob to /oauth/authorize/native?code=…, a page showing the code in the
-// element #auth-code. Unknown client → 401 HTML page; a redirect_uri that is not registered (or,
-// when the client registers none, is not an absolute http(s) URI or the oob URN) → 400 HTML page,
-// both with the message in #oauth-error; response_type other than code → redirect with
-// error=unsupported_response_type.
+// GET /oauth/authorize first checks the request. Unknown client → 401 HTML page; a redirect_uri
+// that is not registered (or, when the client registers none, is not an absolute http(s) URI or
+// the oob URN) → 400 HTML page, both with the message in #oauth-error. The other errors redirect
+// to redirect_uri with error, error_description and state (when given), or for the oob URI show
+// a 400 HTML page with #oauth-error: response_type other than code → unsupported_response_type;
+// a code_challenge that is not 43–128 characters of [A-Za-z0-9-._~], or a code_challenge_method
+// other than S256 or plain → invalid_request. A code_challenge without a method is plain
+// (RFC 7636 §4.3); a method without a challenge is ignored, as Doorkeeper does.
+//
+// Then it needs a web session: without one it redirects (302) to /login?return_to=<the authorize
+// URL>, and the login comes back to it. With a session, the first time a user authorizes a client
+// it shows the consent page (200):
+//
+//	main#consent               the client id in #consent-client, the user's name in #consent-user
+//	form#consent-form          method=post action=/oauth/authorize, hidden inputs client_id,
+//	                           redirect_uri, response_type, state, code_challenge,
+//	                           code_challenge_method and authenticity_token (the session's CSRF token)
+//	button#authorize           name=decision value=allow ("Allow")
+//	button#deny                name=decision value=deny ("Deny")
+//
+// POST /oauth/authorize (form-encoded) without a live session redirects (302) to
+// /login?return_to=<the GET authorize URL rebuilt from the form>; an authenticity_token that is
+// not the session's CSRF token → 403 HTML page with #oauth-error; then the parameters are checked
+// as for GET. decision=allow remembers the approval and issues the code; decision=deny redirects
+// with error=access_denied ("The resource owner or authorization server denied the request.")
+// and state, or for the oob URI shows a 400 HTML page; any other decision → 400 HTML page.
+//
+// Once the user has approved the client, GET /oauth/authorize issues the code at once. Issuing
+// redirects (302) to redirect_uri with code (and state), or for urn:ietf:wg:oauth:2.0:oob to
+// /oauth/authorize/native?code=…, a page showing the code in the element #auth-code. The code
+// keeps the PKCE challenge and method.
 //
 // # Web portal
 //
@@ -97,6 +130,8 @@
 // 15 min; Now time.Now; Issuer "procore-sandbox". ExpireTokens and ExpireSessions set the expiry
 // of everything issued so far to now. Dead records are pruned at most once a minute.
 //
-// Not faithful: no consent page, no scopes, no PKCE, no account lockout, sessions do not slide,
-// and a client without RedirectURIs accepts any absolute redirect URI.
+// Not faithful: no scopes, no account lockout, sessions do not slide, a client without
+// RedirectURIs accepts any absolute redirect URI, a consent is remembered for the Service's
+// lifetime (Doorkeeper asks again once the user holds no unrevoked token of the client), and a
+// code_verifier sent for a code requested without a challenge is ignored (Doorkeeper refuses it).
 package auth

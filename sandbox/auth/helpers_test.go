@@ -295,3 +295,30 @@ func hiddenValue(body, name string) string {
 	}
 	return html.UnescapeString(m[1])
 }
+
+// formFields returns the hidden inputs of the form with the given id.
+func formFields(body, formID string) url.Values {
+	vals := url.Values{}
+	start := strings.Index(body, `<form id="`+formID+`"`)
+	if start < 0 {
+		return vals
+	}
+	form := body[start:]
+	if end := strings.Index(form, "</form>"); end >= 0 {
+		form = form[:end]
+	}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)"`).FindAllStringSubmatch(form, -1) {
+		vals.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return vals
+}
+
+// decide submits the consent page's form#consent-form with the given decision ("allow" or
+// "deny"), as clicking button#authorize or button#deny does.
+func (b *browser) decide(p page, decision string) page {
+	b.t.Helper()
+	mustHaveElement(b.t, p, "consent-form")
+	vals := formFields(p.body, "consent-form")
+	vals.Set("decision", decision)
+	return b.post("/oauth/authorize", vals)
+}

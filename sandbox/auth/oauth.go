@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -17,6 +19,11 @@ const (
 	descUnsupported   = "The authorization grant type is not supported by the authorization server."
 	descInvalidURI    = "The requested redirect uri is malformed or doesn't match client redirect URI."
 	descResponseType  = "The authorization server does not support this response type."
+	descAccessDenied  = "The resource owner or authorization server denied the request."
+	descChallenge     = "The code_challenge is malformed: RFC 7636 requires 43 to 128 characters of [A-Za-z0-9-._~]."
+	descChallengeMeth = "The code challenge method must be plain or S256."
+	descDecision      = "The decision must be allow or deny."
+	descAuthenticity  = "The authenticity token is missing or invalid. Go back, reload the page and try again."
 	oobRedirectURI    = "urn:ietf:wg:oauth:2.0:oob"
 	maxTokenBody      = 1 << 20
 )
@@ -151,7 +158,8 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		ac, found := s.codes[code]
-		if !found || ac.clientID != c.ID || ac.redirectURI != redirectURI || !now.Before(ac.expiresAt) {
+		if !found || ac.clientID != c.ID || ac.redirectURI != redirectURI || !now.Before(ac.expiresAt) ||
+			!verifierMatches(ac, p.Get("code_verifier")) {
 			s.mu.Unlock()
 			writeOAuthError(w, http.StatusBadRequest, "invalid_grant", descInvalidGrant)
 			return
@@ -279,48 +287,205 @@ func validRedirect(c Client, uri string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Fragment == ""
 }
 
-func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	c, ok := s.clients[q.Get("client_id")]
+// authorizeParamNames are the /oauth/authorize parameters the consent form carries over.
+var authorizeParamNames = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"}
+
+// authzRequest is a validated authorization request.
+type authzRequest struct {
+	client      Client
+	redirectURI string
+	state       string
+	// challenge and method are the PKCE code_challenge and its method ("S256" or "plain"); both
+	// "" when the request has no challenge.
+	challenge, method string
+}
+
+// fields are the request's parameters as the consent form's hidden inputs carry them.
+func (ar authzRequest) fields() []formField {
+	return []formField{
+		{"client_id", ar.client.ID},
+		{"redirect_uri", ar.redirectURI},
+		{"response_type", "code"},
+		{"state", ar.state},
+		{"code_challenge", ar.challenge},
+		{"code_challenge_method", ar.method},
+	}
+}
+
+// validChallenge reports whether c has RFC 7636's code_challenge (and code_verifier) syntax:
+// 43 to 128 characters of ALPHA / DIGIT / "-" / "." / "_" / "~".
+func validChallenge(c string) bool {
+	if len(c) < 43 || len(c) > 128 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '-', b == '.', b == '_', b == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// verifierMatches checks the token request's code_verifier against the code's PKCE challenge
+// (RFC 7636 §4.6). A code without a challenge ignores the verifier.
+func verifierMatches(ac *authCode, verifier string) bool {
+	switch ac.challengeMethod {
+	case "":
+		return true
+	case "S256":
+		sum := sha256.Sum256([]byte(verifier))
+		return verifier != "" && constantEqual(base64.RawURLEncoding.EncodeToString(sum[:]), ac.challenge)
+	case "plain":
+		return constantEqual(verifier, ac.challenge)
+	}
+	return false
+}
+
+// parseAuthorize validates the authorization request parameters p, as GET /oauth/authorize and
+// the consent form both do. On failure it has answered: an HTML error page for an unknown client
+// or a redirect URI that may not receive answers, else an error redirect to the redirect URI.
+func (s *Service) parseAuthorize(w http.ResponseWriter, r *http.Request, p url.Values) (authzRequest, bool) {
+	c, ok := s.clients[p.Get("client_id")]
 	if !ok {
 		s.renderPage(w, http.StatusUnauthorized, "oauth-error", pageData{Title: "Authorization error", Error: descInvalidClient})
-		return
+		return authzRequest{}, false
 	}
-	redirectURI := q.Get("redirect_uri")
-	if !validRedirect(c, redirectURI) {
+	ar := authzRequest{client: c, redirectURI: p.Get("redirect_uri"), state: p.Get("state")}
+	if !validRedirect(c, ar.redirectURI) {
 		s.renderPage(w, http.StatusBadRequest, "oauth-error", pageData{Title: "Authorization error", Error: descInvalidURI})
-		return
+		return authzRequest{}, false
 	}
-	if q.Get("response_type") != "code" {
-		if redirectURI == oobRedirectURI {
-			s.renderPage(w, http.StatusBadRequest, "oauth-error", pageData{Title: "Authorization error", Error: descResponseType})
-			return
+	if p.Get("response_type") != "code" {
+		s.authorizeError(w, r, ar, "unsupported_response_type", descResponseType)
+		return authzRequest{}, false
+	}
+	// As Doorkeeper: without a challenge the request is not PKCE and the method is ignored.
+	if ch := p.Get("code_challenge"); ch != "" {
+		method := p.Get("code_challenge_method")
+		if method == "" {
+			method = "plain" // RFC 7636 §4.3
 		}
-		http.Redirect(w, r, withQuery(redirectURI, url.Values{
-			"error": {"unsupported_response_type"}, "error_description": {descResponseType}, "state": {q.Get("state")},
-		}), http.StatusFound)
+		switch {
+		case !validChallenge(ch):
+			s.authorizeError(w, r, ar, "invalid_request", descChallenge)
+			return authzRequest{}, false
+		case method != "S256" && method != "plain":
+			s.authorizeError(w, r, ar, "invalid_request", descChallengeMeth)
+			return authzRequest{}, false
+		}
+		ar.challenge, ar.method = ch, method
+	}
+	return ar, true
+}
+
+// authorizeError answers an authorization request with an OAuth error: a redirect to the
+// redirect URI with error, error_description and state (when given), or for the oob URI an
+// HTML error page.
+func (s *Service) authorizeError(w http.ResponseWriter, r *http.Request, ar authzRequest, code, desc string) {
+	if ar.redirectURI == oobRedirectURI {
+		s.renderPage(w, http.StatusBadRequest, "oauth-error", pageData{Title: "Authorization error", Error: desc})
 		return
 	}
-	userID, _, ok := s.sessionFor(r)
+	vals := url.Values{"error": {code}, "error_description": {desc}}
+	if ar.state != "" {
+		vals.Set("state", ar.state)
+	}
+	http.Redirect(w, r, withQuery(ar.redirectURI, vals), http.StatusFound)
+}
+
+// handleAuthorize is GET /oauth/authorize: login first, then the consent page, or the code at
+// once when the user already approved the client.
+func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ar, ok := s.parseAuthorize(w, r, r.URL.Query())
+	if !ok {
+		return
+	}
+	userID, csrf, ok := s.sessionFor(r)
 	if !ok {
 		http.Redirect(w, r, "/login?"+url.Values{"return_to": {r.URL.RequestURI()}}.Encode(), http.StatusFound)
 		return
 	}
+	s.mu.RLock()
+	approved := s.grants[grantKey{userID: userID, clientID: ar.client.ID}]
+	s.mu.RUnlock()
+	if approved {
+		s.issueCode(w, r, ar, userID)
+		return
+	}
+	u := s.usersByID[userID]
+	name := u.Name
+	if name == "" {
+		name = u.Email
+	}
+	s.renderPage(w, http.StatusOK, "consent", pageData{
+		Title: "Authorize " + ar.client.ID, ClientID: ar.client.ID, Name: name, CSRF: csrf, Fields: ar.fields(),
+	})
+}
+
+// handleAuthorizeDecision is POST /oauth/authorize, the consent form: decision=allow remembers
+// the approval and issues the code, decision=deny answers access_denied.
+func (s *Service) handleAuthorizeDecision(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+	if err := r.ParseForm(); err != nil {
+		s.renderPage(w, http.StatusBadRequest, "oauth-error", pageData{Title: "Authorization error", Error: "Malformed form body."})
+		return
+	}
+	p := r.Form
+	userID, csrf, ok := s.sessionFor(r)
+	if !ok {
+		q := url.Values{}
+		for _, k := range authorizeParamNames {
+			if v := p.Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {"/oauth/authorize?" + q.Encode()}}.Encode(), http.StatusFound)
+		return
+	}
+	if !constantEqual(p.Get("authenticity_token"), csrf) {
+		s.renderPage(w, http.StatusForbidden, "oauth-error", pageData{Title: "Authorization error", Error: descAuthenticity})
+		return
+	}
+	ar, ok := s.parseAuthorize(w, r, p)
+	if !ok {
+		return
+	}
+	switch p.Get("decision") {
+	case "allow":
+		s.mu.Lock()
+		s.grants[grantKey{userID: userID, clientID: ar.client.ID}] = true
+		s.mu.Unlock()
+		s.issueCode(w, r, ar, userID)
+	case "deny":
+		s.authorizeError(w, r, ar, "access_denied", descAccessDenied)
+	default:
+		s.renderPage(w, http.StatusBadRequest, "oauth-error", pageData{Title: "Authorization error", Error: descDecision})
+	}
+}
+
+// issueCode stores a new authorization code for the request and sends it to the redirect URI
+// (with state), or for the oob URI to the page that shows it.
+func (s *Service) issueCode(w http.ResponseWriter, r *http.Request, ar authzRequest, userID int64) {
 	code := randomToken(32)
 	now := s.now()
 	s.mu.Lock()
 	s.pruneLocked(now)
-	s.codes[code] = &authCode{clientID: c.ID, redirectURI: redirectURI, userID: userID, expiresAt: now.Add(AuthCodeTTL)}
+	s.codes[code] = &authCode{
+		clientID: ar.client.ID, redirectURI: ar.redirectURI, userID: userID, expiresAt: now.Add(AuthCodeTTL),
+		challenge: ar.challenge, challengeMethod: ar.method,
+	}
 	s.mu.Unlock()
-	if redirectURI == oobRedirectURI {
+	if ar.redirectURI == oobRedirectURI {
 		http.Redirect(w, r, "/oauth/authorize/native?"+url.Values{"code": {code}}.Encode(), http.StatusFound)
 		return
 	}
 	vals := url.Values{"code": {code}}
-	if st := q.Get("state"); st != "" {
-		vals.Set("state", st)
+	if ar.state != "" {
+		vals.Set("state", ar.state)
 	}
-	http.Redirect(w, r, withQuery(redirectURI, vals), http.StatusFound)
+	http.Redirect(w, r, withQuery(ar.redirectURI, vals), http.StatusFound)
 }
 
 // handleAuthorizeNative is Doorkeeper's out-of-band page: it shows the code in #auth-code.

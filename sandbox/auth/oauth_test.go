@@ -131,11 +131,33 @@ func TestClientCredentials(t *testing.T) {
 	}
 }
 
-// authorize drives GET /oauth/authorize through a web login (dave: no MFA) and returns where
-// the sandbox finally redirects off-host (or the last page for oob).
+// authorize drives GET /oauth/authorize through a web login (dave: no MFA) and, when it appears,
+// the consent page (Allow), and returns where the sandbox finally redirects off-host (or the last
+// page for oob).
 func authorize(t *testing.T, e *env, b *browser, redirectURI, state string) page {
 	t.Helper()
-	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI}, "state": {state}}
+	return authorizeWith(t, b, authorizeQuery(clientID, redirectURI, state))
+}
+
+// authorizeQuery returns the parameters of a code request.
+func authorizeQuery(client, redirectURI, state string) url.Values {
+	return url.Values{"response_type": {"code"}, "client_id": {client}, "redirect_uri": {redirectURI}, "state": {state}}
+}
+
+// authorizeWith is authorize with the request parameters q.
+func authorizeWith(t *testing.T, b *browser, q url.Values) page {
+	t.Helper()
+	p := loginForAuthorize(t, b, q)
+	if hasElement(p.body, "consent") {
+		p = b.decide(p, "allow")
+	}
+	return p
+}
+
+// loginForAuthorize requests GET /oauth/authorize with q from a browser without a session, logs
+// dave in and returns the page the login comes back to (the consent page the first time).
+func loginForAuthorize(t *testing.T, b *browser, q url.Values) page {
+	t.Helper()
 	p := b.get("/oauth/authorize?" + q.Encode())
 	mustHaveElement(t, p, "email") // no session yet: the login page
 	p = b.post("/login", url.Values{"email": {"dave@example.com"}, "return_to": {hiddenValue(p.body, "return_to")}})
@@ -431,4 +453,272 @@ func TestRevoke(t *testing.T) {
 			t.Errorf("revoke status %d, token status %d; want 200 and still valid", resp.StatusCode, status)
 		}
 	})
+}
+
+// The RFC 7636 Appendix B example: a code_verifier and its S256 code_challenge.
+const (
+	rfcVerifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	rfcChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+)
+
+// pkceQuery returns the parameters of a code request to callbackURI with a PKCE challenge
+// (method "" leaves code_challenge_method out).
+func pkceQuery(challenge, method string) url.Values {
+	q := authorizeQuery(clientID, callbackURI, "pkce state")
+	if challenge != "" {
+		q.Set("code_challenge", challenge)
+	}
+	if method != "" {
+		q.Set("code_challenge_method", method)
+	}
+	return q
+}
+
+func TestPKCE(t *testing.T) {
+	const noVerifier = "\x00" // leave code_verifier out of the token request
+	long := strings.Repeat("aZ9-._~", 19)[:128]
+	exchanges := []struct {
+		name              string
+		challenge, method string
+		verifier          string
+		ok                bool
+	}{
+		{"IssuesTokensForRightS256Verifier", rfcChallenge, "S256", rfcVerifier, true},
+		{"RefusesWrongS256VerifierWithoutTokens", rfcChallenge, "S256", strings.Repeat("x", 43), false},
+		{"RefusesChallengeSentAsS256Verifier", rfcChallenge, "S256", rfcChallenge, false},
+		{"RefusesMissingS256Verifier", rfcChallenge, "S256", noVerifier, false},
+		{"RefusesEmptyS256Verifier", rfcChallenge, "S256", "", false},
+		{"IssuesTokensForRightPlainVerifier", rfcVerifier, "plain", rfcVerifier, true},
+		{"IssuesTokensForPlainVerifierOf128Characters", long, "plain", long, true},
+		{"RefusesWrongPlainVerifierWithoutTokens", rfcChallenge, "plain", rfcVerifier, false},
+		{"RefusesMissingPlainVerifier", rfcVerifier, "plain", noVerifier, false},
+		{"TreatsChallengeWithoutMethodAsPlain", rfcVerifier, "", rfcVerifier, true},
+		{"RefusesS256VerifierForChallengeWithoutMethod", rfcChallenge, "", rfcVerifier, false},
+		{"IgnoresVerifierForCodeWithoutChallenge", "", "", rfcVerifier, true},
+		{"IgnoresMethodWithoutChallenge", "", "S256", noVerifier, true},
+	}
+	for _, tc := range exchanges {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := authorizeWith(t, e.newBrowser(t), pkceQuery(tc.challenge, tc.method))
+			u, err := url.Parse(p.external)
+			if err != nil || u.Query().Get("code") == "" || u.Query().Get("state") != "pkce state" {
+				t.Fatalf("authorize went to %q (page %s, status %d):\n%s", p.external, p.url, p.status, p.body)
+			}
+			v := codeGrant(u.Query().Get("code"), callbackURI)
+			if tc.verifier != noVerifier {
+				v.Set("code_verifier", tc.verifier)
+			}
+			r := e.postToken(t, v)
+			if tc.ok {
+				if r.status != http.StatusOK || r.str("access_token") == "" || r.str("refresh_token") == "" {
+					t.Fatalf("exchange: %d %v", r.status, r.body)
+				}
+				return
+			}
+			if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" || r.str("error_description") != invalidGrantText {
+				t.Errorf("exchange: %d %v, want 400 invalid_grant", r.status, r.body)
+			}
+			if _, has := r.body["access_token"]; has {
+				t.Errorf("refused exchange carries an access token: %v", r.body)
+			}
+			if _, has := r.body["refresh_token"]; has {
+				t.Errorf("refused exchange carries a refresh token: %v", r.body)
+			}
+		})
+	}
+
+	malformed := []struct {
+		name              string
+		challenge, method string
+	}{
+		{"RedirectsInvalidRequestForChallengeOf42Characters", rfcChallenge[:42], "S256"},
+		{"RedirectsInvalidRequestForChallengeOf129Characters", long + "a", "plain"},
+		{"RedirectsInvalidRequestForPaddedChallenge", rfcChallenge + "=", "S256"},
+		{"RedirectsInvalidRequestForChallengeWithPlus", "+" + rfcChallenge[1:], "S256"},
+		{"RedirectsInvalidRequestForMalformedChallengeWithoutMethod", "short", ""},
+		{"RedirectsInvalidRequestForUnknownMethod", rfcChallenge, "S512"},
+		{"RedirectsInvalidRequestForLowercaseS256Method", rfcChallenge, "s256"},
+	}
+	for _, tc := range malformed {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := e.newBrowser(t).get("/oauth/authorize?" + pkceQuery(tc.challenge, tc.method).Encode())
+			u, err := url.Parse(p.external)
+			if err != nil || !strings.HasPrefix(p.external, callbackURI+"?") {
+				t.Fatalf("authorize went to %q (page %s, status %d):\n%s", p.external, p.url, p.status, p.body)
+			}
+			if q := u.Query(); q.Get("error") != "invalid_request" || q.Get("error_description") == "" ||
+				q.Get("state") != "pkce state" || q.Has("code") {
+				t.Errorf("redirect query %v", q)
+			}
+		})
+	}
+
+	t.Run("ShowsErrorPageForMalformedChallengeOutOfBand", func(t *testing.T) {
+		e := newEnv(t)
+		q := pkceQuery("short", "S256")
+		q.Set("redirect_uri", "urn:ietf:wg:oauth:2.0:oob")
+		p := e.newBrowser(t).get("/oauth/authorize?" + q.Encode())
+		if p.status != http.StatusBadRequest || p.external != "" || elementText(p.body, "oauth-error") == "" {
+			t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+		}
+	})
+}
+
+func TestConsent(t *testing.T) {
+	const oob = "urn:ietf:wg:oauth:2.0:oob"
+	const accessDenied = "The resource owner or authorization server denied the request."
+	mustBeConsent := func(t *testing.T, p page, client string) {
+		t.Helper()
+		mustHaveElement(t, p, "consent")
+		if p.status != http.StatusOK || p.url.Path != "/oauth/authorize" || elementText(p.body, "consent-client") != client {
+			t.Fatalf("consent page %s (status %d) for %s:\n%s", p.url, p.status, client, p.body)
+		}
+	}
+	cases := []struct {
+		name string
+		run  func(t *testing.T, e *env, b *browser)
+	}{
+		{"ShowsConsentPageOnFirstAuthorize", func(t *testing.T, e *env, b *browser) {
+			q := pkceQuery(rfcChallenge, "S256")
+			p := loginForAuthorize(t, b, q)
+			mustBeConsent(t, p, clientID)
+			if got := elementText(p.body, "consent-user"); got != "Dave Plain" {
+				t.Errorf("#consent-user = %q", got)
+			}
+			for _, want := range []string{
+				`<form id="consent-form" method="post" action="/oauth/authorize">`,
+				`<button id="authorize" name="decision" value="allow">Allow</button>`,
+				`<button id="deny" name="decision" value="deny">Deny</button>`,
+			} {
+				if !strings.Contains(p.body, want) {
+					t.Errorf("consent page lacks %s:\n%s", want, p.body)
+				}
+			}
+			csrf := b.cookie(auth.CSRFCookie)
+			if csrf == nil {
+				t.Fatal("no csrf_token cookie")
+			}
+			want := url.Values{
+				"client_id": {clientID}, "redirect_uri": {callbackURI}, "response_type": {"code"}, "state": {"pkce state"},
+				"code_challenge": {rfcChallenge}, "code_challenge_method": {"S256"}, "authenticity_token": {csrf.Value},
+			}
+			if got := formFields(p.body, "consent-form"); got.Encode() != want.Encode() {
+				t.Errorf("hidden inputs\n got %v\nwant %v", got, want)
+			}
+		}},
+		{"AllowIssuesCodeWithState", func(t *testing.T, e *env, b *browser) {
+			p := b.decide(loginForAuthorize(t, b, authorizeQuery(clientID, callbackURI, "a&b")), "allow")
+			u, _ := url.Parse(p.external)
+			if u == nil || !strings.HasPrefix(p.external, callbackURI+"?") || u.Query().Get("code") == "" || u.Query().Get("state") != "a&b" {
+				t.Fatalf("allow went to %q (page %s, status %d)", p.external, p.url, p.status)
+			}
+			if r := e.postToken(t, codeGrant(u.Query().Get("code"), callbackURI)); r.status != http.StatusOK {
+				t.Errorf("exchange: %d %v", r.status, r.body)
+			}
+		}},
+		{"DenyRedirectsWithAccessDeniedAndState", func(t *testing.T, e *env, b *browser) {
+			p := b.decide(loginForAuthorize(t, b, authorizeQuery(clientID, callbackURI, "deny me")), "deny")
+			u, _ := url.Parse(p.external)
+			if u == nil || !strings.HasPrefix(p.external, callbackURI+"?") {
+				t.Fatalf("deny went to %q (page %s, status %d)", p.external, p.url, p.status)
+			}
+			if q := u.Query(); q.Get("error") != "access_denied" || q.Get("error_description") != accessDenied ||
+				q.Get("state") != "deny me" || q.Has("code") {
+				t.Errorf("redirect query %v", q)
+			}
+		}},
+		{"DenyOutOfBandShowsErrorPage", func(t *testing.T, e *env, b *browser) {
+			p := b.decide(loginForAuthorize(t, b, authorizeQuery(clientID, oob, "")), "deny")
+			if p.status != http.StatusBadRequest || elementText(p.body, "oauth-error") != accessDenied || hasElement(p.body, "auth-code") {
+				t.Errorf("status %d body %s", p.status, p.body)
+			}
+		}},
+		{"AsksAgainAfterDeny", func(t *testing.T, e *env, b *browser) {
+			q := authorizeQuery(clientID, callbackURI, "1")
+			b.decide(loginForAuthorize(t, b, q), "deny")
+			mustBeConsent(t, b.get("/oauth/authorize?"+q.Encode()), clientID)
+		}},
+		{"SkipsConsentOnSecondAuthorizeOfSameClient", func(t *testing.T, e *env, b *browser) {
+			authorizeWith(t, b, authorizeQuery(clientID, callbackURI, "1"))
+			p := b.get("/oauth/authorize?" + pkceQuery(rfcChallenge, "S256").Encode())
+			u, _ := url.Parse(p.external)
+			if u == nil || u.Query().Get("code") == "" || u.Query().Get("state") != "pkce state" {
+				t.Fatalf("second authorize went to %q (page %s, status %d):\n%s", p.external, p.url, p.status, p.body)
+			}
+			v := codeGrant(u.Query().Get("code"), callbackURI)
+			v.Set("code_verifier", rfcVerifier)
+			if r := e.postToken(t, v); r.status != http.StatusOK {
+				t.Errorf("exchange of the code issued without consent page: %d %v", r.status, r.body)
+			}
+		}},
+		{"AsksAgainForAnotherClient", func(t *testing.T, e *env, b *browser) {
+			authorizeWith(t, b, authorizeQuery(clientID, callbackURI, "1"))
+			mustBeConsent(t, b.get("/oauth/authorize?"+authorizeQuery(otherID, "https://other.example.com/cb", "2").Encode()), otherID)
+		}},
+		{"RefusesConsentWithWrongAuthenticityToken", func(t *testing.T, e *env, b *browser) {
+			q := authorizeQuery(clientID, callbackURI, "1")
+			p := loginForAuthorize(t, b, q)
+			vals := formFields(p.body, "consent-form")
+			vals.Set("authenticity_token", vals.Get("authenticity_token")+"x")
+			vals.Set("decision", "allow")
+			p = b.post("/oauth/authorize", vals)
+			if p.status != http.StatusForbidden || p.external != "" || elementText(p.body, "oauth-error") == "" {
+				t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+			}
+			mustBeConsent(t, b.get("/oauth/authorize?"+q.Encode()), clientID) // nothing was approved
+		}},
+		{"RefusesConsentWithoutAuthenticityToken", func(t *testing.T, e *env, b *browser) {
+			vals := formFields(loginForAuthorize(t, b, authorizeQuery(clientID, callbackURI, "1")).body, "consent-form")
+			vals.Del("authenticity_token")
+			vals.Set("decision", "allow")
+			if p := b.post("/oauth/authorize", vals); p.status != http.StatusForbidden || !hasElement(p.body, "oauth-error") {
+				t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+			}
+		}},
+		{"SendsConsentWithoutSessionToLogin", func(t *testing.T, e *env, b *browser) {
+			vals := formFields(loginForAuthorize(t, b, pkceQuery(rfcChallenge, "S256")).body, "consent-form")
+			vals.Set("decision", "allow")
+			p := e.newBrowser(t).post("/oauth/authorize", vals) // another browser: no session
+			mustHaveElement(t, p, "email")
+			back, err := url.Parse(hiddenValue(p.body, "return_to"))
+			if err != nil || back.Path != "/oauth/authorize" {
+				t.Fatalf("return_to = %q", hiddenValue(p.body, "return_to"))
+			}
+			if got, want := back.Query().Encode(), pkceQuery(rfcChallenge, "S256").Encode(); got != want {
+				t.Errorf("return_to query\n got %s\nwant %s", got, want)
+			}
+		}},
+		{"RevalidatesRedirectURIOnConsent", func(t *testing.T, e *env, b *browser) {
+			vals := formFields(loginForAuthorize(t, b, authorizeQuery(otherID, "https://other.example.com/cb", "1")).body, "consent-form")
+			vals.Set("redirect_uri", callbackURI) // not registered for the other client
+			vals.Set("decision", "allow")
+			if p := b.post("/oauth/authorize", vals); p.status != http.StatusBadRequest || p.external != "" || !hasElement(p.body, "oauth-error") {
+				t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+			}
+		}},
+		{"RevalidatesClientOnConsent", func(t *testing.T, e *env, b *browser) {
+			vals := formFields(loginForAuthorize(t, b, authorizeQuery(clientID, callbackURI, "1")).body, "consent-form")
+			vals.Set("client_id", "ghost")
+			vals.Set("decision", "allow")
+			if p := b.post("/oauth/authorize", vals); p.status != http.StatusUnauthorized || p.external != "" || !hasElement(p.body, "oauth-error") {
+				t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+			}
+		}},
+		{"RefusesConsentWithoutDecision", func(t *testing.T, e *env, b *browser) {
+			q := authorizeQuery(clientID, callbackURI, "1")
+			vals := formFields(loginForAuthorize(t, b, q).body, "consent-form")
+			if p := b.post("/oauth/authorize", vals); p.status != http.StatusBadRequest || p.external != "" || !hasElement(p.body, "oauth-error") {
+				t.Errorf("status %d, external %q, body %s", p.status, p.external, p.body)
+			}
+			mustBeConsent(t, b.get("/oauth/authorize?"+q.Encode()), clientID)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.run(t, e, e.newBrowser(t))
+		})
+	}
 }

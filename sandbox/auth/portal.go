@@ -352,9 +352,13 @@ type pageData struct {
 	Title, Error, Hint             string
 	ReturnTo, Email, Name, Method  string
 	RelayState, SAMLResponse, CSRF string
-	Code                           string
+	Code, ClientID                 string
+	Fields                         []formField // hidden inputs
 	Resend                         bool
 }
+
+// formField is a hidden form input.
+type formField struct{ Name, Value string }
 
 func (s *Service) renderPage(w http.ResponseWriter, status int, name string, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -439,6 +443,20 @@ const pagesHTML = `
 <h1>Authorization code</h1>
 <p>Copy this code into your application:</p>
 <code id="auth-code">{{.Code}}</code>
+</main>
+{{template "foot"}}{{end}}
+
+{{define "consent"}}{{template "head" .}}
+<main id="consent">
+<h1>Authorization required</h1>
+<p>Authorize <strong id="consent-client">{{.ClientID}}</strong> to use your Procore account?</p>
+<p>Signed in as <span id="consent-user">{{.Name}}</span></p>
+<form id="consent-form" method="post" action="/oauth/authorize">
+<input type="hidden" name="authenticity_token" value="{{.CSRF}}">
+{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<button id="authorize" name="decision" value="allow">Allow</button>
+<button id="deny" name="decision" value="deny">Deny</button>
+</form>
 </main>
 {{template "foot"}}{{end}}
 
