@@ -203,6 +203,22 @@ func TestNobodyReachesProcoreWithoutACredential(t *testing.T) {
 
 func apikeysPrefixed(s string) string { return "pgk_" + s }
 
+// TestStartupRefusesRedisWithoutASessionKey: with a real Procore and Redis,
+// a gateway without PORTAL_SESSION_KEY would encrypt sessions with a key of
+// its own, so tokens would work on one replica only and revocations
+// elsewhere would not hold: it refuses to start, naming the setting.
+func TestStartupRefusesRedisWithoutASessionKey(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 1}})
+	env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+	delete(env, "PORTAL_SESSION_KEY")
+	env["ADDR"] = "127.0.0.1:0"
+	var out, errb bytes.Buffer
+	err := run(t.Context(), nil, func(k string) string { return env[k] }, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "PORTAL_SESSION_KEY") {
+		t.Fatalf("run: %v; want a refusal naming PORTAL_SESSION_KEY", err)
+	}
+}
+
 // TestStartupRefusesMalformedAPIKeys: a malformed API_KEYS entry stops the
 // start with a message naming the entry and what to fix, never echoing a
 // key.

@@ -193,6 +193,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.PortalCodeProvider == "inbox" && c.PortalInboxSecret == "" {
 		errs = append(errs, errors.New("PORTAL_CODE_PROVIDER=inbox needs PORTAL_INBOX_SECRET"))
 	}
+	if c.RedisURL != "" && c.APIURL != "" && c.PortalSessionKey == "" {
+		errs = append(errs, errors.New("REDIS_URL is set but PORTAL_SESSION_KEY is not: replicas sharing Redis must share the key that encrypts sessions (generate one with `openssl rand -base64 32`)"))
+	}
 	if c.PortalSessionKey != "" {
 		if _, err := portal.ParseKey(c.PortalSessionKey); err != nil {
 			errs = append(errs, fmt.Errorf("PORTAL_SESSION_KEY: %v", err))

@@ -210,6 +210,52 @@ func TestSignInWithProcoreInChromium(t *testing.T) {
 		t.Fatalf("no pg_session cookie for %s: %+v", g.URL, cookies)
 	}
 
+	// The cookie cannot be used for cross-site forgeries: a state change
+	// needs an allowed Origin and a JSON body (or a preflight header), which
+	// a plain HTML form cannot send; a query by GET still works.
+	var session string
+	for _, c := range cookies {
+		if c.Name == "pg_session" {
+			session = c.Value
+		}
+	}
+	forged := []struct {
+		name, origin, contentType string
+	}{
+		{"TextPlainFromTheFrontend", front.URL, "text/plain"},
+		{"FormFromTheFrontend", front.URL, "application/x-www-form-urlencoded"},
+		{"JSONFromAnotherSite", "https://evil.example", "application/json"},
+		{"JSONWithCrossSiteFetchMetadata", "", "application/json"},
+	}
+	for _, f := range forged {
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { id } }"}`))
+		req.Header.Set("Content-Type", f.contentType)
+		req.AddCookie(&http.Cookie{Name: "pg_session", Value: session})
+		if f.origin != "" {
+			req.Header.Set("Origin", f.origin)
+		} else {
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s: a cookie request answered %d, want 403", f.name, resp.StatusCode)
+		}
+	}
+	getReq, _ := http.NewRequest(http.MethodGet, g.URL+"/graphql?query=%7Bviewer%7Bid%7D%7D", nil)
+	getReq.AddCookie(&http.Cookie{Name: "pg_session", Value: session})
+	getResp, err := http.DefaultClient.Do(getReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getResp.Body.Close()
+	if getResp.StatusCode != http.StatusOK {
+		t.Fatalf("a query by GET with the cookie: %d, want 200", getResp.StatusCode)
+	}
+
 	// Sign-in is audited with the person.
 	var signedIn bool
 	for _, r := range g.auditRecords(t) {

@@ -5,7 +5,6 @@ package tenant
 
 import (
 	"context"
-	"net/http"
 
 	"procoregraph/adapter"
 )
@@ -33,20 +32,6 @@ type Connection struct {
 func (c *Connection) Sees(ctx context.Context, projectID int64) bool {
 	return c.CanSeeProject == nil || c.CanSeeProject(ctx, projectID)
 }
-
-// Resolver maps an incoming request to its Connection. It returns an
-// *adapter.Error with CodeUnauthenticated when the request carries no valid
-// gateway credential.
-type Resolver interface {
-	Resolve(r *http.Request) (*Connection, error)
-}
-
-// Static is a Resolver that maps every request to one Connection (the
-// single-tenant deployment configured from PROCORE_* settings).
-type Static struct{ Conn *Connection }
-
-// Resolve returns the configured connection.
-func (s Static) Resolve(*http.Request) (*Connection, error) { return s.Conn, nil }
 
 type ctxKey struct{}
 
