@@ -14,6 +14,7 @@ import (
 	"procoregraph/adapter/portal"
 	"procoregraph/apikeys"
 	"procoregraph/httpguard"
+	"procoregraph/jwtauth"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 )
@@ -93,6 +94,8 @@ type config struct {
 	// CORSOrigins are the frontends allowed to call cross-origin
 	// (CORS_ORIGINS); empty: CORS off.
 	CORSOrigins []string
+	// JWT configures identity-provider tokens (JWT_*); JWKSURL empty: off.
+	JWT jwtauth.Options
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -139,6 +142,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Anonymous, "anonymous", env("ANONYMOUS", ""), "what requests without a credential may do: service (act as the service account; only on a private network) or off; default: service over the embedded sandbox, off with a real Procore (ANONYMOUS)")
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), "comma-separated Host header values served (host, host:port, *.domain, or * for any); others get 421; default: the listen host, localhost names and PUBLIC_URL's host (ALLOWED_HOSTS)")
 	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), "comma-separated browser origins allowed to call cross-origin with credentials, e.g. https://app.example.com; default none (CORS_ORIGINS)")
+	fs.StringVar(&c.JWT.JWKSURL, "jwt-jwks-url", env("JWT_JWKS_URL", ""), "JWKS URL of the identity provider whose bearer tokens are accepted (with JWT_ISSUER and JWT_AUDIENCE); empty: off (JWT_JWKS_URL)")
+	fs.StringVar(&c.JWT.Issuer, "jwt-issuer", env("JWT_ISSUER", ""), "required iss of identity-provider tokens (JWT_ISSUER)")
+	fs.StringVar(&c.JWT.Audience, "jwt-audience", env("JWT_AUDIENCE", ""), "required aud of identity-provider tokens (JWT_AUDIENCE)")
+	fs.StringVar(&c.JWT.ScopesClaim, "jwt-scopes-claim", env("JWT_SCOPES_CLAIM", "scope"), "claim holding the granted scopes, a space-separated string or a list (JWT_SCOPES_CLAIM)")
+	fs.StringVar(&c.JWT.ScopePrefix, "jwt-scope-prefix", env("JWT_SCOPE_PREFIX", ""), "prefix of the gateway's scopes in that claim, e.g. procoregraph: (JWT_SCOPE_PREFIX)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -216,6 +224,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	c.CORSOrigins = splitList(*corsOrigins)
 	if _, err := httpguard.New(httpguard.Options{AllowedHosts: c.AllowedHosts, CORSOrigins: c.CORSOrigins}); err != nil {
 		errs = append(errs, err)
+	}
+	if c.JWT.JWKSURL != "" || c.JWT.Issuer != "" || c.JWT.Audience != "" {
+		if c.JWT.JWKSURL == "" || c.JWT.Issuer == "" || c.JWT.Audience == "" {
+			errs = append(errs, errors.New("JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE go together: set all three to accept identity-provider tokens"))
+		} else if p, err := url.Parse(c.JWT.JWKSURL); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("JWT_JWKS_URL %q: want an absolute http(s) URL", c.JWT.JWKSURL))
+		}
 	}
 	keys, err := apikeys.Parse(*apiKeys)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"procoregraph/gateway"
 	"procoregraph/graph"
 	"procoregraph/httpguard"
+	"procoregraph/jwtauth"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/oauthstore"
@@ -198,7 +199,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	anonymous := cfg.Anonymous == "service" || cfg.Anonymous == "" && embedded
-	auth, err := authn.New(authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess, SignIn: signIn})
+	ao := authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess, SignIn: signIn}
+	if cfg.JWT.JWKSURL != "" {
+		jo := cfg.JWT
+		jo.Logger = logger
+		v, err := jwtauth.New(ctx, jo)
+		if err != nil {
+			return err
+		}
+		ao.JWT = v
+	}
+	auth, err := authn.New(ao)
 	if err != nil {
 		return err
 	}
