@@ -119,11 +119,12 @@ func Parse(s string) (*Set, error) {
 }
 
 func parseEntry(entry string) (Key, error) {
+	if strings.Contains(entry, Prefix) {
+		// Never repeat a key in a message (start-up errors end up in logs).
+		return Key{}, errors.New("looks like a key, not an entry: API_KEYS holds NAME:SCOPES:PROJECTS:SHA256 entries as `procoregraph apikey` prints them, never the key")
+	}
 	parts := strings.Split(entry, ":")
 	if len(parts) != 4 {
-		if strings.HasPrefix(entry, Prefix) || strings.Contains(entry, Prefix) {
-			return Key{}, errors.New("looks like a key, not an entry: API_KEYS holds NAME:SCOPES:PROJECTS:SHA256 entries as `procoregraph apikey` prints them, never the key")
-		}
 		return Key{}, fmt.Errorf("want NAME:SCOPES:PROJECTS:SHA256 (4 fields separated by ':'), got %d field(s)", len(parts))
 	}
 	name, scopes, projects, hash := strings.TrimSpace(parts[0]), parts[1], parts[2], strings.TrimSpace(parts[3])
@@ -198,6 +199,19 @@ func Mint(name string, scopes []principal.Scope, projects []int64) (secret strin
 	}
 	if len(scopes) == 0 {
 		return "", Key{}, errors.New("give at least one scope: read, write, subscribe")
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(principal.AllScopes, sc) {
+			return "", Key{}, &principal.UnknownScopeError{Name: string(sc)}
+		}
+	}
+	for _, p := range projects {
+		if p <= 0 {
+			return "", Key{}, fmt.Errorf("project %d: want a positive Procore project id", p)
+		}
+	}
+	if len(projects) == 0 {
+		projects = nil // no allowlist, as the printed entry says
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

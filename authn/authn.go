@@ -29,6 +29,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ type Options struct {
 type Authenticator struct {
 	o        Options
 	mu       sync.Mutex
-	narrowed map[string]*tenant.Connection // by allowlist; bounded by the configured keys
+	narrowed map[narrowKey]*tenant.Connection // bounded by the configured keys (only API keys have allowlists)
 }
 
 // New returns an Authenticator.
@@ -113,7 +114,7 @@ func New(o Options) (*Authenticator, error) {
 	if o.Cookie == "" {
 		o.Cookie = DefaultCookie
 	}
-	return &Authenticator{o: o, narrowed: map[string]*tenant.Connection{}}, nil
+	return &Authenticator{o: o, narrowed: map[narrowKey]*tenant.Connection{}}, nil
 }
 
 // Cookie is the sign-in session cookie's name.
@@ -168,7 +169,7 @@ func (a *Authenticator) anonymous() Identity {
 		return Identity{Principal: principal.Principal{Kind: principal.KindAnonymous}}
 	}
 	return Identity{Principal: principal.Principal{Kind: principal.KindAnonymous, Name: "anonymous",
-		Scopes: principal.AllScopes}, Conn: a.o.Service}
+		Scopes: slices.Clone(principal.AllScopes)}, Conn: a.o.Service}
 }
 
 func (a *Authenticator) token(ctx context.Context, tok string) (Identity, error) {
@@ -221,6 +222,11 @@ func (a *Authenticator) connFor(p principal.Principal) *tenant.Connection {
 	return a.Narrow(a.o.Service, p.Projects)
 }
 
+type narrowKey struct {
+	base *tenant.Connection
+	list string
+}
+
 // Narrow returns base restricted to the projects in allowed: the same
 // connection id (so invalidations and events are shared with the company),
 // its own cache user key (so nothing cached for a wider credential is
@@ -232,7 +238,7 @@ func (a *Authenticator) Narrow(base *tenant.Connection, allowed []int64) *tenant
 		ids[i] = strconv.FormatInt(id, 10)
 	}
 	list := strings.Join(ids, ",")
-	key := base.ID + "|" + base.UserKey + "|" + list
+	key := narrowKey{base: base, list: list}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if c, ok := a.narrowed[key]; ok {

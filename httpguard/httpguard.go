@@ -111,7 +111,7 @@ func NormalizeOrigin(origin string) (string, error) {
 		return "", errors.New("CORS_ORIGINS: \"*\" is not allowed: list the frontends' origins, e.g. https://app.example.com (credentials are sent only to listed origins)")
 	}
 	u, err := url.Parse(strings.TrimSuffix(origin, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("CORS_ORIGINS %q: want an origin such as https://app.example.com (scheme, host and optional port only)", origin)
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil

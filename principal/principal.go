@@ -60,9 +60,11 @@ var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeSubscribe}
 // means all) and reports the first unknown name.
 func ParseScopes(s string) ([]Scope, error) {
 	var out []Scope
+	all := false
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '+' }) {
 		if f == "*" {
-			return slices.Clone(AllScopes), nil
+			all = true
+			continue
 		}
 		sc := Scope(strings.ToLower(f))
 		if !slices.Contains(AllScopes, sc) {
@@ -71,6 +73,9 @@ func ParseScopes(s string) ([]Scope, error) {
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
 		}
+	}
+	if all {
+		return slices.Clone(AllScopes), nil
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -341,7 +342,7 @@ func (s *Service) Identity(ctx context.Context, token string) (authn.Identity, e
 		return authn.Identity{}, err
 	}
 	return authn.Identity{Conn: c, Principal: principal.Principal{Kind: principal.KindBrowserSession, Name: sess.Email,
-		Scopes: principal.AllScopes, SessionID: SessionID(token)}}, nil
+		Scopes: slices.Clone(principal.AllScopes), SessionID: SessionID(token)}}, nil
 }
 
 // SessionID is the non-secret id of a session token: what revocations and

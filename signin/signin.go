@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -403,7 +404,7 @@ func (s *Service) load(ctx context.Context, key string) (record, error) {
 
 func (s *Service) principal(rec record, key string) principal.Principal {
 	return principal.Principal{Kind: principal.KindProcoreUser, Name: rec.Login, ProcoreUserID: rec.UserID,
-		Scopes: principal.AllScopes, SessionID: key}
+		Scopes: slices.Clone(principal.AllScopes), SessionID: key}
 }
 
 // Identity implements authn.SessionResolver: the signed-in person and a

@@ -53,7 +53,7 @@ func (p *Procore) Companies(ctx context.Context) ([]adapter.Company, error) {
 // Projects lists only allowed projects: the allowlist (intersected with
 // opt.IDs) goes to Procore as an id filter, so paging and Total stay exact.
 func (p *Procore) Projects(ctx context.Context, companyID int64, f adapter.ProjectFilter, opt adapter.ListOptions) (adapter.Page[adapter.Project], error) {
-	ids := p.allowed
+	ids := slices.Clone(p.allowed)
 	if opt.IDs != nil {
 		ids = slices.DeleteFunc(slices.Clone(opt.IDs), func(id int64) bool { return !p.Allows(id) })
 	}
