@@ -88,7 +88,9 @@ func TestSignedInPersonGetsOnlyTheirProjectsEvents(t *testing.T) {
 	select {
 	case ev := <-sub.events:
 		var e struct {
-			Data struct{ RfiChanged struct{ ProjectID, RfiID string } }
+			Data struct {
+				RfiChanged struct{ ProjectID, RfiID string }
+			}
 		}
 		_ = json.Unmarshal(ev, &e)
 		if e.Data.RfiChanged.ProjectID != visible || e.Data.RfiChanged.RfiID != visibleRFI {
