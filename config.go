@@ -59,6 +59,9 @@ type config struct {
 	// when a secret is set.
 	PortalCodeProvider string
 	PortalInboxSecret  string
+	// PortalSMSNumbers is the phone number receiving each login's SMS
+	// codes, by login email (PORTAL_SMS_NUMBERS).
+	PortalSMSNumbers map[string]string
 	// SandboxLatency adds latency to the embedded sandbox (demos, benchmarks).
 	SandboxLatency time.Duration
 
@@ -147,6 +150,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.JWT.Audience, "jwt-audience", env("JWT_AUDIENCE", ""), "required aud of identity-provider tokens (JWT_AUDIENCE)")
 	fs.StringVar(&c.JWT.ScopesClaim, "jwt-scopes-claim", env("JWT_SCOPES_CLAIM", "scope"), "claim holding the granted scopes, a space-separated string or a list (JWT_SCOPES_CLAIM)")
 	fs.StringVar(&c.JWT.ScopePrefix, "jwt-scope-prefix", env("JWT_SCOPE_PREFIX", ""), "prefix of the gateway's scopes in that claim, e.g. procoregraph: (JWT_SCOPE_PREFIX)")
+	smsNumbers := fs.String("portal-sms-numbers", env("PORTAL_SMS_NUMBERS", ""), "phone numbers receiving SMS login codes, by login email: email=+15551234567,... (PORTAL_SMS_NUMBERS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -231,6 +235,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		} else if p, err := url.Parse(c.JWT.JWKSURL); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("JWT_JWKS_URL %q: want an absolute http(s) URL", c.JWT.JWKSURL))
 		}
+	}
+	c.PortalSMSNumbers = map[string]string{}
+	for _, pair := range splitList(*smsNumbers) {
+		email, phone, ok := strings.Cut(pair, "=")
+		if !ok || !strings.Contains(email, "@") || strings.TrimSpace(phone) == "" {
+			errs = append(errs, fmt.Errorf("PORTAL_SMS_NUMBERS %q: want email=+15551234567 pairs separated by commas", pair))
+			continue
+		}
+		c.PortalSMSNumbers[strings.ToLower(strings.TrimSpace(email))] = strings.TrimSpace(phone)
 	}
 	keys, err := apikeys.Parse(*apiKeys)
 	if err != nil {

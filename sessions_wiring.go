@@ -49,6 +49,7 @@ func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(strin
 		Store:          store,
 		Key:            key,
 		CodeProviders:  providers,
+		SMSNumbers:     cfg.PortalSMSNumbers,
 		BrowserOptions: portal.BrowserOptions{Path: cfg.ChromiumPath, Logger: logger},
 		Logger:         logger,
 	})

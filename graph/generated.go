@@ -5863,8 +5863,8 @@ input SessionMFAInput {
   totpSecret: String
   "Name of the code provider that receives SMS or email codes (default: the only one configured)."
   codeProvider: String
-  "Where Procore sends the codes (phone number for SMS); default: the username."
-  codeAddress: String
+  "Refused when set: codes are bound to the pending login and go to an address the gateway decides (email codes to the username, SMS codes to the number the operator configured for it in PORTAL_SMS_NUMBERS), never one a client chooses."
+  codeAddress: String @deprecated(reason: "Refused: the gateway decides where codes go (PORTAL_SMS_NUMBERS).")
 }
 
 "A Procore user's web login."
@@ -32690,11 +32690,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

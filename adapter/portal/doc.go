@@ -25,6 +25,17 @@
 // the sandbox's outbox, CodeInbox takes codes POSTed by an SMS gateway or a
 // mail forwarder webhook.
 //
+// Where SMS and email codes go is decided on the server, never by the
+// client (a Login naming MFA.CodeAddress is refused): email codes go to the
+// login email, SMS codes to the number Options.SMSNumbers configures for the
+// login email (PORTAL_SMS_NUMBERS; the sandbox outbox may use the login
+// email instead). Codes are bound to the login attempt waiting for them:
+// every attempt has a random id (CodeQuery.Login); CodeInbox lets one login
+// at a time claim an address (a second one fails with ErrAddressBusy), keeps
+// a delivered code under the claiming login's own key, single use, and
+// refuses deliveries no login is waiting for (ErrNoPendingLogin, HTTP 409)
+// instead of keeping them for a later login.
+//
 // # Sessions
 //
 // Manager.CreateSession logs in once and stores the session (credentials,

@@ -46,8 +46,11 @@ type MFA struct {
 	// email codes. Default: the only registered provider. Required for
 	// MFASMS and MFAEmail when several are registered.
 	CodeProvider string `json:"code_provider,omitempty"`
-	// CodeAddress is where Procore sends the codes (the phone number for
-	// SMS). Default: Email.
+	// CodeAddress is no longer accepted: a non-empty value is refused as
+	// BAD_USER_INPUT. Where codes are sent is decided by the server, never
+	// by the client: email codes go to the login email, SMS codes to the
+	// number configured for the login (Options.SMSNumbers). A value stored
+	// in an older session is ignored.
 	CodeAddress string `json:"code_address,omitempty"`
 }
 
@@ -151,6 +154,14 @@ type Options struct {
 	// CodeProviders deliver SMS and email codes, by name (MFA.CodeProvider).
 	// Default: none, so SMS and email MFA are refused as BAD_USER_INPUT.
 	CodeProviders map[string]CodeProvider
+	// SMSNumbers is the phone number that receives each login's SMS codes,
+	// keyed by login email (PORTAL_SMS_NUMBERS); emails match without
+	// regard to case or surrounding spaces. Write the numbers as the SMS
+	// gateway reports them (E.164 for Twilio). An SMS login whose email has
+	// no number is refused as BAD_USER_INPUT, unless its code provider is
+	// the sandbox outbox (ProviderOutbox), which matches the login email.
+	// Default: none.
+	SMSNumbers map[string]string
 	// HTTPClient makes health checks and logouts (never following
 	// redirects). Default: a client with a 15s timeout.
 	HTTPClient *http.Client
@@ -235,6 +246,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthPath == "" {
 		o.HealthPath = "/app"
+	}
+	if len(o.SMSNumbers) > 0 {
+		numbers := make(map[string]string, len(o.SMSNumbers))
+		for email, number := range o.SMSNumbers {
+			if number = strings.TrimSpace(number); number != "" {
+				numbers[normAddress(email)] = number
+			}
+		}
+		o.SMSNumbers = numbers
 	}
 	return o
 }
@@ -436,6 +456,10 @@ func (m *Manager) validate(l Login) (Login, error) {
 	if l.CompanyID < 0 {
 		bad("must be positive", "companyId")
 	}
+	if l.MFA.CodeAddress != "" {
+		bad(codeAddressRefused, "mfa", "codeAddress")
+		l.MFA.CodeAddress = ""
+	}
 	switch l.MFA.Method {
 	case "", MFANone:
 		l.MFA = MFA{Method: MFANone}
@@ -453,9 +477,10 @@ func (m *Manager) validate(l Login) (Login, error) {
 		}
 		if _, ok := m.o.CodeProviders[l.MFA.CodeProvider]; !ok {
 			bad(fmt.Sprintf("must name a configured code provider (%s)", providerNames(m.o.CodeProviders)), "mfa", "codeProvider")
-		}
-		if l.MFA.CodeAddress == "" {
-			l.MFA.CodeAddress = l.Email
+		} else if l.Email != "" {
+			if _, err := m.codeAddress(l, l.MFA.Method); err != nil {
+				bad(err.Error(), "mfa", "method")
+			}
 		}
 	default:
 		bad("must be none, totp, sms or email", "mfa", "method")
@@ -464,6 +489,36 @@ func (m *Manager) validate(l Login) (Login, error) {
 		return l, &adapter.Error{Code: adapter.CodeBadUserInput, Message: "invalid Procore login", Fields: fields}
 	}
 	return l, nil
+}
+
+// codeAddressRefused answers a Login that names where its codes go.
+const codeAddressRefused = "is no longer accepted: email codes go to the login's email and SMS codes to the number configured for the login (PORTAL_SMS_NUMBERS)"
+
+// errNoSMSNumber: an SMS login whose email has no Options.SMSNumbers entry.
+var errNoSMSNumber = errors.New("cannot be sms: no SMS number is configured for this login (PORTAL_SMS_NUMBERS)")
+
+// codeAddress resolves, on the server, where the login's codes of method
+// are sent: the login email for email codes; for SMS codes the number
+// Options.SMSNumbers configures for the email, or the login email when the
+// login's provider is the sandbox outbox (it matches the login email). The
+// client's MFA.CodeAddress is never used.
+func (m *Manager) codeAddress(l Login, method MFAMethod) (string, error) {
+	if method != MFASMS {
+		return l.Email, nil
+	}
+	if n := m.o.SMSNumbers[normAddress(l.Email)]; n != "" {
+		return n, nil
+	}
+	if isOutbox(l.MFA.CodeProvider, m.o.CodeProviders[l.MFA.CodeProvider]) {
+		return l.Email, nil
+	}
+	return "", errNoSMSNumber
+}
+
+// isOutbox reports whether the provider is the sandbox outbox.
+func isOutbox(name string, p CodeProvider) bool {
+	_, ok := p.(*OutboxCodes)
+	return ok || (name == ProviderOutbox && p != nil)
 }
 
 func providerNames(p map[string]CodeProvider) string {
@@ -603,11 +658,14 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// browserLogin runs one driver login with the Login's second factor.
+// browserLogin runs one driver login with the Login's second factor. SMS
+// and email codes are asked for at the address resolved on the server
+// (codeAddress) and bound to this attempt by a random login id.
 func (m *Manager) browserLogin(ctx context.Context, conn string, l Login) (WebSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.o.LoginTimeout)
 	defer cancel()
 	started := m.o.Clock.Now()
+	attempt := newLoginID()
 	in := DriverLogin{BaseURL: l.BaseURL, Email: l.Email, Password: l.Password, MFA: l.MFA.Method,
 		Code: func(ctx context.Context, method MFAMethod) (string, error) {
 			switch method {
@@ -618,9 +676,16 @@ func (m *Manager) browserLogin(ctx context.Context, conn string, l Login) (WebSe
 				if p == nil {
 					return "", loginError(adapter.CodeBadUserInput, "no code provider configured for "+string(method)+" codes", ErrNoCode)
 				}
+				address, err := m.codeAddress(l, method)
+				if err != nil {
+					return "", loginError(adapter.CodeBadUserInput, "no SMS number is configured for this login (PORTAL_SMS_NUMBERS)", ErrNoCode)
+				}
 				cctx, cancel := context.WithTimeout(ctx, m.o.CodeTimeout)
 				defer cancel()
-				code, err := p.Code(cctx, CodeQuery{BaseURL: l.BaseURL, Email: l.Email, Method: method, Address: l.MFA.CodeAddress, SentAfter: started})
+				code, err := p.Code(cctx, CodeQuery{BaseURL: l.BaseURL, Email: l.Email, Method: method, Address: address, Login: attempt, SentAfter: started})
+				if errors.Is(err, ErrAddressBusy) {
+					return "", loginError(adapter.CodeUpstreamUnavailable, "another login is waiting for a code at this address: try again when it is done", errors.Join(ErrNoCode, err))
+				}
 				if err != nil {
 					return "", loginError(adapter.CodeUpstreamUnavailable, "no "+string(method)+" verification code arrived", errors.Join(ErrNoCode, err))
 				}

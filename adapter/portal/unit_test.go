@@ -361,64 +361,497 @@ func TestSessionsAtRest(t *testing.T) {
 	})
 }
 
-func TestCodeInbox(t *testing.T) {
-	ctx := context.Background()
-	clock := &autoClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	inbox, err := NewCodeInbox(InboxOptions{Store: memStore(t), Key: testKey, Secret: "s3cret", Clock: clock})
+// inboxFixture is a CodeInbox on its own store, served over HTTP, paced by
+// the wall clock (its logins wait in goroutines for deliveries).
+type inboxFixture struct {
+	inbox *CodeInbox
+	store cache.Store
+	clock *testClock
+	url   string
+}
+
+func newInboxFixture(t *testing.T, store cache.Store) *inboxFixture {
+	t.Helper()
+	if store == nil {
+		store = memStore(t)
+	}
+	clock := &testClock{}
+	inbox, err := NewCodeInbox(InboxOptions{Store: store, Key: testKey, Secret: "s3cret", Clock: clock, Poll: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(inbox)
-	defer srv.Close()
-	post := func(auth, ctype, body string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
+	return &inboxFixture{inbox: inbox, store: store, clock: clock, url: httptestServer(t, inbox)}
+}
+
+// post sends one delivery and returns the status.
+func (f *inboxFixture) post(t *testing.T, method, auth, ctype, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.url, strings.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// deliver posts a JSON delivery with the right secret.
+func (f *inboxFixture) deliver(t *testing.T, to, text string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"to": to, "text": text})
+	return f.post(t, http.MethodPost, "Bearer s3cret", "application/json", string(body))
+}
+
+type codeResult struct {
+	code string
+	err  error
+}
+
+// wait starts a login waiting for its code in a goroutine; the channel gets
+// what Code returned.
+func (f *inboxFixture) wait(ctx context.Context, q CodeQuery) <-chan codeResult {
+	ch := make(chan codeResult, 1)
+	go func() {
+		code, err := f.inbox.Code(ctx, q)
+		ch <- codeResult{code, err}
+	}()
+	return ch
+}
+
+// claimant returns the login holding address's claim, "" when none does.
+func (f *inboxFixture) claimant(t *testing.T, address string) string {
+	t.Helper()
+	it, ok, err := f.store.Get(context.Background(), claimKey(address))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return ""
+	}
+	return string(it.Value)
+}
+
+// waitClaimed polls until login holds address's claim.
+func (f *inboxFixture) waitClaimed(t *testing.T, address, login string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.claimant(t, address) != login {
+		if time.Now().After(deadline) {
+			t.Fatalf("login %q never claimed %q (claimant %q)", login, address, f.claimant(t, address))
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// result waits (generously) for a waiting login to end.
+func result(t *testing.T, ch <-chan codeResult) codeResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("the login waiting for a code never returned")
+		return codeResult{}
+	}
+}
+
+// failingStore fails every read.
+type failingStore struct{ cache.Store }
+
+func (failingStore) Get(context.Context, string) (cache.Item, bool, error) {
+	return cache.Item{}, false, errors.New("store down")
+}
+
+func TestCodeInbox(t *testing.T) {
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name                string
+		method, auth, ctype string
+		body                string
+		want                int
+	}{
+		{"RefusesDeliveriesWithoutTheSecret", http.MethodPost, "Bearer wrong", "application/json", `{"to":"a@example.com","text":"123456"}`, http.StatusUnauthorized},
+		{"RefusesAMessageWithoutACode", http.MethodPost, "Bearer s3cret", "application/json", `{"to":"a@example.com","text":"hello"}`, http.StatusBadRequest},
+		{"RefusesAMessageWithoutAnAddress", http.MethodPost, "Bearer s3cret", "application/json", `{"text":"123456"}`, http.StatusBadRequest},
+		{"RefusesOtherMethods", http.MethodGet, "Bearer s3cret", "application/json", "", http.StatusMethodNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newInboxFixture(t, nil)
+			if got := f.post(t, tc.method, tc.auth, tc.ctype, tc.body); got != tc.want {
+				t.Fatalf("status %d, want %d", got, tc.want)
+			}
+		})
 	}
 
-	t.Run("RefusesDeliveriesWithoutTheSecret", func(t *testing.T) {
-		if got := post("Bearer wrong", "application/json", `{"to":"a@example.com","text":"123456"}`); got != http.StatusUnauthorized {
+	t.Run("DeliversAJSONCodeOnceToTheWaitingLogin", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		q := CodeQuery{Address: "a@example.com", Method: MFAEmail, Login: "login-a", SentAfter: f.clock.Now()}
+		ch := f.wait(ctx, q)
+		f.waitClaimed(t, "a@example.com", "login-a")
+		if got := f.deliver(t, " A@example.com", "Your code: 654321"); got != http.StatusNoContent {
 			t.Fatalf("status %d", got)
 		}
-	})
-	t.Run("RefusesAMessageWithoutACode", func(t *testing.T) {
-		if got := post("Bearer s3cret", "application/json", `{"to":"a@example.com","text":"hello"}`); got != http.StatusBadRequest {
-			t.Fatalf("status %d", got)
+		if r := result(t, ch); r.err != nil || r.code != "654321" {
+			t.Fatalf("code %q, %v", r.code, r.err)
 		}
-	})
-	t.Run("DeliversAJSONCodeOnce", func(t *testing.T) {
-		since := clock.Now()
-		if got := post("Bearer s3cret", "application/json", `{"to":"A@example.com","text":"Your code: 654321"}`); got != http.StatusNoContent {
-			t.Fatalf("status %d", got)
-		}
-		q := CodeQuery{Address: "a@example.com", Method: MFAEmail, SentAfter: since}
-		code, err := inbox.Code(ctx, q)
-		if err != nil || code != "654321" {
-			t.Fatalf("code %q, %v", code, err)
-		}
-		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		// The code was used: a later login for the address does not get it.
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
-		if code, err := inbox.Code(cctx, q); err == nil {
+		q.Login = "login-b"
+		if code, err := f.inbox.Code(cctx, q); err == nil {
 			t.Fatalf("a consumed code came back: %q", code)
 		}
 	})
-	t.Run("IgnoresCodesFromBeforeTheLogin", func(t *testing.T) {
-		if got := post("Bearer s3cret", "application/x-www-form-urlencoded", "To=%2B1555&Body=code+111222"); got != http.StatusNoContent {
+
+	t.Run("DeliversATwilioFormPost", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		ch := f.wait(ctx, CodeQuery{Address: "+15550100", Method: MFASMS, Login: "login-a", SentAfter: f.clock.Now()})
+		f.waitClaimed(t, "+15550100", "login-a")
+		if got := f.post(t, http.MethodPost, "Bearer s3cret", "application/x-www-form-urlencoded", "To=%2B15550100&Body=code+111222"); got != http.StatusNoContent {
 			t.Fatalf("status %d", got)
 		}
-		clock.Advance(time.Second)
-		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		if r := result(t, ch); r.err != nil || r.code != "111222" {
+			t.Fatalf("code %q, %v", r.code, r.err)
+		}
+	})
+
+	t.Run("IgnoresCodesFromBeforeTheLogin", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if code, err := inbox.Code(cctx, CodeQuery{Address: "+1555", Method: MFASMS, SentAfter: clock.Now()}); err == nil {
-			t.Fatalf("a code sent before the login was returned: %q", code)
+		// The login "started" later than the delivery is stamped.
+		ch := f.wait(cctx, CodeQuery{Address: "+1555", Method: MFASMS, Login: "login-a", SentAfter: f.clock.Now().Add(time.Hour)})
+		f.waitClaimed(t, "+1555", "login-a")
+		if got := f.deliver(t, "+1555", "code 111222"); got != http.StatusNoContent {
+			t.Fatalf("status %d", got)
+		}
+		// Let the login read the store a few times, then end it.
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		if r := result(t, ch); r.err == nil {
+			t.Fatalf("a code sent before the login was returned: %q", r.code)
+		}
+	})
+
+	t.Run("DeliveryWithoutAPendingLoginIsRefused", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		if got := f.deliver(t, "+15550100", "code 424242"); got != http.StatusConflict {
+			t.Fatalf("status %d, want 409", got)
+		}
+		if err := f.inbox.Deliver(ctx, "+15550100", "code 424242"); !errors.Is(err, ErrNoPendingLogin) {
+			t.Fatalf("Deliver: %v, want ErrNoPendingLogin", err)
+		}
+		// A login starting afterwards does not get the refused code.
+		cctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+		defer cancel()
+		if code, err := f.inbox.Code(cctx, CodeQuery{Address: "+15550100", Method: MFASMS, Login: "login-late", SentAfter: f.clock.Now().Add(-time.Hour)}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a login started after a refused delivery got %q, %v", code, err)
+		}
+	})
+
+	t.Run("ASecondLoginForTheSameAddressIsBusy", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		first := f.wait(actx, CodeQuery{Address: "pat@example.com", Method: MFAEmail, Login: "login-a", SentAfter: f.clock.Now()})
+		f.waitClaimed(t, "pat@example.com", "login-a")
+		bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer bcancel()
+		// The same address however it is written.
+		code, err := f.inbox.Code(bctx, CodeQuery{Address: " PAT@example.com ", Method: MFAEmail, Login: "login-b", SentAfter: f.clock.Now()})
+		if !errors.Is(err, ErrAddressBusy) || code != "" {
+			t.Fatalf("second login: %q, %v, want ErrAddressBusy", code, err)
+		}
+		// The busy login leaves the first one's claim alone.
+		if got := f.claimant(t, "pat@example.com"); got != "login-a" {
+			t.Fatalf("claimant after the busy login: %q", got)
+		}
+		if got := f.deliver(t, "pat@example.com", "code 777888"); got != http.StatusNoContent {
+			t.Fatalf("status %d", got)
+		}
+		if r := result(t, first); r.err != nil || r.code != "777888" {
+			t.Fatalf("first login: %q, %v", r.code, r.err)
+		}
+	})
+
+	t.Run("CodeGoesOnlyToTheClaimingLogin", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		actx, acancel := context.WithCancel(ctx)
+		defer acancel()
+		bctx, bcancel := context.WithCancel(ctx)
+		defer bcancel()
+		a := f.wait(actx, CodeQuery{Address: "+15550001", Method: MFASMS, Login: "login-a", SentAfter: f.clock.Now()})
+		b := f.wait(bctx, CodeQuery{Address: "+15550002", Method: MFASMS, Login: "login-b", SentAfter: f.clock.Now()})
+		f.waitClaimed(t, "+15550001", "login-a")
+		f.waitClaimed(t, "+15550002", "login-b")
+		if got := f.deliver(t, "+15550001", "code 111111"); got != http.StatusNoContent {
+			t.Fatalf("status %d", got)
+		}
+		if r := result(t, a); r.err != nil || r.code != "111111" {
+			t.Fatalf("claiming login: %q, %v", r.code, r.err)
+		}
+		select {
+		case r := <-b:
+			t.Fatalf("another login returned %q, %v on a code that was not its own", r.code, r.err)
+		default:
+		}
+		if got := f.deliver(t, "+15550002", "code 222222"); got != http.StatusNoContent {
+			t.Fatalf("status %d", got)
+		}
+		if r := result(t, b); r.err != nil || r.code != "222222" {
+			t.Fatalf("other login: %q, %v", r.code, r.err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, f *inboxFixture, cancel context.CancelFunc)
+	}{
+		{"ClaimIsReleasedWhenTheLoginEnds/AfterItsCode", func(t *testing.T, f *inboxFixture, _ context.CancelFunc) {
+			if got := f.deliver(t, "+15550100", "code 314159"); got != http.StatusNoContent {
+				t.Fatalf("status %d", got)
+			}
+		}},
+		{"ClaimIsReleasedWhenTheLoginEnds/WhenItsContextIsCancelled", func(t *testing.T, f *inboxFixture, cancel context.CancelFunc) {
+			cancel()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newInboxFixture(t, nil)
+			actx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			a := f.wait(actx, CodeQuery{Address: "+15550100", Method: MFASMS, Login: "login-a", SentAfter: f.clock.Now()})
+			f.waitClaimed(t, "+15550100", "login-a")
+			tc.end(t, f, cancel)
+			result(t, a)
+			if got := f.claimant(t, "+15550100"); got != "" {
+				t.Fatalf("the ended login's claim is still held by %q", got)
+			}
+			// A later delivery is refused, and a new login can claim.
+			if got := f.deliver(t, "+15550100", "code 271828"); got != http.StatusConflict {
+				t.Fatalf("delivery after the login ended: status %d, want 409", got)
+			}
+			b := f.wait(ctx, CodeQuery{Address: "+15550100", Method: MFASMS, Login: "login-b", SentAfter: f.clock.Now()})
+			f.waitClaimed(t, "+15550100", "login-b")
+			if got := f.deliver(t, "+15550100", "code 161803"); got != http.StatusNoContent {
+				t.Fatalf("status %d", got)
+			}
+			if r := result(t, b); r.err != nil || r.code != "161803" {
+				t.Fatalf("new login: %q, %v", r.code, r.err)
+			}
+		})
+	}
+
+	t.Run("StoreFailureIsServiceUnavailable", func(t *testing.T) {
+		f := newInboxFixture(t, failingStore{memStore(t)})
+		if got := f.deliver(t, "+15550100", "code 123456"); got != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", got)
+		}
+	})
+}
+
+// codeDriver answers the MFA page with the code its Login's Code returns,
+// recording the codes and errors.
+type codeDriver struct {
+	mu    sync.Mutex
+	calls int
+	codes []string
+}
+
+func (d *codeDriver) Login(ctx context.Context, in DriverLogin) (WebSession, error) {
+	d.mu.Lock()
+	d.calls++
+	d.mu.Unlock()
+	code, err := in.Code(ctx, in.MFA)
+	if err != nil {
+		return WebSession{}, err
+	}
+	d.mu.Lock()
+	d.codes = append(d.codes, code)
+	d.mu.Unlock()
+	return WebSession{Cookies: []Cookie{{Name: SessionCookie, Value: "cookie-" + code}}}, nil
+}
+
+func (d *codeDriver) n() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls
+}
+
+// recordingCodes is a CodeProvider that records the queries it gets and
+// answers them with err, or a fixed code.
+type recordingCodes struct {
+	mu      sync.Mutex
+	queries []CodeQuery
+	err     error
+}
+
+func (p *recordingCodes) Code(_ context.Context, q CodeQuery) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queries = append(p.queries, q)
+	if p.err != nil {
+		return "", p.err
+	}
+	return "135790", nil
+}
+
+func (p *recordingCodes) got() []CodeQuery {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]CodeQuery(nil), p.queries...)
+}
+
+func codeManager(t *testing.T, d Driver, providers map[string]CodeProvider, numbers map[string]string) *Manager {
+	t.Helper()
+	m, err := New(Options{Store: memStore(t), Key: testKey, Driver: d, CodeProviders: providers, SMSNumbers: numbers,
+		Clock: &autoClock{t: time.Date(2026, 3, 2, 9, 0, 1, 0, time.UTC)}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// fieldError returns the BAD_USER_INPUT field error on path, if any.
+func fieldError(err error, path ...string) (adapter.FieldError, bool) {
+	var ae *adapter.Error
+	if !errors.As(err, &ae) || ae.Code != adapter.CodeBadUserInput {
+		return adapter.FieldError{}, false
+	}
+	for _, f := range ae.Fields {
+		if strings.Join(f.Field, ".") == strings.Join(path, ".") {
+			return f, true
+		}
+	}
+	return adapter.FieldError{}, false
+}
+
+func TestCodeAddresses(t *testing.T) {
+	ctx := context.Background()
+	login := func(method MFAMethod, provider, address string) Login {
+		return Login{BaseURL: "http://127.0.0.1:1", Email: " Pat@Example.com ", Password: "pat-password-secret",
+			MFA: MFA{Method: method, CodeProvider: provider, CodeAddress: address}}
+	}
+
+	t.Run("CodeAddressFromTheClientIsRefused", func(t *testing.T) {
+		for _, l := range []Login{
+			login(MFASMS, ProviderInbox, "+15559999"),
+			login(MFAEmail, ProviderInbox, "victim@example.com"),
+			{BaseURL: "http://127.0.0.1:1", Email: "pat@example.com", Password: "pw", MFA: MFA{Method: MFATOTP, TOTPSecret: unitSecret, CodeAddress: "+15559999"}},
+		} {
+			d := &fakeDriver{}
+			m := fakeManager(t, memStore(t), d, &autoClock{t: time.Date(2026, 3, 2, 9, 0, 1, 0, time.UTC)}, testKey)
+			m.o.CodeProviders = map[string]CodeProvider{ProviderInbox: &recordingCodes{}}
+			m.o.SMSNumbers = map[string]string{"pat@example.com": "+15550100"}
+			_, err := m.CreateSession(ctx, l)
+			f, ok := fieldError(err, "mfa", "codeAddress")
+			if !ok || f.Message != codeAddressRefused || f.Code != adapter.CodeBadUserInput {
+				t.Fatalf("%s: err = %v, want BAD_USER_INPUT on mfa.codeAddress", l.MFA.Method, err)
+			}
+			if d.n() != 0 {
+				t.Fatalf("%s: a login naming its code address reached the browser (%d logins)", l.MFA.Method, d.n())
+			}
+		}
+	})
+
+	for _, tc := range []struct {
+		name     string
+		method   MFAMethod
+		provider string
+		numbers  map[string]string
+		want     string // the address the provider is asked about
+	}{
+		{"EmailCodesGoToTheLoginEmail", MFAEmail, ProviderInbox, map[string]string{"pat@example.com": "+15550100"}, "Pat@Example.com"},
+		{"SMSCodesGoToTheNumberConfiguredForTheLogin", MFASMS, ProviderInbox, map[string]string{" PAT@example.COM": " +15550100 ", "other@example.com": "+15550200"}, "+15550100"},
+		{"SandboxOutboxSMSFallsBackToTheLoginEmail", MFASMS, ProviderOutbox, nil, "Pat@Example.com"},
+		{"SandboxOutboxSMSPrefersTheConfiguredNumber", MFASMS, ProviderOutbox, map[string]string{"pat@example.com": "+15550100"}, "+15550100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &recordingCodes{}
+			d := &codeDriver{}
+			m := codeManager(t, d, map[string]CodeProvider{tc.provider: p}, tc.numbers)
+			if _, err := m.CreateSession(ctx, login(tc.method, tc.provider, "")); err != nil {
+				t.Fatal(err)
+			}
+			qs := p.got()
+			if len(qs) != 1 || qs[0].Address != tc.want || qs[0].Method != tc.method || len(qs[0].Login) != 32 {
+				t.Fatalf("queries %+v, want one for %q with a login id", qs, tc.want)
+			}
+		})
+	}
+
+	t.Run("SMSWithoutAConfiguredNumberIsRefused", func(t *testing.T) {
+		d := &codeDriver{}
+		m := codeManager(t, d, map[string]CodeProvider{ProviderInbox: &recordingCodes{}}, map[string]string{"other@example.com": "+15550200"})
+		_, err := m.CreateSession(ctx, login(MFASMS, ProviderInbox, ""))
+		if f, ok := fieldError(err, "mfa", "method"); !ok || !strings.Contains(f.Message, "no SMS number is configured for this login") {
+			t.Fatalf("err = %v, want BAD_USER_INPUT on mfa.method", err)
+		}
+		if d.n() != 0 {
+			t.Fatalf("the login reached the browser (%d logins)", d.n())
+		}
+	})
+
+	t.Run("EveryLoginAttemptHasItsOwnLoginID", func(t *testing.T) {
+		p := &recordingCodes{}
+		m := codeManager(t, &codeDriver{}, map[string]CodeProvider{ProviderInbox: p}, nil)
+		for range 2 {
+			if _, err := m.CreateSession(ctx, login(MFAEmail, ProviderInbox, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		qs := p.got()
+		if len(qs) != 2 || qs[0].Login == "" || qs[0].Login == qs[1].Login {
+			t.Fatalf("login ids %+v", qs)
+		}
+	})
+
+	t.Run("BusyAddressIsUpstreamUnavailable", func(t *testing.T) {
+		m := codeManager(t, &codeDriver{}, map[string]CodeProvider{ProviderInbox: &recordingCodes{err: ErrAddressBusy}}, nil)
+		_, err := m.CreateSession(ctx, login(MFAEmail, ProviderInbox, ""))
+		var ae *adapter.Error
+		if !errors.As(err, &ae) || ae.Code != adapter.CodeUpstreamUnavailable || !errors.Is(err, ErrAddressBusy) ||
+			!strings.Contains(ae.Message, "another login is waiting for a code at this address") {
+			t.Fatalf("err = %v, want UPSTREAM_UNAVAILABLE wrapping ErrAddressBusy", err)
+		}
+	})
+
+	t.Run("TwoManagerLoginsForOneAddressNeverShareACode", func(t *testing.T) {
+		f := newInboxFixture(t, nil)
+		m := codeManager(t, &codeDriver{}, map[string]CodeProvider{ProviderInbox: f.inbox}, map[string]string{"pat@example.com": "+15550100"})
+		m.o.Clock = f.clock
+		first := make(chan error, 1)
+		go func() {
+			_, err := m.CreateSession(ctx, login(MFASMS, ProviderInbox, ""))
+			first <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for f.claimant(t, "+15550100") == "" {
+			if time.Now().After(deadline) {
+				t.Fatal("the first login never waited for its code")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		_, err := m.CreateSession(ctx, login(MFASMS, ProviderInbox, ""))
+		if !errors.Is(err, ErrAddressBusy) {
+			t.Fatalf("second login: %v, want ErrAddressBusy", err)
+		}
+		if got := f.deliver(t, "+15550100", "code 246810"); got != http.StatusNoContent {
+			t.Fatalf("status %d", got)
+		}
+		select {
+		case err := <-first:
+			if err != nil {
+				t.Fatalf("first login: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first login never finished")
 		}
 	})
 }

@@ -377,7 +377,7 @@ type SessionMFAInput struct {
 	TotpSecret *string `json:"totpSecret,omitempty"`
 	// Name of the code provider that receives SMS or email codes (default: the only one configured).
 	CodeProvider *string `json:"codeProvider,omitempty"`
-	// Where Procore sends the codes (phone number for SMS); default: the username.
+	// Refused when set: codes are bound to the pending login and go to an address the gateway decides (email codes to the username, SMS codes to the number the operator configured for it in PORTAL_SMS_NUMBERS), never one a client chooses.
 	CodeAddress *string `json:"codeAddress,omitempty"`
 }
 
