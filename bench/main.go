@@ -21,6 +21,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -39,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"procoregraph/apikeys"
+	"procoregraph/principal"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 )
@@ -130,10 +134,20 @@ func run(o options) error {
 	defer sb.Close()
 	var company int64
 	sb.ReadDataset(func(d *data.Dataset) { company = d.Companies[0].ID })
+	// The gateways face a "real" Procore (the sandbox on its own port), so
+	// every request needs a credential: an API key minted for this run.
+	secret, key, err := apikeys.Mint("bench", principal.AllScopes, nil)
+	if err != nil {
+		return err
+	}
+	bearer = "Bearer " + secret
+	sessionKey := make([]byte, 32)
+	_, _ = rand.Read(sessionKey)
 	env := append(os.Environ(),
 		"ADDR=127.0.0.1:0", "PROCORE_API_URL="+sb.URL, "PROCORE_LOGIN_URL="+sb.URL,
 		"PROCORE_CLIENT_ID="+sandbox.DefaultClientID, "PROCORE_CLIENT_SECRET="+sandbox.DefaultClientSecret,
-		"PROCORE_COMPANY_ID="+strconv.FormatInt(company, 10), "REDIS_URL="+o.redisURL)
+		"PROCORE_COMPANY_ID="+strconv.FormatInt(company, 10), "REDIS_URL="+o.redisURL,
+		"API_KEYS="+key.Entry(), "PORTAL_SESSION_KEY="+hex.EncodeToString(sessionKey))
 
 	modes := []mode{
 		{"naive: no dataloaders, no cache", []string{"-naive", "-no-cache"}},
@@ -395,11 +409,20 @@ func (g *gateway) stop() {
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
 
+// bearer is the Authorization value of this run's API key.
+var bearer string
+
 // query runs the dashboard query and returns its latency; GraphQL errors fail it.
 func (g *gateway) query(q []byte) (time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"query": string(q)})
 	start := time.Now()
-	resp, err := client.Post(g.url+"/graphql", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, g.url+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", bearer)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}

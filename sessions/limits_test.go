@@ -248,3 +248,45 @@ func TestRevokeFailsClosed(t *testing.T) {
 		t.Fatalf("a failed revocation was announced: %v", ann.ids)
 	}
 }
+
+func TestSessionActionsAreAudited(t *testing.T) {
+	store, m, mem := memoryStore(t), newLoginManager(), &audit.Memory{}
+	s, err := New(Options{Manager: m, LoginURL: "https://login.example", Store: store, Limits: lockoutOnly, Audit: audit.New(mem),
+		NewClient: func(rest.Credentials, int64) (adapter.Procore, error) { return companies{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := from("10.0.7.1")
+	_, _ = s.Create(ctx, CreateInput{Username: "eve@example.com", Password: "wrong"})
+	sess, err := s.Create(ctx, CreateInput{Username: "eve@example.com", Password: "right", CompanyID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.Refresh(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, next.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ event, outcome string }{
+		{audit.EventSessionCreate, audit.OutcomeRejected}, {audit.EventSessionCreate, audit.OutcomeOK},
+		{audit.EventSessionRefresh, audit.OutcomeOK}, {audit.EventSessionRevoke, audit.OutcomeOK},
+	}
+	recs := mem.Records()
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d: %+v", len(recs), len(want), recs)
+	}
+	for i, w := range want {
+		r := recs[i]
+		if r.Event != w.event || r.Outcome != w.outcome || r.Principal.Name != "eve@example.com" || r.Remote != "10.0.7.1" {
+			t.Fatalf("record %d %+v, want %s %s by eve@example.com from 10.0.7.1", i, r, w.event, w.outcome)
+		}
+		for _, v := range r.Inputs {
+			if strings.HasPrefix(v, TokenPrefix) {
+				t.Fatalf("record %d holds a session token: %+v", i, r)
+			}
+		}
+	}
+}
