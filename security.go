@@ -138,7 +138,7 @@ func newRevocations(ctx context.Context, cfg config, logger *slog.Logger) (*revo
 // configured for the service connection, the gateway's public URL for the
 // redirect, the shared store for sessions and token pairs.
 func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection, store cache.Store, logger *slog.Logger,
-	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher) (*signin.Service, error) {
+	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher, guard *httpguard.Guard) (*signin.Service, error) {
 	box, err := sealbox.New(key)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,8 @@ func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection
 	return signin.New(signin.Options{
 		LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, PublicURL: publicURL,
 		Company: conn, Store: store, Box: box, Audit: auditLog, Revocations: rev, Logger: logger,
-		ReturnAllowed: func(u *url.URL) bool { return origins[strings.ToLower(u.Scheme+"://"+u.Host)] },
+		CookieRequestAllowed: guard.CookieRequestAllowed,
+		ReturnAllowed:        func(u *url.URL) bool { return origins[strings.ToLower(u.Scheme+"://"+u.Host)] },
 		NewClient: func(tokens rest.TokenStore, refreshToken string) (adapter.Procore, error) {
 			return rest.New(rest.Config{
 				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,

@@ -194,7 +194,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeSessions()
-	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations)
+	hosts := cfg.AllowedHosts
+	if len(hosts) == 0 {
+		hosts = httpguard.DefaultHosts(cfg.Addr, publicURL)
+	}
+	guard, err := httpguard.New(httpguard.Options{AllowedHosts: hosts, CORSOrigins: cfg.CORSOrigins})
+	if err != nil {
+		return err
+	}
+	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations, guard)
 	if err != nil {
 		return err
 	}
@@ -215,14 +223,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
-	hosts := cfg.AllowedHosts
-	if len(hosts) == 0 {
-		hosts = httpguard.DefaultHosts(cfg.Addr, publicURL)
-	}
-	guard, err := httpguard.New(httpguard.Options{AllowedHosts: hosts, CORSOrigins: cfg.CORSOrigins})
-	if err != nil {
-		return err
-	}
 	handler := gateway.NewServer(gateway.Deps{
 		Guard:         guard,
 		Live:          lv.Live,

@@ -245,6 +245,19 @@ func TestSignInWithProcoreInChromium(t *testing.T) {
 			t.Fatalf("%s: a cookie request answered %d, want 403", f.name, resp.StatusCode)
 		}
 	}
+	// Nor can a cross-site form sign the person out.
+	logoutReq, _ := http.NewRequest(http.MethodPost, g.URL+"/auth/logout", strings.NewReader("x=1"))
+	logoutReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	logoutReq.Header.Set("Origin", "https://evil.example")
+	logoutReq.AddCookie(&http.Cookie{Name: "pg_session", Value: session})
+	logoutResp, err := http.DefaultClient.Do(logoutReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logoutResp.Body.Close()
+	if logoutResp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site sign-out form: %d, want 403", logoutResp.StatusCode)
+	}
 	getReq, _ := http.NewRequest(http.MethodGet, g.URL+"/graphql?query=%7Bviewer%7Bid%7D%7D", nil)
 	getReq.AddCookie(&http.Cookie{Name: "pg_session", Value: session})
 	getResp, err := http.DefaultClient.Do(getReq)

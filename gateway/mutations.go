@@ -8,20 +8,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"procoregraph/httpguard"
 	"procoregraph/mutate"
 )
 
 // IdempotencyKeyHeader carries an idempotency key for the create mutations
 // of a request (the input's idempotencyKey field takes its place per create).
 const IdempotencyKeyHeader = "Idempotency-Key"
-
-// preflightHeaders are headers a browser only sends after a CORS preflight
-// (none is CORS-safelisted). A multipart request, which a browser may
-// otherwise send cross-site without asking, must carry one of them, so a
-// third-party page cannot make a signed-in browser upload files (CSRF), as
-// Apollo Server requires for the same reason.
-var preflightHeaders = []string{"Apollo-Require-Preflight", "GraphQL-Require-Preflight", "X-Apollo-Operation-Name",
-	IdempotencyKeyHeader, "Authorization", DebugHeader}
 
 // addMutationTransport adds the GraphQL multipart request transport
 // (uploadAttachment's files). It must precede POST.
@@ -39,7 +32,7 @@ func addMutationTransport(srv *handler.Server, d Deps) {
 // that a browser could have sent without a CORS preflight.
 func withMutations(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isMultipart(r) && !hasPreflightHeader(r) {
+		if isMultipart(r) && !httpguard.HasPreflightHeader(r) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
@@ -62,13 +55,4 @@ func withMutations(d Deps, next http.Handler) http.Handler {
 func isMultipart(r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return err == nil && mt == "multipart/form-data"
-}
-
-func hasPreflightHeader(r *http.Request) bool {
-	for _, h := range preflightHeaders {
-		if r.Header.Get(h) != "" {
-			return true
-		}
-	}
-	return false
 }

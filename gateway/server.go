@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 
@@ -175,7 +174,7 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 				writeAuthError(w, err)
 				return
 			}
-			if id.Principal.ViaCookie && !csrfSafe(d.Guard, r) {
+			if id.Principal.ViaCookie && !d.Guard.CookieRequestAllowed(r) {
 				recordRefusal(ctx, d.Audit, &authn.Refusal{Credential: "cookie", Err: adapter.Errorf(adapter.CodeForbidden, "cross-site request")})
 				writeAuthError(w, adapter.Errorf(adapter.CodeForbidden,
 					"a request signed in by cookie must come from this gateway's origin or a CORS_ORIGINS frontend and, to change state, send JSON (or a header that requires a CORS preflight)"))
@@ -233,26 +232,6 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// csrfSafe reports whether a request authenticated by the session cookie
-// cannot be a cross-site forgery: a state-changing method must come from an
-// allowed origin (httpguard.SameSiteRequest) and carry a JSON body or a
-// header only sent after a CORS preflight, neither of which a plain HTML
-// form can produce. Reads (GET, HEAD, OPTIONS) run only queries.
-func csrfSafe(g *httpguard.Guard, r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	}
-	if !g.SameSiteRequest(r) {
-		return false
-	}
-	if hasPreflightHeader(r) {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
 }
 
 // trackStream ties a long-lived stream of a session's principal to the

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -214,4 +215,40 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+// PreflightHeaders are headers a browser sends only after a CORS preflight
+// (none is CORS-safelisted), so a request carrying one cannot come from a
+// plain cross-site form.
+var PreflightHeaders = []string{"Apollo-Require-Preflight", "GraphQL-Require-Preflight", "X-Apollo-Operation-Name",
+	"Idempotency-Key", "Authorization", "X-Procoregraph-Debug"}
+
+// HasPreflightHeader reports whether r carries one of PreflightHeaders.
+func HasPreflightHeader(r *http.Request) bool {
+	for _, h := range PreflightHeaders {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// CookieRequestAllowed reports whether a request authenticated by a session
+// cookie cannot be a cross-site forgery: reads (GET, HEAD, OPTIONS) always;
+// a state-changing method only from an allowed origin (SameSiteRequest) and
+// with a JSON body or a preflight header, neither of which a plain HTML
+// form can send.
+func (g *Guard) CookieRequestAllowed(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	if !g.SameSiteRequest(r) {
+		return false
+	}
+	if HasPreflightHeader(r) {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// the browser after sign-in (a listed frontend origin). Relative paths on
 	// the gateway are always allowed. Default: none.
 	ReturnAllowed func(u *url.URL) bool
+	// CookieRequestAllowed reports whether a state-changing request signed
+	// in by the session cookie (POST /auth/logout) cannot be a cross-site
+	// forgery (httpguard.Guard.CookieRequestAllowed). Default: refuse all.
+	CookieRequestAllowed func(*http.Request) bool
 	// MaxAge is a session's life. Default 7 days.
 	MaxAge time.Duration
 	// Audit records sign-ins and sign-outs. Nil: none.
@@ -136,6 +140,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.CookieRequestAllowed == nil {
+		o.CookieRequestAllowed = func(*http.Request) bool { return false }
 	}
 	if o.ReturnAllowed == nil {
 		o.ReturnAllowed = func(*url.URL) bool { return false }
@@ -528,6 +535,11 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 	token := s.tokenOf(r)
 	if token == "" {
 		writeError(w, http.StatusUnauthorized, adapter.CodeUnauthenticated, "not signed in")
+		return
+	}
+	if r.Header.Get("Authorization") == "" && !s.o.CookieRequestAllowed(r) {
+		writeError(w, http.StatusForbidden, adapter.CodeForbidden,
+			"a sign-out by cookie must come from this gateway's origin or a CORS_ORIGINS frontend and send JSON (or a header that requires a CORS preflight)")
 		return
 	}
 	if err := s.Logout(r.Context(), token); err != nil {
