@@ -132,26 +132,38 @@ func TestProjectAllowlistedKeyNeverSeesAnotherProject(t *testing.T) {
 		// The other project changes first, through the unrestricted key; then
 		// the allowed one. Events arrive in order, so the first event this
 		// subscriber gets would be B's if B's events reached it.
-		for _, c := range []struct{ p, r string }{{b.id, b.open[0]}, {a.id, a.open[0]}} {
-			status, resp := rawPost(t, g.URL, closeRFI, map[string]any{"p": c.p, "r": c.r}, bearerHeader(testAPIKey))
-			if status != http.StatusOK || len(resp.Errors) > 0 || !strings.Contains(string(resp.Data), "CLOSED") {
-				t.Fatalf("closeRFI %s/%s: %d %s %+v", c.p, c.r, status, resp.Data, resp.Errors)
-			}
-		}
-		select {
-		case ev := <-sub.events:
-			var e struct {
-				Data struct {
-					RfiChanged struct{ ProjectID, RfiID string }
-				}
-			}
-			_ = json.Unmarshal(ev, &e)
-			if e.Data.RfiChanged.ProjectID != a.id || e.Data.RfiChanged.RfiID != a.open[0] {
-				t.Fatalf("first event %s, want RFI %s of project %s", ev, a.open[0], a.id)
-			}
-			leaks(t, ev)
-		case <-time.After(15 * time.Second):
-			t.Fatal("no event for the allowed project")
-		}
+		leaks(t, closeThenFirstEvent(t, g, sub, [2]string{b.id, b.open[0]}, [2]string{a.id, a.open[0]}))
 	})
+}
+
+// closeThenFirstEvent closes (through the harness key) an open RFI of a
+// project the subscriber must not see, then one of a project it sees, and
+// returns the first rfiChanged event the subscriber gets, which must be the
+// second one: events arrive in order, so it would be the first close if the
+// subscriber were sent other projects' events.
+func closeThenFirstEvent(t *testing.T, g *gatewayProc, sub *sseSubscription, hidden, visible [2]string) json.RawMessage {
+	t.Helper()
+	closeRFI := `mutation($p: ID!, $r: ID!) { closeRFI(input: {projectId: $p, rfiId: $r}) { rfi { status } userErrors { code } } }`
+	for _, c := range [][2]string{hidden, visible} {
+		status, resp := rawPost(t, g.URL, closeRFI, map[string]any{"p": c[0], "r": c[1]}, bearerHeader(testAPIKey))
+		if status != http.StatusOK || len(resp.Errors) > 0 || !strings.Contains(string(resp.Data), "CLOSED") {
+			t.Fatalf("closeRFI %s/%s: %d %s %+v", c[0], c[1], status, resp.Data, resp.Errors)
+		}
+	}
+	select {
+	case ev := <-sub.events:
+		var e struct {
+			Data struct {
+				RfiChanged struct{ ProjectID, RfiID string }
+			}
+		}
+		_ = json.Unmarshal(ev, &e)
+		if e.Data.RfiChanged.ProjectID != visible[0] || e.Data.RfiChanged.RfiID != visible[1] {
+			t.Fatalf("first event %s, want RFI %s of project %s (not %s of %s)", ev, visible[1], visible[0], hidden[1], hidden[0])
+		}
+		return ev
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no event for project %s", visible[0])
+	}
+	return nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -78,25 +76,5 @@ func TestSignedInPersonGetsOnlyTheirProjectsEvents(t *testing.T) {
 
 	sub := subscribeSSEAs(t, g.URL+"/graphql", token, `subscription { rfiChanged { projectId rfiId } }`, nil)
 	waitActive(t, g, 1)
-	closeRFI := `mutation($p: ID!, $r: ID!) { closeRFI(input: {projectId: $p, rfiId: $r}) { rfi { status } userErrors { code } } }`
-	for _, c := range []struct{ p, r string }{{hidden, hiddenRFI}, {visible, visibleRFI}} {
-		status, resp := rawPost(t, g.URL, closeRFI, map[string]any{"p": c.p, "r": c.r}, bearerHeader(testAPIKey))
-		if status != http.StatusOK || len(resp.Errors) > 0 || !strings.Contains(string(resp.Data), "CLOSED") {
-			t.Fatalf("closeRFI %s/%s: %d %s %+v", c.p, c.r, status, resp.Data, resp.Errors)
-		}
-	}
-	select {
-	case ev := <-sub.events:
-		var e struct {
-			Data struct {
-				RfiChanged struct{ ProjectID, RfiID string }
-			}
-		}
-		_ = json.Unmarshal(ev, &e)
-		if e.Data.RfiChanged.ProjectID != visible || e.Data.RfiChanged.RfiID != visibleRFI {
-			t.Fatalf("first event %s, want RFI %s of the person's project %s (not %s of hidden %s)", ev, visibleRFI, visible, hiddenRFI, hidden)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no event for the person's project")
-	}
+	closeThenFirstEvent(t, g, sub, [2]string{hidden, hiddenRFI}, [2]string{visible, visibleRFI})
 }
