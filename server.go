@@ -269,6 +269,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
 
 	fmt.Fprintf(stdout, "Sign in with Procore at %s/auth/login (register %s as a redirect URI of the Procore app)\n", strings.TrimSuffix(publicURL, "/"), signIn.RedirectURL())
+	fmt.Fprintf(stdout, "serving the hosts %s (ALLOWED_HOSTS; others get 421)\n", strings.Join(hosts, ", "))
 
 	served = true
 	errc := make(chan error, 1)

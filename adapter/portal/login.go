@@ -143,15 +143,37 @@ func navigatedAway(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Inspected target navigated or closed")
 }
 
-// race waits for the first of the branches' elements to appear.
-func race(pg *rod.Page, branches ...branch) (string, *rod.Element, error) {
-	rc := pg.Race()
-	got := ""
-	for _, br := range branches {
-		rc = rc.Element(br.selector).Handle(func(*rod.Element) error { got = br.outcome; return nil })
+// transientNavigation reports whether err comes from a page that was
+// navigating while a query ran on it (the form just submitted): the query
+// can be asked again of the new document.
+func transientNavigation(err error) bool {
+	if err == nil {
+		return false
 	}
-	el, err := rc.Do()
-	return got, el, err
+	msg := err.Error()
+	return navigatedAway(err) || strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Cannot find object with given id")
+}
+
+// race waits for the first of the branches' elements to appear, asking
+// again when the page was still navigating (until the page's deadline).
+func race(pg *rod.Page, branches ...branch) (string, *rod.Element, error) {
+	for {
+		rc := pg.Race()
+		got := ""
+		for _, br := range branches {
+			rc = rc.Element(br.selector).Handle(func(*rod.Element) error { got = br.outcome; return nil })
+		}
+		el, err := rc.Do()
+		if transientNavigation(err) && pg.GetContext().Err() == nil {
+			select {
+			case <-pg.GetContext().Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		return got, el, err
+	}
 }
 
 func (b *Browser) login(ctx context.Context, p *chromeProcess, in DriverLogin) (WebSession, error) {
