@@ -29,7 +29,7 @@ const (
 	EventSessionRevoke   = "session.revoke"
 	EventSignIn          = "signin"
 	EventSignOut         = "signout"
-	EventCredentialRefus = "credential.refused"
+	EventCredentialRefused = "credential.refused"
 )
 
 // Outcomes.

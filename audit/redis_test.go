@@ -31,7 +31,7 @@ func TestStreamSink(t *testing.T) {
 	ctx := reqid.With(context.Background(), "req-stream-01")
 	first := sampleRecord()
 	second := sampleRecord()
-	second.Event, second.Operation, second.Outcome, second.Code = audit.EventCredentialRefus, "", audit.OutcomeRefused, "UNAUTHENTICATED"
+	second.Event, second.Operation, second.Outcome, second.Code = audit.EventCredentialRefused, "", audit.OutcomeRefused, "UNAUTHENTICATED"
 	second.Credential, second.Written, second.Inputs = "api_key", nil, nil
 	l := audit.New(sink)
 	l.Record(ctx, first)

@@ -216,7 +216,7 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 
 // recordRefusal audits a refused credential (never the credential itself).
 func recordRefusal(ctx context.Context, l *audit.Logger, err error) {
-	rec := audit.Record{Event: audit.EventCredentialRefus, Principal: principal.Principal{}.Ref(),
+	rec := audit.Record{Event: audit.EventCredentialRefused, Principal: principal.Principal{}.Ref(),
 		Outcome: audit.OutcomeRefused, Code: string(adapter.ErrorCode(err)), Remote: audit.RemoteFrom(ctx)}
 	var rf *authn.Refusal
 	if errors.As(err, &rf) {
