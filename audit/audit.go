@@ -23,12 +23,12 @@ import (
 
 // Events.
 const (
-	EventMutation        = "mutation"
-	EventSessionCreate   = "session.create"
-	EventSessionRefresh  = "session.refresh"
-	EventSessionRevoke   = "session.revoke"
-	EventSignIn          = "signin"
-	EventSignOut         = "signout"
+	EventMutation          = "mutation"
+	EventSessionCreate     = "session.create"
+	EventSessionRefresh    = "session.refresh"
+	EventSessionRevoke     = "session.revoke"
+	EventSignIn            = "signin"
+	EventSignOut           = "signout"
 	EventCredentialRefused = "credential.refused"
 )
 
