@@ -15,6 +15,7 @@ import (
 	"procoregraph/apikeys"
 	"procoregraph/httpguard"
 	"procoregraph/jwtauth"
+	"procoregraph/limits"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 )
@@ -99,6 +100,14 @@ type config struct {
 	CORSOrigins []string
 	// JWT configures identity-provider tokens (JWT_*); JWKSURL empty: off.
 	JWT jwtauth.Options
+
+	// Limits (issue 12).
+	Limits           limits.Options
+	MaxBodyBytes     int64
+	MaxTokens        int
+	MaxAnswerFields  int64
+	MaxAnswerBytes   int64
+	OperationTimeout time.Duration
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -151,6 +160,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.JWT.ScopesClaim, "jwt-scopes-claim", env("JWT_SCOPES_CLAIM", "scope"), "claim holding the granted scopes, a space-separated string or a list (JWT_SCOPES_CLAIM)")
 	fs.StringVar(&c.JWT.ScopePrefix, "jwt-scope-prefix", env("JWT_SCOPE_PREFIX", ""), "prefix of the gateway's scopes in that claim, e.g. procoregraph: (JWT_SCOPE_PREFIX)")
 	smsNumbers := fs.String("portal-sms-numbers", env("PORTAL_SMS_NUMBERS", ""), "phone numbers receiving SMS login codes, by login email: email=+15551234567,... (PORTAL_SMS_NUMBERS)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt64(getenv, "MAX_BODY_BYTES", limits.DefaultMaxBody), "largest JSON request body; larger ones get 413 (MAX_BODY_BYTES)")
+	fs.IntVar(&c.MaxTokens, "max-tokens", int(envInt64(getenv, "MAX_TOKENS", 15_000)), "most tokens the GraphQL parser reads from one document (MAX_TOKENS)")
+	fs.IntVar(&c.Limits.MaxDepth, "max-depth", int(envInt64(getenv, "MAX_DEPTH", 12)), "deepest field nesting (MAX_DEPTH)")
+	fs.IntVar(&c.Limits.MaxAliases, "max-aliases", int(envInt64(getenv, "MAX_ALIASES", 30)), "most aliased fields in one operation (MAX_ALIASES)")
+	fs.IntVar(&c.Limits.MaxRootFields, "max-root-fields", int(envInt64(getenv, "MAX_ROOT_FIELDS", 20)), "most root fields in one operation (MAX_ROOT_FIELDS)")
+	fs.IntVar(&c.Limits.MaxCost, "max-cost", int(envInt64(getenv, "MAX_COST", 1000)), "most estimated Procore calls of one operation; an API key's cost= overrides it (MAX_COST)")
+	fs.Int64Var(&c.MaxAnswerFields, "max-answer-fields", envInt64(getenv, "MAX_ANSWER_FIELDS", limits.DefaultMaxNodes), "most fields in one answer, enforced while it is built (MAX_ANSWER_FIELDS)")
+	fs.Int64Var(&c.MaxAnswerBytes, "max-answer-bytes", envInt64(getenv, "MAX_ANSWER_BYTES", limits.DefaultMaxBytes), "largest answer in bytes (MAX_ANSWER_BYTES)")
+	fs.DurationVar(&c.OperationTimeout, "operation-timeout", envDurationOr(getenv, "OPERATION_TIMEOUT", 30*time.Second), "deadline of one query or mutation, Procore calls and rate-limit waits included (OPERATION_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -245,6 +263,28 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 		c.PortalSMSNumbers[strings.ToLower(strings.TrimSpace(email))] = strings.TrimSpace(phone)
 	}
+	for name, v := range map[string]int64{"MAX_BODY_BYTES": c.MaxBodyBytes, "MAX_TOKENS": int64(c.MaxTokens), "MAX_DEPTH": int64(c.Limits.MaxDepth),
+		"MAX_ALIASES": int64(c.Limits.MaxAliases), "MAX_ROOT_FIELDS": int64(c.Limits.MaxRootFields), "MAX_COST": int64(c.Limits.MaxCost),
+		"MAX_ANSWER_FIELDS": c.MaxAnswerFields, "MAX_ANSWER_BYTES": c.MaxAnswerBytes} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive number", name))
+		}
+	}
+	for name, v := range map[string]string{"MAX_BODY_BYTES": getenv("MAX_BODY_BYTES"), "MAX_TOKENS": getenv("MAX_TOKENS"), "MAX_DEPTH": getenv("MAX_DEPTH"),
+		"MAX_ALIASES": getenv("MAX_ALIASES"), "MAX_ROOT_FIELDS": getenv("MAX_ROOT_FIELDS"), "MAX_COST": getenv("MAX_COST"),
+		"MAX_ANSWER_FIELDS": getenv("MAX_ANSWER_FIELDS"), "MAX_ANSWER_BYTES": getenv("MAX_ANSWER_BYTES")} {
+		if _, err := strconv.ParseInt(v, 10, 64); v != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want a whole number", name, v))
+		}
+	}
+	if v := getenv("OPERATION_TIMEOUT"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			errs = append(errs, fmt.Errorf("OPERATION_TIMEOUT %q: want a duration with a unit, e.g. 30s", v))
+		}
+	}
+	if c.OperationTimeout <= 0 {
+		errs = append(errs, errors.New("OPERATION_TIMEOUT must be positive"))
+	}
 	keys, err := apikeys.Parse(*apiKeys)
 	if err != nil {
 		errs = append(errs, err)
@@ -261,6 +301,27 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 // splitList splits a comma- or space-separated setting, dropping empties.
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}
+
+// envInt64 reads an integer from the environment, def when unset or not a
+// number (the flag's own parse reports a bad flag value).
+func envInt64(getenv func(string) string, k string, def int64) int64 {
+	if v := getenv(k); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// envDurationOr reads a duration from the environment, def when unset.
+func envDurationOr(getenv func(string) string, k string, def time.Duration) time.Duration {
+	if v := getenv(k); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }
 
 // envDuration reads a duration from the environment; an unparsable value is

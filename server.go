@@ -26,6 +26,7 @@ import (
 	"procoregraph/graph"
 	"procoregraph/httpguard"
 	"procoregraph/jwtauth"
+	"procoregraph/limits"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/oauthstore"
@@ -224,20 +225,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	handler := gateway.NewServer(gateway.Deps{
-		Guard:         guard,
-		Live:          lv.Live,
-		Webhooks:      lv.Webhooks,
-		Stopping:      stopping,
-		Auth:          auth,
-		Audit:         auditLog,
-		SignIn:        signIn,
-		Streams:       revocations.registry,
-		Sessions:      sess,
-		SessionCodes:  sessionCodes,
-		Loaders:       loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
-		ResponseCache: answers,
-		Logger:        logger,
-		Gatherer:      reg,
+		Guard:            guard,
+		Live:             lv.Live,
+		Webhooks:         lv.Webhooks,
+		Stopping:         stopping,
+		Auth:             auth,
+		Audit:            auditLog,
+		Limits:           limits.NewAnalyzer(cfg.Limits, limits.Rules()),
+		MaxBody:          cfg.MaxBodyBytes,
+		MaxTokens:        cfg.MaxTokens,
+		MaxNodes:         cfg.MaxAnswerFields,
+		MaxAnswerBytes:   cfg.MaxAnswerBytes,
+		OperationTimeout: cfg.OperationTimeout,
+		SignIn:           signIn,
+		Streams:          revocations.registry,
+		Sessions:         sess,
+		SessionCodes:     sessionCodes,
+		Loaders:          loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
+		ResponseCache:    answers,
+		Logger:           logger,
+		Gatherer:         reg,
 		// Idempotency records share the differ's store: Redis when
 		// configured, so duplicates on any replica find them.
 		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),
@@ -252,7 +259,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopDebug()
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Streams (websockets, SSE) lift the read and write deadlines for
+	// themselves (gateway.withRequestState); uploads get the read timeout.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: cfg.OperationTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
 	srv.RegisterOnShutdown(stopStreams) // end subscriptions instead of waiting for them
 	if err := lv.start(ctx, ln.Addr()); err != nil {
 		_ = ln.Close()

@@ -6,13 +6,16 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"procoregraph/limits"
 )
 
 // routes is the whole HTTP surface.
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
-	mux.Handle("/graphql", withRequestState(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))
+	mux.Handle("/graphql", withRequestState(d, limits.Body(d.MaxBody,
+		capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)
@@ -44,4 +47,16 @@ func healthz(d Deps) http.HandlerFunc {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	}
+}
+
+// capAnswer bounds the bytes of answers that are not streams.
+func capAnswer(d Deps, next http.Handler) http.Handler {
+	capped := limits.CapBytes(d.MaxAnswerBytes, next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		capped.ServeHTTP(w, r)
+	})
 }

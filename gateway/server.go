@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -24,6 +25,7 @@ import (
 	"procoregraph/events"
 	"procoregraph/graph"
 	"procoregraph/httpguard"
+	"procoregraph/limits"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/principal"
@@ -65,8 +67,22 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// Health checks dependencies for /healthz. Nil: always healthy.
 	Health func(ctx context.Context) error
-	// ComplexityLimit bounds a query's cost. Default 50000; -1 disables.
-	ComplexityLimit int
+	// Limits measures every operation (depth, aliases, root fields,
+	// estimated Procore calls) before it runs. Nil: limits' defaults over
+	// limits.Rules().
+	Limits *limits.Analyzer
+	// MaxBody bounds a JSON request body. Default 2 MiB.
+	MaxBody int64
+	// MaxTokens bounds the tokens the GraphQL parser reads. Default 15,000.
+	MaxTokens int
+	// MaxNodes bounds the fields of one answer while it is built. Default
+	// 200,000.
+	MaxNodes int64
+	// MaxAnswerBytes bounds one (non-streaming) answer. Default 32 MiB.
+	MaxAnswerBytes int64
+	// OperationTimeout bounds a query or mutation request, upstream calls
+	// and rate-limit waits included. Default 30 s.
+	OperationTimeout time.Duration
 	// Live feeds the subscriptions (event bus, primer, counter). Nil:
 	// subscriptions fail with "subscriptions are not configured".
 	Live *events.Live
@@ -102,8 +118,14 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	if d.ComplexityLimit == 0 {
-		d.ComplexityLimit = 50000
+	if d.Limits == nil {
+		d.Limits = limits.NewAnalyzer(limits.Options{}, limits.Rules())
+	}
+	if d.MaxTokens <= 0 {
+		d.MaxTokens = 15_000
+	}
+	if d.OperationTimeout <= 0 {
+		d.OperationTimeout = 30 * time.Second
 	}
 	if d.Guard == nil {
 		d.Guard, _ = httpguard.New(httpguard.Options{})
@@ -122,14 +144,15 @@ func newGraphQL(d Deps) http.Handler {
 	addMutationTransport(srv, d) // multipart must precede POST
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(d.MaxTokens)
 	srv.Use(extension.Introspection{})
 	srv.Use(authorizer{audit: d.Audit})
-	if d.ComplexityLimit > 0 {
-		srv.Use(extension.FixedComplexityLimit(d.ComplexityLimit))
-	}
+	srv.Use(costGuard{a: d.Limits})
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
 	srv.AroundFields(auditMutations(d.Audit))
+	srv.AroundResponses(boundAnswers(d.MaxNodes))
+	srv.AroundFields(spendNodes)
 	srv.AroundResponses(perEventLoaders(d))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
@@ -195,8 +218,19 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		if d.Live != nil {
 			ctx = events.WithLive(ctx, d.Live)
 		}
-		if isStream(r) && !isWebsocketUpgrade(r) {
-			ctx = trackStream(ctx, d, r, id.Principal)
+		if isStream(r) {
+			// Streams live long: the server's read and write deadlines do
+			// not apply to them (a websocket keeps these after the upgrade).
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
+			if !isWebsocketUpgrade(r) {
+				ctx = trackStream(ctx, d, r, id.Principal)
+			}
+		} else {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d.OperationTimeout)
+			defer cancel()
 		}
 		ctx = context.WithValue(ctx, upgradeKey{}, r)
 		if d.Sessions != nil {

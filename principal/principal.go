@@ -108,6 +108,9 @@ type Principal struct {
 	// non-secret hash), so that revoking the session can end its open
 	// streams on every replica. Empty for principals without a session.
 	SessionID string
+	// MaxCost, when > 0, replaces the gateway's limit of estimated Procore
+	// calls per operation for this principal (an API key's cost=).
+	MaxCost int
 	// ViaCookie is true when the credential came from the session cookie:
 	// state-changing requests then need a CSRF-safe shape (JSON body or a
 	// header that forces a CORS preflight).

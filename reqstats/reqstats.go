@@ -17,6 +17,7 @@ type Stats struct {
 	cacheMisses int
 	outside     int    // upstream calls made outside a cache fetch
 	response    string // response cache outcome
+	estimate    int    // estimated Procore calls of the operation (-1: not analyzed)
 }
 
 // Snapshot is a copy of Stats for reporting.
@@ -31,6 +32,9 @@ type Snapshot struct {
 	// ResponseCache is the response cache's outcome: "hit", "miss",
 	// "bypass" (not a cacheable operation) or "" when it is off.
 	ResponseCache string `json:"responseCache,omitempty"`
+	// EstimatedCalls is the cost analysis' estimate of the operation's
+	// Procore calls (an upper bound of UpstreamCalls with a cold cache).
+	EstimatedCalls int `json:"estimatedCalls"`
 }
 
 type ctxKey struct{}
@@ -96,6 +100,16 @@ func (s *Stats) SetResponseCache(outcome string) {
 	s.mu.Unlock()
 }
 
+// SetEstimate records the operation's estimated Procore calls.
+func (s *Stats) SetEstimate(n int) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.estimate = n
+	s.mu.Unlock()
+}
+
 // UncachedCalls returns how many upstream calls were made outside a cache
 // fetch so far.
 func (s *Stats) UncachedCalls() int {
@@ -119,5 +133,5 @@ func (s *Stats) Snapshot() Snapshot {
 		by[k] = v
 	}
 	return Snapshot{UpstreamCalls: s.upstream, UpstreamByRoute: by, CacheHits: s.cacheHits, CacheMisses: s.cacheMisses,
-		UncachedCalls: s.outside, ResponseCache: s.response}
+		UncachedCalls: s.outside, ResponseCache: s.response, EstimatedCalls: s.estimate}
 }

@@ -1,29 +1,35 @@
 package resolvers
 
 import (
-	"encoding/base64"
 	"strconv"
-	"strings"
 
 	"procoregraph/adapter"
+	"procoregraph/cursor"
 	"procoregraph/graph/model"
 )
 
 // MaxFirst is the largest page a connection serves in one request.
 const MaxFirst = 1000
 
-// window is a Relay page: skip offset items, take first.
-type window struct{ offset, first int }
+// window is a Relay page: skip offset items, take first. beyond marks a
+// cursor past the end of any list (cursor.MaxOffset): its page is empty and
+// needs no Procore call.
+type window struct {
+	offset, first int
+	beyond        bool
+}
 
-// limit is how many leading items the upstream list must provide.
-func (w window) limit() int { return w.offset + w.first }
-
-const cursorPrefix = "cursor:"
+// limit is how many leading items the upstream list must provide: for a
+// cursor past the end of any list only one, for the list's total.
+func (w window) limit() int {
+	if w.beyond {
+		return 1
+	}
+	return w.offset + w.first
+}
 
 // encodeCursor makes the opaque cursor of the item at offset i.
-func encodeCursor(i int) string {
-	return base64.StdEncoding.EncodeToString([]byte(cursorPrefix + strconv.Itoa(i)))
-}
+func encodeCursor(i int) string { return cursor.Encode(i) }
 
 // parseWindow validates first/after. def applies when first is nil.
 func parseWindow(first *int, after *string, def int) (window, error) {
@@ -36,13 +42,15 @@ func parseWindow(first *int, after *string, def int) (window, error) {
 		w.first = *first
 	}
 	if after != nil && *after != "" {
-		raw, err := base64.StdEncoding.DecodeString(*after)
-		s, ok := strings.CutPrefix(string(raw), cursorPrefix)
-		n, aerr := strconv.Atoi(s)
-		if err != nil || !ok || aerr != nil || n < 0 {
-			return w, &adapter.Error{Code: adapter.CodeBadUserInput, Message: "invalid cursor in after: " + strconv.Quote(*after)}
+		n, beyond, err := cursor.Decode(*after)
+		if err != nil {
+			q := *after
+			if len(q) > 64 {
+				q = q[:64] + "…"
+			}
+			return w, &adapter.Error{Code: adapter.CodeBadUserInput, Message: "invalid cursor in after: " + strconv.Quote(q)}
 		}
-		w.offset = n + 1
+		w.offset, w.beyond = n+1, beyond
 	}
 	return w, nil
 }

@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"procoregraph/limits"
+	"procoregraph/principal"
+	"procoregraph/reqstats"
+)
+
+// Codes of the document limits.
+const (
+	CodeDepthLimit     = "DEPTH_LIMIT_EXCEEDED"
+	CodeAliasLimit     = "ALIAS_LIMIT_EXCEEDED"
+	CodeRootFieldLimit = "ROOT_FIELD_LIMIT_EXCEEDED"
+	CodeCostLimit      = "COST_LIMIT_EXCEEDED"
+)
+
+// costGuard measures every operation before it runs (limits.Analyzer):
+// its depth, aliases, root fields and estimated Procore calls. Over a limit
+// the operation is refused with its code and nothing reaches Procore; the
+// cost limit may be raised or lowered per principal (an API key's cost=).
+// The estimate goes to the debug extensions beside the actual calls.
+type costGuard struct{ a *limits.Analyzer }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = costGuard{}
+
+func (costGuard) ExtensionName() string                          { return "CostGuard" }
+func (costGuard) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (g costGuard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if g.a == nil || oc.Operation == nil {
+		return nil
+	}
+	o := g.a.Options()
+	res := g.a.Analyze(oc.Operation, oc.Doc, oc.Variables)
+	reqstats.From(ctx).SetEstimate(res.Cost)
+	maxCost := o.MaxCost
+	if p := principal.From(ctx); p.MaxCost > 0 {
+		maxCost = p.MaxCost
+	}
+	refuse := func(code, msg string, ext map[string]any) *gqlerror.Error {
+		e := map[string]any{"code": code}
+		for k, v := range ext {
+			e[k] = v
+		}
+		return &gqlerror.Error{Message: msg, Extensions: e}
+	}
+	switch {
+	case res.Depth > o.MaxDepth:
+		return refuse(CodeDepthLimit, fmt.Sprintf("the operation nests %d fields deep; the limit is %d", res.Depth, o.MaxDepth),
+			map[string]any{"depth": map[string]int{"actual": res.Depth, "limit": o.MaxDepth}})
+	case res.Aliases > o.MaxAliases:
+		return refuse(CodeAliasLimit, fmt.Sprintf("the operation uses %d aliases; the limit is %d", res.Aliases, o.MaxAliases), nil)
+	case res.RootFields > o.MaxRootFields:
+		return refuse(CodeRootFieldLimit, fmt.Sprintf("the operation selects %d root fields; the limit is %d", res.RootFields, o.MaxRootFields), nil)
+	case res.Cost > maxCost:
+		return refuse(CodeCostLimit, fmt.Sprintf("the operation would make up to %d Procore calls; the limit is %d (ask for fewer items with first, fewer projects, or split it)", res.Cost, maxCost),
+			map[string]any{"cost": map[string]int{"estimated": res.Cost, "limit": maxCost}})
+	}
+	return nil
+}
+
+// boundAnswers gives every answer (each event of a subscription too) a
+// budget of fields; an answer that outgrows it is replaced by one
+// ANSWER_TOO_LARGE error, so no document can grow memory without bound
+// whatever its estimate.
+func boundAnswers(max int64) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		ctx, b := limits.WithNodeBudget(ctx, max)
+		resp := next(ctx)
+		if resp != nil && b.Tripped() {
+			return &graphql.Response{Errors: gqlerror.List{{
+				Message:    fmt.Sprintf("the answer has more than %d fields: ask for fewer items or fields", b.Max()),
+				Extensions: map[string]any{"code": limits.CodeAnswerTooLarge, "limit": b.Max()},
+			}}}
+		}
+		return resp
+	}
+}
+
+// errAnswerTooLarge stops the resolution of fields past the budget.
+var errAnswerTooLarge = &gqlerror.Error{Message: "answer too large", Extensions: map[string]any{"code": limits.CodeAnswerTooLarge}}
+
+// spendNodes counts each resolved field against the answer's budget.
+func spendNodes(ctx context.Context, next graphql.Resolver) (any, error) {
+	if !limits.Spend(ctx) {
+		return nil, errAnswerTooLarge
+	}
+	return next(ctx)
+}
