@@ -108,6 +108,9 @@ type config struct {
 	MaxAnswerFields  int64
 	MaxAnswerBytes   int64
 	OperationTimeout time.Duration
+	// RateRPM and RateCPM are each principal's requests and estimated
+	// Procore calls a minute.
+	RateRPM, RateCPM int
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -168,6 +171,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.Limits.MaxCost, "max-cost", int(envInt64(getenv, "MAX_COST", 1000)), "most estimated Procore calls of one operation; an API key's cost= overrides it (MAX_COST)")
 	fs.Int64Var(&c.MaxAnswerFields, "max-answer-fields", envInt64(getenv, "MAX_ANSWER_FIELDS", limits.DefaultMaxNodes), "most fields in one answer, enforced while it is built (MAX_ANSWER_FIELDS)")
 	fs.Int64Var(&c.MaxAnswerBytes, "max-answer-bytes", envInt64(getenv, "MAX_ANSWER_BYTES", limits.DefaultMaxBytes), "largest answer in bytes (MAX_ANSWER_BYTES)")
+	fs.IntVar(&c.RateRPM, "rate-limit-rpm", int(envInt64(getenv, "RATE_LIMIT_RPM", 600)), "requests a minute per principal (API key, person, token; anonymous: per address), shared by replicas through Redis (RATE_LIMIT_RPM)")
+	fs.IntVar(&c.RateCPM, "rate-limit-cpm", int(envInt64(getenv, "RATE_LIMIT_CPM", 20_000)), "estimated Procore calls a minute per principal (RATE_LIMIT_CPM)")
 	fs.DurationVar(&c.OperationTimeout, "operation-timeout", envDurationOr(getenv, "OPERATION_TIMEOUT", 30*time.Second), "deadline of one query or mutation, Procore calls and rate-limit waits included (OPERATION_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -265,14 +270,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	for name, v := range map[string]int64{"MAX_BODY_BYTES": c.MaxBodyBytes, "MAX_TOKENS": int64(c.MaxTokens), "MAX_DEPTH": int64(c.Limits.MaxDepth),
 		"MAX_ALIASES": int64(c.Limits.MaxAliases), "MAX_ROOT_FIELDS": int64(c.Limits.MaxRootFields), "MAX_COST": int64(c.Limits.MaxCost),
-		"MAX_ANSWER_FIELDS": c.MaxAnswerFields, "MAX_ANSWER_BYTES": c.MaxAnswerBytes} {
+		"MAX_ANSWER_FIELDS": c.MaxAnswerFields, "MAX_ANSWER_BYTES": c.MaxAnswerBytes, "RATE_LIMIT_RPM": int64(c.RateRPM), "RATE_LIMIT_CPM": int64(c.RateCPM)} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive number", name))
 		}
 	}
 	for name, v := range map[string]string{"MAX_BODY_BYTES": getenv("MAX_BODY_BYTES"), "MAX_TOKENS": getenv("MAX_TOKENS"), "MAX_DEPTH": getenv("MAX_DEPTH"),
 		"MAX_ALIASES": getenv("MAX_ALIASES"), "MAX_ROOT_FIELDS": getenv("MAX_ROOT_FIELDS"), "MAX_COST": getenv("MAX_COST"),
-		"MAX_ANSWER_FIELDS": getenv("MAX_ANSWER_FIELDS"), "MAX_ANSWER_BYTES": getenv("MAX_ANSWER_BYTES")} {
+		"MAX_ANSWER_FIELDS": getenv("MAX_ANSWER_FIELDS"), "MAX_ANSWER_BYTES": getenv("MAX_ANSWER_BYTES"),
+		"RATE_LIMIT_RPM": getenv("RATE_LIMIT_RPM"), "RATE_LIMIT_CPM": getenv("RATE_LIMIT_CPM")} {
 		if _, err := strconv.ParseInt(v, 10, 64); v != "" && err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: want a whole number", name, v))
 		}

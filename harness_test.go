@@ -257,7 +257,9 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Running, map[strin
 		"PROCORE_CLIENT_ID":     id,
 		"PROCORE_CLIENT_SECRET": secret,
 		"PROCORE_COMPANY_ID":    strconv.FormatInt(company, 10),
-		"API_KEYS":              apiKeyEntry("harness", "read,write,subscribe", "", testAPIKey),
+		// The harness key is not rate-limited in practice: tests and
+		// benchmarks send bursts (rate limits have tests of their own).
+		"API_KEYS": apiKeyEntry("harness", "read,write,subscribe", "", testAPIKey) + ":rpm=10000000,cpm=1000000000",
 		// Replicas sharing Redis must share the session key.
 		"PORTAL_SESSION_KEY": testSessionKey,
 	}

@@ -21,6 +21,7 @@ import (
 	"procoregraph/cache"
 	"procoregraph/httpguard"
 	"procoregraph/principal"
+	"procoregraph/ratelimit"
 	"procoregraph/reqstats"
 	"procoregraph/sealbox"
 	"procoregraph/signin"
@@ -37,6 +38,9 @@ func mintAPIKey(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "the key's name, for the audit log (letters, digits, '.', '_', '-')")
 	scopes := fs.String("scopes", "read", "comma-separated scopes: read (queries), write (mutations and uploads), subscribe (subscriptions)")
 	projects := fs.String("projects", "", "optional comma-separated Procore project ids: the only projects the key may see")
+	maxCost := fs.Int("max-cost", 0, "optional: most estimated Procore calls of one operation for this key (default: the gateway's MAX_COST)")
+	rpm := fs.Int("rpm", 0, "optional: requests a minute for this key (default: the gateway's)")
+	cpm := fs.Int("cpm", 0, "optional: estimated Procore calls a minute for this key (default: the gateway's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,7 +58,10 @@ func mintAPIKey(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("apikey: -projects: %w", err)
 	}
-	secret, k, err := apikeys.Mint(*name, sc, ids)
+	if *maxCost < 0 || *rpm < 0 || *cpm < 0 {
+		return fmt.Errorf("apikey: -max-cost, -rpm and -cpm must be positive")
+	}
+	secret, k, err := apikeys.Mint(*name, sc, ids, apikeys.Limits{MaxCost: *maxCost, RequestsPerMinute: *rpm, CallsPerMinute: *cpm})
 	if err != nil {
 		return fmt.Errorf("apikey: %w", err)
 	}
@@ -165,4 +172,20 @@ func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection
 			})
 		},
 	})
+}
+
+// newRateLimits returns each principal's rate limiter: shared by replicas
+// through Redis when configured, else counted in this process.
+func newRateLimits(cfg config, logger *slog.Logger) (*ratelimit.Limiter, func()) {
+	o := ratelimit.Options{
+		Requests: ratelimit.Policy{Limit: cfg.RateRPM, Window: time.Minute, Burst: max(1, cfg.RateRPM/6)},
+		Calls:    ratelimit.Policy{Limit: cfg.RateCPM, Window: time.Minute, Burst: max(1, cfg.RateCPM/4)},
+		Logger:   logger,
+	}
+	if cfg.RedisURL != "" {
+		if rdb, err := cache.ParseRedisURL(cfg.RedisURL); err == nil {
+			return ratelimit.New(ratelimit.NewRedis(rdb, cfg.CachePrefix), o), func() { _ = rdb.Close() }
+		}
+	}
+	return ratelimit.New(ratelimit.NewMemory(), o), func() {}
 }

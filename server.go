@@ -224,7 +224,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
+	rates, closeRates := newRateLimits(cfg, logger)
+	defer closeRates()
 	handler := gateway.NewServer(gateway.Deps{
+		RateLimits:       rates,
 		Guard:            guard,
 		Live:             lv.Live,
 		Webhooks:         lv.Webhooks,

@@ -6,13 +6,16 @@
 //
 // # Entry format
 //
-//	NAME:SCOPES:PROJECTS:SHA256
+//	NAME:SCOPES:PROJECTS:SHA256[:OPTIONS]
 //
 // NAME is 1 to 64 characters of letters, digits, '.', '_' and '-', unique
 // among the entries; SCOPES is a comma-separated list of read, write and
 // subscribe; PROJECTS is empty (every project the service account sees) or
 // a comma-separated list of Procore project ids; SHA256 is the key's
-// SHA-256 in lowercase hex. Entries are separated by ';' or newlines, e.g.
+// SHA-256 in lowercase hex; OPTIONS, when present, are comma-separated
+// limits of this key: cost=N (estimated Procore calls per operation), rpm=N
+// (requests a minute), cpm=N (estimated Procore calls a minute). Entries
+// are separated by ';' or newlines, e.g.
 //
 //	API_KEYS="bi-sync:read,subscribe::9f86…08;field-app:read,write:562949953421312:60303a…7d"
 //
@@ -48,7 +51,57 @@ type Key struct {
 	Scopes []principal.Scope
 	// Projects, when not nil, are the only projects the key may see.
 	Projects []int64
-	hash     [sha256.Size]byte
+	// Limits override the gateway's defaults for this key (0: default).
+	Limits Limits
+	hash   [sha256.Size]byte
+}
+
+// Limits are a key's own limits.
+type Limits struct {
+	// MaxCost bounds the estimated Procore calls of one operation.
+	MaxCost int
+	// RequestsPerMinute and CallsPerMinute bound the key's rate.
+	RequestsPerMinute, CallsPerMinute int
+}
+
+func (l Limits) String() string {
+	var parts []string
+	for _, o := range []struct {
+		k string
+		v int
+	}{{"cost", l.MaxCost}, {"rpm", l.RequestsPerMinute}, {"cpm", l.CallsPerMinute}} {
+		if o.v > 0 {
+			parts = append(parts, o.k+"="+strconv.Itoa(o.v))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseLimits reads "cost=N,rpm=N,cpm=N" (any subset; empty is none).
+func ParseLimits(s string) (Limits, error) {
+	var l Limits
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(f, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if !ok || err != nil || n <= 0 {
+			return l, fmt.Errorf("option %q: want cost=N, rpm=N or cpm=N with a positive N", f)
+		}
+		switch strings.TrimSpace(k) {
+		case "cost":
+			l.MaxCost = n
+		case "rpm":
+			l.RequestsPerMinute = n
+		case "cpm":
+			l.CallsPerMinute = n
+		default:
+			return l, fmt.Errorf("unknown option %q (the options are cost, rpm, cpm)", k)
+		}
+	}
+	return l, nil
 }
 
 // Entry is the key's API_KEYS entry.
@@ -61,12 +114,17 @@ func (k Key) Entry() string {
 	for i, p := range k.Projects {
 		projects[i] = strconv.FormatInt(p, 10)
 	}
-	return k.Name + ":" + strings.Join(scopes, ",") + ":" + strings.Join(projects, ",") + ":" + hex.EncodeToString(k.hash[:])
+	e := k.Name + ":" + strings.Join(scopes, ",") + ":" + strings.Join(projects, ",") + ":" + hex.EncodeToString(k.hash[:])
+	if o := k.Limits.String(); o != "" {
+		e += ":" + o
+	}
+	return e
 }
 
 // Principal is the principal a request holding this key acts as.
 func (k Key) Principal() principal.Principal {
-	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects)}
+	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects),
+		MaxCost: k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
 }
 
 // Set is the configured keys. The zero value holds none.
@@ -124,8 +182,8 @@ func parseEntry(entry string) (Key, error) {
 		return Key{}, errors.New("looks like a key, not an entry: API_KEYS holds NAME:SCOPES:PROJECTS:SHA256 entries as `procoregraph apikey` prints them, never the key")
 	}
 	parts := strings.Split(entry, ":")
-	if len(parts) != 4 {
-		return Key{}, fmt.Errorf("want NAME:SCOPES:PROJECTS:SHA256 (4 fields separated by ':'), got %d field(s)", len(parts))
+	if len(parts) != 4 && len(parts) != 5 {
+		return Key{}, fmt.Errorf("want NAME:SCOPES:PROJECTS:SHA256[:OPTIONS] (4 or 5 fields separated by ':'), got %d field(s)", len(parts))
 	}
 	name, scopes, projects, hash := strings.TrimSpace(parts[0]), parts[1], parts[2], strings.TrimSpace(parts[3])
 	if !namePattern.MatchString(name) {
@@ -144,9 +202,14 @@ func parseEntry(entry string) (Key, error) {
 		return Key{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if !hashPattern.MatchString(hash) {
-		return Key{}, fmt.Errorf("%s: the last field must be the key's SHA-256 as 64 lowercase hex digits", name)
+		return Key{}, fmt.Errorf("%s: the fourth field must be the key's SHA-256 as 64 lowercase hex digits", name)
 	}
 	_, _ = hex.Decode(k.hash[:], []byte(hash))
+	if len(parts) == 5 {
+		if k.Limits, err = ParseLimits(parts[4]); err != nil {
+			return Key{}, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return k, nil
 }
 
@@ -193,7 +256,7 @@ func (s *Set) Lookup(secret string) (Key, bool) {
 
 // Mint returns a new random key and its configured form. The key is shown
 // once; only its hash is kept.
-func Mint(name string, scopes []principal.Scope, projects []int64) (secret string, k Key, err error) {
+func Mint(name string, scopes []principal.Scope, projects []int64, limits Limits) (secret string, k Key, err error) {
 	if !namePattern.MatchString(name) {
 		return "", Key{}, fmt.Errorf("name %q: want 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
@@ -218,6 +281,6 @@ func Mint(name string, scopes []principal.Scope, projects []int64) (secret strin
 		return "", Key{}, err
 	}
 	secret = Prefix + base64.RawURLEncoding.EncodeToString(b)
-	k = Key{Name: name, Scopes: slices.Clone(scopes), Projects: slices.Clone(projects), hash: sha256.Sum256([]byte(secret))}
+	k = Key{Name: name, Scopes: slices.Clone(scopes), Projects: slices.Clone(projects), Limits: limits, hash: sha256.Sum256([]byte(secret))}
 	return secret, k, nil
 }

@@ -19,7 +19,7 @@ func hashOf(secret string) string {
 // mint returns a fresh key secret; it fails the test if Mint does.
 func mint(t *testing.T, name string) string {
 	t.Helper()
-	secret, _, err := apikeys.Mint(name, []principal.Scope{principal.ScopeRead}, nil)
+	secret, _, err := apikeys.Mint(name, []principal.Scope{principal.ScopeRead}, nil, apikeys.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +120,10 @@ func TestParseRefusals(t *testing.T) {
 		// want are substrings the error must contain.
 		want []string
 	}{
-		{"TooFewFieldsIsRefused", "bi-sync:read:" + h, []string{"entry 1", "4 fields"}},
-		{"TooManyFieldsIsRefused", "bi-sync:read:::" + h, []string{"entry 1", "4 fields"}},
+		{"TooFewFieldsIsRefused", "bi-sync:read:" + h, []string{"entry 1", "4 or 5 fields"}},
+		{"TooManyFieldsIsRefused", "bi-sync:read::::" + h, []string{"entry 1", "4 or 5 fields"}},
+		{"UnknownOptionIsRefused", "bi-sync:read::" + h + ":burst=5", []string{"entry 1", `unknown option "burst"`}},
+		{"NonPositiveOptionIsRefused", "bi-sync:read::" + h + ":cost=0", []string{"entry 1", "cost=0"}},
 		{"BareKeyIsRefusedAsAKey", secret, []string{"entry 1", "looks like a key"}},
 		{"EmptyNameIsRefused", ":read::" + h, []string{"entry 1", "name"}},
 		{"NameWithBadCharacterIsRefused", "bi sync!:read::" + h, []string{"entry 1", "bi sync!"}},
@@ -244,7 +246,7 @@ func TestLenOfNilSetIsZero(t *testing.T) {
 
 func TestMint(t *testing.T) {
 	t.Run("KeyHasPrefixAnd256Bits", func(t *testing.T) {
-		secret, _, err := apikeys.Mint("k", []principal.Scope{principal.ScopeRead}, nil)
+		secret, _, err := apikeys.Mint("k", []principal.Scope{principal.ScopeRead}, nil, apikeys.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +265,7 @@ func TestMint(t *testing.T) {
 		}
 	})
 	t.Run("EntryHoldsOnlyTheHash", func(t *testing.T) {
-		secret, k, err := apikeys.Mint("k", []principal.Scope{principal.ScopeRead}, nil)
+		secret, k, err := apikeys.Mint("k", []principal.Scope{principal.ScopeRead}, nil, apikeys.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +290,7 @@ func TestMint(t *testing.T) {
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
-			secret, _, err := apikeys.Mint(tt.kname, tt.scopes, nil)
+			secret, _, err := apikeys.Mint(tt.kname, tt.scopes, nil, apikeys.Limits{})
 			if err == nil {
 				t.Fatal("Mint succeeded")
 			}
@@ -323,7 +325,7 @@ func TestMintEntryRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			secret, minted, err := apikeys.Mint(tt.kname, scopes, projects)
+			secret, minted, err := apikeys.Mint(tt.kname, scopes, projects, apikeys.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,9 +37,13 @@ var publicRoots = map[string]bool{"__schema": true, "__type": true, "__typename"
 // (a login, or the session token itself): they need no principal.
 var sessionRoots = map[string]bool{"createSession": true, "refreshSession": true, "revokeSession": true, "__typename": true}
 
-// authStatus carries the HTTP status an authorization refusal asks for from
-// the executor (which only writes 200 or 422) to the response writer.
-type authStatus struct{ code atomic.Int32 }
+// authStatus carries the HTTP status a refusal before execution asks for
+// (401, 403, 429) from the executor (which only writes 200 or 422) to the
+// response writer, with the Retry-After seconds of a 429.
+type authStatus struct {
+	code       atomic.Int32
+	retryAfter atomic.Int32
+}
 
 type authStatusKey struct{}
 
@@ -51,6 +55,21 @@ func setAuthStatus(ctx context.Context, code int) {
 	if s, ok := ctx.Value(authStatusKey{}).(*authStatus); ok {
 		s.code.Store(int32(code))
 	}
+}
+
+// setRetryAfter asks for 429 with a Retry-After of secs.
+func setRetryAfter(ctx context.Context, secs int) {
+	if s, ok := ctx.Value(authStatusKey{}).(*authStatus); ok {
+		s.retryAfter.Store(int32(secs))
+		s.code.Store(http.StatusTooManyRequests)
+	}
+}
+
+func retryAfterOf(ctx context.Context) int {
+	if s, ok := ctx.Value(authStatusKey{}).(*authStatus); ok {
+		return int(s.retryAfter.Load())
+	}
+	return 0
 }
 
 func authStatusOf(ctx context.Context) int {

@@ -3,12 +3,17 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"procoregraph/adapter"
+	"procoregraph/audit"
 	"procoregraph/limits"
 	"procoregraph/principal"
+	"procoregraph/ratelimit"
 	"procoregraph/reqstats"
 )
 
@@ -25,7 +30,10 @@ const (
 // the operation is refused with its code and nothing reaches Procore; the
 // cost limit may be raised or lowered per principal (an API key's cost=).
 // The estimate goes to the debug extensions beside the actual calls.
-type costGuard struct{ a *limits.Analyzer }
+type costGuard struct {
+	a     *limits.Analyzer
+	rates *ratelimit.Limiter
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -65,7 +73,40 @@ func (g costGuard) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 		return refuse(CodeCostLimit, fmt.Sprintf("the operation would make up to %d Procore calls; the limit is %d (ask for fewer items with first, fewer projects, or split it)", res.Cost, maxCost),
 			map[string]any{"cost": map[string]int{"estimated": res.Cost, "limit": maxCost}})
 	}
+	if g.rates != nil && res.Cost > 0 {
+		p := principal.From(ctx)
+		r, pol := g.rates.Calls(ctx, p.RateKey(audit.RemoteFrom(ctx)), res.Cost, p.CallsPerMinute)
+		if !r.Allowed {
+			secs := max(1, int(math.Ceil(r.RetryAfter.Seconds())))
+			setRetryAfter(ctx, secs)
+			return refuse(string(adapter.CodeRateLimited), fmt.Sprintf("this client has spent its budget of %d estimated Procore calls a %s; retry in %d s", pol.Limit, pol.Window, secs),
+				map[string]any{"retryAfterSeconds": secs, "cost": map[string]int{"estimated": res.Cost}})
+		}
+	}
 	return nil
+}
+
+// withRateLimit counts each request against its principal's request budget
+// (before anything else runs, response-cache hits included) and answers
+// 429 RATE_LIMITED with Retry-After when it is spent; every answer carries
+// the RateLimit headers. One principal's requests never spend another's.
+func withRateLimit(d Deps, next http.Handler) http.Handler {
+	if d.RateLimits == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principal.From(r.Context())
+		res, pol := d.RateLimits.Request(r.Context(), p.RateKey(audit.RemoteFrom(r.Context())), p.RequestsPerMinute)
+		ratelimit.SetHeaders(w.Header(), pol, res)
+		if !res.Allowed {
+			secs := max(1, int(math.Ceil(res.RetryAfter.Seconds())))
+			limits.WriteError(w, http.StatusTooManyRequests, string(adapter.CodeRateLimited),
+				fmt.Sprintf("this client sent more than %d requests a %s; retry in %d s", pol.Limit, pol.Window, secs),
+				map[string]any{"retryAfterSeconds": secs})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // boundAnswers gives every answer (each event of a subscription too) a

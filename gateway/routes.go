@@ -14,8 +14,8 @@ import (
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
-	mux.Handle("/graphql", withRequestState(d, limits.Body(d.MaxBody,
-		capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))))
+	mux.Handle("/graphql", withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
+		capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql))))))))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)

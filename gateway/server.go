@@ -29,6 +29,7 @@ import (
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/principal"
+	"procoregraph/ratelimit"
 	"procoregraph/reqid"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
@@ -80,6 +81,9 @@ type Deps struct {
 	MaxNodes int64
 	// MaxAnswerBytes bounds one (non-streaming) answer. Default 32 MiB.
 	MaxAnswerBytes int64
+	// RateLimits bounds each principal's requests and estimated Procore calls
+	// (ratelimit.Limiter). Nil: no rate limits.
+	RateLimits *ratelimit.Limiter
 	// OperationTimeout bounds a query or mutation request, upstream calls
 	// and rate-limit waits included. Default 30 s.
 	OperationTimeout time.Duration
@@ -147,7 +151,7 @@ func newGraphQL(d Deps) http.Handler {
 	srv.SetParserTokenLimit(d.MaxTokens)
 	srv.Use(extension.Introspection{})
 	srv.Use(authorizer{audit: d.Audit})
-	srv.Use(costGuard{a: d.Limits})
+	srv.Use(costGuard{a: d.Limits, rates: d.RateLimits})
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
 	srv.AroundFields(auditMutations(d.Audit))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"strconv"
 )
 
 // legacyJSONStatus implements the GraphQL-over-HTTP rule for
@@ -34,6 +35,9 @@ func (s *statusRewriter) WriteHeader(code int) {
 		if st := authStatusOf(s.ctx); st != 0 {
 			if st == http.StatusUnauthorized {
 				s.Header().Set("WWW-Authenticate", `Bearer realm="procoregraph"`)
+			}
+			if secs := retryAfterOf(s.ctx); st == http.StatusTooManyRequests && secs > 0 {
+				s.Header().Set("Retry-After", strconv.Itoa(secs))
 			}
 			s.wrote = true
 			s.ResponseWriter.WriteHeader(st)

@@ -111,6 +111,9 @@ type Principal struct {
 	// MaxCost, when > 0, replaces the gateway's limit of estimated Procore
 	// calls per operation for this principal (an API key's cost=).
 	MaxCost int
+	// RequestsPerMinute and CallsPerMinute, when > 0, replace the gateway's
+	// rate limits for this principal (an API key's rpm= and cpm=).
+	RequestsPerMinute, CallsPerMinute int
 	// ViaCookie is true when the credential came from the session cookie:
 	// state-changing requests then need a CSRF-safe shape (JSON body or a
 	// header that forces a CORS preflight).
@@ -127,6 +130,20 @@ func (p Principal) AllowsProject(id int64) bool {
 
 // Authenticated reports whether p presented a credential.
 func (p Principal) Authenticated() bool { return p.Kind != "" && p.Kind != KindAnonymous }
+
+// RateKey names whose budget a request spends: the key, person or subject;
+// for anonymous callers their address (remote).
+func (p Principal) RateKey(remote string) string {
+	switch {
+	case !p.Authenticated():
+		return "anonymous:" + remote
+	case p.ProcoreUserID != 0:
+		return string(p.Kind) + ":" + strconv.FormatInt(p.ProcoreUserID, 10)
+	case p.SessionID != "":
+		return string(p.Kind) + ":" + p.SessionID
+	}
+	return string(p.Kind) + ":" + p.Name
+}
 
 // Ref is the principal as the audit log records it.
 func (p Principal) Ref() Ref {
