@@ -109,7 +109,7 @@ func newFixture(t *testing.T) *fixture {
 			Scopes: principal.AllScopes, SessionID: "s-signin"}, Conn: f.signInConn},
 	}}
 	mint := func(name string, scopes []principal.Scope, projects []int64) (string, string) {
-		secret, k, err := apikeys.Mint(name, scopes, projects)
+		secret, k, err := apikeys.Mint(name, scopes, projects, apikeys.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
