@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"procoregraph/reqstats"
+	"procoregraph/safe"
 )
 
 // Options configures New. Zero values mean the defaults.
@@ -632,6 +633,7 @@ func (c *Cache) refreshInBackground(ctx context.Context, b *batch, idx []int, fe
 	bctx := context.WithoutCancel(ctx)
 	go func() {
 		defer c.bg.Done()
+		defer safe.Recover(nil)
 		fctx, cancel := context.WithTimeout(bctx, c.refreshTTL)
 		defer cancel()
 		keys := pick(rb.keys, led)

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"procoregraph/safe"
+
 	"context"
 	"time"
 )
@@ -156,6 +158,7 @@ func (c *Cache) writeBehind(reqCtx context.Context, b *batch, idx []int, fl []*f
 	}
 	go func() {
 		defer c.bg.Done()
+		defer safe.Recover(nil)
 		if done := reqCtx.Done(); done != nil {
 			t := time.NewTimer(writeBehindDelay)
 			select {

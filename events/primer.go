@@ -13,6 +13,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
+	"procoregraph/safe"
 	"procoregraph/tenant"
 )
 
@@ -84,7 +85,7 @@ func (p *Primer) Prime(ctx context.Context, conn *tenant.Connection, projectID i
 	g.SetLimit(p.o.MaxConcurrency)
 	for _, pid := range projects {
 		for _, kind := range slices.Compact(slices.Sorted(slices.Values(kinds))) {
-			g.Go(func() error { return p.primeOne(gctx, conn, pid, kind) })
+			g.Go(safe.Func(func() error { return p.primeOne(gctx, conn, pid, kind) }))
 		}
 	}
 	return g.Wait()

@@ -11,6 +11,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
+	"procoregraph/safe"
 )
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
@@ -136,7 +137,7 @@ func eachConcurrently[K comparable, V any](l *Loaders, keys []K, one func(ctx co
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(l.opt.MaxConcurrency)
 		for _, i := range idx {
-			g.Go(func() error {
+			g.Go(safe.Func(func() error {
 				v, err := one(gctx, keys[i])
 				mu.Lock()
 				defer mu.Unlock()
@@ -146,7 +147,7 @@ func eachConcurrently[K comparable, V any](l *Loaders, keys []K, one func(ctx co
 					vals[i] = v
 				}
 				return nil
-			})
+			}))
 		}
 		_ = g.Wait()
 		return vals, errs

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"procoregraph/adapter"
+	"procoregraph/safe"
 )
 
 // FindInProjects resolves federation entities that Procore only serves under a
@@ -29,7 +30,7 @@ func FindInProjects[T any](ctx context.Context, l *Loaders, ids []int64, fetch f
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.opt.MaxConcurrency)
 	for _, p := range projects.Items {
-		g.Go(func() error {
+		g.Go(safe.Func(func() error {
 			page, err := fetch(gctx, p.ID, adapter.ListOptions{IDs: ids})
 			if adapter.IsNotFound(err) || adapter.ErrorCode(err) == adapter.CodeForbidden {
 				return nil // a project whose tool we cannot see holds none of them
@@ -43,7 +44,7 @@ func FindInProjects[T any](ctx context.Context, l *Loaders, ids []int64, fetch f
 				found[idOf(it)] = it
 			}
 			return nil
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

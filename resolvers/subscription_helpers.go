@@ -11,6 +11,7 @@ import (
 	"procoregraph/events"
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
+	"procoregraph/safe"
 )
 
 // droppedMarker starts the cursor of the last element a dropped subscription
@@ -62,6 +63,7 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 	ch := make(chan *T)
 	go func() {
 		defer close(ch)
+		defer safe.Recover(nil) // a panic ends this subscription, not the process
 		if live.Active != nil {
 			defer live.Active.Add(-1)
 		}

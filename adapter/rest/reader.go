@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"procoregraph/adapter"
+	"procoregraph/safe"
 )
 
 // Page sizes: the largest per_page each endpoint allows (sandbox/ROUTES.md).
@@ -206,13 +207,13 @@ func (c *Client) Commitments(ctx context.Context, projectID int64, opt adapter.L
 		if kind == adapter.CommitmentPurchaseOrder {
 			what = "list purchase orders"
 		}
-		g.Go(func() error {
+		g.Go(safe.Func(func() error {
 			s := listSpec{what: what, path: path, query: projectQuery(projectID), perPage: perPageDefault}
 			p, err := list(gctx, c, s, opt, func(w wireCommitment) int64 { return int64(w.ID) },
 				func(w wireCommitment) adapter.Commitment { return w.commitment(projectID, kind) })
 			pages[i] = p
 			return err
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return adapter.Page[adapter.Commitment]{}, err
@@ -376,16 +377,16 @@ func (c *Client) DailyLogs(ctx context.Context, projectID int64, r adapter.DateR
 	var manpower []wireManpowerLog
 	var notes []wireNotesLog
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
+	g.Go(safe.Func(func() (err error) {
 		manpower, err = fetchAll[wireManpowerLog](gctx, c, listSpec{what: "list manpower logs",
 			path: pathf("/rest/v1.0/projects/%d/manpower_logs", projectID), query: q})
 		return err
-	})
-	g.Go(func() (err error) {
+	}))
+	g.Go(safe.Func(func() (err error) {
 		notes, err = fetchAll[wireNotesLog](gctx, c, listSpec{what: "list notes logs",
 			path: pathf("/rest/v1.0/projects/%d/notes_logs", projectID), query: q})
 		return err
-	})
+	}))
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
