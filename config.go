@@ -111,6 +111,16 @@ type config struct {
 	// RateRPM and RateCPM are each principal's requests and estimated
 	// Procore calls a minute.
 	RateRPM, RateCPM int
+	// PersistedOperations is the trusted-documents manifest's path;
+	// OnlyPersisted refuses anything else.
+	PersistedOperations string
+	OnlyPersisted       bool
+	// NoAPQ turns automatic persisted queries off (APQ=off).
+	NoAPQ bool
+	// NoIntrospection and NoGraphiQL (INTROSPECTION=off, GRAPHIQL=off).
+	NoIntrospection, NoGraphiQL bool
+	// RouterSecret restricts _entities and _service to the router.
+	RouterSecret string
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -173,6 +183,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Int64Var(&c.MaxAnswerBytes, "max-answer-bytes", envInt64(getenv, "MAX_ANSWER_BYTES", limits.DefaultMaxBytes), "largest answer in bytes (MAX_ANSWER_BYTES)")
 	fs.IntVar(&c.RateRPM, "rate-limit-rpm", int(envInt64(getenv, "RATE_LIMIT_RPM", 600)), "requests a minute per principal (API key, person, token; anonymous: per address), shared by replicas through Redis (RATE_LIMIT_RPM)")
 	fs.IntVar(&c.RateCPM, "rate-limit-cpm", int(envInt64(getenv, "RATE_LIMIT_CPM", 20_000)), "estimated Procore calls a minute per principal (RATE_LIMIT_CPM)")
+	fs.StringVar(&c.PersistedOperations, "persisted-operations", env("PERSISTED_OPERATIONS", ""), "trusted documents: an Apollo persisted query manifest or GraphQL Code Generator's persisted documents JSON (PERSISTED_OPERATIONS)")
+	fs.BoolVar(&c.OnlyPersisted, "only-persisted", env("ONLY_PERSISTED", "") == "true", "run only the trusted documents of PERSISTED_OPERATIONS (ONLY_PERSISTED=true)")
+	fs.BoolVar(&c.NoAPQ, "no-apq", env("APQ", "on") == "off", "turn automatic persisted queries off (APQ=off)")
+	fs.BoolVar(&c.NoIntrospection, "no-introspection", env("INTROSPECTION", "on") == "off", "refuse introspection (__schema, __type) (INTROSPECTION=off)")
+	fs.BoolVar(&c.NoGraphiQL, "no-graphiql", env("GRAPHIQL", "on") == "off", "serve no GraphiQL page at / (GRAPHIQL=off)")
+	fs.StringVar(&c.RouterSecret, "router-secret", env("ROUTER_SECRET", ""), "when set, _entities and _service answer only requests with X-Router-Secret: <secret> (the federation router) (ROUTER_SECRET)")
 	fs.DurationVar(&c.OperationTimeout, "operation-timeout", envDurationOr(getenv, "OPERATION_TIMEOUT", 30*time.Second), "deadline of one query or mutation, Procore calls and rate-limit waits included (OPERATION_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -290,6 +306,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.OperationTimeout <= 0 {
 		errs = append(errs, errors.New("OPERATION_TIMEOUT must be positive"))
+	}
+	for name, v := range map[string]string{"APQ": getenv("APQ"), "INTROSPECTION": getenv("INTROSPECTION"), "GRAPHIQL": getenv("GRAPHIQL")} {
+		if v != "" && v != "on" && v != "off" {
+			errs = append(errs, fmt.Errorf("%s %q: want on or off", name, v))
+		}
+	}
+	if v := getenv("ONLY_PERSISTED"); v != "" && v != "true" && v != "false" {
+		errs = append(errs, fmt.Errorf("ONLY_PERSISTED %q: want true or false", v))
+	}
+	if c.OnlyPersisted && c.PersistedOperations == "" {
+		errs = append(errs, errors.New("ONLY_PERSISTED=true needs PERSISTED_OPERATIONS: the manifest of the documents to allow"))
 	}
 	keys, err := apikeys.Parse(*apiKeys)
 	if err != nil {

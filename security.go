@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+
 	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/99designs/gqlgen/graphql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,7 +21,9 @@ import (
 	"procoregraph/apikeys"
 	"procoregraph/audit"
 	"procoregraph/cache"
+	"procoregraph/graph"
 	"procoregraph/httpguard"
+	"procoregraph/persisted"
 	"procoregraph/principal"
 	"procoregraph/ratelimit"
 	"procoregraph/reqstats"
@@ -188,4 +192,41 @@ func newRateLimits(cfg config, logger *slog.Logger) (*ratelimit.Limiter, func())
 		}
 	}
 	return ratelimit.New(ratelimit.NewMemory(), o), func() {}
+}
+
+// newPersisted loads the trusted documents (PERSISTED_OPERATIONS, checked
+// against the schema: a manifest that does not validate stops the start)
+// and the automatic persisted queries' store (Redis when configured).
+func newPersisted(cfg config, logger *slog.Logger) (*persisted.Manifest, graphql.Cache[string], func(), error) {
+	var m *persisted.Manifest
+	if cfg.PersistedOperations != "" {
+		var err error
+		if m, err = persisted.LoadManifest(cfg.PersistedOperations); err != nil {
+			return nil, nil, nil, fmt.Errorf("PERSISTED_OPERATIONS: %w", err)
+		}
+		if err := m.CheckSchema(graph.NewExecutableSchema(graph.Config{}).Schema()); err != nil {
+			return nil, nil, nil, fmt.Errorf("PERSISTED_OPERATIONS: %w", err)
+		}
+	}
+	if cfg.NoAPQ {
+		return m, nil, func() {}, nil
+	}
+	report := func(ctx context.Context, op string, err error) {
+		logger.DebugContext(ctx, "apq store", "op", op, "err", err)
+	}
+	if cfg.RedisURL != "" {
+		if rdb, err := cache.ParseRedisURL(cfg.RedisURL); err == nil {
+			c, err := persisted.NewRedisCache(persisted.RedisOptions{Client: rdb, Prefix: cfg.CachePrefix + "pg:apq:", OnError: report})
+			if err != nil {
+				_ = rdb.Close()
+				return nil, nil, nil, err
+			}
+			return m, c, func() { _ = rdb.Close() }, nil
+		}
+	}
+	c, err := persisted.NewMemoryCache(persisted.MemoryOptions{OnError: report})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, c, func() {}, nil
 }

@@ -226,8 +226,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopStreams()
 	rates, closeRates := newRateLimits(cfg, logger)
 	defer closeRates()
+	manifest, apq, closeAPQ, err := newPersisted(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAPQ()
 	handler := gateway.NewServer(gateway.Deps{
 		RateLimits:       rates,
+		Persisted:        manifest,
+		OnlyPersisted:    cfg.OnlyPersisted,
+		APQ:              apq,
+		NoIntrospection:  cfg.NoIntrospection,
+		NoGraphiQL:       cfg.NoGraphiQL,
+		RouterSecret:     cfg.RouterSecret,
 		Guard:            guard,
 		Live:             lv.Live,
 		Webhooks:         lv.Webhooks,

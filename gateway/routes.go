@@ -8,14 +8,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"procoregraph/limits"
+	"procoregraph/persisted"
 )
 
 // routes is the whole HTTP surface.
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
+	if !d.NoGraphiQL {
+		mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
+	}
 	mux.Handle("/graphql", withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
-		capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql))))))))
+		persisted.DocumentIDs(capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))))))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)

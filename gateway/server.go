@@ -28,6 +28,7 @@ import (
 	"procoregraph/limits"
 	"procoregraph/loaders"
 	"procoregraph/mutate"
+	"procoregraph/persisted"
 	"procoregraph/principal"
 	"procoregraph/ratelimit"
 	"procoregraph/reqid"
@@ -81,6 +82,19 @@ type Deps struct {
 	MaxNodes int64
 	// MaxAnswerBytes bounds one (non-streaming) answer. Default 32 MiB.
 	MaxAnswerBytes int64
+	// Persisted are the trusted documents (PERSISTED_OPERATIONS); with
+	// OnlyPersisted nothing else runs. Nil: none.
+	Persisted     *persisted.Manifest
+	OnlyPersisted bool
+	// APQ stores automatic persisted queries (Redis or memory). Nil: APQ off.
+	APQ graphql.Cache[string]
+	// NoIntrospection refuses __schema and __type (INTROSPECTION=off).
+	NoIntrospection bool
+	// NoGraphiQL serves no GraphiQL page at / (GRAPHIQL=off).
+	NoGraphiQL bool
+	// RouterSecret, when set, restricts _entities and _service to requests
+	// carrying X-Router-Secret (the federation router).
+	RouterSecret string
 	// RateLimits bounds each principal's requests and estimated Procore calls
 	// (ratelimit.Limiter). Nil: no rate limits.
 	RateLimits *ratelimit.Limiter
@@ -150,6 +164,20 @@ func newGraphQL(d Deps) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(d.MaxTokens)
 	srv.Use(extension.Introspection{})
+	// Trusted documents resolve ids before APQ would answer "not found" for
+	// them; the guards run after parsing, before the authorizer.
+	if d.Persisted != nil || d.OnlyPersisted {
+		srv.Use(persisted.Trusted{Manifest: d.Persisted, Only: d.OnlyPersisted})
+	}
+	if d.APQ != nil && !d.OnlyPersisted {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: d.APQ})
+	}
+	if d.NoIntrospection {
+		srv.Use(persisted.IntrospectionOff{})
+	}
+	if d.RouterSecret != "" {
+		srv.Use(persisted.RouterOnly(d.RouterSecret))
+	}
 	srv.Use(authorizer{audit: d.Audit})
 	srv.Use(costGuard{a: d.Limits, rates: d.RateLimits})
 	srv.SetErrorPresenter(presentError(d.Logger))

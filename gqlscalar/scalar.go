@@ -26,13 +26,29 @@ func MarshalID64(id int64) graphql.Marshaler {
 	})
 }
 
+// short quotes a client value for an error message, cut to 40 bytes so
+// that no message repeats a large input.
+func short(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// Decimal bounds: money and percentages, never astronomical numbers (whose
+// exponent would make their text gigabytes long).
+const (
+	maxDecimalText     = 64
+	maxDecimalExponent = 30
+)
+
 // UnmarshalID64 reads an ID given as a string or an integer.
 func UnmarshalID64(v any) (int64, error) {
 	switch v := v.(type) {
 	case string:
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			return 0, fmt.Errorf("invalid ID %q: want a positive integer id", v)
+			return 0, fmt.Errorf("invalid ID %s: want a positive integer id", short(v))
 		}
 		return id, nil
 	case json.Number:
@@ -45,7 +61,7 @@ func UnmarshalID64(v any) (int64, error) {
 	case int:
 		return UnmarshalID64(int64(v))
 	default:
-		return 0, fmt.Errorf("invalid ID %v: want a string", v)
+		return 0, fmt.Errorf("invalid ID of type %T: want a string", v)
 	}
 }
 
@@ -61,9 +77,15 @@ func MarshalDecimal(d decimal.Decimal) graphql.Marshaler {
 func UnmarshalDecimal(v any) (decimal.Decimal, error) {
 	switch v := v.(type) {
 	case string:
+		if len(v) > maxDecimalText {
+			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %s: longer than %d characters", short(v), maxDecimalText)
+		}
 		d, err := decimal.NewFromString(v)
 		if err != nil {
-			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %q: want a decimal string such as \"1234.50\"", v)
+			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %s: want a decimal string such as \"1234.50\"", short(v))
+		}
+		if e := d.Exponent(); e > maxDecimalExponent || e < -maxDecimalExponent {
+			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %s: out of range", short(v))
 		}
 		return d, nil
 	case json.Number:
@@ -73,7 +95,7 @@ func UnmarshalDecimal(v any) (decimal.Decimal, error) {
 	case int:
 		return decimal.NewFromInt(int64(v)), nil
 	default:
-		return decimal.Decimal{}, fmt.Errorf("invalid Decimal %v: want a decimal string such as \"1234.50\"", v)
+		return decimal.Decimal{}, fmt.Errorf("invalid Decimal of type %T: want a decimal string such as \"1234.50\"", v)
 	}
 }
 
@@ -88,11 +110,11 @@ func MarshalDate(d adapter.Date) graphql.Marshaler {
 func UnmarshalDate(v any) (adapter.Date, error) {
 	s, ok := v.(string)
 	if !ok {
-		return adapter.Date{}, fmt.Errorf("invalid Date %v: want YYYY-MM-DD", v)
+		return adapter.Date{}, fmt.Errorf("invalid Date of type %T: want YYYY-MM-DD", v)
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return adapter.Date{}, fmt.Errorf("invalid Date %q: want YYYY-MM-DD", s)
+		return adapter.Date{}, fmt.Errorf("invalid Date %s: want YYYY-MM-DD", short(s))
 	}
 	return adapter.DateOf(d), nil
 }
@@ -108,11 +130,11 @@ func MarshalDateTime(t time.Time) graphql.Marshaler {
 func UnmarshalDateTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, fmt.Errorf("invalid DateTime %v: want ISO 8601 such as 2026-01-02T03:04:05Z", v)
+		return time.Time{}, fmt.Errorf("invalid DateTime of type %T: want ISO 8601 such as 2026-01-02T03:04:05Z", v)
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid DateTime %q: want ISO 8601 such as 2026-01-02T03:04:05Z", s)
+		return time.Time{}, fmt.Errorf("invalid DateTime %s: want ISO 8601 such as 2026-01-02T03:04:05Z", short(s))
 	}
 	return t.UTC(), nil
 }

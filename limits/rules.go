@@ -6,24 +6,34 @@ const (
 	pageProjects = 300
 	pageDefault  = 100
 	idBatch      = 100 // filters[id][] ids per call
+	// perRequest as a Batch: a loader key every parent shares (the
+	// companies list), fetched once a request.
+	perRequest = 1 << 30
 )
 
 // Rules are the costs of procoregraph's schema fields in Procore calls, keyed
 // "Type.field" ("_Entity.Type" for federation lookups by key). Fields not
 // listed cost nothing: they are read from their parent's payload.
+//
+// Whole-list reads (every invoice or commitment of a project, for one
+// item's field) assume up to 300 items a project; budget views, up to 5;
+// companies a credential sees, up to 100 (one page).
 func Rules() map[string]Rule {
 	list := Rule{Connection: true, Page: pageDefault}
 	return map[string]Rule{
-		"Query.viewer":             {Calls: 1},
+		// Me, and the companies list for viewer.company.
+		"Query.viewer": {Calls: 2},
+		// Yields one company: only the connection's is served below it.
 		"Query.companies":          {Calls: 1},
 		"Query.projects":           {Connection: true, Page: pageProjects},
-		"Query.project":            {Calls: 1, Batch: idBatch},
+		"Query.project":            {Calls: 1},
 		"Query.submittalStatuses":  {Calls: 1, Items: 20},
 		"Query.submittalResponses": {Calls: 1, Items: 10},
 		"Company.projects":         {Connection: true, Page: pageProjects},
 		"Company.users":            list,
 		"Company.vendors":          list,
 
+		"Project.company":        {Calls: 1, Batch: perRequest},
 		"Project.rfis":           list,
 		"Project.submittals":     list,
 		"Project.commitments":    {Connection: true, Page: pageDefault, Lists: 2},
@@ -32,27 +42,58 @@ func Rules() map[string]Rule {
 		"Project.budget":         {Calls: 1, Items: 5},
 		"Project.billingPeriods": {Calls: 1, Items: 24},
 		"Project.costCodes":      list,
-		"Project.dailyLogs":      {Calls: 2, Items: 31},
-		"Project.observations":   list,
-		"Project.punchItems":     list,
-		"Project.users":          list,
-		"Project.vendors":        list,
-		"BudgetView.rows":        {Calls: 1, Items: 200},
+		// Manpower and notes logs, unpaginated; up to 367 days.
+		"Project.dailyLogs":    {Calls: 2, Items: 367},
+		"Project.observations": list,
+		"Project.punchItems":   list,
+		"Project.users":        list,
+		"Project.vendors":      list,
+		"BudgetView.rows":      {Calls: 1, Items: 200},
 
-		// One requisitions list per project answers every commitment's
-		// invoices (assumed: up to 300 invoices a project).
+		// The RFI detail, when the list item carries no questions.
+		"RFI.questions": {Calls: 1},
+		// Projects by id: at most one call per distinct project.
+		"RFI.project":        {Calls: 1, Per: "Project"},
+		"Submittal.project":  {Calls: 1, Per: "Project"},
+		"Commitment.project": {Calls: 1, Per: "Project"},
+
+		// One requisitions list per project (all of it, up to 3 pages)
+		// answers every commitment's invoices.
 		"Commitment.invoices":     {Connection: true, Calls: 3, Per: "Project"},
 		"Commitment.changeOrders": {Calls: 1, Per: "Project", Items: 10},
 		"Commitment.lineItems":    {Calls: 1, Items: 20},
-		"Invoice.items":           {Calls: 1, Items: 20},
+		// Both commitment lists of the project, whole: at most 4 pages.
+		"Invoice.commitment": {Calls: 2, Lists: 2, Per: "Project"},
+		"Invoice.period":     {Calls: 1, Per: "Project"},
+		"Invoice.items":      {Calls: 1, Items: 20},
 
-		"_Entity.Project":    {Calls: 1, Batch: idBatch},
-		"_Entity.Company":    {Calls: 1},
+		// Subscribing primes the differ (once per project and kind until
+		// its store forgets): whole lists of every active project, or of
+		// projectId's. Not counted: the project list read first.
+		"Subscription.ballInCourtChanged":   {Calls: 3, Lists: 3, ProjectSearch: true},
+		"Subscription.rfiChanged":           {Calls: 3, ProjectSearch: true},
+		"Subscription.submittalChanged":     {Calls: 3, ProjectSearch: true},
+		"Subscription.invoiceStatusChanged": {Calls: 3, ProjectSearch: true},
+		"Subscription.commitmentChanged":    {Calls: 2, Lists: 2, ProjectSearch: true},
+		// Subscription events: the item read again, per event.
+		"BallInCourtChange.rfi":       {Calls: 1},
+		"BallInCourtChange.submittal": {Calls: 3},
+		"BallInCourtChange.punchItem": {Calls: 3},
+		"RFIChange.rfi":               {Calls: 1},
+		"SubmittalChange.submittal":   {Calls: 3},
+		"InvoiceStatusChange.invoice": {Calls: 1},
+		"CommitmentChange.commitment": {Calls: 2, Lists: 2},
+
+		"_Entity.Project": {Calls: 1, Batch: idBatch},
+		"_Entity.Company": {Calls: 1, Batch: perRequest},
+		// One call per project (ProjectSearch) and 100 ids. The project
+		// list read first is not counted: covered while the company has
+		// fewer projects than Options.Projects.
 		"_Entity.RFI":        {Calls: 1, Batch: idBatch, ProjectSearch: true},
 		"_Entity.Submittal":  {Calls: 1, Batch: idBatch, ProjectSearch: true},
-		"_Entity.Commitment": {Calls: 2, Batch: idBatch, ProjectSearch: true},
+		"_Entity.Commitment": {Calls: 1, Lists: 2, Batch: idBatch, ProjectSearch: true},
 		"_Entity.Invoice":    {Calls: 1, Batch: idBatch, ProjectSearch: true},
-		"_Entity.User":       {Calls: 10},
-		"_Entity.Vendor":     {Calls: 10},
+		"_Entity.User":       {Calls: 1, Batch: idBatch},
+		"_Entity.Vendor":     {Calls: 1, Batch: idBatch},
 	}
 }

@@ -12,6 +12,7 @@
 //	company      Procore-Company-Id (discovering the company when needed)
 //	concurrency  at most MaxConcurrency calls in flight
 //	rate limit   learns X-Rate-Limit-* and slows down before Procore says 429
+//	             (over Config.SharedBudget when replicas share the token)
 //	observe      OnUpstreamCall and debug logs, one per call on the wire
 //	base         Config.HTTPClient's transport
 //
@@ -50,6 +51,7 @@ type Client struct {
 	upload *http.Client // presigned upload PUTs: no Procore auth, no company
 	creds  Credentials
 	base   http.RoundTripper
+	rate   gate // nil when RateLimit.Disabled
 	logger *slog.Logger
 	clock  Clock
 
@@ -86,7 +88,12 @@ func New(cfg Config) (*Client, error) {
 
 	var rt http.RoundTripper = observed
 	if !cfg.RateLimit.Disabled {
-		rt = &rateLimitTransport{budget: newBudget(cfg.Clock, cfg.RateLimit.LowWater, cfg.Retry.MaxWait), next: rt}
+		local := newBudget(cfg.Clock, cfg.RateLimit.LowWater, cfg.Retry.MaxWait)
+		c.rate = local
+		if cfg.SharedBudget != nil {
+			c.rate = newSharedGate(cfg.SharedBudget, local, cfg.Logger)
+		}
+		rt = &rateLimitTransport{budget: c.rate, next: rt}
 	}
 	rt = newConcurrencyTransport(cfg.MaxConcurrency, rt)
 	rt = &companyTransport{known: c.knownCompany, resolve: c.CompanyID, next: rt}
@@ -107,6 +114,18 @@ func (c *Client) CloseIdleConnections() {
 	if t, ok := c.base.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
+}
+
+// RateLimit returns the connection's rate-limit window as last learned from
+// Procore's X-Rate-Limit-* headers, for dashboards: from the shared budget
+// when Config.SharedBudget is set (this Client's own view when the shared one
+// fails), else this Client's. ok is false before the first response, or when
+// RateLimit.Disabled.
+func (c *Client) RateLimit(ctx context.Context) (RateLimitStatus, bool) {
+	if c.rate == nil {
+		return RateLimitStatus{}, false
+	}
+	return c.rate.status(ctx)
 }
 
 // noRedirects hands redirects back to the caller: Procore's API does not

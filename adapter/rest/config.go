@@ -54,6 +54,14 @@ type Config struct {
 	Retry RetryConfig
 	// RateLimit configures the client-side rate-limit budget.
 	RateLimit RateLimitConfig
+	// SharedBudget, when set, keeps the rate-limit budget where every
+	// replica sharing this connection's Procore token sees it (e.g.
+	// NewRedisBudget with a key naming the connection), so that together
+	// they stay within the one window Procore counts. When it fails, a call
+	// uses this Client's own budget (logged at most once a minute); the call
+	// never fails because of it. Ignored when RateLimit.Disabled.
+	// Default: none (the budget is this Client's alone).
+	SharedBudget BudgetStore
 
 	// Logger receives debug logs of upstream calls and warnings. It never
 	// receives tokens, secrets or cookies. Default: slog.Default().

@@ -54,29 +54,63 @@ func newBudget(clock Clock, lowWater float64, maxWait time.Duration) *budget {
 // successful acquire must be followed by exactly one release. A wait longer
 // than maxWait, or past ctx's deadline, fails at once with RATE_LIMITED.
 func (b *budget) acquire(ctx context.Context) error {
-	for {
+	return awaitTurn(ctx, b.clock, b.maxWait, func() (turn, error) {
 		wait, ch, ok := b.try()
-		if ok {
+		return turn{ok: ok, wait: wait, ch: ch}, nil
+	})
+}
+
+// turn is what a budget says about one call: go (ok), wait for a duration
+// (nothing left until then), wait for a channel (only a response can tell),
+// or poll again after a short while (the same, for a budget shared with
+// other processes, whose responses close no channel here).
+type turn struct {
+	ok   bool
+	wait time.Duration
+	ch   <-chan struct{}
+	poll time.Duration
+}
+
+// awaitTurn asks try until it admits the call. A wait longer than maxWait, or
+// past ctx's deadline, fails at once with RATE_LIMITED; cancellation fails
+// with UPSTREAM_UNAVAILABLE. An error from try means ctx ended.
+func awaitTurn(ctx context.Context, clock Clock, maxWait time.Duration, try func() (turn, error)) error {
+	for {
+		t, err := try()
+		if err != nil {
+			return cancelledWaiting(context.Cause(ctx))
+		}
+		if t.ok {
 			return nil
 		}
-		if ch != nil {
+		if t.ch != nil {
 			select {
-			case <-ch:
+			case <-t.ch:
 				continue
 			case <-ctx.Done():
-				return &adapter.Error{Code: adapter.CodeUpstreamUnavailable,
-					Message: "cancelled while waiting for Procore's rate-limit window", Err: context.Cause(ctx)}
+				return cancelledWaiting(context.Cause(ctx))
 			}
 		}
-		if wait > b.maxWait || pastDeadline(ctx, b.clock.Now().Add(wait)) {
+		if t.poll > 0 && t.wait <= 0 {
+			if err := clock.Sleep(ctx, t.poll); err != nil {
+				return cancelledWaiting(err)
+			}
+			continue
+		}
+		wait := t.wait
+		if wait > maxWait || pastDeadline(ctx, clock.Now().Add(wait)) {
 			return &adapter.Error{Code: adapter.CodeRateLimited, RetryAfter: wait,
 				Message: "Procore's rate-limit window is spent; retry after " + wait.Round(time.Second).String()}
 		}
-		if err := b.clock.Sleep(ctx, wait); err != nil {
-			return &adapter.Error{Code: adapter.CodeUpstreamUnavailable,
-				Message: "cancelled while waiting for Procore's rate-limit window", Err: err}
+		if err := clock.Sleep(ctx, wait); err != nil {
+			return cancelledWaiting(err)
 		}
 	}
+}
+
+func cancelledWaiting(err error) error {
+	return &adapter.Error{Code: adapter.CodeUpstreamUnavailable,
+		Message: "cancelled while waiting for Procore's rate-limit window", Err: err}
 }
 
 // pastDeadline reports whether ctx ends before t.
@@ -126,6 +160,19 @@ func (b *budget) release(h http.Header) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.inflight--
+	b.learnLocked(h)
+}
+
+// learn learns the window from h without ending a call: the response of a
+// call that a shared budget admitted, so that this budget is current when it
+// has to stand in for the shared one.
+func (b *budget) learn(h http.Header) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.learnLocked(h)
+}
+
+func (b *budget) learnLocked(h http.Header) {
 	if lim, rem, reset, ok := parseRateHeaders(h, b.clock.Now()); ok {
 		if b.known && reset.Equal(b.reset) {
 			// Same window: responses may arrive out of order; the lower count is newer.
@@ -137,6 +184,22 @@ func (b *budget) release(h http.Header) {
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
+}
+
+// view returns the window as last learned; a window whose reset has passed
+// is reported whole, with its next reset unknown (zero). ok is false before
+// the first response.
+func (b *budget) view() (RateLimitStatus, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.known {
+		return RateLimitStatus{}, false
+	}
+	st := RateLimitStatus{Limit: b.limit, Remaining: b.remaining, ResetAt: b.reset}
+	if !b.reset.IsZero() && !b.clock.Now().Before(b.reset) {
+		st.Remaining, st.ResetAt = b.limit, time.Time{}
+	}
+	return st, true
 }
 
 // parseRateHeaders reads the X-Rate-Limit-* headers. Reset is Unix seconds;
@@ -172,22 +235,64 @@ func parseResetHeader(v string, now time.Time) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
+// RateLimitStatus is a connection's rate-limit window as the client last
+// learned it from Procore's X-Rate-Limit-* headers (shared by every replica
+// when Config.SharedBudget is set).
+type RateLimitStatus struct {
+	// Limit is the window's size (X-Rate-Limit-Limit).
+	Limit int
+	// Remaining is the calls left in the window (X-Rate-Limit-Remaining, the
+	// lowest seen in the window). It does not subtract calls in flight.
+	Remaining int
+	// ResetAt is when the window resets (X-Rate-Limit-Reset); zero when the
+	// window has reset since the last response, Remaining then being Limit.
+	ResetAt time.Time
+}
+
+// gate admits calls through a rate-limit budget: the local budget, or a
+// shared one (sharedGate) standing in with the local budget when the shared
+// one fails.
+type gate interface {
+	// enter waits until a call may go out (budget.acquire's semantics) and
+	// returns the pass to give to leave, exactly once, when the call ends.
+	enter(ctx context.Context) (pass, error)
+	// leave ends the call and learns the window from h (nil when the call
+	// failed without a response).
+	leave(ctx context.Context, p pass, h http.Header)
+	// status returns the window as last learned; false before any response.
+	status(ctx context.Context) (RateLimitStatus, bool)
+}
+
+// pass is an admitted call: a reservation in the shared budget (shared, with
+// its id), or a call counted in flight by the local budget.
+type pass struct {
+	shared bool
+	id     string
+}
+
+func (b *budget) enter(ctx context.Context) (pass, error) { return pass{}, b.acquire(ctx) }
+
+func (b *budget) leave(_ context.Context, _ pass, h http.Header) { b.release(h) }
+
+func (b *budget) status(context.Context) (RateLimitStatus, bool) { return b.view() }
+
 // rateLimitTransport passes every call through a budget.
 type rateLimitTransport struct {
-	budget *budget
+	budget gate
 	next   http.RoundTripper
 }
 
 func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.budget.acquire(req.Context()); err != nil {
+	p, err := t.budget.enter(req.Context())
+	if err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		t.budget.release(nil)
+		t.budget.leave(req.Context(), p, nil)
 		return nil, err
 	}
-	t.budget.release(resp.Header)
+	t.budget.leave(req.Context(), p, resp.Header)
 	return resp, nil
 }
