@@ -149,7 +149,8 @@ func newRevocations(ctx context.Context, cfg config, logger *slog.Logger) (*revo
 // configured for the service connection, the gateway's public URL for the
 // redirect, the shared store for sessions and token pairs.
 func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection, store cache.Store, logger *slog.Logger,
-	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher, guard *httpguard.Guard) (*signin.Service, error) {
+	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher, guard *httpguard.Guard,
+	budgets func(key string) rest.BudgetStore) (*signin.Service, error) {
 	box, err := sealbox.New(key)
 	if err != nil {
 		return nil, err
@@ -165,8 +166,9 @@ func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection
 		Company: conn, Store: store, Box: box, Audit: auditLog, Revocations: rev, Logger: logger,
 		CookieRequestAllowed: guard.CookieRequestAllowed,
 		ReturnAllowed:        func(u *url.URL) bool { return origins[strings.ToLower(u.Scheme+"://"+u.Host)] },
-		NewClient: func(tokens rest.TokenStore, refreshToken string) (adapter.Procore, error) {
+		NewClient: func(tokens rest.TokenStore, refreshToken, budgetKey string) (adapter.Procore, error) {
 			return rest.New(rest.Config{
+				SharedBudget: budgets(budgetKey),
 				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 				RefreshToken: refreshToken, TokenStore: tokens, CompanyID: conn.CompanyID,
 				MaxConcurrency: cfg.MaxConcurrency,
@@ -229,4 +231,25 @@ func newPersisted(cfg config, logger *slog.Logger) (*persisted.Manifest, graphql
 		return nil, nil, nil, err
 	}
 	return m, c, func() {}, nil
+}
+
+// newBudgets returns where each Procore token's rate-limit budget lives:
+// with Redis, shared by every replica (rest.NewRedisBudget, keyed by the
+// token's connection), so N replicas together stay inside Procore's windows;
+// without Redis, nil (each client paces alone).
+func newBudgets(cfg config) (func(key string) rest.BudgetStore, func(), error) {
+	if cfg.RedisURL == "" {
+		return func(string) rest.BudgetStore { return nil }, func() {}, nil
+	}
+	rdb, err := cache.ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return func(key string) rest.BudgetStore {
+		b, err := rest.NewRedisBudget(rdb, cfg.CachePrefix+"procore-budget:"+key, rest.RedisBudgetOptions{})
+		if err != nil {
+			return nil
+		}
+		return b
+	}, func() { _ = rdb.Close() }, nil
 }

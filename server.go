@@ -88,7 +88,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeTokens()
+	budgets, closeBudgets, err := newBudgets(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeBudgets()
 	procore, err := rest.New(rest.Config{
+		SharedBudget:   budgets("service-" + shortHash(cfg.APIURL+"|"+cfg.ClientID+"|"+cfg.RefreshToken)),
 		APIURL:         cfg.APIURL,
 		LoginURL:       cfg.LoginURL,
 		ClientID:       cfg.ClientID,
@@ -203,7 +209,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations, guard)
+	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations, guard, budgets)
 	if err != nil {
 		return err
 	}

@@ -127,6 +127,27 @@ type Writer interface {
 	Upload(ctx context.Context, projectID int64, in UploadInput) (string, error)
 }
 
+// RateLimitStatus is a connection's Procore rate-limit window as the client
+// last learned it from Procore's X-Rate-Limit-* headers (shared by every
+// replica when the budget lives in Redis).
+type RateLimitStatus struct {
+	// Limit is the window's size (X-Rate-Limit-Limit).
+	Limit int
+	// Remaining is the calls left in the window (the lowest seen in it); it
+	// does not subtract calls in flight.
+	Remaining int
+	// ResetAt is when the window resets; zero when it has reset since the
+	// last response (Remaining then being Limit).
+	ResetAt time.Time
+}
+
+// RateLimiter is implemented by adapters that know Procore's rate-limit
+// window.
+type RateLimiter interface {
+	// RateLimit returns the window; false before the first response.
+	RateLimit(ctx context.Context) (RateLimitStatus, bool)
+}
+
 // Procore is everything the gateway needs from one Connection.
 type Procore interface {
 	Reader

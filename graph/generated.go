@@ -443,6 +443,12 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	ProcoreRateLimit struct {
+		Limit     func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		ResetAt   func(childComplexity int) int
+	}
+
 	Project struct {
 		Active         func(childComplexity int) int
 		Address        func(childComplexity int) int
@@ -519,6 +525,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Companies          func(childComplexity int) int
+		ProcoreRateLimit   func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
 		Projects           func(childComplexity int, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) int
 		SubmittalResponses func(childComplexity int, projectID int64) int
@@ -900,6 +907,7 @@ type QueryResolver interface {
 	Companies(ctx context.Context) ([]adapter.Company, error)
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
+	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
 	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
 	SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error)
 }
@@ -2683,6 +2691,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "ProcoreRateLimit.limit":
+		if e.ComplexityRoot.ProcoreRateLimit.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcoreRateLimit.Limit(childComplexity), true
+	case "ProcoreRateLimit.remaining":
+		if e.ComplexityRoot.ProcoreRateLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcoreRateLimit.Remaining(childComplexity), true
+	case "ProcoreRateLimit.resetAt":
+		if e.ComplexityRoot.ProcoreRateLimit.ResetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcoreRateLimit.ResetAt(childComplexity), true
+
 	case "Project.active":
 		if e.ComplexityRoot.Project.Active == nil {
 			break
@@ -3087,6 +3114,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Companies(childComplexity), true
 
+	case "Query.procoreRateLimit":
+		if e.ComplexityRoot.Query.ProcoreRateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ProcoreRateLimit(childComplexity), true
 	case "Query.project":
 		if e.ComplexityRoot.Query.Project == nil {
 			break
@@ -5569,6 +5602,18 @@ type UploadAttachmentPayload {
   projects(companyId: ID, filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection!
   "One project by id; null when it does not exist or the credential cannot see it."
   project(id: ID!): Project
+  "Procore's rate-limit window of this connection's credential as the gateway last learned it (shared by every replica when they share Redis), for dashboards: null before the first Procore call. Costs no Procore call."
+  procoreRateLimit: ProcoreRateLimit
+}
+
+"A Procore rate-limit window (Procore counts calls per token in an hourly and a 10-second window and reports the one closer to running out)."
+type ProcoreRateLimit {
+  "Calls the window allows."
+  limit: Int!
+  "Calls left in the window (the lowest Procore reported in it)."
+  remaining: Int!
+  "When the window resets; null when it has reset since the last call."
+  resetAt: DateTime
 }
 
 "Who the gateway is acting as."
@@ -7097,6 +7142,18 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ProcoreRateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limit":
+		return ec.fieldContext_ProcoreRateLimit_limit(ctx, field)
+	case "remaining":
+		return ec.fieldContext_ProcoreRateLimit_remaining(ctx, field)
+	case "resetAt":
+		return ec.fieldContext_ProcoreRateLimit_resetAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcoreRateLimit", field.Name)
 }
 
 func (ec *executionContext) childFields_Project(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16075,6 +16132,75 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _ProcoreRateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcoreRateLimit_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcoreRateLimit_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcoreRateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProcoreRateLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcoreRateLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcoreRateLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcoreRateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProcoreRateLimit_resetAt(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcoreRateLimit_resetAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProcoreRateLimit_resetAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcoreRateLimit", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17859,6 +17985,38 @@ func (ec *executionContext) fieldContext_Query_project(ctx context.Context, fiel
 	if fc.Args, err = ec.field_Query_project_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_procoreRateLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_procoreRateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ProcoreRateLimit(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {
+			return ec.marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_procoreRateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcoreRateLimit(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -28394,6 +28552,49 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var procoreRateLimitImplementors = []string{"ProcoreRateLimit"}
+
+func (ec *executionContext) _ProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, obj *model.ProcoreRateLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, procoreRateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcoreRateLimit")
+		case "limit":
+			out.Values[i] = ec._ProcoreRateLimit_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._ProcoreRateLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetAt":
+			out.Values[i] = ec._ProcoreRateLimit_resetAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var projectImplementors = []string{"Project", "_Entity"}
 
 func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, obj *adapter.Project) graphql.Marshaler {
@@ -28898,6 +29099,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_project(ctx, field)
+				})
+		case "procoreRateLimit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_procoreRateLimit(ctx, field)
 				})
 		case "submittalStatuses":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -32690,11 +32897,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -33610,6 +33817,13 @@ func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐIn
 	_ = ctx
 	res := gqlscalar.MarshalInvoiceStatus(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProcoreRateLimit(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProject2ᚕᚖprocoregraphᚋadapterᚐProject(ctx context.Context, sel ast.SelectionSet, v []*adapter.Project) graphql.Marshaler {

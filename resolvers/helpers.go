@@ -188,3 +188,26 @@ func prefetchCommitmentInvoices(ctx context.Context, projectID int64) {
 		l.Invoices.Load(ctx, loaders.NewListKey(projectID, 0, nil)) // not awaited: primes the batch
 	}
 }
+
+// procoreRateLimit reports the connection's Procore rate-limit window as its
+// adapter last learned it (no Procore call); nil before the first call.
+func procoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error) {
+	c, err := conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rl, ok := c.Procore.(adapter.RateLimiter)
+	if !ok {
+		return nil, nil
+	}
+	st, ok := rl.RateLimit(ctx)
+	if !ok {
+		return nil, nil
+	}
+	out := &model.ProcoreRateLimit{Limit: st.Limit, Remaining: st.Remaining}
+	if !st.ResetAt.IsZero() {
+		t := st.ResetAt.UTC()
+		out.ResetAt = &t
+	}
+	return out, nil
+}

@@ -248,6 +248,11 @@ func (r *queryResolver) Project(ctx context.Context, id int64) (*adapter.Project
 	return nullIfNotFound(l.ProjectsByID.Load(ctx, id)())
 }
 
+// ProcoreRateLimit is the resolver for the procoreRateLimit field.
+func (r *queryResolver) ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error) {
+	return procoreRateLimit(ctx)
+}
+
 // Company returns graph.CompanyResolver implementation.
 func (r *Resolver) Company() graph.CompanyResolver { return &companyResolver{r} }
 

@@ -71,8 +71,9 @@ type Options struct {
 	// Box encrypts what is stored. Required.
 	Box *sealbox.Box
 	// NewClient builds a person's REST client over their token store,
-	// starting from refreshToken. Required.
-	NewClient func(tokens rest.TokenStore, refreshToken string) (adapter.Procore, error)
+	// starting from refreshToken, pacing its calls in the rate-limit budget
+	// named budgetKey (the person's token, shared by replicas). Required.
+	NewClient func(tokens rest.TokenStore, refreshToken, budgetKey string) (adapter.Procore, error)
 	// Cookie is the session cookie's name. Default authn.DefaultCookie.
 	Cookie string
 	// ReturnAllowed reports whether an absolute return_to URL may receive
@@ -303,7 +304,7 @@ func (s *Service) handleCallback(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Sign-in is unavailable right now; try again.", "")
 		return
 	}
-	client, err := s.o.NewClient(tokens, tok.RefreshToken)
+	client, err := s.o.NewClient(tokens, tok.RefreshToken, s.tokensConn(key))
 	if err != nil {
 		writePage(w, http.StatusInternalServerError, "Sign-in failed", "internal error", "")
 		return
@@ -438,7 +439,7 @@ func (s *Service) Identity(ctx context.Context, token string) (authn.Identity, e
 		if stored == nil || stored.RefreshToken == "" {
 			return authn.Identity{}, adapter.Errorf(adapter.CodeReauthRequired, "the session's Procore authorization is gone: sign in again")
 		}
-		client, err := s.o.NewClient(tokens, stored.RefreshToken)
+		client, err := s.o.NewClient(tokens, stored.RefreshToken, s.tokensConn(key))
 		if err != nil {
 			return authn.Identity{}, err
 		}

@@ -236,18 +236,8 @@ func parseResetHeader(v string, now time.Time) (time.Time, bool) {
 }
 
 // RateLimitStatus is a connection's rate-limit window as the client last
-// learned it from Procore's X-Rate-Limit-* headers (shared by every replica
-// when Config.SharedBudget is set).
-type RateLimitStatus struct {
-	// Limit is the window's size (X-Rate-Limit-Limit).
-	Limit int
-	// Remaining is the calls left in the window (X-Rate-Limit-Remaining, the
-	// lowest seen in the window). It does not subtract calls in flight.
-	Remaining int
-	// ResetAt is when the window resets (X-Rate-Limit-Reset); zero when the
-	// window has reset since the last response, Remaining then being Limit.
-	ResetAt time.Time
-}
+// learned it (adapter.RateLimitStatus).
+type RateLimitStatus = adapter.RateLimitStatus
 
 // gate admits calls through a rate-limit budget: the local budget, or a
 // shared one (sharedGate) standing in with the local budget when the shared

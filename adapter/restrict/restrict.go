@@ -42,6 +42,15 @@ func (p *Procore) check(projectID int64) error {
 	return adapter.Errorf(adapter.CodeNotFound, "project %d not found", projectID)
 }
 
+// RateLimit implements adapter.RateLimiter when the wrapped adapter does:
+// the window is the credential's, whatever the allowlist.
+func (p *Procore) RateLimit(ctx context.Context) (adapter.RateLimitStatus, bool) {
+	if rl, ok := p.next.(adapter.RateLimiter); ok {
+		return rl.RateLimit(ctx)
+	}
+	return adapter.RateLimitStatus{}, false
+}
+
 // Me implements adapter.Reader.
 func (p *Procore) Me(ctx context.Context) (adapter.Person, error) { return p.next.Me(ctx) }
 

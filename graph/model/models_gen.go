@@ -262,6 +262,16 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A Procore rate-limit window (Procore counts calls per token in an hourly and a 10-second window and reports the one closer to running out).
+type ProcoreRateLimit struct {
+	// Calls the window allows.
+	Limit int `json:"limit"`
+	// Calls left in the window (the lowest Procore reported in it).
+	Remaining int `json:"remaining"`
+	// When the window resets; null when it has reset since the last call.
+	ResetAt *time.Time `json:"resetAt,omitempty"`
+}
+
 type ProjectByIDsInput struct {
 	ID int64 `json:"ID"`
 }
