@@ -169,7 +169,7 @@ func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection
 		NewClient: func(tokens rest.TokenStore, refreshToken, budgetKey string) (adapter.Procore, error) {
 			return rest.New(rest.Config{
 				SharedBudget: budgets(budgetKey),
-				APIURL: cfg.APIURL, LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+				APIURL:       cfg.APIURL, LoginURL: cfg.LoginURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 				RefreshToken: refreshToken, TokenStore: tokens, CompanyID: conn.CompanyID,
 				MaxConcurrency: cfg.MaxConcurrency,
 				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
