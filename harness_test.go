@@ -152,6 +152,7 @@ type gqlResponse struct {
 			CacheHits       int            `json:"cacheHits"`
 			CacheMisses     int            `json:"cacheMisses"`
 			ResponseCache   string         `json:"responseCache"`
+			EstimatedCalls  int            `json:"estimatedCalls"`
 		} `json:"procoregraph"`
 	} `json:"extensions"`
 }

@@ -38,8 +38,19 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 	f.Conn = c.ID
 	// Connections of one company share its events; a narrower credential (a
 	// key with a project allowlist, a person) gets only its projects'.
-	if f.ProjectID != 0 && !c.Sees(ctx, f.ProjectID) {
-		return nil, adapter.Errorf(adapter.CodeNotFound, "project %d not found", f.ProjectID)
+	if f.ProjectID != 0 {
+		// A project that does not exist, or that this credential cannot see,
+		// is refused rather than watched in silence forever (one lookup,
+		// cached like any other).
+		if !c.Sees(ctx, f.ProjectID) {
+			return nil, adapter.Errorf(adapter.CodeNotFound, "project %d not found", f.ProjectID)
+		}
+		if _, err := projectByID(ctx, f.ProjectID); err != nil {
+			if adapter.IsNotFound(err) {
+				return nil, adapter.Errorf(adapter.CodeNotFound, "project %d not found", f.ProjectID)
+			}
+			return nil, err
+		}
 	}
 	cursor := ""
 	if after != nil {

@@ -10,8 +10,10 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"procoregraph/adapter"
 	"procoregraph/events"
 	"procoregraph/graph/model"
+	"procoregraph/loaders"
 	"procoregraph/tenant"
 )
 
@@ -48,9 +50,25 @@ func (b *scriptedBus) Subscribe(ctx context.Context, f events.Filter, after stri
 	return &events.Subscription{C: ch, Err: func() error { return b.err }}, nil
 }
 
+// oneProject is a Procore that knows project 7 only (subscriptions to a
+// project check that it exists).
+type oneProject struct{ adapter.Procore }
+
+func (oneProject) Projects(_ context.Context, companyID int64, _ adapter.ProjectFilter, opt adapter.ListOptions) (adapter.Page[adapter.Project], error) {
+	var out []adapter.Project
+	for _, id := range opt.IDs {
+		if id == 7 {
+			out = append(out, adapter.Project{ID: 7, CompanyID: companyID, Name: "Seven"})
+		}
+	}
+	return adapter.Page[adapter.Project]{Items: out, Total: len(out)}, nil
+}
+
 func liveCtx(bus events.Bus) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ctx = tenant.With(ctx, &tenant.Connection{ID: "c1", CompanyID: 1})
+	conn := &tenant.Connection{ID: "c1", CompanyID: 1, Procore: oneProject{}}
+	ctx = tenant.With(ctx, conn)
+	ctx = loaders.With(ctx, loaders.New(conn, loaders.Options{}))
 	return events.WithLive(ctx, &events.Live{Bus: bus}), cancel
 }
 
