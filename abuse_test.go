@@ -259,3 +259,24 @@ func TestLockedDownGateway(t *testing.T) {
 		}
 	})
 }
+
+// TestOperationDeadlineCancelsProcoreCalls: with OPERATION_TIMEOUT shorter
+// than Procore's answer, the query ends with an error instead of waiting,
+// and its Procore call is cancelled (the gateway does not retry past the
+// deadline).
+func TestOperationDeadlineCancelsProcoreCalls(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 2}})
+	env["OPERATION_TIMEOUT"] = "300ms"
+	g := startGateway(t, env, "-no-cache")
+	sb.SetFaults(sandbox.Faults{Latency: sandbox.Duration(5 * time.Second)})
+	defer sb.SetFaults(sandbox.Faults{})
+	sb.ResetStats()
+	r := g.query(t, `{ projects(first: 2) { nodes { id } } }`, nil)
+	if len(r.Errors) == 0 || firstCode(r) != "UPSTREAM_UNAVAILABLE" {
+		t.Fatalf("a query past its deadline: %s %+v, want UPSTREAM_UNAVAILABLE", r.Data, r.Errors)
+	}
+	if n := sb.Stats().Total; n > 1 {
+		t.Fatalf("%d Procore calls for one list past the deadline, want at most 1 (no retries)", n)
+	}
+}

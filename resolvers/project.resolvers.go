@@ -75,7 +75,9 @@ func (r *projectResolver) Submittals(ctx context.Context, obj *adapter.Project, 
 
 // Commitments is the resolver for the commitments field.
 func (r *projectResolver) Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.CommitmentConnection, error) {
-	prefetchCommitmentInvoices(ctx, obj.ID)
+	if first == nil || *first > 0 { // no commitment, no invoices to fetch
+		prefetchCommitmentInvoices(ctx, obj.ID)
+	}
 	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Commitment] { return l.Commitments }, obj.ID, first, after, updatedSince)
 	if err != nil {
 		return nil, err
