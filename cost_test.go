@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,42 +10,6 @@ import (
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 )
-
-// costAnswer is a GraphQL answer with the debug extensions the cost guard
-// fills: the analyzer's estimate beside the Procore calls really made.
-type costAnswer struct {
-	Data       json.RawMessage `json:"data"`
-	Errors     []gqlError      `json:"errors"`
-	Extensions struct {
-		Procoregraph struct {
-			UpstreamCalls   int            `json:"upstreamCalls"`
-			EstimatedCalls  int            `json:"estimatedCalls"`
-			UpstreamByRoute map[string]int `json:"upstreamByRoute"`
-		} `json:"procoregraph"`
-	} `json:"extensions"`
-}
-
-// costQuery is g.query decoding the estimate too (the harness's answer type
-// has no field for it).
-func costQuery(t testing.TB, g *gatewayProc, query string, vars map[string]any) costAnswer {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, g.URL+"/graphql", bytes.NewReader(body))
-	g.authorize(req)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Procoregraph-Debug", "1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out costAnswer
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("decode response (status %d): %v\n%s", resp.StatusCode, err, raw)
-	}
-	return out
-}
 
 // costString walks decoded JSON by object keys and array indexes (nil: the
 // first element that leads to a string) and returns the string found there
@@ -92,7 +53,7 @@ func costWalk(v any, path []any) string {
 // a cache, every request reads Procore anew.
 func costWarm(t testing.TB, g *gatewayProc) {
 	t.Helper()
-	r := costQuery(t, g, `{ viewer { id } }`, nil)
+	r := g.query(t, `{ viewer { id } }`, nil)
 	if len(r.Errors) > 0 || r.Extensions.Procoregraph.UpstreamByRoute["POST /oauth/token"] != 1 {
 		t.Fatalf("warm-up: errors %+v, calls %v", r.Errors, r.Extensions.Procoregraph.UpstreamByRoute)
 	}
@@ -304,7 +265,7 @@ func TestCostEstimateBoundsRealCalls(t *testing.T) {
 		t.Run(c.name+" makes no more calls than estimated", func(t *testing.T) {
 			vars := c.vars
 			if c.page != "" {
-				prev := costQuery(t, startGateway(t, copyEnv(env), "-no-cache"), c.page, c.vars)
+				prev := startGateway(t, copyEnv(env), "-no-cache").query(t, c.page, c.vars)
 				after := costString(prev.Data, c.cursor...)
 				if len(prev.Errors) > 0 || after == "" {
 					t.Fatalf("previous page: no cursor at %v (errors %+v)\n%s", c.cursor, prev.Errors, prev.Data)
@@ -316,7 +277,7 @@ func TestCostEstimateBoundsRealCalls(t *testing.T) {
 			}
 			g := startGateway(t, copyEnv(env), "-no-cache", "-max-cost", "100000")
 			costWarm(t, g)
-			r := costQuery(t, g, c.query, vars)
+			r := g.query(t, c.query, vars)
 			g.stop()
 			if len(r.Errors) > 0 {
 				t.Fatalf("errors: %+v", r.Errors)
@@ -356,7 +317,7 @@ func TestDashboardFitsTheDefaultCostLimit(t *testing.T) {
 	})
 	g := startGateway(t, copyEnv(env), "-no-cache")
 	costWarm(t, g)
-	r := costQuery(t, g, readQuery(t, "bench/queries/dashboard.graphql"), nil)
+	r := g.query(t, readQuery(t, "bench/queries/dashboard.graphql"), nil)
 	x := r.Extensions.Procoregraph
 	t.Logf("dashboard over %d active projects: estimated %d calls, made %d", active, x.EstimatedCalls, x.UpstreamCalls)
 	t.Run("answered without errors", func(t *testing.T) {
