@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"procoregraph/adapter/portal"
+	"procoregraph/adapter/rest"
 	"procoregraph/apikeys"
 	"procoregraph/httpguard"
 	"procoregraph/jwtauth"
@@ -55,9 +56,9 @@ type config struct {
 	// ChromiumPath is the browser for session logins; empty: found on PATH.
 	ChromiumPath string
 	// PortalCodeProvider delivers SMS/email login codes: "outbox" (the
-	// sandbox's outbox) or "inbox" (POST /sessions/codes with
-	// PortalInboxSecret). Default: outbox for the embedded sandbox, else inbox
-	// when a secret is set.
+	// sandbox's outbox; refused with a real Procore URL) or "inbox" (POST
+	// /sessions/codes with PortalInboxSecret). Default: outbox for the
+	// embedded sandbox, else inbox when a secret is set.
 	PortalCodeProvider string
 	PortalInboxSecret  string
 	// PortalSMSNumbers is the phone number receiving each login's SMS
@@ -138,7 +139,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.APIURL, "procore-api-url", env("PROCORE_API_URL", ""), "Procore API base URL, e.g. https://api.procore.com; empty serves the embedded sandbox (PROCORE_API_URL)")
-	fs.StringVar(&c.LoginURL, "procore-login-url", env("PROCORE_LOGIN_URL", ""), "Procore OAuth base URL, e.g. https://login.procore.com; default: the API URL (PROCORE_LOGIN_URL)")
+	fs.StringVar(&c.LoginURL, "procore-login-url", env("PROCORE_LOGIN_URL", ""), "Procore OAuth base URL (the token endpoint's host), e.g. https://login.procore.com; default: the login host of a Procore API URL (api.procore.com: login.procore.com, sandbox.procore.com: login-sandbox.procore.com, api-monthly.procore.com: login-sandbox-monthly.procore.com, api.procoregov.com: login.procoregov.com), else the API URL itself (PROCORE_LOGIN_URL)")
 	fs.StringVar(&c.ClientID, "procore-client-id", env("PROCORE_CLIENT_ID", ""), "OAuth client id (PROCORE_CLIENT_ID)")
 	fs.StringVar(&c.ClientSecret, "procore-client-secret", env("PROCORE_CLIENT_SECRET", ""), "OAuth client secret (PROCORE_CLIENT_SECRET)")
 	fs.StringVar(&companyID, "procore-company-id", env("PROCORE_COMPANY_ID", ""), "Procore company id; optional when the credential sees one company (PROCORE_COMPANY_ID)")
@@ -147,7 +148,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.CachePrefix, "cache-prefix", env("CACHE_PREFIX", ""), "prefix for every Redis key, to share one Redis between environments (CACHE_PREFIX)")
 	fs.StringVar(&c.PortalSessionKey, "portal-session-key", env("PORTAL_SESSION_KEY", ""), "32-byte key (base64 or hex) encrypting stored browser sessions; share it between replicas (PORTAL_SESSION_KEY)")
 	fs.StringVar(&c.ChromiumPath, "chromium-path", env("CHROMIUM_PATH", ""), "Chromium for browser-session logins; default: found on PATH (CHROMIUM_PATH)")
-	fs.StringVar(&c.PortalCodeProvider, "portal-code-provider", env("PORTAL_CODE_PROVIDER", ""), "where SMS/email login codes come from: outbox (sandbox) or inbox (POST /sessions/codes) (PORTAL_CODE_PROVIDER)")
+	fs.StringVar(&c.PortalCodeProvider, "portal-code-provider", env("PORTAL_CODE_PROVIDER", ""), "where SMS/email login codes come from: outbox (the sandbox's outbox; not with a real Procore) or inbox (POST /sessions/codes) (PORTAL_CODE_PROVIDER)")
 	fs.StringVar(&c.PortalInboxSecret, "portal-inbox-secret", env("PORTAL_INBOX_SECRET", ""), "bearer secret for POST /sessions/codes deliveries (PORTAL_INBOX_SECRET)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private; empty disables (DEBUG_ADDR)")
 	fs.BoolVar(&c.Naive, "naive", false, "disable dataloader batching (benchmark baseline)")
@@ -217,6 +218,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.APIURL == "" && c.LoginURL != "" {
 		errs = append(errs, errors.New("PROCORE_LOGIN_URL is set but PROCORE_API_URL is not: set both to use a real Procore, or neither for the embedded sandbox"))
 	}
+	if c.APIURL != "" && c.LoginURL == "" {
+		// Procore's token endpoint is on its login host, not the API host.
+		c.LoginURL = rest.LoginURLFor(c.APIURL)
+	}
 	if c.APIURL != "" && (c.ClientID == "" || c.ClientSecret == "") {
 		errs = append(errs, errors.New("PROCORE_API_URL is set: PROCORE_CLIENT_ID and PROCORE_CLIENT_SECRET are required"))
 	}
@@ -240,6 +245,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	case "", "outbox", "inbox":
 	default:
 		errs = append(errs, fmt.Errorf("PORTAL_CODE_PROVIDER %q: want outbox or inbox", c.PortalCodeProvider))
+	}
+	if c.PortalCodeProvider == "outbox" {
+		for _, u := range []string{c.APIURL, c.LoginURL} {
+			if rest.IsProcoreHost(u) {
+				errs = append(errs, fmt.Errorf("PORTAL_CODE_PROVIDER=outbox: the SMS/email code outbox exists only in the sandbox, not at Procore (%s); use PORTAL_CODE_PROVIDER=inbox with PORTAL_INBOX_SECRET", u))
+				break
+			}
+		}
 	}
 	if c.PortalCodeProvider == "inbox" && c.PortalInboxSecret == "" {
 		errs = append(errs, errors.New("PORTAL_CODE_PROVIDER=inbox needs PORTAL_INBOX_SECRET"))

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"procoregraph/adapter"
+	"procoregraph/adapter/rest"
 	"procoregraph/cache"
 	"procoregraph/events"
 	"procoregraph/tenant"
@@ -33,6 +35,10 @@ type liveParts struct {
 	Live *events.Live
 	// Webhooks goes to gateway.Deps.Webhooks; nil without WEBHOOK_AUTHORIZATION.
 	Webhooks http.Handler
+	// WebhookQueue holds accepted webhook deliveries until they are processed
+	// (Redis Streams with REDIS_URL, else in memory); nil without
+	// WEBHOOK_AUTHORIZATION. Its Depth and Stats are for metrics.
+	WebhookQueue events.WebhookQueue
 
 	cfg    config
 	logger *slog.Logger
@@ -66,8 +72,10 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		l.closer = append(l.closer, closeStore)
 	}
 
+	var rdb redis.UniversalClient
 	if cfg.RedisURL != "" {
-		rdb, err := cache.ParseRedisURL(cfg.RedisURL)
+		var err error
+		rdb, err = cache.ParseRedisURL(cfg.RedisURL)
 		if err != nil {
 			l.close()
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -106,18 +114,39 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		if c != nil {
 			inv = c
 		}
+		// The receiver answers Procore at once and processes from this queue:
+		// with Redis, one stream and consumer group shared by the replicas
+		// (durable, recovered when a replica dies); else a bounded in-memory
+		// queue (503 when full, so Procore retries).
+		var q events.WebhookQueue
+		if rdb != nil {
+			rq, err := events.NewRedisQueue(events.RedisQueueOptions{Client: rdb, Prefix: cfg.CachePrefix,
+				QueueOptions: events.QueueOptions{Logger: logger}})
+			if err != nil {
+				l.close()
+				return nil, err
+			}
+			q = rq
+		}
 		wh, err := events.NewWebhookHandler(events.WebhookOptions{
 			Authorization: cfg.WebhookAuthorization,
 			Connection: func(_ context.Context, companyID int64) (*tenant.Connection, bool) {
 				return conn, companyID == conn.CompanyID
 			},
-			Observer: l.Observer, Store: l.store, Cache: inv, Logger: logger,
+			Observer: l.Observer, Store: l.store, Queue: q, Cache: inv, Logger: logger,
 		})
 		if err != nil {
+			if q != nil {
+				_ = q.Close()
+			}
 			l.close()
 			return nil, err
 		}
+		// Closed before the bus and Redis (closers run last to first): its
+		// workers publish through them.
+		l.closer = append(l.closer, func() { _ = wh.Close() })
 		l.Webhooks = wh
+		l.WebhookQueue = wh.Queue()
 	}
 	return l, nil
 }
@@ -139,13 +168,19 @@ func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		reg, err := events.Register(rctx, api, l.conn.CompanyID, events.RegisterOptions{
 			Namespace: l.cfg.WebhookNamespace, DestinationURL: dest, Authorization: l.cfg.WebhookAuthorization,
+			Catalog: l.webhookCatalog,
 		})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("register Procore webhooks: %w", err)
 		}
 		l.logger.Info("Procore webhooks registered", "hook", reg.Hook.ID, "destination", dest,
-			"new_hook", reg.CreatedHook, "new_triggers", len(reg.CreatedTriggers))
+			"new_hook", reg.CreatedHook, "new_triggers", len(reg.CreatedTriggers),
+			"removed_triggers", len(reg.DeletedTriggers), "resources", reg.Resources)
+		for _, it := range reg.Missing {
+			l.logger.Warn("Procore's webhook catalog lists none of this item's resources: its changes arrive only through mutations and the poller",
+				"item", it.Kind, "resources", it.Names)
+		}
 	}
 	if l.cfg.PollInterval > 0 {
 		pctx, cancel := context.WithCancel(ctx)
@@ -157,6 +192,26 @@ func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
 		}()
 	}
 	return nil
+}
+
+// webhookCatalog reads Procore's webhook resources catalog through the
+// connection's REST client (events.RegisterOptions.Catalog).
+func (l *liveParts) webhookCatalog(ctx context.Context, companyID int64) ([]events.CatalogResource, error) {
+	c, ok := l.conn.Procore.(interface {
+		WebhookResources(ctx context.Context, companyID int64) ([]rest.WebhookResource, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("this connection's Procore client cannot read the webhook resources catalog")
+	}
+	rs, err := c.WebhookResources(ctx, companyID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]events.CatalogResource, len(rs))
+	for i, r := range rs {
+		out[i] = events.CatalogResource{Name: r.Name, Except: r.Except}
+	}
+	return out, nil
 }
 
 // poll runs the poller of conn (when -poll-interval is set) until ctx ends.

@@ -28,6 +28,10 @@ import (
 // (the poller of its changes) until the session ends.
 func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store,
 	watch func(context.Context, *tenant.Connection), rev streams.Publisher, auditLog *audit.Logger) (*sessions.Service, http.Handler, func(), error) {
+	if cfg.LoginURL == "" {
+		// parseConfig derives it; a config built elsewhere may not have.
+		cfg.LoginURL = rest.LoginURLFor(cfg.APIURL)
+	}
 	providers := map[string]portal.CodeProvider{}
 	var inboxHandler http.Handler
 	provider := cfg.PortalCodeProvider

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"procoregraph/adapter"
 )
@@ -10,39 +11,59 @@ import (
 // AllItemKinds are the kinds of item the sources watch.
 var AllItemKinds = []ItemKind{ItemRFI, ItemSubmittal, ItemPunchItem, ItemInvoice, ItemCommitment}
 
-// Procore's webhook resource names for the items events are about (the
-// resources catalog of procore-api.md §6; the sandbox emits the same).
+// Procore's webhook resource names for the items events are about. They are
+// the names of GET /rest/v1.0/webhooks/resources (procore-api.md §6, Procore's
+// webhook-resources.csv as copied in Pipedream's resource-names.mjs), which
+// Register reads before creating triggers; the sandbox's catalog and its
+// events use the same names.
+//
+// Subcontractor invoices are requisitions in the API (/rest/v1.1/requisitions;
+// "Requisitions" were renamed "Subcontractor Invoices" in Procore's UI in
+// 2018). "Payment Applications" is the owner side (prime contract payment
+// applications, now "Owner Invoices": /rest/v1.0/payment_applications), not
+// subcontractor invoices. The published CSV lists no requisition resource;
+// webhook names follow the API's nouns ("Payment Applications" kept its
+// pre-2018 name), so the gateway looks for "Requisitions" and, failing that,
+// "Subcontractor Invoices", and registers whichever the live catalog has.
 const (
 	ResourceRFIs                   = "RFIs"
 	ResourceSubmittals             = "Submittals"
 	ResourcePunchItems             = "Punch Items"
-	ResourcePaymentApplications    = "Payment Applications"
+	ResourceRequisitions           = "Requisitions"
+	ResourceSubcontractorInvoices  = "Subcontractor Invoices"
 	ResourceWorkOrderContracts     = "Work Order Contracts"
 	ResourcePurchaseOrderContracts = "Purchase Order Contracts"
 )
 
-// WatchedResources are the webhook resources that carry the items events are
-// about; register.go creates triggers for them.
-var WatchedResources = []string{ResourceRFIs, ResourceSubmittals, ResourcePunchItems, ResourcePaymentApplications,
-	ResourceWorkOrderContracts, ResourcePurchaseOrderContracts}
+// WatchedItem is one kind of item the gateway follows by webhook, with the
+// catalog resource names that carry it, preferred first.
+type WatchedItem struct {
+	Kind       ItemKind
+	Commitment adapter.CommitmentKind // for ItemCommitment: which kind
+	Names      []string
+}
+
+// WatchedItems are the items events follow by webhook; Register creates
+// triggers for the first name of each that Procore's catalog lists.
+var WatchedItems = []WatchedItem{
+	{Kind: ItemRFI, Names: []string{ResourceRFIs}},
+	{Kind: ItemSubmittal, Names: []string{ResourceSubmittals}},
+	{Kind: ItemPunchItem, Names: []string{ResourcePunchItems}},
+	{Kind: ItemCommitment, Commitment: adapter.CommitmentSubcontract, Names: []string{ResourceWorkOrderContracts}},
+	{Kind: ItemCommitment, Commitment: adapter.CommitmentPurchaseOrder, Names: []string{ResourcePurchaseOrderContracts}},
+	{Kind: ItemInvoice, Names: []string{ResourceRequisitions, ResourceSubcontractorInvoices}},
+}
 
 // itemOfResource maps a webhook resource name to the item kind it carries
 // (and, for commitments, the commitment kind). ok is false for resources
-// events do not follow (replies, line items ...).
+// events do not follow (replies, line items, owner invoices ...).
 func itemOfResource(name string) (ItemKind, adapter.CommitmentKind, bool) {
-	switch name {
-	case ResourceRFIs:
-		return ItemRFI, "", true
-	case ResourceSubmittals:
-		return ItemSubmittal, "", true
-	case ResourcePunchItems, "Punch List Items":
-		return ItemPunchItem, "", true
-	case ResourcePaymentApplications, "Requisitions", "Subcontractor Invoices":
-		return ItemInvoice, "", true
-	case ResourceWorkOrderContracts:
-		return ItemCommitment, adapter.CommitmentSubcontract, true
-	case ResourcePurchaseOrderContracts:
-		return ItemCommitment, adapter.CommitmentPurchaseOrder, true
+	for _, w := range WatchedItems {
+		for _, n := range w.Names {
+			if strings.EqualFold(n, name) {
+				return w.Kind, w.Commitment, true
+			}
+		}
 	}
 	return "", "", false
 }

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
 	"procoregraph/cache"
 	"procoregraph/events"
@@ -200,15 +202,30 @@ func TestPrimerRecordsBaselineSoTheFirstChangeIsAnnounced(t *testing.T) {
 	}
 }
 
+// catalogOf reads the webhook resources catalog through the REST client, as
+// the gateway does.
+func catalogOf(c *rest.Client) func(context.Context, int64) ([]events.CatalogResource, error) {
+	return func(ctx context.Context, company int64) ([]events.CatalogResource, error) {
+		rs, err := c.WebhookResources(ctx, company)
+		out := make([]events.CatalogResource, len(rs))
+		for i, r := range rs {
+			out[i] = events.CatalogResource{Name: r.Name, Except: r.Except}
+		}
+		return out, err
+	}
+}
+
 func TestRegisterIsIdempotent(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	o := events.RegisterOptions{DestinationURL: "http://127.0.0.1:1/webhooks/procore", Authorization: "Bearer s1"}
+	o := events.RegisterOptions{DestinationURL: "http://127.0.0.1:1/webhooks/procore", Authorization: "Bearer s1",
+		Catalog: catalogOf(w.client)}
 	first, err := events.Register(ctx, w.client, w.conn.CompanyID, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !first.CreatedHook || len(first.CreatedTriggers) != len(events.WatchedResources)*2 || !first.Hook.HasAuthorization {
+	if !first.CreatedHook || len(first.CreatedTriggers) != len(events.WatchedItems)*2 || !first.Hook.HasAuthorization ||
+		len(first.Missing) != 0 {
 		t.Fatalf("first registration %+v", first)
 	}
 	o.Authorization = "Bearer s2" // rotated
@@ -216,13 +233,165 @@ func TestRegisterIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.CreatedHook || len(again.CreatedTriggers) != 0 || again.Hook.ID != first.Hook.ID {
+	if again.CreatedHook || len(again.CreatedTriggers) != 0 || len(again.DeletedTriggers) != 0 || again.Hook.ID != first.Hook.ID {
 		t.Fatalf("second registration %+v, want the same hook and nothing new", again)
 	}
 	if _, err := events.Register(ctx, w.client, w.conn.CompanyID, events.RegisterOptions{Namespace: "Bad_NS",
-		DestinationURL: o.DestinationURL, Authorization: "x"}); err == nil {
+		DestinationURL: o.DestinationURL, Authorization: "x", Catalog: o.Catalog}); err == nil {
 		t.Fatal("an invalid namespace was accepted")
 	}
+	if _, err := events.Register(ctx, w.client, w.conn.CompanyID, events.RegisterOptions{
+		DestinationURL: o.DestinationURL, Authorization: "x"}); err == nil {
+		t.Fatal("a registration without the catalog was accepted")
+	}
+}
+
+func TestRegisterUsesTheSandboxCatalogNames(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	o := events.RegisterOptions{DestinationURL: "http://127.0.0.1:1/webhooks/procore", Authorization: "Bearer s1",
+		Catalog: catalogOf(w.client)}
+	reg, err := events.Register(ctx, w.client, w.conn.CompanyID, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Resources[events.ItemInvoice]; len(got) != 1 || got[0] != events.ResourceRequisitions {
+		t.Fatalf("subcontractor invoices registered as %v, want [Requisitions]", got)
+	}
+	var names []string
+	for _, tr := range reg.CreatedTriggers {
+		names = append(names, tr.ResourceName+"/"+tr.EventType)
+	}
+	slices.Sort(names)
+	want := []string{"Punch Items/create", "Punch Items/update", "Purchase Order Contracts/create", "Purchase Order Contracts/update",
+		"RFIs/create", "RFIs/update", "Requisitions/create", "Requisitions/update", "Submittals/create", "Submittals/update",
+		"Work Order Contracts/create", "Work Order Contracts/update"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("triggers %v\nwant %v", names, want)
+	}
+
+	t.Run("StalePaymentApplicationsTriggerIsRemoved", func(t *testing.T) {
+		stale, err := w.client.CreateWebhookTrigger(ctx, w.conn.CompanyID, reg.Hook.ID, "Payment Applications", "update")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := events.Register(ctx, w.client, w.conn.CompanyID, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.DeletedTriggers) != 1 || again.DeletedTriggers[0].ID != stale.ID || len(again.CreatedTriggers) != 0 {
+			t.Fatalf("re-registration %+v, want only the Payment Applications trigger removed", again)
+		}
+		left, _ := w.client.WebhookTriggers(ctx, w.conn.CompanyID, reg.Hook.ID)
+		if len(left) != len(want) {
+			t.Fatalf("%d triggers left, want %d", len(left), len(want))
+		}
+	})
+}
+
+// fakeWebhooks is an in-memory Procore Webhooks API that, like Procore,
+// refuses triggers on resource names outside its catalog.
+type fakeWebhooks struct {
+	catalog  []events.CatalogResource
+	hooks    []adapter.WebhookHook
+	triggers []adapter.WebhookTrigger
+	next     int64
+}
+
+func (f *fakeWebhooks) WebhookHooks(context.Context, int64, string) ([]adapter.WebhookHook, error) {
+	return f.hooks, nil
+}
+
+func (f *fakeWebhooks) CreateWebhookHook(_ context.Context, company int64, in adapter.WebhookHookInput) (adapter.WebhookHook, error) {
+	f.next++
+	h := adapter.WebhookHook{ID: f.next, Namespace: in.Namespace, DestinationURL: in.DestinationURL, CompanyID: company}
+	f.hooks = append(f.hooks, h)
+	return h, nil
+}
+
+func (f *fakeWebhooks) UpdateWebhookHook(_ context.Context, _, id int64, _ adapter.WebhookHookInput) (adapter.WebhookHook, error) {
+	for _, h := range f.hooks {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	return adapter.WebhookHook{}, adapter.Errorf(adapter.CodeNotFound, "hook %d", id)
+}
+
+func (f *fakeWebhooks) WebhookTriggers(context.Context, int64, int64) ([]adapter.WebhookTrigger, error) {
+	return slices.Clone(f.triggers), nil
+}
+
+func (f *fakeWebhooks) CreateWebhookTrigger(_ context.Context, _, hook int64, name, event string) (adapter.WebhookTrigger, error) {
+	if !slices.ContainsFunc(f.catalog, func(r events.CatalogResource) bool { return r.Name == name && r.Allows(event) }) {
+		return adapter.WebhookTrigger{}, adapter.Errorf(adapter.CodeBadUserInput, "resource_name %q is not included in the list", name)
+	}
+	f.next++
+	t := adapter.WebhookTrigger{ID: f.next, HookID: hook, ResourceName: name, EventType: event}
+	f.triggers = append(f.triggers, t)
+	return t, nil
+}
+
+func (f *fakeWebhooks) DeleteWebhookTrigger(_ context.Context, _, _, id int64) error {
+	f.triggers = slices.DeleteFunc(f.triggers, func(t adapter.WebhookTrigger) bool { return t.ID == id })
+	return nil
+}
+
+func TestRegisterFollowsTheCatalog(t *testing.T) {
+	ctx := context.Background()
+	register := func(t *testing.T, catalog ...events.CatalogResource) (events.Registration, *fakeWebhooks) {
+		t.Helper()
+		f := &fakeWebhooks{catalog: catalog}
+		reg, err := events.Register(ctx, f, 1, events.RegisterOptions{DestinationURL: "https://gw.test/webhooks/procore",
+			Authorization: "Bearer x", Catalog: func(context.Context, int64) ([]events.CatalogResource, error) { return catalog, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg, f
+	}
+	triggers := func(f *fakeWebhooks) []string {
+		var out []string
+		for _, tr := range f.triggers {
+			out = append(out, tr.ResourceName+"/"+tr.EventType)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	t.Run("PaymentApplicationsIsNeverTakenForSubcontractorInvoices", func(t *testing.T) {
+		reg, f := register(t, events.CatalogResource{Name: "RFIs"}, events.CatalogResource{Name: "Payment Applications"})
+		if got := triggers(f); !slices.Equal(got, []string{"RFIs/create", "RFIs/update"}) {
+			t.Fatalf("triggers %v", got)
+		}
+		var missing []events.ItemKind
+		for _, m := range reg.Missing {
+			missing = append(missing, m.Kind)
+		}
+		if !slices.Contains(missing, events.ItemInvoice) || len(reg.Missing) != 5 {
+			t.Fatalf("missing %v, want every item but RFIs (invoices included)", missing)
+		}
+	})
+	t.Run("SubcontractorInvoicesNameIsUsedWhenTheCatalogHasIt", func(t *testing.T) {
+		reg, f := register(t, events.CatalogResource{Name: "subcontractor invoices"})
+		if got := triggers(f); !slices.Equal(got, []string{"subcontractor invoices/create", "subcontractor invoices/update"}) {
+			t.Fatalf("triggers %v, want the catalog's spelling", got)
+		}
+		if got := reg.Resources[events.ItemInvoice]; !slices.Equal(got, []string{"subcontractor invoices"}) {
+			t.Fatalf("invoice resources %v", got)
+		}
+	})
+	t.Run("RequisitionsIsPreferred", func(t *testing.T) {
+		_, f := register(t, events.CatalogResource{Name: "Subcontractor Invoices"}, events.CatalogResource{Name: "Requisitions"})
+		if got := triggers(f); !slices.Equal(got, []string{"Requisitions/create", "Requisitions/update"}) {
+			t.Fatalf("triggers %v", got)
+		}
+	})
+	t.Run("EventTypesTheResourceDoesNotFireAreSkipped", func(t *testing.T) {
+		_, f := register(t, events.CatalogResource{Name: "Submittals", Except: []string{"create"}})
+		if got := triggers(f); !slices.Equal(got, []string{"Submittals/update"}) {
+			t.Fatalf("triggers %v", got)
+		}
+	})
 }
 
 // TestWebhookHandler drives the receiver with the sandbox's own deliveries:
@@ -241,12 +410,13 @@ func TestWebhookHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.Close() })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
 	t.Run("DuplicatedDeliveriesAnnounceOnce", func(t *testing.T) {
 		if _, err := events.Register(context.Background(), w.client, w.conn.CompanyID,
-			events.RegisterOptions{DestinationURL: srv.URL, Authorization: "Bearer right"}); err != nil {
+			events.RegisterOptions{DestinationURL: srv.URL, Authorization: "Bearer right", Catalog: catalogOf(w.client)}); err != nil {
 			t.Fatal(err)
 		}
 		// Baseline, as a subscription's primer records it.
@@ -285,6 +455,17 @@ func TestWebhookHandler(t *testing.T) {
 		}
 	})
 	t.Run("UnknownCompanyIsAcceptedAndIgnored", func(t *testing.T) {
+		// Deliveries are processed after they are acknowledged: let the
+		// earlier ones finish reading Procore before counting.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			st := h.Queue().Stats()
+			if st.Processed+st.DeadLettered >= st.Accepted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("earlier deliveries still queued: %+v", st)
+			}
+		}
 		calls := w.sb.Stats().Total
 		if code := post("Bearer right", v4("01J0000000000000000000000B", 42)); code != http.StatusAccepted {
 			t.Fatalf("status %d, want 202", code)

@@ -32,20 +32,27 @@ type WebhookOptions struct {
 	Authorization string
 	// Connection returns the connection a delivery's company belongs to;
 	// false ignores the delivery (answered 202, so Procore does not retry).
-	// Required.
+	// It is called while Procore waits, so it must not do I/O. Required.
 	Connection func(ctx context.Context, companyID int64) (*tenant.Connection, bool)
 	// Observer receives the state of every changed item. Required.
 	Observer Observer
-	// Store keeps the ids of events already handled (SetNX under
-	// cache.AuxKey(conn, "webhook", id)), shared by replicas. Required.
+	// Store keeps the ids of accepted events for the default queue (see
+	// MemoryQueueOptions.Seen). Required unless Queue is set.
 	Store cache.Store
+	// Queue holds accepted deliveries until they are processed; the handler
+	// starts it and Close closes it. Default: a MemoryQueue over Store with
+	// the default QueueOptions (and DedupeTTL, Logger from here). Pass a
+	// RedisQueue when replicas share Redis.
+	Queue WebhookQueue
 	// Cache is invalidated for the changed item's project; nil when the
 	// gateway runs without a cache.
 	Cache Invalidator
-	// DedupeTTL is how long an event id is remembered. Default 24 h (Procore
-	// discards undelivered events after 12 h).
+	// DedupeTTL is how long an event id is remembered by the default queue.
+	// Default 24 h (Procore discards undelivered events after 12 h).
 	DedupeTTL time.Duration
-	// Timeout bounds handling one delivery (Procore waits 5 s). Default 4 s.
+	// Timeout bounds the work done before answering (deduplication and
+	// enqueueing), well inside Procore's 5 s; past it the answer is 503 and
+	// Procore retries. Default 2 s.
 	Timeout time.Duration
 	// MaxBody bounds the request body. Default 64 KiB.
 	MaxBody int64
@@ -54,38 +61,45 @@ type WebhookOptions struct {
 }
 
 // WebhookHandler is the receiver of Procore webhook deliveries
-// (POST /webhooks/procore). For each delivery it:
+// (POST /webhooks/procore). It answers each delivery without reading
+// Procore, because a slow or failing answer pauses every delivery to this
+// endpoint (exponential backoff up to 1 h, events discarded after 12 h):
 //
-//  1. refuses a wrong Authorization value with 401 (constant-time compare)
-//     before reading anything else, so a forged delivery changes nothing;
-//  2. decodes Procore's payload (v2.0/v3.0 with integer ids, v4.0 with
-//     string ids);
-//  3. handles each event id once across replicas (Store.SetNX), answering a
-//     duplicate 200 at once;
-//  4. for RFIs, submittals, punch items, invoices (Payment Applications) and
-//     commitments: reads the item from Procore (payloads carry ids only),
-//     invalidates its project's cache scope and reports it to the Observer
-//     with SourceWebhook. Other resources only invalidate the cache.
+//  1. a wrong Authorization value is refused with 401 (constant-time
+//     compare) before anything else is read, so a forged delivery changes
+//     nothing;
+//  2. the body (at most MaxBody) is decoded as Procore's payload (v2.0/v3.0
+//     with integer ids, v4.0 with string ids): 400 when malformed, 202 when
+//     the company is not one of ours;
+//  3. the delivery is handed to the Queue, which accepts each event id once
+//     across replicas: 200 for a new or a duplicate delivery, 503 when the
+//     queue is full or unreachable (the id is then not recorded, so
+//     Procore's retry is accepted).
 //
-// A failure to read the item or to record its state forgets the event id and
-// answers 503, so Procore's retry handles it again. Reordered deliveries are
-// harmless: the item is read as it is now, and the differ ignores states older
-// than the one it knows.
+// The queue's workers then process each delivery: invalidate the project's
+// cache scope and, for RFIs, submittals, punch items, subcontractor invoices
+// (requisitions) and commitments, read the item from Procore (payloads carry
+// ids only) and report it to the Observer with SourceWebhook. A failed read is
+// retried with backoff and dead-lettered after QueueOptions.MaxAttempts.
+// Reordered deliveries are harmless: the item is read as it is now, and the
+// differ ignores states older than the one it knows.
 type WebhookHandler struct {
 	o       WebhookOptions
+	q       WebhookQueue
 	authSum [sha256.Size]byte
 }
 
-// NewWebhookHandler returns the receiver.
+// NewWebhookHandler returns the receiver with its queue started; Close stops
+// the queue's workers.
 func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
-	if o.Connection == nil || o.Observer == nil || o.Store == nil {
-		return nil, errors.New("events: WebhookOptions need Connection, Observer and Store")
+	if o.Connection == nil || o.Observer == nil || (o.Store == nil && o.Queue == nil) {
+		return nil, errors.New("events: WebhookOptions need Connection, Observer, and Store or Queue")
 	}
 	if o.DedupeTTL <= 0 {
 		o.DedupeTTL = 24 * time.Hour
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 4 * time.Second
+		o.Timeout = 2 * time.Second
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = 64 << 10
@@ -93,8 +107,29 @@ func NewWebhookHandler(o WebhookOptions) (*WebhookHandler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &WebhookHandler{o: o, authSum: sha256.Sum256([]byte(o.Authorization))}, nil
+	h := &WebhookHandler{o: o, q: o.Queue, authSum: sha256.Sum256([]byte(o.Authorization))}
+	if h.q == nil {
+		q, err := NewMemoryQueue(MemoryQueueOptions{Seen: o.Store,
+			QueueOptions: QueueOptions{DedupeTTL: o.DedupeTTL, Logger: o.Logger}})
+		if err != nil {
+			return nil, err
+		}
+		h.q = q
+	}
+	if err := h.q.Start(h.process); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
+
+// Queue is the handler's queue (for metrics: Depth, Stats).
+func (h *WebhookHandler) Queue() WebhookQueue { return h.q }
+
+// QueueDepth is the number of deliveries accepted and not yet finished.
+func (h *WebhookHandler) QueueDepth(ctx context.Context) (int64, error) { return h.q.Depth(ctx) }
+
+// Close stops the queue's workers and waits for them.
+func (h *WebhookHandler) Close() error { return h.q.Close() }
 
 // authorized compares the header with the configured value in constant time
 // (over digests, so the length does not leak either).
@@ -185,49 +220,54 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeWebhook(w, http.StatusAccepted, "ignored: unknown company")
 		return
 	}
-	key := cache.AuxKey(conn.ID, "webhook", eid)
-	first, err := h.o.Store.SetNX(ctx, key, []byte(resource), h.o.DedupeTTL)
-	if err != nil {
-		h.o.Logger.Error("webhook: cannot record the event id", "err", err)
+	d := Delivery{Conn: conn.ID, EventID: eid, CompanyID: p.CompanyID.v, ProjectID: p.ProjectID.v,
+		ResourceName: resource, ResourceID: p.ResourceID.v, EventType: eventType, ReceivedAt: time.Now().UTC()}
+	accepted, err := h.q.Enqueue(ctx, d)
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		h.o.Logger.Warn("webhook refused: the queue is full; Procore will retry", "resource", resource, "event", eid)
+		w.Header().Set("Retry-After", "5")
+		writeWebhook(w, http.StatusServiceUnavailable, "queue full: try again")
+	case err != nil:
+		h.o.Logger.Error("webhook: cannot queue the delivery; Procore will retry", "resource", resource, "event", eid, "err", err)
 		writeWebhook(w, http.StatusServiceUnavailable, "try again")
-		return
-	}
-	if !first {
+	case !accepted:
 		writeWebhook(w, http.StatusOK, "duplicate")
-		return
+	default:
+		writeWebhook(w, http.StatusOK, "ok")
 	}
-	if err := h.handle(ctx, conn, p, resource, eventType); err != nil {
-		// Forget the id so that Procore's retry is handled again.
-		if derr := h.o.Store.Delete(context.WithoutCancel(ctx), key); derr != nil {
-			h.o.Logger.Error("webhook: cannot forget a failed event id; its retry will be ignored", "err", derr)
-		}
-		h.o.Logger.Warn("webhook: handling failed; Procore will retry", "resource", resource,
-			"resource_id", p.ResourceID.v, "err", err)
-		writeWebhook(w, http.StatusServiceUnavailable, "try again")
-		return
-	}
-	writeWebhook(w, http.StatusOK, "ok")
 }
 
-func (h *WebhookHandler) handle(ctx context.Context, conn *tenant.Connection, p webhookPayload, resource, eventType string) error {
-	projectID := p.ProjectID.v
-	if projectID != 0 && h.o.Cache != nil {
-		if err := h.o.Cache.Invalidate(ctx, conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
+// process handles one queued delivery (ProcessFunc): the project's cache
+// scope is invalidated, and a watched item is read and reported to the
+// Observer. A read that fails is retried by the queue; one the credential may
+// not make, or a connection that is gone, is not.
+func (h *WebhookHandler) process(ctx context.Context, d Delivery) error {
+	conn, ok := h.o.Connection(ctx, d.CompanyID)
+	if !ok || conn.ID != d.Conn {
+		h.o.Logger.Info("webhook: dropping a delivery whose connection is gone", "conn", d.Conn, "company", d.CompanyID)
+		return nil
+	}
+	if d.ProjectID != 0 && h.o.Cache != nil {
+		if err := h.o.Cache.Invalidate(ctx, conn.ID, "project:"+strconv.FormatInt(d.ProjectID, 10)); err != nil {
 			h.o.Logger.Warn("webhook: cache invalidation failed", "err", err)
 		}
 	}
-	kind, ck, ok := itemOfResource(resource)
-	if !ok || projectID == 0 || p.ResourceID.v == 0 || eventType == "delete" {
+	kind, ck, ok := itemOfResource(d.ResourceName)
+	if !ok || d.ProjectID == 0 || d.ResourceID == 0 || d.EventType == "delete" {
 		return nil
 	}
-	s, err := fetchSnapshot(ctx, conn.Procore, conn.ID, kind, ck, projectID, p.ResourceID.v)
-	if adapter.IsNotFound(err) {
+	s, err := fetchSnapshot(ctx, conn.Procore, conn.ID, kind, ck, d.ProjectID, d.ResourceID)
+	switch {
+	case adapter.IsNotFound(err):
 		return nil // deleted since, or not visible to this credential
-	}
-	if err != nil {
+	case err != nil:
+		if c := adapter.ErrorCode(err); c == adapter.CodeForbidden || c == adapter.CodeBadUserInput {
+			return Permanent(err)
+		}
 		return err
 	}
-	s.Created = eventType == "create"
+	s.Created = d.EventType == "create"
 	_, err = h.o.Observer.Observe(ctx, s, SourceWebhook)
 	return err
 }

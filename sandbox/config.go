@@ -3,6 +3,7 @@ package sandbox
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"procoregraph/sandbox/auth"
@@ -21,6 +22,18 @@ const (
 	DefaultSpikeWindow    = 10 * time.Second
 	DefaultHourlyWindow   = time.Hour
 	DefaultOverloadRetry  = 2 * time.Second
+)
+
+// Values of Config.Contract.
+const (
+	// ContractRecord serves every request and counts the ways it leaves
+	// Procore's published contract in Stats.ContractViolations.
+	ContractRecord = "record"
+	// ContractEnforce answers a request outside the contract as Procore
+	// would (400 for query parameters, 422 for body keys), before the handler.
+	ContractEnforce = "enforce"
+	// ContractOff does not check.
+	ContractOff = "off"
 )
 
 // Config configures a sandbox Server. Zero values mean the documented default.
@@ -93,6 +106,14 @@ type Config struct {
 	// BaseURL is the sandbox's absolute URL for links it hands out (upload
 	// URLs). Default: set by Start, else taken from the first request's Host.
 	BaseURL string
+
+	// Contract is how /rest requests are checked against Procore's published
+	// contract (operation, query parameters, body keys; package
+	// sandbox/contract): ContractRecord (default) counts violations in
+	// Stats.ContractViolations and serves the request anyway, ContractEnforce
+	// refuses it as Procore would, ContractOff does not check. Any other
+	// value means ContractEnforce.
+	Contract string
 }
 
 func (c Config) withDefaults() Config {
@@ -137,6 +158,13 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch c.Contract = strings.ToLower(strings.TrimSpace(c.Contract)); c.Contract {
+	case "":
+		c.Contract = ContractRecord
+	case ContractRecord, ContractEnforce, ContractOff:
+	default:
+		c.Contract = ContractEnforce
 	}
 	c.Data.Seed = c.Seed
 	return c

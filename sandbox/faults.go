@@ -49,6 +49,94 @@ type Drift struct {
 	// status "pending_payment", commitment status "Under Negotiation", punch
 	// item status "Needs Review", observation status "in_review".
 	UnknownEnum bool `json:"unknown_enum"`
+	// Rules inject targeted drift into every object of chosen resources, as
+	// Procore might change them: rename a field, put a new enum value, change
+	// a value's JSON type, add a field. They apply in order, after the
+	// switches above. Example (PUT /_sandbox/faults):
+	//
+	//	{"drift": {"rules": [
+	//	  {"resource": "rfis", "kind": "rename_field", "field": "subject", "value": "subject_line"},
+	//	  {"resource": "rfis", "kind": "unknown_enum", "field": "cost_impact.status", "value": "pending_estimate"},
+	//	  {"resource": "work_order_contracts", "kind": "change_type", "field": "grand_total"},
+	//	  {"resource": "punch_items", "kind": "add_field", "field": "carbon_rating", "value": {"score": 3}}
+	//	]}}
+	Rules []DriftRule `json:"rules,omitempty"`
+}
+
+// DriftRuleKind is what a DriftRule does to its field.
+type DriftRuleKind string
+
+const (
+	// DriftRenameField renames the field to Value (a JSON string; default the
+	// name + "_renamed"). An absent field stays absent.
+	DriftRenameField DriftRuleKind = "rename_field"
+	// DriftUnknownEnum replaces the field's value with Value (a JSON string;
+	// default "procore_new_value"), an enum value Procore might add.
+	DriftUnknownEnum DriftRuleKind = "unknown_enum"
+	// DriftChangeType replaces the field's value with Value (any JSON; default
+	// the old value wrapped in an object, {"value": old}: a number or string
+	// becomes an object).
+	DriftChangeType DriftRuleKind = "change_type"
+	// DriftAddField adds the field with Value (any JSON; default "drift") at
+	// the end of the object (of the object at the path's parent).
+	DriftAddField DriftRuleKind = "add_field"
+)
+
+// DriftRule changes one field of every object a resource's routes render
+// (lists, shows and write responses alike).
+type DriftRule struct {
+	// Resource names the routes by their collection, the last literal
+	// segment of their path in ROUTES.md: "companies", "projects", "users",
+	// "vendors", "cost_codes", "rfis", "replies", "submittals",
+	// "submittal_approvers", "work_order_contracts",
+	// "purchase_order_contracts" (or "commitments" for both),
+	// "commitment_change_orders", "billing_periods", "requisitions",
+	// "budget_views", "detail_rows", "manpower_logs", "notes_logs",
+	// "observations" (/observations/items) and "punch_items". Objects only
+	// rendered nested in others (line items, statuses, G703 rows, people) are
+	// reached through the parent's path.
+	Resource string `json:"resource"`
+	// Kind is what the rule does.
+	Kind DriftRuleKind `json:"kind"`
+	// Field is the member's path in the object, dot-separated through nested
+	// objects: "subject", "cost_impact.status".
+	Field string `json:"field"`
+	// Value is the kind's JSON value (see the kinds); empty for the default.
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// UnmarshalJSON reads a rule and rejects one the sandbox cannot apply, so a
+// PUT /_sandbox/faults with a mistyped rule answers 400.
+func (r *DriftRule) UnmarshalJSON(b []byte) error {
+	type plain DriftRule
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*r = DriftRule(p)
+	return r.validate()
+}
+
+func (r DriftRule) validate() error {
+	if r.Resource == "" || r.Field == "" {
+		return fmt.Errorf("drift rule %+v: resource and field are required", r)
+	}
+	switch r.Kind {
+	case DriftRenameField, DriftUnknownEnum:
+		if len(r.Value) > 0 {
+			var s string
+			if err := json.Unmarshal(r.Value, &s); err != nil || s == "" {
+				return fmt.Errorf("drift rule %s of %s: value must be a non-empty JSON string", r.Kind, r.Field)
+			}
+		}
+	case DriftChangeType, DriftAddField:
+		if len(r.Value) > 0 && !json.Valid(r.Value) {
+			return fmt.Errorf("drift rule %s of %s: value is not JSON", r.Kind, r.Field)
+		}
+	default:
+		return fmt.Errorf("drift rule kind %q: want rename_field, unknown_enum, change_type or add_field", r.Kind)
+	}
+	return nil
 }
 
 // Duration is a time.Duration that marshals as a Go duration string and

@@ -1,8 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"procoregraph/sandbox/data"
 )
@@ -82,6 +87,7 @@ func attachments(e *enc, k string, as []data.Attachment) {
 }
 
 func renderCompany(e *enc, c *data.Company, mine bool) {
+	defer e.drifted("companies", len(e.b))
 	e.open()
 	e.int("id", c.ID)
 	e.str("name", c.Name)
@@ -93,6 +99,7 @@ func renderCompany(e *enc, c *data.Company, mine bool) {
 }
 
 func renderProject(e *enc, ds *data.Dataset, p *data.Project) {
+	defer e.drifted("projects", len(e.b))
 	c := ds.Company(p.CompanyID)
 	e.open()
 	e.int("id", p.ID)
@@ -170,6 +177,7 @@ func initials(u *data.User) string {
 
 // renderUser writes a company (v1.3) or project directory user.
 func renderUser(e *enc, ds *data.Dataset, u *data.User) {
+	defer e.drifted("users", len(e.b))
 	e.open()
 	e.int("id", u.ID)
 	e.str("first_name", u.FirstName)
@@ -199,6 +207,7 @@ func renderUser(e *enc, ds *data.Dataset, u *data.User) {
 }
 
 func renderVendor(e *enc, v *data.Vendor) {
+	defer e.drifted("vendors", len(e.b))
 	e.open()
 	e.int("id", v.ID)
 	e.str("name", v.Name)
@@ -225,6 +234,7 @@ func renderVendor(e *enc, v *data.Vendor) {
 }
 
 func renderCostCode(e *enc, p *data.Project, cc *data.CostCode) {
+	defer e.drifted("cost_codes", len(e.b))
 	e.open()
 	e.int("id", cc.ID)
 	e.str("code", cc.Code)
@@ -277,6 +287,7 @@ func titleStatus(s string) string {
 }
 
 func renderRFI(e *enc, ds *data.Dataset, p *data.Project, r *data.RFI) {
+	defer e.drifted("rfis", len(e.b))
 	e.open()
 	e.int("id", r.ID)
 	if r.Number > 0 {
@@ -360,6 +371,7 @@ func renderRFI(e *enc, ds *data.Dataset, p *data.Project, r *data.RFI) {
 }
 
 func renderAnswer(e *enc, ds *data.Dataset, a *data.Answer) {
+	defer e.drifted("replies", len(e.b))
 	e.open()
 	e.int("id", a.ID)
 	e.bool("official", a.Official)
@@ -393,6 +405,7 @@ func renderResponse(e *enc, r *data.SubmittalResponse) {
 }
 
 func renderSubmittal(e *enc, ds *data.Dataset, c *data.Company, p *data.Project, s *data.Submittal) {
+	defer e.drifted("submittals", len(e.b))
 	e.open()
 	e.int("id", s.ID)
 	e.str("number", s.Number)
@@ -469,6 +482,7 @@ func renderSubmittal(e *enc, ds *data.Dataset, c *data.Company, p *data.Project,
 // renderCommitment writes a work order or purchase order contract; extended
 // adds line_items.
 func renderCommitment(e *enc, ds *data.Dataset, p *data.Project, c *data.Commitment, extended bool) {
+	defer e.drifted(commitmentCollection(c.Kind), len(e.b))
 	co := p.ChangeOrderTotals(c.ID)
 	grand := c.GrandTotal()
 	revised := grand + co.Approved
@@ -568,6 +582,7 @@ func renderLineItem(e *enc, p *data.Project, li *data.LineItem) {
 }
 
 func renderChangeOrder(e *enc, ds *data.Dataset, co *data.ChangeOrder) {
+	defer e.drifted("commitment_change_orders", len(e.b))
 	e.open()
 	e.int("id", co.ID)
 	e.str("type", "CommitmentChangeOrder")
@@ -598,6 +613,7 @@ func renderChangeOrder(e *enc, ds *data.Dataset, co *data.ChangeOrder) {
 }
 
 func renderBillingPeriod(e *enc, b *data.BillingPeriod) {
+	defer e.drifted("billing_periods", len(e.b))
 	e.open()
 	e.int("id", b.ID)
 	e.date("start_date", b.Start)
@@ -610,6 +626,7 @@ func renderBillingPeriod(e *enc, b *data.BillingPeriod) {
 
 // renderInvoice writes a requisition; withItems adds the G703 items.
 func renderInvoice(e *enc, ds *data.Dataset, p *data.Project, inv *data.Invoice, withItems bool) {
+	defer e.drifted("requisitions", len(e.b))
 	c := p.Commitment(inv.CommitmentID)
 	s := p.G702(inv)
 	latest := p.LatestInvoice(inv.CommitmentID)
@@ -730,6 +747,7 @@ func renderG703(e *enc, row data.G703Row) {
 }
 
 func renderBudgetView(e *enc, ds *data.Dataset, p *data.Project, v *data.BudgetView) {
+	defer e.drifted("budget_views", len(e.b))
 	e.open()
 	e.int("id", v.ID)
 	e.str("name", v.Name)
@@ -775,6 +793,7 @@ func budgetColumns(p *data.Project, bl *data.BudgetLine) map[string]data.Fixed {
 }
 
 func renderBudgetRow(e *enc, p *data.Project, v *data.BudgetView, bl *data.BudgetLine) {
+	defer e.drifted("detail_rows", len(e.b))
 	cc := p.CostCode(bl.CostCodeID)
 	e.open()
 	e.int("id", bl.ID)
@@ -806,6 +825,7 @@ func renderBudgetRow(e *enc, p *data.Project, v *data.BudgetView, bl *data.Budge
 }
 
 func renderManpower(e *enc, ds *data.Dataset, p *data.Project, m *data.ManpowerLog) {
+	defer e.drifted("manpower_logs", len(e.b))
 	e.open()
 	e.int("id", m.ID)
 	e.date("date", m.Date)
@@ -831,6 +851,7 @@ func renderManpower(e *enc, ds *data.Dataset, p *data.Project, m *data.ManpowerL
 }
 
 func renderNote(e *enc, ds *data.Dataset, n *data.NotesLog) {
+	defer e.drifted("notes_logs", len(e.b))
 	e.open()
 	e.int("id", n.ID)
 	e.date("date", n.Date)
@@ -848,6 +869,7 @@ func renderNote(e *enc, ds *data.Dataset, n *data.NotesLog) {
 }
 
 func renderObservation(e *enc, ds *data.Dataset, c *data.Company, o *data.Observation) {
+	defer e.drifted("observations", len(e.b))
 	e.open()
 	e.int("id", o.ID)
 	e.int("number", int64(o.Number))
@@ -885,6 +907,7 @@ func renderObservation(e *enc, ds *data.Dataset, c *data.Company, o *data.Observ
 }
 
 func renderPunchItem(e *enc, ds *data.Dataset, pi *data.PunchItem) {
+	defer e.drifted("punch_items", len(e.b))
 	e.open()
 	e.int("id", pi.ID)
 	e.int("position", int64(pi.Position))
@@ -935,6 +958,7 @@ func approverResponse(e *enc, c *data.Company, a *data.Approver) {
 }
 
 func renderApprover(e *enc, ds *data.Dataset, c *data.Company, s *data.Submittal, a *data.Approver) {
+	defer e.drifted("submittal_approvers", len(e.b))
 	e.open()
 	e.int("id", a.ID)
 	e.int("submittal_id", s.ID)
@@ -949,4 +973,138 @@ func renderApprover(e *enc, ds *data.Dataset, c *data.Company, s *data.Submittal
 	person(e, ds, "user", a.UserID)
 	people(e, ds, "ball_in_court", s.BallInCourtIDs)
 	e.close()
+}
+
+// --- drift rules (Drift.Rules) ---
+
+// drifted applies the drift rules of resource to the object its renderer
+// wrote from start (each resource's renderer defers it). Without rules it
+// costs a length check.
+func (e *enc) drifted(resource string, start int) {
+	if len(e.drift.Rules) == 0 {
+		return
+	}
+	if start < len(e.b) && e.b[start] == ',' {
+		start++
+	}
+	if start >= len(e.b) {
+		return
+	}
+	obj, changed := e.b[start:], false
+	for _, r := range e.drift.Rules {
+		if !r.appliesTo(resource) || r.validate() != nil {
+			continue
+		}
+		if out, ok := applyDriftRule(obj, strings.Split(r.Field, "."), r); ok {
+			obj, changed = out, true
+		}
+	}
+	if changed {
+		e.b = append(e.b[:start], obj...)
+	}
+}
+
+// commitmentCollection is the collection of a commitment kind's routes.
+func commitmentCollection(kind string) string {
+	if kind == data.PurchaseOrder {
+		return "purchase_order_contracts"
+	}
+	return "work_order_contracts"
+}
+
+func (r DriftRule) appliesTo(resource string) bool {
+	return r.Resource == resource ||
+		r.Resource == "commitments" && (resource == "work_order_contracts" || resource == "purchase_order_contracts")
+}
+
+// driftMember is one member of a rendered object.
+type driftMember struct {
+	name  string
+	value []byte
+}
+
+// applyDriftRule returns obj (a JSON object) with r applied at path, and
+// whether anything changed (the field, or an object on its path, may be
+// absent or null).
+func applyDriftRule(obj []byte, path []string, r DriftRule) ([]byte, bool) {
+	members, ok := splitObject(obj)
+	if !ok {
+		return obj, false
+	}
+	i := slices.IndexFunc(members, func(m driftMember) bool { return m.name == path[0] })
+	if len(path) > 1 {
+		if i < 0 {
+			return obj, false
+		}
+		v, ok := applyDriftRule(members[i].value, path[1:], r)
+		if !ok {
+			return obj, false
+		}
+		members[i].value = v
+		return joinObject(members), true
+	}
+	if i < 0 && r.Kind != DriftAddField {
+		return obj, false
+	}
+	switch r.Kind {
+	case DriftRenameField:
+		name := path[0] + "_renamed"
+		if len(r.Value) > 0 {
+			_ = json.Unmarshal(r.Value, &name)
+		}
+		members[i].name = name
+	case DriftUnknownEnum:
+		members[i].value = valueOr(r.Value, `"procore_new_value"`)
+	case DriftChangeType:
+		if len(r.Value) > 0 {
+			members[i].value = r.Value
+		} else {
+			members[i].value = slices.Concat([]byte(`{"value":`), members[i].value, []byte(`}`))
+		}
+	case DriftAddField:
+		members = append(members, driftMember{name: path[0], value: valueOr(r.Value, `"drift"`)})
+	}
+	return joinObject(members), true
+}
+
+func valueOr(v json.RawMessage, def string) []byte {
+	if len(v) > 0 {
+		return v
+	}
+	return []byte(def)
+}
+
+// splitObject returns an object's members in order (false for non-objects).
+func splitObject(obj []byte) ([]driftMember, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, false
+	}
+	var out []driftMember
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		name := tok.String() // before the next read voids tok
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, driftMember{name: name, value: bytes.Clone(v)})
+	}
+	return out, true
+}
+
+func joinObject(members []driftMember) []byte {
+	b := []byte{'{'}
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b, _ = jsontext.AppendQuote(b, m.name)
+		b = append(b, ':')
+		b = append(b, m.value...)
+	}
+	return append(b, '}')
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /rest/v1.0/projects", s.listProjects, std)
 	api("GET /rest/v1.0/projects/{id}", s.showProject, std)
 	api("GET /rest/v1.3/companies/{company_id}/users", s.listCompanyUsers, std)
+	api("GET /rest/v1.3/companies/{company_id}/users/{id}", s.showCompanyUser, std)
 	api("GET /rest/v1.0/projects/{project_id}/users", s.listProjectUsers, std)
 	api("GET /rest/v1.0/vendors", s.listCompanyVendors, std)
 	api("GET /rest/v1.1/projects/{project_id}/vendors", s.listProjectVendors, std)
@@ -173,18 +175,34 @@ func pathID(r *http.Request, name string) int64 {
 
 // filterCommon applies filters[id][] and filters[updated_at] to items.
 func filterCommon[T any](w http.ResponseWriter, q params, items []T, id func(T) int64, updated func(T) time.Time) ([]T, bool) {
-	ids, on, err := q.ids("filters[id]")
-	if err != nil {
-		badRequest(w, err.Error())
-		return nil, false
+	return filterOnly(w, q, items, id, updated)
+}
+
+// filterOnly applies the common filters an endpoint has: filters[id][] (also
+// filters[id]) when id is not nil, filters[updated_at] when updated is not
+// nil. Procore ignores filters an endpoint does not have, so a nil one is
+// not applied even when sent.
+func filterOnly[T any](w http.ResponseWriter, q params, items []T, id func(T) int64, updated func(T) time.Time) ([]T, bool) {
+	in := func(int64) bool { return true }
+	if id != nil {
+		ids, on, err := q.ids("filters[id]")
+		if err != nil {
+			badRequest(w, err.Error())
+			return nil, false
+		}
+		in = idSet(ids, on)
 	}
-	tr, err := q.timeRange("filters[updated_at]")
-	if err != nil {
-		badRequest(w, err.Error())
-		return nil, false
+	var tr timeRange
+	if updated != nil {
+		var err error
+		if tr, err = q.timeRange("filters[updated_at]"); err != nil {
+			badRequest(w, err.Error())
+			return nil, false
+		}
 	}
-	in := idSet(ids, on)
-	return filterItems(items, func(x T) bool { return in(id(x)) && tr.has(updated(x)) }), true
+	return filterItems(items, func(x T) bool {
+		return (id == nil || in(id(x))) && (updated == nil || tr.has(updated(x)))
+	}), true
 }
 
 // --- reads ---
@@ -232,10 +250,9 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	q := paramsOf(r)
+	// filters[by_status]: Active (the default), Inactive or All. A bare
+	// by_status is no parameter of Procore's and is ignored.
 	status := q.v.Get("filters[by_status]")
-	if status == "" {
-		status = q.v.Get("by_status")
-	}
 	name := strings.ToLower(q.v.Get("filters[name]"))
 	var items []*data.Project
 	for _, p := range s.ds.Projects {
@@ -280,7 +297,10 @@ func (s *Server) showProject(w http.ResponseWriter, r *http.Request, c *call) {
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderProject(e, s.ds, p) })
 }
 
-func (s *Server) usersList(w http.ResponseWriter, r *http.Request, ids []int64) {
+// usersList serves a directory's users. Company users have no id filter;
+// project users have filters[id], a single id (filters[id][] is not
+// Procore's and is ignored).
+func (s *Server) usersList(w http.ResponseWriter, r *http.Request, ids []int64, byID bool) {
 	q := paramsOf(r)
 	var users []*data.User
 	for _, id := range ids {
@@ -288,9 +308,17 @@ func (s *Server) usersList(w http.ResponseWriter, r *http.Request, ids []int64) 
 			users = append(users, u)
 		}
 	}
-	users, ok := filterCommon(w, q, users, func(u *data.User) int64 { return u.ID }, func(u *data.User) time.Time { return u.UpdatedAt })
+	users, ok := filterOnly(w, q, users, nil, func(u *data.User) time.Time { return u.UpdatedAt })
 	if !ok {
 		return
+	}
+	if v := strings.TrimSpace(q.v.Get("filters[id]")); byID && v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			badRequest(w, fmt.Sprintf("filters[id]: %q is not an id", v))
+			return
+		}
+		users = filterItems(users, func(u *data.User) bool { return u.ID == id })
 	}
 	sortItems(users, q, sorter[*data.User]{
 		"name":       func(a, b *data.User) int { return strings.Compare(a.Name(), b.Name()) },
@@ -307,7 +335,24 @@ func (s *Server) listCompanyUsers(w http.ResponseWriter, r *http.Request, c *cal
 	if co == nil {
 		return
 	}
-	s.usersList(w, r, co.UserIDs)
+	s.usersList(w, r, co.UserIDs, false)
+}
+
+// showCompanyUser serves one user of the company directory.
+func (s *Server) showCompanyUser(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	co := s.companyFor(w, r, c)
+	if co == nil {
+		return
+	}
+	id := pathID(r, "id")
+	u := s.ds.User(id)
+	if u == nil || !slices.Contains(co.UserIDs, id) {
+		notFound(w)
+		return
+	}
+	s.writeOne(w, http.StatusOK, func(e *enc) { renderUser(e, s.ds, u) })
 }
 
 func (s *Server) listProjectUsers(w http.ResponseWriter, r *http.Request, c *call) {
@@ -317,12 +362,18 @@ func (s *Server) listProjectUsers(w http.ResponseWriter, r *http.Request, c *cal
 	if p == nil {
 		return
 	}
-	s.usersList(w, r, p.UserIDs)
+	s.usersList(w, r, p.UserIDs, true)
 }
 
-func (s *Server) vendorsList(w http.ResponseWriter, r *http.Request, vs []*data.Vendor) {
+// vendorsList serves vendors; byUpdated is whether the endpoint has
+// filters[updated_at] (company vendors do, project vendors do not).
+func (s *Server) vendorsList(w http.ResponseWriter, r *http.Request, vs []*data.Vendor, byUpdated bool) {
 	q := paramsOf(r)
-	vs, ok := filterCommon(w, q, vs, func(v *data.Vendor) int64 { return v.ID }, func(v *data.Vendor) time.Time { return v.UpdatedAt })
+	updated := func(v *data.Vendor) time.Time { return v.UpdatedAt }
+	if !byUpdated {
+		updated = nil
+	}
+	vs, ok := filterOnly(w, q, vs, func(v *data.Vendor) int64 { return v.ID }, updated)
 	if !ok {
 		return
 	}
@@ -340,7 +391,7 @@ func (s *Server) listCompanyVendors(w http.ResponseWriter, r *http.Request, c *c
 	if co == nil {
 		return
 	}
-	s.vendorsList(w, r, co.Vendors)
+	s.vendorsList(w, r, co.Vendors, true)
 }
 
 func (s *Server) listProjectVendors(w http.ResponseWriter, r *http.Request, c *call) {
@@ -356,7 +407,7 @@ func (s *Server) listProjectVendors(w http.ResponseWriter, r *http.Request, c *c
 			vs = append(vs, v)
 		}
 	}
-	s.vendorsList(w, r, vs)
+	s.vendorsList(w, r, vs, false)
 }
 
 func (s *Server) listCostCodes(w http.ResponseWriter, r *http.Request, c *call) {
@@ -367,7 +418,8 @@ func (s *Server) listCostCodes(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	q := paramsOf(r)
-	items, ok := filterCommon(w, q, p.CostCodes, func(x *data.CostCode) int64 { return x.ID }, func(x *data.CostCode) time.Time { return x.UpdatedAt })
+	// Cost codes have filters[id] but no filters[updated_at].
+	items, ok := filterOnly(w, q, p.CostCodes, func(x *data.CostCode) int64 { return x.ID }, nil)
 	if !ok {
 		return
 	}

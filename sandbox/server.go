@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"procoregraph/sandbox/auth"
+	"procoregraph/sandbox/contract"
 	"procoregraph/sandbox/data"
 	"procoregraph/sandbox/uploads"
 	"procoregraph/sandbox/webhooks"
@@ -284,8 +285,12 @@ type routeOpts struct {
 
 // api wraps an API handler in the /rest chain: latency, auth, stats, storm and
 // overload faults, 401, rate limit, injected 5xx, company header, project
-// path visibility.
+// path visibility, Procore's published contract (Config.Contract).
 func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc {
+	// The contract check reads at most this much of a body (then restores it
+	// for the handler); a longer body's keys are not checked.
+	const contractBodyLimit = 8 << 20
+	table := contract.Must()
 	return func(w http.ResponseWriter, r *http.Request) {
 		f, storm := s.currentFaults()
 		if d := time.Duration(f.Latency) + s.jitter(time.Duration(f.Jitter)); d > 0 {
@@ -341,6 +346,19 @@ func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc
 			if !visible {
 				notFound(w)
 				return
+			}
+		}
+		if s.cfg.Contract != ContractOff {
+			if vs := table.CheckRequest(r, contractBodyLimit); len(vs) > 0 {
+				keys := make([]string, len(vs))
+				for i, v := range vs {
+					keys[i] = v.Key()
+				}
+				s.stats.contract(keys)
+				if status, body, ok := contract.Answer(vs); ok && s.cfg.Contract == ContractEnforce {
+					writeJSONBytes(w, status, body)
+					return
+				}
 			}
 		}
 		r = r.WithContext(auth.WithPrincipal(r.Context(), p))

@@ -26,6 +26,11 @@ type Stats struct {
 	RateLimited int64 `json:"rate_limited"`
 	// Logins counts completed web portal logins.
 	Logins int `json:"logins"`
+	// ContractViolations counts /rest requests outside Procore's published
+	// contract (Config.Contract record or enforce), by contract.Violation.Key:
+	// "<operationId or METHOD path> <kind> <name>", e.g.
+	// "RestV11ProjectsGet unknown-query-parameter by_status".
+	ContractViolations map[string]int64 `json:"contract_violations"`
 }
 
 type statsCounter struct {
@@ -41,7 +46,7 @@ func newStats() *statsCounter {
 }
 
 func (c *statsCounter) resetLocked(logins int) {
-	c.s = Stats{ByRoute: map[string]int64{}, ByToken: map[string]int64{}, ByClient: map[string]int64{}}
+	c.s = Stats{ByRoute: map[string]int64{}, ByToken: map[string]int64{}, ByClient: map[string]int64{}, ContractViolations: map[string]int64{}}
 	c.loginsAtReset = logins
 }
 
@@ -71,6 +76,15 @@ func (c *statsCounter) rateLimited() {
 	c.mu.Unlock()
 }
 
+// contract counts one request's contract violations by key.
+func (c *statsCounter) contract(keys []string) {
+	c.mu.Lock()
+	for _, k := range keys {
+		c.s.ContractViolations[k]++
+	}
+	c.mu.Unlock()
+}
+
 func (c *statsCounter) tokenRequest() {
 	c.mu.Lock()
 	c.s.TokenRequests++
@@ -84,6 +98,7 @@ func (c *statsCounter) snapshot(logins int) Stats {
 	s.ByRoute = maps.Clone(c.s.ByRoute)
 	s.ByToken = maps.Clone(c.s.ByToken)
 	s.ByClient = maps.Clone(c.s.ByClient)
+	s.ContractViolations = maps.Clone(c.s.ContractViolations)
 	s.Logins = logins - c.loginsAtReset
 	return s
 }

@@ -103,6 +103,38 @@ func setIfSent[T any](dst *T, sent *T) {
 	}
 }
 
+// bodyProject resolves the project a write names in its JSON body's
+// project_id, where Procore's contract puts it for the writes of flat routes
+// (commitments, their line items, requisitions); a project_id in the query is
+// none of Procore's parameters there and is ignored. A missing project_id is
+// 400, an unknown or invisible project 404. Call with s.mu held.
+func (s *Server) bodyProject(w http.ResponseWriter, c *call, id idIn) *data.Project {
+	if id == 0 {
+		badRequest(w, "param is missing or the value is empty: project_id")
+		return nil
+	}
+	p := s.ds.Project(int64(id))
+	if p == nil || c.company == nil || p.CompanyID != c.company.ID || !s.canSeeProject(c.p, p) {
+		notFound(w)
+		return nil
+	}
+	return p
+}
+
+// refuseUnpermitted writes a 400 naming the first of keys the request sent
+// (keys of a body object that Procore does not take: Rails' strong
+// parameters would drop them silently, losing what the caller meant, so they
+// are refused) and reports whether it did.
+func refuseUnpermitted(w http.ResponseWriter, sent map[string]jsonRaw, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := sent[k]; ok {
+			badRequest(w, "found unpermitted parameter: "+k)
+			return true
+		}
+	}
+	return false
+}
+
 // withProstoreFiles is upload ids followed by prostore file ids: both name
 // uploads to attach.
 func withProstoreFiles(uploadIDs []string, prostore []strIn) []string {
@@ -493,6 +525,9 @@ func (s *Server) forwardRFI(w http.ResponseWriter, r *http.Request, c *call) {
 
 // --- submittals ---
 
+// submittalIn is a submittal create or update body. Procore takes uploaded
+// files as prostore_file_ids here (resolved like upload ids); upload_ids is
+// not a submittal parameter and is refused (see decodeSubmittal).
 type submittalIn struct {
 	Number                  *strIn  `json:"number"`
 	Title                   *string `json:"title"`
@@ -513,8 +548,32 @@ type submittalIn struct {
 		DueDate            *string `json:"due_date"`
 		ResponseRequired   *bool   `json:"response_required"`
 	} `json:"workflow_data"`
-	UploadIDs       []string `json:"upload_ids"`
-	ProstoreFileIDs []strIn  `json:"prostore_file_ids"`
+	ProstoreFileIDs []strIn `json:"prostore_file_ids"`
+}
+
+// decodeSubmittal reads {"submittal": {...}}, refusing keys Procore's
+// submittal writes do not take (upload_ids).
+func decodeSubmittal(w http.ResponseWriter, r *http.Request) (*submittalIn, bool) {
+	var body struct {
+		Submittal jsonRaw `json:"submittal"`
+	}
+	if !decodeBody(w, r, &body) {
+		return nil, false
+	}
+	var keys map[string]jsonRaw
+	if len(body.Submittal) == 0 || body.Submittal.decode(&keys) != nil || keys == nil {
+		badRequest(w, "param is missing or the value is empty: submittal")
+		return nil, false
+	}
+	if refuseUnpermitted(w, keys, "upload_ids") {
+		return nil, false
+	}
+	var in submittalIn
+	if err := body.Submittal.decode(&in); err != nil {
+		badRequest(w, "malformed JSON body: "+err.Error())
+		return nil, false
+	}
+	return &in, true
 }
 
 func (s *Server) statusNamed(c *data.Company, name string) int64 {
@@ -527,10 +586,7 @@ func (s *Server) statusNamed(c *data.Company, name string) int64 {
 }
 
 func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call) {
-	var body struct {
-		Submittal *submittalIn `json:"submittal"`
-	}
-	in, ok := decodeEnvelope(w, r, &body, &body.Submittal, "submittal")
+	in, ok := decodeSubmittal(w, r)
 	if !ok {
 		return
 	}
@@ -599,7 +655,7 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 			x.Approvers = append(x.Approvers, ap)
 		}
 	}
-	x.Attachments = s.resolveUploads(&f, "upload_ids", p.ID, withProstoreFiles(in.UploadIDs, in.ProstoreFileIDs))
+	x.Attachments = s.resolveUploads(&f, "prostore_file_ids", p.ID, withProstoreFiles(nil, in.ProstoreFileIDs))
 	if f.failed(w) {
 		return
 	}
@@ -634,10 +690,7 @@ func (s *Server) createSubmittal(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) updateSubmittal(w http.ResponseWriter, r *http.Request, c *call) {
-	var body struct {
-		Submittal *submittalIn `json:"submittal"`
-	}
-	in, ok := decodeEnvelope(w, r, &body, &body.Submittal, "submittal")
+	in, ok := decodeSubmittal(w, r)
 	if !ok {
 		return
 	}
@@ -680,15 +733,32 @@ func (s *Server) updateSubmittal(w http.ResponseWriter, r *http.Request, c *call
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderSubmittal(e, s.ds, co, p, x) })
 }
 
+// respondSubmittal is PATCH /rest/v1.0/submittal_approvers/{id}: the query
+// parameters project_id and submittal_id and the body's
+// submittal_approver.submittal_response_id are required (400 when missing);
+// an approver of another submittal is 404.
 func (s *Server) respondSubmittal(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
 		Approver *struct {
-			ResponseID *idIn   `json:"response_id"`
-			Comment    *string `json:"comment"`
+			SubmittalResponseID *idIn   `json:"submittal_response_id"`
+			Comment             *string `json:"comment"`
 		} `json:"submittal_approver"`
 	}
 	in, ok := decodeEnvelope(w, r, &body, &body.Approver, "submittal_approver")
 	if !ok {
+		return
+	}
+	if in.SubmittalResponseID == nil {
+		badRequest(w, "param is missing or the value is empty: submittal_approver.submittal_response_id")
+		return
+	}
+	submittalID, on, err := paramsOf(r).intParam("submittal_id")
+	if !on {
+		badRequest(w, "param is missing or the value is empty: submittal_id")
+		return
+	}
+	if err != nil {
+		notFound(w)
 		return
 	}
 	s.mu.Lock()
@@ -698,16 +768,16 @@ func (s *Server) respondSubmittal(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	x, a := p.Approver(pathID(r, "id"))
-	if a == nil {
+	if a == nil || x.ID != submittalID {
 		notFound(w)
 		return
 	}
 	co := c.company
 	var f fieldErrors
-	if in.ResponseID == nil || *in.ResponseID == 0 {
-		f.add("response_id", "can't be blank")
-	} else if co.Response(int64(*in.ResponseID)) == nil {
-		f.add("response_id", "is invalid")
+	if *in.SubmittalResponseID == 0 {
+		f.add("submittal_response_id", "can't be blank")
+	} else if co.Response(int64(*in.SubmittalResponseID)) == nil {
+		f.add("submittal_response_id", "is invalid")
 	}
 	if f.failed(w) {
 		return
@@ -716,7 +786,7 @@ func (s *Server) respondSubmittal(w http.ResponseWriter, r *http.Request, c *cal
 		refuse(w, "Responses can only be given while the submittal is open")
 		return
 	}
-	a.ResponseID = int64(*in.ResponseID)
+	a.ResponseID = int64(*in.SubmittalResponseID)
 	setIfSent(&a.Comment, in.Comment)
 	if resp := co.Response(a.ResponseID); resp.Considered == "pending" {
 		a.ReturnedDate = time.Time{}
@@ -771,6 +841,16 @@ func commitmentStatuses(kind string) []string {
 		return data.PurchaseOrderStatuses
 	}
 	return data.WorkOrderStatuses
+}
+
+// bodyProjectID is a decoded body's top-level project_id, 0 when absent or
+// not an id.
+func bodyProjectID(body map[string]jsonRaw) idIn {
+	var id idIn
+	if v, ok := body["project_id"]; ok {
+		_ = v.decode(&id)
+	}
+	return id
 }
 
 // decodeCommitment reads a commitment body: its kind's envelope (see
@@ -829,18 +909,16 @@ func lineItem(f *fieldErrors, p *data.Project, field string, in lineItemIn) *dat
 	return li
 }
 
+// createCommitment is POST /rest/v1.0/{work,purchase}_order_contracts:
+// project_id is required in the body (not the query).
 func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *call, kind string) {
 	body, in, ok := decodeCommitment(w, r, kind)
 	if !ok {
 		return
 	}
-	var bodyProject idIn
-	if v, ok := body["project_id"]; ok {
-		_ = v.decode(&bodyProject)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, int64(bodyProject))
+	p := s.bodyProject(w, c, bodyProjectID(body))
 	if p == nil {
 		return
 	}
@@ -908,15 +986,22 @@ func (s *Server) createCommitment(w http.ResponseWriter, r *http.Request, c *cal
 	s.writeOne(w, http.StatusCreated, func(e *enc) { renderCommitment(e, s.ds, p, x, true) })
 }
 
+// updateCommitment is PATCH /rest/v1.0/{work,purchase}_order_contracts/{id}:
+// project_id is required in the body (not the query).
 func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *call, kind string) {
-	_, in, ok := decodeCommitment(w, r, kind)
+	body, in, ok := decodeCommitment(w, r, kind)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, x := s.commitmentFor(w, r, c, kind, 0)
-	if x == nil {
+	p := s.bodyProject(w, c, bodyProjectID(body))
+	if p == nil {
+		return
+	}
+	x := p.Commitment(pathID(r, "id"))
+	if x == nil || x.Kind != kind {
+		notFound(w)
 		return
 	}
 	statuses := commitmentStatuses(kind)
@@ -997,6 +1082,8 @@ func (s *Server) updateCommitment(w http.ResponseWriter, r *http.Request, c *cal
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderCommitment(e, s.ds, p, x, true) })
 }
 
+// createLineItem is POST .../{id}/line_items: project_id is required in the
+// body (not the query).
 func (s *Server) createLineItem(w http.ResponseWriter, r *http.Request, c *call, kind string) {
 	var body struct {
 		ProjectID idIn        `json:"project_id"`
@@ -1008,8 +1095,13 @@ func (s *Server) createLineItem(w http.ResponseWriter, r *http.Request, c *call,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, x := s.commitmentFor(w, r, c, kind, int64(body.ProjectID))
-	if x == nil {
+	p := s.bodyProject(w, c, body.ProjectID)
+	if p == nil {
+		return
+	}
+	x := p.Commitment(pathID(r, "id"))
+	if x == nil || x.Kind != kind {
+		notFound(w)
 		return
 	}
 	var f fieldErrors
@@ -1137,7 +1229,6 @@ type invoiceItemIn struct {
 }
 
 type invoiceIn struct {
-	CommitmentID     *idIn           `json:"commitment_id"`
 	PeriodID         *idIn           `json:"period_id"`
 	InvoiceNumber    *strIn          `json:"invoice_number"`
 	BillingDate      *string         `json:"billing_date"`
@@ -1164,38 +1255,53 @@ func invoiceStatusAllowed(w http.ResponseWriter, c *call, from, to string) bool 
 	return true
 }
 
-func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) {
-	var body struct {
-		ProjectID    idIn       `json:"project_id"`
-		CommitmentID idIn       `json:"commitment_id"`
-		Requisition  *invoiceIn `json:"requisition"`
+// requisitionBody is the body of a requisition create or update: project_id
+// and commitment_id are required top-level keys (Procore lists neither as a
+// query parameter of these writes).
+type requisitionBody struct {
+	ProjectID    idIn       `json:"project_id"`
+	CommitmentID idIn       `json:"commitment_id"`
+	Requisition  *invoiceIn `json:"requisition"`
+}
+
+// decodeRequisition reads a requisitionBody; a missing project_id or
+// commitment_id is 400, as is a missing requisition object.
+func decodeRequisition(w http.ResponseWriter, r *http.Request) (*requisitionBody, bool) {
+	var body requisitionBody
+	if !decodeBody(w, r, &body) {
+		return nil, false
 	}
-	in, ok := decodeEnvelope(w, r, &body, &body.Requisition, "requisition")
+	for _, k := range []struct {
+		name string
+		id   idIn
+	}{{"project_id", body.ProjectID}, {"commitment_id", body.CommitmentID}} {
+		if k.id == 0 {
+			badRequest(w, "param is missing or the value is empty: "+k.name)
+			return nil, false
+		}
+	}
+	if body.Requisition == nil {
+		badRequest(w, "param is missing or the value is empty: requisition")
+		return nil, false
+	}
+	return &body, true
+}
+
+func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) {
+	body, ok := decodeRequisition(w, r)
 	if !ok {
 		return
 	}
+	in := body.Requisition
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, int64(body.ProjectID))
+	p := s.bodyProject(w, c, body.ProjectID)
 	if p == nil {
 		return
 	}
 	var f fieldErrors
-	commitmentID := body.CommitmentID
-	if commitmentID == 0 && in.CommitmentID != nil {
-		commitmentID = *in.CommitmentID
-	}
-	if commitmentID == 0 {
-		if q := r.URL.Query().Get("commitment_id"); q != "" {
-			if v, err := strconv.ParseInt(q, 10, 64); err == nil {
-				commitmentID = idIn(v)
-			}
-		}
-	}
-	var cm *data.Commitment
-	if commitmentID == 0 {
-		f.add("commitment_id", "can't be blank")
-	} else if cm = p.Commitment(int64(commitmentID)); cm == nil {
+	cm := p.Commitment(int64(body.CommitmentID))
+	if cm == nil {
 		f.add("commitment_id", "is invalid")
 	}
 	var period *data.BillingPeriod
@@ -1325,18 +1431,24 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	s.writeOne(w, http.StatusCreated, func(e *enc) { renderInvoice(e, s.ds, p, x, true) })
 }
 
+// updateInvoice is PATCH /rest/v1.1/requisitions/{id}: project_id and
+// commitment_id are required in the body; an invoice of another commitment
+// is 404.
 func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request, c *call) {
-	var body struct {
-		Requisition *invoiceIn `json:"requisition"`
-	}
-	in, ok := decodeEnvelope(w, r, &body, &body.Requisition, "requisition")
+	body, ok := decodeRequisition(w, r)
 	if !ok {
 		return
 	}
+	in := body.Requisition
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, x := projectItem(s, w, r, c, (*data.Project).Invoice)
-	if x == nil {
+	p := s.bodyProject(w, c, body.ProjectID)
+	if p == nil {
+		return
+	}
+	x := p.Invoice(pathID(r, "id"))
+	if x == nil || x.CommitmentID != int64(body.CommitmentID) {
+		notFound(w)
 		return
 	}
 	var f fieldErrors

@@ -200,25 +200,61 @@ func TestSubmittalWorkflow(t *testing.T) {
 		t.Fatalf("created %+v", s)
 	}
 	approved := co.Responses[1].ID
+	respond := func(approver int64, query string, body map[string]any) reply {
+		return e.call("PATCH", fmt.Sprintf("/rest/v1.0/submittal_approvers/%d?%s", approver, query), e.company(),
+			map[string]any{"submittal_approver": body})
+	}
+	contract := fmt.Sprintf("project_id=%d&submittal_id=%d", p.ID, s.ID)
+	t.Run("OldRespondShapeIsRefused", func(t *testing.T) {
+		a := s.Approvers[0].ID
+		// The adapter's old request: no submittal_id, response_id for submittal_response_id.
+		expectStatus(t, respond(a, fmt.Sprintf("project_id=%d", p.ID), map[string]any{"response_id": approved}), http.StatusBadRequest)
+		expectStatus(t, respond(a, fmt.Sprintf("project_id=%d", p.ID), map[string]any{"submittal_response_id": approved}), http.StatusBadRequest)
+		r := respond(a, contract, map[string]any{"response_id": approved})
+		expectStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "submittal_response_id") {
+			t.Fatalf("body %s", r.body)
+		}
+		expectStatus(t, respond(a, fmt.Sprintf("submittal_id=%d", s.ID), map[string]any{"submittal_response_id": approved}), http.StatusBadRequest)
+		// An approver addressed through another submittal is not found.
+		expectStatus(t, respond(a, fmt.Sprintf("project_id=%d&submittal_id=%d", p.ID, p.Submittals[0].ID), map[string]any{"submittal_response_id": approved}), http.StatusNotFound)
+	})
 	for _, a := range s.Approvers[:2] {
-		r = e.call("PATCH", fmt.Sprintf("/rest/v1.0/submittal_approvers/%d?project_id=%d", a.ID, p.ID), e.company(),
-			map[string]any{"submittal_approver": map[string]any{"response_id": approved, "comment": "ok"}})
-		expectStatus(t, r, http.StatusOK)
+		expectStatus(t, respond(a.ID, contract, map[string]any{"submittal_response_id": approved, "comment": "ok"}), http.StatusOK)
 	}
 	r = e.get(fmt.Sprintf("%s/%d", base, s.ID))
 	r.json(t, &s)
 	if !slices.Equal(personIDs(s.BallInCourt), []int64{u[4]}) {
 		t.Fatalf("after step 1 responses, ball in court %v, want step 2 %d", personIDs(s.BallInCourt), u[4])
 	}
-	r = e.call("PATCH", fmt.Sprintf("/rest/v1.0/submittal_approvers/%d?project_id=%d", s.Approvers[2].ID, p.ID), e.company(),
-		map[string]any{"submittal_approver": map[string]any{"response_id": 1}})
+	r = respond(s.Approvers[2].ID, contract, map[string]any{"submittal_response_id": 1})
 	expectStatus(t, r, http.StatusUnprocessableEntity)
+	t.Run("UploadIDsAreNoSubmittalParameter", func(t *testing.T) {
+		r := e.call("POST", base, e.company(), map[string]any{"submittal": map[string]any{"number": "43", "upload_ids": []string{"01HZZZZZZZZZZZZZZZZZZZZZZZ"}}})
+		expectStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "upload_ids") {
+			t.Fatalf("body %s", r.body)
+		}
+		// prostore_file_ids is: an unknown file is a field error.
+		r = e.call("POST", base, e.company(), map[string]any{"submittal": map[string]any{"number": "43", "prostore_file_ids": []string{"01HZZZZZZZZZZZZZZZZZZZZZZZ"}}})
+		expectStatus(t, r, http.StatusUnprocessableEntity)
+		if !strings.Contains(string(r.body), `"prostore_file_ids"`) {
+			t.Fatalf("body %s", r.body)
+		}
+	})
 }
 
 func TestCommitmentSOVLock(t *testing.T) {
 	e := start(t, sandbox.Config{Seed: 13, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 2}})
 	p := e.project()
-	base := fmt.Sprintf("/rest/v1.0/work_order_contracts?project_id=%d", p.ID)
+	base := "/rest/v1.0/work_order_contracts"
+	t.Run("ProjectIDOnlyInTheQueryIs400", func(t *testing.T) {
+		r := e.call("POST", fmt.Sprintf("%s?project_id=%d", base, p.ID), e.company(), map[string]any{"work_order_contract": map[string]any{"title": "x"}})
+		expectStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "project_id") {
+			t.Fatalf("body %s", r.body)
+		}
+	})
 	r := e.call("POST", base, e.company(), map[string]any{"project_id": p.ID, "work_order_contract": map[string]any{"title": "x", "status": "Signed"}})
 	expectStatus(t, r, http.StatusUnprocessableEntity)
 	r = e.call("POST", base, e.company(), map[string]any{"project_id": p.ID, "work_order_contract": map[string]any{
@@ -235,13 +271,18 @@ func TestCommitmentSOVLock(t *testing.T) {
 	if c.GrandTotal != "128000.30" || len(c.LineItems) != 2 || c.Number == "" {
 		t.Fatalf("created %+v", c)
 	}
-	lines := fmt.Sprintf("/rest/v1.0/work_order_contracts/%d/line_items?project_id=%d", c.ID, p.ID)
-	expectStatus(t, e.call("POST", lines, e.company(), map[string]any{"line_item": map[string]any{"description": "Sealants", "amount": "5000"}}), http.StatusCreated)
-	show := fmt.Sprintf("/rest/v1.0/work_order_contracts/%d?project_id=%d", c.ID, p.ID)
-	expectStatus(t, e.call("PATCH", show, e.company(), map[string]any{"work_order_contract": map[string]any{"status": "Approved"}}), http.StatusOK)
-	r = e.call("POST", lines, e.company(), map[string]any{"line_item": map[string]any{"description": "More", "amount": "1"}})
+	lines := fmt.Sprintf("/rest/v1.0/work_order_contracts/%d/line_items", c.ID)
+	show := fmt.Sprintf("/rest/v1.0/work_order_contracts/%d", c.ID)
+	t.Run("LineItemAndUpdateWithProjectIDOnlyInTheQueryAre400", func(t *testing.T) {
+		q := fmt.Sprintf("?project_id=%d", p.ID)
+		expectStatus(t, e.call("POST", lines+q, e.company(), map[string]any{"line_item": map[string]any{"description": "x", "amount": "1"}}), http.StatusBadRequest)
+		expectStatus(t, e.call("PATCH", show+q, e.company(), map[string]any{"work_order_contract": map[string]any{"status": "Approved"}}), http.StatusBadRequest)
+	})
+	expectStatus(t, e.call("POST", lines, e.company(), map[string]any{"project_id": p.ID, "line_item": map[string]any{"description": "Sealants", "amount": "5000"}}), http.StatusCreated)
+	expectStatus(t, e.call("PATCH", show, e.company(), map[string]any{"project_id": p.ID, "work_order_contract": map[string]any{"status": "Approved"}}), http.StatusOK)
+	r = e.call("POST", lines, e.company(), map[string]any{"project_id": p.ID, "line_item": map[string]any{"description": "More", "amount": "1"}})
 	expectStatus(t, r, http.StatusUnprocessableEntity)
-	r = e.call("PATCH", show, e.company(), map[string]any{"work_order_contract": map[string]any{"line_items": []map[string]any{{"id": c.LineItems[0].ID, "amount": "1"}}}})
+	r = e.call("PATCH", show, e.company(), map[string]any{"project_id": p.ID, "work_order_contract": map[string]any{"line_items": []map[string]any{{"id": c.LineItems[0].ID, "amount": "1"}}}})
 	expectStatus(t, r, http.StatusUnprocessableEntity)
 	if !strings.Contains(string(r.body), "locked") {
 		t.Fatalf("body %s", r.body)
@@ -274,7 +315,7 @@ func TestInvoices(t *testing.T) {
 	p := e.project()
 	base := fmt.Sprintf("/rest/v1.1/requisitions?project_id=%d", p.ID)
 	// A new approved commitment with a 10% retainage and two SOV lines.
-	r := e.call("POST", fmt.Sprintf("/rest/v1.0/work_order_contracts?project_id=%d", p.ID), e.company(), map[string]any{"work_order_contract": map[string]any{
+	r := e.call("POST", "/rest/v1.0/work_order_contracts", e.company(), map[string]any{"project_id": p.ID, "work_order_contract": map[string]any{
 		"title": "Drywall", "status": "Approved", "retainage_percent": "10.00",
 		"line_items": []map[string]any{{"description": "Framing", "amount": "100000.00"}, {"description": "Board", "amount": "55555.55"}}}})
 	expectStatus(t, r, http.StatusCreated)
@@ -284,12 +325,28 @@ func TestInvoices(t *testing.T) {
 	}
 	r.json(t, &c)
 	create := func(status string, items []map[string]any) reply {
-		return e.call("POST", base, e.company(), map[string]any{"commitment_id": c.ID, "requisition": map[string]any{"status": status, "items": items}})
+		return e.call("POST", "/rest/v1.1/requisitions", e.company(), map[string]any{"project_id": p.ID, "commitment_id": c.ID,
+			"requisition": map[string]any{"status": status, "items": items}})
 	}
-	t.Run("MissingCommitmentIs422", func(t *testing.T) {
-		r := e.call("POST", base, e.company(), map[string]any{"requisition": map[string]any{}})
+	update := func(id int64, requisition map[string]any) reply {
+		return e.call("PATCH", fmt.Sprintf("/rest/v1.1/requisitions/%d", id), e.company(), map[string]any{"project_id": p.ID, "commitment_id": c.ID,
+			"requisition": requisition})
+	}
+	t.Run("MissingProjectOrCommitmentIs400", func(t *testing.T) {
+		for _, body := range []map[string]any{
+			{"requisition": map[string]any{}},
+			{"project_id": p.ID, "requisition": map[string]any{}},
+			{"commitment_id": c.ID, "requisition": map[string]any{}}, // project_id in the query is not Procore's
+		} {
+			r := e.call("POST", base, e.company(), body)
+			expectStatus(t, r, http.StatusBadRequest)
+			if !strings.Contains(string(r.body), "param is missing") {
+				t.Fatalf("body %s", r.body)
+			}
+		}
+		r := e.call("POST", "/rest/v1.1/requisitions", e.company(), map[string]any{"project_id": p.ID, "commitment_id": 1, "requisition": map[string]any{}})
 		expectStatus(t, r, http.StatusUnprocessableEntity)
-		if !strings.Contains(string(r.body), `"commitment_id":["can't be blank"]`) {
+		if !strings.Contains(string(r.body), `"commitment_id":["is invalid"]`) {
 			t.Fatalf("body %s", r.body)
 		}
 	})
@@ -312,7 +369,15 @@ func TestInvoices(t *testing.T) {
 		}
 	})
 	t.Run("SecondInvoiceCarriesPreviousCertificates", func(t *testing.T) {
+		// The old request: project_id in the query, no commitment_id.
 		r := e.call("PATCH", fmt.Sprintf("/rest/v1.1/requisitions/%d?project_id=%d", first.ID, p.ID), e.company(), map[string]any{"requisition": map[string]any{"status": "approved"}})
+		expectStatus(t, r, http.StatusBadRequest)
+		r = e.call("PATCH", fmt.Sprintf("/rest/v1.1/requisitions/%d?project_id=%d", first.ID, p.ID), e.company(), map[string]any{"commitment_id": c.ID, "requisition": map[string]any{"status": "approved"}})
+		expectStatus(t, r, http.StatusBadRequest)
+		// Another commitment's invoice is not found.
+		r = e.call("PATCH", fmt.Sprintf("/rest/v1.1/requisitions/%d", first.ID), e.company(), map[string]any{"project_id": p.ID, "commitment_id": p.Commitments[0].ID, "requisition": map[string]any{"status": "approved"}})
+		expectStatus(t, r, http.StatusNotFound)
+		r = update(first.ID, map[string]any{"status": "approved"})
 		expectStatus(t, r, http.StatusOK)
 		r = create("draft", []map[string]any{{"line_item_id": c.LineItems[0].ID, "work_completed_this_period": "20000.00", "work_completed_retainage_released_this_period": "1000.00"}})
 		expectStatus(t, r, http.StatusCreated)
@@ -323,18 +388,17 @@ func TestInvoices(t *testing.T) {
 		checkG702(t, second, dec(t, first.Summary["total_earned_less_retainage"]))
 	})
 	t.Run("OnlyTheLatestInvoiceIsEditable", func(t *testing.T) {
-		r := e.call("PATCH", fmt.Sprintf("/rest/v1.1/requisitions/%d?project_id=%d", first.ID, p.ID), e.company(), map[string]any{"requisition": map[string]any{"invoice_number": "X"}})
+		r := update(first.ID, map[string]any{"invoice_number": "X"})
 		expectStatus(t, r, http.StatusUnprocessableEntity)
 	})
 	t.Run("InvalidTransitionIsRefused", func(t *testing.T) {
-		path := fmt.Sprintf("/rest/v1.1/requisitions/%d?project_id=%d", second.ID, p.ID)
-		expectStatus(t, e.call("PATCH", path, e.company(), map[string]any{"requisition": map[string]any{"status": "approved"}}), http.StatusOK)
-		r := e.call("PATCH", path, e.company(), map[string]any{"requisition": map[string]any{"status": "draft"}})
+		expectStatus(t, update(second.ID, map[string]any{"status": "approved"}), http.StatusOK)
+		r := update(second.ID, map[string]any{"status": "draft"})
 		expectStatus(t, r, http.StatusUnprocessableEntity)
 		if !strings.Contains(string(r.body), "Invalid status transition from approved to draft") {
 			t.Fatalf("body %s", r.body)
 		}
-		r = e.call("PATCH", path, e.company(), map[string]any{"requisition": map[string]any{"status": "paid"}})
+		r = update(second.ID, map[string]any{"status": "paid"})
 		expectStatus(t, r, http.StatusUnprocessableEntity)
 	})
 	t.Run("StandardWebUserMayOnlySaveOrSubmit", func(t *testing.T) {
@@ -344,8 +408,8 @@ func TestInvoices(t *testing.T) {
 		r.json(t, &third)
 		hc, csrf := e.session()
 		patch := func(status string) reply {
-			req, _ := http.NewRequest("PATCH", fmt.Sprintf("%s/rest/v1.1/requisitions/%d?project_id=%d", e.run.URL, third.ID, p.ID),
-				strings.NewReader(fmt.Sprintf(`{"requisition":{"status":%q}}`, status)))
+			req, _ := http.NewRequest("PATCH", fmt.Sprintf("%s/rest/v1.1/requisitions/%d", e.run.URL, third.ID),
+				strings.NewReader(fmt.Sprintf(`{"project_id":%d,"commitment_id":%d,"requisition":{"status":%q}}`, p.ID, c.ID, status)))
 			req.Header.Set("Procore-Company-Id", fmt.Sprint(e.company()))
 			req.Header.Set("X-CSRF-Token", csrf)
 			return e.send(hc, req)
@@ -354,11 +418,11 @@ func TestInvoices(t *testing.T) {
 		expectStatus(t, patch("under_review"), http.StatusOK)
 	})
 	t.Run("DraftCommitmentCannotBeInvoiced", func(t *testing.T) {
-		r := e.call("POST", fmt.Sprintf("/rest/v1.0/purchase_order_contracts?project_id=%d", p.ID), e.company(), map[string]any{"purchase_order_contract": map[string]any{"title": "Lumber"}})
+		r := e.call("POST", "/rest/v1.0/purchase_order_contracts", e.company(), map[string]any{"project_id": p.ID, "purchase_order_contract": map[string]any{"title": "Lumber"}})
 		expectStatus(t, r, http.StatusCreated)
 		var po struct{ ID int64 }
 		r.json(t, &po)
-		r = e.call("POST", base, e.company(), map[string]any{"commitment_id": po.ID, "requisition": map[string]any{}})
+		r = e.call("POST", "/rest/v1.1/requisitions", e.company(), map[string]any{"project_id": p.ID, "commitment_id": po.ID, "requisition": map[string]any{}})
 		expectStatus(t, r, http.StatusUnprocessableEntity)
 	})
 }

@@ -250,6 +250,7 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 		}
 		return nil, statusError(k.what, resp.StatusCode, resp.Header, b, c.clock.Now())
 	}
+	c.inspectDrift(k, b)
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 

@@ -16,8 +16,10 @@ type Config struct {
 	// APIURL is Procore's API host, e.g. https://api.procore.com (or the
 	// sandbox's base URL). Required.
 	APIURL string
-	// LoginURL is Procore's OAuth host, e.g. https://login.procore.com.
-	// Default: APIURL (the sandbox serves both on one listener).
+	// LoginURL is Procore's OAuth host, e.g. https://login.procore.com, where
+	// the token endpoint is. Default: LoginURLFor(APIURL): Procore's login
+	// host of a Procore API host, else APIURL itself (the sandbox serves both
+	// on one listener).
 	LoginURL string
 
 	// ClientID and ClientSecret identify the OAuth application. Required unless
@@ -80,6 +82,13 @@ type Config struct {
 
 	// Clock is the time source. Default: the wall clock.
 	Clock Clock
+
+	// Drift, when set, inspects a sample of the 2xx responses of reads for
+	// schema drift (unknown fields, unknown enum values, missing fields,
+	// changed JSON types) and counts, logs and lists what it finds; decoding
+	// is unchanged. Share one Drift among the process's Clients (NewDrift).
+	// Default: none (nothing is inspected).
+	Drift *Drift
 }
 
 // RetryConfig configures the retry transport. Zero values mean the defaults.
@@ -152,7 +161,7 @@ func (cfg Config) normalized() (Config, *url.URL, *url.URL, error) {
 		errs = append(errs, err)
 	}
 	if cfg.LoginURL == "" {
-		cfg.LoginURL = cfg.APIURL
+		cfg.LoginURL = LoginURLFor(cfg.APIURL)
 	}
 	login, err := parseBaseURL("LoginURL", cfg.LoginURL)
 	if err != nil {
@@ -187,6 +196,54 @@ func (cfg Config) normalized() (Config, *url.URL, *url.URL, error) {
 		cfg.TokenStore = NewMemoryTokenStore(nil)
 	}
 	return cfg, api, login, nil
+}
+
+// procoreLoginHosts maps Procore's API hosts to their OAuth (login) hosts
+// (procore-api.md §1: production, developer sandbox, monthly sandbox,
+// federal zone).
+var procoreLoginHosts = map[string]string{
+	"api.procore.com":         "login.procore.com",
+	"sandbox.procore.com":     "login-sandbox.procore.com",
+	"api-monthly.procore.com": "login-sandbox-monthly.procore.com",
+	"api.procoregov.com":      "login.procoregov.com",
+}
+
+// LoginURLFor returns the OAuth base URL that goes with a Procore API base
+// URL: https://login.procore.com for https://api.procore.com,
+// https://login-sandbox.procore.com for https://sandbox.procore.com,
+// https://login-sandbox-monthly.procore.com for
+// https://api-monthly.procore.com and https://login.procoregov.com for
+// https://api.procoregov.com. Any other URL (a local sandbox, a proxy) is
+// returned as is: it serves both.
+func LoginURLFor(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil || u.Host == "" {
+		return apiURL
+	}
+	login, ok := procoreLoginHosts[strings.ToLower(u.Hostname())]
+	if !ok {
+		return apiURL
+	}
+	if p := u.Port(); p != "" {
+		login += ":" + p
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: login}).String()
+}
+
+// IsProcoreHost reports whether a base URL is on one of Procore's own
+// domains (procore.com, procoregov.com), not a sandbox or a proxy.
+func IsProcoreHost(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return false
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	for _, d := range []string{"procore.com", "procoregov.com"} {
+		if h == d || strings.HasSuffix(h, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseBaseURL(name, raw string) (*url.URL, error) {

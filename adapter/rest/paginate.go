@@ -28,13 +28,26 @@ type listSpec struct {
 }
 
 // fetchList walks a list: the first page with the largest per_page the
-// endpoint allows (or less when limit is smaller), then Link rel="next"
-// verbatim, so every filter stays fixed across pages. It stops after limit
-// items (0: all). Total is the Total header, or the count when Procore sends
-// none. Lists without pagination are fetched whole; a Link rel="next" is
+// endpoint allows (or less when limit is smaller), then the page Link
+// rel="next" names, so every filter stays fixed across pages. It stops after
+// limit items (0: all). Total is the Total header, or the count when Procore
+// sends none. Lists without pagination are fetched whole; a Link rel="next" is
 // still followed if one comes. Items repeated across pages (a record deleted
 // mid-walk shifts the pages) are kept once, by id.
 func fetchList[W any](ctx context.Context, c *Client, s listSpec, limit int, id func(W) int64) ([]W, int, error) {
+	out, total, _, err := walkList(ctx, c, s, limit, id, nil)
+	return out, total, err
+}
+
+// walkList is fetchList with a stop condition: after each page, stop (when
+// not nil) sees the items so far and the Total header (-1 when none) and
+// ends the walk early by returning true. stopped reports that it did.
+//
+// A next page is always the original request with only page and per_page
+// taken from Link rel="next": Procore's documented next links may omit the
+// request's filters, and a link never moves the call off our API host or
+// path.
+func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id func(W) int64, stop func(items []W, total int) bool) (out []W, total int, stopped bool, err error) {
 	q := cloneValues(s.query)
 	perPage := s.perPage
 	if perPage > 0 {
@@ -45,22 +58,21 @@ func fetchList[W any](ctx context.Context, c *Client, s listSpec, limit int, id 
 		q.Set("per_page", strconv.Itoa(perPage))
 	}
 	k := call{what: s.what, method: http.MethodGet, path: s.path, query: q, company: s.company}
-	var out []W
 	seen := map[int64]bool{}
-	total := -1
-	visited := map[string]bool{}
+	total = -1
+	visited := map[string]bool{q.Encode(): true}
 	for page := 1; page <= maxPages; page++ {
 		resp, err := c.do(ctx, k)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		var items []W
 		if easy, err := decodeListEasy(resp.body, &items); !easy {
 			if err := decodeInto(s.what, resp.body, &items); err != nil {
-				return nil, 0, err
+				return nil, 0, false, err
 			}
 		} else if err != nil {
-			return nil, 0, &adapter.Error{Code: adapter.CodeInternal, Message: s.what + ": could not decode Procore's response", Err: err}
+			return nil, 0, false, &adapter.Error{Code: adapter.CodeInternal, Message: s.what + ": could not decode Procore's response", Err: err}
 		}
 		if t, err := strconv.Atoi(strings.TrimSpace(resp.header.Get("Total"))); err == nil && t >= 0 {
 			total = t
@@ -81,65 +93,61 @@ func fetchList[W any](ctx context.Context, c *Client, s listSpec, limit int, id 
 		if len(items) == 0 {
 			break
 		}
-		next := c.nextPage(resp.header, k, page, len(items), perPage, total, len(out))
-		if next == "" || visited[next] {
+		if stop != nil && stop(out, total) {
+			stopped = true
 			break
 		}
-		visited[next] = true
-		k = call{what: s.what, method: http.MethodGet, rawURL: next, company: s.company}
+		next := c.nextQuery(resp.header, k.query, page, len(items), perPage, total, len(out))
+		if next == nil || visited[next.Encode()] {
+			break
+		}
+		visited[next.Encode()] = true
+		k.query = next
 	}
 	if total < len(out) {
 		// No Total header: the count (a lower bound when limit cut the walk).
 		total = len(out)
 	}
-	return out, total, nil
+	return out, total, stopped, nil
 }
 
-// nextPage returns the URL of the next page: Link rel="next" when present
-// (kept on our API host), else, when Procore sent no Link at all but the page
-// was full and Total says more remain, the same URL with page+1.
-func (c *Client) nextPage(h http.Header, k call, page, got, perPage, total, have int) string {
+// nextQuery returns the query of the next page, or nil when there is none:
+// the current query with page (and per_page, when the link has it) from
+// Link rel="next" when present, else, when Procore sent no Link at all but the
+// page was full and Total says more remain, the current query with page+1.
+// Every other parameter of the current query (the original request's) is
+// kept: what else the link carries is ignored.
+func (c *Client) nextQuery(h http.Header, cur url.Values, page, got, perPage, total, have int) url.Values {
 	links := parseLinks(h.Values("Link"))
-	if next, ok := links["next"]; ok {
-		return c.onAPIHost(next)
+	if link, ok := links["next"]; ok {
+		u, err := url.Parse(link)
+		if err != nil {
+			return nil
+		}
+		lq := u.Query()
+		next := cloneValues(cur)
+		if p, err := strconv.Atoi(strings.TrimSpace(lq.Get("page"))); err == nil && p > 0 {
+			next.Set("page", strconv.Itoa(p))
+		} else {
+			next.Set("page", strconv.Itoa(page+1))
+		}
+		if pp, err := strconv.Atoi(strings.TrimSpace(lq.Get("per_page"))); err == nil && pp > 0 {
+			next.Set("per_page", strconv.Itoa(pp))
+		}
+		return next
 	}
 	if len(links) > 0 || perPage == 0 {
-		return ""
+		return nil
 	}
 	if pp, err := strconv.Atoi(strings.TrimSpace(h.Get("Per-Page"))); err == nil && pp > 0 {
 		perPage = pp // Procore may cap lower than we asked
 	}
 	if got < perPage || total >= 0 && have >= total {
-		return ""
+		return nil
 	}
-	var u *url.URL
-	if k.rawURL != "" {
-		u, _ = url.Parse(k.rawURL)
-	} else {
-		u = c.api.JoinPath(k.path)
-		u.RawQuery = k.query.Encode()
-	}
-	if u == nil {
-		return ""
-	}
-	q := u.Query()
-	q.Set("page", strconv.Itoa(page+1))
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// onAPIHost keeps a pagination link on the configured API host: a link to
-// another host keeps its path and query but is sent to ours, so the bearer
-// token never leaves for a host we were not configured with.
-func (c *Client) onAPIHost(link string) string {
-	u, err := c.api.Parse(link)
-	if err != nil {
-		return ""
-	}
-	if u.Scheme != c.api.Scheme || u.Host != c.api.Host {
-		u.Scheme, u.Host, u.User = c.api.Scheme, c.api.Host, nil
-	}
-	return u.String()
+	next := cloneValues(cur)
+	next.Set("page", strconv.Itoa(page+1))
+	return next
 }
 
 // parseLinks parses RFC 8288 Link header values into rel -> URL. URLs may
@@ -234,6 +242,114 @@ func list[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.List
 		page.Total += total
 	}
 	return page, nil
+}
+
+// listSince is list for endpoints that have no filters[updated_at] (project
+// vendors and cost codes: Procore ignores filters it does not know, so
+// sending one would return the whole list as if it were filtered). It sends
+// no such filter and keeps, itself, the items updated at or after
+// opt.UpdatedSince (and those whose updated_at Procore did not send: they
+// cannot be proved older). Keeping them here needs the whole list: it is
+// walked to its end, Limit applies afterwards, and Total is the count of the
+// kept items. Without UpdatedSince it is list.
+func listSince[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.ListOptions, id func(W) int64,
+	updated func(W) time.Time, conv func(W) T) (adapter.Page[T], error) {
+	if opt.UpdatedSince == nil {
+		return list(ctx, c, s, opt, id, conv)
+	}
+	whole := opt
+	whole.UpdatedSince, whole.Limit = nil, 0
+	all, err := list(ctx, c, s, whole, id, func(w W) W { return w })
+	if err != nil {
+		return adapter.Page[T]{}, err
+	}
+	out := adapter.Page[T]{Items: []T{}}
+	for _, w := range all.Items {
+		if !updatedSince(updated(w), opt.UpdatedSince) {
+			continue
+		}
+		out.Total++
+		if opt.Limit <= 0 || len(out.Items) < opt.Limit {
+			out.Items = append(out.Items, conv(w))
+		}
+	}
+	return out, nil
+}
+
+// idLookup finds items by id where the list endpoint cannot filter by a set
+// of ids (company users: no id filter at all; project users: filters[id]
+// takes a single id). one fetches a single id (a show endpoint, or the list
+// filtered by that one id) and reports false when there is no such item (or
+// it is not visible, or not updated since opt.UpdatedSince).
+//
+// One id is fetched alone. More walk the list once (filtered by
+// opt.UpdatedSince when the endpoint can, see listOptions) and keep the ids
+// asked for: the walk stops as soon as every id is found, and as soon as the
+// ids still missing are fewer than the pages still to read (known from the
+// Total header), those are fetched one by one instead. So a lookup costs at
+// most min(pages of the list, 1 + ids) calls. Items come in id order, Total
+// is how many were found, and Limit applies afterwards.
+func idLookup[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.ListOptions, id func(W) int64,
+	one func(ctx context.Context, id int64) (W, bool, error), conv func(W) T) (adapter.Page[T], error) {
+	want := dedupeIDs(opt.IDs)
+	found := map[int64]W{}
+	missing := want
+	if len(want) > 1 {
+		spec := s
+		spec.query = c.listOptions(s.query, adapter.ListOptions{UpdatedSince: opt.UpdatedSince}, nil)
+		per := max(s.perPage, 1)
+		read := 0
+		items, _, stopped, err := walkList(ctx, c, spec, 0, id, func(items []W, total int) bool {
+			for _, it := range items[read:] {
+				if k := id(it); slices.Contains(want, k) {
+					found[k] = it
+				}
+			}
+			read = len(items)
+			left := len(want) - len(found)
+			if left == 0 {
+				return true
+			}
+			return total >= 0 && left < (total-read+per-1)/per
+		})
+		if err != nil {
+			return adapter.Page[T]{}, err
+		}
+		for _, it := range items[read:] { // the last page, when no stop check ran on it
+			if k := id(it); slices.Contains(want, k) {
+				found[k] = it
+			}
+		}
+		missing = nil
+		if stopped {
+			for _, k := range want {
+				if _, ok := found[k]; !ok {
+					missing = append(missing, k)
+				}
+			}
+		}
+	}
+	for _, k := range missing {
+		w, ok, err := one(ctx, k)
+		if err != nil {
+			return adapter.Page[T]{}, err
+		}
+		if ok {
+			found[k] = w
+		}
+	}
+	out := adapter.Page[T]{Items: []T{}}
+	for _, k := range want {
+		w, ok := found[k]
+		if !ok {
+			continue
+		}
+		out.Total++
+		if opt.Limit <= 0 || len(out.Items) < opt.Limit {
+			out.Items = append(out.Items, conv(w))
+		}
+	}
+	return out, nil
 }
 
 // fetchAll fetches an unpaginated list whole.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -45,7 +46,8 @@ func (c *Client) Companies(ctx context.Context) ([]adapter.Company, error) {
 	return out, nil
 }
 
-// Projects lists a company's projects (active ones unless f.Status says otherwise).
+// Projects lists a company's projects (active ones unless f.Status says
+// otherwise: filters[by_status], which Procore defaults to Active).
 func (c *Client) Projects(ctx context.Context, companyID int64, f adapter.ProjectFilter, opt adapter.ListOptions) (adapter.Page[adapter.Project], error) {
 	if err := validID("company id", companyID); err != nil {
 		return adapter.Page[adapter.Project]{}, err
@@ -54,11 +56,11 @@ func (c *Client) Projects(ctx context.Context, companyID int64, f adapter.Projec
 	if f.Status != nil {
 		switch *f.Status {
 		case adapter.ProjectStatusActive:
-			q.Set("by_status", "Active")
+			q.Set("filters[by_status]", "Active")
 		case adapter.ProjectStatusInactive:
-			q.Set("by_status", "Inactive")
+			q.Set("filters[by_status]", "Inactive")
 		case adapter.ProjectStatusAll:
-			q.Set("by_status", "All")
+			q.Set("filters[by_status]", "All")
 		default:
 			return adapter.Page[adapter.Project]{}, badInput([]string{"status"}, "unknown project status %q", *f.Status)
 		}
@@ -88,23 +90,61 @@ func (c *Client) Project(ctx context.Context, companyID, projectID int64) (adapt
 	return w.project(companyID), nil
 }
 
-// CompanyUsers lists the company directory's users.
+// CompanyUsers lists the company directory's users. Procore's company users
+// list has no id filter (GET /rest/v1.3/companies/{company_id}/users takes
+// none), so ids are looked up with the show endpoint
+// (GET /rest/v1.3/companies/{company_id}/users/{id}) and the directory (see
+// idLookup).
 func (c *Client) CompanyUsers(ctx context.Context, companyID int64, opt adapter.ListOptions) (adapter.Page[adapter.User], error) {
 	if err := validID("company id", companyID); err != nil {
 		return adapter.Page[adapter.User]{}, err
 	}
 	s := listSpec{what: "list company users", path: pathf("/rest/v1.3/companies/%d/users", companyID),
 		perPage: perPageDefault, company: companyID}
-	return list(ctx, c, s, opt, func(w wireUser) int64 { return int64(w.ID) }, wireUser.user)
+	if opt.IDs == nil {
+		return list(ctx, c, s, opt, func(w wireUser) int64 { return int64(w.ID) }, wireUser.user)
+	}
+	one := func(ctx context.Context, id int64) (wireUser, bool, error) {
+		var w wireUser
+		k := call{what: "get company user", method: http.MethodGet, path: pathf("/rest/v1.3/companies/%d/users/%d", companyID, id), company: companyID}
+		if err := c.getJSON(ctx, k, &w); err != nil {
+			if adapter.IsNotFound(err) {
+				return w, false, nil
+			}
+			return w, false, err
+		}
+		return w, updatedSince(w.UpdatedAt.V, opt.UpdatedSince), nil
+	}
+	return idLookup(ctx, c, s, opt, func(w wireUser) int64 { return int64(w.ID) }, one, wireUser.user)
 }
 
-// ProjectUsers lists a project directory's users.
+// ProjectUsers lists a project directory's users. Its filters[id] takes one
+// id, not a set, so ids are looked up one filtered call each and through the
+// directory (see idLookup).
 func (c *Client) ProjectUsers(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.User], error) {
 	if err := validID("project id", projectID); err != nil {
 		return adapter.Page[adapter.User]{}, err
 	}
 	s := listSpec{what: "list project users", path: pathf("/rest/v1.0/projects/%d/users", projectID), perPage: perPageDefault}
-	return list(ctx, c, s, opt, func(w wireUser) int64 { return int64(w.ID) }, wireUser.user)
+	userID := func(w wireUser) int64 { return int64(w.ID) }
+	if opt.IDs == nil {
+		return list(ctx, c, s, opt, userID, wireUser.user)
+	}
+	one := func(ctx context.Context, id int64) (wireUser, bool, error) {
+		spec := s
+		spec.query = c.listOptions(url.Values{"filters[id]": {strconv.FormatInt(id, 10)}}, adapter.ListOptions{UpdatedSince: opt.UpdatedSince}, nil)
+		items, _, err := fetchList(ctx, c, spec, 0, userID)
+		if err != nil {
+			return wireUser{}, false, err
+		}
+		for _, w := range items {
+			if int64(w.ID) == id {
+				return w, true, nil
+			}
+		}
+		return wireUser{}, false, nil
+	}
+	return idLookup(ctx, c, s, opt, userID, one, wireUser.user)
 }
 
 // CompanyVendors lists the company directory's vendors.
@@ -117,22 +157,26 @@ func (c *Client) CompanyVendors(ctx context.Context, companyID int64, opt adapte
 	return list(ctx, c, s, opt, func(w wireVendor) int64 { return int64(w.ID) }, wireVendor.vendor)
 }
 
-// ProjectVendors lists a project directory's vendors.
+// ProjectVendors lists a project directory's vendors. The endpoint has no
+// filters[updated_at]: UpdatedSince is applied here (see listSince).
 func (c *Client) ProjectVendors(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.Vendor], error) {
 	if err := validID("project id", projectID); err != nil {
 		return adapter.Page[adapter.Vendor]{}, err
 	}
 	s := listSpec{what: "list project vendors", path: pathf("/rest/v1.1/projects/%d/vendors", projectID), perPage: perPageDefault}
-	return list(ctx, c, s, opt, func(w wireVendor) int64 { return int64(w.ID) }, wireVendor.vendor)
+	return listSince(ctx, c, s, opt, func(w wireVendor) int64 { return int64(w.ID) },
+		func(w wireVendor) time.Time { return w.UpdatedAt.V }, wireVendor.vendor)
 }
 
-// CostCodes lists a project's cost codes.
+// CostCodes lists a project's cost codes. The endpoint has no
+// filters[updated_at]: UpdatedSince is applied here (see listSince).
 func (c *Client) CostCodes(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.CostCode], error) {
 	if err := validID("project id", projectID); err != nil {
 		return adapter.Page[adapter.CostCode]{}, err
 	}
 	s := listSpec{what: "list cost codes", path: "/rest/v1.0/cost_codes", query: projectQuery(projectID), perPage: perPageDefault}
-	return list(ctx, c, s, opt, func(w wireCostCode) int64 { return int64(w.ID) }, wireCostCode.costCode)
+	return listSince(ctx, c, s, opt, func(w wireCostCode) int64 { return int64(w.ID) },
+		func(w wireCostCode) time.Time { return w.UpdatedAt.V }, wireCostCode.costCode)
 }
 
 // RFIs lists a project's RFIs.
@@ -431,6 +475,12 @@ func (c *Client) PunchItems(ctx context.Context, projectID int64, opt adapter.Li
 	s := listSpec{what: "list punch items", path: "/rest/v1.1/punch_items", query: projectQuery(projectID), perPage: perPageDefault}
 	return list(ctx, c, s, opt, func(w wirePunchItem) int64 { return int64(w.ID) },
 		func(w wirePunchItem) adapter.PunchItem { return w.punchItem(projectID) })
+}
+
+// updatedSince reports whether an item updated at u passes an UpdatedSince
+// filter (nil: no filter); an unknown updated_at passes.
+func updatedSince(u time.Time, since *time.Time) bool {
+	return since == nil || u.IsZero() || !u.Before(*since)
 }
 
 func cmpInt64(a, b int64) int {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -145,4 +146,120 @@ func (c *Client) CreateWebhookTrigger(ctx context.Context, companyID, hookID int
 		return adapter.WebhookTrigger{}, err
 	}
 	return w.trigger(), nil
+}
+
+// DeleteWebhookTrigger removes one of a hook's triggers.
+func (c *Client) DeleteWebhookTrigger(ctx context.Context, companyID, hookID, triggerID int64) error {
+	if err := validID("hook id", hookID); err != nil {
+		return err
+	}
+	if err := validID("trigger id", triggerID); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, call{what: "delete a webhook trigger", method: http.MethodDelete,
+		path: pathf("/rest/v1.0/webhooks/hooks/%d/triggers/%d", hookID, triggerID), query: companyQuery(companyID), company: companyID})
+	return err
+}
+
+// WebhookResource is one entry of Procore's webhook resources catalog: a
+// name triggers may use (Procore's human string, e.g. "RFIs",
+// "Purchase Order Contracts") and the event types it does not fire.
+type WebhookResource struct {
+	Name            string
+	APIVersion      string
+	ProductCategory string
+	Except          []string // lower case: create, update, delete
+}
+
+// Allows reports whether the resource fires eventType.
+func (r WebhookResource) Allows(eventType string) bool {
+	for _, e := range r.Except {
+		if strings.EqualFold(e, eventType) {
+			return false
+		}
+	}
+	return true
+}
+
+// wireWebhookResource is a catalog entry as GET /rest/v1.0/webhooks/resources
+// documents it: {api_version, product_category, tools, except[], create,
+// update, delete}, where tools holds the resource name ("Budget Line Items")
+// and create/update/delete are legacy strings (documented example: null).
+// resource_name and name (the v2.0 catalog's field) are read too, in case a
+// deployment sends them; tools may also come as a list.
+type wireWebhookResource struct {
+	APIVersion      flexString `json:"api_version"`
+	ProductCategory flexString `json:"product_category"`
+	Tools           flexNames  `json:"tools"`
+	ResourceName    flexString `json:"resource_name"`
+	Name            flexString `json:"name"`
+	Except          flexNames  `json:"except"`
+}
+
+func (w wireWebhookResource) resource() WebhookResource {
+	name := string(w.ResourceName)
+	if name == "" {
+		name = string(w.Name)
+	}
+	if name == "" && len(w.Tools) > 0 {
+		name = w.Tools[0]
+	}
+	r := WebhookResource{Name: strings.TrimSpace(name), APIVersion: string(w.APIVersion), ProductCategory: string(w.ProductCategory)}
+	for _, e := range w.Except {
+		r.Except = append(r.Except, strings.ToLower(strings.TrimSpace(e)))
+	}
+	return r
+}
+
+// flexNames is a list of strings sent as a JSON array or as one string;
+// null is empty, and non-string elements are skipped.
+type flexNames []string
+
+func (v *flexNames) UnmarshalJSON(b []byte) error {
+	*v = nil
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, jsonNull) {
+		return nil
+	}
+	if b[0] == '[' {
+		var raw []flexString
+		if err := unmarshal(b, &raw); err != nil {
+			return err
+		}
+		for _, s := range raw {
+			if s != "" {
+				*v = append(*v, string(s))
+			}
+		}
+		return nil
+	}
+	var s flexString
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if s != "" {
+		*v = flexNames{string(s)}
+	}
+	return nil
+}
+
+// WebhookResources reads the webhook resources catalog for the company scope
+// (GET /rest/v1.0/webhooks/resources?company_id=): the resource names its
+// hooks' triggers may use. Entries without a name are left out.
+func (c *Client) WebhookResources(ctx context.Context, companyID int64) ([]WebhookResource, error) {
+	if err := validID("company id", companyID); err != nil {
+		return nil, err
+	}
+	var ws []wireWebhookResource
+	if err := c.getJSON(ctx, call{what: "list webhook resources", method: http.MethodGet, path: "/rest/v1.0/webhooks/resources",
+		query: companyQuery(companyID), company: companyID}, &ws); err != nil {
+		return nil, err
+	}
+	out := make([]WebhookResource, 0, len(ws))
+	for _, w := range ws {
+		if r := w.resource(); r.Name != "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

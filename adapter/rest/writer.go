@@ -254,10 +254,12 @@ func (c *Client) CreateSubmittal(ctx context.Context, projectID int64, in adapte
 		DueDate                *string      `json:"due_date,omitempty"`
 		DistributionMemberIDs  []int64      `json:"distribution_member_ids,omitempty"`
 		WorkflowData           [][]approver `json:"workflow_data,omitempty"`
-		UploadIDs              []string     `json:"upload_ids,omitempty"`
+		// Procore's submittal create takes no upload_ids: uploaded files
+		// go in prostore_file_ids.
+		ProstoreFileIDs []string `json:"prostore_file_ids,omitempty"`
 	}
 	s := submittal{Number: in.Number, Title: in.Title, Type: in.Type, Description: in.Description,
-		DueDate: datePtr(in.DueDate), DistributionMemberIDs: in.DistributionIDs, UploadIDs: in.UploadIDs}
+		DueDate: datePtr(in.DueDate), DistributionMemberIDs: in.DistributionIDs, ProstoreFileIDs: in.UploadIDs}
 	if spec := strings.TrimSpace(in.SpecSection); spec != "" {
 		id, err := strconv.ParseInt(spec, 10, 64)
 		if err != nil || id <= 0 {
@@ -291,11 +293,14 @@ func (c *Client) RespondToSubmittal(ctx context.Context, projectID, submittalID,
 		return adapter.Submittal{}, err
 	}
 	type approver struct {
-		ResponseID int64  `json:"response_id"`
-		Comment    string `json:"comment,omitempty"`
+		SubmittalResponseID int64  `json:"submittal_response_id"`
+		Comment             string `json:"comment,omitempty"`
 	}
+	// project_id and submittal_id are required query parameters.
+	q := projectQuery(projectID)
+	q.Set("submittal_id", strconv.FormatInt(submittalID, 10))
 	k := call{what: "respond to submittal", method: http.MethodPatch, path: pathf("/rest/v1.0/submittal_approvers/%d", approverID),
-		query: projectQuery(projectID), body: map[string]any{"submittal_approver": approver{ResponseID: responseID, Comment: comment}}}
+		query: q, body: map[string]any{"submittal_approver": approver{SubmittalResponseID: responseID, Comment: comment}}}
 	if _, err := c.do(ctx, k); err != nil {
 		return adapter.Submittal{}, err
 	}
@@ -303,13 +308,24 @@ func (c *Client) RespondToSubmittal(ctx context.Context, projectID, submittalID,
 }
 
 // UpdateSubmittalStatus sets a submittal's (company-configured) status.
+// Procore's published update requires submittal.number, as the create does,
+// so the submittal is read first and its number sent unchanged.
 func (c *Client) UpdateSubmittalStatus(ctx context.Context, projectID, submittalID, statusID int64) (adapter.Submittal, error) {
 	if err := firstErr(validID("project id", projectID), validID("submittal id", submittalID), validID("status id", statusID)); err != nil {
 		return adapter.Submittal{}, err
 	}
+	var cur wireSubmittal
+	if err := c.getJSON(ctx, call{what: "get submittal", method: http.MethodGet,
+		path: pathf("/rest/v1.1/projects/%d/submittals/%d", projectID, submittalID)}, &cur); err != nil {
+		return adapter.Submittal{}, err
+	}
+	type update struct {
+		Number   string `json:"number"`
+		StatusID int64  `json:"status_id"`
+	}
 	k := call{what: "update submittal status", method: http.MethodPatch,
 		path: pathf("/rest/v1.1/projects/%d/submittals/%d", projectID, submittalID),
-		body: map[string]any{"submittal": map[string]int64{"status_id": statusID}}}
+		body: map[string]any{"submittal": update{Number: string(cur.Number), StatusID: statusID}}}
 	resp, err := c.do(ctx, k)
 	if err != nil {
 		return adapter.Submittal{}, err
@@ -405,7 +421,10 @@ func (c *Client) CreateCommitment(ctx context.Context, projectID int64, in adapt
 		VendorID: in.VendorID, RetainagePercent: moneyPtr(in.RetainagePercent), Description: in.Description, UploadIDs: in.UploadIDs}}
 	var w wireCommitment
 	what := "create " + strings.ReplaceAll(key, "_", " ")
-	if err := c.getJSON(ctx, call{what: what, method: http.MethodPost, path: path, query: projectQuery(projectID), body: body}, &w); err != nil {
+	// project_id goes in the body (Procore lists no project_id query parameter
+	// on creates, updates and line item creates; lists and shows take it in
+	// the query).
+	if err := c.getJSON(ctx, call{what: what, method: http.MethodPost, path: path, body: body}, &w); err != nil {
 		return adapter.Commitment{}, err
 	}
 	created := w.commitment(projectID, in.Kind)
@@ -417,7 +436,7 @@ func (c *Client) CreateCommitment(ctx context.Context, projectID int64, in adapt
 		b := lineItemBody{Description: li.Description, Amount: money(li.Amount), CostCodeID: li.CostCodeID,
 			Quantity: moneyPtr(li.Quantity), UnitCost: moneyPtr(li.UnitCost), UOM: li.UOM}
 		k := call{what: "create line item", method: http.MethodPost, path: pathf("%s/%d/line_items", path, created.ID),
-			query: projectQuery(projectID), body: map[string]any{"project_id": projectID, "line_item": b}}
+			body: map[string]any{"project_id": projectID, "line_item": b}}
 		if _, err := c.do(ctx, k); err != nil {
 			return created, partialError(err, fmt.Sprintf("%s %d was created, but line item %d of %d failed (%d created; Procore has no transactions)",
 				strings.ReplaceAll(key, "_", " "), created.ID, i+1, len(in.LineItems), i), []string{"lineItems", strconv.Itoa(i)})
@@ -425,7 +444,7 @@ func (c *Client) CreateCommitment(ctx context.Context, projectID int64, in adapt
 	}
 	if initial != target {
 		k := call{what: "set commitment status", method: http.MethodPatch, path: pathf("%s/%d", path, created.ID),
-			query: projectQuery(projectID), body: map[string]any{key: map[string]string{"status": target}}}
+			body: map[string]any{"project_id": projectID, key: map[string]string{"status": target}}}
 		if _, err := c.do(ctx, k); err != nil {
 			return created, partialError(err, fmt.Sprintf("%s %d and its %d line items were created, but setting status %q failed",
 				strings.ReplaceAll(key, "_", " "), created.ID, len(in.LineItems), target), []string{"status"})
@@ -472,7 +491,7 @@ func (c *Client) UpdateCommitmentStatus(ctx context.Context, projectID int64, ki
 		return adapter.Commitment{}, err
 	}
 	k := call{what: "update commitment status", method: http.MethodPatch, path: pathf("%s/%d", path, commitmentID),
-		query: projectQuery(projectID), body: map[string]any{key: map[string]string{"status": st}}}
+		body: map[string]any{"project_id": projectID, key: map[string]string{"status": st}}}
 	resp, err := c.do(ctx, k)
 	if err != nil {
 		return adapter.Commitment{}, err
@@ -564,7 +583,9 @@ func (c *Client) CreateInvoice(ctx context.Context, projectID int64, in adapter.
 	}
 	body := map[string]any{"project_id": projectID, "commitment_id": in.CommitmentID, "requisition": r}
 	var w wireRequisition
-	k := call{what: "create invoice", method: http.MethodPost, path: "/rest/v1.1/requisitions", query: projectQuery(projectID), body: body}
+	// project_id and commitment_id go in the body: Procore lists no query
+	// parameter for them on the create.
+	k := call{what: "create invoice", method: http.MethodPost, path: "/rest/v1.1/requisitions", body: body}
 	if err := c.getJSON(ctx, k, &w); err != nil {
 		return adapter.Invoice{}, err
 	}
@@ -576,7 +597,9 @@ func (c *Client) CreateInvoice(ctx context.Context, projectID int64, in adapter.
 }
 
 // UpdateInvoiceStatus changes an invoice's status (Procore allows it only on
-// the latest open invoice of its commitment, and by role).
+// the latest open invoice of its commitment, and by role). Procore's update
+// requires project_id and commitment_id in the body, so the invoice is read
+// first for its commitment.
 func (c *Client) UpdateInvoiceStatus(ctx context.Context, projectID, invoiceID int64, status adapter.InvoiceStatus) (adapter.Invoice, error) {
 	if err := firstErr(validID("project id", projectID), validID("invoice id", invoiceID)); err != nil {
 		return adapter.Invoice{}, err
@@ -585,8 +608,16 @@ func (c *Client) UpdateInvoiceStatus(ctx context.Context, projectID, invoiceID i
 	if err != nil {
 		return adapter.Invoice{}, err
 	}
+	var cur wireRequisition
+	if err := c.getJSON(ctx, call{what: "get invoice", method: http.MethodGet, path: pathf("/rest/v1.1/requisitions/%d", invoiceID),
+		query: projectQuery(projectID)}, &cur); err != nil {
+		return adapter.Invoice{}, err
+	}
+	if cur.CommitmentID == 0 {
+		return adapter.Invoice{}, &adapter.Error{Code: adapter.CodeInternal, Message: "update invoice status: Procore's invoice carried no commitment_id"}
+	}
 	k := call{what: "update invoice status", method: http.MethodPatch, path: pathf("/rest/v1.1/requisitions/%d", invoiceID),
-		query: projectQuery(projectID), body: map[string]any{"requisition": map[string]string{"status": st}}}
+		body: map[string]any{"project_id": projectID, "commitment_id": int64(cur.CommitmentID), "requisition": map[string]string{"status": st}}}
 	resp, err := c.do(ctx, k)
 	if err != nil {
 		return adapter.Invoice{}, err

@@ -38,7 +38,13 @@
 //     response_body, response_error, outcome}. The newest 10,000 records per
 //     hook are kept.
 //   - GET /rest/v1.0/webhooks/resources: the catalog for the scope
-//     (company_id: company-level resources; project_id: project-level ones).
+//     (company_id: every resource, since a company hook may trigger on
+//     project-level ones; project_id: project-level ones), as Procore
+//     documents it: [{api_version: "v2", product_category, tools: the
+//     resource name, except: [event types it does not fire], create, update,
+//     delete: null}]. The names are those of Procore's webhook-resources.csv
+//     plus "Requisitions" for subcontractor invoices (ResourceRequisitions);
+//     "Payment Applications" is the owner side (owner invoices).
 //
 // A hook is visible when its company is the one the Procore-Company-Id
 // header names (the core has already checked the token may see it) and, for
@@ -51,7 +57,9 @@
 //
 // # Delivery
 //
-// Emit never blocks: it stamps the event (a seeded int64 id above 2^53, a
+// Emit never blocks: it names the event's resource as the catalog does
+// ("Payment Applications", which the sandbox core used for subcontractor
+// invoices, is sent as "Requisitions"), stamps the event (a seeded int64 id above 2^53, a
 // ULID from a seeded monotonic source and the injected clock, a microsecond
 // UTC timestamp) and queues one delivery per matching hook. A company hook
 // matches every event of its company, a project hook only its project's, and

@@ -19,16 +19,19 @@ func (r resource) allows(eventType string) bool {
 	return true
 }
 
-// resourceJSON is a catalog entry on the wire.
+// resourceJSON is a catalog entry on the wire, as Procore documents
+// GET /rest/v1.0/webhooks/resources: tools is the resource name triggers use
+// ("Budget Line Items" in Procore's example), except lists the event types it
+// does not fire, and create/update/delete are legacy strings whose documented
+// example is null.
 type resourceJSON struct {
-	ResourceName    string   `json:"resource_name"`
 	APIVersion      string   `json:"api_version"`
 	ProductCategory string   `json:"product_category"`
-	Tools           []string `json:"tools"`
-	Create          bool     `json:"create"`
-	Update          bool     `json:"update"`
-	Delete          bool     `json:"delete"`
+	Tools           string   `json:"tools"`
 	Except          []string `json:"except"`
+	Create          *string  `json:"create"`
+	Update          *string  `json:"update"`
+	Delete          *string  `json:"delete"`
 }
 
 func (r resource) wire() resourceJSON {
@@ -36,17 +39,29 @@ func (r resource) wire() resourceJSON {
 	if except == nil {
 		except = []string{}
 	}
-	return resourceJSON{
-		ResourceName:    r.Name,
-		APIVersion:      "v2",
-		ProductCategory: r.Category,
-		Tools:           []string{r.Name},
-		Create:          r.allows("create"),
-		Update:          r.allows("update"),
-		Delete:          r.allows("delete"),
-		Except:          except,
-	}
+	return resourceJSON{APIVersion: "v2", ProductCategory: r.Category, Tools: r.Name, Except: except}
 }
+
+// Resource names the sandbox core emits events under (see Event.ResourceName).
+const (
+	ResourceRFIs                   = "RFIs"
+	ResourceRFIReplies             = "RFI Replies"
+	ResourceSubmittals             = "Submittals"
+	ResourceWorkOrderContracts     = "Work Order Contracts"
+	ResourcePurchaseOrderContracts = "Purchase Order Contracts"
+	ResourceChangeOrderPackages    = "Change Order Packages"
+	ResourceObservationItems       = "Observation Items"
+	ResourcePunchItems             = "Punch Items"
+	// ResourceRequisitions is subcontractor invoices (/rest/v1.1/requisitions).
+	// Procore's published resource list has no entry for them; webhook names
+	// follow the API's nouns (the owner side kept "Payment Applications"
+	// after its 2018 UI rename to Owner Invoices), so the catalog lists them
+	// as "Requisitions".
+	ResourceRequisitions = "Requisitions"
+	// ResourcePaymentApplications is Procore's name for owner invoices
+	// (prime contract payment applications), which the sandbox does not model.
+	ResourcePaymentApplications = "Payment Applications"
+)
 
 var (
 	noDelete   = []string{"delete"}
@@ -56,8 +71,10 @@ var (
 )
 
 // catalog returns the webhook resources Procore's developer sandbox reported
-// in 2026 (25 company-level, 88 project-level), with the event types each one
-// does not fire. It is built per call: no package-level mutable state.
+// in 2026 (25 company-level, 88 project-level; the names of Procore's
+// webhook-resources.csv), plus "Requisitions" for subcontractor invoices (see
+// ResourceRequisitions), with the event types each one does not fire. It is
+// built per call: no package-level mutable state.
 func catalog() []resource {
 	const (
 		core  = "Core"
@@ -178,6 +195,7 @@ func catalog() []resource {
 		project("RFQ Quotes", pre, noDelete),
 		project("RFQ Responses", pre, noDelete),
 		project("RFQs", pre, nil),
+		project(ResourceRequisitions, fin, nil),
 		project("Safety Violation Logs", field, nil),
 		project("Site Instructions", pm, nil),
 		project("Specification Areas", pm, nil),

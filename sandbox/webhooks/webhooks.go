@@ -18,9 +18,10 @@ import (
 // Event is one change in the simulated Procore that may fire webhooks.
 type Event struct {
 	CompanyID, ProjectID, UserID int64
-	// ResourceName is Procore's human resource name: "RFIs", "Submittals",
-	// "Work Order Contracts", "Purchase Order Contracts", "Payment
-	// Applications", "Punch Items", ... (see the resources catalog).
+	// ResourceName is Procore's human resource name from the resources
+	// catalog: "RFIs", "Submittals", "Work Order Contracts", "Purchase Order
+	// Contracts", "Requisitions" (subcontractor invoices), "Punch Items", ...
+	// (the Resource* constants). Emit sends it in the catalog's spelling.
 	ResourceName string
 	ResourceID   int64
 	// EventType is create, update or delete (case-insensitive).
@@ -164,6 +165,7 @@ func (s *Service) Emit(e Event) {
 	if s.closed {
 		return
 	}
+	e.ResourceName = emittedName(e.ResourceName)
 	ev := s.stamp(e)
 	if s.cfg.Duplicate != nil && s.cfg.Duplicate() {
 		ev.copies = 2
@@ -180,6 +182,21 @@ func (s *Service) Emit(e Event) {
 		return
 	}
 	s.dispatch(ev)
+}
+
+// emittedName is the catalog spelling of name. "Payment Applications" (owner
+// invoices, which the sandbox does not model) becomes "Requisitions": the
+// sandbox core named its subcontractor-invoice events "Payment Applications"
+// until it used ResourceRequisitions, and events must carry the catalog name
+// that triggers are registered under.
+func emittedName(name string) string {
+	if strings.EqualFold(name, ResourcePaymentApplications) {
+		return ResourceRequisitions
+	}
+	if r, ok := findResource(name); ok {
+		return r.Name
+	}
+	return name
 }
 
 // stampedEvent is an Event with the identity Procore gives it.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -645,7 +646,8 @@ func TestTriggersAPI(t *testing.T) {
 		{"AcceptsDocumentedBody", 0, map[string]any{"company_id": companyA, "api_version": "v2", "trigger": map[string]any{"resource_name": "RFIs", "event_type": "create"}}, http.StatusCreated},
 		{"AcceptsPipedreamNestedBody", 0, map[string]any{"company_id": companyA, "hook": map[string]any{"api_version": "v2", "trigger": map[string]any{"resource_name": "Submittals", "event_type": "update"}}}, http.StatusCreated},
 		{"AcceptsFlatBody", 0, map[string]any{"resource_name": "Punch Items", "event_type": "delete"}, http.StatusCreated},
-		{"RefusesUnknownResource", 0, map[string]any{"trigger": map[string]any{"resource_name": "Requisitions", "event_type": "create"}}, http.StatusUnprocessableEntity},
+		{"AcceptsRequisitionsForSubcontractorInvoices", 0, map[string]any{"trigger": map[string]any{"resource_name": "Requisitions", "event_type": "update"}}, http.StatusCreated},
+		{"RefusesUnknownResource", 0, map[string]any{"trigger": map[string]any{"resource_name": "Subcontractor Invoice Items", "event_type": "create"}}, http.StatusUnprocessableEntity},
 		{"RefusesUnknownEventType", 0, map[string]any{"trigger": map[string]any{"resource_name": "RFIs", "event_type": "touch"}}, http.StatusUnprocessableEntity},
 		{"RefusesEventTheResourceDoesNotFire", 0, map[string]any{"trigger": map[string]any{"resource_name": "Company Users", "event_type": "delete"}}, http.StatusUnprocessableEntity},
 		{"RefusesCompanyResourceOnProjectHook", projectA, map[string]any{"trigger": map[string]any{"resource_name": "Company Users", "event_type": "update"}}, http.StatusUnprocessableEntity},
@@ -717,27 +719,76 @@ func TestDeliveriesAPI(t *testing.T) {
 
 func TestResourcesAPI(t *testing.T) {
 	a := newAPI(t, Config{})
-	var company, project []resourceJSON
+	var company, project []map[string]any
 	a.do("GET", fmt.Sprintf("/rest/v1.0/webhooks/resources?company_id=%d", companyA), companyA, nil, &company)
 	a.do("GET", fmt.Sprintf("/rest/v1.0/webhooks/resources?project_id=%d", projectA), companyA, nil, &project)
-	has := func(list []resourceJSON, name string) bool {
+	find := func(list []map[string]any, name string) map[string]any {
 		for _, r := range list {
-			if r.ResourceName == name {
-				return true
+			if r["tools"] == name {
+				return r
 			}
 		}
-		return false
+		return nil
 	}
+	t.Run("EntriesHaveTheDocumentedFieldsOnly", func(t *testing.T) {
+		want := []string{"api_version", "create", "delete", "except", "product_category", "tools", "update"}
+		for _, r := range company {
+			var keys []string
+			for k := range r {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("entry %v has fields %v, want %v", r, keys, want)
+			}
+			if _, ok := r["tools"].(string); !ok || r["api_version"] != "v2" {
+				t.Fatalf("entry %v: tools must be the resource name, api_version v2", r)
+			}
+		}
+		users := find(company, "Company Users")
+		if users == nil || fmt.Sprint(users["except"]) != "[delete]" || users["product_category"] != "Core" {
+			t.Errorf("Company Users = %v, want except [delete] in Core", users)
+		}
+	})
 	t.Run("ProjectScopeListsProjectResourcesOnly", func(t *testing.T) {
-		if !has(project, "RFIs") || !has(project, "Payment Applications") || has(project, "Company Users") {
+		if find(project, "RFIs") == nil || find(project, "Requisitions") == nil || find(project, "Company Users") != nil {
 			t.Errorf("project catalog has %d entries, wrong membership", len(project))
 		}
 	})
 	t.Run("CompanyScopeListsEverything", func(t *testing.T) {
-		if !has(company, "Company Users") || !has(company, "RFIs") || len(company) <= len(project) {
+		if find(company, "Company Users") == nil || find(company, "RFIs") == nil || len(company) <= len(project) {
 			t.Errorf("company catalog has %d entries", len(company))
 		}
 	})
+	t.Run("ListsTheItemsTheGatewayFollows", func(t *testing.T) {
+		for _, name := range []string{ResourceRFIs, ResourceSubmittals, ResourcePunchItems, ResourceWorkOrderContracts,
+			ResourcePurchaseOrderContracts, ResourceRequisitions, ResourcePaymentApplications} {
+			if r := find(project, name); r == nil || r["product_category"] == "" {
+				t.Errorf("%q missing from the project catalog", name)
+			}
+		}
+	})
+}
+
+func TestEmitUsesCatalogNames(t *testing.T) {
+	a := newAPI(t, Config{})
+	rc := newReceiver(t, always(http.StatusOK))
+	a.hook(companyA, 0, rc.srv.URL, "Bearer x", "Requisitions/update", "Payment Applications/update")
+	inv := func(name string) Event {
+		return Event{CompanyID: companyA, ProjectID: projectA, UserID: userID, ResourceName: name, ResourceID: 77, EventType: "update"}
+	}
+	for _, name := range []string{ResourceRequisitions, "requisitions", ResourcePaymentApplications} {
+		t.Run(strings.ReplaceAll(name, " ", ""), func(t *testing.T) {
+			a.svc.Emit(inv(name))
+			var p payloadV2
+			if err := json.Unmarshal(rc.next(t).body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.ResourceName != ResourceRequisitions {
+				t.Errorf("subcontractor invoice event %q sent as %q, want %q", name, p.ResourceName, ResourceRequisitions)
+			}
+		})
+	}
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
