@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -232,4 +235,84 @@ func (l *driftLogs) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestGatewayReportsProcoreDrift: the server wires one Drift into its Procore
+// client, so an unknown RFI status from Procore is answered as UNKNOWN and
+// shows in the gateway's /metrics and on its debug listener's
+// /debug/procore/drift (and nowhere on the public listener).
+func TestGatewayReportsProcoreDrift(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Seed: 12, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 3}})
+	var projectID int64
+	sb.ReadDataset(func(ds *data.Dataset) { projectID = ds.Projects[0].ID })
+	sb.SetFaults(sandbox.Faults{Drift: sandbox.Drift{Rules: []sandbox.DriftRule{
+		{Resource: "rfis", Kind: sandbox.DriftUnknownEnum, Field: "status", Value: json.RawMessage(`"in_design_review"`)},
+	}}})
+	g := startGateway(t, copyEnv(env), "-debug-addr", "127.0.0.1:0")
+	r := g.query(t, `query($p: ID!) { project(id: $p) { rfis { nodes { id status } } } }`, map[string]any{"p": strconv.FormatInt(projectID, 10)})
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %s", r.Errors)
+	}
+	var out struct {
+		Project struct {
+			RFIs struct {
+				Nodes []struct{ ID, Status string }
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &out); err != nil || len(out.Project.RFIs.Nodes) == 0 {
+		t.Fatalf("answer %s: %v", r.Data, err)
+	}
+	for _, n := range out.Project.RFIs.Nodes {
+		if n.Status != "UNKNOWN" {
+			t.Fatalf("RFI %s status %s, want UNKNOWN", n.ID, n.Status)
+		}
+	}
+
+	resp, err := http.Get(g.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	series := regexp.MustCompile(`(?m)^procoregraph_procore_drift_total\{kind="unknown_enum",operation="list RFIs"\} (\d+)$`).FindSubmatch(body)
+	if series == nil || string(series[1]) == "0" {
+		t.Fatalf("no drift counted in /metrics:\n%s", grepLines(string(body), "procoregraph_procore_drift"))
+	}
+
+	if resp, err := http.Get(g.URL + "/debug/procore/drift"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("the drift list is served on the public listener")
+		}
+	}
+	resp, err = http.Get("http://" + debugAddr(t, g) + "/debug/procore/drift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap rest.DriftSnapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range snap.Findings {
+		if f.Operation == "list RFIs" && f.Kind == rest.DriftUnknownEnum && f.Field == "status" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("debug listing %+v lacks list RFIs unknown_enum status", snap.Findings)
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -149,7 +149,7 @@ func newRevocations(ctx context.Context, cfg config, logger *slog.Logger) (*revo
 // configured for the service connection, the gateway's public URL for the
 // redirect, the shared store for sessions and token pairs.
 func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection, store cache.Store, logger *slog.Logger,
-	observe func(string, string, int, time.Duration), auditLog *audit.Logger, rev streams.Publisher, guard *httpguard.Guard,
+	observe func(string, string, int, time.Duration), drift *rest.Drift, auditLog *audit.Logger, rev streams.Publisher, guard *httpguard.Guard,
 	budgets func(key string) rest.BudgetStore) (*signin.Service, error) {
 	box, err := sealbox.New(key)
 	if err != nil {
@@ -175,6 +175,7 @@ func newSignIn(cfg config, key []byte, publicURL string, conn *tenant.Connection
 				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 				OnUpstreamCall: observe,
 				Logger:         logger,
+				Drift:          drift,
 			})
 		},
 	})

@@ -83,6 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	upstreamMetrics := reqstats.NewUpstreamMetrics(reg)
+	// One drift detector for every Procore client in the process (service,
+	// Sign in with Procore, browser sessions): counted in
+	// procoregraph_procore_drift_total, listed on the debug listener.
+	drift := rest.NewDrift(rest.DriftOptions{Logger: logger})
+	reg.MustRegister(drift)
 	tokens, closeTokens, err := newTokenStore(cfg)
 	if err != nil {
 		return err
@@ -106,6 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OnUpstreamCall: upstreamMetrics.Observe,
 		Logger:         logger,
 		TokenStore:     tokens,
+		Drift:          drift,
 	})
 	if err != nil {
 		return fmt.Errorf("procore client: %w", err)
@@ -196,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	auditLog, closeAudit := newAudit(cfg, stderr, logger)
 	defer closeAudit()
-	sess, sessionCodes, closeSessions, err := newSessions(cfg, key, logger, upstreamMetrics.Observe, lv.store, watch, revocations, auditLog)
+	sess, sessionCodes, closeSessions, err := newSessions(cfg, key, logger, upstreamMetrics.Observe, drift, lv.store, watch, revocations, auditLog)
 	if err != nil {
 		return err
 	}
@@ -209,7 +215,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, auditLog, revocations, guard, budgets)
+	signIn, err := newSignIn(cfg, key, publicURL, conn, lv.store, logger, upstreamMetrics.Observe, drift, auditLog, revocations, guard, budgets)
 	if err != nil {
 		return err
 	}
@@ -271,7 +277,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 
 	if cfg.DebugAddr != "" {
-		stopDebug, err := serveDebug(cfg.DebugAddr, logger, func(ctx context.Context, scope string) error {
+		stopDebug, err := serveDebug(cfg.DebugAddr, logger, drift, func(ctx context.Context, scope string) error {
 			return c.Invalidate(ctx, conn.ID, scope)
 		})
 		if err != nil {
@@ -375,8 +381,11 @@ func buildVersion() string {
 // /debug/cache/invalidate?scope=S drops the configured connection's cached
 // data in scope S (all of it when S is empty), as a mutation would: for
 // operators, and for benchmarks that measure cold queries in a warm process.
-func serveDebug(addr string, logger *slog.Logger, invalidate func(ctx context.Context, scope string) error) (func(), error) {
+// GET /debug/procore/drift lists the Procore response drift seen so far
+// (rest.Drift): operation, field, kind, count, first and last seen.
+func serveDebug(addr string, logger *slog.Logger, drift http.Handler, invalidate func(ctx context.Context, scope string) error) (func(), error) {
 	mux := http.NewServeMux()
+	mux.Handle("GET /debug/procore/drift", drift)
 	mux.HandleFunc("POST /debug/cache/invalidate", func(w http.ResponseWriter, r *http.Request) {
 		if err := invalidate(r.Context(), r.URL.Query().Get("scope")); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)

@@ -26,7 +26,7 @@ import (
 //
 // watch, when not nil, runs for each session connection this process serves
 // (the poller of its changes) until the session ends.
-func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(string, string, int, time.Duration), store cache.Store,
+func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(string, string, int, time.Duration), drift *rest.Drift, store cache.Store,
 	watch func(context.Context, *tenant.Connection), rev streams.Publisher, auditLog *audit.Logger) (*sessions.Service, http.Handler, func(), error) {
 	if cfg.LoginURL == "" {
 		// parseConfig derives it; a config built elsewhere may not have.
@@ -74,6 +74,7 @@ func newSessions(cfg config, key []byte, logger *slog.Logger, observe func(strin
 				HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 				OnUpstreamCall: observe,
 				Logger:         logger,
+				Drift:          drift,
 			})
 		},
 	})
