@@ -167,6 +167,14 @@ func costBattery(t *testing.T, ids costIDs) []costCase {
 				page: sel, cursor: []any{"projects", "nodes", nil, f, "pageInfo", "endCursor"}},
 		)
 	}
+	// Lists Procore cannot filter by updated_at are read whole for
+	// updatedSince, whatever first is.
+	for _, f := range []string{"costCodes", "vendors"} {
+		sel := fmt.Sprintf(`query($since: DateTime) { projects(first: 8) { nodes { id
+  %s(first: 2, updatedSince: $since) { totalCount nodes { id } } } } }`, f)
+		cases = append(cases, costCase{name: "Project." + f + " updatedSince first 2", query: sel,
+			vars: map[string]any{"since": "2000-01-01T00:00:00Z"}})
+	}
 	projects := `query($first: Int, $after: String) { projects(first: $first, after: $after) { totalCount pageInfo { endCursor } nodes { id name } } }`
 	company := `query($first: Int, $after: String) { companies { id
   users(first: $first, after: $after) { totalCount pageInfo { endCursor } nodes { id name } }

@@ -5716,7 +5716,12 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   budget: [BudgetView!]!
   "Billing periods."
   billingPeriods: [BillingPeriod!]!
-  "Cost codes."
+  """
+  Cost codes. Procore's cost codes list has no updated_at filter, so with
+  updatedSince the gateway reads the whole list and filters it itself: it
+  costs as many Procore calls as the full list, and cost codes whose
+  updated_at Procore does not give are kept.
+  """
   costCodes(first: Int = 100, after: String, updatedSince: DateTime): CostCodeConnection!
   "Daily logs (manpower and notes) grouped by day, within an inclusive date range (default: the last 7 days)."
   dailyLogs(from: Date, to: Date): [DailyLog!]!
@@ -5726,7 +5731,12 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   punchItems(first: Int = 50, after: String, updatedSince: DateTime): PunchItemConnection!
   "Project directory users."
   users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection!
-  "Project directory vendors."
+  """
+  Project directory vendors. Procore's project vendors list has no
+  updated_at filter, so with updatedSince the gateway reads the whole list and
+  filters it itself: it costs as many Procore calls as the full list, and
+  vendors whose updated_at Procore does not give are kept.
+  """
   vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection!
 }
 

@@ -37,6 +37,13 @@ type Rule struct {
 	// ProjectSearch multiplies the calls by the company's project count:
 	// lookups of items known only by id ask every project.
 	ProjectSearch bool
+	// WholeWith names an argument that, when given a value, makes a
+	// connection read the whole Procore list whatever `first` and `after`
+	// are (Procore has no such filter, so the gateway applies it to the
+	// whole list): WholeItems items are assumed then, unless offset + first
+	// is more.
+	WholeWith  string
+	WholeItems int
 	// Items is how many objects a list field without `first` yields (0: the
 	// field yields one object, or for a connection `first`).
 	Items int
@@ -239,6 +246,9 @@ func (w *walker) cost(f *ast.Field, r Rule, mult float64, per map[string]float64
 		if beyond {
 			items = 1
 		}
+		if r.WholeWith != "" && w.argGiven(f, r.WholeWith) {
+			items = max(items, r.WholeItems)
+		}
 		items = min(items, w.a.o.MaxListItems)
 		if r.Page > 0 {
 			calls = math.Max(1, math.Ceil(float64(items)/float64(r.Page)))
@@ -259,6 +269,17 @@ func (w *walker) cost(f *ast.Field, r Rule, mult float64, per map[string]float64
 		calls *= float64(w.a.o.Projects)
 	}
 	return base * calls, yield
+}
+
+// argGiven reports whether f's argument name has a non-null value (after
+// variables).
+func (w *walker) argGiven(f *ast.Field, name string) bool {
+	a := f.Arguments.ForName(name)
+	if a == nil || a.Value == nil {
+		return false
+	}
+	v, err := a.Value.Value(w.vars)
+	return err == nil && v != nil
 }
 
 // intArg is an Int argument's value, else its schema default, else 0.

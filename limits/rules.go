@@ -17,9 +17,12 @@ const (
 //
 // Whole-list reads (every invoice or commitment of a project, for one
 // item's field) assume up to 300 items a project; budget views, up to 5;
-// companies a credential sees, up to 100 (one page).
+// companies a credential sees, up to 100 (one page). Lists Procore cannot
+// filter by updated_at (project cost codes and vendors) are read whole for
+// updatedSince: up to 1,000 items assumed.
 func Rules() map[string]Rule {
 	list := Rule{Connection: true, Page: pageDefault}
+	wholeSince := Rule{Connection: true, Page: pageDefault, WholeWith: "updatedSince", WholeItems: 1000}
 	return map[string]Rule{
 		// Me, and the companies list for viewer.company.
 		"Query.viewer": {Calls: 2},
@@ -41,13 +44,13 @@ func Rules() map[string]Rule {
 		"Project.changeOrders":   {Connection: true, Calls: 1},
 		"Project.budget":         {Calls: 1, Items: 5},
 		"Project.billingPeriods": {Calls: 1, Items: 24},
-		"Project.costCodes":      list,
+		"Project.costCodes":      wholeSince,
 		// Manpower and notes logs, unpaginated; up to 367 days.
 		"Project.dailyLogs":    {Calls: 2, Items: 367},
 		"Project.observations": list,
 		"Project.punchItems":   list,
 		"Project.users":        list,
-		"Project.vendors":      list,
+		"Project.vendors":      wholeSince,
 		"BudgetView.rows":      {Calls: 1, Items: 200},
 
 		// The RFI detail, when the list item carries no questions.
@@ -93,7 +96,10 @@ func Rules() map[string]Rule {
 		"_Entity.Submittal":  {Calls: 1, Batch: idBatch, ProjectSearch: true},
 		"_Entity.Commitment": {Calls: 1, Lists: 2, Batch: idBatch, ProjectSearch: true},
 		"_Entity.Invoice":    {Calls: 1, Batch: idBatch, ProjectSearch: true},
-		"_Entity.User":       {Calls: 1, Batch: idBatch},
-		"_Entity.Vendor":     {Calls: 1, Batch: idBatch},
+		// Company users have no id filter: a batch of ids walks the
+		// directory (up to 1,000 users assumed: 10 pages) or fetches each
+		// id, whichever is fewer calls.
+		"_Entity.User":   {Calls: 10, Batch: idBatch},
+		"_Entity.Vendor": {Calls: 1, Batch: idBatch},
 	}
 }

@@ -257,6 +257,8 @@ func (g *gen) project(c *Company, pi int) {
 		CreatedAt: created,
 	}
 	p.Description = fmt.Sprintf("%s of approximately %d sq ft in %s, %s.", kind.Name, p.SquareFeet, city.City, city.State)
+	// From the position alone, no random draw (changeorders.go).
+	p.ChangeOrderTiers = changeOrderTiers(len(d.Projects))
 	p.StageID = int64(slices.Index(projectStages, p.Stage)) + 1
 	switch g.intn(4) {
 	case 0:

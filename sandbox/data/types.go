@@ -40,6 +40,7 @@ const (
 	KindPunchItem
 	KindAttachment
 	KindOffice
+	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
 	numKinds
 )
 
@@ -307,6 +308,9 @@ type Project struct {
 	OfficeID       int64
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// ChangeOrderTiers is the project's change order tier setting, 1, 2 or 3
+	// (see changeOrderTiers in generate.go and ThreeTierChangeOrders).
+	ChangeOrderTiers int
 
 	UserIDs   []int64 // project directory, sorted
 	VendorIDs []int64 // project vendors, sorted
@@ -629,6 +633,9 @@ type ChangeOrderLine struct {
 	ID          int64
 	Amount      Fixed
 	Description string
+	// CostCodeID is the line's budget code (0: none); its WBS code is
+	// WBSCodeOf(CostCodeID).
+	CostCodeID int64
 }
 
 // BillingPeriod is a project billing period.

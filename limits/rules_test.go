@@ -1,0 +1,47 @@
+package limits_test
+
+import (
+	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+
+	"procoregraph/graph"
+	"procoregraph/limits"
+)
+
+// TestWholeListReadsAreCostedWhole: project cost codes and vendors have no
+// updated_at filter in Procore, so updatedSince reads the whole list (up to
+// 1,000 items assumed: 10 calls) whatever first is; without it, or with a
+// null value, first decides. Company users have no id filter, so a
+// federation lookup of a batch of ids is costed as a walk of the directory.
+func TestWholeListReadsAreCostedWhole(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	a := limits.NewAnalyzer(limits.Options{}, limits.Rules())
+	for _, tc := range []struct {
+		name  string
+		query string
+		vars  map[string]any
+		want  int
+	}{
+		{"cost codes without updatedSince read one page", `{ project(id: "1") { costCodes(first: 5) { nodes { id } } } }`, nil, 1 + 1},
+		{"cost codes with updatedSince read the whole list", `{ project(id: "1") { costCodes(first: 5, updatedSince: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 10},
+		{"vendors with updatedSince from a variable read the whole list", `query($s: DateTime) { project(id: "1") { vendors(first: 1, updatedSince: $s) { nodes { id } } } }`,
+			map[string]any{"s": "2026-01-01T00:00:00Z"}, 1 + 10},
+		{"vendors with a null updatedSince read one page", `query($s: DateTime) { project(id: "1") { vendors(first: 1, updatedSince: $s) { nodes { id } } } }`,
+			map[string]any{"s": nil}, 1 + 1},
+		{"vendors with updatedSince and a large page read that page", `{ project(id: "1") { vendors(first: 1500, updatedSince: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 15},
+		{"RFIs with updatedSince read one page (Procore filters them)", `{ project(id: "1") { rfis(first: 5, updatedSince: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 1},
+		{"company users by id walk the directory", `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id } } }`,
+			map[string]any{"r": []any{map[string]any{"__typename": "User", "id": "1"}, map[string]any{"__typename": "User", "id": "2"}}}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQuery(schema, tc.query)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := a.Analyze(doc.Operations[0], doc, tc.vars).Cost; got != tc.want {
+				t.Fatalf("cost %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
