@@ -21,6 +21,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"procoregraph/adapter/rest"
 	"procoregraph/cache"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
@@ -474,6 +475,18 @@ func TestMutations(t *testing.T) {
 	})
 
 	t.Run("CreateCommitmentChangeOrderIsReadBack", func(t *testing.T) {
+		// The amount is a Procore v2.0 change order line item, which needs the
+		// WBS (budget) code of one of the commitment's lines.
+		var costCode int64
+		m.sb.ReadDataset(func(d *data.Dataset) {
+			for _, p := range d.Projects {
+				if id64(p.ID) == m.project {
+					costCode = p.CostCodes[len(p.CostCodes)-1].ID
+				}
+			}
+		})
+		bracing := m.createCommitment(t, map[string]any{"kind": "SUBCONTRACT", "title": "Bracing", "vendorId": m.vendor, "status": "APPROVED",
+			"lineItems": []map[string]any{{"description": "Bracing", "amount": "9000.00", "costCodeId": id64(costCode)}}})
 		var out struct {
 			C struct {
 				ChangeOrder *struct{ ID, Number, Title, Status, GrandTotal string } `json:"changeOrder"`
@@ -481,12 +494,15 @@ func TestMutations(t *testing.T) {
 			} `json:"createCommitmentChangeOrder"`
 		}
 		m.do(t, `mutation($in: CreateCommitmentChangeOrderInput!) { createCommitmentChangeOrder(input: $in) { changeOrder { id number title status grandTotal } `+userErrorsSel+` } }`,
-			map[string]any{"in": map[string]any{"projectId": m.project, "commitmentId": subcontract.ID, "title": "Added bracing",
+			map[string]any{"in": map[string]any{"projectId": m.project, "commitmentId": bracing.ID, "title": "Added bracing",
 				"amount": "-250.75", "status": "APPROVED"}}, &out)
 		if len(out.C.UserErrors) > 0 || out.C.ChangeOrder == nil {
 			t.Fatalf("createCommitmentChangeOrder: %+v", out.C.UserErrors)
 		}
-		back := m.readCommitment(t, subcontract.ID)
+		if got := out.C.ChangeOrder; got.Status != "APPROVED" || !dec(t, got.GrandTotal).Equal(decimal.RequireFromString("-250.75")) {
+			t.Fatalf("createCommitmentChangeOrder answered %+v, want APPROVED with grand total -250.75", got)
+		}
+		back := m.readCommitment(t, bracing.ID)
 		var found bool
 		for _, co := range back.ChangeOrders {
 			if co.ID == out.C.ChangeOrder.ID {
@@ -495,6 +511,24 @@ func TestMutations(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("change order %+v not read back as created: %+v", out.C.ChangeOrder, back.ChangeOrders)
+		}
+	})
+
+	t.Run("ChangeOrderOnACommitmentWithoutABudgetCodeIsAUserError", func(t *testing.T) {
+		var out struct {
+			C struct {
+				ChangeOrder *struct{ ID string } `json:"changeOrder"`
+				UserErrors  []userError          `json:"userErrors"`
+			} `json:"createCommitmentChangeOrder"`
+		}
+		// subcontract's lines have no cost code, so no WBS code.
+		m.do(t, `mutation($in: CreateCommitmentChangeOrderInput!) { createCommitmentChangeOrder(input: $in) { changeOrder { id } `+userErrorsSel+` } }`,
+			map[string]any{"in": map[string]any{"projectId": m.project, "commitmentId": subcontract.ID, "amount": "10"}}, &out)
+		if out.C.ChangeOrder != nil || len(out.C.UserErrors) != 1 || !slices.Equal(out.C.UserErrors[0].Field, []string{"input", "commitmentId"}) {
+			t.Fatalf("%+v, want no change order and a userError on commitmentId", out.C)
+		}
+		if back := m.readCommitment(t, subcontract.ID); len(back.ChangeOrders) != 0 {
+			t.Fatalf("change orders %+v created", back.ChangeOrders)
 		}
 	})
 
@@ -989,6 +1023,81 @@ func concurrentCreates(t *testing.T, gws []*gatewayProc, n int, input map[string
 	close(start)
 	wg.Wait()
 	return got
+}
+
+// TestThreeTierProjectHasNoCommitmentChangeOrders: on a project with 3-tier
+// change management (every fifth sandbox project), Procore serves no
+// commitment change orders: the lists are empty without errors, and
+// createCommitmentChangeOrder is a userError saying why, creating nothing.
+func TestThreeTierProjectHasNoCommitmentChangeOrders(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 5, ItemsPerProject: 3}})
+	m := &mutationEnv{sb: sb, env: env}
+	var commitment string
+	var before int
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			if p.ThreeTierChangeOrders() && len(p.Commitments) > 0 {
+				m.project, commitment, before = id64(p.ID), id64(p.Commitments[0].ID), len(p.ChangeOrders)
+			}
+		}
+	})
+	if m.project == "" || before == 0 {
+		t.Fatal("no 3-tier project with commitments and (package) change orders in the dataset")
+	}
+	m.gw = startGateway(t, env)
+
+	var q struct {
+		Project struct {
+			ChangeOrders struct {
+				TotalCount int                   `json:"totalCount"`
+				Nodes      []struct{ ID string } `json:"nodes"`
+			} `json:"changeOrders"`
+			Commitments struct {
+				Nodes []struct {
+					ID           string                `json:"id"`
+					ChangeOrders []struct{ ID string } `json:"changeOrders"`
+				} `json:"nodes"`
+			} `json:"commitments"`
+		} `json:"project"`
+	}
+	// m.do fails on any GraphQL error.
+	m.do(t, `query($p: ID!) { project(id: $p) { changeOrders { totalCount nodes { id } } commitments(first: 100) { nodes { id changeOrders { id } } } } }`,
+		map[string]any{"p": m.project}, &q)
+	if q.Project.ChangeOrders.TotalCount != 0 || len(q.Project.ChangeOrders.Nodes) != 0 || len(q.Project.Commitments.Nodes) == 0 {
+		t.Fatalf("project change orders %+v over %d commitments, want none", q.Project.ChangeOrders, len(q.Project.Commitments.Nodes))
+	}
+	for _, c := range q.Project.Commitments.Nodes {
+		if len(c.ChangeOrders) != 0 {
+			t.Fatalf("commitment %s lists change orders %+v", c.ID, c.ChangeOrders)
+		}
+	}
+
+	var out struct {
+		C struct {
+			ChangeOrder *struct{ ID string } `json:"changeOrder"`
+			UserErrors  []userError          `json:"userErrors"`
+		} `json:"createCommitmentChangeOrder"`
+	}
+	m.do(t, `mutation($in: CreateCommitmentChangeOrderInput!) { createCommitmentChangeOrder(input: $in) { changeOrder { id } `+userErrorsSel+` } }`,
+		map[string]any{"in": map[string]any{"projectId": m.project, "commitmentId": commitment, "amount": "100"}}, &out)
+	if out.C.ChangeOrder != nil || len(out.C.UserErrors) != 1 {
+		t.Fatalf("%+v, want one userError and no change order", out.C)
+	}
+	if ue := out.C.UserErrors[0]; ue.Code != "REJECTED" || ue.Message != rest.ThreeTierChangeOrdersMessage {
+		t.Fatalf("userError %+v, want REJECTED: %q", ue, rest.ThreeTierChangeOrdersMessage)
+	}
+	var after int
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			if id64(p.ID) == m.project {
+				after = len(p.ChangeOrders)
+			}
+		}
+	})
+	if after != before {
+		t.Fatalf("%d change orders after the refusal, want %d", after, before)
+	}
 }
 
 func TestIdempotentCreates(t *testing.T) {

@@ -4789,7 +4789,11 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   contractDate: Date
   "Schedule of values."
   lineItems: [CommitmentLineItem!]!
-  "Change orders on this commitment."
+  """
+  Change orders on this commitment. Empty, without an error, on a project with 3-tier change management:
+  Procore serves commitment change orders on 1- and 2-tier projects only (3-tier projects work through
+  change order packages, which this gateway does not support yet).
+  """
   changeOrders: [ChangeOrder!]!
   "Subcontractor invoices on this commitment."
   invoices(first: Int = 50, after: String): InvoiceConnection!
@@ -5147,7 +5151,13 @@ type Mutation {
   createCommitment(input: CreateCommitmentInput!): CreateCommitmentPayload!
   "Set a commitment's status (approving locks its schedule of values)."
   updateCommitmentStatus(input: UpdateCommitmentStatusInput!): UpdateCommitmentStatusPayload!
-  "Create a change order on a commitment."
+  """
+  Create a change order on a commitment. Procore takes it in three calls (the change order in draft, its
+  amount as a line item on the budget code of the commitment's first coded line, then the status); when a
+  later call fails the change order is deleted again, so nothing is left half-written. Projects with 3-tier
+  change management are refused with a REJECTED userError (Procore serves commitment change orders on 1-
+  and 2-tier projects only).
+  """
   createCommitmentChangeOrder(input: CreateCommitmentChangeOrderInput!): CreateCommitmentChangeOrderPayload!
 
   "Create a subcontractor invoice (pay application) against an approved commitment, with its G703 rows."
@@ -32907,11 +32917,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

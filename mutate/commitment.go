@@ -167,7 +167,16 @@ func (s *Runner) UpdateCommitmentStatus(ctx context.Context, in UpdateCommitment
 }
 
 // CreateCommitmentChangeOrder creates a change order on a commitment, with
-// one line for its amount (negative for a deductive change).
+// one line for its amount (negative for a deductive change). Procore takes
+// the change order and its line in separate calls (the adapter's
+// CreateChangeOrder): when the line (or the final status) fails after the
+// change order was created, the adapter deletes it again and the payload has
+// no change order and a userError (on amount or status when Procore refused
+// it). Only when that delete fails too does the payload carry the left-over
+// change order with its userError (INCOMPLETE when Procore did not refuse
+// the step) rather than hiding it. On a project with 3-tier change
+// management Procore serves no commitment change orders: a REJECTED
+// userError says so and nothing is created.
 func (s *Runner) CreateCommitmentChangeOrder(ctx context.Context, in CreateCommitmentChangeOrderInput) (*CreateCommitmentChangeOrderPayload, error) {
 	e, err := s.env(ctx)
 	if err != nil {

@@ -274,6 +274,7 @@ var pathRenames = map[string]string{
 	"items.*.materials_stored_retainage_percent_this_period": "items.*.materialsStoredRetainagePercent",
 	"forwardee_ids":                                          "forwardeeId",
 	"forwardee_ids.*":                                        "forwardeeId",
+	"submittal_approver.submittal_response_id":               "responseId",
 }
 
 // segmentRenames maps single Procore field names to schema names.
@@ -285,6 +286,7 @@ var segmentRenames = map[string]string{
 	"specification_section_id": "specSectionId",
 	"specSection":              "specSectionId",
 	"contract_id":              "commitmentId",
+	"submittal_response_id":    "responseId",
 	"line_items":               "lineItems",
 	"uom":                      "uom",
 }

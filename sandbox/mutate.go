@@ -205,7 +205,7 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		if v, ok := set.str("invoice_number"); ok {
 			x.InvoiceNumber = v
 		}
-		done = mutated{&x.UpdatedAt, resInvoices, x.ID, func(e *enc) { renderInvoice(e, s.ds, p, x, true) }}
+		done = mutated{&x.UpdatedAt, resRequisitions, x.ID, func(e *enc) { renderInvoice(e, s.ds, p, x, true) }}
 	case "commitment":
 		x := p.Commitment(m.ID)
 		if x == nil {

@@ -60,6 +60,10 @@ func (s *Server) routes() http.Handler {
 	}
 	api("GET /rest/v1.0/projects/{project_id}/commitment_change_orders", s.listChangeOrders, std)
 	api("POST /rest/v1.0/projects/{project_id}/commitment_change_orders", s.createChangeOrder, std)
+	api("PATCH /rest/v1.0/projects/{project_id}/commitment_change_orders/{id}", s.updateChangeOrder, std)
+	api("DELETE /rest/v1.0/projects/{project_id}/commitment_change_orders/{id}", s.deleteChangeOrder, std)
+	api("POST /rest/v2.0/companies/{company_id}/projects/{project_id}/commitment_change_orders/{commitment_change_order_id}/line_items", s.createChangeOrderLineItem, std)
+	api("GET /rest/v2.0/companies/{company_id}/projects/{project_id}/commitment_contracts/{commitment_contract_id}/line_items", s.listCommitmentContractLineItems, std)
 	api("GET /rest/v1.0/projects/{project_id}/billing_periods", s.listBillingPeriods, std)
 	api("GET /rest/v1.1/requisitions", s.listInvoices, std)
 	api("POST /rest/v1.1/requisitions", s.createInvoice, std)
@@ -629,29 +633,6 @@ func (s *Server) listLineItems(w http.ResponseWriter, r *http.Request, c *call, 
 		return
 	}
 	writeList(s, w, r, x.LineItems, pageStandard, func(e *enc, li *data.LineItem) { renderLineItem(e, p, li) })
-}
-
-func (s *Server) listChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	q := paramsOf(r)
-	items, ok := filterCommon(w, q, p.ChangeOrders, func(x *data.ChangeOrder) int64 { return x.ID }, func(x *data.ChangeOrder) time.Time { return x.UpdatedAt })
-	if !ok {
-		return
-	}
-	if ct, on, err := q.ids("filters[contract_id]"); err == nil && on {
-		items = filterItems(items, func(x *data.ChangeOrder) bool { return containsID(ct, x.ContractID) })
-	}
-	sortItems(items, q, sorter[*data.ChangeOrder]{
-		"number":     func(a, b *data.ChangeOrder) int { return strings.Compare(a.Number, b.Number) },
-		"created_at": func(a, b *data.ChangeOrder) int { return a.CreatedAt.Compare(b.CreatedAt) },
-		"updated_at": func(a, b *data.ChangeOrder) int { return a.UpdatedAt.Compare(b.UpdatedAt) },
-	}, func(x *data.ChangeOrder) int64 { return x.ID })
-	writeList(s, w, r, items, pageWhole, func(e *enc, x *data.ChangeOrder) { renderChangeOrder(e, s.ds, x) })
 }
 
 func (s *Server) listBillingPeriods(w http.ResponseWriter, r *http.Request, c *call) {

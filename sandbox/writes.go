@@ -9,21 +9,24 @@ import (
 	"time"
 
 	"procoregraph/sandbox/data"
+	"procoregraph/sandbox/webhooks"
 )
 
-// Webhook resource names, as in Procore's catalog.
+// Webhook resource names, as Procore's resources catalog spells them
+// (webhooks.Resource*): subcontractor invoices are Requisitions ("Payment
+// Applications" is the owner side, which the sandbox does not model).
 const (
-	resRFIs         = "RFIs"
-	resRFIReplies   = "RFI Replies"
-	resSubmittals   = "Submittals"
-	resWorkOrders   = "Work Order Contracts"
+	resRFIs         = webhooks.ResourceRFIs
+	resRFIReplies   = webhooks.ResourceRFIReplies
+	resSubmittals   = webhooks.ResourceSubmittals
+	resWorkOrders   = webhooks.ResourceWorkOrderContracts
 	resWOLines      = "Work Order Contract Line Items"
-	resPurchase     = "Purchase Order Contracts"
+	resPurchase     = webhooks.ResourcePurchaseOrderContracts
 	resPOLines      = "Purchase Order Contract Line Items"
-	resChangeOrders = "Change Order Packages"
-	resInvoices     = "Payment Applications"
-	resObservations = "Observation Items"
-	resPunchItems   = "Punch Items"
+	resChangeOrders = webhooks.ResourceChangeOrderPackages
+	resRequisitions = webhooks.ResourceRequisitions
+	resObservations = webhooks.ResourceObservationItems
+	resPunchItems   = webhooks.ResourcePunchItems
 )
 
 func commitmentResource(kind string) (contract, lines string) {
@@ -1123,84 +1126,6 @@ func (s *Server) createLineItem(w http.ResponseWriter, r *http.Request, c *call,
 	s.writeOne(w, http.StatusCreated, func(e *enc) { renderLineItem(e, p, li) })
 }
 
-// --- commitment change orders ---
-
-func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *call) {
-	var body struct {
-		ChangeOrder *struct {
-			ContractID  *idIn   `json:"contract_id"`
-			Number      *strIn  `json:"number"`
-			Title       *string `json:"title"`
-			Status      *string `json:"status"`
-			Description *string `json:"description"`
-			DueDate     *string `json:"due_date"`
-			LineItems   []struct {
-				Amount      decIn   `json:"amount"`
-				Description *string `json:"description"`
-			} `json:"line_items"`
-		} `json:"change_order"`
-	}
-	in, ok := decodeEnvelope(w, r, &body, &body.ChangeOrder, "change_order")
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	var f fieldErrors
-	var contract *data.Commitment
-	if in.ContractID == nil || *in.ContractID == 0 {
-		f.add("contract_id", "can't be blank")
-	} else if contract = p.Commitment(int64(*in.ContractID)); contract == nil {
-		f.add("contract_id", "is invalid")
-	}
-	x := &data.ChangeOrder{ProjectID: p.ID, Status: "draft", CreatedByID: c.p.UserID}
-	f.oneOf("status", &x.Status, in.Status, data.ChangeOrderStatuses)
-	x.DueDate = f.date("due_date", in.DueDate)
-	for i, l := range in.LineItems {
-		field := fmt.Sprintf("line_items[%d].amount", i)
-		if !l.Amount.set {
-			f.add(field, "can't be blank")
-		}
-		line := data.ChangeOrderLine{Amount: f.fixed(field, l.Amount)}
-		if l.Description != nil {
-			line.Description = *l.Description
-		}
-		x.Lines = append(x.Lines, line)
-	}
-	if f.failed(w) {
-		return
-	}
-	now := s.stamp(time.Time{})
-	x.ID, x.ContractID = s.ds.NextID(data.KindChangeOrder), contract.ID
-	for i := range x.Lines {
-		x.Lines[i].ID = s.ds.NextID(data.KindChangeOrderLine)
-	}
-	if in.Number != nil && strings.TrimSpace(string(*in.Number)) != "" {
-		x.Number = strings.TrimSpace(string(*in.Number))
-	} else {
-		n := 0
-		for _, o := range p.ChangeOrders {
-			if o.ContractID == contract.ID {
-				n++
-			}
-		}
-		x.Number = fmt.Sprintf("%s-CO-%d", contract.Number, n+1)
-	}
-	setIfSent(&x.Title, in.Title)
-	setIfSent(&x.Description, in.Description)
-	x.CreatedAt, x.UpdatedAt = now, now
-	p.ChangeOrders = append(p.ChangeOrders, x)
-	contract.UpdatedAt = s.stamp(contract.UpdatedAt)
-	res, _ := commitmentResource(contract.Kind)
-	c.event(p.ID, resChangeOrders, x.ID, "create")
-	c.event(p.ID, res, contract.ID, "update")
-	s.writeOne(w, http.StatusCreated, func(e *enc) { renderChangeOrder(e, s.ds, x) })
-}
-
 // --- requisitions (subcontractor invoices) ---
 
 // invoiceTransitions lists the statuses each status may move to. Approved
@@ -1427,7 +1352,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	x.CreatedAt, x.UpdatedAt = now, now
 	p.Invoices = append(p.Invoices, x)
-	c.event(p.ID, resInvoices, x.ID, "create")
+	c.event(p.ID, resRequisitions, x.ID, "create")
 	s.writeOne(w, http.StatusCreated, func(e *enc) { renderInvoice(e, s.ds, p, x, true) })
 }
 
@@ -1488,7 +1413,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	setIfSent(&x.Final, in.Final)
 	x.UpdatedAt = now
-	c.event(p.ID, resInvoices, x.ID, "update")
+	c.event(p.ID, resRequisitions, x.ID, "update")
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderInvoice(e, s.ds, p, x, true) })
 }
 

@@ -10,6 +10,8 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/cookiejar"
@@ -70,6 +72,10 @@ var adapterOperations = []string{
 	"RestV10PurchaseOrderContractsPurchaseOrderContractIdLineItemsPost",
 	"RestV10ProjectsProjectIdCommitmentChangeOrdersGet",
 	"RestV10ProjectsProjectIdCommitmentChangeOrdersPost",
+	"RestV10ProjectsProjectIdCommitmentChangeOrdersIdPatch",
+	"RestV10ProjectsProjectIdCommitmentChangeOrdersIdDelete",
+	"RestV20CompaniesCompanyIdProjectsProjectIdCommitmentChangeOrdersCommitmentChangeOrderIdLineItemsPost",
+	"RestV20CompaniesCompanyIdProjectsProjectIdCommitmentContractsCommitmentContractIdLineItemsGet",
 	"RestV10ProjectsProjectIdBillingPeriodsGet",
 	"RestV11RequisitionsGet",
 	"RestV11RequisitionsPost",
@@ -86,6 +92,8 @@ var adapterOperations = []string{
 	"RestV10WebhooksHooksIdPatch",
 	"RestV10WebhooksHooksHookIdTriggersGet",
 	"RestV10WebhooksHooksHookIdTriggersPost",
+	"RestV10WebhooksHooksHookIdTriggersIdDelete",
+	"RestV10WebhooksResourcesGet",
 	"RestV11ProjectsProjectIdUploadsPost",
 	"RestV11ProjectsProjectIdUploadsUuidPatch",
 }
@@ -325,10 +333,27 @@ func TestEveryOperationMeetsTheContract(t *testing.T) {
 		_, err := c.UpdateCommitmentStatus(ctx, pid, adapter.CommitmentPurchaseOrder, po.ID, adapter.CommitmentApproved)
 		return err
 	})
+	// A change order is a v1.0 create (commitment contract keys only), its
+	// amount a v2.0 line item on the WBS code read from the commitment's v2.0
+	// line items, then a v1.0 status update when the status is not draft.
 	run.step("CreateChangeOrder", func() error {
 		_, err := c.CreateChangeOrder(ctx, pid, adapter.ChangeOrderCreate{CommitmentID: wo.ID, Number: "CO-1", Title: "Added bracing",
 			Status: adapter.ChangeOrderPending, Description: "Bracing at grid B", DueDate: &due, Amount: decimal.RequireFromString("2500.25")})
 		return err
+	})
+	run.step("CreateChangeOrder", func() error {
+		_, err := c.CreateChangeOrder(ctx, pid, adapter.ChangeOrderCreate{CommitmentID: purchaseOrderID, Amount: decimal.RequireFromString("-40.00")})
+		return err
+	})
+	// A line Procore refuses (three decimal places) rolls the change order
+	// back with the v1.0 delete.
+	run.step("CreateChangeOrder", func() error {
+		co, err := c.CreateChangeOrder(ctx, pid, adapter.ChangeOrderCreate{CommitmentID: purchaseOrderID, Amount: decimal.RequireFromString("1.005")})
+		var ae *adapter.Error
+		if co.ID != 0 || !errors.As(err, &ae) || ae.Code != adapter.CodeBadUserInput {
+			return fmt.Errorf("a refused line: %+v, %v; want no change order and BAD_USER_INPUT", co, err)
+		}
+		return nil
 	})
 	var inv adapter.Invoice
 	run.step("CreateInvoice", func() (err error) {
@@ -370,6 +395,14 @@ func TestEveryOperationMeetsTheContract(t *testing.T) {
 		return err
 	})
 	run.step("WebhookTriggers", func() error { _, err := c.WebhookTriggers(ctx, cid, hook.ID); return err })
+	run.step("WebhookResources", func() error { _, err := c.WebhookResources(ctx, cid); return err })
+	run.step("DeleteWebhookTrigger", func() error {
+		tr, err := c.CreateWebhookTrigger(ctx, cid, hook.ID, "Submittals", "update")
+		if err != nil {
+			return err
+		}
+		return c.DeleteWebhookTrigger(ctx, cid, hook.ID, tr.ID)
+	})
 
 	// Every operation the adapter uses is in the contract and was called.
 	uses := map[string]bool{}

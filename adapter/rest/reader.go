@@ -2,8 +2,10 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -288,8 +290,45 @@ func (c *Client) Commitment(ctx context.Context, projectID int64, kind adapter.C
 	return w.commitment(projectID, kind), nil
 }
 
+// ThreeTierChangeOrdersMessage is CreateChangeOrder's BAD_USER_INPUT on a
+// project whose change management has 3 tiers.
+const ThreeTierChangeOrdersMessage = "this project uses 3-tier change management; commitment change orders are created through " +
+	"change order packages, which this gateway does not support yet"
+
+// tierWord finds "tier", "tiers", "3-tier" in a message.
+var tierWord = regexp.MustCompile(`(?i)\btiers?\b`)
+
+// threeTierRefusal reports whether err is Procore refusing a commitment
+// change order route because the project's change management has 3 tiers
+// (the commitment change order API serves 1- and 2-tier projects only). Its
+// answer to that is not published: a 4xx (400, 403 or 422) whose message
+// names the tiers is taken for it.
+func threeTierRefusal(err error) bool {
+	var ae *adapter.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Status {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusUnprocessableEntity:
+		return tierWord.MatchString(ae.Message)
+	}
+	return false
+}
+
+// statusOf is err's upstream HTTP status, 0 when it has none.
+func statusOf(err error) int {
+	var ae *adapter.Error
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
 // ChangeOrders lists a project's commitment change orders (not paginated by
-// Procore), optionally of one commitment.
+// Procore), optionally of one commitment. A project with 3-tier change
+// management has none through this API (Procore refuses the list there:
+// its change orders are change order packages): the list is empty, without
+// an error.
 func (c *Client) ChangeOrders(ctx context.Context, projectID int64, commitmentID *int64) ([]adapter.ChangeOrder, error) {
 	if err := validID("project id", projectID); err != nil {
 		return nil, err
@@ -300,6 +339,9 @@ func (c *Client) ChangeOrders(ctx context.Context, projectID int64, commitmentID
 	}
 	items, err := fetchAll[wireChangeOrder](ctx, c, listSpec{what: "list change orders",
 		path: pathf("/rest/v1.0/projects/%d/commitment_change_orders", projectID), query: q})
+	if threeTierRefusal(err) {
+		return []adapter.ChangeOrder{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,29 @@ type wireChangeOrder struct {
 	UpdatedAt  flexTime    `json:"updated_at"`
 }
 
+// wireV2LineItem is a v2.0 schedule of values row (commitment contract and
+// commitment change order line items): ids and money as strings, the row's
+// budget code as wbs_code_id and wbs_code{id, flat_code, description}.
+type wireV2LineItem struct {
+	ID        flexID      `json:"id"`
+	Amount    flexDecimal `json:"amount"`
+	WBSCodeID flexID      `json:"wbs_code_id"`
+	WBSCode   *struct {
+		ID flexID `json:"id"`
+	} `json:"wbs_code"`
+}
+
+// wbsCode is the row's WBS code id, 0 when it has none.
+func (w wireV2LineItem) wbsCode() int64 {
+	if w.WBSCodeID != 0 {
+		return int64(w.WBSCodeID)
+	}
+	if w.WBSCode != nil {
+		return int64(w.WBSCode.ID)
+	}
+	return 0
+}
+
 var changeOrderStatuses = []adapter.ChangeOrderStatus{adapter.ChangeOrderDraft, adapter.ChangeOrderPricing,
 	adapter.ChangeOrderNotPricing, adapter.ChangeOrderPending, adapter.ChangeOrderRevised, adapter.ChangeOrderProceeding,
 	adapter.ChangeOrderNotProceeding, adapter.ChangeOrderPendingBillable, adapter.ChangeOrderNoCharge,

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -503,19 +505,44 @@ func (c *Client) UpdateCommitmentStatus(ctx context.Context, projectID int64, ki
 	return c.Commitment(ctx, projectID, kind, commitmentID)
 }
 
-// CreateChangeOrder creates a commitment change order with one line for Amount.
+// CreateChangeOrder creates a commitment change order whose grand total is
+// Amount. Procore's v1.0 create takes no line items (its change_order has no
+// line_items key): the amount is a v2.0 change order line item, which needs
+// a WBS (budget) code. So:
+//
+//  1. the commitment's schedule of values (v2.0 commitment contract line
+//     items, either kind) gives the WBS code of its first line that has one;
+//     a commitment without one is refused before anything is created;
+//  2. the change order is created (v1.0) with the contract's keys only, in
+//     draft: Procore does not let an approved change order's amounts change;
+//  3. the amount is added as one v2.0 line item on that WBS code;
+//  4. the status is set (v1.0 PATCH) when it is not draft.
+//
+// When a step after 2 fails, the change order is deleted again (v1.0
+// DELETE, with its line): nothing is left half-written in Procore, the
+// returned ChangeOrder is zero and the error says what failed
+// (BAD_USER_INPUT on "amount" or "status" when Procore refused it). Only
+// when that delete fails too does the change order stay: the error says so
+// and the returned ChangeOrder carries its id, as CreateCommitment does. On
+// a project with 3-tier change management Procore serves no commitment
+// change orders: BAD_USER_INPUT saying so, nothing created.
 func (c *Client) CreateChangeOrder(ctx context.Context, projectID int64, in adapter.ChangeOrderCreate) (adapter.ChangeOrder, error) {
 	if err := firstErr(validID("project id", projectID), validID("commitment id", in.CommitmentID)); err != nil {
 		return adapter.ChangeOrder{}, err
 	}
-	st, err := changeOrderStatusWire(in.Status)
+	target, err := changeOrderStatusWire(in.Status)
 	if err != nil {
 		return adapter.ChangeOrder{}, err
 	}
-	type line struct {
-		Amount      string `json:"amount"`
-		Description string `json:"description,omitempty"`
+	companyID, err := c.CompanyID(ctx)
+	if err != nil {
+		return adapter.ChangeOrder{}, err
 	}
+	wbs, err := c.commitmentWBSCode(ctx, companyID, projectID, in.CommitmentID)
+	if err != nil {
+		return adapter.ChangeOrder{}, err
+	}
+
 	type changeOrder struct {
 		ContractID  int64   `json:"contract_id"`
 		Number      string  `json:"number,omitempty"`
@@ -523,22 +550,117 @@ func (c *Client) CreateChangeOrder(ctx context.Context, projectID int64, in adap
 		Status      string  `json:"status"`
 		Description string  `json:"description,omitempty"`
 		DueDate     *string `json:"due_date,omitempty"`
-		LineItems   []line  `json:"line_items"`
 	}
-	co := changeOrder{ContractID: in.CommitmentID, Number: in.Number, Title: in.Title, Status: st,
-		Description: in.Description, DueDate: datePtr(in.DueDate),
-		LineItems: []line{{Amount: money(in.Amount), Description: firstNonEmpty(in.Title, in.Description)}}}
+	co := changeOrder{ContractID: in.CommitmentID, Number: in.Number, Title: in.Title, Status: "draft",
+		Description: in.Description, DueDate: datePtr(in.DueDate)}
 	var w wireChangeOrder
 	k := call{what: "create change order", method: http.MethodPost, path: pathf("/rest/v1.0/projects/%d/commitment_change_orders", projectID),
 		body: map[string]any{"change_order": co}}
 	if err := c.getJSON(ctx, k, &w); err != nil {
+		if threeTierRefusal(err) {
+			return adapter.ChangeOrder{}, &adapter.Error{Code: adapter.CodeBadUserInput, Status: statusOf(err), Message: ThreeTierChangeOrdersMessage, Err: err}
+		}
 		return adapter.ChangeOrder{}, err
 	}
-	out := w.changeOrder(projectID)
-	if out.CommitmentID == 0 {
-		out.CommitmentID = in.CommitmentID
+	created := w.changeOrder(projectID)
+	if created.ID == 0 {
+		return adapter.ChangeOrder{}, &adapter.Error{Code: adapter.CodeInternal, Message: "create change order: Procore's answer carried no id"}
 	}
-	return out, nil
+	if created.CommitmentID == 0 {
+		created.CommitmentID = in.CommitmentID
+	}
+
+	// The line's body is flat and, as Procore's v2.0 spec types them, its ids
+	// and money are strings.
+	line := map[string]string{"wbs_code_id": strconv.FormatInt(wbs, 10), "amount": money(in.Amount),
+		"description": firstNonEmpty(in.Title, in.Description, "Change order amount")}
+	var lw wireV2LineItem
+	k = call{what: "create change order line item", method: http.MethodPost,
+		path: pathf("/rest/v2.0/companies/%d/projects/%d/commitment_change_orders/%d/line_items", companyID, projectID, created.ID),
+		body: line, company: companyID}
+	if err := c.getJSON(ctx, k, &lw); err != nil {
+		return c.rollBackChangeOrder(ctx, projectID, created, err, "adding its amount as a line item failed", "in draft, without its amount", "amount")
+	}
+	amount := lw.Amount.V
+	if amount.IsZero() {
+		amount = in.Amount
+	}
+	// The change order had no lines: its grand total is now the line's amount.
+	created.GrandTotal = created.GrandTotal.Add(amount)
+	if target == "draft" {
+		return created, nil
+	}
+
+	k = call{what: "set change order status", method: http.MethodPatch,
+		path: pathf("/rest/v1.0/projects/%d/commitment_change_orders/%d", projectID, created.ID),
+		body: map[string]any{"change_order": map[string]string{"status": target}}}
+	resp, err := c.do(ctx, k)
+	if err != nil {
+		return c.rollBackChangeOrder(ctx, projectID, created, err, fmt.Sprintf("setting status %q failed", target), "in draft, with its amount", "status")
+	}
+	var u wireChangeOrder
+	if err := decodeBody(resp.body, &u); err == nil && int64(u.ID) == created.ID {
+		out := u.changeOrder(projectID)
+		if out.CommitmentID == 0 {
+			out.CommitmentID = in.CommitmentID
+		}
+		return out, nil
+	}
+	created.Status = enumOf(target, adapter.ChangeOrderUnknown, changeOrderStatuses...)
+	return created, nil
+}
+
+// changeOrderRollbackTimeout bounds the compensating delete, which runs even
+// when the request's own context has ended (its deadline is often why the
+// step failed).
+const changeOrderRollbackTimeout = 10 * time.Second
+
+// rollBackChangeOrder deletes a change order whose later step failed with
+// cause. Deleted, it returns a zero ChangeOrder and cause reported as
+// "nothing was created" on field; when the delete fails too, the created
+// change order (state describes it) and an error saying it was left.
+func (c *Client) rollBackChangeOrder(ctx context.Context, projectID int64, created adapter.ChangeOrder, cause error, failed, state, field string) (adapter.ChangeOrder, error) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeOrderRollbackTimeout)
+	defer cancel()
+	_, derr := c.do(dctx, call{what: "delete change order", method: http.MethodDelete,
+		path: pathf("/rest/v1.0/projects/%d/commitment_change_orders/%d", projectID, created.ID)})
+	if derr == nil {
+		return adapter.ChangeOrder{}, partialAt(cause, "the commitment change order was not created: "+failed+", so the change order made for it was deleted again", field)
+	}
+	c.logger.Warn("procore: a commitment change order whose later step failed could not be deleted", "project_id", projectID,
+		"change_order_id", created.ID, "step", failed, "delete_error", derr)
+	return created, partialAt(cause, fmt.Sprintf("commitment change order %d was created (%s), but %s and deleting it again failed too", created.ID, state, failed), field)
+}
+
+// commitmentWBSCode returns the WBS code of the commitment's first schedule
+// of values line that has one (read from the v2.0 commitment contract line
+// items, which serve either commitment kind): a change order line item needs
+// one, and the commitment's own budget code is where its change belongs.
+func (c *Client) commitmentWBSCode(ctx context.Context, companyID, projectID, commitmentID int64) (int64, error) {
+	var lines []wireV2LineItem
+	k := call{what: "list commitment line items", method: http.MethodGet,
+		path:  pathf("/rest/v2.0/companies/%d/projects/%d/commitment_contracts/%d/line_items", companyID, projectID, commitmentID),
+		query: url.Values{"per_page": {"100"}}, company: companyID}
+	if err := c.getJSON(ctx, k, &lines); err != nil {
+		return 0, err
+	}
+	for _, l := range lines {
+		if id := l.wbsCode(); id != 0 {
+			return id, nil
+		}
+	}
+	return 0, badInput([]string{"commitmentId"}, "commitment %d has no schedule of values line with a budget (WBS) code, which Procore needs for the change order's line item", commitmentID)
+}
+
+// partialAt is partialError for a step of a create that names one input
+// field: a refusal by Procore (BAD_USER_INPUT) is reported on field, with
+// the message saying what was created; other errors keep their code.
+func partialAt(err error, happened, field string) error {
+	out := partialError(err, happened, nil)
+	if ae, ok := out.(*adapter.Error); ok && ae.Code == adapter.CodeBadUserInput {
+		ae.Fields = []adapter.FieldError{{Field: []string{field}, Message: ae.Message, Code: adapter.CodeBadUserInput}}
+	}
+	return out
 }
 
 // CreateInvoice creates a subcontractor invoice (requisition) against a

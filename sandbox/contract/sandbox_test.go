@@ -161,17 +161,24 @@ func TestContractModes(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		mode string
-		// query: a list with by_status; body: a change order with line_items;
+		// query: a list with by_status; body: a change order with line_items
+		// (which the change order handler itself refuses in every mode, with
+		// the enforcing answer: taking it would drop the amount silently);
 		// good: a conforming reply, whose body the handler must still read.
 		queryStatus, bodyStatus, goodStatus int
 		queryBody, bodyBody                 string
 		counted                             bool
 	}{
-		{name: "RecordServesAndCounts", mode: "", queryStatus: 200, bodyStatus: 201, goodStatus: 201, counted: true},
+		{name: "RecordServesAndCounts", mode: sandbox.ContractRecord, queryStatus: 200, bodyStatus: 422, goodStatus: 201, counted: true,
+			bodyBody: `{"errors":{"change_order.line_items":["is not a permitted parameter"]}}`},
 		{name: "EnforceRefusesAsProcore", mode: sandbox.ContractEnforce, queryStatus: 400, bodyStatus: 422, goodStatus: 201, counted: true,
 			queryBody: `{"errors":"found unpermitted parameter: by_status"}`,
 			bodyBody:  `{"errors":{"change_order.line_items":["is not a permitted parameter"]}}`},
-		{name: "OffNeitherRefusesNorCounts", mode: sandbox.ContractOff, queryStatus: 200, bodyStatus: 201, goodStatus: 201},
+		{name: "DefaultEnforces", mode: "", queryStatus: 400, bodyStatus: 422, goodStatus: 201, counted: true,
+			queryBody: `{"errors":"found unpermitted parameter: by_status"}`,
+			bodyBody:  `{"errors":{"change_order.line_items":["is not a permitted parameter"]}}`},
+		{name: "OffNeitherRefusesNorCounts", mode: sandbox.ContractOff, queryStatus: 200, bodyStatus: 422, goodStatus: 201,
+			bodyBody: `{"errors":{"change_order.line_items":["is not a permitted parameter"]}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := startLive(t, c.mode)

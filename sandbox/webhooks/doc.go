@@ -57,9 +57,8 @@
 //
 // # Delivery
 //
-// Emit never blocks: it names the event's resource as the catalog does
-// ("Payment Applications", which the sandbox core used for subcontractor
-// invoices, is sent as "Requisitions"), stamps the event (a seeded int64 id above 2^53, a
+// Emit never blocks: it names the event's resource as the catalog spells it
+// (the sandbox core emits subcontractor invoices as "Requisitions"), stamps the event (a seeded int64 id above 2^53, a
 // ULID from a seeded monotonic source and the injected clock, a microsecond
 // UTC timestamp) and queues one delivery per matching hook. A company hook
 // matches every event of its company, a project hook only its project's, and

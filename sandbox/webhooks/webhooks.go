@@ -184,15 +184,9 @@ func (s *Service) Emit(e Event) {
 	s.dispatch(ev)
 }
 
-// emittedName is the catalog spelling of name. "Payment Applications" (owner
-// invoices, which the sandbox does not model) becomes "Requisitions": the
-// sandbox core named its subcontractor-invoice events "Payment Applications"
-// until it used ResourceRequisitions, and events must carry the catalog name
-// that triggers are registered under.
+// emittedName is the catalog spelling of name (any case), name itself when
+// the catalog does not list it.
 func emittedName(name string) string {
-	if strings.EqualFold(name, ResourcePaymentApplications) {
-		return ResourceRequisitions
-	}
 	if r, ok := findResource(name); ok {
 		return r.Name
 	}

@@ -777,7 +777,7 @@ func TestEmitUsesCatalogNames(t *testing.T) {
 	inv := func(name string) Event {
 		return Event{CompanyID: companyA, ProjectID: projectA, UserID: userID, ResourceName: name, ResourceID: 77, EventType: "update"}
 	}
-	for _, name := range []string{ResourceRequisitions, "requisitions", ResourcePaymentApplications} {
+	for _, name := range []string{ResourceRequisitions, "requisitions"} {
 		t.Run(strings.ReplaceAll(name, " ", ""), func(t *testing.T) {
 			a.svc.Emit(inv(name))
 			var p payloadV2
