@@ -147,6 +147,9 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		l.closer = append(l.closer, func() { _ = wh.Close() })
 		l.Webhooks = wh
 		l.WebhookQueue = wh.Queue()
+		if reg != nil {
+			reg.MustRegister(events.NewQueueCollector(l.WebhookQueue))
+		}
 	}
 	return l, nil
 }

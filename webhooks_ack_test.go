@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -147,4 +149,42 @@ func ackBurst(t *testing.T, extraEnv map[string]string) {
 	if caughtUp < latency {
 		t.Fatalf("events arrived %s after the burst began, before a single %s read could finish", caughtUp, latency)
 	}
+
+	// The queue's metrics tell the same story: every event accepted once,
+	// every copy refused as a duplicate, all processed, nothing left.
+	wantMetrics := map[string]string{
+		`procoregraph_webhook_deliveries_total{outcome="accepted"}`:      strconv.Itoa(burst),
+		`procoregraph_webhook_deliveries_total{outcome="duplicate"}`:     strconv.Itoa(burst),
+		`procoregraph_webhook_deliveries_total{outcome="processed"}`:     strconv.Itoa(burst),
+		`procoregraph_webhook_deliveries_total{outcome="dead_lettered"}`: "0",
+		`procoregraph_webhook_queue_depth`:                               "0",
+	}
+	var got2 map[string]string
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		got2 = scrape(t, g, wantMetrics)
+		if maps.Equal(got2, wantMetrics) {
+			return
+		}
+	}
+	t.Fatalf("webhook queue metrics %v, want %v", got2, wantMetrics)
+}
+
+// scrape returns the values of the named series (name{labels} as
+// exposed) in the gateway's /metrics.
+func scrape(t *testing.T, g *gatewayProc, names map[string]string) map[string]string {
+	t.Helper()
+	resp, err := http.Get(g.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if _, want := names[name]; ok && want {
+			out[name] = value
+		}
+	}
+	return out
 }
