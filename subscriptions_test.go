@@ -240,7 +240,7 @@ func waitDeliveries(t *testing.T, sb *sandbox.Running, env map[string]string, wa
 				EventID int64  `json:"event_id"`
 				Outcome string `json:"outcome"`
 			}
-			get(fmt.Sprintf("/rest/v1.0/webhooks/hooks/%d/deliveries?page_size=1000", h.ID), &ds)
+			get(fmt.Sprintf("/rest/v1.0/webhooks/hooks/%d/deliveries?company_id=%s&page_size=1000", h.ID, env["PROCORE_COMPANY_ID"]), &ds)
 			for _, d := range ds {
 				if _, seen := ok[d.EventID]; !seen {
 					ok[d.EventID] = 0

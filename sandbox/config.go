@@ -109,10 +109,11 @@ type Config struct {
 
 	// Contract is how /rest requests are checked against Procore's published
 	// contract (operation, query parameters, body keys; package
-	// sandbox/contract): ContractRecord (default) counts violations in
-	// Stats.ContractViolations and serves the request anyway, ContractEnforce
-	// refuses it as Procore would, ContractOff does not check. Any other
-	// value means ContractEnforce.
+	// sandbox/contract): ContractEnforce (default) refuses a request outside
+	// it as Procore would, ContractRecord counts violations in
+	// Stats.ContractViolations and serves the request anyway, ContractOff
+	// does not check. Any other value means ContractEnforce. Every mode
+	// counts violations except ContractOff.
 	Contract string
 }
 
@@ -160,8 +161,6 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch c.Contract = strings.ToLower(strings.TrimSpace(c.Contract)); c.Contract {
-	case "":
-		c.Contract = ContractRecord
 	case ContractRecord, ContractEnforce, ContractOff:
 	default:
 		c.Contract = ContractEnforce
