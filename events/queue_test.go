@@ -427,6 +427,8 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "the abandoned delivery processed", func() bool { return c.of(d.EventID) == 1 })
+		// Processed is counted once the processing returned and was acknowledged.
+		eventually(t, "the delivery counted processed", func() bool { return b.Stats().Processed == 1 })
 		if st := b.Stats(); st.Recovered != 1 || st.Processed != 1 {
 			t.Fatalf("stats %+v", st)
 		}

@@ -177,6 +177,10 @@ func TestWebhookReceiver(t *testing.T) {
 				if n := w.procore.started.Load(); n != 3 {
 					t.Fatalf("%d reads, want 2 failures and a success", n)
 				}
+				// The queue counts a delivery processed after its processing
+				// returned (and, on Redis, was acknowledged): the event can be
+				// observed before that.
+				eventually(t, "the delivery counted processed", func() bool { return w.h.Queue().Stats().Processed == 1 })
 				if st := w.h.Queue().Stats(); st.Retries != 2 || st.Processed != 1 {
 					t.Fatalf("stats %+v", st)
 				}
