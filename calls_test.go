@@ -147,7 +147,11 @@ func TestDashboardUpstreamCalls(t *testing.T) {
 			if got := st.Total; got != 0 {
 				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, st.ByRoute)
 			}
-			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.CacheMisses != 0 || x.UpstreamCalls != 0 {
+			// CacheMisses may be above 0 without a Procore call: a key whose
+			// fill by the cold query was still in flight counts as a miss
+			// this request waited for (a CI run under load saw 6). Zero
+			// Procore calls is the property.
+			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.UpstreamCalls != 0 {
 				t.Fatalf("debug extensions: %+v", x)
 			}
 		})
