@@ -26,8 +26,12 @@ func TestReplicasShareProcoresBudget(t *testing.T) {
 		Data:   data.Options{Companies: 1, ProjectsPerCompany: 5, ItemsPerProject: 3}})
 	env["REDIS_URL"] = redis
 	env["CACHE_PREFIX"] = randomPrefix(t)
-	a := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
-	b := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	// The load needs about 40 s of windows (96 calls at 25 per 10 s): on a
+	// loaded machine one query can wait longer than the default 30 s
+	// operation deadline and end RATE_LIMITED (a CI run saw it). The deadline
+	// is not what this test is about: give the operations room.
+	a := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache", "-operation-timeout", "3m")
+	b := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache", "-operation-timeout", "3m")
 	const q = `{ projects(first: 5) { totalCount nodes { id rfis(first: 3) { totalCount nodes { id } } } } }`
 	sb.ResetStats()
 	var wg sync.WaitGroup
