@@ -20,12 +20,13 @@ import (
 )
 
 // TestGracefulShutdown stops a gateway (the path SIGTERM takes: run's
-// context ends) while a query waits for Procore (the sandbox holds its
-// answer's body), a graphql-ws subscription and an SSE subscription are open
+// context ends) while a query and a mutation wait for Procore (the sandbox
+// holds its answers' bodies), a graphql-ws subscription and an SSE subscription are open
 // and the gateway's poller holds its lock in Redis. During the drain /readyz
 // answers 503 while /healthz answers 200; then the listener closes, the
 // websocket closes with 1012 (Service Restart) and the SSE stream ends
-// cleanly; the query, released, completes with 200 and its data; run returns
+// cleanly; the query and the mutation, released, complete with 200 and their
+// data (the RFI is created in Procore); run returns
 // nil and the poller's lock is gone from Redis.
 func TestGracefulShutdown(t *testing.T) {
 	node := requireNodePackages(t, subscriptionPackages...)
@@ -47,6 +48,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	project, _, _ := pickRFIs(t, sb, 1)
+	var manager int64
+	sb.ReadDataset(func(d *data.Dataset) { manager = d.Project(project).UserIDs[0] })
 	vars := map[string]any{"projectId": strconv.FormatInt(project, 10)}
 	ws := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": wsURL(g), "query": bicSubscription, "variables": vars}))
 	ws.await(t, 15*time.Second, "connected")
@@ -58,13 +61,21 @@ func TestGracefulShutdown(t *testing.T) {
 		status int
 		body   gqlResponse
 	}
-	answered := make(chan answer, 1)
+	answered, mutated := make(chan answer, 1), make(chan answer, 1)
 	go func() {
 		status, body := drainQuery(g, `query($p: ID!) { project(id: $p) { id name rfis(first: 10) { nodes { id subject } } } }`,
 			map[string]any{"p": vars["projectId"]})
 		answered <- answer{status, body}
 	}()
 	waitFor(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
+	held := sb.Stats().StalledBodies
+	go func() {
+		status, body := drainQuery(g, `mutation($in: CreateRFIInput!) { createRFI(input: $in) { rfi { id subject } userErrors { field message } } }`,
+			map[string]any{"in": map[string]any{"projectId": vars["projectId"], "subject": "Asked while the gateway drains",
+				"question": "Does this write survive a SIGTERM?", "managerId": strconv.FormatInt(manager, 10), "idempotencyKey": "drain-1"}})
+		mutated <- answer{status, body}
+	}()
+	waitFor(t, "the mutation waits for Procore too", func() bool { return sb.Stats().StalledBodies > held })
 
 	g.cancel() // what SIGTERM does
 	for {
@@ -110,6 +121,29 @@ func TestGracefulShutdown(t *testing.T) {
 	if a.status != http.StatusOK || len(a.body.Errors) > 0 || !bytes.Contains(a.body.Data, []byte(`"rfis"`)) {
 		t.Fatalf("in-flight query during the drain: status %d, errors %+v, data %s", a.status, a.body.Errors, a.body.Data)
 	}
+	select {
+	case a = <-mutated:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the in-flight mutation had no answer 30s after Procore finished")
+	}
+	var created struct {
+		CreateRFI struct {
+			RFI *struct {
+				ID string `json:"id"`
+			} `json:"rfi"`
+			UserErrors []any `json:"userErrors"`
+		} `json:"createRFI"`
+	}
+	if a.status != http.StatusOK || len(a.body.Errors) > 0 || json.Unmarshal(a.body.Data, &created) != nil ||
+		created.CreateRFI.RFI == nil || len(created.CreateRFI.UserErrors) > 0 {
+		t.Fatalf("in-flight mutation during the drain: status %d, errors %+v, data %s", a.status, a.body.Errors, a.body.Data)
+	}
+	rfiID, _ := strconv.ParseInt(created.CreateRFI.RFI.ID, 10, 64)
+	sb.ReadDataset(func(d *data.Dataset) {
+		if d.Project(project).RFI(rfiID) == nil {
+			t.Errorf("the RFI %d the mutation answered is not in Procore", rfiID)
+		}
+	})
 
 	select {
 	case err := <-g.done:
