@@ -159,6 +159,41 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownCutsWhatOutlivesTheGrace: a query that is still waiting for
+// Procore when SHUTDOWN_GRACE runs out is cut, and run returns: a stuck
+// request cannot hold a replica's shutdown.
+func TestShutdownCutsWhatOutlivesTheGrace(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
+	env["SHUTDOWN_GRACE"] = "500ms"
+	env["OPERATION_TIMEOUT"] = "10m" // the query cannot end by itself
+	g := startGateway(t, env, "-no-cache")
+	sb.SetFaults(sandbox.Faults{StallBody: true}) // Procore never finishes
+	t.Cleanup(func() { sb.SetFaults(sandbox.Faults{}) })
+	answered := make(chan int, 1)
+	go func() {
+		status, _ := drainQuery(g, `{ projects(first: 5) { nodes { id rfis(first: 5) { nodes { id } } } } }`, nil)
+		answered <- status
+	}()
+	waitFor(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
+
+	g.cancel()
+	select {
+	case err := <-g.done:
+		g.done <- err
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(60 * time.Second): // a guard against a hang, not a latency assertion
+		t.Fatalf("run had not returned 60s after the signal\nstderr:\n%s", tail(g.stderr.String(), 3000))
+	}
+	if status := <-answered; status != 0 {
+		t.Fatalf("the stuck query was answered %d; want its connection cut at the end of the grace", status)
+	}
+	if !strings.Contains(g.stderr.String(), "grace period over") {
+		t.Fatalf("no warning about the cut requests in the log:\n%s", tail(g.stderr.String(), 3000))
+	}
+}
+
 // drainQuery POSTs a GraphQL request with the harness key; status 0 when the
 // request failed on the wire.
 func drainQuery(g *gatewayProc, query string, vars map[string]any) (int, gqlResponse) {
