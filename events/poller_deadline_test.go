@@ -116,6 +116,30 @@ func TestPollerDeadlines(t *testing.T) {
 		}
 	})
 
+	t.Run("PollWhoseLockWasTakenEndsAndLeavesItAlone", func(t *testing.T) {
+		w := newWorld(t)
+		store, _, _ := cachetest.Redis(t, "poller-lost")
+		key := cache.AuxKey(w.conn.ID, "poller", "lock")
+		a, _ := events.NewPoller(w.conn, events.PollerOptions{Store: store, Observer: w.differ, Interval: time.Hour,
+			Lease: 600 * time.Millisecond, CycleTimeout: time.Hour})
+		w.sb.SetFaults(sandbox.Faults{StallBody: true})
+		errc := pollInBackground(ctx, a)
+		waitFor(t, func() bool { return w.sb.Stats().StalledBodies > 0 })
+		// The lock expired while a could not renew it, and another replica
+		// took it.
+		if err := store.Set(ctx, key, []byte("another-replica"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		err := outcome(t, errc)
+		w.sb.SetFaults(sandbox.Faults{})
+		if !errors.Is(err, events.ErrLockLost) || a.Holding() {
+			t.Fatalf("poll ended with %v (holding %v), want ErrLockLost", err, a.Holding())
+		}
+		if it, ok, err := store.Get(ctx, key); err != nil || !ok || string(it.Value) != "another-replica" {
+			t.Fatalf("the other replica's lock was touched: %q, present %v, err %v", it.Value, ok, err)
+		}
+	})
+
 	t.Run("StalledReplicasLockExpiresForAnother", func(t *testing.T) {
 		w := newWorld(t)
 		store, _, _ := cachetest.Redis(t, "poller-expire")
