@@ -109,6 +109,10 @@ type config struct {
 	MaxAnswerFields  int64
 	MaxAnswerBytes   int64
 	OperationTimeout time.Duration
+	// ShutdownGrace is how long in-flight requests may run once the
+	// listener closes on SIGTERM; ShutdownDelay is how long the listener
+	// keeps serving before that, with /readyz answering 503 (issue 14).
+	ShutdownGrace, ShutdownDelay time.Duration
 	// RateRPM and RateCPM are each principal's requests and estimated
 	// Procore calls a minute.
 	RateRPM, RateCPM int
@@ -191,6 +195,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.NoGraphiQL, "no-graphiql", env("GRAPHIQL", "on") == "off", "serve no GraphiQL page at / (GRAPHIQL=off)")
 	fs.StringVar(&c.RouterSecret, "router-secret", env("ROUTER_SECRET", ""), "when set, _entities and _service answer only requests with X-Router-Secret: <secret> (the federation router) (ROUTER_SECRET)")
 	fs.DurationVar(&c.OperationTimeout, "operation-timeout", envDurationOr(getenv, "OPERATION_TIMEOUT", 30*time.Second), "deadline of one query or mutation, Procore calls and rate-limit waits included (OPERATION_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envDurationOr(getenv, "SHUTDOWN_GRACE", 25*time.Second), "on SIGTERM, how long in-flight queries and mutations may run after the listener closes (SHUTDOWN_GRACE)")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", envDurationOr(getenv, "SHUTDOWN_DELAY", 0), "on SIGTERM, how long to keep serving with /readyz answering 503 before closing the listener, so load balancers stop sending first (SHUTDOWN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -319,6 +325,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.OperationTimeout <= 0 {
 		errs = append(errs, errors.New("OPERATION_TIMEOUT must be positive"))
+	}
+	for _, name := range []string{"SHUTDOWN_GRACE", "SHUTDOWN_DELAY"} {
+		if v := getenv(name); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: want a duration with a unit, e.g. 25s", name, v))
+			}
+		}
+	}
+	if c.ShutdownGrace <= 0 || c.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("SHUTDOWN_GRACE must be positive and SHUTDOWN_DELAY not negative"))
 	}
 	for name, v := range map[string]string{"APQ": getenv("APQ"), "INTROSPECTION": getenv("INTROSPECTION"), "GRAPHIQL": getenv("GRAPHIQL")} {
 		if v != "" && v != "on" && v != "off" {

@@ -19,8 +19,14 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts the drain (run); a second one ends the
+	// process at once: signal handling goes back to the default before run
+	// sees the first.
+	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, drain := context.WithCancel(context.Background())
+	defer drain()
+	context.AfterFunc(signalled, func() { stop(); drain() })
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "procoregraph:", err)
 		os.Exit(1)

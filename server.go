@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,10 +51,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// ctx ends when the process is told to stop; serving ends when run
+	// returns, after the drain, so what in-flight requests need (the
+	// embedded sandbox, the JWT key set) outlives the signal.
+	serving, endServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer endServing()
 
 	embedded := cfg.APIURL == ""
 	if embedded {
-		sb, err := sandbox.Start(ctx, sandbox.Config{
+		sb, err := sandbox.Start(serving, sandbox.Config{
 			ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
 			Faults: sandbox.Faults{Latency: sandbox.Duration(cfg.SandboxLatency)},
 		}, "127.0.0.1:0")
@@ -224,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.JWT.JWKSURL != "" {
 		jo := cfg.JWT
 		jo.Logger = logger
-		v, err := jwtauth.New(ctx, jo)
+		v, err := jwtauth.New(serving, jo)
 		if err != nil {
 			return err
 		}
@@ -236,6 +240,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
+	draining, startDraining := context.WithCancel(context.Background())
+	defer startDraining()
 	rates, closeRates := newRateLimits(cfg, logger)
 	defer closeRates()
 	manifest, apq, closeAPQ, err := newPersisted(cfg, logger)
@@ -255,6 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Live:             lv.Live,
 		Webhooks:         lv.Webhooks,
 		Stopping:         stopping,
+		Draining:         draining,
 		Auth:             auth,
 		Audit:            auditLog,
 		Limits:           limits.NewAnalyzer(cfg.Limits, limits.Rules()),
@@ -315,12 +322,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return drain(srv, errc, startDraining, lv.Live.Active, drainOptions{Delay: cfg.ShutdownDelay, Grace: cfg.ShutdownGrace}, logger)
 }
 
 // newStore returns the cache's byte store and its closer: Redis when

@@ -31,8 +31,16 @@ type PollerOptions struct {
 	// Interval between polls. Default 30 s.
 	Interval time.Duration
 	// Lease is how long the lock is held without renewal; a replica that
-	// dies is replaced after at most Lease. Default 3 × Interval.
+	// dies or stalls is replaced after at most Lease. A running poll renews
+	// it every Lease/3, so a poll may take longer than Lease. Default
+	// 3 × Interval.
 	Lease time.Duration
+	// CycleTimeout bounds one poll (listing the projects, every tool's lists,
+	// reporting to the Observer). A poll that outlives it is cancelled and
+	// the lock released, so a replica that polls better can take over; this
+	// one tries again at the next interval. Default 2 × Interval, at least
+	// 2 minutes.
+	CycleTimeout time.Duration
 	// Overlap is how far each updated_at window reaches back before the
 	// newest updated_at seen, so an item changed in the same second is not
 	// missed (the differ ignores what it already knows). Default 2 s.
@@ -64,9 +72,11 @@ type PollerOptions struct {
 //
 // Among all replicas polling the same connection, one holds the lock
 // cache.AuxKey(conn, "poller", "lock") (SetNX with a lease, renewed by
-// compare-and-swap every poll, released by compare-and-delete on stop); the
-// others wait and take over within a lease if it dies. Watermarks live in the
-// Store too, so a new holder continues where the last one stopped.
+// compare-and-swap every poll and every Lease/3 while a poll runs, released
+// by compare-and-delete on stop and when a poll outlives CycleTimeout); the
+// others wait and take over within a lease if it dies or stalls. Watermarks
+// live in the Store too, so a new holder continues where the last one
+// stopped.
 type Poller struct {
 	conn  *tenant.Connection
 	o     PollerOptions
@@ -88,6 +98,9 @@ func NewPoller(conn *tenant.Connection, o PollerOptions) (*Poller, error) {
 	}
 	if o.Lease <= 0 {
 		o.Lease = 3 * o.Interval
+	}
+	if o.CycleTimeout <= 0 {
+		o.CycleTimeout = max(2*o.Interval, 2*time.Minute)
 	}
 	if o.Overlap <= 0 {
 		o.Overlap = 2 * time.Second
@@ -144,13 +157,78 @@ func (p *Poller) Holding() bool {
 	return p.holding
 }
 
-// PollOnce takes or renews the lock and, when it holds it, runs one poll. It
-// returns how many item states it reported (0 when another replica polls).
+// ErrCycleTimeout ends a poll that outlived PollerOptions.CycleTimeout.
+var ErrCycleTimeout = errors.New("events: the poll outlived its deadline (PollerOptions.CycleTimeout)")
+
+// ErrLockLost ends a poll whose lock another replica holds now (it expired
+// while this one could not renew it).
+var ErrLockLost = errors.New("events: the poller's lock was lost to another replica")
+
+// PollOnce takes or renews the lock and, when it holds it, runs one poll,
+// renewing the lock while it runs. It returns how many item states it
+// reported (0 when another replica polls). A poll that outlives CycleTimeout
+// ends with ErrCycleTimeout and releases the lock; one whose lock another
+// replica took meanwhile ends with ErrLockLost.
 func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	held, err := p.acquire(ctx)
 	if err != nil || !held {
 		return 0, err
 	}
+	cctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	cctx, cancel := context.WithTimeoutCause(cctx, p.o.CycleTimeout, ErrCycleTimeout)
+	defer cancel()
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		p.renewWhile(cctx, lost)
+	}()
+	n, err := p.poll(cctx)
+	cancel() // ends the renewals
+	<-renewed
+	switch cause := context.Cause(cctx); {
+	case ctx.Err() != nil:
+	case errors.Is(cause, ErrCycleTimeout):
+		p.release()
+		return n, fmt.Errorf("poll of %s: %w (lock released)", p.conn.ID, ErrCycleTimeout)
+	case errors.Is(cause, ErrLockLost):
+		return n, fmt.Errorf("poll of %s: %w", p.conn.ID, ErrLockLost)
+	}
+	return n, err
+}
+
+// renewWhile extends the lock every Lease/3 until ctx ends. When the lock
+// turns out to be another replica's, it calls lost with ErrLockLost. A
+// renewal that fails (the store is down) is retried at the next tick; the
+// lock then expires by itself if the store stays away.
+func (p *Poller) renewWhile(ctx context.Context, lost context.CancelCauseFunc) {
+	t := time.NewTicker(max(p.o.Lease/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := p.o.Store.CompareAndSwap(ctx, p.lockKey(), p.token, p.token, p.o.Lease)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				p.o.Logger.Warn("poller: could not renew the lock; retrying", "conn", p.conn.ID, "err", err)
+			}
+		case !ok:
+			p.mu.Lock()
+			p.holding = false
+			p.mu.Unlock()
+			p.o.Logger.Warn("poller: lost the lock to another replica during a poll; stopping it", "conn", p.conn.ID)
+			lost(ErrLockLost)
+			return
+		}
+	}
+}
+
+// poll lists every project's tools once, under the lock.
+func (p *Poller) poll(ctx context.Context) (int, error) {
 	projects, err := p.projectIDs(ctx)
 	if err != nil {
 		return 0, err

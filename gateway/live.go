@@ -69,7 +69,7 @@ func addSubscriptionTransports(srv *handler.Server, d Deps) {
 		PingPongInterval:      o.PingPong,
 		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketInit(d),
-		Implementation:        websocketImplementation(o),
+		Implementation:        websocketImplementation(o, d.Stopping),
 	})
 }
 
@@ -180,8 +180,15 @@ func selectsItem(set ast.SelectionSet, doc *ast.QueryDocument, depth int) bool {
 	return false
 }
 
-func websocketImplementation(o WebsocketOptions) transport.WebsocketImplementation {
-	return transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}
+// websocketImplementation accepts websockets with coder/websocket. Once
+// stopping is done (the server shuts down), a websocket the transport closes
+// normally closes with CloseServiceRestart instead.
+func websocketImplementation(o WebsocketOptions, stopping context.Context) transport.WebsocketImplementation {
+	impl := transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}
+	if stopping == nil {
+		return impl
+	}
+	return restartingWebsockets{next: impl, stopping: stopping}
 }
 
 // isStream reports whether r opens a long-lived stream: a websocket or

@@ -20,6 +20,7 @@ func routes(d Deps, gql http.Handler) http.Handler {
 	mux.Handle("/graphql", withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
 		persisted.DocumentIDs(capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))))))
 	mux.HandleFunc("GET /healthz", healthz(d))
+	mux.HandleFunc("GET /readyz", readyz(d))
 	if d.Sessions != nil {
 		d.Sessions.Register(mux)
 	}
@@ -49,6 +50,21 @@ func healthz(d Deps) http.HandlerFunc {
 			}
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	}
+}
+
+// readyz answers 200 while the replica takes new requests, and 503 once it
+// drains for a shutdown (Deps.Draining) or a dependency fails (Deps.Health).
+func readyz(d Deps) http.HandlerFunc {
+	live := healthz(d)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if d.Draining != nil && d.Draining.Err() != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "draining"})
+			return
+		}
+		live(w, r)
 	}
 }
 

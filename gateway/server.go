@@ -113,6 +113,11 @@ type Deps struct {
 	// and SSE streams then end (so Shutdown does not wait for them and
 	// clients reconnect elsewhere). Nil: streams end only with their clients.
 	Stopping context.Context
+	// Draining is cancelled when the replica starts to drain for a shutdown:
+	// /readyz then answers 503 so load balancers stop sending it requests,
+	// while /healthz (liveness) still answers 200. Nil: /readyz follows
+	// Health alone.
+	Draining context.Context
 	// Mutations runs the mutations (validation, idempotency, invalidation,
 	// events). Nil: mutations fail with an internal error.
 	Mutations *mutate.Runner

@@ -42,7 +42,7 @@
 // {"errors":"Missing Procore-Company-Id header!"}, a company the caller cannot
 // see → 404; optional only for people calling /rest/v1.0/me and
 // /rest/v1.0/companies); a {project_id} path of another company or invisible
-// project → 404; then the handler.
+// project → 404; then the handler (whose body the stall_body fault holds).
 //
 // Lists are bare arrays with Total, Per-Page and Link (absolute, every query
 // parameter kept, rel first/prev/next/last); per_page is clamped to the
@@ -85,6 +85,7 @@
 //	  "error_rate": 0.2,                      // fraction answered 500/502/503 (seeded PRNG)
 //	  "rate_limit_storm": "30s",              // every /rest request 429 for 30 s from now
 //	  "overload": true, "overload_retry_after": "2s", // 503 + Retry-After
+//	  "stall_body": true,                     // headers and one byte, then the body is held
 //	  "drift": {"extra_fields": true, "missing_optional_field": true, "unknown_enum": true},
 //	  "duplicate_webhooks": 0.5, "reorder_webhooks": 0.5
 //	}

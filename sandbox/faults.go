@@ -28,6 +28,13 @@ type Faults struct {
 	Overload bool `json:"overload"`
 	// OverloadRetryAfter is the Retry-After of overload 503s. Default 2 s.
 	OverloadRetryAfter Duration `json:"overload_retry_after"`
+	// StallBody answers every /rest request that passes authentication with
+	// its status, its headers (Content-Length included) and the first byte of
+	// its body, then holds the rest open until the client gives up: a Procore
+	// that stops sending mid-answer. Setting the faults again (PUT
+	// /_sandbox/faults, SetFaults) releases the held bodies, which then
+	// complete normally. Stats.StalledBodies counts the bodies held now.
+	StallBody bool `json:"stall_body"`
 	// Drift changes response shapes.
 	Drift Drift `json:"drift"`
 	// DuplicateWebhooks and ReorderWebhooks are the fractions (0..1) of

@@ -1,7 +1,10 @@
 package sandbox_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -289,6 +292,46 @@ func TestFaults(t *testing.T) {
 		clk.Add(31 * time.Second)
 		expectStatus(t, e.get(path), http.StatusOK)
 	})
+	t.Run("StallBodyHoldsTheBodyUntilReleasedOrAbandoned", func(t *testing.T) {
+		want := e.get(path)
+		expectStatus(t, want, http.StatusOK)
+		e.run.SetFaults(sandbox.Faults{StallBody: true})
+		get := func(ctx context.Context) (int, []byte, error) {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.run.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+e.token)
+			req.Header.Set("Procore-Company-Id", strconv.FormatInt(e.company(), 10))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0, nil, err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			return resp.StatusCode, b, err
+		}
+		type got struct {
+			status int
+			body   []byte
+			err    error
+		}
+		held := make(chan got, 1)
+		go func() { s, b, err := get(context.Background()); held <- got{s, b, err} }()
+		waitUntil(t, func() bool { return e.run.Stats().StalledBodies == 1 })
+		e.run.SetFaults(sandbox.Faults{StallBody: true}) // setting the faults releases held bodies
+		g := <-held
+		if g.err != nil || g.status != http.StatusOK || !bytes.Equal(g.body, want.body) {
+			t.Fatalf("released body: status %d, err %v, %d bytes, want the %d bytes of the answer", g.status, g.err, len(g.body), len(want.body))
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { s, b, err := get(ctx); held <- got{s, b, err} }()
+		waitUntil(t, func() bool { return e.run.Stats().StalledBodies == 1 })
+		cancel() // the client gives up
+		if g := <-held; g.err == nil {
+			t.Fatalf("an abandoned stalled body read completed: %d bytes", len(g.body))
+		}
+		waitUntil(t, func() bool { return e.run.Stats().StalledBodies == 0 })
+		e.run.SetFaults(sandbox.Faults{})
+	})
 	t.Run("OverloadAnswers503WithRetryAfter", func(t *testing.T) {
 		e.run.SetFaults(sandbox.Faults{Overload: true, OverloadRetryAfter: sandbox.Duration(3 * time.Second)})
 		r := e.get(path)
@@ -365,5 +408,16 @@ func TestStatsCountEveryCall(t *testing.T) {
 	expectStatus(t, e.send(e.hc, req), http.StatusOK)
 	if st := e.run.Stats(); st.Total != 0 || len(st.ByRoute) != 0 {
 		t.Fatalf("after reset %+v", st)
+	}
+}
+
+// waitUntil polls cond until it holds, failing after a generous bound (a
+// guard against a hang, not a latency assertion).
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
 	}
 }

@@ -41,6 +41,10 @@ type Server struct {
 	faults     Faults
 	stormUntil time.Time
 	faultRand  *rand.Rand
+	// released is closed (and replaced) by SetFaults: StallBody's held
+	// bodies then complete.
+	released chan struct{}
+	stalled  atomic.Int64 // bodies held by StallBody now
 
 	bufs    sync.Pool // *[]byte response buffers
 	reqSeq  atomic.Uint64
@@ -151,7 +155,11 @@ func (s *Server) BaseURL() string {
 }
 
 // Stats returns the request counters.
-func (s *Server) Stats() Stats { return s.stats.snapshot(s.auth.Logins()) }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot(s.auth.Logins())
+	st.StalledBodies = s.stalled.Load()
+	return st
+}
 
 // ResetStats zeroes the request counters (not the rate-limit budgets).
 func (s *Server) ResetStats() { s.stats.reset(s.auth.Logins()) }
@@ -184,6 +192,10 @@ func (s *Server) SetFaults(f Faults) {
 		s.stormUntil = s.now().Add(time.Duration(f.RateLimitStorm))
 	}
 	f.RateLimitStormUntil = nil
+	if s.released != nil {
+		close(s.released)
+	}
+	s.released = make(chan struct{})
 	if f.OverloadRetryAfter <= 0 {
 		f.OverloadRetryAfter = Duration(DefaultOverloadRetry)
 	}
@@ -362,7 +374,11 @@ func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc
 			}
 		}
 		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-		h(w, r, c)
+		if f.StallBody {
+			s.stallBody(w, r, func(w http.ResponseWriter) { h(w, r, c) })
+		} else {
+			h(w, r, c)
+		}
 		for _, ev := range c.events {
 			s.hooks.Emit(ev)
 		}

@@ -31,6 +31,9 @@ type Stats struct {
 	// "<operationId or METHOD path> <kind> <name>", e.g.
 	// "RestV11ProjectsGet unknown-query-parameter by_status".
 	ContractViolations map[string]int64 `json:"contract_violations"`
+	// StalledBodies is the number of response bodies Faults.StallBody holds
+	// open now (not reset by ResetStats).
+	StalledBodies int64 `json:"stalled_bodies"`
 }
 
 type statsCounter struct {

@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -205,7 +206,10 @@ type response struct {
 }
 
 // do sends the call and returns the 2xx response, or an *adapter.Error.
+// Config.CallTimeout bounds it, body read included.
 func (c *Client) do(ctx context.Context, k call) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
 	u := k.rawURL
 	if u == "" {
 		ref := c.api.JoinPath(k.path)
@@ -234,12 +238,14 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(k.what, err)
+		return nil, transportError(k.what, withContextErr(ctx, err))
 	}
 	defer resp.Body.Close()
 	b, err := readBody(resp, maxBody)
 	if err != nil {
-		return nil, transportError(k.what, err)
+		// A body cut off by the deadline reads as a closed connection;
+		// say that the deadline ended it.
+		return nil, transportError(k.what, withContextErr(ctx, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -287,6 +293,15 @@ func validID(name string, id int64) error {
 		return badInput([]string{name}, "%s must be a positive id", name)
 	}
 	return nil
+}
+
+// withContextErr adds ctx's error to err when ctx has ended, so that
+// transportError tells a deadline or a cancellation from a failed network.
+func withContextErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
 }
 
 // readBody reads up to limit bytes of resp's body. With a Content-Length

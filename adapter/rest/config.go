@@ -48,6 +48,15 @@ type Config struct {
 	// header timeout.
 	HTTPClient *http.Client
 
+	// CallTimeout bounds one Procore API call as a whole: from the first
+	// attempt to the last byte of the answer's body, retries, rate-limit
+	// waits, a token refresh and the body read included. A call that outlives
+	// it ends with UPSTREAM_UNAVAILABLE ("Procore did not answer in time"),
+	// so a response whose body stops arriving cannot hold a caller, a
+	// background cache refresh or the poller forever. A sooner deadline of
+	// the caller's context wins. Default: 2 minutes.
+	CallTimeout time.Duration
+
 	// MaxConcurrency bounds the upstream calls in flight on this connection.
 	// Default: 8.
 	MaxConcurrency int
@@ -184,6 +193,9 @@ func (cfg Config) normalized() (Config, *url.URL, *url.URL, error) {
 	if cfg.MaxConcurrency <= 0 {
 		cfg.MaxConcurrency = 8
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
 	cfg.Retry = cfg.Retry.withDefaults()
 	cfg.RateLimit = cfg.RateLimit.withDefaults()
 	if cfg.Logger == nil {
@@ -261,6 +273,9 @@ func parseBaseURL(name, raw string) (*url.URL, error) {
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
 }
+
+// DefaultCallTimeout is Config.CallTimeout's default.
+const DefaultCallTimeout = 2 * time.Minute
 
 func defaultBaseTransport() http.RoundTripper { return NewBaseTransport(16) }
 

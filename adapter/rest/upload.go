@@ -104,8 +104,11 @@ func (c *Client) Upload(ctx context.Context, projectID int64, in adapter.UploadI
 
 // putSegment sends one segment to its presigned URL: only the returned
 // headers, never Procore's Authorization or company header. It returns the
-// ETag the storage answered.
+// ETag the storage answered. Config.CallTimeout bounds it, body read
+// included.
 func (c *Client) putSegment(ctx context.Context, rawURL string, headers map[string]string, data []byte) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, rawURL, bytes.NewReader(data))
 	if err != nil {
 		return "", &adapter.Error{Code: adapter.CodeInternal, Message: "upload: Procore returned an unusable segment URL", Err: err}
@@ -118,7 +121,7 @@ func (c *Client) putSegment(ctx context.Context, rawURL string, headers map[stri
 	}
 	resp, err := c.upload.Do(req)
 	if err != nil {
-		return "", transportError("upload segment", err)
+		return "", transportError("upload segment", withContextErr(ctx, err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
