@@ -174,7 +174,6 @@ type tcpProxy struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
-	total int // connections accepted
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -196,7 +195,6 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
-			p.total++
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
 			go func() { _, _ = io.Copy(c, up); c.Close() }()
@@ -204,13 +202,6 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	}()
 	t.Cleanup(p.Close)
 	return p
-}
-
-// accepted returns how many connections the proxy has accepted.
-func (p *tcpProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.total
 }
 
 func (p *tcpProxy) Close() {
