@@ -147,7 +147,11 @@ func TestDashboardUpstreamCalls(t *testing.T) {
 			if got := st.Total; got != 0 {
 				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, st.ByRoute)
 			}
-			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.CacheMisses != 0 || x.UpstreamCalls != 0 {
+			// Misses are not refused: the cache writes behind (cache/values.go
+			// writeBehind), after the cold query's answer is sent, and a read
+			// in between misses the store and takes the values from the
+			// fetch that landed them, still without a Procore call.
+			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.UpstreamCalls != 0 {
 				t.Fatalf("debug extensions: %+v", x)
 			}
 		})
