@@ -128,9 +128,9 @@ func TestSharedRedisCache(t *testing.T) {
 }
 
 // TestSharedRedisDataCacheWithoutResponseCache: with the whole-answer cache
-// off (RESPONSE_CACHE=off), replica B still answers the dashboard replica A
-// has just answered without one Procore call, from the data cache the two
-// share in Redis, and its answer equals A's (and the sandbox's data).
+// off (RESPONSE_CACHE=off), replica B answers the dashboard replica A has
+// answered (A then stopped) without one Procore call, from the data cache the
+// two share in Redis, and its answer equals A's (and the sandbox's data).
 func TestSharedRedisDataCacheWithoutResponseCache(t *testing.T) {
 	redisURL := requireRedis(t)
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 8},
@@ -149,6 +149,10 @@ func TestSharedRedisDataCacheWithoutResponseCache(t *testing.T) {
 		t.Fatal("replica A's cold query made no Procore calls")
 	}
 	assertDashboardMatches(t, sb, decodeDashboard(t, first))
+	// The cache writes behind, after the answer is sent; A's shutdown
+	// closes its cache, which finishes those writes. Without this B could
+	// ask before A's values reach Redis, and that would depend on timing.
+	a.stop()
 
 	sb.ResetStats()
 	second := b.query(t, q, nil)
