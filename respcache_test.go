@@ -204,6 +204,7 @@ const reuseWait = 50 * time.Millisecond
 type connWatch struct {
 	ln     net.Listener
 	target string
+	epoch  time.Time // times are measured from here, on the monotonic clock
 
 	mu       sync.Mutex
 	dialled  int
@@ -220,7 +221,7 @@ func newConnWatch(t *testing.T, target string) *connWatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &connWatch{ln: ln, target: target}
+	w := &connWatch{ln: ln, target: target, epoch: time.Now()}
 	go w.accept()
 	t.Cleanup(w.close)
 	return w
@@ -241,7 +242,7 @@ func (w *connWatch) accept() {
 		w.dialled++
 		w.conns = append(w.conns, c, up)
 		w.mu.Unlock()
-		var lastSent atomic.Int64 // time.Now().UnixNano() before the last write to the gateway; 0: none yet
+		var lastSent atomic.Int64 // time since epoch (+1 ns) before the last write to the gateway; 0: none yet
 		var sandboxClosed atomic.Bool
 		go func() { // sandbox -> gateway, noting when answer bytes are handed over
 			buf := make([]byte, 32<<10)
@@ -250,7 +251,7 @@ func (w *connWatch) accept() {
 				if n > 0 {
 					// Noted before the write: the gateway cannot have read these
 					// bytes earlier, so a gap measured from here is never too short.
-					lastSent.Store(time.Now().UnixNano())
+					lastSent.Store(int64(time.Since(w.epoch)) + 1)
 					if _, werr := c.Write(buf[:n]); werr != nil {
 						break
 					}
@@ -266,7 +267,7 @@ func (w *connWatch) accept() {
 			err := copyPlain(up, c)
 			// Measured after the close was seen, so never shorter than it was.
 			sent := lastSent.Load()
-			gap := time.Duration(time.Now().UnixNano() - sent)
+			gap := time.Since(w.epoch) + 1 - time.Duration(sent)
 			bySandbox := sandboxClosed.Load() // before up.Close() sets it
 			up.Close()
 			w.mu.Lock()
