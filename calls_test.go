@@ -147,10 +147,10 @@ func TestDashboardUpstreamCalls(t *testing.T) {
 			if got := st.Total; got != 0 {
 				t.Fatalf("warm dashboard made %d Procore calls, want 0 (by route: %v)", got, st.ByRoute)
 			}
-			// CacheMisses may be above 0 without a Procore call: a key whose
-			// fill by the cold query was still in flight counts as a miss
-			// this request waited for (a CI run under load saw 6). Zero
-			// Procore calls is the property.
+			// Misses are not refused: the cache writes behind (cache/values.go
+			// writeBehind), after the cold query's answer is sent, and a read
+			// in between misses the store and takes the values from the
+			// fetch that landed them, still without a Procore call.
 			if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 || x.UpstreamCalls != 0 {
 				t.Fatalf("debug extensions: %+v", x)
 			}

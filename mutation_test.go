@@ -434,13 +434,17 @@ func TestMutations(t *testing.T) {
 		}
 	})
 
+	// The subcontract's schedule of values and retainage percent, as this
+	// test creates them; the invoice below is checked against these inputs.
+	subcontractSOV := []string{"120000.00", "3333.33", "1000.01"}
+	const subcontractRetainage = "10"
 	var subcontract commitmentOut
 	t.Run("CreateCommitmentIsReadBack", func(t *testing.T) {
 		got := m.createCommitment(t, map[string]any{"kind": "SUBCONTRACT", "title": "Structural steel", "vendorId": m.vendor,
-			"status": "APPROVED", "retainagePercent": "10", "lineItems": []map[string]any{
-				{"description": "Steel erection", "amount": "120000.00"},
-				{"description": "Anchor bolts", "amount": "3333.33", "quantity": "3", "unitCost": "1111.11"},
-				{"description": "Touch-up paint", "amount": "1000.01"}}})
+			"status": "APPROVED", "retainagePercent": subcontractRetainage, "lineItems": []map[string]any{
+				{"description": "Steel erection", "amount": subcontractSOV[0]},
+				{"description": "Anchor bolts", "amount": subcontractSOV[1], "quantity": "3", "unitCost": "1111.11"},
+				{"description": "Touch-up paint", "amount": subcontractSOV[2]}}})
 		back := m.readCommitment(t, got.ID)
 		if back.Kind != "SUBCONTRACT" || back.Status != "APPROVED" || back.Title != "Structural steel" || back.Vendor == nil || back.Vendor.ID != m.vendor ||
 			back.RetainagePercent == nil || !decimal.RequireFromString(*back.RetainagePercent).Equal(decimal.NewFromInt(10)) {
@@ -534,9 +538,24 @@ func TestMutations(t *testing.T) {
 
 	var invoice invoiceOut
 	t.Run("CreateInvoiceSummaryAgreesWithItemsToTheCent", func(t *testing.T) {
-		items := []map[string]any{
-			{"lineItemId": subcontract.LineItems[0].ID, "workCompletedThisPeriod": "40000.05", "materialsPresentlyStored": "1234.57"},
-			{"lineItemId": subcontract.LineItems[1].ID, "workCompletedThisPeriod": "1111.11", "workCompletedRetainagePercent": "5.5"},
+		if len(subcontract.LineItems) != len(subcontractSOV) {
+			t.Fatalf("subcontract read back with %d lines, created with %d", len(subcontract.LineItems), len(subcontractSOV))
+		}
+		// The G703 rows sent; line 2 is not billed.
+		rows := []g703Input{
+			{line: 0, work: "40000.05", materials: "1234.57"},
+			{line: 1, work: "1111.11", workRetainagePercent: "5.5"},
+		}
+		var items []map[string]any
+		for _, r := range rows {
+			item := map[string]any{"lineItemId": subcontract.LineItems[r.line].ID, "workCompletedThisPeriod": r.work}
+			if r.materials != "" {
+				item["materialsPresentlyStored"] = r.materials
+			}
+			if r.workRetainagePercent != "" {
+				item["workCompletedRetainagePercent"] = r.workRetainagePercent
+			}
+			items = append(items, item)
 		}
 		var out struct {
 			C struct {
@@ -550,7 +569,25 @@ func TestMutations(t *testing.T) {
 			t.Fatalf("createInvoice: %+v", out.C.UserErrors)
 		}
 		invoice = m.readInvoice(t, out.C.Invoice.ID)
-		checkG702(t, invoice, subcontract)
+		lineIDs := make([]string, len(subcontract.LineItems))
+		for i, li := range subcontract.LineItems {
+			lineIDs[i] = li.ID
+		}
+		want := expectG702(t, subcontractSOV, subcontractRetainage, rows)
+		checkG702(t, invoice, lineIDs, want)
+		// The same figures worked out by hand, so that expectG702 is checked too:
+		// work retainage 10% of 40000.05 = 4000.005 -> 4000.01, 5.5% of 1111.11
+		// = 61.11105 -> 61.11; materials 10% of 1234.57 = 123.457 -> 123.46.
+		for k, v := range map[string]string{
+			"originalContractSum": "124333.34", "contractSumToDate": "124333.34", "totalCompletedAndStoredToDate": "42345.73",
+			"completedWorkRetainageAmount": "4061.12", "storedMaterialsRetainageAmount": "123.46", "totalRetainage": "4184.58",
+			"totalEarnedLessRetainage": "38161.15", "lessPreviousCertificates": "0", "currentPaymentDue": "38161.15",
+			"balanceToFinishIncludingRetainage": "86172.19",
+		} {
+			if !want.summary[k].Equal(decimal.RequireFromString(v)) {
+				t.Errorf("expectG702 %s = %s, worked out by hand %s", k, want.summary[k], v)
+			}
+		}
 		if invoice.InvoiceNumber != "INV-7" || invoice.Status != "DRAFT" {
 			t.Fatalf("invoice %s status %s", invoice.InvoiceNumber, invoice.Status)
 		}
@@ -857,41 +894,70 @@ func (m *mutationEnv) readInvoice(t *testing.T, id string) invoiceOut {
 	return invoiceOut{}
 }
 
-// checkG702 recomputes the first invoice of a commitment from its G703 rows
-// with exact decimals and compares every summary figure to the cent:
+// g703Input is one G703 row a test sends to createInvoice: the index of the
+// schedule-of-values line it bills and the amounts it gives ("" = not sent).
+type g703Input struct {
+	line                               int
+	work, materials                    string
+	workRetainagePercent, workReleased string
+	materialsRetainagePercent          string
+}
+
+// g702Want is the first invoice of a commitment as worked out from the test's
+// own inputs: one G703 row per schedule-of-values line and the G702 summary.
+type g702Want struct {
+	rows    []map[string]decimal.Decimal
+	summary map[string]decimal.Decimal
+}
+
+// expectG702 works out the first invoice of a commitment (no change orders,
+// no previous invoices) from the schedule of values and retainage percent the
+// test created and the G703 rows it sent, with exact decimals, following the
+// schema's defaults (work and materials retainage percent: the commitment's;
+// everything else 0; lines not sent bill nothing):
 //
-//	retained (per row)   = round(work this period × work retainage % / 100, 2)
-//	                     + round(materials stored × materials retainage % / 100, 2)
+//	retained             = round(amount × percent / 100, 2), work and materials apart
+//	total completed      = Σ (work this period + materials stored)
 //	total retainage      = Σ work retained − Σ work released + Σ materials retained
-//	total completed      = Σ (work this period + materials stored)   (no previous invoices)
 //	earned less retainage= total completed − total retainage
-//	current payment due  = earned less retainage − previous certificates (0 on the first)
+//	current payment due  = earned less retainage − previous certificates (0)
 //	balance to finish    = contract sum to date − earned less retainage
-func checkG702(t *testing.T, inv invoiceOut, c commitmentOut) {
+func expectG702(t *testing.T, sov []string, retainage string, sent []g703Input) g702Want {
 	t.Helper()
-	if len(inv.Items) != len(c.LineItems) {
-		t.Fatalf("%d G703 rows, want one per SOV line (%d)", len(inv.Items), len(c.LineItems))
+	or := func(s, def string) decimal.Decimal {
+		if s == "" {
+			s = def
+		}
+		return dec(t, s)
 	}
-	round := func(d decimal.Decimal) decimal.Decimal { return d.Round(2) }
-	var completed, workRet, workRel, matRet decimal.Decimal
-	for _, it := range inv.Items {
-		work, mat := dec(t, it.WorkCompletedThisPeriod), dec(t, it.MaterialsPresentlyStored)
-		wr := round(work.Mul(dec(t, it.WorkCompletedRetainagePercent)).Div(decimal.NewFromInt(100)))
-		mr := round(mat.Mul(dec(t, it.MaterialsStoredRetainagePercent)).Div(decimal.NewFromInt(100)))
-		if !dec(t, it.WorkCompletedRetainageRetained).Equal(wr) || !dec(t, it.MaterialsStoredRetainageRetained).Equal(mr) {
-			t.Errorf("row %s retained work %s materials %s, want %s and %s", it.LineItemID, it.WorkCompletedRetainageRetained, it.MaterialsStoredRetainageRetained, wr, mr)
+	hundred := decimal.NewFromInt(100)
+	var w g702Want
+	var contract, completed, workRet, workRel, matRet decimal.Decimal
+	for i, amount := range sov {
+		in := g703Input{line: i}
+		for _, r := range sent {
+			if r.line == i {
+				in = r
+			}
 		}
-		if !dec(t, it.TotalCompletedAndStoredToDate).Equal(work.Add(mat)) {
-			t.Errorf("row %s total completed %s, want %s", it.LineItemID, it.TotalCompletedAndStoredToDate, work.Add(mat))
-		}
+		work, mat, released := or(in.work, "0"), or(in.materials, "0"), or(in.workReleased, "0")
+		workPct, matPct := or(in.workRetainagePercent, retainage), or(in.materialsRetainagePercent, retainage)
+		wr, mr := work.Mul(workPct).Div(hundred).Round(2), mat.Mul(matPct).Div(hundred).Round(2)
+		w.rows = append(w.rows, map[string]decimal.Decimal{
+			"scheduledValue": dec(t, amount), "workCompletedThisPeriod": work, "materialsPresentlyStored": mat,
+			"totalCompletedAndStoredToDate": work.Add(mat), "workCompletedRetainagePercent": workPct,
+			"workCompletedRetainageRetained": wr, "workCompletedRetainageReleased": released,
+			"materialsStoredRetainagePercent": matPct, "materialsStoredRetainageRetained": mr,
+		})
+		contract = contract.Add(dec(t, amount))
 		completed = completed.Add(work).Add(mat)
-		workRet, workRel, matRet = workRet.Add(wr), workRel.Add(dec(t, it.WorkCompletedRetainageReleased)), matRet.Add(mr)
+		workRet, workRel, matRet = workRet.Add(wr), workRel.Add(released), matRet.Add(mr)
 	}
-	s := func(k string) decimal.Decimal { return dec(t, inv.Summary[k]) }
 	totalRet := workRet.Sub(workRel).Add(matRet)
 	earned := completed.Sub(totalRet)
-	want := map[string]decimal.Decimal{
-		"originalContractSum":               dec(t, c.GrandTotal),
+	w.summary = map[string]decimal.Decimal{
+		"originalContractSum":               contract,
+		"contractSumToDate":                 contract,
 		"totalCompletedAndStoredToDate":     completed,
 		"completedWorkRetainageAmount":      workRet.Sub(workRel),
 		"storedMaterialsRetainageAmount":    matRet,
@@ -899,16 +965,45 @@ func checkG702(t *testing.T, inv invoiceOut, c commitmentOut) {
 		"totalEarnedLessRetainage":          earned,
 		"lessPreviousCertificates":          decimal.Zero,
 		"currentPaymentDue":                 earned,
-		"balanceToFinishIncludingRetainage": s("contractSumToDate").Sub(earned),
+		"balanceToFinishIncludingRetainage": contract.Sub(earned),
 	}
-	for k, v := range want {
-		if !s(k).Equal(v) {
-			t.Errorf("summary.%s = %s, want %s", k, inv.Summary[k], v)
+	// Guard against a vacuous pass: the invoice has retainage and a payment.
+	if !totalRet.IsPositive() || !earned.IsPositive() {
+		t.Fatalf("the invoice bills nothing (retainage %s, earned %s)", totalRet, earned)
+	}
+	return w
+}
+
+// checkG702 compares an invoice read back through the gateway with what
+// expectG702 worked out, row by row (rows matched to lines by lineItemIds, in
+// schedule-of-values order) and figure by figure, to the cent.
+func checkG702(t *testing.T, inv invoiceOut, lineItemIDs []string, want g702Want) {
+	t.Helper()
+	if len(inv.Items) != len(want.rows) {
+		t.Fatalf("%d G703 rows, want one per schedule-of-values line (%d)", len(inv.Items), len(want.rows))
+	}
+	for i, it := range inv.Items {
+		line := slices.Index(lineItemIDs, it.LineItemID)
+		if line < 0 {
+			t.Fatalf("G703 row %d bills line %s, not one of the commitment's %v", i, it.LineItemID, lineItemIDs)
+		}
+		got := map[string]string{
+			"scheduledValue": it.ScheduledValue, "workCompletedThisPeriod": it.WorkCompletedThisPeriod,
+			"materialsPresentlyStored": it.MaterialsPresentlyStored, "totalCompletedAndStoredToDate": it.TotalCompletedAndStoredToDate,
+			"workCompletedRetainagePercent": it.WorkCompletedRetainagePercent, "workCompletedRetainageRetained": it.WorkCompletedRetainageRetained,
+			"workCompletedRetainageReleased":  it.WorkCompletedRetainageReleased,
+			"materialsStoredRetainagePercent": it.MaterialsStoredRetainagePercent, "materialsStoredRetainageRetained": it.MaterialsStoredRetainageRetained,
+		}
+		for k, v := range want.rows[line] {
+			if !dec(t, got[k]).Equal(v) {
+				t.Errorf("G703 row of line %d: %s = %s, want %s", line, k, got[k], v)
+			}
 		}
 	}
-	// Guard against a vacuous pass: this invoice has retainage and a payment.
-	if !totalRet.IsPositive() || !earned.IsPositive() {
-		t.Fatalf("invoice bills nothing (retainage %s, earned %s)", totalRet, earned)
+	for k, v := range want.summary {
+		if !dec(t, inv.Summary[k]).Equal(v) {
+			t.Errorf("summary.%s = %s, want %s", k, inv.Summary[k], v)
+		}
 	}
 }
 

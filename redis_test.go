@@ -127,13 +127,57 @@ func TestSharedRedisCache(t *testing.T) {
 	}
 }
 
+// TestSharedRedisDataCacheWithoutResponseCache: with the whole-answer cache
+// off (RESPONSE_CACHE=off), replica B answers the dashboard replica A has
+// answered (A then stopped) without one Procore call, from the data cache the
+// two share in Redis, and its answer equals A's (and the sandbox's data).
+func TestSharedRedisDataCacheWithoutResponseCache(t *testing.T) {
+	redisURL := requireRedis(t)
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 8},
+		HourlyLimit: -1, SpikeLimit: -1})
+	env["REDIS_URL"] = redisURL
+	env["CACHE_PREFIX"] = randomPrefix(t)
+	env["RESPONSE_CACHE"] = "off"
+	q := readQuery(t, "bench/queries/dashboard.graphql")
+
+	a := startGateway(t, copyEnv(env))
+	b := startGateway(t, copyEnv(env))
+	sb.ResetStats()
+	first := a.query(t, q, nil)
+	cold := sb.Stats()
+	if cold.Total == 0 {
+		t.Fatal("replica A's cold query made no Procore calls")
+	}
+	assertDashboardMatches(t, sb, decodeDashboard(t, first))
+	// The cache writes behind, after the answer is sent; A's shutdown
+	// closes its cache, which finishes those writes. Without this B could
+	// ask before A's values reach Redis, and that would depend on timing.
+	a.stop()
+
+	sb.ResetStats()
+	second := b.query(t, q, nil)
+	if n := sb.Stats().Total; n != 0 {
+		t.Fatalf("replica B made %d Procore calls for the query A answered with %d, want 0 (by route %v)", n, cold.Total, sb.Stats().ByRoute)
+	}
+	if !jsonEqual(t, first.Data, second.Data) {
+		t.Fatal("replica B's answer from the shared data cache differs from A's")
+	}
+	for name, r := range map[string]gqlResponse{"A": first, "B": second} {
+		if rc := r.Extensions.Procoregraph.ResponseCache; rc != "" {
+			t.Errorf("replica %s: response cache %q with RESPONSE_CACHE=off, want it off (\"\")", name, rc)
+		}
+	}
+	if x := second.Extensions.Procoregraph; x.UpstreamCalls != 0 || x.CacheHits == 0 {
+		t.Fatalf("replica B's warm answer: %+v, want cache hits and no upstream calls", x)
+	}
+}
+
 // tcpProxy forwards loopback connections to target until closed, so a test
 // can take Redis away from the gateway mid-test.
 type tcpProxy struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
-	total int // connections accepted
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -155,7 +199,6 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
-			p.total++
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
 			go func() { _, _ = io.Copy(c, up); c.Close() }()
@@ -163,13 +206,6 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	}()
 	t.Cleanup(p.Close)
 	return p
-}
-
-// accepted returns how many connections the proxy has accepted.
-func (p *tcpProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.total
 }
 
 func (p *tcpProxy) Close() {

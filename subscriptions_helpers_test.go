@@ -158,7 +158,11 @@ func (s *nodeScript) await(t *testing.T, timeout time.Duration, want string, ski
 	}
 }
 
-// quiet fails if the script reports an event within d.
+// quiet fails if the script reports an event within d, and unless the
+// client is still subscribed and the script still running at the end of it: a
+// client whose subscription failed, completed or lost its socket, or a script
+// that exited, receives no events either, and must not pass for a quiet one.
+// It ends with a ping the script must answer after every line before it.
 func (s *nodeScript) quiet(t *testing.T, d time.Duration) {
 	t.Helper()
 	deadline := time.After(d)
@@ -166,12 +170,22 @@ func (s *nodeScript) quiet(t *testing.T, d time.Duration) {
 		select {
 		case l, ok := <-s.lines:
 			if !ok {
-				return
+				t.Fatalf("%s exited while it should have stayed subscribed\nlines:\n%s\nstderr:\n%s", s.name, strings.Join(s.seen, "\n"), s.stderr)
 			}
-			if l.Type == "next" && l.Gen >= s.gen {
+			s.seen = append(s.seen, fmt.Sprintf("%d %s %s %s %s", l.Gen, l.Type, l.Payload, l.Message, l.Reason))
+			if l.Gen < s.gen {
+				continue
+			}
+			switch l.Type {
+			case "next":
 				t.Fatalf("%s: unexpected extra event %s", s.name, l.Payload)
+			case "error", "complete", "closed":
+				t.Fatalf("%s: the subscription ended (%s %s %d %s) while it should have stayed open\nlines:\n%s\nstderr:\n%s", s.name,
+					l.Type, l.Message, l.Code, l.Reason, strings.Join(s.seen, "\n"), s.stderr)
 			}
 		case <-deadline:
+			s.send(t, map[string]any{"cmd": "ping"})
+			s.await(t, 10*time.Second, "pong", "connected")
 			return
 		}
 	}

@@ -19,6 +19,7 @@
 //   {"cmd":"subscribe","url":..., "variables":{...}}  drop the current client and
 //                                                      subscribe again (e.g. on another
 //                                                      replica, with an `after` cursor)
+//   {"cmd":"ping"}   answer {"type":"pong","gen":...}: the script is alive and reading
 //   {"cmd":"exit"}
 // It exits by itself after timeoutMs, and when stdin closes.
 
@@ -97,6 +98,8 @@ rl.on('line', (line) => {
   const cmd = JSON.parse(line);
   if (cmd.cmd === 'subscribe') {
     subscribe(cmd.url ?? cfg.url, cmd.variables ?? cfg.variables ?? {});
+  } else if (cmd.cmd === 'ping') {
+    emit({ type: 'pong', gen });
   } else if (cmd.cmd === 'exit') {
     client?.dispose();
     process.exit(0);

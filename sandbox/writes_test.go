@@ -386,6 +386,16 @@ func TestInvoices(t *testing.T) {
 			t.Fatalf("second %+v", second)
 		}
 		checkG702(t, second, dec(t, first.Summary["total_earned_less_retainage"]))
+		s := second.Summary
+		// Independent arithmetic: completed 33333.33 + 10000.05 before, 20000.00 now, nothing stored;
+		// work retainage 3833.33 before + 10% of 20000.00 − 1000.00 released = 4833.33;
+		// earned 63333.38 − 4833.33 = 58500.05, less the first's 40611.16.
+		if s["total_completed_and_stored_to_date"] != "63333.38" || s["completed_work_retainage_amount"] != "4833.33" ||
+			s["stored_materials_retainage_amount"] != "0.00" || s["total_retainage"] != "4833.33" ||
+			s["total_earned_less_retainage"] != "58500.05" || s["less_previous_certificates_for_payment"] != "40611.16" ||
+			s["current_payment_due"] != "17888.89" || s["balance_to_finish_including_retainage"] != "97055.50" {
+			t.Fatalf("summary %v", s)
+		}
 	})
 	t.Run("OnlyTheLatestInvoiceIsEditable", func(t *testing.T) {
 		r := update(first.ID, map[string]any{"invoice_number": "X"})
