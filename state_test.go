@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/auth"
+	"procoregraph/sandbox/data"
+	"procoregraph/state"
+)
+
+// fillerQuery is one document of 30 aliased copies of a project's RFI list:
+// each answer is large, and each value of $n is a distinct stored answer.
+func fillerQuery() string {
+	var b strings.Builder
+	b.WriteString("query Filler($p: ID!, $n: Int!) { project(id: $p) {")
+	for i := range 30 {
+		fmt.Fprintf(&b, " a%d: rfis(first: $n) { nodes { id number subject status dueDate ballInCourt { id name login } } }", i)
+	}
+	b.WriteString(" } }")
+	return b.String()
+}
+
+// TestStateSurvivesAFullCache: with the default in-memory stores, a retried
+// create and a signed-in person's session outlive the data and answer cache
+// filling up several times over through the running gateway. An idempotency
+// record or a session kept in the evicting cache is evicted under that
+// pressure: with newLive's store set back to the cache's (c.Store()) this
+// test fails with 2 Procore creates for the key and the person's query
+// answered UNAUTHENTICATED ("unknown, expired or signed-out session").
+func TestStateSurvivesAFullCache(t *testing.T) {
+	cfg := sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 120}}
+	user := pickSignInUser(t, cfg)
+	cfg.ExtraUsers = []auth.WebUser{user.webUser}
+	sb, env := startSandbox(t, cfg)
+	g := startGateway(t, env)
+	token := signInForToken(t, g, sb.URL, user.email, user.password)
+	if r := g.queryAs(t, token, `{ viewer { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("signed-in query before the fill: %+v", r.Errors)
+	}
+
+	var project, manager string
+	sb.ReadDataset(func(d *data.Dataset) {
+		p := d.Projects[0]
+		project, manager = id64(p.ID), id64(p.UserIDs[0])
+	})
+	key := randomKey(t)
+	input := map[string]any{"projectId": project, "subject": "Exactly once under pressure", "question": "Still one?",
+		"managerId": manager, "idempotencyKey": key}
+	sb.ResetStats()
+	first := decodeCreate(t, gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": input}))
+	if first.CreateRFI.RFI == nil {
+		t.Fatalf("first create: %+v", first.CreateRFI)
+	}
+
+	// About 2.6x the cache's 64 MiB in distinct stored answers, from the
+	// same cached Procore data.
+	q := fillerQuery()
+	const fills = 200
+	var answerBytes int
+	for n := range fills {
+		vars := map[string]any{"p": project, "n": 1000 - n}
+		r := g.query(t, q, vars)
+		if len(r.Errors) > 0 {
+			t.Fatalf("filler %d: %+v", n, r.Errors)
+		}
+		if n == 0 {
+			answerBytes = len(r.Data)
+		}
+	}
+	if total := fills * answerBytes; total < 2*64<<20 {
+		t.Fatalf("the fill stored %d bytes of answers, want at least 2 x 64 MiB (answers are %d bytes)", total, answerBytes)
+	}
+	t.Logf("%d distinct answers of %d bytes", fills, answerBytes)
+	evicted := 0
+	for n := range 20 {
+		if r := g.query(t, q, map[string]any{"p": project, "n": 1000 - n}); r.Extensions.Procoregraph.ResponseCache != "hit" {
+			evicted++
+		}
+	}
+	if evicted == 0 {
+		t.Fatal("every early answer is still cached: the fill did not put the cache under pressure")
+	}
+
+	second := decodeCreate(t, gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": input}))
+	if second.CreateRFI.RFI == nil || second.CreateRFI.RFI.ID != first.CreateRFI.RFI.ID {
+		t.Errorf("retry after the fill: %+v, want RFI %s again", second.CreateRFI, first.CreateRFI.RFI.ID)
+	}
+	if n := sb.Stats().ByRoute[rfiCreateRoute]; n != 1 {
+		t.Errorf("%d Procore creates for one idempotency key, want 1", n)
+	}
+	if r := g.queryAs(t, token, `{ viewer { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("signed-in query after the fill: %+v", r.Errors)
+	}
+}
+
+// TestStateInItsOwnRedis: with STATE_REDIS_URL on another Redis database
+// than REDIS_URL, the idempotency record, the sign-in session and the
+// service's OAuth token pair are in the state database under
+// CACHE_PREFIX + "pg:state:", every state key has a TTL, the cache's database
+// holds no correctness state, and the token pair is sealed, not JSON.
+func TestStateInItsOwnRedis(t *testing.T) {
+	redisURL := requireRedis(t)
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.Trim(u.Path, "/")
+	u.Path = "/15"
+	if db == "15" {
+		u.Path = "/14"
+	}
+	stateURL := u.String()
+	cacheRDB, stateRDB := redisClient(t, redisURL), redisClient(t, stateURL)
+
+	cfg := sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}}
+	user := pickSignInUser(t, cfg)
+	cfg.ExtraUsers = []auth.WebUser{user.webUser}
+	sb, env := startSandbox(t, cfg)
+	prefix := randomPrefix(t)
+	env["REDIS_URL"], env["STATE_REDIS_URL"], env["CACHE_PREFIX"] = redisURL, stateURL, prefix
+	t.Cleanup(func() { cachetest.DeletePrefix(cacheRDB, prefix); cachetest.DeletePrefix(stateRDB, prefix) })
+	g := startGateway(t, env)
+
+	token := signInForToken(t, g, sb.URL, user.email, user.password)
+	var project, manager string
+	sb.ReadDataset(func(d *data.Dataset) { project, manager = id64(d.Projects[0].ID), id64(d.Projects[0].UserIDs[0]) })
+	out := decodeCreate(t, gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": map[string]any{"projectId": project,
+		"subject": "In the state store", "question": "Where?", "managerId": manager, "idempotencyKey": randomKey(t)}}))
+	if out.CreateRFI.RFI == nil {
+		t.Fatalf("create: %+v", out.CreateRFI)
+	}
+	if r := g.queryAs(t, token, `{ viewer { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("signed-in query: %+v", r.Errors)
+	}
+
+	ctx := context.Background()
+	scan := func(rdb redis.UniversalClient, pattern string) []string {
+		var keys []string
+		iter := rdb.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	for _, k := range scan(cacheRDB, prefix+"pg:aux:*") {
+		if !strings.Contains(k, "}:resp:") { // whole answers belong in the cache
+			t.Errorf("the cache's Redis holds correctness state: %s", k)
+		}
+	}
+	if st := scan(cacheRDB, prefix+state.RedisPrefix+"*"); len(st) > 0 {
+		t.Errorf("state keys in the cache's Redis, not STATE_REDIS_URL: %v", st)
+	}
+	// The event streams and the webhook queue are on the state Redis too,
+	// under their own keys (trimmed by length and age, not by TTL).
+	for _, k := range scan(stateRDB, prefix+"pg:aux:*") {
+		if typ, err := stateRDB.Type(ctx, k).Result(); err != nil || typ != "stream" {
+			t.Errorf("correctness state outside %s: %s (%s %v)", state.RedisPrefix, k, typ, err)
+		}
+	}
+	purposes := []string{"{signin}:session:", ":idem:", ":oauth-token"}
+	seen := map[string]bool{}
+	keys := scan(stateRDB, prefix+state.RedisPrefix+"*")
+	for _, k := range keys {
+		if ttl, err := stateRDB.PTTL(ctx, k).Result(); err != nil || ttl <= 0 {
+			t.Errorf("state key %s: PTTL %v (%v), want a TTL", k, ttl, err)
+		}
+		for _, p := range purposes {
+			seen[p] = seen[p] || strings.Contains(k, p)
+		}
+		if strings.HasSuffix(k, ":oauth-token") {
+			raw, err := stateRDB.Get(ctx, k).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(raw, []byte("access_token")) || bytes.Contains(raw, []byte("refresh_token")) || json.Valid(raw[min(len(raw), 17):]) {
+				t.Errorf("token pair %s is stored readable (%d bytes; not shown: it holds a token)", k, len(raw))
+			}
+		}
+	}
+	for _, p := range purposes {
+		if !seen[p] {
+			t.Errorf("no %s key under %s in the state Redis; keys: %v", p, prefix+state.RedisPrefix, keys)
+		}
+	}
+}
+
+func redisClient(t *testing.T, u string) redis.UniversalClient {
+	t.Helper()
+	rdb, err := cache.ParseRedisURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
