@@ -207,3 +207,61 @@ func redisClient(t *testing.T, u string) redis.UniversalClient {
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
+
+// TestFullStateRefusesCreatesWithStateFull: when the in-memory state store
+// (STATE_MAX_BYTES) is full, a create with a new idempotency key is refused
+// before anything is written, with a GraphQL error whose extensions carry
+// code STATE_FULL and retryAfterSeconds; earlier keys still replay their
+// result without a second Procore create.
+func TestFullStateRefusesCreatesWithStateFull(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
+	env["STATE_MAX_BYTES"] = "65536"
+	g := startGateway(t, env)
+	var project, manager string
+	sb.ReadDataset(func(d *data.Dataset) { project, manager = id64(d.Projects[0].ID), id64(d.Projects[0].UserIDs[0]) })
+	input := func(key string) map[string]any {
+		return map[string]any{"projectId": project, "subject": "Fill the state", "question": "Room left?", "managerId": manager, "idempotencyKey": key}
+	}
+	sb.ResetStats()
+	firstKey := randomKey(t)
+	var firstID string
+	created := 0
+	var refusal *gqlError
+	for i := 0; i < 300 && refusal == nil; i++ {
+		key := firstKey
+		if i > 0 {
+			key = randomKey(t)
+		}
+		r := gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": input(key)})
+		if len(r.Errors) > 0 {
+			refusal = &r.Errors[0]
+			break
+		}
+		out := decodeCreate(t, r)
+		if out.CreateRFI.RFI == nil {
+			t.Fatalf("create %d: %+v", i, out.CreateRFI)
+		}
+		if i == 0 {
+			firstID = out.CreateRFI.RFI.ID
+		}
+		created++
+	}
+	if refusal == nil {
+		t.Fatalf("%d creates and the 64 KiB state store never refused one", created)
+	}
+	t.Logf("refused after %d creates: %s", created, refusal.Message)
+	if refusal.Extensions["code"] != "STATE_FULL" || refusal.Extensions["retryAfterSeconds"] == nil {
+		t.Fatalf("refusal %+v, want extensions.code STATE_FULL with retryAfterSeconds", refusal)
+	}
+	if n := sb.Stats().ByRoute[rfiCreateRoute]; n != int64(created) {
+		t.Fatalf("%d Procore creates for %d answered creates: the refused one wrote", n, created)
+	}
+	again := decodeCreate(t, gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": input(firstKey)}))
+	if again.CreateRFI.RFI == nil || again.CreateRFI.RFI.ID != firstID {
+		t.Fatalf("first key retried on a full store: %+v, want RFI %s", again.CreateRFI, firstID)
+	}
+	if n := sb.Stats().ByRoute[rfiCreateRoute]; n != int64(created) {
+		t.Fatalf("%d Procore creates after the retry, want %d", n, created)
+	}
+}

@@ -21,8 +21,8 @@ func stateRedisURL(cfg config) string {
 // locks and watermarks, webhook dedupe ids, the OAuth token pair) and its
 // closer. It is never the evicting cache of Procore data and answers:
 //
-//   - without Redis, a bounded state.Memory that refuses new entries with
-//     STATE_FULL instead of evicting live ones;
+//   - without Redis, a state.Memory bounded by STATE_MAX_BYTES that refuses
+//     new entries with STATE_FULL instead of evicting live ones;
 //   - with Redis (STATE_REDIS_URL, else REDIS_URL), a RedisStore under
 //     CACHE_PREFIX + state.RedisPrefix in which every key carries a TTL,
 //     with a patient per-operation timeout (controlStoreTimeout: the data
@@ -31,7 +31,7 @@ func stateRedisURL(cfg config) string {
 func newStateStore(cfg config) (cache.Store, func(), error) {
 	u := stateRedisURL(cfg)
 	if u == "" {
-		m, err := state.NewMemory(state.MemoryOptions{})
+		m, err := state.NewMemory(state.MemoryOptions{MaxBytes: cfg.StateMaxBytes})
 		if err != nil {
 			return nil, nil, err
 		}
