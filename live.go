@@ -59,7 +59,7 @@ const controlStoreTimeout = 2 * time.Second
 // its event would never be published.
 func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection) (*liveParts, error) {
 	l := &liveParts{cfg: cfg, logger: logger, conn: conn, cache: c}
-	s, closeStore, err := newStateStore(cfg)
+	s, closeStore, err := newStateStore(cfg, reg)
 	if err != nil {
 		return nil, err
 	}

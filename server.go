@@ -428,7 +428,7 @@ func newTokenStore(cfg config, sessionKey []byte) (rest.TokenStore, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	s, closeState, err := newStateStore(cfg)
+	s, closeState, err := newStateStore(cfg, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,8 +212,8 @@ func redisClient(t *testing.T, u string) redis.UniversalClient {
 // TestFullStateRefusesCreatesWithStateFull: when the in-memory state store
 // (STATE_MAX_BYTES) is full, a create with a new idempotency key is refused
 // before anything is written, with a GraphQL error whose extensions carry
-// code STATE_FULL and retryAfterSeconds; earlier keys still replay their
-// result without a second Procore create.
+// code STATE_FULL and retryAfterSeconds, counted in /metrics; earlier keys
+// still replay their result without a second Procore create.
 func TestFullStateRefusesCreatesWithStateFull(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
 		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
@@ -256,6 +257,10 @@ func TestFullStateRefusesCreatesWithStateFull(t *testing.T) {
 	}
 	if n := sb.Stats().ByRoute[rfiCreateRoute]; n != int64(created) {
 		t.Fatalf("%d Procore creates for %d answered creates: the refused one wrote", n, created)
+	}
+	m := scrape(t, g, map[string]string{"procoregraph_state_refused_total": "", "procoregraph_state_max_bytes": ""})
+	if refused, err := strconv.Atoi(m["procoregraph_state_refused_total"]); err != nil || refused < 1 || m["procoregraph_state_max_bytes"] != "65536" {
+		t.Fatalf("/metrics: %v, want refusals counted against a 65536-byte bound", m)
 	}
 	again := decodeCreate(t, gqlPost(t, g.URL, createRFIForKey, map[string]any{"in": input(firstKey)}))
 	if again.CreateRFI.RFI == nil || again.CreateRFI.RFI.ID != firstID {
