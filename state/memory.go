@@ -41,10 +41,10 @@ const (
 
 // Memory is the in-process correctness-state store: a map bounded by
 // MaxEntries and MaxBytes, every entry with an expiry. It never evicts a live
-// entry. A write that needs room (a new key, or a larger value) when the
-// bounds are reached first drops expired entries (earliest expiry first, from
-// a heap) and, if that frees too little, fails with an *adapter.Error of code
-// STATE_FULL wrapping ErrFull, changing nothing. Replacing a value with one
+// entry. Every write drops the expired entries (earliest expiry first, from a
+// heap); a write that then needs room the bounds do not leave (a new key, or
+// a larger value) fails with an *adapter.Error of code STATE_FULL wrapping
+// ErrFull, changing nothing. Replacing a value with one
 // no larger, deleting, and reading always work.
 //
 // It implements cache.Store with the same observable behaviour as
@@ -130,8 +130,7 @@ func (s *Memory) dropExpired(now int64) {
 }
 
 // put stores value under key (replacing cur, the live entry there, if any)
-// when the bounds allow, dropping expired entries if that makes room.
-// s.mu must be held.
+// when the bounds allow, after dropping expired entries. s.mu must be held.
 func (s *Memory) put(key string, cur *entry, value []byte, ttl time.Duration, now int64) error {
 	if ttl <= 0 {
 		ttl = s.o.DefaultTTL
@@ -146,12 +145,13 @@ func (s *Memory) put(key string, cur *entry, value []byte, ttl time.Duration, no
 		}
 		return n <= s.o.MaxEntries && b <= s.o.MaxBytes
 	}
+	// Every write first drops what has expired (cur is live, so it stays):
+	// each entry is dropped once, so this costs O(log n) per entry over
+	// time, and the gauges show live state only.
+	s.dropExpired(now)
 	if !fits() {
-		s.dropExpired(now) // cur is live, so it stays
-		if !fits() {
-			s.refused++
-			return s.full(now)
-		}
+		s.refused++
+		return s.full(now)
 	}
 	if cur != nil {
 		s.bytes += w - weight(cur.key, cur.value)

@@ -149,6 +149,18 @@ func TestMemory(t *testing.T) {
 		assertAllLive(t, s, 2)
 	})
 
+	t.Run("AnyWriteDropsExpiredEntries", func(t *testing.T) {
+		s, clock := newTestMemory(t, MemoryOptions{})
+		fillEntries(t, s, 3, time.Minute)
+		clock.Advance(time.Minute)
+		if err := s.Set(ctx, "live", []byte("v"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n, b, _ := s.Stats(); n != 1 || b != weight("live", []byte("v")) {
+			t.Fatalf("Stats = %d entries, %d bytes; want only the live entry", n, b)
+		}
+	})
+
 	t.Run("EntryWithoutTTLGetsTheDefaultTTL", func(t *testing.T) {
 		s, clock := newTestMemory(t, MemoryOptions{DefaultTTL: time.Hour})
 		if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
