@@ -416,10 +416,11 @@ func serveDebug(addr string, logger *slog.Logger, drift http.Handler, invalidate
 // a lock so that only one spends Procore's single-use refresh token) in the
 // state store, sealed with the session key and expiring state.DefaultTTL
 // after its last refresh; the pair an older version stored (in plain JSON,
-// in the cache's keys) is moved there, sealed, on first use. The key is derived from the API host, the client id
-// and the configured refresh token, so configuring a new authorization
-// starts from it rather than from the pair an older one left behind. Without
-// Redis: nil, the client's own in-memory store.
+// in the cache's keys) is moved there, sealed, on first use. The key is
+// derived from the API host, the client id and the configured refresh
+// token, so configuring a new authorization starts from it rather than from
+// the pair an older one left behind. Without Redis: nil, the client's own
+// in-memory store.
 func newTokenStore(cfg config, sessionKey []byte) (rest.TokenStore, func(), error) {
 	if cfg.RedisURL == "" {
 		return nil, func() {}, nil
