@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"procoregraph/cache"
 	"procoregraph/cache/cachetest"
@@ -278,5 +281,67 @@ func TestFullStateRefusesCreatesWithStateFull(t *testing.T) {
 	}
 	if n := sb.Stats().ByRoute[rfiCreateRoute]; n != int64(created) {
 		t.Fatalf("%d Procore creates after the retry, want %d", n, created)
+	}
+}
+
+// TestPlaintextTokenPairIsMovedAndSealed: the service's token pair as an
+// earlier version left it in Redis (plain JSON in the cache's keys) is used
+// at start without a new token request, then lives sealed, with a TTL, in
+// the state store, and the plain copy is gone.
+func TestPlaintextTokenPairIsMovedAndSealed(t *testing.T) {
+	redisURL := requireRedis(t)
+	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
+	prefix := randomPrefix(t)
+	env["REDIS_URL"], env["CACHE_PREFIX"] = redisURL, prefix
+	rdb := redisClient(t, redisURL)
+	t.Cleanup(func() { cachetest.DeletePrefix(rdb, prefix) })
+
+	resp, err := http.PostForm(sb.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {env["PROCORE_CLIENT_ID"]}, "client_secret": {env["PROCORE_CLIENT_SECRET"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var granted struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&granted)
+	resp.Body.Close()
+	if err != nil || granted.AccessToken == "" || granted.ExpiresIn < 600 {
+		t.Fatalf("sandbox token: %+v %v", granted, err)
+	}
+	plain, _ := json.Marshal(&oauth2.Token{AccessToken: granted.AccessToken, TokenType: "Bearer",
+		Expiry: time.Now().Add(time.Duration(granted.ExpiresIn) * time.Second)})
+	key := cache.AuxKey("oauth-"+shortHash(env["PROCORE_API_URL"]+"|"+env["PROCORE_CLIENT_ID"]+"|"), "oauth-token")
+	old, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Set(context.Background(), key, plain, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	sb.ResetStats()
+	g := startGateway(t, env)
+	if r := g.query(t, `{ viewer { id } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("query: %+v", r.Errors)
+	}
+	if n := sb.Stats().TokenRequests; n != 0 {
+		t.Fatalf("%d token requests, want 0: the stored pair was not used", n)
+	}
+	ctx := context.Background()
+	if n, _ := rdb.Exists(ctx, prefix+key).Result(); n != 0 {
+		t.Error("the plain-JSON pair is still in the cache's keys")
+	}
+	raw, err := rdb.Get(ctx, prefix+state.RedisPrefix+key).Bytes()
+	if err != nil {
+		t.Fatalf("no pair in the state store: %v", err)
+	}
+	if bytes.Contains(raw, []byte(granted.AccessToken)) || bytes.Contains(raw, []byte("access_token")) {
+		t.Errorf("the moved pair is stored readable (%d bytes; not shown)", len(raw))
+	}
+	if ttl, err := rdb.PTTL(ctx, prefix+state.RedisPrefix+key).Result(); err != nil || ttl <= 0 {
+		t.Errorf("moved pair PTTL %v (%v), want a TTL", ttl, err)
 	}
 }
