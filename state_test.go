@@ -345,3 +345,52 @@ func TestPlaintextTokenPairIsMovedAndSealed(t *testing.T) {
 		t.Errorf("moved pair PTTL %v (%v), want a TTL", ttl, err)
 	}
 }
+
+func TestStateSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		errHas string
+		check  func(t *testing.T, c config)
+	}{
+		{name: "DefaultsAreInMemoryWith64MiB", env: map[string]string{},
+			check: func(t *testing.T, c config) {
+				if stateRedisURL(c) != "" || c.StateMaxBytes != 64<<20 {
+					t.Fatalf("state Redis %q, max bytes %d; want memory, 64 MiB", stateRedisURL(c), c.StateMaxBytes)
+				}
+			}},
+		{name: "StateRedisDefaultsToRedisURL", env: map[string]string{"REDIS_URL": "redis://cache:6379/0"},
+			check: func(t *testing.T, c config) {
+				if got := stateRedisURL(c); got != "redis://cache:6379/0" {
+					t.Fatalf("state Redis %q, want REDIS_URL", got)
+				}
+			}},
+		{name: "StateRedisURLWins", env: map[string]string{"REDIS_URL": "redis://cache:6379/0", "STATE_REDIS_URL": "redis://state:6379/0"},
+			check: func(t *testing.T, c config) {
+				if got := stateRedisURL(c); got != "redis://state:6379/0" {
+					t.Fatalf("state Redis %q, want STATE_REDIS_URL", got)
+				}
+			}},
+		{name: "StateRedisURLWithoutRedisURLIsRefused", env: map[string]string{"STATE_REDIS_URL": "redis://state:6379/0"},
+			errHas: "STATE_REDIS_URL needs REDIS_URL"},
+		{name: "StateRedisURLOfAnotherSchemeIsRefused", env: map[string]string{"REDIS_URL": "redis://cache:6379/0", "STATE_REDIS_URL": "http://state"},
+			errHas: "STATE_REDIS_URL: want redis://"},
+		{name: "TinyStateMaxBytesIsRefused", env: map[string]string{"STATE_MAX_BYTES": "1000"},
+			errHas: "STATE_MAX_BYTES must be at least 64 KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseConfig(nil, func(k string) string { return tc.env[k] }, &stderr)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
