@@ -31,6 +31,13 @@ type config struct {
 	CompanyID    int64
 	RefreshToken string
 	RedisURL     string
+	// StateRedisURL is the Redis of correctness state (package state):
+	// idempotency records, sessions, locks, differ state, the token pair.
+	// Default: RedisURL. Its instance must not evict (README).
+	StateRedisURL string
+	// StateMaxBytes bounds the in-memory state store (without Redis); when
+	// full it refuses new entries with STATE_FULL. 0: 64 MiB.
+	StateMaxBytes int64
 	// CachePrefix namespaces every Redis key, so environments can share a Redis.
 	CachePrefix string
 	// Naive turns dataloader batching off (benchmark baseline only).
@@ -149,6 +156,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&companyID, "procore-company-id", env("PROCORE_COMPANY_ID", ""), "Procore company id; optional when the credential sees one company (PROCORE_COMPANY_ID)")
 	fs.StringVar(&c.RefreshToken, "procore-refresh-token", env("PROCORE_REFRESH_TOKEN", ""), "OAuth refresh token for the refresh-token grant instead of client credentials (PROCORE_REFRESH_TOKEN)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL for the shared cache, e.g. redis://127.0.0.1:6379/0; empty uses an in-memory cache (REDIS_URL)")
+	fs.StringVar(&c.StateRedisURL, "state-redis-url", env("STATE_REDIS_URL", ""), "Redis URL for correctness state (idempotency records, sessions, locks, differ state, the OAuth token pair), on an instance with maxmemory-policy noeviction; default REDIS_URL (STATE_REDIS_URL)")
+	fs.Int64Var(&c.StateMaxBytes, "state-max-bytes", envInt64(getenv, "STATE_MAX_BYTES", 64<<20), "bytes the in-memory correctness state may use (without Redis); when full, new entries are refused with STATE_FULL rather than evicting live ones (STATE_MAX_BYTES)")
 	fs.StringVar(&c.CachePrefix, "cache-prefix", env("CACHE_PREFIX", ""), "prefix for every Redis key, to share one Redis between environments (CACHE_PREFIX)")
 	fs.StringVar(&c.PortalSessionKey, "portal-session-key", env("PORTAL_SESSION_KEY", ""), "32-byte key (base64 or hex) encrypting stored browser sessions; share it between replicas (PORTAL_SESSION_KEY)")
 	fs.StringVar(&c.ChromiumPath, "chromium-path", env("CHROMIUM_PATH", ""), "Chromium for browser-session logins; default: found on PATH (CHROMIUM_PATH)")
@@ -234,6 +243,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.RedisURL != "" {
 		if p, err := url.Parse(c.RedisURL); err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") {
 			errs = append(errs, fmt.Errorf("REDIS_URL: want redis://host:port/db or rediss://..."))
+		}
+	}
+	if c.StateMaxBytes < 64<<10 {
+		errs = append(errs, errors.New("STATE_MAX_BYTES must be at least 64 KiB (65536)"))
+	}
+	if c.StateRedisURL != "" {
+		if p, err := url.Parse(c.StateRedisURL); err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") {
+			errs = append(errs, fmt.Errorf("STATE_REDIS_URL: want redis://host:port/db or rediss://..."))
+		}
+		if c.RedisURL == "" {
+			errs = append(errs, errors.New("STATE_REDIS_URL needs REDIS_URL: replicas share state only when they share the cache's Redis too"))
 		}
 	}
 	if c.RegisterWebhooks && c.WebhookAuthorization == "" && c.APIURL != "" {

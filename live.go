@@ -53,32 +53,27 @@ type liveParts struct {
 const controlStoreTimeout = 2 * time.Second
 
 // newLive builds the bus, the differ, the primer and the webhook receiver
-// for conn. The store is the cache's when there is a cache, else one of its
-// own (Redis when configured, so replicas still share state).
+// for conn, and the correctness-state store (newStateStore) they, the
+// mutations' idempotency records and the sessions share. It is never the
+// evicting cache c: an evicted differ entry would count as first sight and
+// its event would never be published.
 func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection) (*liveParts, error) {
 	l := &liveParts{cfg: cfg, logger: logger, conn: conn, cache: c}
-	// Differ state, idempotency records, session locks and sessions are
-	// correctness state: with Redis they get their own store with a patient
-	// timeout (the response cache's 200 ms would make a busy Redis look down
-	// and turn locks into fail-open).
-	if c != nil && cfg.RedisURL == "" {
-		l.store = c.Store()
-	} else {
-		s, closeStore, err := newStore(cfg, controlStoreTimeout)
-		if err != nil {
-			return nil, err
-		}
-		l.store = s
-		l.closer = append(l.closer, closeStore)
+	s, closeStore, err := newStateStore(cfg, reg)
+	if err != nil {
+		return nil, err
 	}
+	l.store = s
+	l.closer = append(l.closer, closeStore)
 
+	// The event streams and the webhook queue are durable state too: they
+	// live on the state's Redis.
 	var rdb redis.UniversalClient
-	if cfg.RedisURL != "" {
-		var err error
-		rdb, err = cache.ParseRedisURL(cfg.RedisURL)
+	if u := stateRedisURL(cfg); u != "" {
+		rdb, err = cache.ParseRedisURL(u)
 		if err != nil {
 			l.close()
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, fmt.Errorf("STATE_REDIS_URL or REDIS_URL: %w", err)
 		}
 		l.closer = append(l.closer, func() { _ = rdb.Close() })
 		bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: cfg.CachePrefix,

@@ -33,6 +33,8 @@ import (
 	"procoregraph/respcache"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
+	"procoregraph/sealbox"
+	"procoregraph/state"
 	"procoregraph/tenant"
 )
 
@@ -92,7 +94,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// procoregraph_procore_drift_total, listed on the debug listener.
 	drift := rest.NewDrift(rest.DriftOptions{Logger: logger})
 	reg.MustRegister(drift)
-	tokens, closeTokens, err := newTokenStore(cfg)
+	key, err := sessionKey(cfg, embedded, logger)
+	if err != nil {
+		return err
+	}
+	tokens, closeTokens, err := newTokenStore(cfg, key)
 	if err != nil {
 		return err
 	}
@@ -191,10 +197,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	key, err := sessionKey(cfg, embedded, logger)
-	if err != nil {
-		return err
-	}
 	revocations, closeRevocations, err := newRevocations(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -278,8 +280,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ResponseCache:    answers,
 		Logger:           logger,
 		Gatherer:         reg,
-		// Idempotency records share the differ's store: Redis when
-		// configured, so duplicates on any replica find them.
+		// Idempotency records share the differ's state store (never the
+		// evicting cache): Redis when configured, so duplicates on any
+		// replica find them.
 		Mutations: mutate.New(mutate.Options{Store: lv.store, Cache: c, Observer: lv.Observer, Logger: logger}),
 	})
 
@@ -412,19 +415,32 @@ func serveDebug(addr string, logger *slog.Logger, drift http.Handler, invalidate
 
 // newTokenStore returns where the OAuth token pair lives. With Redis it is
 // shared by the replicas (oauthstore: one access token for all of them, and
-// a lock so that only one spends Procore's single-use refresh token); the
-// key is derived from the API host, the client id and the configured refresh
+// a lock so that only one spends Procore's single-use refresh token) in the
+// state store, sealed with the session key and expiring state.DefaultTTL
+// after its last refresh; the pair an older version stored (in plain JSON,
+// in the cache's keys) is moved there, sealed, on first use. The key is
+// derived from the API host, the client id and the configured refresh
 // token, so configuring a new authorization starts from it rather than from
 // the pair an older one left behind. Without Redis: nil, the client's own
 // in-memory store.
-func newTokenStore(cfg config) (rest.TokenStore, func(), error) {
+func newTokenStore(cfg config, sessionKey []byte) (rest.TokenStore, func(), error) {
 	if cfg.RedisURL == "" {
 		return nil, func() {}, nil
 	}
-	s, closeStore, err := newStore(cfg, controlStoreTimeout)
+	box, err := sealbox.New(sessionKey)
 	if err != nil {
 		return nil, nil, err
 	}
+	s, closeState, err := newStateStore(cfg, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	legacy, closeLegacy, err := newStore(cfg, controlStoreTimeout) // where versions before the state store kept it
+	if err != nil {
+		closeState()
+		return nil, nil, err
+	}
 	conn := "oauth-" + shortHash(cfg.APIURL+"|"+cfg.ClientID+"|"+cfg.RefreshToken)
-	return oauthstore.New(s, conn, oauthstore.Options{}), closeStore, nil
+	return oauthstore.New(s, conn, oauthstore.Options{Box: box, TTL: state.DefaultTTL, MigratePlaintext: true, Legacy: legacy}),
+		func() { closeLegacy(); closeState() }, nil
 }

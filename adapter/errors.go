@@ -20,6 +20,12 @@ const (
 	CodeConflict            Code = "CONFLICT"
 	CodeReauthRequired      Code = "REAUTH_REQUIRED"
 	CodeInternal            Code = "INTERNAL"
+
+	// CodeStateFull: the gateway's correctness-state store (idempotency
+	// records, sessions, locks, last-known item state; package state) is
+	// full and refused a new entry rather than forget a live one. Nothing
+	// was changed; retry after RetryAfter.
+	CodeStateFull Code = "STATE_FULL"
 )
 
 // FieldError is one field-level validation message, from our own validation or

@@ -34,7 +34,9 @@
 //
 // # Idempotency records and locks
 //
-// These use the Store directly, with AuxKey keys:
+// These use a Store directly, with AuxKey keys: the gateway's correctness-state
+// store (package state), never the evicting store under a Cache, because
+// losing one is a bug rather than a miss:
 //
 //	won, err := store.SetNX(ctx, cache.AuxKey(conn, "idem", key), pending, 24*time.Hour)  // first caller wins
 //	ok, err := store.CompareAndSwap(ctx, lockKey, token, token, ttl)                      // extend my lease

@@ -13,8 +13,9 @@ import (
 type MemoryQueueOptions struct {
 	QueueOptions
 	// Seen records accepted event ids (SetNX under cache.AuxKey(conn,
-	// "webhook", id) for DedupeTTL); a bounded cache.MemoryStore in one
-	// process. Required.
+	// "webhook", id) for DedupeTTL); the process's correctness-state store
+	// (package state), which refuses rather than evicts, so an id is never
+	// forgotten early and a duplicate never processed twice. Required.
 	Seen cache.Store
 	// Capacity is how many deliveries may wait. When it is reached Enqueue
 	// returns ErrQueueFull, the receiver answers 503 and Procore retries the

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"procoregraph/cache"
 	"procoregraph/cache/cachetest"
 	"procoregraph/events"
+	"procoregraph/state"
 	"procoregraph/tenant"
 )
 
@@ -507,4 +510,66 @@ func memoryStore(t *testing.T) cache.Store { return cachetest.Memory(t) }
 func redisStore(t *testing.T) cache.Store {
 	s, _, _ := cachetest.Redis(t, "mutate")
 	return s
+}
+
+// fillAfterClaim is a state.Memory that fills itself to the brim right after
+// an idempotency key is claimed, as other requests would: the in-progress
+// record fits, a larger one does not.
+type fillAfterClaim struct {
+	*state.Memory
+	filled bool
+}
+
+func (s *fillAfterClaim) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	won, err := s.Memory.SetNX(ctx, key, value, ttl)
+	if won && strings.Contains(key, ":idem:") && !s.filled {
+		s.filled = true
+		for i := 0; s.Memory.Set(ctx, fmt.Sprintf("filler%d", i), nil, time.Hour) == nil; i++ {
+		}
+	}
+	return won, err
+}
+
+func TestFullStateStore(t *testing.T) {
+	newState := func(t *testing.T, o state.MemoryOptions) *state.Memory {
+		m, err := state.NewMemory(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close() })
+		return m
+	}
+
+	t.Run("CreateIsRefusedWithStateFullBeforeAnyWrite", func(t *testing.T) {
+		m := newState(t, state.MemoryOptions{MaxEntries: 1})
+		_ = m.Set(context.Background(), "someone-else", []byte("v"), time.Hour)
+		h := newHarness(t, m)
+		_, err := h.runner.CreateRFI(h.ctx, rfiInput("full-1"))
+		var ae *adapter.Error
+		if !errors.As(err, &ae) || ae.Code != adapter.CodeStateFull || ae.RetryAfter <= 0 {
+			t.Fatalf("err = %v, want STATE_FULL with a retry time", err)
+		}
+		if n := h.fake.count("CreateRFI"); n != 0 {
+			t.Fatalf("%d upstream creates, want 0", n)
+		}
+	})
+
+	t.Run("ResultRefusedAfterTheCreateStillStopsASecondCreate", func(t *testing.T) {
+		s := &fillAfterClaim{Memory: newState(t, state.MemoryOptions{MaxBytes: 64 << 10})}
+		h := newHarness(t, s)
+		first, err := h.runner.CreateRFI(h.ctx, rfiInput("full-2"))
+		if err != nil || first.RFI == nil {
+			t.Fatalf("first create: %+v %v", first, err)
+		}
+		if !s.filled {
+			t.Fatal("the store was never filled")
+		}
+		p, err := h.runner.CreateRFI(h.ctx, rfiInput("full-2"))
+		if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []string{CodeOutcomeUnknown}) {
+			t.Fatalf("retry: %+v %v, want OUTCOME_UNKNOWN", p, err)
+		}
+		if n := h.fake.count("CreateRFI"); n != 1 {
+			t.Fatalf("%d upstream creates, want 1", n)
+		}
+	})
 }

@@ -189,6 +189,8 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 	case errors.Is(err, ErrInProgress):
 		return nil, []UserError{{Field: inputPath("idempotencyKey"), Code: CodeInProgress,
 			Message: "a request with this idempotency key is still in progress; retry later with the same key"}}, nil
+	case adapter.ErrorCode(err) == adapter.CodeStateFull:
+		return nil, nil, err // the state store's own STATE_FULL, with its retry time
 	case err != nil:
 		return nil, nil, &adapter.Error{Code: adapter.CodeUpstreamUnavailable,
 			Message: "idempotency records are unavailable, so the create was not attempted; retry later", Err: err}
@@ -206,8 +208,17 @@ func create[T any](ctx context.Context, s *Runner, e env, op createOp[T]) (*T, [
 			merr = lease.Complete(ctx, Record{State: stateDone, Result: raw, UserErrors: uerrs})
 		}
 		if merr != nil {
-			s.log.WarnContext(ctx, "idempotency: could not record a create's result; a retry with the same key may create it again",
-				"mutation", op.name, "err", merr)
+			// The result may be refused where the smaller in-progress record
+			// was not (a full state store): keep the key with a record no
+			// larger, so that a retry answers OUTCOME_UNKNOWN instead of
+			// creating again.
+			if ferr := lease.Complete(ctx, Record{State: stateUnknown, Message: "created; result not kept", At: time.Now().UTC().Truncate(time.Second)}); ferr != nil {
+				s.log.WarnContext(ctx, "idempotency: could not record a create's result; a retry with the same key may create it again",
+					"mutation", op.name, "err", errors.Join(merr, ferr))
+			} else {
+				s.log.WarnContext(ctx, "idempotency: could not record a create's result; a retry with the same key answers OUTCOME_UNKNOWN",
+					"mutation", op.name, "err", merr)
+			}
 		}
 	case err != nil && wrote && !provablyNotApplied(err):
 		if cerr := lease.Complete(ctx, Record{State: stateUnknown, Message: string(adapter.ErrorCode(err)) + ": " + messageOf(err)}); cerr != nil {

@@ -30,8 +30,19 @@ type Options struct {
 	// plain JSON.
 	Box *sealbox.Box
 	// TTL, when set, expires the stored pair (a person's sign-in session
-	// ends). Default: no expiry.
+	// ends); every Save renews it. Default: no expiry (the store may still
+	// give one: package state gives every key a TTL).
 	TTL time.Duration
+	// MigratePlaintext, with Box, lets Load read a pair an earlier version
+	// stored as plain JSON: it is returned and stored again sealed (if that
+	// write fails, the next Load migrates it). Without it such an entry is
+	// an error.
+	MigratePlaintext bool
+	// Legacy, when set, is the store an earlier version kept the pair in
+	// (under the same key): when this store holds no pair, Load reads it
+	// there (plain JSON with MigratePlaintext, or sealed), saves it here and
+	// deletes it there. Default: none.
+	Legacy cache.Store
 }
 
 // Store is one connection's token pair in a cache.Store.
@@ -55,38 +66,115 @@ func New(store cache.Store, conn string, o Options) *Store {
 // Load returns the stored token, or (nil, nil) when none is stored.
 func (s *Store) Load(ctx context.Context) (*oauth2.Token, error) {
 	it, ok, err := s.store.Get(ctx, s.key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return s.loadLegacy(ctx)
+	}
+	return s.open(ctx, it.Value)
+}
+
+// loadLegacy moves the pair from Options.Legacy into this store.
+func (s *Store) loadLegacy(ctx context.Context) (*oauth2.Token, error) {
+	if s.o.Legacy == nil {
+		return nil, nil
+	}
+	it, ok, err := s.o.Legacy.Get(ctx, s.key)
 	if err != nil || !ok {
 		return nil, err
 	}
-	raw := it.Value
-	if s.o.Box != nil {
-		if raw, err = s.o.Box.Open(s.key, raw); err != nil {
-			return nil, fmt.Errorf("oauthstore: stored token: %w", err)
-		}
+	t, _, err := s.decode(it.Value)
+	if err != nil {
+		return nil, err
 	}
-	var t oauth2.Token
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("oauthstore: stored token: %w", err)
+	b, err := s.seal(t)
+	if err != nil {
+		return nil, err
 	}
-	return &t, nil
+	// Only if no replica stored a pair meanwhile: it may have refreshed,
+	// spending the legacy refresh token.
+	won, err := s.store.SetNX(ctx, s.key, b, s.o.TTL)
+	if err != nil {
+		return nil, err
+	}
+	_ = s.o.Legacy.Delete(ctx, s.key)
+	if won {
+		return t, nil
+	}
+	it, ok, err = s.store.Get(ctx, s.key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return s.open(ctx, it.Value)
 }
 
-// Save replaces the stored pair in one write (no expiry: the refresh token
+// open decodes a stored pair, sealing a plaintext one in place when
+// Options.MigratePlaintext allows it.
+func (s *Store) open(ctx context.Context, raw []byte) (*oauth2.Token, error) {
+	t, plain, err := s.decode(raw)
+	if err == nil && plain {
+		if b, err := s.seal(t); err == nil {
+			_, _ = s.store.CompareAndSwap(ctx, s.key, raw, b, s.o.TTL) // sealed from now on
+		}
+	}
+	return t, err
+}
+
+// decode reads a stored pair: sealed with Options.Box when set, or plain
+// JSON (without a Box, or with MigratePlaintext: then plain reports it).
+func (s *Store) decode(raw []byte) (t *oauth2.Token, plain bool, err error) {
+	if s.o.Box != nil {
+		opened, err := s.o.Box.Open(s.key, raw)
+		if err != nil {
+			if t, ok := s.plaintext(raw); ok {
+				return t, true, nil
+			}
+			return nil, false, fmt.Errorf("oauthstore: stored token: %w", err)
+		}
+		raw = opened
+	}
+	t = new(oauth2.Token)
+	if err := json.Unmarshal(raw, t); err != nil {
+		return nil, false, fmt.Errorf("oauthstore: stored token: %w", err)
+	}
+	return t, false, nil
+}
+
+// plaintext reads raw as a pair stored unsealed by an earlier version, when
+// Options.MigratePlaintext allows it.
+func (s *Store) plaintext(raw []byte) (*oauth2.Token, bool) {
+	if !s.o.MigratePlaintext || len(raw) == 0 || raw[0] != '{' {
+		return nil, false
+	}
+	var t oauth2.Token
+	if err := json.Unmarshal(raw, &t); err != nil || t.AccessToken == "" && t.RefreshToken == "" {
+		return nil, false
+	}
+	return &t, true
+}
+
+// Save replaces the stored pair in one write, sealed with Options.Box when
+// set, expiring after Options.TTL (renewed at every save: the refresh token
 // outlives the access token).
 func (s *Store) Save(ctx context.Context, t *oauth2.Token) error {
 	if t == nil {
 		return s.store.Delete(ctx, s.key)
 	}
-	b, err := json.Marshal(t)
+	b, err := s.seal(t)
 	if err != nil {
 		return err
 	}
-	if s.o.Box != nil {
-		if b, err = s.o.Box.Seal(s.key, b); err != nil {
-			return err
-		}
-	}
 	return s.store.Set(ctx, s.key, b, s.o.TTL)
+}
+
+// seal encodes t for storage (JSON, sealed with Options.Box when set).
+func (s *Store) seal(t *oauth2.Token) ([]byte, error) {
+	b, err := json.Marshal(t)
+	if err != nil || s.o.Box == nil {
+		return b, err
+	}
+	return s.o.Box.Seal(s.key, b)
 }
 
 // LockRefresh takes the connection's refresh lock (a lease, so a crashed
