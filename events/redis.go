@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,6 +64,8 @@ type RedisBus struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	readers atomic.Int64 // hub readers running
 
 	mu       sync.Mutex
 	closed   bool
@@ -201,15 +204,19 @@ func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subs
 
 // feed is a subscription's goroutine: the replay after cursor (if any), then
 // the live queue, into out, which it closes when the subscription ends.
+//
+// Whatever way it returns (cancelled while the replay's XRANGE is in flight,
+// while sending, or while waiting), sub leaves its hub before out closes, so
+// the hub's reader stops reading for a subscriber that is gone.
 func (b *RedisBus) feed(ctx context.Context, sub *redisSub, after string, out chan<- Event) {
 	defer b.wg.Done()
 	defer close(out)
+	defer b.remove(sub, nil) // a no-op when sub already ended (its Err is kept)
 	send := func(e Event) bool {
 		select {
 		case out <- e:
 			return true
 		case <-ctx.Done():
-			b.remove(sub, nil)
 			return false
 		case <-b.ctx.Done():
 			return false
@@ -230,7 +237,6 @@ func (b *RedisBus) feed(ctx context.Context, sub *redisSub, after string, out ch
 		select {
 		case <-sub.notify:
 		case <-ctx.Done():
-			b.remove(sub, nil)
 			return
 		case <-b.ctx.Done():
 			return
@@ -320,6 +326,7 @@ func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
 		h = &redisHub{conn: f.Conn, key: key, subs: map[*redisSub]struct{}{}}
 		b.hubs[f.Conn] = h
 		b.wg.Add(1)
+		b.readers.Add(1)
 		go b.read(h, start)
 	}
 	h.subs[sub] = struct{}{}
@@ -347,6 +354,24 @@ func (b *RedisBus) removeLocked(sub *redisSub, err error) {
 	}
 }
 
+// Subscribers returns how many subscribers this replica's hubs hold, over
+// every connection: each one that has not ended. A cancelled subscription
+// leaves the count before its channel closes.
+func (b *RedisBus) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, h := range b.hubs {
+		n += len(h.subs)
+	}
+	return n
+}
+
+// Readers returns how many hub readers (one per connection with local
+// subscribers) are running on this replica. A reader stops within about
+// Block after its hub's last subscriber leaves.
+func (b *RedisBus) Readers() int { return int(b.readers.Load()) }
+
 func (b *RedisBus) errOf(sub *redisSub) func() error {
 	return func() error {
 		b.mu.Lock()
@@ -359,6 +384,7 @@ func (b *RedisBus) errOf(sub *redisSub) func() error {
 // hub has no subscribers or the bus closes.
 func (b *RedisBus) read(h *redisHub, id string) {
 	defer b.wg.Done()
+	defer b.readers.Add(-1)
 	backoff := 50 * time.Millisecond
 	for {
 		if b.stopIfIdle(h) {
