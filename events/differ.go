@@ -29,6 +29,13 @@ type DifferOptions struct {
 	// Logger receives failures to roll back after a failed publish.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// PublishAttempts bounds the tries of one publish (of one event, or of
+	// one change's events together on a BatchPublisher) before the differ
+	// gives up and rolls its state back. Default 3.
+	PublishAttempts int
+	// PublishBackoff is the wait after the first failed try, doubled after
+	// each further one (and cut short by the caller's context). Default 25ms.
+	PublishBackoff time.Duration
 }
 
 func (o DifferOptions) withDefaults() DifferOptions {
@@ -43,6 +50,12 @@ func (o DifferOptions) withDefaults() DifferOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.PublishAttempts <= 0 {
+		o.PublishAttempts = 3
+	}
+	if o.PublishBackoff <= 0 {
+		o.PublishBackoff = 25 * time.Millisecond
 	}
 	return o
 }
@@ -62,10 +75,18 @@ func (o DifferOptions) withDefaults() DifferOptions {
 //
 // The state moves from old to new by compare-and-swap, and only the caller
 // whose swap succeeded publishes, so two replicas observing the same change
-// publish it once between them. If publishing fails after the swap, the
-// differ swaps the old state back so a later observation publishes the
-// transition again; a process that dies between the swap and the publish
-// loses that event (at most once, never twice).
+// publish it once between them.
+//
+// One change can be two events (a status change that also moves the ball in
+// court: STATUS_CHANGED, then BALL_IN_COURT_CHANGED). On a BatchPublisher
+// (the Redis bus) they are published together, all or none; on another bus
+// one after the other. A failed publish is retried (PublishAttempts); if it
+// still fails, the differ swaps back the state that the events published so
+// far describe (the old state when none was), so a later observation of the
+// same resource publishes exactly the events that are missing: none is lost
+// and none is published twice. A process that dies between the swap and the
+// publish loses those events (at most once, never twice); a retried publish
+// whose first try reached Redis but whose answer was lost can repeat one.
 type Differ struct {
 	store cache.Store
 	bus   Bus
@@ -158,7 +179,7 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 				return nil, nil
 			}
 			evs := []Event{d.event(s, src, KindCreated, knownState{}, next)}
-			return d.publish(ctx, key, nil, observedRaw, evs)
+			return d.publish(ctx, key, knownState{}, next, nil, observedRaw, evs)
 		}
 		var prev knownState
 		if err := json.Unmarshal(it.Value, &prev); err != nil {
@@ -198,20 +219,45 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 		if len(evs) == 0 {
 			return nil, nil // same state, newer instant: remembered, nothing to say
 		}
-		return d.publish(ctx, key, it.Value, nextRaw, evs)
+		return d.publish(ctx, key, prev, next, it.Value, nextRaw, evs)
 	}
 	return nil, fmt.Errorf("events: known state of %s %d kept changing; gave up after %d attempts", s.ItemKind, s.ItemID, d.opt.MaxAttempts)
 }
 
-// publish sends evs; on failure it restores the previous state (or removes
-// the first one) so the transition is found again next time.
-func (d *Differ) publish(ctx context.Context, key string, prevRaw, nextRaw []byte, evs []Event) ([]Event, error) {
-	for i := range evs {
-		id, err := d.bus.Publish(ctx, evs[i])
+// publish sends evs, all of one change; on failure it swaps nextRaw back to
+// the state the events already published describe (prev plus those events;
+// prevRaw itself, or no state when prevRaw is nil, when none was published),
+// so the next observation finds exactly the missing transitions again.
+func (d *Differ) publish(ctx context.Context, key string, prev, next knownState, prevRaw, nextRaw []byte, evs []Event) ([]Event, error) {
+	if bp, ok := d.bus.(BatchPublisher); ok && len(evs) > 1 {
+		var ids []string
+		err := d.retry(ctx, func() error {
+			var err error
+			ids, err = bp.PublishBatch(ctx, evs)
+			return err
+		})
 		if err != nil {
-			if i == 0 {
-				d.rollback(key, prevRaw, nextRaw)
+			d.rollback(key, prevRaw, nextRaw)
+			return nil, fmt.Errorf("events: publish %d events of one change: %w", len(evs), err)
+		}
+		for i := range evs {
+			evs[i].ID = ids[i]
+		}
+		return evs, nil
+	}
+	for i := range evs {
+		var id string
+		err := d.retry(ctx, func() error {
+			var err error
+			id, err = d.bus.Publish(ctx, evs[i])
+			return err
+		})
+		if err != nil {
+			restore := prevRaw
+			if i > 0 {
+				restore = partialState(prev, next, evs[:i])
 			}
+			d.rollback(key, restore, nextRaw)
 			return evs[:i], fmt.Errorf("events: publish %s: %w", evs[i].Kind, err)
 		}
 		evs[i].ID = id
@@ -219,15 +265,56 @@ func (d *Differ) publish(ctx context.Context, key string, prevRaw, nextRaw []byt
 	return evs, nil
 }
 
-func (d *Differ) rollback(key string, prevRaw, nextRaw []byte) {
+// retry runs try up to PublishAttempts times, waiting PublishBackoff
+// (doubling) between tries, and returns its last error.
+func (d *Differ) retry(ctx context.Context, try func() error) error {
+	wait := d.opt.PublishBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = try(); err == nil || attempt >= d.opt.PublishAttempts || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// partialState encodes prev with the transitions of the published events
+// applied: what subscribers have been told.
+func partialState(prev, next knownState, published []Event) []byte {
+	k := prev
+	for _, e := range published {
+		switch e.Kind {
+		case KindStatusChanged:
+			k.Status = next.Status
+		case KindBallInCourtChanged:
+			k.BallInCourt = next.BallInCourt
+		}
+	}
+	raw, err := json.Marshal(k)
+	if err != nil { // knownState always encodes; fall back to the old state
+		raw, _ = json.Marshal(prev)
+	}
+	return raw
+}
+
+// rollback swaps nextRaw back to restoreRaw (deletes it when restoreRaw is
+// nil), unless another observer has moved the state on since.
+func (d *Differ) rollback(key string, restoreRaw, nextRaw []byte) {
 	// The caller's context may be what failed; give the rollback its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var err error
-	if prevRaw == nil {
+	if restoreRaw == nil {
 		_, err = d.store.CompareAndDelete(ctx, key, nextRaw)
 	} else {
-		_, err = d.store.CompareAndSwap(ctx, key, nextRaw, prevRaw, d.opt.StateTTL)
+		_, err = d.store.CompareAndSwap(ctx, key, nextRaw, restoreRaw, d.opt.StateTTL)
 	}
 	if err != nil {
 		d.opt.Logger.Warn("differ: could not roll back known state after a failed publish; the transition may not be announced", "err", err)

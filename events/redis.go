@@ -159,6 +159,54 @@ func (b *RedisBus) Publish(ctx context.Context, e Event) (string, error) {
 	return add.Val(), nil
 }
 
+var _ BatchPublisher = (*RedisBus)(nil)
+
+// PublishBatch appends evs, which must share one connection, to its stream
+// in one MULTI/EXEC transaction: all of them or none, with consecutive
+// cursors. It returns their cursors in order.
+func (b *RedisBus) PublishBatch(ctx context.Context, evs []Event) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	conn := evs[0].Conn
+	if conn == "" {
+		return nil, errors.New("events: PublishBatch: event without a connection")
+	}
+	if b.isClosed() {
+		return nil, ErrClosed
+	}
+	datas := make([][]byte, len(evs))
+	for i, e := range evs {
+		if e.Conn != conn {
+			return nil, fmt.Errorf("events: PublishBatch: events of connections %q and %q in one batch", conn, e.Conn)
+		}
+		data, err := json.Marshal(toWire(e))
+		if err != nil {
+			return nil, fmt.Errorf("events: encode event: %w", err)
+		}
+		datas[i] = data
+	}
+	key := b.StreamKey(conn)
+	tx := b.o.Client.TxPipeline()
+	adds := make([]*redis.StringCmd, len(evs))
+	for i, data := range datas {
+		adds[i] = tx.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: b.o.MaxLen, Approx: true, Values: []any{"e", data}})
+	}
+	tx.PExpire(ctx, key, b.o.Retention)
+	if b.trimDue(key) {
+		minID := strconv.FormatInt(b.o.Now().Add(-b.o.Retention).UnixMilli(), 10)
+		tx.XTrimMinIDApprox(ctx, key, minID, 0)
+	}
+	if _, err := tx.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("events: publish to Redis: %w", err)
+	}
+	ids := make([]string, len(adds))
+	for i, a := range adds {
+		ids[i] = a.Val()
+	}
+	return ids, nil
+}
+
 // trimDue reports whether key's MINID trim is due, and if so records it.
 func (b *RedisBus) trimDue(key string) bool {
 	now := b.o.Now()
