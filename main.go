@@ -8,17 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
 func main() {
-	// A warm GraphQL response allocates a lot of short-lived objects (gqlgen
-	// builds a context per field); collecting less often trades some memory
-	// for a measured ~30% lower warm latency (BENCHMARKS.md). GOGC overrides.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	// GOGC and the Go memory limit are set by run (memlimit.go).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
