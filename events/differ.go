@@ -67,6 +67,9 @@ func (o DifferOptions) withDefaults() DifferOptions {
 //   - first sight of an item: CREATED when the snapshot says Created (a
 //     create the source made or saw), otherwise a silent baseline (the
 //     poller's first pass must not announce every existing item);
+//   - a report that says Created of an item known only from a silent
+//     baseline: CREATED, once (the primer or the poller can list a new item
+//     before the create's own report arrives; its CREATED is not lost);
 //   - a different status: STATUS_CHANGED;
 //   - a different set of ball-in-court people (compared by id):
 //     BALL_IN_COURT_CHANGED;
@@ -105,6 +108,11 @@ type knownState struct {
 	Status      string       `json:"s"`
 	BallInCourt []knownActor `json:"b,omitempty"`
 	UpdatedAt   time.Time    `json:"u"`
+	// Created says CREATED was published for the item. States recorded
+	// before this field existed read as false: a late "create" report of
+	// such an item (Procore's webhook queue de-duplicates by event id, so
+	// only a redelivery across that change) could announce it again.
+	Created bool `json:"c,omitempty"`
 }
 
 type knownActor struct {
@@ -114,7 +122,7 @@ type knownActor struct {
 }
 
 func stateOf(s Snapshot) knownState {
-	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC()}
+	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC(), Created: s.Created}
 	for _, p := range s.BallInCourt {
 		k.BallInCourt = append(k.BallInCourt, knownActor{ID: p.ID, Login: p.Login, Name: p.Name})
 	}
@@ -189,13 +197,21 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 			}
 			return nil, nil
 		}
+		announce := s.Created && !prev.Created // known only from a silent baseline
 		if !s.UpdatedAt.IsZero() && prev.UpdatedAt.After(next.UpdatedAt) {
-			return nil, nil // older than what we know: a reordered or late report
+			if !announce {
+				return nil, nil // older than what we know: a reordered or late report
+			}
+			next = prev // announce the creation with the newer state we know
 		}
 		if s.UpdatedAt.IsZero() {
 			next.UpdatedAt = prev.UpdatedAt // keep the newest instant we know
 		}
+		next.Created = prev.Created || announce
 		var evs []Event
+		if announce {
+			evs = append(evs, d.event(s, src, KindCreated, knownState{}, next))
+		}
 		if prev.Status != next.Status {
 			evs = append(evs, d.event(s, src, KindStatusChanged, prev, next))
 		}
@@ -295,6 +311,8 @@ func partialState(prev, next knownState, published []Event) []byte {
 			k.Status = next.Status
 		case KindBallInCourtChanged:
 			k.BallInCourt = next.BallInCourt
+		case KindCreated:
+			k.Created = true
 		}
 	}
 	raw, err := json.Marshal(k)

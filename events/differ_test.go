@@ -124,6 +124,40 @@ func TestDiffer(t *testing.T) {
 				}
 			})
 
+			t.Run("CreateReportedAfterASilentBaselineIsAnnouncedOnce", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				got := collect(t, bus, "c1")
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				// The primer lists the new RFI before the create reports it.
+				if evs := observe(t, d, rfiSnap("c1", "OPEN", t0, 1)); len(evs) != 0 {
+					t.Fatalf("baseline published %+v", evs)
+				}
+				created := rfiSnap("c1", "OPEN", t0, 1)
+				created.Created = true
+				evs := observe(t, d, created)
+				if len(evs) != 1 || evs[0].Kind != KindCreated || evs[0].NewStatus != "OPEN" {
+					t.Fatalf("the create's report after the baseline published %+v, want one CREATED", evs)
+				}
+				if again := observe(t, d, created); len(again) != 0 {
+					t.Fatalf("a second create report (its webhook) published %+v", again)
+				}
+				// A create report older than a change the baseline already saw
+				// still announces the creation, with the newer state.
+				moved := rfiSnap("c1", "OPEN", t0.Add(time.Minute), 2)
+				moved.ItemID = 43
+				observe(t, d, moved)
+				late := rfiSnap("c1", "OPEN", t0, 1)
+				late.ItemID, late.Created = 43, true
+				evs = observe(t, d, late)
+				if len(evs) != 1 || evs[0].Kind != KindCreated || evs[0].NewBallInCourt[0].ID != 2 {
+					t.Fatalf("a late create report published %+v, want one CREATED with the known court [2]", evs)
+				}
+				if all := got(); len(all) != 2 {
+					t.Fatalf("bus carried %+v, want the two CREATED events", all)
+				}
+			})
+
 			t.Run("StatusAndCourtTogetherAreTwoEvents", func(t *testing.T) {
 				bus := NewMemoryBus(MemoryOptions{})
 				defer bus.Close()
