@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"procoregraph/cache/cachetest"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 )
@@ -33,13 +35,23 @@ const rfiChangedSubscription = `subscription($p: ID) { rfiChanged(projectId: $p)
 // concurrently. M subscribers and N creates give exactly M×N CREATED
 // events. A ball move made after all the creates' webhooks were processed
 // is the sentinel: every subscriber's events up to it are all it will get
-// for the creates.
+// for the creates. It runs in memory and with Redis (cache, differ state and
+// the Redis Streams bus).
 func TestCreateRFIEventCount(t *testing.T) {
+	t.Run("InMemory", func(t *testing.T) { createRFIEventCount(t, nil) })
+	t.Run("Redis", func(t *testing.T) {
+		rdb := cachetest.Client(t)
+		createRFIEventCount(t, map[string]string{"REDIS_URL": cachetest.URL(t), "CACHE_PREFIX": cachetest.Prefix(t, rdb, "event-count")})
+	})
+}
+
+func createRFIEventCount(t *testing.T, extraEnv map[string]string) {
 	const subscribers, creates, workers = 3, 8, 4
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 6},
 		WebhookMinBackoff: 50 * time.Millisecond})
 	sb.SetFaults(sandbox.Faults{DuplicateWebhooks: 1, ReorderWebhooks: 0.5})
 	env["WEBHOOK_AUTHORIZATION"] = webhookSecret
+	maps.Copy(env, extraEnv)
 	g := startGateway(t, env, "-register-webhooks")
 	project, rfis, users := pickRFIs(t, sb, 1)
 	p := strconv.FormatInt(project, 10)
