@@ -133,6 +133,17 @@ type config struct {
 	NoIntrospection, NoGraphiQL bool
 	// RouterSecret restricts _entities and _service to the router.
 	RouterSecret string
+
+	// Memory (issue 14; memlimit.go).
+	// MemoryLimit is MEMORY_LIMIT: the Go memory limit as a size, or "off";
+	// empty: GOMEMLIMIT, else 90% of the container's cgroup limit.
+	MemoryLimit string
+	// CacheMaxBytes bounds the in-memory cache of Procore data (without
+	// Redis); ResponseCacheBytes the whole answers kept in process memory
+	// (their own store without Redis, local copies with it);
+	// DecodeCacheBytes the decoded values (by encoded size). Each defaults
+	// to 64 MiB.
+	CacheMaxBytes, ResponseCacheBytes, DecodeCacheBytes int64
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -206,6 +217,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.OperationTimeout, "operation-timeout", envDurationOr(getenv, "OPERATION_TIMEOUT", 30*time.Second), "deadline of one query or mutation, Procore calls and rate-limit waits included (OPERATION_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envDurationOr(getenv, "SHUTDOWN_GRACE", 25*time.Second), "on SIGTERM, how long in-flight queries and mutations may run after the listener closes (SHUTDOWN_GRACE)")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", envDurationOr(getenv, "SHUTDOWN_DELAY", 0), "on SIGTERM, how long to keep serving with /readyz answering 503 before closing the listener, so load balancers stop sending first (SHUTDOWN_DELAY)")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", env("MEMORY_LIMIT", ""), "Go memory limit (GOMEMLIMIT's form, e.g. 900MiB) or off; default: GOMEMLIMIT, else 90% of the container's cgroup memory limit (MEMORY_LIMIT)")
+	byteFlags := map[string]*string{
+		"CACHE_MAX_BYTES":          fs.String("cache-max-bytes", env("CACHE_MAX_BYTES", "64MiB"), "bound of the in-memory cache of Procore data, without Redis (CACHE_MAX_BYTES)"),
+		"RESPONSE_CACHE_MAX_BYTES": fs.String("response-cache-max-bytes", env("RESPONSE_CACHE_MAX_BYTES", "64MiB"), "bound of the whole answers kept in process memory (RESPONSE_CACHE_MAX_BYTES)"),
+		"DECODE_CACHE_MAX_BYTES":   fs.String("decode-cache-max-bytes", env("DECODE_CACHE_MAX_BYTES", "64MiB"), "bound of the decoded-value cache, by encoded size (DECODE_CACHE_MAX_BYTES)"),
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -214,6 +231,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 
 	var errs []error
+	for name, dst := range map[string]*int64{"CACHE_MAX_BYTES": &c.CacheMaxBytes, "RESPONSE_CACHE_MAX_BYTES": &c.ResponseCacheBytes, "DECODE_CACHE_MAX_BYTES": &c.DecodeCacheBytes} {
+		n, err := parseByteSize(*byteFlags[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %v", name, *byteFlags[name], err))
+		}
+		*dst = n
+	}
+	if c.MemoryLimit != "" && c.MemoryLimit != "off" {
+		if _, err := parseByteSize(c.MemoryLimit); err != nil {
+			errs = append(errs, fmt.Errorf("MEMORY_LIMIT %q: %v, or off", c.MemoryLimit, err))
+		}
+	}
 	if companyID != "" {
 		id, err := strconv.ParseInt(companyID, 10, 64)
 		if err != nil || id <= 0 {

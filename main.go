@@ -8,17 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
 func main() {
-	// A warm GraphQL response allocates a lot of short-lived objects (gqlgen
-	// builds a context per field); collecting less often trades some memory
-	// for a measured ~30% lower warm latency (BENCHMARKS.md). GOGC overrides.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	// GOGC and the Go memory limit are set by run (memlimit.go).
 	// The first signal starts the drain (run); a second one ends the
 	// process at once: signal handling goes back to the default before run
 	// sees the first.

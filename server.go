@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// embedded sandbox, the JWT key set) outlives the signal.
 	serving, endServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer endServing()
+	applyMemorySettings(getenv, cfg, containerMemoryLimit, logger)
 
 	embedded := cfg.APIURL == ""
 	if embedded {
@@ -157,18 +158,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var answers *respcache.Cache
 	if c != nil && !cfg.NoResponseCache {
-		var local int64
+		ro := respcache.Options{Version: buildVersion(), Registerer: reg, Logger: logger}
 		if cfg.RedisURL != "" {
-			local = 64 << 20 // hits then read only the answer's tokens from Redis
+			ro.LocalBytes = cfg.ResponseCacheBytes // hits then read only the answer's tokens from Redis
+		} else { // answers get a store (and a byte bound) of their own
+			m, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: cfg.ResponseCacheBytes})
+			if err != nil {
+				return fmt.Errorf("response cache: %w", err)
+			}
+			defer m.Close()
+			ro.Store = m
 		}
-		if answers, err = respcache.New(c, respcache.Options{Version: buildVersion(), Registerer: reg, Logger: logger, LocalBytes: local}); err != nil {
+		if answers, err = respcache.New(c, ro); err != nil {
 			return err
 		}
 	}
 
 	var decoded *loaders.DecodeCache
 	if c != nil {
-		if decoded, err = loaders.NewDecodeCache(0); err != nil {
+		if decoded, err = loaders.NewDecodeCache(cfg.DecodeCacheBytes); err != nil {
 			return err
 		}
 	}
@@ -334,7 +342,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // timeout bounds each Redis operation (0: the store's default, 200 ms).
 func newStore(cfg config, timeout time.Duration) (cache.Store, func(), error) {
 	if cfg.RedisURL == "" {
-		m, err := cache.NewMemory(cache.MemoryOptions{})
+		m, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: cfg.CacheMaxBytes})
 		if err != nil {
 			return nil, nil, fmt.Errorf("memory cache: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 	"procoregraph/adapter/rest"
 	"procoregraph/authn"
 	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 	"procoregraph/events"
 	"procoregraph/gateway"
 	"procoregraph/loaders"
@@ -38,6 +40,9 @@ type liveServer struct {
 	conn    *tenant.Connection
 	active  *atomic.Int64
 	project int64
+	// upstream carries the gateway's calls to the sandbox; tests counting
+	// goroutines close its idle keep-alive connections first.
+	upstream *http.Transport
 }
 
 func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
@@ -52,8 +57,10 @@ func startLiveServerWith(tb testing.TB, bus events.Bus, auth func(*tenant.Connec
 	tb.Cleanup(func() { _ = bus.Close() })
 	sb, env := startSandbox(tb, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
 	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
+	upstream := http.DefaultTransport.(*http.Transport).Clone()
+	tb.Cleanup(upstream.CloseIdleConnections)
 	client, err := rest.New(rest.Config{APIURL: sb.URL, LoginURL: sb.URL, ClientID: sandbox.DefaultClientID,
-		ClientSecret: sandbox.DefaultClientSecret, CompanyID: company})
+		ClientSecret: sandbox.DefaultClientSecret, CompanyID: company, HTTPClient: &http.Client{Transport: upstream}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,7 +75,7 @@ func startLiveServerWith(tb testing.TB, bus events.Bus, auth func(*tenant.Connec
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64)}
+	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64), upstream: upstream}
 	sb.ReadDataset(func(d *data.Dataset) { l.project = d.Projects[0].ID })
 	var a gateway.Authenticator
 	if auth != nil {
@@ -221,9 +228,26 @@ func settledGoroutines() int {
 // TestThousandSubscriptionsLeakNoGoroutine opens 1,000 subscriptions through
 // the real handler (graphql-transport-ws over 10 sockets), checks that one
 // event reaches every one of them exactly once, closes them all, and asserts
-// that the goroutine count returns to its baseline.
+// that the goroutine count returns to its baseline, on the in-memory bus and
+// on the Redis Streams bus (whose hub reader must stop once its last
+// subscriber is gone).
 func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
-	l := startLiveServer(t, events.NewMemoryBus(events.MemoryOptions{}))
+	t.Run("MemoryBus", func(t *testing.T) {
+		thousandSubscriptionsLeakNoGoroutine(t, events.NewMemoryBus(events.MemoryOptions{}))
+	})
+	t.Run("RedisBus", func(t *testing.T) {
+		rdb := cachetest.Client(t)
+		bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: cachetest.Prefix(t, rdb, "leak"),
+			Block: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		thousandSubscriptionsLeakNoGoroutine(t, bus)
+	})
+}
+
+func thousandSubscriptionsLeakNoGoroutine(t *testing.T, bus events.Bus) {
+	l := startLiveServer(t, bus)
 	var got sync.Map // subscription id -> *atomic.Int32
 	count := func(id string, _ json.RawMessage) {
 		v, _ := got.LoadOrStore(id, new(atomic.Int32))
@@ -239,6 +263,10 @@ func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
 	warm[0].close()
 	l.waitActive(t, 0)
 	got.Clear()
+	waitNoReader(t, bus)
+	// Idle keep-alive connections to the sandbox (a pool, bounded by the
+	// transport) are not subscriptions' goroutines: count without them.
+	l.upstream.CloseIdleConnections()
 	base := settledGoroutines()
 
 	const n = 1000
@@ -254,6 +282,7 @@ func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > base {
+		l.upstream.CloseIdleConnections()
 		if time.Now().After(deadline) {
 			buf := make([]byte, 4<<20)
 			t.Fatalf("goroutines: %d after closing, baseline %d (%d with %d subscriptions open)\n%s",
@@ -261,7 +290,26 @@ func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	waitNoReader(t, bus)
 	t.Logf("goroutines: baseline %d, %d with %d subscriptions open, %d after closing them", base, during, n, runtime.NumGoroutine())
+}
+
+// waitNoReader waits, for a Redis bus, until it holds no subscriber and runs
+// no stream reader, so the baseline is taken without one and the end
+// asserts that none outlived its subscribers. Other buses pass at once.
+func waitNoReader(t *testing.T, bus events.Bus) {
+	t.Helper()
+	rb, ok := bus.(*events.RedisBus)
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for rb.Subscribers() != 0 || rb.Readers() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis bus: %d subscribers and %d stream readers left after every subscription closed", rb.Subscribers(), rb.Readers())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // waitCount waits until n subscriptions have each received exactly want

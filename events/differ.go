@@ -29,6 +29,13 @@ type DifferOptions struct {
 	// Logger receives failures to roll back after a failed publish.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// PublishAttempts bounds the tries of one publish (of one event, or of
+	// one change's events together on a BatchPublisher) before the differ
+	// gives up and rolls its state back. Default 3.
+	PublishAttempts int
+	// PublishBackoff is the wait after the first failed try, doubled after
+	// each further one (and cut short by the caller's context). Default 25ms.
+	PublishBackoff time.Duration
 }
 
 func (o DifferOptions) withDefaults() DifferOptions {
@@ -44,6 +51,12 @@ func (o DifferOptions) withDefaults() DifferOptions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.PublishAttempts <= 0 {
+		o.PublishAttempts = 3
+	}
+	if o.PublishBackoff <= 0 {
+		o.PublishBackoff = 25 * time.Millisecond
+	}
 	return o
 }
 
@@ -54,6 +67,9 @@ func (o DifferOptions) withDefaults() DifferOptions {
 //   - first sight of an item: CREATED when the snapshot says Created (a
 //     create the source made or saw), otherwise a silent baseline (the
 //     poller's first pass must not announce every existing item);
+//   - a report that says Created of an item known only from a silent
+//     baseline: CREATED, once (the primer or the poller can list a new item
+//     before the create's own report arrives; its CREATED is not lost);
 //   - a different status: STATUS_CHANGED;
 //   - a different set of ball-in-court people (compared by id):
 //     BALL_IN_COURT_CHANGED;
@@ -62,10 +78,18 @@ func (o DifferOptions) withDefaults() DifferOptions {
 //
 // The state moves from old to new by compare-and-swap, and only the caller
 // whose swap succeeded publishes, so two replicas observing the same change
-// publish it once between them. If publishing fails after the swap, the
-// differ swaps the old state back so a later observation publishes the
-// transition again; a process that dies between the swap and the publish
-// loses that event (at most once, never twice).
+// publish it once between them.
+//
+// One change can be two events (a status change that also moves the ball in
+// court: STATUS_CHANGED, then BALL_IN_COURT_CHANGED). On a BatchPublisher
+// (the Redis bus) they are published together, all or none; on another bus
+// one after the other. A failed publish is retried (PublishAttempts); if it
+// still fails, the differ swaps back the state that the events published so
+// far describe (the old state when none was), so a later observation of the
+// same resource publishes exactly the events that are missing: none is lost
+// and none is published twice. A process that dies between the swap and the
+// publish loses those events (at most once, never twice); a retried publish
+// whose first try reached Redis but whose answer was lost can repeat one.
 type Differ struct {
 	store cache.Store
 	bus   Bus
@@ -84,6 +108,11 @@ type knownState struct {
 	Status      string       `json:"s"`
 	BallInCourt []knownActor `json:"b,omitempty"`
 	UpdatedAt   time.Time    `json:"u"`
+	// Created says CREATED was published for the item. States recorded
+	// before this field existed read as false: a late "create" report of
+	// such an item (Procore's webhook queue de-duplicates by event id, so
+	// only a redelivery across that change) could announce it again.
+	Created bool `json:"c,omitempty"`
 }
 
 type knownActor struct {
@@ -93,7 +122,7 @@ type knownActor struct {
 }
 
 func stateOf(s Snapshot) knownState {
-	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC()}
+	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC(), Created: s.Created}
 	for _, p := range s.BallInCourt {
 		k.BallInCourt = append(k.BallInCourt, knownActor{ID: p.ID, Login: p.Login, Name: p.Name})
 	}
@@ -158,7 +187,7 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 				return nil, nil
 			}
 			evs := []Event{d.event(s, src, KindCreated, knownState{}, next)}
-			return d.publish(ctx, key, nil, observedRaw, evs)
+			return d.publish(ctx, key, knownState{}, next, nil, observedRaw, evs)
 		}
 		var prev knownState
 		if err := json.Unmarshal(it.Value, &prev); err != nil {
@@ -168,13 +197,21 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 			}
 			return nil, nil
 		}
+		announce := s.Created && !prev.Created // known only from a silent baseline
 		if !s.UpdatedAt.IsZero() && prev.UpdatedAt.After(next.UpdatedAt) {
-			return nil, nil // older than what we know: a reordered or late report
+			if !announce {
+				return nil, nil // older than what we know: a reordered or late report
+			}
+			next = prev // announce the creation with the newer state we know
 		}
 		if s.UpdatedAt.IsZero() {
 			next.UpdatedAt = prev.UpdatedAt // keep the newest instant we know
 		}
+		next.Created = prev.Created || announce
 		var evs []Event
+		if announce {
+			evs = append(evs, d.event(s, src, KindCreated, knownState{}, next))
+		}
 		if prev.Status != next.Status {
 			evs = append(evs, d.event(s, src, KindStatusChanged, prev, next))
 		}
@@ -198,20 +235,45 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 		if len(evs) == 0 {
 			return nil, nil // same state, newer instant: remembered, nothing to say
 		}
-		return d.publish(ctx, key, it.Value, nextRaw, evs)
+		return d.publish(ctx, key, prev, next, it.Value, nextRaw, evs)
 	}
 	return nil, fmt.Errorf("events: known state of %s %d kept changing; gave up after %d attempts", s.ItemKind, s.ItemID, d.opt.MaxAttempts)
 }
 
-// publish sends evs; on failure it restores the previous state (or removes
-// the first one) so the transition is found again next time.
-func (d *Differ) publish(ctx context.Context, key string, prevRaw, nextRaw []byte, evs []Event) ([]Event, error) {
-	for i := range evs {
-		id, err := d.bus.Publish(ctx, evs[i])
+// publish sends evs, all of one change; on failure it swaps nextRaw back to
+// the state the events already published describe (prev plus those events;
+// prevRaw itself, or no state when prevRaw is nil, when none was published),
+// so the next observation finds exactly the missing transitions again.
+func (d *Differ) publish(ctx context.Context, key string, prev, next knownState, prevRaw, nextRaw []byte, evs []Event) ([]Event, error) {
+	if bp, ok := d.bus.(BatchPublisher); ok && len(evs) > 1 {
+		var ids []string
+		err := d.retry(ctx, func() error {
+			var err error
+			ids, err = bp.PublishBatch(ctx, evs)
+			return err
+		})
 		if err != nil {
-			if i == 0 {
-				d.rollback(key, prevRaw, nextRaw)
+			d.rollback(key, prevRaw, nextRaw)
+			return nil, fmt.Errorf("events: publish %d events of one change: %w", len(evs), err)
+		}
+		for i := range evs {
+			evs[i].ID = ids[i]
+		}
+		return evs, nil
+	}
+	for i := range evs {
+		var id string
+		err := d.retry(ctx, func() error {
+			var err error
+			id, err = d.bus.Publish(ctx, evs[i])
+			return err
+		})
+		if err != nil {
+			restore := prevRaw
+			if i > 0 {
+				restore = partialState(prev, next, evs[:i])
 			}
+			d.rollback(key, restore, nextRaw)
 			return evs[:i], fmt.Errorf("events: publish %s: %w", evs[i].Kind, err)
 		}
 		evs[i].ID = id
@@ -219,15 +281,58 @@ func (d *Differ) publish(ctx context.Context, key string, prevRaw, nextRaw []byt
 	return evs, nil
 }
 
-func (d *Differ) rollback(key string, prevRaw, nextRaw []byte) {
+// retry runs try up to PublishAttempts times, waiting PublishBackoff
+// (doubling) between tries, and returns its last error.
+func (d *Differ) retry(ctx context.Context, try func() error) error {
+	wait := d.opt.PublishBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = try(); err == nil || attempt >= d.opt.PublishAttempts || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// partialState encodes prev with the transitions of the published events
+// applied: what subscribers have been told.
+func partialState(prev, next knownState, published []Event) []byte {
+	k := prev
+	for _, e := range published {
+		switch e.Kind {
+		case KindStatusChanged:
+			k.Status = next.Status
+		case KindBallInCourtChanged:
+			k.BallInCourt = next.BallInCourt
+		case KindCreated:
+			k.Created = true
+		}
+	}
+	raw, err := json.Marshal(k)
+	if err != nil { // knownState always encodes; fall back to the old state
+		raw, _ = json.Marshal(prev)
+	}
+	return raw
+}
+
+// rollback swaps nextRaw back to restoreRaw (deletes it when restoreRaw is
+// nil), unless another observer has moved the state on since.
+func (d *Differ) rollback(key string, restoreRaw, nextRaw []byte) {
 	// The caller's context may be what failed; give the rollback its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var err error
-	if prevRaw == nil {
+	if restoreRaw == nil {
 		_, err = d.store.CompareAndDelete(ctx, key, nextRaw)
 	} else {
-		_, err = d.store.CompareAndSwap(ctx, key, nextRaw, prevRaw, d.opt.StateTTL)
+		_, err = d.store.CompareAndSwap(ctx, key, nextRaw, restoreRaw, d.opt.StateTTL)
 	}
 	if err != nil {
 		d.opt.Logger.Warn("differ: could not roll back known state after a failed publish; the transition may not be announced", "err", err)

@@ -3,9 +3,12 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
@@ -121,6 +124,40 @@ func TestDiffer(t *testing.T) {
 				}
 			})
 
+			t.Run("CreateReportedAfterASilentBaselineIsAnnouncedOnce", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				got := collect(t, bus, "c1")
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				// The primer lists the new RFI before the create reports it.
+				if evs := observe(t, d, rfiSnap("c1", "OPEN", t0, 1)); len(evs) != 0 {
+					t.Fatalf("baseline published %+v", evs)
+				}
+				created := rfiSnap("c1", "OPEN", t0, 1)
+				created.Created = true
+				evs := observe(t, d, created)
+				if len(evs) != 1 || evs[0].Kind != KindCreated || evs[0].NewStatus != "OPEN" {
+					t.Fatalf("the create's report after the baseline published %+v, want one CREATED", evs)
+				}
+				if again := observe(t, d, created); len(again) != 0 {
+					t.Fatalf("a second create report (its webhook) published %+v", again)
+				}
+				// A create report older than a change the baseline already saw
+				// still announces the creation, with the newer state.
+				moved := rfiSnap("c1", "OPEN", t0.Add(time.Minute), 2)
+				moved.ItemID = 43
+				observe(t, d, moved)
+				late := rfiSnap("c1", "OPEN", t0, 1)
+				late.ItemID, late.Created = 43, true
+				evs = observe(t, d, late)
+				if len(evs) != 1 || evs[0].Kind != KindCreated || evs[0].NewBallInCourt[0].ID != 2 {
+					t.Fatalf("a late create report published %+v, want one CREATED with the known court [2]", evs)
+				}
+				if all := got(); len(all) != 2 {
+					t.Fatalf("bus carried %+v, want the two CREATED events", all)
+				}
+			})
+
 			t.Run("StatusAndCourtTogetherAreTwoEvents", func(t *testing.T) {
 				bus := NewMemoryBus(MemoryOptions{})
 				defer bus.Close()
@@ -184,7 +221,7 @@ func TestDiffer(t *testing.T) {
 	t.Run("FailedPublishIsRetriedByTheNextReport", func(t *testing.T) {
 		bus := &flakyBus{Bus: NewMemoryBus(MemoryOptions{}), fails: 1}
 		defer bus.Close()
-		d := NewDiffer(memoryStore(t), bus, DifferOptions{})
+		d := NewDiffer(memoryStore(t), bus, DifferOptions{PublishAttempts: 1})
 		observe(t, d, rfiSnap("c1", "OPEN", t0))
 		closedSnap := rfiSnap("c1", "CLOSED", t0.Add(time.Minute))
 		if _, err := d.Observe(context.Background(), closedSnap, SourceMutation); err == nil {
@@ -196,6 +233,81 @@ func TestDiffer(t *testing.T) {
 		}
 	})
 
+	t.Run("SecondEventOfAChangeFailingOnceIsRetriedNotLost", func(t *testing.T) {
+		bus := &flakyBus{Bus: NewMemoryBus(MemoryOptions{}), failCalls: map[int]bool{2: true}}
+		defer bus.Close()
+		got := collect(t, bus, "c1")
+		d := NewDiffer(memoryStore(t), bus, DifferOptions{PublishBackoff: time.Millisecond})
+		observe(t, d, rfiSnap("c1", "OPEN", t0, 1))
+		changed := rfiSnap("c1", "CLOSED", t0.Add(time.Minute), 2)
+		evs, err := d.Observe(context.Background(), changed, SourceMutation)
+		if err != nil || len(evs) != 2 || evs[0].Kind != KindStatusChanged || evs[1].Kind != KindBallInCourtChanged {
+			t.Fatalf("Observe = %+v, %v; want STATUS_CHANGED and BALL_IN_COURT_CHANGED despite one failed publish", evs, err)
+		}
+		if again := observe(t, d, changed); len(again) != 0 {
+			t.Fatalf("the same report again published %+v", again)
+		}
+		if all := got(); len(all) != 2 || all[0].Kind != KindStatusChanged || all[1].Kind != KindBallInCourtChanged {
+			t.Fatalf("bus carried %+v, want the two events once each", all)
+		}
+	})
+
+	t.Run("SecondEventOfAChangeStillFailingIsPublishedAloneByTheNextReport", func(t *testing.T) {
+		bus := &flakyBus{Bus: NewMemoryBus(MemoryOptions{}), failCalls: map[int]bool{2: true}}
+		defer bus.Close()
+		got := collect(t, bus, "c1")
+		d := NewDiffer(memoryStore(t), bus, DifferOptions{PublishAttempts: 1})
+		observe(t, d, rfiSnap("c1", "OPEN", t0, 1))
+		changed := rfiSnap("c1", "CLOSED", t0.Add(time.Minute), 2)
+		evs, err := d.Observe(context.Background(), changed, SourceMutation)
+		if err == nil || len(evs) != 1 || evs[0].Kind != KindStatusChanged {
+			t.Fatalf("Observe = %+v, %v; want the STATUS_CHANGED it published and the error of the second", evs, err)
+		}
+		evs = observe(t, d, changed)
+		if len(evs) != 1 || evs[0].Kind != KindBallInCourtChanged || evs[0].PreviousBallInCourt[0].ID != 1 || evs[0].NewBallInCourt[0].ID != 2 {
+			t.Fatalf("the next report published %+v, want only the missing BALL_IN_COURT_CHANGED 1→2", evs)
+		}
+		if all := got(); len(all) != 2 || all[0].Kind != KindStatusChanged || all[1].Kind != KindBallInCourtChanged {
+			t.Fatalf("bus carried %+v, want STATUS_CHANGED then BALL_IN_COURT_CHANGED, once each", all)
+		}
+	})
+
+	t.Run("RedisBusPublishesTheEventsOfAChangeAllOrNone", func(t *testing.T) {
+		rdb := cachetest.Client(t)
+		hook := &failPipelines{fail: map[int]bool{1: true, 3: true}}
+		rdb.AddHook(hook)
+		bus, err := NewRedisBus(RedisBusOptions{Client: rdb, Prefix: cachetest.Prefix(t, rdb, "differ-batch")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bus.Close()
+		d := NewDiffer(memoryStore(t), bus, DifferOptions{PublishAttempts: 1})
+		observe(t, d, rfiSnap("c1", "OPEN", t0, 1))
+		key := bus.StreamKey("c1")
+
+		// Redis fails the first write: neither event is in the stream.
+		changed := rfiSnap("c1", "CLOSED", t0.Add(time.Minute), 2)
+		if evs, err := d.Observe(context.Background(), changed, SourceMutation); err == nil || len(evs) != 0 {
+			t.Fatalf("Observe with Redis failing = %+v, %v; want no event and the error", evs, err)
+		}
+		if n := rdb.XLen(context.Background(), key).Val(); n != 0 {
+			t.Fatalf("a failed batch left %d events in the stream, want none", n)
+		}
+		// The next report writes both in one transaction (the second write
+		// passes), so a failure of the one after (the third) cannot split them.
+		evs := observe(t, d, changed)
+		if len(evs) != 2 || evs[0].Kind != KindStatusChanged || evs[1].Kind != KindBallInCourtChanged {
+			t.Fatalf("the next report published %+v, want both events of the change", evs)
+		}
+		msgs := rdb.XRange(context.Background(), key, "-", "+").Val()
+		if len(msgs) != 2 || msgs[0].ID != evs[0].ID || msgs[1].ID != evs[1].ID {
+			t.Fatalf("stream holds %+v, want exactly the two events %s %s", msgs, evs[0].ID, evs[1].ID)
+		}
+		if n := hook.calls(); n != 2 {
+			t.Fatalf("%d Redis writes for two reports, want one transaction each", n)
+		}
+	})
+
 	t.Run("RefusesSnapshotWithoutIdentity", func(t *testing.T) {
 		d := NewDiffer(memoryStore(t), NewMemoryBus(MemoryOptions{}), DifferOptions{})
 		if _, err := d.Observe(context.Background(), Snapshot{ItemKind: ItemRFI, ItemID: 1}, SourcePoller); err == nil {
@@ -204,21 +316,59 @@ func TestDiffer(t *testing.T) {
 	})
 }
 
+// flakyBus fails its first fails publishes, and the publishes whose
+// 1-based number is in failCalls. It offers no PublishBatch.
 type flakyBus struct {
 	Bus
-	mu    sync.Mutex
-	fails int
+	mu        sync.Mutex
+	fails     int
+	failCalls map[int]bool
+	calls     int
 }
 
 func (b *flakyBus) Publish(ctx context.Context, e Event) (string, error) {
 	b.mu.Lock()
-	if b.fails > 0 {
-		b.fails--
+	b.calls++
+	if b.fails > 0 || b.failCalls[b.calls] {
+		b.fails = max(b.fails-1, 0)
 		b.mu.Unlock()
 		return "", errors.New("bus down")
 	}
 	b.mu.Unlock()
 	return b.Bus.Publish(ctx, e)
+}
+
+// failPipelines is a go-redis hook that counts the pipelines and
+// transactions that write events (XADD), and fails those whose 1-based
+// number is in fail before they reach Redis.
+type failPipelines struct {
+	mu   sync.Mutex
+	fail map[int]bool
+	n    int
+}
+
+func (h *failPipelines) calls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+func (h *failPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *failPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *failPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c.Name() == "xadd" }) {
+			return next(ctx, cmds)
+		}
+		h.mu.Lock()
+		h.n++
+		fail := h.fail[h.n]
+		h.mu.Unlock()
+		if fail {
+			return errors.New("injected: Redis unreachable")
+		}
+		return next(ctx, cmds)
+	}
 }
 
 func TestNormalizeStatus(t *testing.T) {

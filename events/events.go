@@ -146,6 +146,15 @@ type Bus interface {
 	Close() error
 }
 
+// BatchPublisher is a Bus that can publish several events at once, all or
+// none, in order: the differ publishes the events of one change (a status
+// change that also moves the ball in court) this way when the bus offers it.
+type BatchPublisher interface {
+	// PublishBatch appends evs (their IDs are ignored) in order and returns
+	// their cursors; on error none of them was published.
+	PublishBatch(ctx context.Context, evs []Event) ([]string, error)
+}
+
 // Subscription is one subscriber's stream.
 type Subscription struct {
 	// C delivers events in order; it is closed when the subscription ends.

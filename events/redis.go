@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,6 +64,8 @@ type RedisBus struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	readers atomic.Int64 // hub readers running
 
 	mu       sync.Mutex
 	closed   bool
@@ -156,6 +159,54 @@ func (b *RedisBus) Publish(ctx context.Context, e Event) (string, error) {
 	return add.Val(), nil
 }
 
+var _ BatchPublisher = (*RedisBus)(nil)
+
+// PublishBatch appends evs, which must share one connection, to its stream
+// in one MULTI/EXEC transaction: all of them or none, with consecutive
+// cursors. It returns their cursors in order.
+func (b *RedisBus) PublishBatch(ctx context.Context, evs []Event) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	conn := evs[0].Conn
+	if conn == "" {
+		return nil, errors.New("events: PublishBatch: event without a connection")
+	}
+	if b.isClosed() {
+		return nil, ErrClosed
+	}
+	datas := make([][]byte, len(evs))
+	for i, e := range evs {
+		if e.Conn != conn {
+			return nil, fmt.Errorf("events: PublishBatch: events of connections %q and %q in one batch", conn, e.Conn)
+		}
+		data, err := json.Marshal(toWire(e))
+		if err != nil {
+			return nil, fmt.Errorf("events: encode event: %w", err)
+		}
+		datas[i] = data
+	}
+	key := b.StreamKey(conn)
+	tx := b.o.Client.TxPipeline()
+	adds := make([]*redis.StringCmd, len(evs))
+	for i, data := range datas {
+		adds[i] = tx.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: b.o.MaxLen, Approx: true, Values: []any{"e", data}})
+	}
+	tx.PExpire(ctx, key, b.o.Retention)
+	if b.trimDue(key) {
+		minID := strconv.FormatInt(b.o.Now().Add(-b.o.Retention).UnixMilli(), 10)
+		tx.XTrimMinIDApprox(ctx, key, minID, 0)
+	}
+	if _, err := tx.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("events: publish to Redis: %w", err)
+	}
+	ids := make([]string, len(adds))
+	for i, a := range adds {
+		ids[i] = a.Val()
+	}
+	return ids, nil
+}
+
 // trimDue reports whether key's MINID trim is due, and if so records it.
 func (b *RedisBus) trimDue(key string) bool {
 	now := b.o.Now()
@@ -201,15 +252,19 @@ func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subs
 
 // feed is a subscription's goroutine: the replay after cursor (if any), then
 // the live queue, into out, which it closes when the subscription ends.
+//
+// Whatever way it returns (cancelled while the replay's XRANGE is in flight,
+// while sending, or while waiting), sub leaves its hub before out closes, so
+// the hub's reader stops reading for a subscriber that is gone.
 func (b *RedisBus) feed(ctx context.Context, sub *redisSub, after string, out chan<- Event) {
 	defer b.wg.Done()
 	defer close(out)
+	defer b.remove(sub, nil) // a no-op when sub already ended (its Err is kept)
 	send := func(e Event) bool {
 		select {
 		case out <- e:
 			return true
 		case <-ctx.Done():
-			b.remove(sub, nil)
 			return false
 		case <-b.ctx.Done():
 			return false
@@ -230,7 +285,6 @@ func (b *RedisBus) feed(ctx context.Context, sub *redisSub, after string, out ch
 		select {
 		case <-sub.notify:
 		case <-ctx.Done():
-			b.remove(sub, nil)
 			return
 		case <-b.ctx.Done():
 			return
@@ -320,6 +374,7 @@ func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
 		h = &redisHub{conn: f.Conn, key: key, subs: map[*redisSub]struct{}{}}
 		b.hubs[f.Conn] = h
 		b.wg.Add(1)
+		b.readers.Add(1)
 		go b.read(h, start)
 	}
 	h.subs[sub] = struct{}{}
@@ -347,6 +402,24 @@ func (b *RedisBus) removeLocked(sub *redisSub, err error) {
 	}
 }
 
+// Subscribers returns how many subscribers this replica's hubs hold, over
+// every connection: each one that has not ended. A cancelled subscription
+// leaves the count before its channel closes.
+func (b *RedisBus) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, h := range b.hubs {
+		n += len(h.subs)
+	}
+	return n
+}
+
+// Readers returns how many hub readers (one per connection with local
+// subscribers) are running on this replica. A reader stops within about
+// Block after its hub's last subscriber leaves.
+func (b *RedisBus) Readers() int { return int(b.readers.Load()) }
+
 func (b *RedisBus) errOf(sub *redisSub) func() error {
 	return func() error {
 		b.mu.Lock()
@@ -359,6 +432,7 @@ func (b *RedisBus) errOf(sub *redisSub) func() error {
 // hub has no subscribers or the bus closes.
 func (b *RedisBus) read(h *redisHub, id string) {
 	defer b.wg.Done()
+	defer b.readers.Add(-1)
 	backoff := 50 * time.Millisecond
 	for {
 		if b.stopIfIdle(h) {

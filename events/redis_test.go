@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,6 +258,82 @@ func TestRedisBus(t *testing.T) {
 		_ = a.Close()
 		waitGoroutines(t, base)
 	})
+}
+
+// cancelOnCommand is a go-redis hook that cancels a context just before the
+// first command named cmd is sent, so a test can cancel "during" that command
+// without racing it.
+type cancelOnCommand struct {
+	cmd    string
+	cancel context.CancelFunc
+	fired  atomic.Bool
+}
+
+func (h *cancelOnCommand) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *cancelOnCommand) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *cancelOnCommand) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == h.cmd && h.fired.CompareAndSwap(false, true) {
+			h.cancel()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestRedisBusCancelDuringReplay subscribes with a replay cursor and cancels
+// while the replay's XRANGE is in flight: the subscriber must leave its hub
+// (Subscribers back to 0), its channel must close with Err nil, and the
+// hub's reader and the feed goroutine must end (Readers back to 0,
+// goroutines back to baseline) without closing the bus.
+func TestRedisBusCancelDuringReplay(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	p := testPrefix(t, c)
+	pub := newRedisBus(t, c, p, events.RedisBusOptions{})
+	first, err := pub.Publish(ctx, rfiEvent("c1", 1, 1, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := pub.Publish(ctx, rfiEvent("c1", 1, int64(2+i), "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	hooked := redisClient(t) // a client of its own, so the hook sees only this bus
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hook := &cancelOnCommand{cmd: "xrange", cancel: cancel}
+	hooked.AddHook(hook)
+	base := runtime.NumGoroutine()
+	b := newRedisBus(t, hooked, p, events.RedisBusOptions{Block: 50 * time.Millisecond})
+
+	sub, err := b.Subscribe(sctx, events.Filter{Conn: "c1"}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e := range sub.C {
+		t.Fatalf("got %+v from a subscription cancelled before its replay read anything", e)
+	}
+	if !hook.fired.Load() {
+		t.Fatal("the replay sent no XRANGE: the test did not cancel during the replay")
+	}
+	if err := sub.Err(); err != nil {
+		t.Fatalf("cancelled subscription ended with %v, want nil", err)
+	}
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("%d subscribers left after the only one was cancelled during its replay", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Readers() != 0 { // the hub's reader stops once its hub is empty
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hub readers still running with no subscriber", b.Readers())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitGoroutines(t, base)
 }
 
 // waitGoroutines waits until the goroutine count is back to base.

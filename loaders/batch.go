@@ -52,6 +52,7 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 		return out
 	}
 
+	decodeScope := l.conn.ID + "\x00" + l.conn.UserKey
 	keys := make([]cache.Key, n)
 	pos := make(map[cache.Key]int, n)
 	for i := range keys {
@@ -94,7 +95,7 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 				out[i] = &dataloader.Result[V]{Data: v}
 				continue
 			}
-			v, derr := decode[V](l.opt.Decoded, g.Bytes)
+			v, derr := decode[V](l.opt.Decoded, decodeScope, g.Bytes)
 			if derr != nil {
 				out[i] = &dataloader.Result[V]{Error: adapter.Errorf(adapter.CodeInternal, "decode cached %s: %v", kind, derr)}
 				continue

@@ -48,6 +48,14 @@ type Options struct {
 	// local copy is never served after an invalidation on any replica.
 	// Zero: no local copies (right for the in-memory store).
 	LocalBytes int64
+	// Store, when set, keeps the answers instead of the value cache's store;
+	// the generation tokens that decide whether an answer is still valid
+	// are always read from the value cache. With an in-memory value cache
+	// the server gives answers a MemoryStore of their own, so answers and
+	// values each stay within their own byte bound and a burst of large
+	// answers cannot evict the data they were built from. Default: the
+	// value cache's store.
+	Store cache.Store
 }
 
 // Cache stores answers in the per-value cache's store, next to the
@@ -89,7 +97,10 @@ func New(values *cache.Cache, o Options) (*Cache, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Cache{values: values, store: values.Store(), maxBytes: o.MaxBytes, version: o.Version, now: o.Now, log: o.Logger,
+	if o.Store == nil {
+		o.Store = values.Store()
+	}
+	c := &Cache{values: values, store: o.Store, maxBytes: o.MaxBytes, version: o.Version, now: o.Now, log: o.Logger,
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "procoregraph_response_cache_total",
 			Help: "Whole-response cache outcomes for GraphQL queries: hit, miss, stored (a miss whose answer was kept) or bypass.",

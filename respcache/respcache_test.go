@@ -3,6 +3,7 @@ package respcache_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,5 +277,65 @@ func TestLocalCopiesFollowOtherReplicas(t *testing.T) {
 	}
 	if got, ok := a.Get(ctx, k); !ok || string(got) != `"v2"` {
 		t.Fatalf("A after B's invalidation and new answer: %q %v, want v2", got, ok)
+	}
+}
+
+// TestAnswersStayWithinTheirByteBound fills a response cache whose answers
+// live in a MemoryStore of their own (as the server wires it without Redis)
+// with 64 answers of 64 KiB: the answers' store stays within its 1 MiB
+// bound, the latest answer is still served, and none of them lands in the
+// value cache's store.
+func TestAnswersStayWithinTheirByteBound(t *testing.T) {
+	ctx := context.Background()
+	valueStore, err := cache.NewMemory(cache.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = valueStore.Close() })
+	const maxBytes = 1 << 20
+	answers, err := cache.NewMemory(cache.MemoryOptions{MaxBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = answers.Close() })
+	values, err := cache.New(valueStore, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := respcache.New(values, respcache.Options{Version: "test", Store: answers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := make([]byte, 64<<10)
+	var keys []string
+	for i := range 64 {
+		key, err := rc.Key(respcache.Request{Conn: "c1", User: "u", Query: "{ projects { id } }", Variables: map[string]any{"i": i}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dctx, deps := cache.WithDeps(ctx)
+		if _, err := cache.GetOrFetchJSON(dctx, values, cache.Key{Conn: "c1", User: "u", Kind: "projects", Scope: "company:1", Params: strconv.Itoa(i)},
+			func(context.Context) (int, error) { return i, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !rc.Put(ctx, key, answer, deps) {
+			t.Fatalf("answer %d was not stored", i)
+		}
+		keys = append(keys, key)
+	}
+	// otter settles its weight as reads and writes drive its maintenance.
+	deadline := time.Now().Add(5 * time.Second)
+	for answers.WeightedSize() > maxBytes && time.Now().Before(deadline) {
+		_, _ = answers.GetMany(ctx, keys)
+		time.Sleep(time.Millisecond)
+	}
+	if w := answers.WeightedSize(); w > maxBytes {
+		t.Fatalf("answers' store holds %d bytes, bound %d", w, maxBytes)
+	}
+	if _, ok := rc.Get(ctx, keys[len(keys)-1]); !ok {
+		t.Fatal("the latest answer is not served")
+	}
+	if got, _ := valueStore.GetMany(ctx, keys); len(got) != 0 {
+		t.Fatalf("%d answers landed in the value cache's store", len(got))
 	}
 }
