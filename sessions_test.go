@@ -107,8 +107,13 @@ func TestBrowserSessionReloginOnceUnderLoad(t *testing.T) {
 	env["REDIS_URL"] = redisURL
 	env["CACHE_PREFIX"] = randomPrefix(t)
 	env["PORTAL_SESSION_KEY"] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	a := startGateway(t, copyEnv(env), "-no-cache")
-	b := startGateway(t, copyEnv(env), "-no-cache")
+	// The re-login right after createSession cannot reuse its TOTP code: it
+	// waits for the next 30 s TOTP period, so the queries waiting for it can
+	// outlive the default 30 s operation deadline depending on the clock's
+	// phase (a run failed that way). The deadline is not what this test is
+	// about.
+	a := startGateway(t, copyEnv(env), "-no-cache", "-operation-timeout", "2m")
+	b := startGateway(t, copyEnv(env), "-no-cache", "-operation-timeout", "2m")
 	ans := createSession(t, a, map[string]any{"username": sandbox.DefaultDemoEmail, "password": sandbox.DefaultDemoPassword,
 		"mfa": map[string]any{"method": "TOTP", "totpSecret": sandbox.DefaultDemoTOTPSecret}})
 	if ans.CreateSession.Session == nil {

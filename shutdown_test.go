@@ -17,6 +17,7 @@ import (
 	"procoregraph/gateway"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
+	"procoregraph/state"
 )
 
 // TestGracefulShutdown stops a gateway (the path SIGTERM takes: run's
@@ -41,7 +42,7 @@ func TestGracefulShutdown(t *testing.T) {
 	env["SHUTDOWN_DELAY"] = "5s"
 	g := startGateway(t, env)
 	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
-	lockKey := prefix + cache.AuxKey(connectionID(env["PROCORE_API_URL"], env["PROCORE_CLIENT_ID"], company), "poller", "lock")
+	lockKey := prefix + state.RedisPrefix + cache.AuxKey(connectionID(env["PROCORE_API_URL"], env["PROCORE_CLIENT_ID"], company), "poller", "lock")
 	waitFor(t, "the poller holds its lock in Redis", func() bool { return rdb.Exists(context.Background(), lockKey).Val() == 1 })
 	if got := getStatus(t, g.URL+"/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz = %d before the shutdown, want 200", got)

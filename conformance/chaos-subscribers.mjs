@@ -15,7 +15,8 @@
 //
 // stdout, one JSON line each:
 //   {"type":"ready"}                                    every client connected once
-//   {"type":"report","payload":{"events":[[cursor, ...], ...], "reconnects":[n, ...], "errors":[...]}}
+//   {"type":"client","payload":{"i":i,"events":[cursor, ...],"reconnects":n}}  one per client, on report
+//   {"type":"report","payload":{"clients":n,"errors":[...]}}                    after them
 // stdin commands (JSON lines):
 //   {"cmd":"report","expect":N,"waitMs":M}  wait until every client holds N events (or M ms), then report
 //   {"cmd":"exit"}
@@ -65,7 +66,8 @@ function start(i) {
   const move = (why) => {
     if (moved || exiting) return;
     moved = true;
-    if (errors.length < 50) errors.push({ client: i, url, why: String(why).slice(0, 200) });
+    errors.push({ client: i, url, why: String(why).slice(0, 200) });
+    if (errors.length > 50) errors.shift();
     const c = clients[i];
     clients[i] = null;
     if (c) c.dispose();
@@ -115,7 +117,10 @@ async function report(expect, waitMs) {
   while (Date.now() < until && events.some((e) => e.length < (expect ?? 0))) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  emit({ type: 'report', payload: { events, reconnects, errors } });
+  // One line per client (a single line for all would grow past what a
+  // line reader takes in a long soak), then the summary.
+  for (let i = 0; i < count; i++) emit({ type: 'client', payload: { i, events: events[i], reconnects: reconnects[i] } });
+  emit({ type: 'report', payload: { clients: count, errors } });
 }
 
 const rl = readline.createInterface({ input: process.stdin });
@@ -129,7 +134,16 @@ rl.on('line', (line) => {
   if (cmd.cmd === 'report') report(cmd.expect, cmd.waitMs);
   if (cmd.cmd === 'exit') shutdown();
 });
-rl.on('close', shutdown);
+rl.on('close', () => {
+  console.error('chaos-subscribers: stdin closed');
+  shutdown();
+});
+
+process.on('exit', (code) => console.error(`chaos-subscribers: exit ${code}`));
+process.on('uncaughtException', (err) => {
+  console.error(`chaos-subscribers: uncaught ${err?.stack ?? err}`);
+  process.exit(4);
+});
 
 function shutdown() {
   exiting = true;
