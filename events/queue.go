@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -204,4 +205,59 @@ func (o QueueOptions) deadLetter(c *queueCounters, d Delivery, attempts int, err
 	if o.OnDeadLetter != nil {
 		o.OnDeadLetter(d, attempts, err)
 	}
+}
+
+// queueLife is what both queues share about their lifetime: the workers'
+// context, the wait for them, and whether the queue was started or closed
+// (mu also guards what each queue keeps beside it).
+type queueLife struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+func newQueueLife() queueLife {
+	ctx, cancel := context.WithCancel(context.Background())
+	return queueLife{ctx: ctx, cancel: cancel}
+}
+
+// begin marks the queue started and runs start, under mu: ErrQueueClosed
+// after Close, an error on a second Start.
+func (l *queueLife) begin(start func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrQueueClosed
+	}
+	if l.started {
+		return errors.New("events: webhook queue already started")
+	}
+	l.started = true
+	start()
+	return nil
+}
+
+func (l *queueLife) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// end closes the queue: its workers' context is cancelled and end waits for
+// them. It reports false when the queue was already closed.
+func (l *queueLife) end() bool {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.cancel()
+	l.wg.Wait()
+	return true
 }

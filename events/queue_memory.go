@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 
 	"procoregraph/cache"
@@ -31,17 +30,12 @@ type MemoryQueueOptions struct {
 type MemoryQueue struct {
 	o        MemoryQueueOptions
 	ch       chan Delivery
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 	inflight atomic.Int64
 	lost     atomic.Int64 // attempts interrupted by Close
 	c        queueCounters
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	dead    []DeadLetter // the latest, at most maxMemoryDeadLetters
+	queueLife
+	dead []DeadLetter // the latest, at most maxMemoryDeadLetters (under mu)
 }
 
 // DeadLetter is a delivery a queue gave up on.
@@ -64,8 +58,7 @@ func NewMemoryQueue(o MemoryQueueOptions) (*MemoryQueue, error) {
 	if o.Capacity <= 0 {
 		o.Capacity = 1024
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &MemoryQueue{o: o, ch: make(chan Delivery, o.Capacity), ctx: ctx, cancel: cancel}, nil
+	return &MemoryQueue{o: o, ch: make(chan Delivery, o.Capacity), queueLife: newQueueLife()}, nil
 }
 
 func seenKey(d Delivery) string { return cache.AuxKey(d.Conn, "webhook", d.EventID) }
@@ -100,20 +93,12 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, d Delivery) (bool, error) {
 
 // Start implements WebhookQueue.
 func (q *MemoryQueue) Start(process ProcessFunc) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return ErrQueueClosed
-	}
-	if q.started {
-		return errors.New("events: webhook queue already started")
-	}
-	q.started = true
-	for range q.o.Workers {
-		q.wg.Add(1)
-		go q.work(process)
-	}
-	return nil
+	return q.begin(func() {
+		for range q.o.Workers {
+			q.wg.Add(1)
+			go q.work(process)
+		}
+	})
 }
 
 func (q *MemoryQueue) work(process ProcessFunc) {
@@ -163,24 +148,12 @@ func (q *MemoryQueue) Depth(context.Context) (int64, error) {
 // Stats implements WebhookQueue.
 func (q *MemoryQueue) Stats() QueueStats { return q.c.stats() }
 
-func (q *MemoryQueue) isClosed() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed
-}
-
 // Close implements WebhookQueue: workers stop (an attempt in progress is
 // cancelled) and Close waits for them; what was queued is dropped and logged.
 func (q *MemoryQueue) Close() error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	if !q.end() {
 		return nil
 	}
-	q.closed = true
-	q.mu.Unlock()
-	q.cancel()
-	q.wg.Wait()
 	if n := int64(len(q.ch)) + q.lost.Load(); n > 0 {
 		q.o.Logger.Warn("webhook queue closed with deliveries not processed (in memory: lost)", "deliveries", n)
 	}

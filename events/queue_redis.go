@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,15 +77,9 @@ type RedisQueue struct {
 	o         RedisQueueOptions
 	stream    string
 	dead      string
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
 	recovered chan redis.XMessage
 	c         queueCounters
-
-	mu      sync.Mutex
-	started bool
-	closed  bool
+	queueLife
 }
 
 var _ WebhookQueue = (*RedisQueue)(nil)
@@ -122,11 +115,10 @@ func NewRedisQueue(o RedisQueueOptions) (*RedisQueue, error) {
 	if o.DeadLetterMaxLen <= 0 {
 		o.DeadLetterMaxLen = 10_000
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	// One hash tag for every key, so the script and the transactions stay in
 	// one Redis Cluster slot.
 	base := o.Prefix + "pg:webhooks:{queue}:"
-	return &RedisQueue{o: o, stream: base + "stream", dead: base + "dead", ctx: ctx, cancel: cancel,
+	return &RedisQueue{o: o, stream: base + "stream", dead: base + "dead", queueLife: newQueueLife(),
 		recovered: make(chan redis.XMessage)}, nil
 }
 
@@ -192,26 +184,18 @@ func (q *RedisQueue) Enqueue(ctx context.Context, d Delivery) (bool, error) {
 // Start implements WebhookQueue: Workers readers and one claimer of
 // abandoned deliveries.
 func (q *RedisQueue) Start(process ProcessFunc) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return ErrQueueClosed
-	}
-	if q.started {
-		return errors.New("events: webhook queue already started")
-	}
-	q.started = true
-	if err := q.ensureGroup(); err != nil {
-		// Not fatal: the workers create it when Redis answers again.
-		q.o.Logger.Warn("webhook queue: cannot create the consumer group yet", "err", err)
-	}
-	for range q.o.Workers {
+	return q.begin(func() {
+		if err := q.ensureGroup(); err != nil {
+			// Not fatal: the workers create it when Redis answers again.
+			q.o.Logger.Warn("webhook queue: cannot create the consumer group yet", "err", err)
+		}
+		for range q.o.Workers {
+			q.wg.Add(1)
+			go q.work(process)
+		}
 		q.wg.Add(1)
-		go q.work(process)
-	}
-	q.wg.Add(1)
-	go q.claimLoop()
-	return nil
+		go q.claimLoop()
+	})
 }
 
 // ensureGroup creates the consumer group (and the stream) reading from the
@@ -456,24 +440,10 @@ func (q *RedisQueue) DeadLetterCount(ctx context.Context) (int64, error) {
 // Stats implements WebhookQueue.
 func (q *RedisQueue) Stats() QueueStats { return q.c.stats() }
 
-func (q *RedisQueue) isClosed() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed
-}
-
 // Close implements WebhookQueue: workers stop within about Block, and a
 // delivery in progress stays pending in Redis for recovery.
 func (q *RedisQueue) Close() error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return nil
-	}
-	q.closed = true
-	q.mu.Unlock()
-	q.cancel()
-	q.wg.Wait()
+	q.end()
 	return nil
 }
 

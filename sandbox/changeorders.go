@@ -66,12 +66,8 @@ func decodeChangeOrder(w http.ResponseWriter, r *http.Request) (*changeOrderIn, 
 func (s *Server) listChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
+	p := s.changeOrderProject(w, r, c)
 	if p == nil {
-		return
-	}
-	if p.ThreeTierChangeOrders() {
-		refuse(w, threeTierMessage)
 		return
 	}
 	q := paramsOf(r)
@@ -99,12 +95,8 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
+	p := s.changeOrderProject(w, r, c)
 	if p == nil {
-		return
-	}
-	if p.ThreeTierChangeOrders() {
-		refuse(w, threeTierMessage)
 		return
 	}
 	var f fieldErrors
@@ -137,10 +129,8 @@ func (s *Server) createChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 	setIfSent(&x.Description, in.Description)
 	x.CreatedAt, x.UpdatedAt = now, now
 	p.ChangeOrders = append(p.ChangeOrders, x)
-	contract.UpdatedAt = s.stamp(contract.UpdatedAt)
-	res, _ := commitmentResource(contract.Kind)
 	c.event(p.ID, resChangeOrders, x.ID, "create")
-	c.event(p.ID, res, contract.ID, "update")
+	s.touchCommitment(c, contract)
 	s.writeOne(w, http.StatusCreated, func(e *enc) { renderChangeOrder(e, s.ds, x) })
 }
 
@@ -153,12 +143,8 @@ func (s *Server) updateChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
+	p := s.changeOrderProject(w, r, c)
 	if p == nil {
-		return
-	}
-	if p.ThreeTierChangeOrders() {
-		refuse(w, threeTierMessage)
 		return
 	}
 	x := p.ChangeOrder(pathID(r, "id"))
@@ -187,11 +173,7 @@ func (s *Server) updateChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 	setIfSent(&x.Description, in.Description)
 	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	c.event(p.ID, resChangeOrders, x.ID, "update")
-	if contract := p.Commitment(x.ContractID); contract != nil {
-		contract.UpdatedAt = s.stamp(contract.UpdatedAt)
-		res, _ := commitmentResource(contract.Kind)
-		c.event(p.ID, res, contract.ID, "update")
-	}
+	s.touchCommitment(c, p.Commitment(x.ContractID))
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderChangeOrder(e, s.ds, x) })
 }
 
@@ -200,12 +182,8 @@ func (s *Server) updateChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 func (s *Server) deleteChangeOrder(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
+	p := s.changeOrderProject(w, r, c)
 	if p == nil {
-		return
-	}
-	if p.ThreeTierChangeOrders() {
-		refuse(w, threeTierMessage)
 		return
 	}
 	id := pathID(r, "id")
@@ -217,12 +195,36 @@ func (s *Server) deleteChangeOrder(w http.ResponseWriter, r *http.Request, c *ca
 	x := p.ChangeOrders[i]
 	p.ChangeOrders = slices.Delete(p.ChangeOrders, i, i+1)
 	c.event(p.ID, resChangeOrders, x.ID, "delete")
-	if contract := p.Commitment(x.ContractID); contract != nil {
-		contract.UpdatedAt = s.stamp(contract.UpdatedAt)
-		res, _ := commitmentResource(contract.Kind)
-		c.event(p.ID, res, contract.ID, "update")
-	}
+	s.touchCommitment(c, p.Commitment(x.ContractID))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// changeOrderProject is the request's project when Procore serves its
+// commitment change orders (1- or 2-tier change management); otherwise it
+// answers (404, 403, or 422 on a 3-tier project) and returns nil. The
+// caller holds s.mu.
+func (s *Server) changeOrderProject(w http.ResponseWriter, r *http.Request, c *call) *data.Project {
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return nil
+	}
+	if p.ThreeTierChangeOrders() {
+		refuse(w, threeTierMessage)
+		return nil
+	}
+	return p
+}
+
+// touchCommitment records that a change to one of its change orders changed
+// the commitment (nil: none): updated_at and its webhook event. The caller
+// holds s.mu.
+func (s *Server) touchCommitment(c *call, contract *data.Commitment) {
+	if contract == nil {
+		return
+	}
+	contract.UpdatedAt = s.stamp(contract.UpdatedAt)
+	res, _ := commitmentResource(contract.Kind)
+	c.event(contract.ProjectID, res, contract.ID, "update")
 }
 
 // --- v2.0 ---
@@ -332,11 +334,7 @@ func (s *Server) createChangeOrderLineItem(w http.ResponseWriter, r *http.Reques
 	x.Lines = append(x.Lines, line)
 	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	c.event(p.ID, resChangeOrders, x.ID, "update")
-	if contract := p.Commitment(x.ContractID); contract != nil {
-		contract.UpdatedAt = s.stamp(contract.UpdatedAt)
-		res, _ := commitmentResource(contract.Kind)
-		c.event(p.ID, res, contract.ID, "update")
-	}
+	s.touchCommitment(c, p.Commitment(x.ContractID))
 	s.writeOne(w, http.StatusOK, func(e *enc) {
 		e.open()
 		e.key("data")
