@@ -37,9 +37,9 @@ func TestGracefulShutdown(t *testing.T) {
 	env["REDIS_URL"] = requireRedis(t)
 	env["CACHE_PREFIX"] = prefix
 	env["POLL_INTERVAL"] = "1m"
-	// Long enough for this test's probes of /readyz to land before the
+	// Long enough (even on a loaded CI machine) for this test's probes of /readyz to land before the
 	// listener closes; the test waits for each step, never for the clock.
-	env["SHUTDOWN_DELAY"] = "5s"
+	env["SHUTDOWN_DELAY"] = "15s"
 	g := startGateway(t, env)
 	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
 	lockKey := prefix + state.RedisPrefix + cache.AuxKey(connectionID(env["PROCORE_API_URL"], env["PROCORE_CLIENT_ID"], company), "poller", "lock")
