@@ -38,29 +38,15 @@ type changeOrderIn struct {
 // gives when it enforces the contract, whatever Config.Contract says: taking
 // the key silently would drop the amount the caller meant.
 func decodeChangeOrder(w http.ResponseWriter, r *http.Request) (*changeOrderIn, bool) {
-	var body struct {
-		ChangeOrder jsonRaw `json:"change_order"`
-	}
-	if !decodeBody(w, r, &body) {
-		return nil, false
-	}
-	var keys map[string]jsonRaw
-	if len(body.ChangeOrder) == 0 || body.ChangeOrder.decode(&keys) != nil || keys == nil {
-		badRequest(w, "param is missing or the value is empty: change_order")
-		return nil, false
-	}
-	if _, ok := keys["line_items"]; ok {
+	return decodeWrapped[changeOrderIn](w, r, "change_order", func(keys map[string]jsonRaw) bool {
+		if _, ok := keys["line_items"]; !ok {
+			return false
+		}
 		var f fieldErrors
 		f.add("change_order.line_items", "is not a permitted parameter")
 		f.write(w)
-		return nil, false
-	}
-	var in changeOrderIn
-	if err := body.ChangeOrder.decode(&in); err != nil {
-		badRequest(w, "malformed JSON body: "+err.Error())
-		return nil, false
-	}
-	return &in, true
+		return true
+	})
 }
 
 func (s *Server) listChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {

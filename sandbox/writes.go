@@ -557,22 +557,30 @@ type submittalIn struct {
 // decodeSubmittal reads {"submittal": {...}}, refusing keys Procore's
 // submittal writes do not take (upload_ids).
 func decodeSubmittal(w http.ResponseWriter, r *http.Request) (*submittalIn, bool) {
-	var body struct {
-		Submittal jsonRaw `json:"submittal"`
-	}
+	return decodeWrapped[submittalIn](w, r, "submittal", func(keys map[string]jsonRaw) bool {
+		return refuseUnpermitted(w, keys, "upload_ids")
+	})
+}
+
+// decodeWrapped reads a {"<wrapper>": {...}} body into a T: 400 when the
+// wrapper is missing or empty, or the JSON malformed. refused, given the
+// wrapper's keys, answers and reports true for keys the write does not take.
+func decodeWrapped[T any](w http.ResponseWriter, r *http.Request, wrapper string, refused func(keys map[string]jsonRaw) bool) (*T, bool) {
+	var body map[string]jsonRaw
 	if !decodeBody(w, r, &body) {
 		return nil, false
 	}
+	raw := body[wrapper]
 	var keys map[string]jsonRaw
-	if len(body.Submittal) == 0 || body.Submittal.decode(&keys) != nil || keys == nil {
-		badRequest(w, "param is missing or the value is empty: submittal")
+	if len(raw) == 0 || raw.decode(&keys) != nil || keys == nil {
+		badRequest(w, "param is missing or the value is empty: "+wrapper)
 		return nil, false
 	}
-	if refuseUnpermitted(w, keys, "upload_ids") {
+	if refused(keys) {
 		return nil, false
 	}
-	var in submittalIn
-	if err := body.Submittal.decode(&in); err != nil {
+	var in T
+	if err := raw.decode(&in); err != nil {
 		badRequest(w, "malformed JSON body: "+err.Error())
 		return nil, false
 	}
