@@ -103,6 +103,11 @@ func (l *loadLoop) run(ctx context.Context, wg *sync.WaitGroup, url, key, query 
 					err = fmt.Errorf("%s (%v)", r.Errors[0].Message, r.Errors[0].Extensions["code"])
 				}
 			}
+			if err != nil && ctx.Err() != nil {
+				// The loop's own end cancelled the body read (the headers had
+				// come before the deadline): not the gateway's failure.
+				return
+			}
 			if err != nil {
 				l.failed.Add(1)
 				l.mu.Lock()
