@@ -135,6 +135,17 @@ const (
 	RFIStatusUnknown  RFIStatus = "UNKNOWN"
 )
 
+// RFIBallInCourtRole is who holds an RFI's ball in court (Procore's
+// ball_in_court_role: "Assignees" | "Creator" | "RFI Manager").
+type RFIBallInCourtRole string
+
+const (
+	BallInCourtAssignees  RFIBallInCourtRole = "ASSIGNEES"
+	BallInCourtCreator    RFIBallInCourtRole = "CREATOR"
+	BallInCourtRFIManager RFIBallInCourtRole = "RFI_MANAGER"
+	BallInCourtUnknown    RFIBallInCourtRole = "UNKNOWN"
+)
+
 // RFI is a request for information.
 type RFI struct {
 	ID                    int64
@@ -148,7 +159,7 @@ type RFI struct {
 	DueDate               *Date
 	InitiatedAt           *time.Time
 	TimeResolved          *time.Time
-	BallInCourtRole       string
+	BallInCourtRole       *RFIBallInCourtRole // nil when Procore names none
 	BallInCourt           []Person
 	Assignees             []Person
 	RFIManager            *Person

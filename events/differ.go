@@ -113,6 +113,22 @@ type knownState struct {
 	// such an item (Procore's webhook queue de-duplicates by event id, so
 	// only a redelivery across that change) could announce it again.
 	Created bool `json:"c,omitempty"`
+	// SubmittalStatus is a submittal's status object, so that events can
+	// carry the previous one whole. Not compared: Status is.
+	SubmittalStatus *knownSubmittalStatus `json:"ss,omitempty"`
+}
+
+type knownSubmittalStatus struct {
+	ID     int64  `json:"i"`
+	Name   string `json:"n,omitempty"`
+	Status string `json:"s,omitempty"`
+}
+
+func (k *knownSubmittalStatus) status() *adapter.SubmittalStatus {
+	if k == nil {
+		return nil
+	}
+	return &adapter.SubmittalStatus{ID: k.ID, Name: k.Name, Status: k.Status}
 }
 
 type knownActor struct {
@@ -123,6 +139,9 @@ type knownActor struct {
 
 func stateOf(s Snapshot) knownState {
 	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC(), Created: s.Created}
+	if ss := s.SubmittalStatus; ss != nil {
+		k.SubmittalStatus = &knownSubmittalStatus{ID: ss.ID, Name: ss.Name, Status: ss.Status}
+	}
 	for _, p := range s.BallInCourt {
 		k.BallInCourt = append(k.BallInCourt, knownActor{ID: p.ID, Login: p.Login, Name: p.Name})
 	}
@@ -345,9 +364,11 @@ func (d *Differ) event(s Snapshot, src Source, kind Kind, prev, next knownState)
 		at = d.opt.Now().UTC()
 	}
 	e := Event{Conn: s.Conn, ProjectID: s.ProjectID, Kind: kind, ItemKind: s.ItemKind, ItemID: s.ItemID,
-		Title: s.Title, NewStatus: next.Status, NewBallInCourt: next.people(), At: at, Source: src}
+		Title: s.Title, NewStatus: next.Status, NewSubmittalStatus: next.SubmittalStatus.status(),
+		NewBallInCourt: next.people(), At: at, Source: src}
 	if kind != KindCreated {
 		e.PreviousStatus = prev.Status
+		e.PreviousSubmittalStatus = prev.SubmittalStatus.status()
 		e.PreviousBallInCourt = prev.people()
 	}
 	return e
@@ -368,7 +389,8 @@ func RFISnapshot(conn string, r adapter.RFI) Snapshot {
 
 // SubmittalSnapshot is the state of a submittal: its company-configured
 // status name normalized to SCREAMING_SNAKE ("Revise and Resubmit" →
-// "REVISE_AND_RESUBMIT"), and its ball in court.
+// "REVISE_AND_RESUBMIT", what the differ compares), the status object
+// itself, and its ball in court.
 func SubmittalSnapshot(conn string, s adapter.Submittal) Snapshot {
 	status := ""
 	if s.Status != nil {
@@ -379,7 +401,7 @@ func SubmittalSnapshot(conn string, s adapter.Submittal) Snapshot {
 		title = "Submittal #" + s.Number + ": " + s.Title
 	}
 	return Snapshot{Conn: conn, ProjectID: s.ProjectID, ItemKind: ItemSubmittal, ItemID: s.ID, Title: title,
-		Status: status, BallInCourt: s.BallInCourt, UpdatedAt: s.UpdatedAt}
+		Status: status, SubmittalStatus: s.Status, BallInCourt: s.BallInCourt, UpdatedAt: s.UpdatedAt}
 }
 
 // InvoiceSnapshot is the state of a subcontractor invoice: its status.

@@ -52,14 +52,18 @@ const (
 // the normalized status string (e.g. "OPEN", "UNDER_REVIEW", "APPROVED");
 // BallInCourt is sorted by id by the differ.
 type Snapshot struct {
-	Conn        string
-	ProjectID   int64
-	ItemKind    ItemKind
-	ItemID      int64
-	Title       string // subject, title or number, for display
-	Status      string
-	BallInCourt []adapter.Person
-	UpdatedAt   time.Time
+	Conn      string
+	ProjectID int64
+	ItemKind  ItemKind
+	ItemID    int64
+	Title     string // subject, title or number, for display
+	Status    string
+	// SubmittalStatus is a submittal's company-configured status object
+	// (nil for other kinds, or a submittal without one). Events carry it
+	// whole; the differ compares Status only.
+	SubmittalStatus *adapter.SubmittalStatus
+	BallInCourt     []adapter.Person
+	UpdatedAt       time.Time
 	// Created says the source knows the item was just created (a create
 	// mutation, a webhook "create" event). The first sight of an item is a
 	// CREATED event only then; otherwise it is a silent baseline, so a
@@ -78,10 +82,15 @@ type Event struct {
 	ItemID    int64
 	Title     string
 
-	PreviousStatus      string
-	NewStatus           string
-	PreviousBallInCourt []adapter.Person
-	NewBallInCourt      []adapter.Person
+	PreviousStatus string
+	NewStatus      string
+	// PreviousSubmittalStatus and NewSubmittalStatus are a submittal's
+	// status objects before and now (nil for other kinds, for none, and in
+	// events stored before they were kept).
+	PreviousSubmittalStatus *adapter.SubmittalStatus
+	NewSubmittalStatus      *adapter.SubmittalStatus
+	PreviousBallInCourt     []adapter.Person
+	NewBallInCourt          []adapter.Person
 
 	// At is when the change happened (the resource's updated_at when known).
 	At     time.Time

@@ -570,18 +570,41 @@ func streamIDAfter(a, b string) bool {
 
 // wireEvent is an Event as stored in the stream.
 type wireEvent struct {
-	Conn      string       `json:"conn"`
-	ProjectID int64        `json:"project_id,string"`
-	Kind      Kind         `json:"kind"`
-	ItemKind  ItemKind     `json:"item_kind"`
-	ItemID    int64        `json:"item_id,string"`
-	Title     string       `json:"title,omitempty"`
-	PrevSt    string       `json:"previous_status,omitempty"`
-	NewSt     string       `json:"new_status,omitempty"`
-	PrevBIC   []wirePerson `json:"previous_ball_in_court,omitempty"`
-	NewBIC    []wirePerson `json:"new_ball_in_court,omitempty"`
-	At        time.Time    `json:"at"`
-	Source    Source       `json:"source"`
+	Conn      string               `json:"conn"`
+	ProjectID int64                `json:"project_id,string"`
+	Kind      Kind                 `json:"kind"`
+	ItemKind  ItemKind             `json:"item_kind"`
+	ItemID    int64                `json:"item_id,string"`
+	Title     string               `json:"title,omitempty"`
+	PrevSt    string               `json:"previous_status,omitempty"`
+	NewSt     string               `json:"new_status,omitempty"`
+	PrevSS    *wireSubmittalStatus `json:"previous_submittal_status,omitempty"`
+	NewSS     *wireSubmittalStatus `json:"new_submittal_status,omitempty"`
+	PrevBIC   []wirePerson         `json:"previous_ball_in_court,omitempty"`
+	NewBIC    []wirePerson         `json:"new_ball_in_court,omitempty"`
+	At        time.Time            `json:"at"`
+	Source    Source               `json:"source"`
+}
+
+// wireSubmittalStatus is a submittal's status object in a stored event.
+type wireSubmittalStatus struct {
+	ID     int64  `json:"id,string"`
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+func toWireSubmittalStatus(s *adapter.SubmittalStatus) *wireSubmittalStatus {
+	if s == nil {
+		return nil
+	}
+	return &wireSubmittalStatus{ID: s.ID, Name: s.Name, Status: s.Status}
+}
+
+func (w *wireSubmittalStatus) status() *adapter.SubmittalStatus {
+	if w == nil {
+		return nil
+	}
+	return &adapter.SubmittalStatus{ID: w.ID, Name: w.Name, Status: w.Status}
 }
 
 type wirePerson struct {
@@ -594,6 +617,7 @@ func toWire(e Event) wireEvent {
 	return wireEvent{
 		Conn: e.Conn, ProjectID: e.ProjectID, Kind: e.Kind, ItemKind: e.ItemKind, ItemID: e.ItemID,
 		Title: e.Title, PrevSt: e.PreviousStatus, NewSt: e.NewStatus,
+		PrevSS: toWireSubmittalStatus(e.PreviousSubmittalStatus), NewSS: toWireSubmittalStatus(e.NewSubmittalStatus),
 		PrevBIC: toWirePeople(e.PreviousBallInCourt), NewBIC: toWirePeople(e.NewBallInCourt),
 		At: e.At.UTC(), Source: e.Source,
 	}
@@ -603,6 +627,7 @@ func (w wireEvent) event() Event {
 	return Event{
 		Conn: w.Conn, ProjectID: w.ProjectID, Kind: w.Kind, ItemKind: w.ItemKind, ItemID: w.ItemID,
 		Title: w.Title, PreviousStatus: w.PrevSt, NewStatus: w.NewSt,
+		PreviousSubmittalStatus: w.PrevSS.status(), NewSubmittalStatus: w.NewSS.status(),
 		PreviousBallInCourt: fromWirePeople(w.PrevBIC), NewBallInCourt: fromWirePeople(w.NewBIC),
 		At: w.At, Source: w.Source,
 	}

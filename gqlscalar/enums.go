@@ -47,6 +47,8 @@ var (
 		adapter.ObservationNotAccepted, adapter.ObservationClosed, adapter.ObservationUnknown}
 	punchStatuses = []adapter.PunchStatus{adapter.PunchOpen, adapter.PunchClosed, adapter.PunchOverdue,
 		adapter.PunchPending, adapter.PunchUnknown}
+	ballInCourtRoles = []adapter.RFIBallInCourtRole{adapter.BallInCourtAssignees, adapter.BallInCourtCreator,
+		adapter.BallInCourtRFIManager, adapter.BallInCourtUnknown}
 	projectStatuses = []adapter.ProjectStatus{adapter.ProjectStatusActive, adapter.ProjectStatusInactive,
 		adapter.ProjectStatusAll}
 )
@@ -107,4 +109,10 @@ func MarshalProjectStatus(v adapter.ProjectStatus) graphql.Marshaler {
 }
 func UnmarshalProjectStatus(v any) (adapter.ProjectStatus, error) {
 	return unmarshalEnum(v, "ProjectStatus", projectStatuses)
+}
+func MarshalRFIBallInCourtRole(v adapter.RFIBallInCourtRole) graphql.Marshaler {
+	return marshalEnum(v, adapter.BallInCourtUnknown, ballInCourtRoles)
+}
+func UnmarshalRFIBallInCourtRole(v any) (adapter.RFIBallInCourtRole, error) {
+	return unmarshalEnum(v, "RFIBallInCourtRole", ballInCourtRoles)
 }

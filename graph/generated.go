@@ -4413,12 +4413,25 @@ directive @entityResolver(multi: Boolean) on OBJECT
 extend schema
   @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])
 
-"A calendar date, ` + "`" + `YYYY-MM-DD` + "`" + `."
-scalar Date
-"An instant in UTC, ISO 8601 (` + "`" + `2026-01-02T03:04:05Z` + "`" + `)."
-scalar DateTime
-"An exact decimal number (money, percentages, quantities), a string on the wire such as ` + "`" + `\"1234.50\"` + "`" + `. Never a float."
-scalar Decimal
+"""
+A calendar date, ` + "`" + `YYYY-MM-DD` + "`" + `: RFC 3339's ` + "`" + `full-date` + "`" + ` (the ISO 8601 calendar
+date). A string on the wire; TypeScript clients map it to ` + "`" + `string` + "`" + `.
+"""
+scalar Date @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339#section-5.6")
+"""
+An instant, RFC 3339's ` + "`" + `date-time` + "`" + ` (a profile of ISO 8601), such as
+` + "`" + `2026-01-02T03:04:05Z` + "`" + `. The gateway writes UTC (` + "`" + `Z` + "`" + `) and accepts any offset.
+A string on the wire; TypeScript clients map it to ` + "`" + `string` + "`" + `.
+"""
+scalar DateTime @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339#section-5.6")
+"""
+An exact decimal number (money, percentages, quantities), a JSON string such as
+` + "`" + `"1234.50"` + "`" + `, never a float: the numeric-string syntax of the General Decimal
+Arithmetic Specification (sign, digits, optional fraction; the gateway writes no
+exponent and accepts at most 64 characters). Inputs may also be JSON integers.
+TypeScript clients map it to ` + "`" + `string` + "`" + ` and do arithmetic with a decimal library.
+"""
+scalar Decimal @specifiedBy(url: "https://speleotrove.com/decimal/daconvs.html#reftonum")
 
 "Relay page information for a connection."
 type PageInfo {
@@ -5108,7 +5121,7 @@ type BudgetColumn {
 A file part of a multipart request, as the GraphQL multipart request spec
 (https://github.com/jaydenseric/graphql-multipart-request-spec) defines it.
 """
-scalar Upload
+scalar Upload @specifiedBy(url: "https://github.com/jaydenseric/graphql-multipart-request-spec")
 
 extend type Query {
   "The connection company's submittal statuses, for choosing ` + "`" + `updateSubmittalStatus` + "`" + `'s ` + "`" + `statusId` + "`" + `."
@@ -5175,14 +5188,48 @@ type UserError {
   field: [String!]!
   "What is wrong, for people."
   message: String!
-  """
-  What is wrong, for programs: REQUIRED, INVALID_DECIMAL, OUT_OF_RANGE, MUST_BE_POSITIVE,
-  INCONSISTENT, INVALID_VALUE, INVALID_TRANSITION, NOT_FOUND, DUPLICATE, CONFLICT (idempotency
-  key reused with a different input), IN_PROGRESS, OUTCOME_UNKNOWN, CHECKSUM_MISMATCH,
-  TOO_LARGE, REJECTED (Procore refused it without naming a field), INCOMPLETE (Procore
-  created the item but a later step failed; the payload carries the item).
-  """
-  code: String!
+  "What is wrong, for programs: switch on it (new codes are added to the enum, never renamed)."
+  code: UserErrorCode!
+}
+
+"What is wrong with a mutation's input, for programs. Every code the gateway returns in ` + "`" + `userErrors` + "`" + ` is listed here."
+enum UserErrorCode {
+  "A required value is missing or blank."
+  REQUIRED
+  "A money or percentage value has more than two decimal places, or is not a number."
+  INVALID_DECIMAL
+  "A number, length or date outside what is allowed (retainage outside 0..100, a negative amount, a date before 1900 or after 2199)."
+  OUT_OF_RANGE
+  "An amount that must be greater than zero."
+  MUST_BE_POSITIVE
+  "Values that contradict each other (an amount that is not quantity × unit cost)."
+  INCONSISTENT
+  "A value that is not allowed here (a status that does not apply to the item, UNKNOWN as an input)."
+  INVALID_VALUE
+  "The item's current state does not allow the change (closing a draft RFI, moving an approved invoice back to draft)."
+  INVALID_TRANSITION
+  "A referenced item (project user, vendor, line item, billing period, approver, the item itself) does not exist or cannot be seen."
+  NOT_FOUND
+  "The same value given twice, or already taken in Procore."
+  DUPLICATE
+  "The idempotency key was used before with a different input (or the input's key and the Idempotency-Key header differ)."
+  CONFLICT
+  "A request with the same idempotency key is still running; retry later."
+  IN_PROGRESS
+  "An earlier request with this idempotency key failed in a way that leaves unknown whether Procore applied it; check Procore before retrying with a new key."
+  OUTCOME_UNKNOWN
+  "An upload's bytes do not match its declared sha256."
+  CHECKSUM_MISMATCH
+  "An upload larger than the gateway accepts."
+  TOO_LARGE
+  "Procore refused the change for a business rule without naming a field."
+  REJECTED
+  "Procore created the item, but a later step failed (a commitment's line item or final status); the payload carries the item as it is."
+  INCOMPLETE
+  "Sign-in refused the credentials, the code, or the session token (session mutations)."
+  UNAUTHENTICATED
+  "The session must sign in again before it can continue (session mutations)."
+  REAUTH_REQUIRED
 }
 
 "A cost impact (dollars) or schedule impact (days)."
@@ -5829,8 +5876,8 @@ type RFI @key(fields: "id") @entityResolver(multi: true) {
   initiatedAt: DateTime
   "When it was closed."
   timeResolved: DateTime
-  "Who holds the ball: Assignees, Creator or RFI Manager."
-  ballInCourtRole: String
+  "Who holds the ball; null when nobody does (a closed RFI)."
+  ballInCourtRole: RFIBallInCourtRole
   "The people who must act next."
   ballInCourt: [User!]!
   "Assignees."
@@ -5906,6 +5953,18 @@ type RFIEdge {
   cursor: String!
   "The RFI."
   node: RFI!
+}
+
+"Who holds an RFI's ball in court (Procore's ` + "`" + `ball_in_court_role` + "`" + `)."
+enum RFIBallInCourtRole {
+  "The RFI's assignees (Procore: Assignees)."
+  ASSIGNEES
+  "The RFI's creator, for a draft (Procore: Creator)."
+  CREATOR
+  "The RFI manager (Procore: RFI Manager)."
+  RFI_MANAGER
+  "A role Procore added after this gateway was built; read ` + "`" + `ballInCourt` + "`" + ` for the people."
+  UNKNOWN
 }
 `, BuiltIn: false},
 	{Name: "../schema/session.graphqls", Input: `"Second factor of a Procore web login."
@@ -6276,10 +6335,10 @@ type SubmittalChange {
   submittalId: ID!
   "The submittal's number and title."
   title: String!
-  "Status before, as SCREAMING_SNAKE of the company's status name (e.g. REVISE_AND_RESUBMIT); null for CREATED."
-  previousStatus: String
-  "Status now, in the same form."
-  status: String!
+  "Status before, the company-configured status object as on ` + "`" + `Submittal.status` + "`" + `; null for CREATED, for none, and in events recorded before status objects were kept."
+  previousStatus: SubmittalStatus
+  "Status now, as on ` + "`" + `Submittal.status` + "`" + `; null when the submittal has none (or in events recorded before status objects were kept). A change of ` + "`" + `status.name` + "`" + ` is a STATUS_CHANGED event."
+  status: SubmittalStatus
   "Ball in court before (empty for CREATED)."
   previousBallInCourt: [User!]!
   "Ball in court now."
@@ -18511,15 +18570,15 @@ func (ec *executionContext) _RFI_ballInCourtRole(ctx context.Context, field grap
 			return obj.BallInCourtRole, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFIBallInCourtRole) graphql.Marshaler {
+			return ec.marshalORFIBallInCourtRole2ᚖprocoregraphᚋadapterᚐRFIBallInCourtRole(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RFI_ballInCourtRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RFI", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RFI", field, false, false, "RFIBallInCourtRole")
 }
 
 func (ec *executionContext) _RFI_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *adapter.RFI) (ret graphql.Marshaler) {
@@ -20854,15 +20913,24 @@ func (ec *executionContext) _SubmittalChange_previousStatus(ctx context.Context,
 			return obj.PreviousStatus, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.SubmittalStatus) graphql.Marshaler {
+			return ec.marshalOSubmittalStatus2ᚖprocoregraphᚋadapterᚐSubmittalStatus(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_SubmittalChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+	fc = &graphql.FieldContext{
+		Object:     "SubmittalChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittalStatus(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SubmittalChange_status(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
@@ -20877,15 +20945,24 @@ func (ec *executionContext) _SubmittalChange_status(ctx context.Context, field g
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.SubmittalStatus) graphql.Marshaler {
+			return ec.marshalOSubmittalStatus2ᚖprocoregraphᚋadapterᚐSubmittalStatus(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_SubmittalChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SubmittalChange", field, false, false, "String")
+	fc = &graphql.FieldContext{
+		Object:     "SubmittalChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmittalStatus(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SubmittalChange_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.SubmittalChange) (ret graphql.Marshaler) {
@@ -22381,15 +22458,15 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v mutate.UserErrorCode) graphql.Marshaler {
+			return ec.marshalNUserErrorCode2procoregraphᚋmutateᚐUserErrorCode(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+	return graphql.NewScalarFieldContext("UserError", field, false, false, "UserErrorCode")
 }
 
 func (ec *executionContext) _Vendor_id(ctx context.Context, field graphql.CollectedField, obj *adapter.Vendor) (ret graphql.Marshaler) {
@@ -30055,7 +30132,7 @@ func (ec *executionContext) _SubmittalChange(ctx context.Context, sel ast.Select
 			}
 		case "status":
 			out.Values[i] = ec._SubmittalChange_status(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "previousBallInCourt":
@@ -32917,11 +32994,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -33005,6 +33082,16 @@ func (ec *executionContext) marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErr
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUserErrorCode2procoregraphᚋmutateᚐUserErrorCode(ctx context.Context, v any) (mutate.UserErrorCode, error) {
+	var res mutate.UserErrorCode
+	err := res.UnmarshalGQLContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUserErrorCode2procoregraphᚋmutateᚐUserErrorCode(ctx context.Context, sel ast.SelectionSet, v mutate.UserErrorCode) graphql.Marshaler {
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) marshalNVendor2procoregraphᚋadapterᚐVendor(ctx context.Context, sel ast.SelectionSet, v adapter.Vendor) graphql.Marshaler {
@@ -33925,6 +34012,24 @@ func (ec *executionContext) marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx cont
 		return graphql.Null
 	}
 	return ec._RFI(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORFIBallInCourtRole2ᚖprocoregraphᚋadapterᚐRFIBallInCourtRole(ctx context.Context, v any) (*adapter.RFIBallInCourtRole, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalRFIBallInCourtRole(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORFIBallInCourtRole2ᚖprocoregraphᚋadapterᚐRFIBallInCourtRole(ctx context.Context, sel ast.SelectionSet, v *adapter.RFIBallInCourtRole) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalRFIBallInCourtRole(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalORFIByIDsInput2ᚖprocoregraphᚋgraphᚋmodelᚐRFIByIDsInput(ctx context.Context, v any) (*model.RFIByIDsInput, error) {

@@ -61,7 +61,7 @@ func TestChangeOrderWhoseAmountFailedIsReportedWithAUserError(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		err   *adapter.Error
-		code  string
+		code  UserErrorCode
 		field []string
 	}{
 		{"ProcoreRefusedTheLine", &adapter.Error{Code: adapter.CodeBadUserInput, Status: 400,

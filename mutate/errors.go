@@ -1,8 +1,10 @@
 package mutate
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -11,62 +13,107 @@ import (
 	"procoregraph/adapter"
 )
 
-// UserError codes. Clients switch on these; messages are for people.
+// UserErrorCode is what is wrong with a mutation's input, for programs: the
+// schema's UserErrorCode enum. The constants below are the whole set (a test
+// checks them against the schema, and that no code outside them is built
+// anywhere in the module); clients switch on them, messages are for people.
+type UserErrorCode string
+
+// The UserErrorCode values.
 const (
 	// CodeRequired: a required value is missing or blank.
-	CodeRequired = "REQUIRED"
+	CodeRequired UserErrorCode = "REQUIRED"
 	// CodeInvalidDecimal: a money or percentage value has more than two
 	// decimal places (Procore keeps cents and hundredths of a percent).
-	CodeInvalidDecimal = "INVALID_DECIMAL"
+	CodeInvalidDecimal UserErrorCode = "INVALID_DECIMAL"
 	// CodeOutOfRange: a number or date outside what is allowed (retainage
 	// outside 0..100, a negative amount, a date before 1900 or after 2199).
-	CodeOutOfRange = "OUT_OF_RANGE"
+	CodeOutOfRange UserErrorCode = "OUT_OF_RANGE"
 	// CodeMustBePositive: an amount that must be greater than zero.
-	CodeMustBePositive = "MUST_BE_POSITIVE"
+	CodeMustBePositive UserErrorCode = "MUST_BE_POSITIVE"
 	// CodeInconsistent: values that contradict each other (amount is not
 	// quantity × unit cost).
-	CodeInconsistent = "INCONSISTENT"
+	CodeInconsistent UserErrorCode = "INCONSISTENT"
 	// CodeInvalidValue: a value that is not allowed here (a status that does
 	// not apply to the commitment's kind, an unknown enum).
-	CodeInvalidValue = "INVALID_VALUE"
+	CodeInvalidValue UserErrorCode = "INVALID_VALUE"
 	// CodeInvalidTransition: the item's current state does not allow the
 	// change (closing a draft RFI, moving an approved invoice back to draft).
-	CodeInvalidTransition = "INVALID_TRANSITION"
+	CodeInvalidTransition UserErrorCode = "INVALID_TRANSITION"
 	// CodeNotFound: a referenced item (project user, vendor, line item,
 	// billing period, approver, the item itself) does not exist or cannot
 	// be seen.
-	CodeNotFound = "NOT_FOUND"
+	CodeNotFound UserErrorCode = "NOT_FOUND"
 	// CodeDuplicate: the same value given twice, or already taken in Procore.
-	CodeDuplicate = "DUPLICATE"
+	CodeDuplicate UserErrorCode = "DUPLICATE"
 	// CodeConflict: the idempotency key was used before with a different
 	// input (or the input's key and the Idempotency-Key header differ).
-	CodeConflict = "CONFLICT"
+	CodeConflict UserErrorCode = "CONFLICT"
 	// CodeInProgress: a request with the same idempotency key is still
 	// running and did not finish within the wait; retry later.
-	CodeInProgress = "IN_PROGRESS"
+	CodeInProgress UserErrorCode = "IN_PROGRESS"
 	// CodeOutcomeUnknown: an earlier request with this idempotency key
 	// failed in a way that leaves unknown whether Procore applied it; check
 	// Procore before retrying with a new key.
-	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+	CodeOutcomeUnknown UserErrorCode = "OUTCOME_UNKNOWN"
 	// CodeChecksumMismatch: an upload's bytes do not match its declared sha256.
-	CodeChecksumMismatch = "CHECKSUM_MISMATCH"
+	CodeChecksumMismatch UserErrorCode = "CHECKSUM_MISMATCH"
 	// CodeTooLarge: an upload larger than the gateway accepts.
-	CodeTooLarge = "TOO_LARGE"
+	CodeTooLarge UserErrorCode = "TOO_LARGE"
 	// CodeRejected: Procore refused the change for a business rule without
 	// naming a field.
-	CodeRejected = "REJECTED"
+	CodeRejected UserErrorCode = "REJECTED"
 	// CodeIncomplete: Procore created the item, but a later step of the
 	// create failed (a commitment's line item or final status); the payload
 	// carries the item as it is.
-	CodeIncomplete = "INCOMPLETE"
+	CodeIncomplete UserErrorCode = "INCOMPLETE"
+	// CodeUnauthenticated: sign-in refused the credentials, the code or the
+	// session token (session mutations only).
+	CodeUnauthenticated UserErrorCode = "UNAUTHENTICATED"
+	// CodeReauthRequired: the session must sign in again before it can go
+	// on (session mutations only).
+	CodeReauthRequired UserErrorCode = "REAUTH_REQUIRED"
 )
+
+// Valid reports whether c is one of the UserErrorCode constants.
+func (c UserErrorCode) Valid() bool {
+	switch c {
+	case CodeRequired, CodeInvalidDecimal, CodeOutOfRange, CodeMustBePositive, CodeInconsistent,
+		CodeInvalidValue, CodeInvalidTransition, CodeNotFound, CodeDuplicate, CodeConflict,
+		CodeInProgress, CodeOutcomeUnknown, CodeChecksumMismatch, CodeTooLarge, CodeRejected,
+		CodeIncomplete, CodeUnauthenticated, CodeReauthRequired:
+		return true
+	}
+	return false
+}
+
+// MarshalGQLContext writes c as the enum value. A code outside the enum is
+// an error at the field's path (the client sees an internal error), never an
+// enum value the schema does not declare.
+func (c UserErrorCode) MarshalGQLContext(_ context.Context, w io.Writer) error {
+	if !c.Valid() {
+		return fmt.Errorf("mutate: user error code %q is not in the UserErrorCode enum", string(c))
+	}
+	_, err := io.WriteString(w, strconv.Quote(string(c)))
+	return err
+}
+
+// UnmarshalGQLContext reads an enum value; anything else is an error.
+func (c *UserErrorCode) UnmarshalGQLContext(_ context.Context, v any) error {
+	s, ok := v.(string)
+	if !ok || !UserErrorCode(s).Valid() {
+		return fmt.Errorf("invalid UserErrorCode %v", v)
+	}
+	*c = UserErrorCode(s)
+	return nil
+}
 
 // checker collects UserErrors. Paths are given without the leading "input".
 type checker struct{ errs []UserError }
 
 func inputPath(path ...string) []string { return append([]string{"input"}, path...) }
 
-func (c *checker) add(code, msg string, path ...string) {
+func (c *checker) add(code UserErrorCode, msg string, path ...string) {
 	c.errs = append(c.errs, UserError{Field: inputPath(path...), Message: msg, Code: code})
 }
 
@@ -203,7 +250,7 @@ func fromUpstream(err error, notFound ...string) ([]UserError, error) {
 
 // codeOfMessage picks a UserError code for one of Procore's (Rails-style)
 // field messages.
-func codeOfMessage(field []string, msg string) string {
+func codeOfMessage(field []string, msg string) UserErrorCode {
 	m := strings.ToLower(msg)
 	last := ""
 	if len(field) > 0 {

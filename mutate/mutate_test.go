@@ -146,8 +146,8 @@ func rfiInput(key string) CreateRFIInput {
 	return in
 }
 
-func codes(errs []UserError) []string {
-	var out []string
+func codes(errs []UserError) []UserErrorCode {
+	var out []UserErrorCode
 	for _, e := range errs {
 		out = append(out, e.Code)
 	}
@@ -162,7 +162,7 @@ func TestStaticValidationCallsNothingUpstream(t *testing.T) {
 		name  string
 		run   func() ([]UserError, error)
 		field []string
-		code  string
+		code  UserErrorCode
 	}{
 		{"ErrSubjectRequired", func() ([]UserError, error) {
 			in := rfiInput("")
@@ -262,7 +262,7 @@ func TestIdempotency(t *testing.T) {
 				in := rfiInput("k2")
 				in.Subject = "Another"
 				p, err := h.runner.CreateRFI(h.ctx, in)
-				if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []string{CodeConflict}) {
+				if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []UserErrorCode{CodeConflict}) {
 					t.Fatalf("got %+v %v, want CONFLICT", p, err)
 				}
 				if n := h.fake.count("CreateRFI"); n != 1 {
@@ -288,7 +288,7 @@ func TestIdempotency(t *testing.T) {
 				}
 				h.fake.createErr = nil
 				p, err := h.runner.CreateRFI(h.ctx, rfiInput("k3"))
-				if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []string{CodeOutcomeUnknown}) {
+				if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []UserErrorCode{CodeOutcomeUnknown}) {
 					t.Fatalf("retry: %+v %v, want OUTCOME_UNKNOWN", p, err)
 				}
 				if n := h.fake.count("CreateRFI"); n != 1 {
@@ -353,7 +353,7 @@ func TestHeaderAndInputKeys(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := WithIdempotencyKey(h.ctx, "from-header")
 	p, err := h.runner.CreateRFI(ctx, rfiInput("from-input"))
-	if err != nil || !slices.Equal(codes(p.UserErrors), []string{CodeConflict}) {
+	if err != nil || !slices.Equal(codes(p.UserErrors), []UserErrorCode{CodeConflict}) {
 		t.Fatalf("different header and input keys: %+v %v, want CONFLICT", p, err)
 	}
 	for range 2 {
@@ -423,7 +423,7 @@ func TestUpstreamRefusalsBecomeUserErrors(t *testing.T) {
 		name  string
 		err   error
 		field []string
-		code  string
+		code  UserErrorCode
 	}{
 		{"FieldRenamed", &adapter.Error{Code: adapter.CodeBadUserInput, Fields: []adapter.FieldError{{Field: []string{"rfi_manager_id"}, Message: "is invalid"}}},
 			[]string{"input", "managerId"}, CodeNotFound},
@@ -496,7 +496,7 @@ func TestPartialCreateReturnsTheItemAsIncomplete(t *testing.T) {
 		LineItems: []CreateCommitmentLineItemInput{{Description: "x", Amount: decimal.NewFromInt(5)}}}
 	for i := range 2 {
 		out, err := h.runner.CreateCommitment(ctx, in)
-		if err != nil || out.Commitment == nil || out.Commitment.ID != 77 || !slices.Equal(codes(out.UserErrors), []string{CodeIncomplete}) {
+		if err != nil || out.Commitment == nil || out.Commitment.ID != 77 || !slices.Equal(codes(out.UserErrors), []UserErrorCode{CodeIncomplete}) {
 			t.Fatalf("attempt %d: %+v %v, want commitment 77 with INCOMPLETE", i+1, out, err)
 		}
 	}
@@ -565,7 +565,7 @@ func TestFullStateStore(t *testing.T) {
 			t.Fatal("the store was never filled")
 		}
 		p, err := h.runner.CreateRFI(h.ctx, rfiInput("full-2"))
-		if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []string{CodeOutcomeUnknown}) {
+		if err != nil || p.RFI != nil || !slices.Equal(codes(p.UserErrors), []UserErrorCode{CodeOutcomeUnknown}) {
 			t.Fatalf("retry: %+v %v, want OUTCOME_UNKNOWN", p, err)
 		}
 		if n := h.fake.count("CreateRFI"); n != 1 {

@@ -223,7 +223,7 @@ func (s *Runner) AdvanceRFIBallInCourt(ctx context.Context, in AdvanceRFIBallInC
 		switch {
 		case cur.Status != adapter.RFIStatusOpen:
 			c.add(CodeInvalidTransition, "the ball in court can only be advanced on an open RFI (this one is "+string(cur.Status)+")", "rfiId")
-		case cur.BallInCourtRole != "Assignees" && len(cur.Assignees) == 0:
+		case (cur.BallInCourtRole == nil || *cur.BallInCourtRole != adapter.BallInCourtAssignees) && len(cur.Assignees) == 0:
 			c.add(CodeInvalidTransition, "the RFI has no assignees to hand the ball in court to", "rfiId")
 		}
 		return false

@@ -14,11 +14,11 @@ import (
 // UserError is a problem with a mutation's input that the client can fix.
 // Field is the path to the input field (["input", "items", "0",
 // "workCompletedThisPeriod"]), ["input"] when the problem is the input as a
-// whole. Code is one of the Code* constants.
+// whole. Code is one of the UserErrorCode constants.
 type UserError struct {
 	Field   []string
 	Message string
-	Code    string
+	Code    UserErrorCode
 }
 
 // ImpactInput is a cost or schedule impact.

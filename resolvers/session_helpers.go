@@ -118,7 +118,11 @@ func sessionUserErrors(err error) ([]mutate.UserError, error) {
 		case errors.Is(err, portal.ErrSessionNotFound):
 			field = []string{"input", "token"}
 		}
-		return []mutate.UserError{{Field: field, Message: ae.Message, Code: string(ae.Code)}}, nil
+		code := mutate.CodeUnauthenticated
+		if ae.Code == adapter.CodeReauthRequired {
+			code = mutate.CodeReauthRequired
+		}
+		return []mutate.UserError{{Field: field, Message: ae.Message, Code: code}}, nil
 	}
 	return nil, err
 }

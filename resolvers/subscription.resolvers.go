@@ -119,7 +119,7 @@ func (r *subscriptionResolver) SubmittalChanged(ctx context.Context, projectID *
 	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(submittalID), ItemKinds: []events.ItemKind{events.ItemSubmittal}}
 	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.SubmittalChange, bool) {
 		return &model.SubmittalChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, SubmittalID: e.ItemID,
-			Title: e.Title, PreviousStatus: previous[string](e.PreviousStatus), Status: e.NewStatus,
+			Title: e.Title, PreviousStatus: e.PreviousSubmittalStatus, Status: e.NewSubmittalStatus,
 			PreviousBallInCourt: people(e.PreviousBallInCourt), BallInCourt: people(e.NewBallInCourt),
 			At: e.At, Source: model.ChangeSource(e.Source)}, true
 	}, func(c string) *model.SubmittalChange { return &model.SubmittalChange{Cursor: c} })

@@ -114,8 +114,9 @@ func TestE2EWritesRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.BallInCourtRole == before.BallInCourtRole {
-			t.Fatalf("ball in court stayed with %s", got.BallInCourtRole)
+		if got.BallInCourtRole == nil || before.BallInCourtRole == nil || *got.BallInCourtRole == *before.BallInCourtRole ||
+			*got.BallInCourtRole == adapter.BallInCourtUnknown {
+			t.Fatalf("ball in court role %v, before %v", got.BallInCourtRole, before.BallInCourtRole)
 		}
 		got, err = c.ForwardRFI(ctx, pid, rfi.ID, fx.users[3])
 		if err != nil {

@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"procoregraph/adapter"
 )
@@ -87,7 +88,7 @@ func (w wireRFI) rfi(projectID int64) adapter.RFI {
 		DueDate:               w.DueDate.ptr(),
 		InitiatedAt:           w.InitiatedAt.ptr(),
 		TimeResolved:          w.TimeResolved.ptr(),
-		BallInCourtRole:       string(w.BallInCourtRole),
+		BallInCourtRole:       ballInCourtRole(string(w.BallInCourtRole)),
 		BallInCourt:           bic,
 		Assignees:             assignees,
 		RFIManager:            personPtr(w.RFIManager),
@@ -372,4 +373,15 @@ func (w wirePunchItem) punchItem(projectID int64) adapter.PunchItem {
 		CreatedAt:        w.CreatedAt.V,
 		UpdatedAt:        w.UpdatedAt.V,
 	}
+}
+
+// ballInCourtRole maps Procore's ball_in_court_role ("Assignees", "Creator",
+// "RFI Manager") to the enum; a role Procore adds later is UNKNOWN, and none
+// (empty or null) is nil.
+func ballInCourtRole(s string) *adapter.RFIBallInCourtRole {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	r := enumOf(s, adapter.BallInCourtUnknown, adapter.BallInCourtAssignees, adapter.BallInCourtCreator, adapter.BallInCourtRFIManager)
+	return &r
 }

@@ -421,10 +421,10 @@ type SubmittalChange struct {
 	SubmittalID int64 `json:"submittalId"`
 	// The submittal's number and title.
 	Title string `json:"title"`
-	// Status before, as SCREAMING_SNAKE of the company's status name (e.g. REVISE_AND_RESUBMIT); null for CREATED.
-	PreviousStatus *string `json:"previousStatus,omitempty"`
-	// Status now, in the same form.
-	Status string `json:"status"`
+	// Status before, the company-configured status object as on `Submittal.status`; null for CREATED, for none, and in events recorded before status objects were kept.
+	PreviousStatus *adapter.SubmittalStatus `json:"previousStatus,omitempty"`
+	// Status now, as on `Submittal.status`; null when the submittal has none (or in events recorded before status objects were kept). A change of `status.name` is a STATUS_CHANGED event.
+	Status *adapter.SubmittalStatus `json:"status,omitempty"`
 	// Ball in court before (empty for CREATED).
 	PreviousBallInCourt []adapter.User `json:"previousBallInCourt"`
 	// Ball in court now.
