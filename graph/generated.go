@@ -4592,7 +4592,7 @@ type ManpowerLog {
   notes: String
   "Vendor."
   vendor: Vendor
-  "pending or approved."
+  "Procore's value: ` + "`" + `pending` + "`" + ` or ` + "`" + `approved` + "`" + `."
   status: String
 }
 
@@ -5075,7 +5075,7 @@ type BillingPeriod {
   dueDate: Date
   "Position."
   position: Int!
-  "open or closed."
+  "Procore's value: ` + "`" + `open` + "`" + ` or ` + "`" + `closed` + "`" + `."
   status: String!
 }
 
@@ -5127,7 +5127,7 @@ extend type Query {
   "The connection company's submittal statuses, for choosing ` + "`" + `updateSubmittalStatus` + "`" + `'s ` + "`" + `statusId` + "`" + `."
   submittalStatuses: [SubmittalStatus!]!
   "The responses a project's submittal approvers can give, for choosing ` + "`" + `respondToSubmittal` + "`" + `'s ` + "`" + `responseId` + "`" + `."
-  submittalResponses(projectId: ID!): [SubmittalResponse!]!
+  submittalResponses("The project whose submittal workflow is meant." projectId: ID!): [SubmittalResponse!]!
 }
 
 """
@@ -5141,29 +5141,29 @@ when using it.
 """
 type Mutation {
   "Create an RFI (a draft when ` + "`" + `draft` + "`" + ` is true)."
-  createRFI(input: CreateRFIInput!): CreateRFIPayload!
+  createRFI("The mutation's input (see ` + "`" + `CreateRFIInput` + "`" + `)." input: CreateRFIInput!): CreateRFIPayload!
   "Reply to an RFI's question; ` + "`" + `official` + "`" + ` marks the official response."
-  replyToRFI(input: ReplyToRFIInput!): ReplyToRFIPayload!
+  replyToRFI("The mutation's input (see ` + "`" + `ReplyToRFIInput` + "`" + `)." input: ReplyToRFIInput!): ReplyToRFIPayload!
   "Close an open RFI. Closing a closed RFI changes nothing; a draft cannot be closed."
-  closeRFI(input: CloseRFIInput!): CloseRFIPayload!
+  closeRFI("The mutation's input (see ` + "`" + `CloseRFIInput` + "`" + `)." input: CloseRFIInput!): CloseRFIPayload!
   "Reopen a closed RFI. Reopening an open RFI changes nothing."
-  reopenRFI(input: ReopenRFIInput!): ReopenRFIPayload!
+  reopenRFI("The mutation's input (see ` + "`" + `ReopenRFIInput` + "`" + `)." input: ReopenRFIInput!): ReopenRFIPayload!
   "Forward an open RFI to one reviewer, who then holds the ball in court."
-  forwardRFI(input: ForwardRFIInput!): ForwardRFIPayload!
+  forwardRFI("The mutation's input (see ` + "`" + `ForwardRFIInput` + "`" + `)." input: ForwardRFIInput!): ForwardRFIPayload!
   "Move an open RFI's ball in court between its manager and its assignees."
-  advanceRFIBallInCourt(input: AdvanceRFIBallInCourtInput!): AdvanceRFIBallInCourtPayload!
+  advanceRFIBallInCourt("The mutation's input (see ` + "`" + `AdvanceRFIBallInCourtInput` + "`" + `)." input: AdvanceRFIBallInCourtInput!): AdvanceRFIBallInCourtPayload!
 
   "Create a submittal with its approval workflow."
-  createSubmittal(input: CreateSubmittalInput!): CreateSubmittalPayload!
+  createSubmittal("The mutation's input (see ` + "`" + `CreateSubmittalInput` + "`" + `)." input: CreateSubmittalInput!): CreateSubmittalPayload!
   "Record an approver's response on an open submittal."
-  respondToSubmittal(input: RespondToSubmittalInput!): RespondToSubmittalPayload!
+  respondToSubmittal("The mutation's input (see ` + "`" + `RespondToSubmittalInput` + "`" + `)." input: RespondToSubmittalInput!): RespondToSubmittalPayload!
   "Set a submittal's (company-configured) status."
-  updateSubmittalStatus(input: UpdateSubmittalStatusInput!): UpdateSubmittalStatusPayload!
+  updateSubmittalStatus("The mutation's input (see ` + "`" + `UpdateSubmittalStatusInput` + "`" + `)." input: UpdateSubmittalStatusInput!): UpdateSubmittalStatusPayload!
 
   "Create a subcontract or purchase order with its schedule of values."
-  createCommitment(input: CreateCommitmentInput!): CreateCommitmentPayload!
+  createCommitment("The mutation's input (see ` + "`" + `CreateCommitmentInput` + "`" + `)." input: CreateCommitmentInput!): CreateCommitmentPayload!
   "Set a commitment's status (approving locks its schedule of values)."
-  updateCommitmentStatus(input: UpdateCommitmentStatusInput!): UpdateCommitmentStatusPayload!
+  updateCommitmentStatus("The mutation's input (see ` + "`" + `UpdateCommitmentStatusInput` + "`" + `)." input: UpdateCommitmentStatusInput!): UpdateCommitmentStatusPayload!
   """
   Create a change order on a commitment. Procore takes it in three calls (the change order in draft, its
   amount as a line item on the budget code of the commitment's first coded line, then the status); when a
@@ -5171,15 +5171,15 @@ type Mutation {
   change management are refused with a REJECTED userError (Procore serves commitment change orders on 1-
   and 2-tier projects only).
   """
-  createCommitmentChangeOrder(input: CreateCommitmentChangeOrderInput!): CreateCommitmentChangeOrderPayload!
+  createCommitmentChangeOrder("The mutation's input (see ` + "`" + `CreateCommitmentChangeOrderInput` + "`" + `)." input: CreateCommitmentChangeOrderInput!): CreateCommitmentChangeOrderPayload!
 
   "Create a subcontractor invoice (pay application) against an approved commitment, with its G703 rows."
-  createInvoice(input: CreateInvoiceInput!): CreateInvoicePayload!
+  createInvoice("The mutation's input (see ` + "`" + `CreateInvoiceInput` + "`" + `)." input: CreateInvoiceInput!): CreateInvoicePayload!
   "Move an invoice through Procore's workflow: submit (UNDER_REVIEW), approve, revise and resubmit. Approved invoices are final; only a commitment's latest invoice can change."
-  updateInvoiceStatus(input: UpdateInvoiceStatusInput!): UpdateInvoiceStatusPayload!
+  updateInvoiceStatus("The mutation's input (see ` + "`" + `UpdateInvoiceStatusInput` + "`" + `)." input: UpdateInvoiceStatusInput!): UpdateInvoiceStatusPayload!
 
   "Upload a file (a multipart request) to Procore; pass the returned id in another mutation's ` + "`" + `attachmentIds` + "`" + `."
-  uploadAttachment(input: UploadAttachmentInput!): UploadAttachmentPayload!
+  uploadAttachment("The mutation's input (see ` + "`" + `UploadAttachmentInput` + "`" + `)." input: UploadAttachmentInput!): UploadAttachmentPayload!
 }
 
 "A problem with a mutation's input that the client can fix. Nothing was written."
@@ -5650,7 +5650,8 @@ type UploadAttachmentPayload {
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
-	{Name: "../schema/project.graphqls", Input: `type Query {
+	{Name: "../schema/project.graphqls", Input: `"The entry points for reading: the viewer, companies and projects (and, with ` + "`" + `@key` + "`" + `, Apollo Federation's entities)."
+type Query {
   "The Procore user or service account behind this connection's credential."
   viewer: Viewer!
   "Companies the credential can see."
@@ -6051,11 +6052,11 @@ type RevokeSessionPayload {
 
 extend type Mutation {
   "Log in to Procore's web app as a person (headless browser, password and MFA) and get a gateway token for that session. One login attempt: wrong credentials come back as userErrors, never a retry loop."
-  createSession(input: CreateSessionInput!): SessionPayload!
+  createSession("The mutation's input (see ` + "`" + `CreateSessionInput` + "`" + `)." input: CreateSessionInput!): SessionPayload!
   "Log the session in again now and extend its life."
-  refreshSession(input: SessionTokenInput): SessionPayload!
+  refreshSession("The mutation's input (see ` + "`" + `SessionTokenInput` + "`" + `)." input: SessionTokenInput): SessionPayload!
   "Log the session out at Procore and forget it."
-  revokeSession(input: SessionTokenInput): RevokeSessionPayload!
+  revokeSession("The mutation's input (see ` + "`" + `SessionTokenInput` + "`" + `)." input: SessionTokenInput): RevokeSessionPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/submittal.graphqls", Input: `"A company-configured submittal status."

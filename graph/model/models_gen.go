@@ -316,6 +316,7 @@ type PunchItemEdge struct {
 	Node *adapter.PunchItem `json:"node"`
 }
 
+// The entry points for reading: the viewer, companies and projects (and, with `@key`, Apollo Federation's entities).
 type Query struct {
 }
 
