@@ -82,6 +82,30 @@ func TestDiffer(t *testing.T) {
 				}
 			})
 
+			t.Run("SubmittalStatusChangeCarriesBothStatusObjects", func(t *testing.T) {
+				bus := NewMemoryBus(MemoryOptions{})
+				defer bus.Close()
+				d := NewDiffer(newStore(t), bus, DifferOptions{})
+				open := &adapter.SubmittalStatus{ID: 1, Name: "Open", Status: "Open"}
+				rr := &adapter.SubmittalStatus{ID: 2, Name: "Revise and Resubmit", Status: "Open"}
+				sub := func(st *adapter.SubmittalStatus, at time.Time) Snapshot {
+					return SubmittalSnapshot("c1", adapter.Submittal{ID: 5, ProjectID: 10, Number: "7", Title: "Rebar", Status: st, UpdatedAt: at})
+				}
+				if evs := observe(t, d, sub(open, t0)); len(evs) != 0 {
+					t.Fatalf("baseline published %+v", evs)
+				}
+				evs := observe(t, d, sub(rr, t0.Add(time.Minute)))
+				if len(evs) != 1 || evs[0].Kind != KindStatusChanged || evs[0].NewStatus != "REVISE_AND_RESUBMIT" ||
+					evs[0].PreviousSubmittalStatus == nil || *evs[0].PreviousSubmittalStatus != *open ||
+					evs[0].NewSubmittalStatus == nil || *evs[0].NewSubmittalStatus != *rr {
+					t.Fatalf("change = %+v, want Open → Revise and Resubmit with both objects", evs)
+				}
+				evs = observe(t, d, sub(nil, t0.Add(2*time.Minute)))
+				if len(evs) != 1 || evs[0].NewSubmittalStatus != nil || evs[0].PreviousSubmittalStatus == nil || *evs[0].PreviousSubmittalStatus != *rr {
+					t.Fatalf("status removed = %+v, want previous Revise and Resubmit, now none", evs)
+				}
+			})
+
 			t.Run("CreatedOnlyWhenTheSourceSaysSo", func(t *testing.T) {
 				bus := NewMemoryBus(MemoryOptions{})
 				defer bus.Close()

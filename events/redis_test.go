@@ -102,6 +102,35 @@ func TestRedisBus(t *testing.T) {
 		}
 	})
 
+	t.Run("SubmittalStatusObjectsSurviveTheStream", func(t *testing.T) {
+		p := testPrefix(t, c)
+		a := newRedisBus(t, c, p, events.RedisBusOptions{})
+		b := newRedisBus(t, c, p, events.RedisBusOptions{})
+		sub, err := b.Subscribe(ctx, events.Filter{Conn: "c1"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := &adapter.SubmittalStatus{ID: 4_300_000_000_001, Name: "Open", Status: "Open"}
+		next := &adapter.SubmittalStatus{ID: 4_300_000_000_002, Name: "Revise and Resubmit", Status: "Open"}
+		want := events.Event{Conn: "c1", ProjectID: 1, Kind: events.KindStatusChanged, ItemKind: events.ItemSubmittal, ItemID: 2,
+			PreviousStatus: "OPEN", NewStatus: "REVISE_AND_RESUBMIT", PreviousSubmittalStatus: prev, NewSubmittalStatus: next,
+			At: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Source: events.SourcePoller}
+		if _, err := a.Publish(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		got := receive(t, sub)
+		if got.PreviousSubmittalStatus == nil || *got.PreviousSubmittalStatus != *prev || got.NewSubmittalStatus == nil || *got.NewSubmittalStatus != *next {
+			t.Fatalf("status objects %+v → %+v, want %+v → %+v", got.PreviousSubmittalStatus, got.NewSubmittalStatus, prev, next)
+		}
+		// Other kinds carry none.
+		if _, err := a.Publish(ctx, rfiEvent("c1", 1, 3, "x")); err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, sub); got.PreviousSubmittalStatus != nil || got.NewSubmittalStatus != nil {
+			t.Fatalf("an RFI event carries submittal statuses %+v %+v", got.PreviousSubmittalStatus, got.NewSubmittalStatus)
+		}
+	})
+
 	t.Run("ResumesAfterCursorWithoutGapOrDuplicate", func(t *testing.T) {
 		p := testPrefix(t, c)
 		a := newRedisBus(t, c, p, events.RedisBusOptions{})
