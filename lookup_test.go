@@ -151,14 +151,15 @@ func TestFailingListLeavesTheRestOfTheProject(t *testing.T) {
 // purchase order without its kind: two), fetched once however many aliases
 // ask; a missing id, an item of another project and a project outside a
 // key's allowlist are null without an error; without projectId every
-// visible project is asked once for all the ids of the request.
+// visible project is asked once for all the ids of the request. A lookup
+// with its project is cached until a write to that project.
 func TestLookupsByID(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
 		Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 6, CommitmentsPerProject: 3}})
 	type item struct{ id, project, text string }
 	var a, b string
 	var nProjects int
-	var rfiA, rfiA2, rfiB, subA, invA, subcontractA, poA, user, vendor item
+	var rfiA, rfiA2, rfiB, openA, subA, invA, subcontractA, poA, user, vendor item
 	sb.ReadDataset(func(d *data.Dataset) {
 		pa, pb := d.Projects[0], d.Projects[1]
 		a, b = id64(pa.ID), id64(pb.ID)
@@ -170,6 +171,11 @@ func TestLookupsByID(t *testing.T) {
 		rfiA = item{id64(pa.RFIs[0].ID), a, pa.RFIs[0].Subject}
 		rfiA2 = item{id64(pa.RFIs[1].ID), a, pa.RFIs[1].Subject}
 		rfiB = item{id64(pb.RFIs[0].ID), b, pb.RFIs[0].Subject}
+		for _, r := range pa.RFIs[2:] {
+			if r.Status == "open" && !r.Draft && openA.id == "" {
+				openA = item{id64(r.ID), a, r.Subject}
+			}
+		}
 		subA = item{id64(pa.Submittals[0].ID), a, pa.Submittals[0].Title}
 		invA = item{id64(pa.Invoices[0].ID), a, pa.Invoices[0].InvoiceNumber}
 		for _, c := range pa.Commitments {
@@ -189,8 +195,8 @@ func TestLookupsByID(t *testing.T) {
 		v := d.Companies[0].Vendors[0]
 		vendor = item{id64(v.ID), "", v.Name}
 	})
-	if subcontractA.id == "" || poA.id == "" {
-		t.Fatalf("project %s needs a subcontract and a purchase order", a)
+	if subcontractA.id == "" || poA.id == "" || openA.id == "" {
+		t.Fatalf("project %s needs a subcontract, a purchase order and an open RFI", a)
 	}
 	env["API_KEYS"] += ";" + apiKeyEntry("lookup-app", "read", a, lookupKey)
 	g := startGateway(t, env)
@@ -314,6 +320,34 @@ func TestLookupsByID(t *testing.T) {
 		// The project list (every status, cached afterwards), then each
 		// project's RFIs filtered by the three ids.
 		calls(t, st, map[string]int64{routeProjects: 1, routeRFIsList: int64(nProjects)})
+	})
+	t.Run("CachedUntilAWriteToItsProject", func(t *testing.T) {
+		const q = `query($id: ID!, $p: ID) { rfi(id: $id, projectId: $p) { id status } }`
+		vars := map[string]any{"id": openA.id, "p": a}
+		d, st := lookup(t, "", q, vars)
+		if field(t, d["rfi"], "status") != "OPEN" {
+			t.Fatalf("%s, want OPEN", d["rfi"])
+		}
+		calls(t, st, map[string]int64{routeRFIShow: 1})
+		if _, st = lookup(t, "", q, vars); len(st) != 0 {
+			t.Fatalf("the same lookup again called Procore: %v, want the cached show", st)
+		}
+		r := g.query(t, `mutation($p: ID!, $id: ID!) { closeRFI(input: {projectId: $p, rfiId: $id}) { rfi { status } userErrors { code message } } }`,
+			map[string]any{"p": a, "id": openA.id})
+		var closed struct {
+			CloseRFI struct {
+				RFI        *struct{ Status string }
+				UserErrors []any
+			}
+		}
+		if err := json.Unmarshal(r.Data, &closed); err != nil || len(r.Errors) > 0 || closed.CloseRFI.RFI == nil || len(closed.CloseRFI.UserErrors) > 0 {
+			t.Fatalf("closeRFI: %s %+v", r.Data, r.Errors)
+		}
+		d, st = lookup(t, "", q, vars)
+		if field(t, d["rfi"], "status") != "CLOSED" {
+			t.Fatalf("after closeRFI: %s, want CLOSED", d["rfi"])
+		}
+		calls(t, st, map[string]int64{routeRFIShow: 1})
 	})
 	t.Run("ProjectOutsideTheKeysAllowlistIsNull", func(t *testing.T) {
 		d, st := lookup(t, lookupKey, `query($a: ID!, $b: ID!, $ra: ID!, $rb: ID!) {
