@@ -68,6 +68,9 @@ type costIDs struct {
 	invoices, users, vendors       []int64
 	logFrom, logTo                 string // a range with daily logs
 	projectWithInvoices, otherProj int64
+	// Items of projectWithInvoices for lookups by id (a purchase order: its
+	// lookup without kind tries the subcontract show first).
+	lookupRFI, lookupSubmittal, lookupPO, lookupInvoice int64
 }
 
 func costIDsOf(t *testing.T, sb *sandbox.Running) costIDs {
@@ -96,8 +99,14 @@ func costIDsOf(t *testing.T, sb *sandbox.Running) costIDs {
 			}
 			if len(p.Invoices) > 0 && len(ids.invoices) < 3 {
 				ids.invoices = append(ids.invoices, p.Invoices[0].ID)
-				if ids.projectWithInvoices == 0 {
+				if ids.projectWithInvoices == 0 && len(p.RFIs) > 0 && len(p.Submittals) > 0 {
 					ids.projectWithInvoices = p.ID
+					ids.lookupRFI, ids.lookupSubmittal, ids.lookupInvoice = p.RFIs[0].ID, p.Submittals[0].ID, p.Invoices[0].ID
+					for _, c := range p.Commitments {
+						if c.Kind == data.PurchaseOrder && ids.lookupPO == 0 {
+							ids.lookupPO = c.ID
+						}
+					}
 				}
 			}
 		}
@@ -111,7 +120,7 @@ func costIDsOf(t *testing.T, sb *sandbox.Running) costIDs {
 		ids.logFrom = d.Base.AddDate(0, 0, -13).Format("2006-01-02")
 	})
 	if len(ids.projects) < 2 || len(ids.rfis) == 0 || len(ids.submittals) == 0 || len(ids.commitments) == 0 ||
-		len(ids.invoices) == 0 || len(ids.users) == 0 || len(ids.vendors) == 0 {
+		len(ids.invoices) == 0 || len(ids.users) == 0 || len(ids.vendors) == 0 || ids.lookupPO == 0 {
 		t.Fatalf("the sandbox lacks data for the battery: %+v", ids)
 	}
 	ids.otherProj = ids.projects[1]
@@ -232,6 +241,16 @@ func costBattery(t *testing.T, ids costIDs) []costCase {
   invoices { nodes { id } } changeOrders { nodes { id } } budget { rows { id } } billingPeriods { id }
   costCodes { nodes { id } } observations { nodes { id } } punchItems { nodes { id } } users { nodes { id } }
   vendors { nodes { id } } company { id users(first: 3) { nodes { id } } } } }`, ids.projectWithInvoices)},
+		costCase{name: "lookups by id with their project", query: `query($p: ID, $r: ID!, $s: ID!, $c: ID!, $i: ID!, $u: ID!, $v: ID!) {
+  rfi(id: $r, projectId: $p) { id subject questions { id } project { id } }
+  submittal(id: $s, projectId: $p) { id title }
+  commitment(id: $c, projectId: $p) { id lineItems { id } }
+  invoice(id: $i, projectId: $p) { id items { id } }
+  user(id: $u) { id } vendor(id: $v) { id } }`, vars: map[string]any{"p": ids.projectWithInvoices, "r": ids.lookupRFI,
+			"s": ids.lookupSubmittal, "c": ids.lookupPO, "i": ids.lookupInvoice, "u": ids.users[0], "v": ids.vendors[0]}},
+		costCase{name: "lookups by id without their project", query: `query($r: ID!, $s: ID!, $c: ID!, $i: ID!) {
+  rfi(id: $r) { id subject } submittal(id: $s) { id title } commitment(id: $c) { id } invoice(id: $i) { id } }`,
+			vars: map[string]any{"r": ids.lookupRFI, "s": ids.lookupSubmittal, "c": ids.lookupPO, "i": ids.lookupInvoice}},
 	)
 	// Federation lookups, one type at a time and all together.
 	entities := []struct {

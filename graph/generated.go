@@ -524,12 +524,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Commitment         func(childComplexity int, id int64, projectID *int64, kind *adapter.CommitmentKind) int
 		Companies          func(childComplexity int) int
+		Invoice            func(childComplexity int, id int64, projectID *int64) int
 		ProcoreRateLimit   func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
 		Projects           func(childComplexity int, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) int
+		Rfi                func(childComplexity int, id int64, projectID *int64) int
+		Submittal          func(childComplexity int, id int64, projectID *int64) int
 		SubmittalResponses func(childComplexity int, projectID int64) int
 		SubmittalStatuses  func(childComplexity int) int
+		User               func(childComplexity int, id int64) int
+		Vendor             func(childComplexity int, id int64) int
 		Viewer             func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -908,6 +914,12 @@ type QueryResolver interface {
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
+	Rfi(ctx context.Context, id int64, projectID *int64) (*adapter.RFI, error)
+	Submittal(ctx context.Context, id int64, projectID *int64) (*adapter.Submittal, error)
+	Commitment(ctx context.Context, id int64, projectID *int64, kind *adapter.CommitmentKind) (*adapter.Commitment, error)
+	Invoice(ctx context.Context, id int64, projectID *int64) (*adapter.Invoice, error)
+	User(ctx context.Context, id int64) (*adapter.User, error)
+	Vendor(ctx context.Context, id int64) (*adapter.Vendor, error)
 	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
 	SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error)
 }
@@ -3107,6 +3119,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PunchItemEdge.Node(childComplexity), true
 
+	case "Query.commitment":
+		if e.ComplexityRoot.Query.Commitment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_commitment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Commitment(childComplexity, args["id"].(int64), args["projectId"].(*int64), args["kind"].(*adapter.CommitmentKind)), true
 	case "Query.companies":
 		if e.ComplexityRoot.Query.Companies == nil {
 			break
@@ -3114,6 +3137,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Companies(childComplexity), true
 
+	case "Query.invoice":
+		if e.ComplexityRoot.Query.Invoice == nil {
+			break
+		}
+
+		args, err := ec.field_Query_invoice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Invoice(childComplexity, args["id"].(int64), args["projectId"].(*int64)), true
 	case "Query.procoreRateLimit":
 		if e.ComplexityRoot.Query.ProcoreRateLimit == nil {
 			break
@@ -3142,6 +3176,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["companyId"].(*int64), args["filter"].(*adapter.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.rfi":
+		if e.ComplexityRoot.Query.Rfi == nil {
+			break
+		}
+
+		args, err := ec.field_Query_rfi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Rfi(childComplexity, args["id"].(int64), args["projectId"].(*int64)), true
+	case "Query.submittal":
+		if e.ComplexityRoot.Query.Submittal == nil {
+			break
+		}
+
+		args, err := ec.field_Query_submittal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Submittal(childComplexity, args["id"].(int64), args["projectId"].(*int64)), true
 	case "Query.submittalResponses":
 		if e.ComplexityRoot.Query.SubmittalResponses == nil {
 			break
@@ -3159,6 +3215,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SubmittalStatuses(childComplexity), true
+	case "Query.user":
+		if e.ComplexityRoot.Query.User == nil {
+			break
+		}
+
+		args, err := ec.field_Query_user_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(int64)), true
+	case "Query.vendor":
+		if e.ComplexityRoot.Query.Vendor == nil {
+			break
+		}
+
+		args, err := ec.field_Query_vendor_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Vendor(childComplexity, args["id"].(int64)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -4768,7 +4846,11 @@ enum CommitmentStatus {
   UNKNOWN
 }
 
-"A subcontract or purchase order with its money totals."
+"""
+A subcontract or purchase order with its money totals.
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type Commitment @key(fields: "id") @entityResolver(multi: true) {
   "Procore's contract id."
   id: ID!
@@ -4801,15 +4883,15 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   "Contract date."
   contractDate: Date
   "Schedule of values."
-  lineItems: [CommitmentLineItem!]!
+  lineItems: [CommitmentLineItem!]
   """
   Change orders on this commitment. Empty, without an error, on a project with 3-tier change management:
   Procore serves commitment change orders on 1- and 2-tier projects only (3-tier projects work through
   change order packages, which this gateway does not support yet).
   """
-  changeOrders: [ChangeOrder!]!
+  changeOrders: [ChangeOrder!]
   "Subcontractor invoices on this commitment."
-  invoices(first: Int = 50, after: String): InvoiceConnection!
+  invoices(first: Int = 50, after: String): InvoiceConnection
   "The project."
   project: Project!
   "Created at."
@@ -4946,7 +5028,11 @@ enum InvoiceStatus {
   UNKNOWN
 }
 
-"A subcontractor invoice (pay application; Procore calls it a requisition)."
+"""
+A subcontractor invoice (pay application; Procore calls it a requisition).
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type Invoice @key(fields: "id") @entityResolver(multi: true) {
   "Procore's requisition id."
   id: ID!
@@ -4973,7 +5059,7 @@ type Invoice @key(fields: "id") @entityResolver(multi: true) {
   "AIA G702 summary, including retainage."
   summary: InvoiceSummary!
   "AIA G703 continuation sheet rows."
-  items: [InvoiceItem!]!
+  items: [InvoiceItem!]
   "Created at."
   createdAt: DateTime!
   "Last updated at."
@@ -5079,7 +5165,11 @@ type BillingPeriod {
   status: String!
 }
 
-"A budget view with its detail rows."
+"""
+A budget view with its detail rows.
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type BudgetView {
   "Procore's view id."
   id: ID!
@@ -5088,7 +5178,7 @@ type BudgetView {
   "Description."
   description: String
   "One row per budget line."
-  rows: [BudgetRow!]!
+  rows: [BudgetRow!]
 }
 
 "A budget detail row."
@@ -5115,6 +5205,101 @@ type BudgetColumn {
   name: String!
   "Value."
   value: Decimal!
+}
+`, BuiltIn: false},
+	{Name: "../schema/lookup.graphqls", Input: `extend type Query {
+  """
+  One RFI by id, with its questions and answers. Null (not an error) when it
+  does not exist, is not in ` + "`" + `projectId` + "`" + `, or the caller cannot see it (a project
+  outside an API key's project allowlist included).
+
+  Cost: with ` + "`" + `projectId` + "`" + `, one Procore call (the RFI show), cached like the
+  project's other reads and fetched once however often the request asks.
+  Without it, Procore has no company-wide RFI show: the gateway asks every
+  project the caller can see (the cached project list, then one call per
+  project, lookups of one request batched together), which the cost estimate
+  counts as one call per project. Give ` + "`" + `projectId` + "`" + ` whenever it is known.
+  """
+  rfi(
+    "Procore's RFI id."
+    id: ID!
+    "The RFI's project: makes the lookup one Procore call."
+    projectId: ID
+  ): RFI
+  """
+  One submittal by id, with its approvers. Null (not an error) when it does
+  not exist, is not in ` + "`" + `projectId` + "`" + `, or the caller cannot see it (a project
+  outside an API key's project allowlist included).
+
+  Cost: with ` + "`" + `projectId` + "`" + `, one Procore call (the submittal show), cached like
+  the project's other reads. Without it, every project the caller can see is
+  asked (one call per project; see ` + "`" + `rfi` + "`" + `). Give ` + "`" + `projectId` + "`" + ` whenever it is
+  known.
+  """
+  submittal(
+    "Procore's submittal id."
+    id: ID!
+    "The submittal's project: makes the lookup one Procore call."
+    projectId: ID
+  ): Submittal
+  """
+  One commitment (subcontract or purchase order) by id, with its line items.
+  Null (not an error) when it does not exist, is not in ` + "`" + `projectId` + "`" + `, or the
+  caller cannot see it (a project outside an API key's project allowlist
+  included).
+
+  Cost: Procore shows subcontracts and purchase orders at different
+  addresses. With ` + "`" + `projectId` + "`" + ` and ` + "`" + `kind` + "`" + `, one Procore call; with ` + "`" + `projectId` + "`" + `
+  alone, the subcontract show and, when that finds nothing, the purchase
+  order show (one or two calls). Without ` + "`" + `projectId` + "`" + `, both commitment lists
+  of every project the caller can see are asked (two calls per project; see
+  ` + "`" + `rfi` + "`" + `).
+  """
+  commitment(
+    "Procore's commitment id."
+    id: ID!
+    "The commitment's project: makes the lookup one or two Procore calls."
+    projectId: ID
+    "Subcontract or purchase order, when known: with ` + "`" + `projectId` + "`" + `, makes the lookup exactly one call. A commitment of the other kind is null."
+    kind: CommitmentKind
+  ): Commitment
+  """
+  One subcontractor invoice (requisition) by id, with its items. Null (not
+  an error) when it does not exist, is not in ` + "`" + `projectId` + "`" + `, or the caller
+  cannot see it (a project outside an API key's project allowlist included).
+
+  Cost: with ` + "`" + `projectId` + "`" + `, one Procore call (the requisition show), cached
+  like the project's other reads. Without it, every project the caller can
+  see is asked (one call per project; see ` + "`" + `rfi` + "`" + `).
+  """
+  invoice(
+    "Procore's invoice (requisition) id."
+    id: ID!
+    "The invoice's project: makes the lookup one Procore call."
+    projectId: ID
+  ): Invoice
+  """
+  One user of the connection's company directory by id; null (not an error)
+  when the directory has no such user. The company directory is not project
+  data, so an API key's project allowlist does not narrow it. Cost: one
+  Procore call (the company user show), cached, lookups of one request
+  batched.
+  """
+  user(
+    "Procore's user id."
+    id: ID!
+  ): User
+  """
+  One vendor of the connection's company directory by id; null (not an
+  error) when the directory has no such vendor. The company directory is not
+  project data, so an API key's project allowlist does not narrow it. Cost:
+  one Procore call (the vendors list filtered by id), cached, lookups of one
+  request batched into that one call.
+  """
+  vendor(
+    "Procore's vendor id."
+    id: ID!
+  ): Vendor
 }
 `, BuiltIn: false},
 	{Name: "../schema/mutation.graphqls", Input: `"""
@@ -5686,7 +5871,11 @@ type Viewer {
   company: Company
 }
 
-"A Procore company."
+"""
+A Procore company.
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type Company @key(fields: "id") @entityResolver(multi: true) {
   "Procore's company id."
   id: ID!
@@ -5695,11 +5884,11 @@ type Company @key(fields: "id") @entityResolver(multi: true) {
   "Whether the company is active."
   isActive: Boolean!
   "The company's projects."
-  projects(filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection!
+  projects(filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection
   "Company directory users."
-  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection!
+  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection
   "Company directory vendors."
-  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection!
+  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection
 }
 
 "Project status filter."
@@ -5722,7 +5911,11 @@ input ProjectFilter {
   updatedSince: DateTime
 }
 
-"A construction project."
+"""
+A construction project.
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type Project @key(fields: "id") @entityResolver(multi: true) {
   "Procore's project id."
   id: ID!
@@ -5761,41 +5954,41 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   "The company owning the project."
   company: Company!
   "RFIs of the project."
-  rfis(first: Int = 50, after: String, updatedSince: DateTime): RFIConnection!
+  rfis(first: Int = 50, after: String, updatedSince: DateTime): RFIConnection
   "Submittals of the project."
-  submittals(first: Int = 50, after: String, updatedSince: DateTime): SubmittalConnection!
+  submittals(first: Int = 50, after: String, updatedSince: DateTime): SubmittalConnection
   "Commitments: subcontracts and purchase orders."
-  commitments(first: Int = 50, after: String, updatedSince: DateTime): CommitmentConnection!
+  commitments(first: Int = 50, after: String, updatedSince: DateTime): CommitmentConnection
   "Subcontractor invoices (requisitions) of every commitment."
-  invoices(first: Int = 50, after: String, updatedSince: DateTime): InvoiceConnection!
+  invoices(first: Int = 50, after: String, updatedSince: DateTime): InvoiceConnection
   "Commitment change orders."
-  changeOrders(first: Int = 50, after: String): ChangeOrderConnection!
+  changeOrders(first: Int = 50, after: String): ChangeOrderConnection
   "Budget: each view with its detail rows."
-  budget: [BudgetView!]!
+  budget: [BudgetView!]
   "Billing periods."
-  billingPeriods: [BillingPeriod!]!
+  billingPeriods: [BillingPeriod!]
   """
   Cost codes. Procore's cost codes list has no updated_at filter, so with
   updatedSince the gateway reads the whole list and filters it itself: it
   costs as many Procore calls as the full list, and cost codes whose
   updated_at Procore does not give are kept.
   """
-  costCodes(first: Int = 100, after: String, updatedSince: DateTime): CostCodeConnection!
+  costCodes(first: Int = 100, after: String, updatedSince: DateTime): CostCodeConnection
   "Daily logs (manpower and notes) grouped by day, within an inclusive date range (default: the last 7 days)."
-  dailyLogs(from: Date, to: Date): [DailyLog!]!
+  dailyLogs(from: Date, to: Date): [DailyLog!]
   "Observations."
-  observations(first: Int = 50, after: String, updatedSince: DateTime): ObservationConnection!
+  observations(first: Int = 50, after: String, updatedSince: DateTime): ObservationConnection
   "Punch items."
-  punchItems(first: Int = 50, after: String, updatedSince: DateTime): PunchItemConnection!
+  punchItems(first: Int = 50, after: String, updatedSince: DateTime): PunchItemConnection
   "Project directory users."
-  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection!
+  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection
   """
   Project directory vendors. Procore's project vendors list has no
   updated_at filter, so with updatedSince the gateway reads the whole list and
   filters it itself: it costs as many Procore calls as the full list, and
   vendors whose updated_at Procore does not give are kept.
   """
-  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection!
+  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection
 }
 
 "A project connection."
@@ -5855,7 +6048,11 @@ type Impact {
   value: Decimal
 }
 
-"A request for information."
+"""
+A request for information.
+
+Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+"""
 type RFI @key(fields: "id") @entityResolver(multi: true) {
   "Procore's RFI id."
   id: ID!
@@ -5896,7 +6093,7 @@ type RFI @key(fields: "id") @entityResolver(multi: true) {
   "Schedule impact (days)."
   scheduleImpact: Impact
   "Questions with their answers."
-  questions: [RFIQuestion!]!
+  questions: [RFIQuestion!]
   "The project."
   project: Project!
   "Created at."
@@ -8850,6 +9047,58 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_commitment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*adapter.CommitmentKind, error) {
+			return ec.unmarshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐCommitmentKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_invoice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8902,6 +9151,28 @@ func (ec *executionContext) field_Query_projects_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_rfi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_submittalResponses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8913,6 +9184,56 @@ func (ec *executionContext) field_Query_submittalResponses_args(ctx context.Cont
 		return nil, err
 	}
 	args["projectId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_submittal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_vendor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -10076,10 +10397,10 @@ func (ec *executionContext) _BudgetView_rows(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.BudgetRow) graphql.Marshaler {
-			return ec.marshalNBudgetRow2ᚕprocoregraphᚋadapterᚐBudgetRowᚄ(ctx, selections, v)
+			return ec.marshalOBudgetRow2ᚕprocoregraphᚋadapterᚐBudgetRowᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_BudgetView_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -10907,10 +11228,10 @@ func (ec *executionContext) _Commitment_lineItems(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.CommitmentLineItem) graphql.Marshaler {
-			return ec.marshalNCommitmentLineItem2ᚕprocoregraphᚋadapterᚐCommitmentLineItemᚄ(ctx, selections, v)
+			return ec.marshalOCommitmentLineItem2ᚕprocoregraphᚋadapterᚐCommitmentLineItemᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Commitment_lineItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -10939,10 +11260,10 @@ func (ec *executionContext) _Commitment_changeOrders(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeOrder) graphql.Marshaler {
-			return ec.marshalNChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderᚄ(ctx, selections, v)
+			return ec.marshalOChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Commitment_changeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -10972,10 +11293,10 @@ func (ec *executionContext) _Commitment_invoices(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
-			return ec.marshalNInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx, selections, v)
+			return ec.marshalOInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Commitment_invoices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11769,10 +12090,10 @@ func (ec *executionContext) _Company_projects(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectConnection) graphql.Marshaler {
-			return ec.marshalNProjectConnection2ᚖprocoregraphᚋgraphᚋmodelᚐProjectConnection(ctx, selections, v)
+			return ec.marshalOProjectConnection2ᚖprocoregraphᚋgraphᚋmodelᚐProjectConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Company_projects(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11813,10 +12134,10 @@ func (ec *executionContext) _Company_users(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
+			return ec.marshalOUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Company_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11857,10 +12178,10 @@ func (ec *executionContext) _Company_vendors(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
-			return ec.marshalNVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx, selections, v)
+			return ec.marshalOVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Company_vendors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -13476,10 +13797,10 @@ func (ec *executionContext) _Invoice_items(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.InvoiceItem) graphql.Marshaler {
-			return ec.marshalNInvoiceItem2ᚕprocoregraphᚋadapterᚐInvoiceItemᚄ(ctx, selections, v)
+			return ec.marshalOInvoiceItem2ᚕprocoregraphᚋadapterᚐInvoiceItemᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Invoice_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16718,10 +17039,10 @@ func (ec *executionContext) _Project_rfis(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RFIConnection) graphql.Marshaler {
-			return ec.marshalNRFIConnection2ᚖprocoregraphᚋgraphᚋmodelᚐRFIConnection(ctx, selections, v)
+			return ec.marshalORFIConnection2ᚖprocoregraphᚋgraphᚋmodelᚐRFIConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_rfis(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16762,10 +17083,10 @@ func (ec *executionContext) _Project_submittals(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SubmittalConnection) graphql.Marshaler {
-			return ec.marshalNSubmittalConnection2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalConnection(ctx, selections, v)
+			return ec.marshalOSubmittalConnection2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_submittals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16806,10 +17127,10 @@ func (ec *executionContext) _Project_commitments(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitmentConnection) graphql.Marshaler {
-			return ec.marshalNCommitmentConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentConnection(ctx, selections, v)
+			return ec.marshalOCommitmentConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_commitments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16850,10 +17171,10 @@ func (ec *executionContext) _Project_invoices(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
-			return ec.marshalNInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx, selections, v)
+			return ec.marshalOInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_invoices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16894,10 +17215,10 @@ func (ec *executionContext) _Project_changeOrders(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeOrderConnection) graphql.Marshaler {
-			return ec.marshalNChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderConnection(ctx, selections, v)
+			return ec.marshalOChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_changeOrders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16937,10 +17258,10 @@ func (ec *executionContext) _Project_budget(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.BudgetView) graphql.Marshaler {
-			return ec.marshalNBudgetView2ᚕprocoregraphᚋadapterᚐBudgetViewᚄ(ctx, selections, v)
+			return ec.marshalOBudgetView2ᚕprocoregraphᚋadapterᚐBudgetViewᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_budget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16969,10 +17290,10 @@ func (ec *executionContext) _Project_billingPeriods(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.BillingPeriod) graphql.Marshaler {
-			return ec.marshalNBillingPeriod2ᚕprocoregraphᚋadapterᚐBillingPeriodᚄ(ctx, selections, v)
+			return ec.marshalOBillingPeriod2ᚕprocoregraphᚋadapterᚐBillingPeriodᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_billingPeriods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17002,10 +17323,10 @@ func (ec *executionContext) _Project_costCodes(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CostCodeConnection) graphql.Marshaler {
-			return ec.marshalNCostCodeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCostCodeConnection(ctx, selections, v)
+			return ec.marshalOCostCodeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCostCodeConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_costCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17046,10 +17367,10 @@ func (ec *executionContext) _Project_dailyLogs(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.DailyLog) graphql.Marshaler {
-			return ec.marshalNDailyLog2ᚕprocoregraphᚋadapterᚐDailyLogᚄ(ctx, selections, v)
+			return ec.marshalODailyLog2ᚕprocoregraphᚋadapterᚐDailyLogᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_dailyLogs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17090,10 +17411,10 @@ func (ec *executionContext) _Project_observations(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ObservationConnection) graphql.Marshaler {
-			return ec.marshalNObservationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐObservationConnection(ctx, selections, v)
+			return ec.marshalOObservationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐObservationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_observations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17134,10 +17455,10 @@ func (ec *executionContext) _Project_punchItems(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PunchItemConnection) graphql.Marshaler {
-			return ec.marshalNPunchItemConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPunchItemConnection(ctx, selections, v)
+			return ec.marshalOPunchItemConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPunchItemConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_punchItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17178,10 +17499,10 @@ func (ec *executionContext) _Project_users(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
+			return ec.marshalOUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17222,10 +17543,10 @@ func (ec *executionContext) _Project_vendors(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
-			return ec.marshalNVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx, selections, v)
+			return ec.marshalOVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Project_vendors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -18101,6 +18422,270 @@ func (ec *executionContext) fieldContext_Query_procoreRateLimit(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_rfi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Rfi(ctx, fc.Args["id"].(int64), fc.Args["projectId"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rfi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_rfi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_submittal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_submittal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Submittal(ctx, fc.Args["id"].(int64), fc.Args["projectId"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Submittal) graphql.Marshaler {
+			return ec.marshalOSubmittal2ᚖprocoregraphᚋadapterᚐSubmittal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_submittal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Submittal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_submittal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_commitment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_commitment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Commitment(ctx, fc.Args["id"].(int64), fc.Args["projectId"].(*int64), fc.Args["kind"].(*adapter.CommitmentKind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Commitment) graphql.Marshaler {
+			return ec.marshalOCommitment2ᚖprocoregraphᚋadapterᚐCommitment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_commitment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Commitment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_commitment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_invoice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_invoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Invoice(ctx, fc.Args["id"].(int64), fc.Args["projectId"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Invoice) graphql.Marshaler {
+			return ec.marshalOInvoice2ᚖprocoregraphᚋadapterᚐInvoice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_invoice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_invoice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().User(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖprocoregraphᚋadapterᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_user_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_vendor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_vendor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Vendor(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Vendor) graphql.Marshaler {
+			return ec.marshalOVendor2ᚖprocoregraphᚋadapterᚐVendor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_vendor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Vendor(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_vendor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_submittalStatuses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18851,10 +19436,10 @@ func (ec *executionContext) _RFI_questions(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.RFIQuestion) graphql.Marshaler {
-			return ec.marshalNRFIQuestion2ᚕprocoregraphᚋadapterᚐRFIQuestionᚄ(ctx, selections, v)
+			return ec.marshalORFIQuestion2ᚕprocoregraphᚋadapterᚐRFIQuestionᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_RFI_questions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -26451,7 +27036,7 @@ func (ec *executionContext) _BudgetView(ctx context.Context, sel ast.SelectionSe
 			}
 		case "rows":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._BudgetView_rows(ctx, field, obj)
 				})
@@ -26758,19 +27343,19 @@ func (ec *executionContext) _Commitment(ctx context.Context, sel ast.SelectionSe
 			}
 		case "lineItems":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Commitment_lineItems(ctx, field, obj)
 				})
 		case "changeOrders":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Commitment_changeOrders(ctx, field, obj)
 				})
 		case "invoices":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Commitment_invoices(ctx, field, obj)
 				})
@@ -27069,19 +27654,19 @@ func (ec *executionContext) _Company(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "projects":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Company_projects(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Company_users(ctx, field, obj)
 				})
 		case "vendors":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Company_vendors(ctx, field, obj)
 				})
@@ -27762,7 +28347,7 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "items":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Invoice_items(ctx, field, obj)
 				})
@@ -28797,79 +29382,79 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				})
 		case "rfis":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_rfis(ctx, field, obj)
 				})
 		case "submittals":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_submittals(ctx, field, obj)
 				})
 		case "commitments":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_commitments(ctx, field, obj)
 				})
 		case "invoices":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_invoices(ctx, field, obj)
 				})
 		case "changeOrders":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_changeOrders(ctx, field, obj)
 				})
 		case "budget":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_budget(ctx, field, obj)
 				})
 		case "billingPeriods":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_billingPeriods(ctx, field, obj)
 				})
 		case "costCodes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_costCodes(ctx, field, obj)
 				})
 		case "dailyLogs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_dailyLogs(ctx, field, obj)
 				})
 		case "observations":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_observations(ctx, field, obj)
 				})
 		case "punchItems":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_punchItems(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_users(ctx, field, obj)
 				})
 		case "vendors":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_vendors(ctx, field, obj)
 				})
@@ -29204,6 +29789,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_procoreRateLimit(ctx, field)
 				})
+		case "rfi":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rfi(ctx, field)
+				})
+		case "submittal":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_submittal(ctx, field)
+				})
+		case "commitment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_commitment(ctx, field)
+				})
+		case "invoice":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_invoice(ctx, field)
+				})
+		case "user":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_user(ctx, field)
+				})
+		case "vendor":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_vendor(ctx, field)
+				})
 		case "submittalStatuses":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -29367,7 +29988,7 @@ func (ec *executionContext) _RFI(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "questions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RFI_questions(ctx, field, obj)
 				})
@@ -31471,22 +32092,6 @@ func (ec *executionContext) marshalNBillingPeriod2procoregraphᚋadapterᚐBilli
 	return ec._BillingPeriod(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNBillingPeriod2ᚕprocoregraphᚋadapterᚐBillingPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BillingPeriod) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNBillingPeriod2procoregraphᚋadapterᚐBillingPeriod(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31525,40 +32130,8 @@ func (ec *executionContext) marshalNBudgetRow2procoregraphᚋadapterᚐBudgetRow
 	return ec._BudgetRow(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNBudgetRow2ᚕprocoregraphᚋadapterᚐBudgetRowᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetRow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNBudgetRow2procoregraphᚋadapterᚐBudgetRow(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNBudgetView2procoregraphᚋadapterᚐBudgetView(ctx context.Context, sel ast.SelectionSet, v adapter.BudgetView) graphql.Marshaler {
 	return ec._BudgetView(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNBudgetView2ᚕprocoregraphᚋadapterᚐBudgetViewᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetView) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNBudgetView2procoregraphᚋadapterᚐBudgetView(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
@@ -31597,14 +32170,6 @@ func (ec *executionContext) marshalNChangeOrder2ᚖprocoregraphᚋadapterᚐChan
 		return graphql.Null
 	}
 	return ec._ChangeOrder(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeOrderConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ChangeOrderConnection!")
-		return graphql.Null
-	}
-	return ec._ChangeOrderConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, v model.ChangeOrderEdge) graphql.Marshaler {
@@ -31714,14 +32279,6 @@ func (ec *executionContext) marshalNCommitmentChange2ᚖprocoregraphᚋgraphᚋm
 	return ec._CommitmentChange(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCommitmentConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.CommitmentConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CommitmentConnection!")
-		return graphql.Null
-	}
-	return ec._CommitmentConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNCommitmentEdge2procoregraphᚋgraphᚋmodelᚐCommitmentEdge(ctx context.Context, sel ast.SelectionSet, v model.CommitmentEdge) graphql.Marshaler {
 	return ec._CommitmentEdge(ctx, sel, &v)
 }
@@ -31758,22 +32315,6 @@ func (ec *executionContext) marshalNCommitmentKind2procoregraphᚋadapterᚐComm
 
 func (ec *executionContext) marshalNCommitmentLineItem2procoregraphᚋadapterᚐCommitmentLineItem(ctx context.Context, sel ast.SelectionSet, v adapter.CommitmentLineItem) graphql.Marshaler {
 	return ec._CommitmentLineItem(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNCommitmentLineItem2ᚕprocoregraphᚋadapterᚐCommitmentLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.CommitmentLineItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCommitmentLineItem2procoregraphᚋadapterᚐCommitmentLineItem(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNCommitmentStatus2procoregraphᚋadapterᚐCommitmentStatus(ctx context.Context, v any) (adapter.CommitmentStatus, error) {
@@ -31858,14 +32399,6 @@ func (ec *executionContext) marshalNCostCode2ᚖprocoregraphᚋadapterᚐCostCod
 		return graphql.Null
 	}
 	return ec._CostCode(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNCostCodeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCostCodeConnection(ctx context.Context, sel ast.SelectionSet, v *model.CostCodeConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CostCodeConnection!")
-		return graphql.Null
-	}
-	return ec._CostCodeConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCostCodeEdge2procoregraphᚋgraphᚋmodelᚐCostCodeEdge(ctx context.Context, sel ast.SelectionSet, v model.CostCodeEdge) graphql.Marshaler {
@@ -31984,22 +32517,6 @@ func (ec *executionContext) marshalNCreateSubmittalPayload2ᚖprocoregraphᚋmut
 
 func (ec *executionContext) marshalNDailyLog2procoregraphᚋadapterᚐDailyLog(ctx context.Context, sel ast.SelectionSet, v adapter.DailyLog) graphql.Marshaler {
 	return ec._DailyLog(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNDailyLog2ᚕprocoregraphᚋadapterᚐDailyLogᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.DailyLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNDailyLog2procoregraphᚋadapterᚐDailyLog(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNDate2procoregraphᚋadapterᚐDate(ctx context.Context, v any) (adapter.Date, error) {
@@ -32184,14 +32701,6 @@ func (ec *executionContext) unmarshalNInvoiceByIDsInput2ᚕᚖprocoregraphᚋgra
 	return res, nil
 }
 
-func (ec *executionContext) marshalNInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx context.Context, sel ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "InvoiceConnection!")
-		return graphql.Null
-	}
-	return ec._InvoiceConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNInvoiceEdge2procoregraphᚋgraphᚋmodelᚐInvoiceEdge(ctx context.Context, sel ast.SelectionSet, v model.InvoiceEdge) graphql.Marshaler {
 	return ec._InvoiceEdge(ctx, sel, &v)
 }
@@ -32214,22 +32723,6 @@ func (ec *executionContext) marshalNInvoiceEdge2ᚕprocoregraphᚋgraphᚋmodel�
 
 func (ec *executionContext) marshalNInvoiceItem2procoregraphᚋadapterᚐInvoiceItem(ctx context.Context, sel ast.SelectionSet, v adapter.InvoiceItem) graphql.Marshaler {
 	return ec._InvoiceItem(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNInvoiceItem2ᚕprocoregraphᚋadapterᚐInvoiceItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.InvoiceItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNInvoiceItem2procoregraphᚋadapterᚐInvoiceItem(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNInvoiceStatus2procoregraphᚋadapterᚐInvoiceStatus(ctx context.Context, v any) (adapter.InvoiceStatus, error) {
@@ -32334,14 +32827,6 @@ func (ec *executionContext) marshalNObservation2ᚖprocoregraphᚋadapterᚐObse
 		return graphql.Null
 	}
 	return ec._Observation(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNObservationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐObservationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ObservationConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ObservationConnection!")
-		return graphql.Null
-	}
-	return ec._ObservationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNObservationEdge2procoregraphᚋgraphᚋmodelᚐObservationEdge(ctx context.Context, sel ast.SelectionSet, v model.ObservationEdge) graphql.Marshaler {
@@ -32484,14 +32969,6 @@ func (ec *executionContext) marshalNPunchItem2ᚖprocoregraphᚋadapterᚐPunchI
 	return ec._PunchItem(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPunchItemConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPunchItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.PunchItemConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PunchItemConnection!")
-		return graphql.Null
-	}
-	return ec._PunchItemConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNPunchItemEdge2procoregraphᚋgraphᚋmodelᚐPunchItemEdge(ctx context.Context, sel ast.SelectionSet, v model.PunchItemEdge) graphql.Marshaler {
 	return ec._PunchItemEdge(ctx, sel, &v)
 }
@@ -32596,14 +33073,6 @@ func (ec *executionContext) marshalNRFIChange2ᚖprocoregraphᚋgraphᚋmodelᚐ
 	return ec._RFIChange(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRFIConnection2ᚖprocoregraphᚋgraphᚋmodelᚐRFIConnection(ctx context.Context, sel ast.SelectionSet, v *model.RFIConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RFIConnection!")
-		return graphql.Null
-	}
-	return ec._RFIConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNRFIEdge2procoregraphᚋgraphᚋmodelᚐRFIEdge(ctx context.Context, sel ast.SelectionSet, v model.RFIEdge) graphql.Marshaler {
 	return ec._RFIEdge(ctx, sel, &v)
 }
@@ -32626,22 +33095,6 @@ func (ec *executionContext) marshalNRFIEdge2ᚕprocoregraphᚋgraphᚋmodelᚐRF
 
 func (ec *executionContext) marshalNRFIQuestion2procoregraphᚋadapterᚐRFIQuestion(ctx context.Context, sel ast.SelectionSet, v adapter.RFIQuestion) graphql.Marshaler {
 	return ec._RFIQuestion(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNRFIQuestion2ᚕprocoregraphᚋadapterᚐRFIQuestionᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.RFIQuestion) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNRFIQuestion2procoregraphᚋadapterᚐRFIQuestion(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNRFIStatus2procoregraphᚋadapterᚐRFIStatus(ctx context.Context, v any) (adapter.RFIStatus, error) {
@@ -32834,14 +33287,6 @@ func (ec *executionContext) marshalNSubmittalChange2ᚖprocoregraphᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._SubmittalChange(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNSubmittalConnection2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalConnection(ctx context.Context, sel ast.SelectionSet, v *model.SubmittalConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "SubmittalConnection!")
-		return graphql.Null
-	}
-	return ec._SubmittalConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSubmittalEdge2procoregraphᚋgraphᚋmodelᚐSubmittalEdge(ctx context.Context, sel ast.SelectionSet, v model.SubmittalEdge) graphql.Marshaler {
@@ -33037,14 +33482,6 @@ func (ec *executionContext) unmarshalNUserByIDsInput2ᚕᚖprocoregraphᚋgraph�
 	return res, nil
 }
 
-func (ec *executionContext) marshalNUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "UserConnection!")
-		return graphql.Null
-	}
-	return ec._UserConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNUserEdge2procoregraphᚋgraphᚋmodelᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v model.UserEdge) graphql.Marshaler {
 	return ec._UserEdge(ctx, sel, &v)
 }
@@ -33135,14 +33572,6 @@ func (ec *executionContext) unmarshalNVendorByIDsInput2ᚕᚖprocoregraphᚋgrap
 		}
 	}
 	return res, nil
-}
-
-func (ec *executionContext) marshalNVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx context.Context, sel ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "VendorConnection!")
-		return graphql.Null
-	}
-	return ec._VendorConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNVendorEdge2procoregraphᚋgraphᚋmodelᚐVendorEdge(ctx context.Context, sel ast.SelectionSet, v model.VendorEdge) graphql.Marshaler {
@@ -33556,6 +33985,25 @@ func (ec *executionContext) marshalOBallInCourtItemKind2ᚕprocoregraphᚋgraph�
 	return ret
 }
 
+func (ec *executionContext) marshalOBillingPeriod2ᚕprocoregraphᚋadapterᚐBillingPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BillingPeriod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBillingPeriod2procoregraphᚋadapterᚐBillingPeriod(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOBillingPeriod2ᚖprocoregraphᚋadapterᚐBillingPeriod(ctx context.Context, sel ast.SelectionSet, v *adapter.BillingPeriod) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -33593,11 +34041,75 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBudgetRow2ᚕprocoregraphᚋadapterᚐBudgetRowᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetRow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetRow2procoregraphᚋadapterᚐBudgetRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOBudgetView2ᚕprocoregraphᚋadapterᚐBudgetViewᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetView) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetView2procoregraphᚋadapterᚐBudgetView(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeOrder2procoregraphᚋadapterᚐChangeOrder(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ChangeOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeOrderConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeOrderConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx context.Context, v any) (*adapter.ChangeOrderStatus, error) {
@@ -33646,6 +34158,13 @@ func (ec *executionContext) unmarshalOCommitmentByIDsInput2ᚖprocoregraphᚋgra
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOCommitmentConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCommitmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.CommitmentConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CommitmentConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐCommitmentKind(ctx context.Context, v any) (*adapter.CommitmentKind, error) {
 	if v == nil {
 		return nil, nil
@@ -33662,6 +34181,25 @@ func (ec *executionContext) marshalOCommitmentKind2ᚖprocoregraphᚋadapterᚐC
 	_ = ctx
 	res := gqlscalar.MarshalCommitmentKind(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCommitmentLineItem2ᚕprocoregraphᚋadapterᚐCommitmentLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.CommitmentLineItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCommitmentLineItem2procoregraphᚋadapterᚐCommitmentLineItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOCommitmentStatus2ᚖprocoregraphᚋadapterᚐCommitmentStatus(ctx context.Context, v any) (*adapter.CommitmentStatus, error) {
@@ -33717,6 +34255,13 @@ func (ec *executionContext) marshalOCostCode2ᚖprocoregraphᚋadapterᚐCostCod
 	return ec._CostCode(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCostCodeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐCostCodeConnection(ctx context.Context, sel ast.SelectionSet, v *model.CostCodeConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CostCodeConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCreateCommitmentLineItemInput2ᚕprocoregraphᚋmutateᚐCreateCommitmentLineItemInputᚄ(ctx context.Context, v any) ([]mutate.CreateCommitmentLineItemInput, error) {
 	if v == nil {
 		return nil, nil
@@ -33732,6 +34277,25 @@ func (ec *executionContext) unmarshalOCreateCommitmentLineItemInput2ᚕprocoregr
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalODailyLog2ᚕprocoregraphᚋadapterᚐDailyLogᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.DailyLog) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDailyLog2procoregraphᚋadapterᚐDailyLog(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx context.Context, v any) (*adapter.Date, error) {
@@ -33909,6 +34473,32 @@ func (ec *executionContext) unmarshalOInvoiceByIDsInput2ᚖprocoregraphᚋgraph�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOInvoiceConnection2ᚖprocoregraphᚋgraphᚋmodelᚐInvoiceConnection(ctx context.Context, sel ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InvoiceConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOInvoiceItem2ᚕprocoregraphᚋadapterᚐInvoiceItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.InvoiceItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvoiceItem2procoregraphᚋadapterᚐInvoiceItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐInvoiceStatus(ctx context.Context, v any) (*adapter.InvoiceStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -33925,6 +34515,13 @@ func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐIn
 	_ = ctx
 	res := gqlscalar.MarshalInvoiceStatus(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOObservationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐObservationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ObservationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ObservationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {
@@ -33962,6 +34559,13 @@ func (ec *executionContext) unmarshalOProjectByIDsInput2ᚖprocoregraphᚋgraph�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOProjectConnection2ᚖprocoregraphᚋgraphᚋmodelᚐProjectConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProjectConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProjectConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOProjectFilter2ᚖprocoregraphᚋadapterᚐProjectFilter(ctx context.Context, v any) (*adapter.ProjectFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -33993,6 +34597,13 @@ func (ec *executionContext) marshalOPunchItem2ᚖprocoregraphᚋadapterᚐPunchI
 		return graphql.Null
 	}
 	return ec._PunchItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPunchItemConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPunchItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.PunchItemConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PunchItemConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORFI2ᚕᚖprocoregraphᚋadapterᚐRFI(ctx context.Context, sel ast.SelectionSet, v []*adapter.RFI) graphql.Marshaler {
@@ -34039,6 +34650,32 @@ func (ec *executionContext) unmarshalORFIByIDsInput2ᚖprocoregraphᚋgraphᚋmo
 	}
 	res, err := ec.unmarshalInputRFIByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORFIConnection2ᚖprocoregraphᚋgraphᚋmodelᚐRFIConnection(ctx context.Context, sel ast.SelectionSet, v *model.RFIConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RFIConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORFIQuestion2ᚕprocoregraphᚋadapterᚐRFIQuestionᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.RFIQuestion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRFIQuestion2procoregraphᚋadapterᚐRFIQuestion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalORFIStatus2ᚖprocoregraphᚋadapterᚐRFIStatus(ctx context.Context, v any) (*adapter.RFIStatus, error) {
@@ -34168,6 +34805,13 @@ func (ec *executionContext) unmarshalOSubmittalByIDsInput2ᚖprocoregraphᚋgrap
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOSubmittalConnection2ᚖprocoregraphᚋgraphᚋmodelᚐSubmittalConnection(ctx context.Context, sel ast.SelectionSet, v *model.SubmittalConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SubmittalConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSubmittalResponse2ᚖprocoregraphᚋadapterᚐSubmittalResponse(ctx context.Context, sel ast.SelectionSet, v *adapter.SubmittalResponse) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -34234,6 +34878,13 @@ func (ec *executionContext) unmarshalOUserByIDsInput2ᚖprocoregraphᚋgraphᚋm
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOUserConnection2ᚖprocoregraphᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UserConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOVendor2ᚕᚖprocoregraphᚋadapterᚐVendor(ctx context.Context, sel ast.SelectionSet, v []*adapter.Vendor) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -34260,6 +34911,13 @@ func (ec *executionContext) unmarshalOVendorByIDsInput2ᚖprocoregraphᚋgraph�
 	}
 	res, err := ec.unmarshalInputVendorByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVendorConnection2ᚖprocoregraphᚋgraphᚋmodelᚐVendorConnection(ctx context.Context, sel ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VendorConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {

@@ -37,6 +37,10 @@ type Rule struct {
 	// ProjectSearch multiplies the calls by the company's project count:
 	// lookups of items known only by id ask every project.
 	ProjectSearch bool
+	// SearchWithout names an argument (projectId) without whose value the
+	// field looks its item up in every project, as ProjectSearch does; with
+	// it, Calls alone.
+	SearchWithout string
 	// WholeWith names an argument that, when given a value, makes a
 	// connection read the whole Procore list whatever `first` and `after`
 	// are (Procore has no such filter, so the gateway applies it to the
@@ -265,7 +269,7 @@ func (w *walker) cost(f *ast.Field, r Rule, mult float64, per map[string]float64
 	if r.Lists > 1 {
 		calls *= float64(r.Lists)
 	}
-	if r.ProjectSearch {
+	if r.ProjectSearch || (r.SearchWithout != "" && !w.argGiven(f, r.SearchWithout)) {
 		calls *= float64(w.a.o.Projects)
 	}
 	return base * calls, yield

@@ -32,9 +32,18 @@ func Rules() map[string]Rule {
 		"Query.project":            {Calls: 1},
 		"Query.submittalStatuses":  {Calls: 1, Items: 20},
 		"Query.submittalResponses": {Calls: 1, Items: 10},
-		"Company.projects":         {Connection: true, Page: pageProjects},
-		"Company.users":            list,
-		"Company.vendors":          list,
+		// Lookups by id: the item's show with projectId (commitments: up
+		// to two shows, one per kind); without it, every project is asked
+		// (the project list read first is not counted, as for _Entity).
+		"Query.rfi":        {Calls: 1, SearchWithout: "projectId"},
+		"Query.submittal":  {Calls: 1, SearchWithout: "projectId"},
+		"Query.commitment": {Calls: 2, SearchWithout: "projectId"},
+		"Query.invoice":    {Calls: 1, SearchWithout: "projectId"},
+		"Query.user":       {Calls: 1},
+		"Query.vendor":     {Calls: 1},
+		"Company.projects": {Connection: true, Page: pageProjects},
+		"Company.users":    list,
+		"Company.vendors":  list,
 
 		"Project.company":        {Calls: 1, Batch: perRequest},
 		"Project.rfis":           list,

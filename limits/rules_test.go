@@ -45,3 +45,36 @@ func TestWholeListReadsAreCostedWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupsCostOneCallWithTheirProject: a lookup by id with projectId is one
+// Procore call (two for a commitment of unknown kind); without projectId it
+// asks every project (Options.Projects, default 50).
+func TestLookupsCostOneCallWithTheirProject(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	a := limits.NewAnalyzer(limits.Options{}, limits.Rules())
+	for _, tc := range []struct {
+		name  string
+		query string
+		vars  map[string]any
+		want  int
+	}{
+		{"RFI with its project is one call", `{ rfi(id: "1", projectId: "2") { id } }`, nil, 1},
+		{"RFI with projectId from a variable is one call", `query($p: ID) { rfi(id: "1", projectId: $p) { id } }`, map[string]any{"p": "2"}, 1},
+		{"RFI with a null projectId asks every project", `query($p: ID) { rfi(id: "1", projectId: $p) { id } }`, map[string]any{"p": nil}, 50},
+		{"submittal without its project asks every project", `{ submittal(id: "1") { id } }`, nil, 50},
+		{"invoice with its project is one call", `{ invoice(id: "1", projectId: "2") { id } }`, nil, 1},
+		{"commitment with its project is at most two calls", `{ commitment(id: "1", projectId: "2") { id } }`, nil, 2},
+		{"commitment without its project reads both lists of every project", `{ commitment(id: "1") { id } }`, nil, 100},
+		{"user and vendor are one call each", `{ user(id: "1") { id } vendor(id: "2") { id } }`, nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQuery(schema, tc.query)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := a.Analyze(doc.Operations[0], doc, tc.vars).Cost; got != tc.want {
+				t.Fatalf("cost %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

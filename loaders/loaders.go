@@ -58,7 +58,7 @@ var Kinds = []string{
 	"billing_periods", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
 	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "invoice",
 	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
-	"punch_items", "rfi", "rfis", "submittals", "user", "vendor",
+	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
 }
 
 // ListKey selects a window of a list scoped by a project or company id.
@@ -153,6 +153,7 @@ type Loaders struct {
 	Companies        *loader[struct{}, []adapter.Company]
 	ProjectList      *loader[ProjectListKey, adapter.Page[adapter.Project]]
 	RFIDetail        *loader[ItemKey, adapter.RFI]
+	SubmittalDetail  *loader[ItemKey, adapter.Submittal]
 	ProjectsByID     *loader[int64, adapter.Project]
 	RFIs             *loader[ListKey, adapter.Page[adapter.RFI]]
 	Submittals       *loader[ListKey, adapter.Page[adapter.Submittal]]
@@ -174,6 +175,13 @@ type Loaders struct {
 	CompanyVendors   *loader[ListKey, adapter.Page[adapter.Vendor]]
 	UsersByID        *loader[int64, adapter.User]
 	VendorsByID      *loader[int64, adapter.Vendor]
+	// RFIsAnywhere, SubmittalsAnywhere, CommitmentsAnywhere and
+	// InvoicesAnywhere find items by id alone in every project the
+	// connection can see (see searchByIDs); uncached.
+	RFIsAnywhere        *loader[int64, adapter.RFI]
+	SubmittalsAnywhere  *loader[int64, adapter.Submittal]
+	CommitmentsAnywhere *loader[int64, adapter.Commitment]
+	InvoicesAnywhere    *loader[int64, adapter.Invoice]
 	// InvoicesByCommitment is used only in Naive mode: one call per commitment.
 	InvoicesByCommitment *loader[ItemKey, adapter.Page[adapter.Invoice]]
 }
@@ -193,6 +201,9 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 	}, func(k ProjectListKey) (string, string) { return companyScope(company), k.params() })
 	l.RFIDetail = single(l, "rfi", func(ctx context.Context, k ItemKey) (adapter.RFI, error) {
 		return p.RFI(ctx, k.ProjectID, k.ID)
+	}, func(k ItemKey) (string, string) { return projectScope(k.ProjectID), itoa(k.ID) })
+	l.SubmittalDetail = single(l, "submittal", func(ctx context.Context, k ItemKey) (adapter.Submittal, error) {
+		return p.Submittal(ctx, k.ProjectID, k.ID)
 	}, func(k ItemKey) (string, string) { return projectScope(k.ProjectID), itoa(k.ID) })
 	l.Companies = single(l, "companies", func(ctx context.Context, _ struct{}) ([]adapter.Company, error) {
 		return p.Companies(ctx)
@@ -254,6 +265,12 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 	}, func(k DailyLogKey) (string, string) {
 		return projectScope(k.ProjectID), k.From.String() + ".." + k.To.String()
 	})
+	l.RFIsAnywhere = searchByIDs(l, p.RFIs, func(x adapter.RFI) int64 { return x.ID })
+	l.SubmittalsAnywhere = searchByIDs(l, p.Submittals, func(x adapter.Submittal) int64 { return x.ID })
+	l.CommitmentsAnywhere = searchByIDs(l, p.Commitments, func(x adapter.Commitment) int64 { return x.ID })
+	l.InvoicesAnywhere = searchByIDs(l, func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.Invoice], error) {
+		return p.Invoices(ctx, projectID, adapter.InvoiceFilter{}, opt)
+	}, func(x adapter.Invoice) int64 { return x.ID })
 	return l
 }
 

@@ -18,6 +18,11 @@ type Faults struct {
 	// requests answered 500, 502 or 503 before any processing, chosen by a
 	// PRNG seeded from Config.Seed.
 	ErrorRate float64 `json:"error_rate"`
+	// FailRoutes answers every authenticated, in-budget request to the named
+	// routes with the given status (500 when 0) before any processing: one
+	// Procore list failing while the rest answer. Keys are the route patterns
+	// of sandbox/routes.go, e.g. "GET /rest/v1.1/projects/{project_id}/submittals".
+	FailRoutes map[string]int `json:"fail_routes,omitempty"`
 	// RateLimitStorm answers every /rest request 429 (with rate-limit headers,
 	// Remaining 0) for this long from when the faults are set.
 	RateLimitStorm Duration `json:"rate_limit_storm"`

@@ -354,6 +354,16 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("%d of 100 failed at rate 0.5", fails)
 		}
 	})
+	t.Run("FailRoutesFailsOnlyThoseRoutes", func(t *testing.T) {
+		e.run.SetFaults(sandbox.Faults{FailRoutes: map[string]int{
+			"GET /rest/v1.0/projects/{project_id}/rfis":       0,
+			"GET /rest/v1.1/projects/{project_id}/submittals": http.StatusForbidden,
+		}})
+		defer e.run.SetFaults(sandbox.Faults{})
+		expectStatus(t, e.get(path), http.StatusInternalServerError)
+		expectStatus(t, e.get(fmt.Sprintf("/rest/v1.1/projects/%d/submittals", e.project().ID)), http.StatusForbidden)
+		expectStatus(t, e.get(fmt.Sprintf("/rest/v1.0/projects/%d/rfis/%d", e.project().ID, e.project().RFIs[0].ID)), http.StatusOK)
+	})
 	t.Run("SchemaDrift", func(t *testing.T) {
 		e.run.SetFaults(sandbox.Faults{Drift: sandbox.Drift{ExtraFields: true, MissingOptionalField: true, UnknownEnum: true}})
 		defer e.run.SetFaults(sandbox.Faults{})
@@ -376,10 +386,10 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("FaultsOverHTTP", func(t *testing.T) {
-		req, _ := http.NewRequest("PUT", e.run.URL+"/_sandbox/faults", strings.NewReader(`{"latency":"1ms","error_rate":0.25}`))
+		req, _ := http.NewRequest("PUT", e.run.URL+"/_sandbox/faults", strings.NewReader(`{"latency":"1ms","error_rate":0.25,"fail_routes":{"GET /rest/v1.0/vendors":502}}`))
 		r := e.send(e.hc, req)
 		expectStatus(t, r, http.StatusOK)
-		if f := e.run.Faults(); f.ErrorRate != 0.25 || time.Duration(f.Latency) != time.Millisecond {
+		if f := e.run.Faults(); f.ErrorRate != 0.25 || time.Duration(f.Latency) != time.Millisecond || f.FailRoutes["GET /rest/v1.0/vendors"] != 502 {
 			t.Fatalf("faults %+v", f)
 		}
 		e.run.SetFaults(sandbox.Faults{})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -192,6 +193,7 @@ func (s *Server) SetFaults(f Faults) {
 		s.stormUntil = s.now().Add(time.Duration(f.RateLimitStorm))
 	}
 	f.RateLimitStormUntil = nil
+	f.FailRoutes = maps.Clone(f.FailRoutes) // never shared with the caller
 	if s.released != nil {
 		close(s.released)
 	}
@@ -343,6 +345,13 @@ func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc
 		}
 		if s.chance(func(f Faults) float64 { return f.ErrorRate }) {
 			s.injectedError(w)
+			return
+		}
+		if code, ok := f.FailRoutes[pattern]; ok {
+			if code == 0 {
+				code = http.StatusInternalServerError
+			}
+			writeJSONBytes(w, code, fmt.Appendf(nil, `{"errors":"%s (injected route fault)"}`, http.StatusText(code)))
 			return
 		}
 		c := &call{p: p}

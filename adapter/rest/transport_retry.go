@@ -19,8 +19,9 @@ import (
 // retryTransport retries calls Procore refused or that failed in transit:
 //
 //   - 429 and 503, for every method: Procore refuses those before processing.
-//     The wait is Retry-After (seconds or HTTP-date), else X-Rate-Limit-Reset,
-//     else exponential backoff, plus jitter.
+//     The wait is Retry-After (seconds or HTTP-date), else X-Rate-Limit-Reset
+//     (on a 503, only when X-Rate-Limit-Remaining is 0 or absent), else
+//     exponential backoff, plus jitter.
 //   - other 5xx and connection errors, for idempotent methods only (GET,
 //     HEAD, OPTIONS, PUT); a write is never repeated when it may have
 //     happened. A dial error (nothing was sent) is retried for every method.
@@ -89,7 +90,14 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		if d, ok := serverWait(resp.Header, t.clock.Now()); ok {
+		// Every Procore answer carries X-Rate-Limit-Reset; on a 503 with
+		// calls left in the window it is not a wait Procore asks for (the
+		// window is not why it refused), so only Retry-After counts then.
+		h := resp.Header
+		if rem := strings.TrimSpace(h.Get(headerRemaining)); resp.StatusCode == http.StatusServiceUnavailable && rem != "" && rem != "0" {
+			h = http.Header{"Retry-After": h.Values("Retry-After")}
+		}
+		if d, ok := serverWait(h, t.clock.Now()); ok {
 			return d + t.jitter(), true
 		}
 		return bo.NextBackOff(), true

@@ -368,3 +368,37 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryOn503WithCallsLeftIgnoresTheWindowReset: a 503 that carries the
+// rate-limit headers every Procore answer has, with calls left in the window,
+// is retried after a backoff, not at the window's reset a minute away; with
+// no calls left the reset is the wait, as for a 429.
+func TestRetryOn503WithCallsLeftIgnoresTheWindowReset(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		remaining string
+		wantMin   time.Duration
+		wantMax   time.Duration
+	}{
+		{"CallsLeftBacksOff", "500", 1, 2 * time.Second},
+		{"NoCallsLeftWaitsForTheReset", "0", 59 * time.Second, 62 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFakeClock()
+			reset := strconv.FormatInt(c.Now().Add(60*time.Second).Unix(), 10)
+			s := &scripted{steps: []step{{503, map[string]string{"X-Rate-Limit-Remaining": tc.remaining, "X-Rate-Limit-Reset": reset}}}}
+			srv := httptest.NewServer(s)
+			defer srv.Close()
+			resp, err := doReq(t, newRetry(c, RetryConfig{MaxWait: 5 * time.Minute}), "GET", srv.URL, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := c.Slept()
+			if resp.StatusCode != 200 || s.n.Load() != 2 || len(got) != 1 || got[0] < tc.wantMin || got[0] > tc.wantMax {
+				t.Fatalf("status %d after %d attempts, waits %v: want 200 after 2, one wait in [%v, %v]",
+					resp.StatusCode, s.n.Load(), got, tc.wantMin, tc.wantMax)
+			}
+		})
+	}
+}
