@@ -154,6 +154,7 @@ type gqlResponse struct {
 			ResponseCache   string         `json:"responseCache"`
 			EstimatedCalls  int            `json:"estimatedCalls"`
 		} `json:"procoregraph"`
+		ServerTime string `json:"serverTime"`
 	} `json:"extensions"`
 }
 

@@ -150,9 +150,14 @@ func TestResponseCacheServesOnlyWhatItMay(t *testing.T) {
 	})
 
 	t.Run("NoCacheHeaderExecutes", func(t *testing.T) {
+		// Procore is read (the value cache too is skipped), and the fresh
+		// answer is stored again.
 		r := g.queryWith(t, http.Header{"Cache-Control": {"no-cache"}}, q, nil)
-		if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits == 0 {
+		if x := r.Extensions.Procoregraph; x.ResponseCache != "miss" || x.CacheHits != 0 || x.UpstreamCalls == 0 {
 			t.Fatalf("Cache-Control: no-cache: %+v", x)
+		}
+		if x := g.query(t, q, nil).Extensions.Procoregraph; x.ResponseCache != "hit" {
+			t.Fatalf("after Cache-Control: no-cache the next answer: %+v, want a response-cache hit", x)
 		}
 	})
 

@@ -14,9 +14,31 @@ type ListOptions struct {
 	// UpdatedSince keeps items updated at or after this instant
 	// (filters[updated_at]=since...now). Nil means no filter.
 	UpdatedSince *time.Time
+	// UpdatedBefore keeps items updated at or before this instant
+	// (filters[updated_at]=since...before, since defaulting to the Unix
+	// epoch). Procore compares whole seconds. Nil means no filter.
+	UpdatedBefore *time.Time
+	// Order asks Procore to sort the list; the zero value is Procore's own
+	// order (by id). Only lists whose method documents it accept another
+	// order; the others answer CodeBadUserInput.
+	Order ListSort
 	// IDs keeps only these ids (filters[id][]). Nil means no filter.
 	IDs []int64
 }
+
+// ListSort is a sort order a list can ask Procore for.
+type ListSort string
+
+const (
+	// OrderDefault is Procore's own order: by id, ascending.
+	OrderDefault ListSort = ""
+	// OrderIDDesc is by id, descending.
+	OrderIDDesc ListSort = "-id"
+	// OrderUpdatedAsc is by updated_at, ascending (ties in any order).
+	OrderUpdatedAsc ListSort = "updated_at"
+	// OrderUpdatedDesc is by updated_at, descending (ties in any order).
+	OrderUpdatedDesc ListSort = "-updated_at"
+)
 
 // Page is a window of a list plus the upstream Total header (the size of the
 // whole filtered list, not of Items).
@@ -32,6 +54,9 @@ type ProjectFilter struct {
 	// UpdatedSince keeps projects updated at or after this instant; when set it
 	// takes precedence over ListOptions.UpdatedSince.
 	UpdatedSince *time.Time
+	// UpdatedBefore keeps projects updated at or before this instant; when set
+	// it takes precedence over ListOptions.UpdatedBefore.
+	UpdatedBefore *time.Time
 }
 
 // InvoiceFilter narrows a requisition list within a project.
@@ -67,6 +92,8 @@ type Reader interface {
 	ProjectVendors(ctx context.Context, projectID int64, opt ListOptions) (Page[Vendor], error)
 	CostCodes(ctx context.Context, projectID int64, opt ListOptions) (Page[CostCode], error)
 
+	// RFIs lists a project's RFIs; it accepts every ListSort
+	// (sort[attribute] and sort[direction]).
 	RFIs(ctx context.Context, projectID int64, opt ListOptions) (Page[RFI], error)
 	RFI(ctx context.Context, projectID, rfiID int64) (RFI, error)
 

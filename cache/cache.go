@@ -297,7 +297,7 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 	b := c.newBatch(uniq)
 	storeOK := c.read(ctx, b)
 	now := c.now()
-	out, missing, stale, hits := c.classify(b, now)
+	out, missing, stale, hits := c.classify(b, now, Fresh(ctx))
 	if len(stale) > 0 {
 		c.refreshInBackground(ctx, b, stale, fetch, storeOK)
 	}
@@ -333,8 +333,9 @@ func markFetch[V any, F ~func(context.Context, []Key) (map[Key]V, error)](fetch 
 }
 
 // classify sorts a read batch into servable payloads (fresh or stale), the
-// keys to fetch now and the stale keys to refresh, counting per kind.
-func (c *Cache) classify(b *batch, now time.Time) (out map[Key][]byte, missing, stale []int, hits map[string]*[3]int) {
+// keys to fetch now and the stale keys to refresh, counting per kind. With
+// freshOnly every key is to fetch now (see WithFresh).
+func (c *Cache) classify(b *batch, now time.Time, freshOnly bool) (out map[Key][]byte, missing, stale []int, hits map[string]*[3]int) {
 	out = make(map[Key][]byte, len(b.keys))
 	hits = make(map[string]*[3]int) // kind -> hit, stale, miss
 	count := func(kind string, i int) {
@@ -347,7 +348,7 @@ func (c *Cache) classify(b *batch, now time.Time) (out map[Key][]byte, missing, 
 	}
 	for i, k := range b.keys {
 		payload, storedAt, ok := b.valid(i)
-		if !ok {
+		if !ok || freshOnly {
 			missing = append(missing, i)
 			count(k.Kind, 2)
 			continue

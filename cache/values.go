@@ -44,7 +44,7 @@ func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch Valu
 	b := c.newBatch(uniq)
 	storeOK := c.read(ctx, b)
 	now := c.now()
-	payloads, missing, stale, hits := c.classify(b, now)
+	payloads, missing, stale, hits := c.classify(b, now, Fresh(ctx))
 	out := make(map[Key]Value, len(uniq))
 	for k, p := range payloads {
 		out[k] = Value{Bytes: p}

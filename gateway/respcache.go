@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -42,8 +43,8 @@ type answerKey struct{}
 // built from is unchanged (package respcache). A hit is written here, without
 // parsing or executing the document. A miss goes on to the executor with its
 // key in the context; responseCache (below) stores the answer if it is
-// cacheable. Cache-Control: no-cache makes the request execute (and refresh
-// the stored answer). Other requests (multipart, websockets, persisted
+// cacheable. Cache-Control: no-cache, no-store or max-age=0 makes the request
+// execute (and refresh the stored answer). Other requests (multipart, websockets, persisted
 // queries, bodies over 1 MiB) always execute.
 func withResponseCache(rc *respcache.Cache, next http.Handler) http.Handler {
 	if rc == nil {
@@ -153,10 +154,17 @@ func writeCachedAnswer(w http.ResponseWriter, r *http.Request, data []byte) {
 	b.Grow(len(data) + 256)
 	b.WriteString(`{"data":`)
 	b.Write(data)
+	ext := map[string]any{}
+	if t, ok := serverTimeOf(r.Context()); ok {
+		ext[ServerTimeExtension] = t.Format(time.RFC3339Nano)
+	}
 	if r.Header.Get(DebugHeader) != "" {
-		if ext, err := json.Marshal(map[string]any{"procoregraph": reqstats.From(r.Context()).Snapshot()}); err == nil {
+		ext["procoregraph"] = reqstats.From(r.Context()).Snapshot()
+	}
+	if len(ext) > 0 {
+		if raw, err := json.Marshal(ext); err == nil {
 			b.WriteString(`,"extensions":`)
-			b.Write(ext)
+			b.Write(raw)
 		}
 	}
 	b.WriteByte('}')
@@ -192,13 +200,6 @@ func responseMediaType(accept string) string {
 func outcome(rc *respcache.Cache, stats *reqstats.Stats, result string) {
 	rc.Count(result)
 	stats.SetResponseCache(result)
-}
-
-// freshRequested reports whether the client sent Cache-Control: no-cache (or
-// no-store): the answer is then executed, not served from the response cache.
-func freshRequested(r *http.Request) bool {
-	cc := strings.ToLower(r.Header.Get("Cache-Control"))
-	return strings.Contains(cc, "no-cache") || strings.Contains(cc, "no-store")
 }
 
 // responseCache stores the answers of requests withResponseCache missed

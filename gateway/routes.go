@@ -17,8 +17,8 @@ func routes(d Deps, gql http.Handler) http.Handler {
 	if !d.NoGraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
 	}
-	mux.Handle("/graphql", withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
-		persisted.DocumentIDs(capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql)))))))))
+	mux.Handle("/graphql", withSyncHeaders(withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
+		persisted.DocumentIDs(capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql))))))))))
 	mux.HandleFunc("GET /healthz", healthz(d))
 	mux.HandleFunc("GET /readyz", readyz(d))
 	if d.Sessions != nil {

@@ -188,6 +188,8 @@ func newGraphQL(d Deps) http.Handler {
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
 	srv.AroundFields(auditMutations(d.Audit))
+	srv.AroundOperations(stampServerTime)
+	srv.AroundResponses(addServerTime)
 	srv.AroundResponses(boundAnswers(d.MaxNodes))
 	srv.AroundFields(spendNodes)
 	srv.AroundResponses(perEventLoaders(d))

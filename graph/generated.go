@@ -147,13 +147,13 @@ type ComplexityRoot struct {
 
 	Commitment struct {
 		ApprovedChangeOrders func(childComplexity int) int
-		ChangeOrders         func(childComplexity int) int
+		ChangeOrders         func(childComplexity int, updatedSince *time.Time, updatedBefore *time.Time) int
 		ContractDate         func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		Executed             func(childComplexity int) int
 		GrandTotal           func(childComplexity int) int
 		ID                   func(childComplexity int) int
-		Invoices             func(childComplexity int, first *int, after *string) int
+		Invoices             func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		Kind                 func(childComplexity int) int
 		LineItems            func(childComplexity int) int
 		Number               func(childComplexity int) int
@@ -210,8 +210,8 @@ type ComplexityRoot struct {
 		IsActive func(childComplexity int) int
 		Name     func(childComplexity int) int
 		Projects func(childComplexity int, filter *adapter.ProjectFilter, first *int, after *string) int
-		Users    func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
-		Vendors  func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Users    func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Vendors  func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 	}
 
 	CostCode struct {
@@ -454,32 +454,32 @@ type ComplexityRoot struct {
 		Address        func(childComplexity int) int
 		BillingPeriods func(childComplexity int) int
 		Budget         func(childComplexity int) int
-		ChangeOrders   func(childComplexity int, first *int, after *string) int
+		ChangeOrders   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		City           func(childComplexity int) int
-		Commitments    func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Commitments    func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		Company        func(childComplexity int) int
 		CompletionDate func(childComplexity int) int
-		CostCodes      func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		CostCodes      func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		CountryCode    func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		DailyLogs      func(childComplexity int, from *adapter.Date, to *adapter.Date) int
 		DisplayName    func(childComplexity int) int
 		ID             func(childComplexity int) int
-		Invoices       func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Invoices       func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		Name           func(childComplexity int) int
-		Observations   func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Observations   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		ProjectNumber  func(childComplexity int) int
-		PunchItems     func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
-		Rfis           func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		PunchItems     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Rfis           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
 		Stage          func(childComplexity int) int
 		StartDate      func(childComplexity int) int
 		StateCode      func(childComplexity int) int
-		Submittals     func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Submittals     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		TimeZone       func(childComplexity int) int
 		TotalValue     func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
-		Users          func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
-		Vendors        func(childComplexity int, first *int, after *string, updatedSince *time.Time) int
+		Users          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Vendors        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		Zip            func(childComplexity int) int
 	}
 
@@ -837,8 +837,8 @@ type CommitmentResolver interface {
 	Vendor(ctx context.Context, obj *adapter.Commitment) (*adapter.Vendor, error)
 
 	LineItems(ctx context.Context, obj *adapter.Commitment) ([]adapter.CommitmentLineItem, error)
-	ChangeOrders(ctx context.Context, obj *adapter.Commitment) ([]adapter.ChangeOrder, error)
-	Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string) (*model.InvoiceConnection, error)
+	ChangeOrders(ctx context.Context, obj *adapter.Commitment, updatedSince *time.Time, updatedBefore *time.Time) ([]adapter.ChangeOrder, error)
+	Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.InvoiceConnection, error)
 	Project(ctx context.Context, obj *adapter.Commitment) (*adapter.Project, error)
 }
 type CommitmentChangeResolver interface {
@@ -848,8 +848,8 @@ type CommitmentChangeResolver interface {
 }
 type CompanyResolver interface {
 	Projects(ctx context.Context, obj *adapter.Company, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
-	Users(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time) (*model.UserConnection, error)
-	Vendors(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time) (*model.VendorConnection, error)
+	Users(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error)
+	Vendors(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error)
 }
 type EntityResolver interface {
 	FindManyCommitmentByIDs(ctx context.Context, reps []*model.CommitmentByIDsInput) ([]*adapter.Commitment, error)
@@ -894,19 +894,19 @@ type MutationResolver interface {
 }
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
-	Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.RFIConnection, error)
-	Submittals(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.SubmittalConnection, error)
-	Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.CommitmentConnection, error)
-	Invoices(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.InvoiceConnection, error)
-	ChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string) (*model.ChangeOrderConnection, error)
+	Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) (*model.RFIConnection, error)
+	Submittals(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.SubmittalConnection, error)
+	Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.CommitmentConnection, error)
+	Invoices(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.InvoiceConnection, error)
+	ChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ChangeOrderConnection, error)
 	Budget(ctx context.Context, obj *adapter.Project) ([]adapter.BudgetView, error)
 	BillingPeriods(ctx context.Context, obj *adapter.Project) ([]adapter.BillingPeriod, error)
-	CostCodes(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.CostCodeConnection, error)
+	CostCodes(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.CostCodeConnection, error)
 	DailyLogs(ctx context.Context, obj *adapter.Project, from *adapter.Date, to *adapter.Date) ([]adapter.DailyLog, error)
-	Observations(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.ObservationConnection, error)
-	PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.PunchItemConnection, error)
-	Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.UserConnection, error)
-	Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.VendorConnection, error)
+	Observations(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ObservationConnection, error)
+	PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PunchItemConnection, error)
+	Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error)
+	Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -1320,7 +1320,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Commitment.ChangeOrders(childComplexity), true
+		args, err := ec.field_Commitment_changeOrders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Commitment.ChangeOrders(childComplexity, args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Commitment.contractDate":
 		if e.ComplexityRoot.Commitment.ContractDate == nil {
 			break
@@ -1361,7 +1366,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Commitment.Invoices(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Commitment.Invoices(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Commitment.kind":
 		if e.ComplexityRoot.Commitment.Kind == nil {
 			break
@@ -1628,7 +1633,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Company.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Company.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Company.vendors":
 		if e.ComplexityRoot.Company.Vendors == nil {
 			break
@@ -1639,7 +1644,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Company.Vendors(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Company.Vendors(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 
 	case "CostCode.code":
 		if e.ComplexityRoot.CostCode.Code == nil {
@@ -2756,7 +2761,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.ChangeOrders(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Project.ChangeOrders(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.city":
 		if e.ComplexityRoot.Project.City == nil {
 			break
@@ -2773,7 +2778,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Commitments(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Commitments(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.company":
 		if e.ComplexityRoot.Project.Company == nil {
 			break
@@ -2796,7 +2801,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.CostCodes(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.CostCodes(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.countryCode":
 		if e.ComplexityRoot.Project.CountryCode == nil {
 			break
@@ -2842,7 +2847,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Invoices(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Invoices(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.name":
 		if e.ComplexityRoot.Project.Name == nil {
 			break
@@ -2859,7 +2864,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Observations(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Observations(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.projectNumber":
 		if e.ComplexityRoot.Project.ProjectNumber == nil {
 			break
@@ -2876,7 +2881,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.PunchItems(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.PunchItems(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.rfis":
 		if e.ComplexityRoot.Project.Rfis == nil {
 			break
@@ -2887,7 +2892,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Rfis(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Rfis(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time), args["orderBy"].(*model.ListOrder)), true
 	case "Project.stage":
 		if e.ComplexityRoot.Project.Stage == nil {
 			break
@@ -2916,7 +2921,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Submittals(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Submittals(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.timeZone":
 		if e.ComplexityRoot.Project.TimeZone == nil {
 			break
@@ -2945,7 +2950,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.vendors":
 		if e.ComplexityRoot.Project.Vendors == nil {
 			break
@@ -2956,7 +2961,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Project.Vendors(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time)), true
+		return e.ComplexityRoot.Project.Vendors(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.zip":
 		if e.ComplexityRoot.Project.Zip == nil {
 			break
@@ -4376,6 +4381,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ForwardRFIInput", ec.unmarshalInputForwardRFIInput),
 			graphql.NewInputUnmarshaler("ImpactInput", ec.unmarshalInputImpactInput),
 			graphql.NewInputUnmarshaler("InvoiceByIDsInput", ec.unmarshalInputInvoiceByIDsInput),
+			graphql.NewInputUnmarshaler("ListOrder", ec.unmarshalInputListOrder),
 			graphql.NewInputUnmarshaler("ProjectByIDsInput", ec.unmarshalInputProjectByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
 			graphql.NewInputUnmarshaler("RFIByIDsInput", ec.unmarshalInputRFIByIDsInput),
@@ -4519,8 +4525,36 @@ type PageInfo {
   hasPreviousPage: Boolean!
   "Cursor of the first edge, null when the page is empty."
   startCursor: String
-  "Cursor of the last edge; pass it as ` + "`" + `after` + "`" + ` to get the next page."
+  "Cursor of the last edge; pass it as ` + "`" + `after` + "`" + ` to get the next page. Set on an empty page that has a next page (the gateway read past items that moved), so paging can go on."
   endCursor: String
+}
+
+"""
+The order of a keyset-paged list. Without ` + "`" + `orderBy` + "`" + ` a list is in Procore's
+own order, by id ascending. Cursors are issued for one order: a cursor passed
+with another ` + "`" + `orderBy` + "`" + ` is BAD_USER_INPUT.
+"""
+input ListOrder {
+  "The field to order by; ties in updated_at are ordered by id."
+  field: ListOrderField!
+  "Ascending (default) or descending."
+  direction: OrderDirection = ASC
+}
+
+"A field a list can be ordered by."
+enum ListOrderField {
+  "Procore's id."
+  ID
+  "The item's updated_at, then its id: the order of an incremental sync."
+  UPDATED_AT
+}
+
+"A sort direction."
+enum OrderDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
 }
 
 "A Procore user, or the people object ` + "`" + `{id, login, name}` + "`" + ` Procore embeds in items (then only those three fields are set)."
@@ -4888,10 +4922,18 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   Change orders on this commitment. Empty, without an error, on a project with 3-tier change management:
   Procore serves commitment change orders on 1- and 2-tier projects only (3-tier projects work through
   change order packages, which this gateway does not support yet).
+  The project's change order list is read whole (one call, shared by every
+  commitment); ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are applied by the gateway
+  (inclusive, whole seconds).
   """
-  changeOrders: [ChangeOrder!]
-  "Subcontractor invoices on this commitment."
-  invoices(first: Int = 50, after: String): InvoiceConnection
+  changeOrders(updatedSince: DateTime, updatedBefore: DateTime): [ChangeOrder!]
+  """
+  Subcontractor invoices on this commitment, by id ascending. The project's
+  invoice list is read whole (one call answers every commitment); the gateway
+  pages it and applies ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` itself (inclusive,
+  whole seconds). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  invoices(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): InvoiceConnection
   "The project."
   project: Project!
   "Created at."
@@ -5841,7 +5883,7 @@ type Query {
   viewer: Viewer!
   "Companies the credential can see."
   companies: [Company!]!
-  "Projects of a company (the connection's company when ` + "`" + `companyId` + "`" + ` is omitted). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise."
+  "Projects of a company (the connection's company when ` + "`" + `companyId` + "`" + ` is omitted). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise. By id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50)."
   projects(companyId: ID, filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection!
   "One project by id; null when it does not exist or the credential cannot see it."
   project(id: ID!): Project
@@ -5883,12 +5925,12 @@ type Company @key(fields: "id") @entityResolver(multi: true) {
   name: String!
   "Whether the company is active."
   isActive: Boolean!
-  "The company's projects."
+  "The company's projects, by id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50)."
   projects(filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection
-  "Company directory users."
-  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection
-  "Company directory vendors."
-  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection
+  "Company directory users, by id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 100). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  users(first: Int = 100, after: String, updatedSince: DateTime, updatedBefore: DateTime): UserConnection
+  "Company directory vendors, by id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 100). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  vendors(first: Int = 100, after: String, updatedSince: DateTime, updatedBefore: DateTime): VendorConnection
 }
 
 "Project status filter."
@@ -5909,6 +5951,8 @@ input ProjectFilter {
   search: String
   "Keep projects updated at or after this instant (incremental sync)."
   updatedSince: DateTime
+  "Keep projects updated at or before this instant (Procore compares whole seconds)."
+  updatedBefore: DateTime
 }
 
 """
@@ -5953,42 +5997,56 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   updatedAt: DateTime!
   "The company owning the project."
   company: Company!
-  "RFIs of the project."
-  rfis(first: Int = 50, after: String, updatedSince: DateTime): RFIConnection
-  "Submittals of the project."
-  submittals(first: Int = 50, after: String, updatedSince: DateTime): SubmittalConnection
-  "Commitments: subcontracts and purchase orders."
-  commitments(first: Int = 50, after: String, updatedSince: DateTime): CommitmentConnection
-  "Subcontractor invoices (requisitions) of every commitment."
-  invoices(first: Int = 50, after: String, updatedSince: DateTime): InvoiceConnection
-  "Commitment change orders."
-  changeOrders(first: Int = 50, after: String): ChangeOrderConnection
+  """
+  RFIs of the project, by id ascending unless ` + "`" + `orderBy` + "`" + ` says otherwise (Procore
+  sorts RFIs by id or updated_at, either way). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds).
+  In UPDATED_AT order each page asks Procore for the items updated from the
+  cursor's updated_at on (` + "`" + `filters[updated_at]` + "`" + `), so a page costs one Procore
+  call for up to 98 items, wherever it is in the list; ` + "`" + `totalCount` + "`" + ` then counts
+  the items from the cursor's updated_at on.
+  """
+  rfis(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime, orderBy: ListOrder): RFIConnection
+  "Submittals of the project, by id ascending (Procore cannot sort submittals by id or updated_at, so there is no orderBy). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  submittals(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): SubmittalConnection
+  "Commitments: subcontracts and purchase orders, merged by id ascending (no orderBy: Procore cannot sort them). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  commitments(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): CommitmentConnection
+  "Subcontractor invoices (requisitions) of every commitment, by id ascending (no orderBy: Procore cannot sort them). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  invoices(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): InvoiceConnection
+  """
+  Commitment change orders, by id ascending. Procore's list is not paginated:
+  it is read whole (one call) and the gateway pages it and applies
+  ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` itself (inclusive, whole seconds); change
+  orders whose updated_at Procore does not give are kept. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  changeOrders(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): ChangeOrderConnection
   "Budget: each view with its detail rows."
   budget: [BudgetView!]
   "Billing periods."
   billingPeriods: [BillingPeriod!]
   """
-  Cost codes. Procore's cost codes list has no updated_at filter, so with
-  updatedSince the gateway reads the whole list and filters it itself: it
-  costs as many Procore calls as the full list, and cost codes whose
-  updated_at Procore does not give are kept.
+  Cost codes, by id ascending. Procore's cost codes list has no updated_at
+  filter, so with updatedSince or updatedBefore the gateway reads the whole
+  list and filters it itself (inclusive, whole seconds): it costs as many
+  Procore calls as the full list, and cost codes whose updated_at Procore does
+  not give are kept. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 100).
   """
-  costCodes(first: Int = 100, after: String, updatedSince: DateTime): CostCodeConnection
+  costCodes(first: Int = 100, after: String, updatedSince: DateTime, updatedBefore: DateTime): CostCodeConnection
   "Daily logs (manpower and notes) grouped by day, within an inclusive date range (default: the last 7 days)."
   dailyLogs(from: Date, to: Date): [DailyLog!]
-  "Observations."
-  observations(first: Int = 50, after: String, updatedSince: DateTime): ObservationConnection
-  "Punch items."
-  punchItems(first: Int = 50, after: String, updatedSince: DateTime): PunchItemConnection
-  "Project directory users."
-  users(first: Int = 100, after: String, updatedSince: DateTime): UserConnection
+  "Observations, by id ascending (no orderBy: Procore cannot sort them). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  observations(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): ObservationConnection
+  "Punch items, by id ascending (no orderBy: Procore cannot sort them). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  punchItems(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): PunchItemConnection
+  "Project directory users, by id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 100). ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` keep items updated within that inclusive range (Procore compares whole seconds)."
+  users(first: Int = 100, after: String, updatedSince: DateTime, updatedBefore: DateTime): UserConnection
   """
-  Project directory vendors. Procore's project vendors list has no
-  updated_at filter, so with updatedSince the gateway reads the whole list and
-  filters it itself: it costs as many Procore calls as the full list, and
-  vendors whose updated_at Procore does not give are kept.
+  Project directory vendors, by id ascending. Procore's project vendors list
+  has no updated_at filter, so with updatedSince or updatedBefore the gateway
+  reads the whole list and filters it itself (inclusive, whole seconds): it
+  costs as many Procore calls as the full list, and vendors whose updated_at
+  Procore does not give are kept. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 100).
   """
-  vendors(first: Int = 100, after: String, updatedSince: DateTime): VendorConnection
+  vendors(first: Int = 100, after: String, updatedSince: DateTime, updatedBefore: DateTime): VendorConnection
 }
 
 "A project connection."
@@ -8229,6 +8287,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Commitment_changeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Commitment_invoices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8248,6 +8328,22 @@ func (ec *executionContext) field_Commitment_invoices_args(ctx context.Context, 
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8308,6 +8404,14 @@ func (ec *executionContext) field_Company_users_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8338,6 +8442,14 @@ func (ec *executionContext) field_Company_vendors_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8724,6 +8836,22 @@ func (ec *executionContext) field_Project_changeOrders_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8754,6 +8882,14 @@ func (ec *executionContext) field_Project_commitments_args(ctx context.Context, 
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8784,6 +8920,14 @@ func (ec *executionContext) field_Project_costCodes_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8836,6 +8980,14 @@ func (ec *executionContext) field_Project_invoices_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8866,6 +9018,14 @@ func (ec *executionContext) field_Project_observations_args(ctx context.Context,
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8896,6 +9056,14 @@ func (ec *executionContext) field_Project_punchItems_args(ctx context.Context, r
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8926,6 +9094,22 @@ func (ec *executionContext) field_Project_rfis_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.ListOrder, error) {
+			return ec.unmarshalOListOrder2ᚖprocoregraphᚋgraphᚋmodelᚐListOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
 	return args, nil
 }
 
@@ -8956,6 +9140,14 @@ func (ec *executionContext) field_Project_submittals_args(ctx context.Context, r
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -8986,6 +9178,14 @@ func (ec *executionContext) field_Project_users_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -9016,6 +9216,14 @@ func (ec *executionContext) field_Project_vendors_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -11256,7 +11464,8 @@ func (ec *executionContext) _Commitment_changeOrders(ctx context.Context, field 
 			return ec.fieldContext_Commitment_changeOrders(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Commitment().ChangeOrders(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Commitment().ChangeOrders(ctx, obj, fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeOrder) graphql.Marshaler {
@@ -11266,7 +11475,7 @@ func (ec *executionContext) _Commitment_changeOrders(ctx context.Context, field 
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Commitment_changeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Commitment_changeOrders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Commitment",
 		Field:      field,
@@ -11275,6 +11484,17 @@ func (ec *executionContext) fieldContext_Commitment_changeOrders(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ChangeOrder(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Commitment_changeOrders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -11289,7 +11509,7 @@ func (ec *executionContext) _Commitment_invoices(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Commitment().Invoices(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Commitment().Invoices(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
@@ -12130,7 +12350,7 @@ func (ec *executionContext) _Company_users(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Company().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Company().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
@@ -12174,7 +12394,7 @@ func (ec *executionContext) _Company_vendors(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Company().Vendors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Company().Vendors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
@@ -17035,7 +17255,7 @@ func (ec *executionContext) _Project_rfis(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Rfis(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Rfis(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time), fc.Args["orderBy"].(*model.ListOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RFIConnection) graphql.Marshaler {
@@ -17079,7 +17299,7 @@ func (ec *executionContext) _Project_submittals(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Submittals(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Submittals(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SubmittalConnection) graphql.Marshaler {
@@ -17123,7 +17343,7 @@ func (ec *executionContext) _Project_commitments(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Commitments(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Commitments(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitmentConnection) graphql.Marshaler {
@@ -17167,7 +17387,7 @@ func (ec *executionContext) _Project_invoices(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Invoices(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Invoices(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InvoiceConnection) graphql.Marshaler {
@@ -17211,7 +17431,7 @@ func (ec *executionContext) _Project_changeOrders(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().ChangeOrders(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Project().ChangeOrders(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeOrderConnection) graphql.Marshaler {
@@ -17319,7 +17539,7 @@ func (ec *executionContext) _Project_costCodes(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().CostCodes(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().CostCodes(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CostCodeConnection) graphql.Marshaler {
@@ -17407,7 +17627,7 @@ func (ec *executionContext) _Project_observations(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Observations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Observations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ObservationConnection) graphql.Marshaler {
@@ -17451,7 +17671,7 @@ func (ec *executionContext) _Project_punchItems(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().PunchItems(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().PunchItems(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PunchItemConnection) graphql.Marshaler {
@@ -17495,7 +17715,7 @@ func (ec *executionContext) _Project_users(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
@@ -17539,7 +17759,7 @@ func (ec *executionContext) _Project_vendors(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Project().Vendors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time))
+			return ec.Resolvers.Project().Vendors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.VendorConnection) graphql.Marshaler {
@@ -25716,6 +25936,59 @@ func UnmarshalInvoiceByIDsInput(ctx context.Context, raw any) (model.InvoiceByID
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputListOrder(ctx context.Context, obj any) (model.ListOrder, error) {
+	var it model.ListOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNListOrderField2procoregraphᚋgraphᚋmodelᚐListOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOOrderDirection2ᚖprocoregraphᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalListOrder unmarshals raw into the ListOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalListOrder(ctx context.Context, raw any) (model.ListOrder, error) {
+	var out model.ListOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ListOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProjectByIDsInput(ctx context.Context, obj any) (model.ProjectByIDsInput, error) {
 	var it model.ProjectByIDsInput
 	if obj == nil {
@@ -25769,7 +26042,7 @@ func (ec *executionContext) unmarshalInputProjectFilter(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "search", "updatedSince"}
+	fieldsInOrder := [...]string{"status", "search", "updatedSince", "updatedBefore"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25797,6 +26070,13 @@ func (ec *executionContext) unmarshalInputProjectFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.UpdatedSince = data
+		case "updatedBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedBefore"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedBefore = data
 		}
 	}
 	return it, nil
@@ -32751,6 +33031,16 @@ func (ec *executionContext) marshalNInvoiceSummary2procoregraphᚋadapterᚐInvo
 	return ec._InvoiceSummary(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNListOrderField2procoregraphᚋgraphᚋmodelᚐListOrderField(ctx context.Context, v any) (model.ListOrderField, error) {
+	var res model.ListOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNListOrderField2procoregraphᚋgraphᚋmodelᚐListOrderField(ctx context.Context, sel ast.SelectionSet, v model.ListOrderField) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNMFAMethod2procoregraphᚋgraphᚋmodelᚐMFAMethod(ctx context.Context, v any) (model.MFAMethod, error) {
 	var res model.MFAMethod
 	err := res.UnmarshalGQL(v)
@@ -33440,11 +33730,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -34517,11 +34807,35 @@ func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐIn
 	return res
 }
 
+func (ec *executionContext) unmarshalOListOrder2ᚖprocoregraphᚋgraphᚋmodelᚐListOrder(ctx context.Context, v any) (*model.ListOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputListOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOObservationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐObservationConnection(ctx context.Context, sel ast.SelectionSet, v *model.ObservationConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ObservationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOrderDirection2ᚖprocoregraphᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (*model.OrderDirection, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.OrderDirection)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderDirection2ᚖprocoregraphᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v *model.OrderDirection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {

@@ -41,12 +41,12 @@ type Rule struct {
 	// field looks its item up in every project, as ProjectSearch does; with
 	// it, Calls alone.
 	SearchWithout string
-	// WholeWith names an argument that, when given a value, makes a
+	// WholeWith names the arguments that, when any is given a value, make a
 	// connection read the whole Procore list whatever `first` and `after`
 	// are (Procore has no such filter, so the gateway applies it to the
 	// whole list): WholeItems items are assumed then, unless offset + first
 	// is more.
-	WholeWith  string
+	WholeWith  []string
 	WholeItems int
 	// Items is how many objects a list field without `first` yields (0: the
 	// field yields one object, or for a connection `first`).
@@ -250,8 +250,11 @@ func (w *walker) cost(f *ast.Field, r Rule, mult float64, per map[string]float64
 		if beyond {
 			items = 1
 		}
-		if r.WholeWith != "" && w.argGiven(f, r.WholeWith) {
-			items = max(items, r.WholeItems)
+		for _, name := range r.WholeWith {
+			if w.argGiven(f, name) {
+				items = max(items, r.WholeItems)
+				break
+			}
 		}
 		items = min(items, w.a.o.MaxListItems)
 		if r.Page > 0 {
@@ -327,7 +330,10 @@ func toInt(v any) (int, bool) {
 }
 
 // afterArg is the offset an `after` cursor asks for (the position after
-// it), and whether it is past the end of any list.
+// it), and whether it is past the end of any list. A keyset cursor in id
+// order reads the list from its start up to its position hint; one in
+// updated_at order starts at its key (Procore filters by updated_at), so it
+// costs as a first page.
 func (w *walker) afterArg(f *ast.Field) (int, bool) {
 	a := f.Arguments.ForName("after")
 	if a == nil || a.Value == nil {
@@ -338,11 +344,17 @@ func (w *walker) afterArg(f *ast.Field) (int, bool) {
 	if err != nil || !ok || s == "" {
 		return 0, false
 	}
-	pos, beyond, err := cursor.Decode(s)
-	if err != nil {
+	c, err := cursor.Parse(s)
+	switch {
+	case err != nil:
 		return 0, false // refused by the resolver as BAD_USER_INPUT
+	case c.Key == nil:
+		return c.Offset + 1, c.Beyond
+	case c.Key.Order == cursor.ByID:
+		return c.Key.Pos + 1, false
+	default:
+		return 0, false
 	}
-	return pos + 1, beyond
 }
 
 // entities costs federation's _entities: each representation type's

@@ -19,10 +19,10 @@ const (
 // item's field) assume up to 300 items a project; budget views, up to 5;
 // companies a credential sees, up to 100 (one page). Lists Procore cannot
 // filter by updated_at (project cost codes and vendors) are read whole for
-// updatedSince: up to 1,000 items assumed.
+// updatedSince or updatedBefore: up to 1,000 items assumed.
 func Rules() map[string]Rule {
 	list := Rule{Connection: true, Page: pageDefault}
-	wholeSince := Rule{Connection: true, Page: pageDefault, WholeWith: "updatedSince", WholeItems: 1000}
+	wholeSince := Rule{Connection: true, Page: pageDefault, WholeWith: []string{"updatedSince", "updatedBefore"}, WholeItems: 1000}
 	return map[string]Rule{
 		// Me, and the companies list for viewer.company.
 		"Query.viewer": {Calls: 2},

@@ -169,9 +169,7 @@ func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.C
 func list[T any](l *Loaders, kind string, scopeOf func(int64) string, fetch func(ctx context.Context, scope int64, opt adapter.ListOptions) (adapter.Page[T], error)) *loader[ListKey, adapter.Page[T]] {
 	return single(l, kind, func(ctx context.Context, k ListKey) (adapter.Page[T], error) {
 		return fetch(ctx, k.Scope, k.Options())
-	}, func(k ListKey) (string, string) {
-		return scopeOf(k.Scope), "limit=" + strconv.Itoa(k.Limit) + "&since=" + strconv.FormatInt(k.Since, 10)
-	})
+	}, func(k ListKey) (string, string) { return scopeOf(k.Scope), k.params() })
 }
 
 // byIDs makes an entity loader: every id missing from the cache is fetched in

@@ -63,19 +63,34 @@ var Kinds = []string{
 
 // ListKey selects a window of a list scoped by a project or company id.
 type ListKey struct {
-	Scope int64 // project id, or company id for company-scoped lists
-	Limit int   // 0 = all
-	Since int64 // UpdatedSince in Unix nanoseconds, 0 = no filter
+	Scope  int64 // project id, or company id for company-scoped lists
+	Limit  int   // 0 = all
+	Since  int64 // UpdatedSince in Unix nanoseconds, 0 = no filter
+	Before int64 // UpdatedBefore in Unix nanoseconds, 0 = no filter
+	Order  adapter.ListSort
 }
 
 // Options returns the adapter list options of k.
 func (k ListKey) Options() adapter.ListOptions {
-	opt := adapter.ListOptions{Limit: k.Limit}
+	opt := adapter.ListOptions{Limit: k.Limit, Order: k.Order}
 	if k.Since != 0 {
 		t := time.Unix(0, k.Since).UTC()
 		opt.UpdatedSince = &t
 	}
+	if k.Before != 0 {
+		t := time.Unix(0, k.Before).UTC()
+		opt.UpdatedBefore = &t
+	}
 	return opt
+}
+
+// params names k's window in a cache key.
+func (k ListKey) params() string {
+	p := "limit=" + strconv.Itoa(k.Limit) + "&since=" + strconv.FormatInt(k.Since, 10)
+	if k.Before != 0 || k.Order != adapter.OrderDefault {
+		p += "&before=" + strconv.FormatInt(k.Before, 10) + "&order=" + string(k.Order)
+	}
+	return p
 }
 
 // NewListKey builds a ListKey.
@@ -92,7 +107,18 @@ type ProjectListKey struct {
 	Status adapter.ProjectStatus // "" = Procore's default (active)
 	Search string
 	Since  int64 // Unix nanoseconds, 0 = no filter
+	Before int64 // Unix nanoseconds, 0 = no filter
 	Limit  int
+}
+
+// options returns the adapter list options of k.
+func (k ProjectListKey) options() adapter.ListOptions {
+	opt := adapter.ListOptions{Limit: k.Limit}
+	if k.Before != 0 {
+		t := time.Unix(0, k.Before).UTC()
+		opt.UpdatedBefore = &t
+	}
+	return opt
 }
 
 func (k ProjectListKey) filter() adapter.ProjectFilter {
@@ -114,7 +140,7 @@ func (k ProjectListKey) filter() adapter.ProjectFilter {
 
 func (k ProjectListKey) params() string {
 	return "status=" + string(k.Status) + "&search=" + url.QueryEscape(k.Search) +
-		"&since=" + strconv.FormatInt(k.Since, 10) + "&limit=" + strconv.Itoa(k.Limit)
+		"&since=" + strconv.FormatInt(k.Since, 10) + "&before=" + strconv.FormatInt(k.Before, 10) + "&limit=" + strconv.Itoa(k.Limit)
 }
 
 // CommitmentKey names one commitment for a detail fetch.
@@ -197,7 +223,7 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 		return p.Me(ctx)
 	}, func(struct{}) (string, string) { return "me", "" })
 	l.ProjectList = single(l, "projects", func(ctx context.Context, k ProjectListKey) (adapter.Page[adapter.Project], error) {
-		return p.Projects(ctx, company, k.filter(), adapter.ListOptions{Limit: k.Limit})
+		return p.Projects(ctx, company, k.filter(), k.options())
 	}, func(k ProjectListKey) (string, string) { return companyScope(company), k.params() })
 	l.RFIDetail = single(l, "rfi", func(ctx context.Context, k ItemKey) (adapter.RFI, error) {
 		return p.RFI(ctx, k.ProjectID, k.ID)

@@ -12,6 +12,7 @@ import (
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
 	"sort"
+	"time"
 )
 
 // Columns is the resolver for the columns field.
@@ -63,18 +64,22 @@ func (r *commitmentResolver) LineItems(ctx context.Context, obj *adapter.Commitm
 }
 
 // ChangeOrders is the resolver for the changeOrders field.
-func (r *commitmentResolver) ChangeOrders(ctx context.Context, obj *adapter.Commitment) ([]adapter.ChangeOrder, error) {
+func (r *commitmentResolver) ChangeOrders(ctx context.Context, obj *adapter.Commitment, updatedSince *time.Time, updatedBefore *time.Time) ([]adapter.ChangeOrder, error) {
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if updatedSince != nil && updatedBefore != nil && updatedBefore.Before(*updatedSince) {
+		return nil, badInput("updatedBefore (%s) is before updatedSince (%s)", updatedBefore.Format(time.RFC3339), updatedSince.Format(time.RFC3339))
 	}
 	all, err := l.ChangeOrders.Load(ctx, obj.ProjectID)()
 	if err != nil {
 		return nil, err
 	}
+	bounds := adapter.ListOptions{UpdatedSince: updatedSince, UpdatedBefore: updatedBefore}
 	out := []adapter.ChangeOrder{}
 	for _, co := range all {
-		if co.CommitmentID == obj.ID {
+		if co.CommitmentID == obj.ID && within(co.UpdatedAt, bounds) {
 			out = append(out, co)
 		}
 	}
@@ -82,8 +87,8 @@ func (r *commitmentResolver) ChangeOrders(ctx context.Context, obj *adapter.Comm
 }
 
 // Invoices is the resolver for the invoices field.
-func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string) (*model.InvoiceConnection, error) {
-	w, err := parseWindow(first, after, 50)
+func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.InvoiceConnection, error) {
+	a, err := parsePage(first, after, 50, defaultOrder, updatedSince, updatedBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +115,11 @@ func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitme
 			}
 		}
 	}
-	page, pi, total := slice(mine, len(mine), w)
-	return invoiceConnection(page, pi, total, min(w.offset, len(mine))), nil
+	out, err := keysetPage(a, invoiceKeys, wholeLoad(mine, invoiceKeys))
+	if err != nil {
+		return nil, err
+	}
+	return invoiceConnection(out), nil
 }
 
 // Project is the resolver for the project field.

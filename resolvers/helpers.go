@@ -12,28 +12,34 @@ import (
 	"procoregraph/loaders"
 )
 
-// listPage loads the window of a project- or company-scoped list and slices it.
-// It returns the page, its PageInfo, the total and the page's start offset.
-func listPage[T any](ctx context.Context, pick func(*loaders.Loaders) *loaders.ListLoader[T], scope int64, first *int, after *string, since *time.Time) ([]T, *model.PageInfo, int, int, error) {
-	w, err := parseWindow(first, after, 50)
+// listPage serves a keyset page of a project- or company-scoped list read
+// through its list loader (see keysetPage).
+func listPage[T any](ctx context.Context, pick func(*loaders.Loaders) *loaders.ListLoader[T], scope int64, first *int, after *string,
+	since, before *time.Time, orderBy *model.ListOrder, k keyFns[T]) (pageOut[T], error) {
+	a, err := parsePage(first, after, 50, orderOf(orderBy), since, before)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return pageOut[T]{}, err
 	}
 	l, err := ld(ctx)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return pageOut[T]{}, err
 	}
-	// Even first: 0 fetches one item: totalCount needs Procore's Total header.
-	res, err := pick(l).Load(ctx, loaders.NewListKey(scope, max(w.limit(), 1), since))()
-	if err != nil {
-		return nil, nil, 0, 0, err
-	}
-	page, pi, total := slice(res.Items, res.Total, w)
-	return page, pi, total, min(w.offset, len(res.Items)), nil
+	return keysetPage(a, k, func(limit int, since, before *time.Time, order adapter.ListSort) (adapter.Page[T], error) {
+		key := loaders.NewListKey(scope, limit, since)
+		key.Order = order
+		if before != nil {
+			key.Before = before.UnixNano()
+		}
+		return pick(l).Load(ctx, key)()
+	})
 }
 
 func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error) {
-	w, err := parseWindow(first, after, 50)
+	var since, before *time.Time
+	if filter != nil {
+		since, before = filter.UpdatedSince, filter.UpdatedBefore
+	}
+	a, err := parsePage(first, after, 50, defaultOrder, since, before)
 	if err != nil {
 		return nil, err
 	}
@@ -46,26 +52,29 @@ func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilt
 			return nil, err
 		}
 	}
-	key := loaders.ProjectListKey{Limit: max(w.limit(), 1)}
-	if filter != nil {
-		if filter.Status != nil {
-			key.Status = *filter.Status
+	out, err := keysetPage(a, projectKeys, func(limit int, since, before *time.Time, _ adapter.ListSort) (adapter.Page[adapter.Project], error) {
+		key := loaders.ProjectListKey{Limit: limit}
+		if filter != nil {
+			if filter.Status != nil {
+				key.Status = *filter.Status
+			}
+			if filter.Search != nil {
+				key.Search = *filter.Search
+			}
 		}
-		if filter.Search != nil {
-			key.Search = *filter.Search
+		if since != nil {
+			key.Since = since.UnixNano()
 		}
-		if filter.UpdatedSince != nil {
-			key.Since = filter.UpdatedSince.UnixNano()
+		if before != nil {
+			key.Before = before.UnixNano()
 		}
-	}
-	res, err := l.ProjectList.Load(ctx, key)()
+		return l.ProjectList.Load(ctx, key)()
+	})
 	if err != nil {
 		return nil, err
 	}
-	page, pi, total := slice(res.Items, res.Total, w)
-	start := min(w.offset, len(res.Items))
-	return &model.ProjectConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Project) model.ProjectEdge { return model.ProjectEdge{Cursor: c, Node: n} })}, nil
+	return &model.ProjectConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Project) model.ProjectEdge { return model.ProjectEdge{Cursor: c, Node: n} })}, nil
 }
 
 // companyLoaders returns the loaders when companyID is the connection's
@@ -96,28 +105,43 @@ func companyByID(ctx context.Context, l *loaders.Loaders, id int64) (*adapter.Co
 	return nil, adapter.Errorf(adapter.CodeNotFound, "company %d not found", id)
 }
 
-func userConnection(ctx context.Context, ld *loaders.ListLoader[adapter.User], scope int64, first *int, after *string, since *time.Time) (*model.UserConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(*loaders.Loaders) *loaders.ListLoader[adapter.User] { return ld }, scope, first, after, since)
+func userConnection(ctx context.Context, ld *loaders.ListLoader[adapter.User], scope int64, first *int, after *string, since, before *time.Time) (*model.UserConnection, error) {
+	out, err := listPage(ctx, func(*loaders.Loaders) *loaders.ListLoader[adapter.User] { return ld }, scope, first, after, since, before, nil, userKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.UserConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.User) model.UserEdge { return model.UserEdge{Cursor: c, Node: n} })}, nil
+	return &model.UserConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.User) model.UserEdge { return model.UserEdge{Cursor: c, Node: n} })}, nil
 }
 
-func vendorConnection(ctx context.Context, ld *loaders.ListLoader[adapter.Vendor], scope int64, first *int, after *string, since *time.Time) (*model.VendorConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(*loaders.Loaders) *loaders.ListLoader[adapter.Vendor] { return ld }, scope, first, after, since)
+func vendorConnection(ctx context.Context, ld *loaders.ListLoader[adapter.Vendor], scope int64, first *int, after *string, since, before *time.Time) (*model.VendorConnection, error) {
+	out, err := listPage(ctx, func(*loaders.Loaders) *loaders.ListLoader[adapter.Vendor] { return ld }, scope, first, after, since, before, nil, vendorKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.VendorConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Vendor) model.VendorEdge { return model.VendorEdge{Cursor: c, Node: n} })}, nil
+	return &model.VendorConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Vendor) model.VendorEdge { return model.VendorEdge{Cursor: c, Node: n} })}, nil
 }
 
-func invoiceConnection(page []adapter.Invoice, pi *model.PageInfo, total, start int) *model.InvoiceConnection {
-	return &model.InvoiceConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Invoice) model.InvoiceEdge { return model.InvoiceEdge{Cursor: c, Node: n} })}
+func invoiceConnection(out pageOut[adapter.Invoice]) *model.InvoiceConnection {
+	return &model.InvoiceConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Invoice) model.InvoiceEdge { return model.InvoiceEdge{Cursor: c, Node: n} })}
 }
+
+// The keys (id, updated_at) of each listed type.
+var (
+	projectKeys     = keyFns[adapter.Project]{func(x *adapter.Project) int64 { return x.ID }, func(x *adapter.Project) time.Time { return x.UpdatedAt }}
+	rfiKeys         = keyFns[adapter.RFI]{func(x *adapter.RFI) int64 { return x.ID }, func(x *adapter.RFI) time.Time { return x.UpdatedAt }}
+	submittalKeys   = keyFns[adapter.Submittal]{func(x *adapter.Submittal) int64 { return x.ID }, func(x *adapter.Submittal) time.Time { return x.UpdatedAt }}
+	commitmentKeys  = keyFns[adapter.Commitment]{func(x *adapter.Commitment) int64 { return x.ID }, func(x *adapter.Commitment) time.Time { return x.UpdatedAt }}
+	invoiceKeys     = keyFns[adapter.Invoice]{func(x *adapter.Invoice) int64 { return x.ID }, func(x *adapter.Invoice) time.Time { return x.UpdatedAt }}
+	changeOrderKeys = keyFns[adapter.ChangeOrder]{func(x *adapter.ChangeOrder) int64 { return x.ID }, func(x *adapter.ChangeOrder) time.Time { return x.UpdatedAt }}
+	costCodeKeys    = keyFns[adapter.CostCode]{func(x *adapter.CostCode) int64 { return x.ID }, func(x *adapter.CostCode) time.Time { return x.UpdatedAt }}
+	observationKeys = keyFns[adapter.Observation]{func(x *adapter.Observation) int64 { return x.ID }, func(x *adapter.Observation) time.Time { return x.UpdatedAt }}
+	punchItemKeys   = keyFns[adapter.PunchItem]{func(x *adapter.PunchItem) int64 { return x.ID }, func(x *adapter.PunchItem) time.Time { return x.UpdatedAt }}
+	userKeys        = keyFns[adapter.User]{func(x *adapter.User) int64 { return x.ID }, func(x *adapter.User) time.Time { return x.UpdatedAt }}
+	vendorKeys      = keyFns[adapter.Vendor]{func(x *adapter.Vendor) int64 { return x.ID }, func(x *adapter.Vendor) time.Time { return x.UpdatedAt }}
+)
 
 // nullIfNotFound turns NOT_FOUND into a null result, as nullable root fields
 // promise ("null when it does not exist or the credential cannot see it").

@@ -21,21 +21,21 @@ func (r *companyResolver) Projects(ctx context.Context, obj *adapter.Company, fi
 }
 
 // Users is the resolver for the users field.
-func (r *companyResolver) Users(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time) (*model.UserConnection, error) {
+func (r *companyResolver) Users(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error) {
 	l, err := companyLoaders(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
-	return userConnection(ctx, l.CompanyUsers, obj.ID, first, after, updatedSince)
+	return userConnection(ctx, l.CompanyUsers, obj.ID, first, after, updatedSince, updatedBefore)
 }
 
 // Vendors is the resolver for the vendors field.
-func (r *companyResolver) Vendors(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time) (*model.VendorConnection, error) {
+func (r *companyResolver) Vendors(ctx context.Context, obj *adapter.Company, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error) {
 	l, err := companyLoaders(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
-	return vendorConnection(ctx, l.CompanyVendors, obj.ID, first, after, updatedSince)
+	return vendorConnection(ctx, l.CompanyVendors, obj.ID, first, after, updatedSince, updatedBefore)
 }
 
 // Company is the resolver for the company field.
@@ -52,54 +52,54 @@ func (r *projectResolver) Company(ctx context.Context, obj *adapter.Project) (*a
 }
 
 // Rfis is the resolver for the rfis field.
-func (r *projectResolver) Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.RFIConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.RFI] { return l.RFIs }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) (*model.RFIConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.RFI] { return l.RFIs }, obj.ID, first, after, updatedSince, updatedBefore, orderBy, rfiKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.RFIConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.RFI) model.RFIEdge { return model.RFIEdge{Cursor: c, Node: n} })}, nil
+	return &model.RFIConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.RFI) model.RFIEdge { return model.RFIEdge{Cursor: c, Node: n} })}, nil
 }
 
 // Submittals is the resolver for the submittals field.
-func (r *projectResolver) Submittals(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.SubmittalConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Submittal] { return l.Submittals }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) Submittals(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.SubmittalConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Submittal] { return l.Submittals }, obj.ID, first, after, updatedSince, updatedBefore, nil, submittalKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.SubmittalConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Submittal) model.SubmittalEdge {
+	return &model.SubmittalConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Submittal) model.SubmittalEdge {
 			return model.SubmittalEdge{Cursor: c, Node: n}
 		})}, nil
 }
 
 // Commitments is the resolver for the commitments field.
-func (r *projectResolver) Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.CommitmentConnection, error) {
+func (r *projectResolver) Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.CommitmentConnection, error) {
 	if first == nil || *first > 0 { // no commitment, no invoices to fetch
 		prefetchCommitmentInvoices(ctx, obj.ID)
 	}
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Commitment] { return l.Commitments }, obj.ID, first, after, updatedSince)
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Commitment] { return l.Commitments }, obj.ID, first, after, updatedSince, updatedBefore, nil, commitmentKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.CommitmentConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Commitment) model.CommitmentEdge {
+	return &model.CommitmentConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Commitment) model.CommitmentEdge {
 			return model.CommitmentEdge{Cursor: c, Node: n}
 		})}, nil
 }
 
 // Invoices is the resolver for the invoices field.
-func (r *projectResolver) Invoices(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.InvoiceConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Invoice] { return l.Invoices }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) Invoices(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.InvoiceConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Invoice] { return l.Invoices }, obj.ID, first, after, updatedSince, updatedBefore, nil, invoiceKeys)
 	if err != nil {
 		return nil, err
 	}
-	return invoiceConnection(page, pi, total, start), nil
+	return invoiceConnection(out), nil
 }
 
 // ChangeOrders is the resolver for the changeOrders field.
-func (r *projectResolver) ChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string) (*model.ChangeOrderConnection, error) {
-	w, err := parseWindow(first, after, 50)
+func (r *projectResolver) ChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ChangeOrderConnection, error) {
+	a, err := parsePage(first, after, 50, defaultOrder, updatedSince, updatedBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +111,12 @@ func (r *projectResolver) ChangeOrders(ctx context.Context, obj *adapter.Project
 	if err != nil {
 		return nil, err
 	}
-	page, pi, total := slice(all, len(all), w)
-	return &model.ChangeOrderConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, w.offset, func(c string, n *adapter.ChangeOrder) model.ChangeOrderEdge {
+	out, err := keysetPage(a, changeOrderKeys, wholeLoad(all, changeOrderKeys))
+	if err != nil {
+		return nil, err
+	}
+	return &model.ChangeOrderConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.ChangeOrder) model.ChangeOrderEdge {
 			return model.ChangeOrderEdge{Cursor: c, Node: n}
 		})}, nil
 }
@@ -146,13 +149,13 @@ func (r *projectResolver) BillingPeriods(ctx context.Context, obj *adapter.Proje
 }
 
 // CostCodes is the resolver for the costCodes field.
-func (r *projectResolver) CostCodes(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.CostCodeConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.CostCode] { return l.CostCodes }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) CostCodes(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.CostCodeConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.CostCode] { return l.CostCodes }, obj.ID, first, after, updatedSince, updatedBefore, nil, costCodeKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.CostCodeConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.CostCode) model.CostCodeEdge { return model.CostCodeEdge{Cursor: c, Node: n} })}, nil
+	return &model.CostCodeConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.CostCode) model.CostCodeEdge { return model.CostCodeEdge{Cursor: c, Node: n} })}, nil
 }
 
 // DailyLogs is the resolver for the dailyLogs field.
@@ -169,45 +172,45 @@ func (r *projectResolver) DailyLogs(ctx context.Context, obj *adapter.Project, f
 }
 
 // Observations is the resolver for the observations field.
-func (r *projectResolver) Observations(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.ObservationConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Observation] { return l.Observations }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) Observations(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ObservationConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Observation] { return l.Observations }, obj.ID, first, after, updatedSince, updatedBefore, nil, observationKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.ObservationConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.Observation) model.ObservationEdge {
+	return &model.ObservationConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Observation) model.ObservationEdge {
 			return model.ObservationEdge{Cursor: c, Node: n}
 		})}, nil
 }
 
 // PunchItems is the resolver for the punchItems field.
-func (r *projectResolver) PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.PunchItemConnection, error) {
-	page, pi, total, start, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.PunchItem] { return l.PunchItems }, obj.ID, first, after, updatedSince)
+func (r *projectResolver) PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PunchItemConnection, error) {
+	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.PunchItem] { return l.PunchItems }, obj.ID, first, after, updatedSince, updatedBefore, nil, punchItemKeys)
 	if err != nil {
 		return nil, err
 	}
-	return &model.PunchItemConnection{Nodes: page, PageInfo: pi, TotalCount: total,
-		Edges: edgesOf(page, start, func(c string, n *adapter.PunchItem) model.PunchItemEdge {
+	return &model.PunchItemConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.PunchItem) model.PunchItemEdge {
 			return model.PunchItemEdge{Cursor: c, Node: n}
 		})}, nil
 }
 
 // Users is the resolver for the users field.
-func (r *projectResolver) Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.UserConnection, error) {
+func (r *projectResolver) Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error) {
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return userConnection(ctx, l.ProjectUsers, obj.ID, first, after, updatedSince)
+	return userConnection(ctx, l.ProjectUsers, obj.ID, first, after, updatedSince, updatedBefore)
 }
 
 // Vendors is the resolver for the vendors field.
-func (r *projectResolver) Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time) (*model.VendorConnection, error) {
+func (r *projectResolver) Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error) {
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return vendorConnection(ctx, l.ProjectVendors, obj.ID, first, after, updatedSince)
+	return vendorConnection(ctx, l.ProjectVendors, obj.ID, first, after, updatedSince, updatedBefore)
 }
 
 // Viewer is the resolver for the viewer field.

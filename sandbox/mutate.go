@@ -25,8 +25,15 @@ import (
 //   - "change_order": status, title
 //   - "punch_item": status (open|closed|pending|overdue), ball_in_court_ids
 //   - "observation": status, assignee_id
+//
+// Op "create" (kind "rfi" only; ID ignored) adds an open RFI with
+// set.subject, managed by the acting user; op "delete" (kind "rfi" only)
+// moves the RFI to the recycle bin, out of every list. Both fire the
+// webhook ("create", "delete") and answer like an update.
 type Mutation struct {
-	Kind      string `json:"kind"`
+	Kind string `json:"kind"`
+	// Op is "" (update), "create" or "delete".
+	Op        string `json:"op,omitempty"`
 	ProjectID int64  `json:"project_id"`
 	ID        int64  `json:"id"`
 	// UserID is who makes the change (webhook user_id). Default: a project
@@ -105,6 +112,15 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	c.admin = true
 	var set fieldSetter
 	set.m = m.Set
+	switch {
+	case m.Op == "":
+	case m.Kind != "rfi" || (m.Op != "create" && m.Op != "delete"):
+		return nil, bad("op %q is not supported for kind %q", m.Op, m.Kind)
+	case m.Op == "create":
+		return s.mutateCreateRFI(p, c, &set)
+	default:
+		return s.mutateDeleteRFI(p, c, m.ID)
+	}
 	var done mutated
 	switch m.Kind {
 	case "rfi":
@@ -281,6 +297,43 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	c.event(p.ID, done.resource, done.id, "update")
 	e := &enc{}
 	done.render(e)
+	return e.b, nil
+}
+
+// mutateCreateRFI adds an open RFI (Mutation op "create").
+func (s *Server) mutateCreateRFI(p *data.Project, c *call, set *fieldSetter) ([]byte, error) {
+	subject, ok := set.str("subject")
+	if set.err != nil {
+		return nil, set.err
+	}
+	if !ok || subject == "" {
+		return nil, bad("set.subject is required to create an rfi")
+	}
+	now := s.stamp(time.Time{})
+	x := &data.RFI{ID: s.ds.NextID(data.KindRFI), ProjectID: p.ID, Subject: subject, ManagerID: c.p.UserID,
+		CreatedByID: c.p.UserID, ReceivedFromID: c.p.UserID, CreatedAt: now, UpdatedAt: now,
+		Status: data.RFIOpen, Number: nextRFINumber(p), InitiatedAt: now}
+	openBallInCourt(x)
+	x.Questions = []*data.Question{{ID: s.ds.NextID(data.KindQuestion), Body: subject, CreatedByID: c.p.UserID, Date: now}}
+	p.RFIs = append(p.RFIs, x) // ids grow: the list stays sorted by id
+	c.event(p.ID, resRFIs, x.ID, "create")
+	e := &enc{}
+	renderRFI(e, s.ds, p, x)
+	return e.b, nil
+}
+
+// mutateDeleteRFI moves an RFI to the recycle bin (Mutation op "delete").
+func (s *Server) mutateDeleteRFI(p *data.Project, c *call, id int64) ([]byte, error) {
+	i := slices.IndexFunc(p.RFIs, func(x *data.RFI) bool { return x.ID == id })
+	if i < 0 {
+		return nil, notFoundError("rfi")
+	}
+	x := p.RFIs[i]
+	p.RFIs = slices.Delete(p.RFIs, i, i+1)
+	x.Status, x.UpdatedAt = "recycled", s.stamp(x.UpdatedAt)
+	c.event(p.ID, resRFIs, x.ID, "delete")
+	e := &enc{}
+	renderRFI(e, s.ds, p, x)
 	return e.b, nil
 }
 

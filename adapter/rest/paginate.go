@@ -25,6 +25,9 @@ type listSpec struct {
 	query   url.Values
 	perPage int   // the endpoint's maximum per_page; 0 for unpaginated lists
 	company int64 // explicit Procore-Company-Id, 0 for the connection's
+	// sortable: the endpoint takes sort[attribute] and sort[direction] (RFIs),
+	// so ListOptions.Order can be sent; other endpoints refuse an Order.
+	sortable bool
 }
 
 // fetchList walks a list: the first page with the largest per_page the
@@ -196,14 +199,30 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
+// updatedRangeFloor is the lower end sent with only an upper bound
+// (Procore wants both ends of a range).
+var updatedRangeFloor = time.Unix(0, 0).UTC()
+
 // listOptions adds ListOptions' filters to q: filters[updated_at]=since...until
-// (until a minute past now, tolerating clock skew; Procore wants both ends)
-// and filters[id][] for the ids of one chunk.
+// (since defaulting to the Unix epoch and until to a minute past now,
+// tolerating clock skew; Procore wants both ends; both in whole seconds, the
+// lower end rounded down and the upper end rounded up so the range never
+// narrows) and filters[id][] for the ids of one chunk.
 func (c *Client) listOptions(q url.Values, opt adapter.ListOptions, ids []int64) url.Values {
 	q = cloneValues(q)
-	if opt.UpdatedSince != nil {
-		until := c.clock.Now().Add(time.Minute).UTC()
-		q.Set("filters[updated_at]", opt.UpdatedSince.UTC().Format(time.RFC3339)+"..."+until.Format(time.RFC3339))
+	if opt.UpdatedSince != nil || opt.UpdatedBefore != nil {
+		since, until := updatedRangeFloor, c.clock.Now().Add(time.Minute).UTC()
+		if opt.UpdatedSince != nil {
+			since = opt.UpdatedSince.UTC().Truncate(time.Second)
+		}
+		if opt.UpdatedBefore != nil {
+			b := opt.UpdatedBefore.UTC()
+			until = b.Truncate(time.Second)
+			if until.Before(b) {
+				until = until.Add(time.Second)
+			}
+		}
+		q.Set("filters[updated_at]", since.Format(time.RFC3339)+"..."+until.Format(time.RFC3339))
 	}
 	for _, id := range ids {
 		q.Add("filters[id][]", strconv.FormatInt(id, 10))
@@ -216,6 +235,15 @@ func (c *Client) listOptions(q url.Values, opt adapter.ListOptions, ids []int64)
 func list[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.ListOptions, id func(W) int64, conv func(W) T) (adapter.Page[T], error) {
 	if opt.IDs != nil && len(opt.IDs) == 0 {
 		return adapter.Page[T]{Items: []T{}}, nil // nothing can match an empty id set
+	}
+	if opt.Order != adapter.OrderDefault {
+		attr, dir, ok := sortParams(opt.Order)
+		if !ok || !s.sortable {
+			return adapter.Page[T]{}, badInput([]string{"orderBy"}, "%s cannot be sorted by %q", s.what, opt.Order)
+		}
+		s.query = cloneValues(s.query)
+		s.query.Set("sort[attribute]", attr)
+		s.query.Set("sort[direction]", dir)
 	}
 	chunks := [][]int64{nil}
 	if len(opt.IDs) > 0 {
@@ -244,28 +272,42 @@ func list[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.List
 	return page, nil
 }
 
+// sortParams maps an order to sort[attribute] and sort[direction].
+func sortParams(o adapter.ListSort) (attr, dir string, ok bool) {
+	switch o {
+	case adapter.OrderIDDesc:
+		return "id", "desc", true
+	case adapter.OrderUpdatedAsc:
+		return "updated_at", "asc", true
+	case adapter.OrderUpdatedDesc:
+		return "updated_at", "desc", true
+	}
+	return "", "", false
+}
+
 // listSince is list for endpoints that have no filters[updated_at] (project
 // vendors and cost codes: Procore ignores filters it does not know, so
 // sending one would return the whole list as if it were filtered). It sends
 // no such filter and keeps, itself, the items updated at or after
-// opt.UpdatedSince (and those whose updated_at Procore did not send: they
-// cannot be proved older). Keeping them here needs the whole list: it is
-// walked to its end, Limit applies afterwards, and Total is the count of the
-// kept items. Without UpdatedSince it is list.
+// opt.UpdatedSince and at or before opt.UpdatedBefore (and those whose
+// updated_at Procore did not send: they cannot be proved outside). Keeping
+// them here needs the whole list: it is walked to its end, Limit applies
+// afterwards, and Total is the count of the kept items. Without either bound
+// it is list.
 func listSince[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.ListOptions, id func(W) int64,
 	updated func(W) time.Time, conv func(W) T) (adapter.Page[T], error) {
-	if opt.UpdatedSince == nil {
+	if opt.UpdatedSince == nil && opt.UpdatedBefore == nil {
 		return list(ctx, c, s, opt, id, conv)
 	}
 	whole := opt
-	whole.UpdatedSince, whole.Limit = nil, 0
+	whole.UpdatedSince, whole.UpdatedBefore, whole.Limit = nil, nil, 0
 	all, err := list(ctx, c, s, whole, id, func(w W) W { return w })
 	if err != nil {
 		return adapter.Page[T]{}, err
 	}
 	out := adapter.Page[T]{Items: []T{}}
 	for _, w := range all.Items {
-		if !updatedSince(updated(w), opt.UpdatedSince) {
+		if !updatedWithin(updated(w), opt) {
 			continue
 		}
 		out.Total++
@@ -296,7 +338,7 @@ func idLookup[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.
 	missing := want
 	if len(want) > 1 {
 		spec := s
-		spec.query = c.listOptions(s.query, adapter.ListOptions{UpdatedSince: opt.UpdatedSince}, nil)
+		spec.query = c.listOptions(s.query, adapter.ListOptions{UpdatedSince: opt.UpdatedSince, UpdatedBefore: opt.UpdatedBefore}, nil)
 		per := max(s.perPage, 1)
 		read := 0
 		items, _, stopped, err := walkList(ctx, c, spec, 0, id, func(items []W, total int) bool {

@@ -73,6 +73,9 @@ func (c *Client) Projects(ctx context.Context, companyID int64, f adapter.Projec
 	if f.UpdatedSince != nil {
 		opt.UpdatedSince = f.UpdatedSince
 	}
+	if f.UpdatedBefore != nil {
+		opt.UpdatedBefore = f.UpdatedBefore
+	}
 	s := listSpec{what: "list projects", path: "/rest/v1.1/projects", query: q, perPage: perPageProjects, company: companyID}
 	return list(ctx, c, s, opt, func(w wireProject) int64 { return int64(w.ID) },
 		func(w wireProject) adapter.Project { return w.project(companyID) })
@@ -115,7 +118,7 @@ func (c *Client) CompanyUsers(ctx context.Context, companyID int64, opt adapter.
 			}
 			return w, false, err
 		}
-		return w, updatedSince(w.UpdatedAt.V, opt.UpdatedSince), nil
+		return w, updatedWithin(w.UpdatedAt.V, opt), nil
 	}
 	return idLookup(ctx, c, s, opt, func(w wireUser) int64 { return int64(w.ID) }, one, wireUser.user)
 }
@@ -134,7 +137,7 @@ func (c *Client) ProjectUsers(ctx context.Context, projectID int64, opt adapter.
 	}
 	one := func(ctx context.Context, id int64) (wireUser, bool, error) {
 		spec := s
-		spec.query = c.listOptions(url.Values{"filters[id]": {strconv.FormatInt(id, 10)}}, adapter.ListOptions{UpdatedSince: opt.UpdatedSince}, nil)
+		spec.query = c.listOptions(url.Values{"filters[id]": {strconv.FormatInt(id, 10)}}, adapter.ListOptions{UpdatedSince: opt.UpdatedSince, UpdatedBefore: opt.UpdatedBefore}, nil)
 		items, _, err := fetchList(ctx, c, spec, 0, userID)
 		if err != nil {
 			return wireUser{}, false, err
@@ -186,7 +189,7 @@ func (c *Client) RFIs(ctx context.Context, projectID int64, opt adapter.ListOpti
 	if err := validID("project id", projectID); err != nil {
 		return adapter.Page[adapter.RFI]{}, err
 	}
-	s := listSpec{what: "list RFIs", path: pathf("/rest/v1.0/projects/%d/rfis", projectID), perPage: perPageDefault}
+	s := listSpec{what: "list RFIs", path: pathf("/rest/v1.0/projects/%d/rfis", projectID), perPage: perPageDefault, sortable: true}
 	return list(ctx, c, s, opt, func(w wireRFI) int64 { return int64(w.ID) },
 		func(w wireRFI) adapter.RFI { return w.rfi(projectID) })
 }
@@ -519,10 +522,17 @@ func (c *Client) PunchItems(ctx context.Context, projectID int64, opt adapter.Li
 		func(w wirePunchItem) adapter.PunchItem { return w.punchItem(projectID) })
 }
 
-// updatedSince reports whether an item updated at u passes an UpdatedSince
-// filter (nil: no filter); an unknown updated_at passes.
-func updatedSince(u time.Time, since *time.Time) bool {
-	return since == nil || u.IsZero() || !u.Before(*since)
+// updatedWithin reports whether an item updated at u passes opt's
+// UpdatedSince and UpdatedBefore bounds (nil: no bound), compared in whole
+// seconds as Procore compares them; an unknown updated_at passes.
+func updatedWithin(u time.Time, opt adapter.ListOptions) bool {
+	if u.IsZero() {
+		return true
+	}
+	if opt.UpdatedSince != nil && u.Before(opt.UpdatedSince.Truncate(time.Second)) {
+		return false
+	}
+	return opt.UpdatedBefore == nil || !u.Truncate(time.Second).After(*opt.UpdatedBefore)
 }
 
 func cmpInt64(a, b int64) int {

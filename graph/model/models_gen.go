@@ -220,6 +220,16 @@ type InvoiceStatusChange struct {
 	Invoice *adapter.Invoice `json:"invoice,omitempty"`
 }
 
+// The order of a keyset-paged list. Without `orderBy` a list is in Procore's
+// own order, by id ascending. Cursors are issued for one order: a cursor passed
+// with another `orderBy` is BAD_USER_INPUT.
+type ListOrder struct {
+	// The field to order by; ties in updated_at are ordered by id.
+	Field ListOrderField `json:"field"`
+	// Ascending (default) or descending.
+	Direction *OrderDirection `json:"direction,omitempty"`
+}
+
 // Writes to Procore. Every mutation validates its input before calling Procore:
 // problems the client can fix come back as `userErrors` (with the input field's
 // path and a code) and nothing is written. Creates are exactly-once per
@@ -258,7 +268,7 @@ type PageInfo struct {
 	HasPreviousPage bool `json:"hasPreviousPage"`
 	// Cursor of the first edge, null when the page is empty.
 	StartCursor *string `json:"startCursor,omitempty"`
-	// Cursor of the last edge; pass it as `after` to get the next page.
+	// Cursor of the last edge; pass it as `after` to get the next page. Set on an empty page that has a next page (the gateway read past items that moved), so paging can go on.
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
@@ -722,6 +732,64 @@ func (e ChangeSource) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// A field a list can be ordered by.
+type ListOrderField string
+
+const (
+	// Procore's id.
+	ListOrderFieldID ListOrderField = "ID"
+	// The item's updated_at, then its id: the order of an incremental sync.
+	ListOrderFieldUpdatedAt ListOrderField = "UPDATED_AT"
+)
+
+var AllListOrderField = []ListOrderField{
+	ListOrderFieldID,
+	ListOrderFieldUpdatedAt,
+}
+
+func (e ListOrderField) IsValid() bool {
+	switch e {
+	case ListOrderFieldID, ListOrderFieldUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e ListOrderField) String() string {
+	return string(e)
+}
+
+func (e *ListOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ListOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ListOrderField", str)
+	}
+	return nil
+}
+
+func (e ListOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ListOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ListOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Second factor of a Procore web login.
 type MFAMethod string
 
@@ -781,6 +849,64 @@ func (e *MFAMethod) UnmarshalJSON(b []byte) error {
 }
 
 func (e MFAMethod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A sort direction.
+type OrderDirection string
+
+const (
+	// Smallest first.
+	OrderDirectionAsc OrderDirection = "ASC"
+	// Largest first.
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
