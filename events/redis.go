@@ -629,3 +629,87 @@ func fromWirePeople(ws []wirePerson) []adapter.Person {
 	}
 	return out
 }
+
+var _ ChangeLog = (*RedisBus)(nil)
+
+// ReadPage implements ChangeLog on f.Conn's stream. A cursor is expired when
+// the stream has since lost an entry after it (Redis's max-deleted-entry-id
+// follows it: trimmed by MINID or MAXLEN), when the stream itself is gone
+// (it expires Retention after its last event or read) or when the cursor is
+// ahead of the stream (another Redis, a flushed one). Reading refreshes the
+// stream's expiry, so a client that keeps syncing keeps its log.
+func (b *RedisBus) ReadPage(ctx context.Context, f Filter, after string, limit, scan int) (Page, error) {
+	if f.Conn == "" {
+		return Page{}, errors.New("events: ReadPage: filter without a connection")
+	}
+	if after != "" && !validStreamID(after) {
+		return Page{}, fmt.Errorf("%w %q", ErrBadCursor, after)
+	}
+	key := b.StreamKey(f.Conn)
+	info, err := b.o.Client.XInfoStream(ctx, key).Result()
+	missing := err != nil && strings.Contains(err.Error(), "no such key")
+	if err != nil && !missing {
+		return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+	}
+	if missing {
+		// No stream: nothing was published, or all of it expired.
+		if after == "" || after == "0-0" {
+			return Page{Events: []Event{}, End: "0-0"}, nil
+		}
+		return Page{}, ErrCursorExpired
+	}
+	if after == "" {
+		return Page{Events: []Event{}, End: info.LastGeneratedID}, nil
+	}
+	if streamIDAfter(info.MaxDeletedEntryID, after) || streamIDAfter(after, info.LastGeneratedID) {
+		return Page{}, ErrCursorExpired
+	}
+	if err := b.o.Client.PExpire(ctx, key, b.o.Retention).Err(); err != nil {
+		return Page{}, fmt.Errorf("events: refresh the event stream's expiry: %w", err)
+	}
+	p := Page{Events: []Event{}}
+	last, scanned := after, 0
+	for len(p.Events) < limit && scanned < scan {
+		n := min(512, scan-scanned)
+		msgs, err := b.o.Client.XRangeN(ctx, key, "("+last, "+", int64(n)).Result()
+		if err != nil {
+			return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+		}
+		for _, m := range msgs {
+			if len(p.Events) == limit {
+				p.More = true
+				break
+			}
+			last = m.ID
+			scanned++
+			if e, ok := b.decode(f.Conn, m); ok && f.Match(e) {
+				p.Events = append(p.Events, e)
+			}
+		}
+		if p.More {
+			break
+		}
+		if len(msgs) < n {
+			// The end of the stream now: every later entry gets an id after
+			// the last one generated when XINFO ran, and after the last read.
+			if streamIDAfter(info.LastGeneratedID, last) {
+				last = info.LastGeneratedID
+			}
+			p.End = last
+			return p, nil
+		}
+	}
+	if !p.More {
+		// Stopped at limit or scan exactly: more may follow.
+		more, err := b.o.Client.XRangeN(ctx, key, "("+last, "+", 1).Result()
+		if err != nil {
+			return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+		}
+		p.More = len(more) > 0
+		if !p.More && streamIDAfter(info.LastGeneratedID, last) {
+			last = info.LastGeneratedID
+		}
+	}
+	p.End = last
+	return p, nil
+}

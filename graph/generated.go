@@ -116,6 +116,27 @@ type ComplexityRoot struct {
 		Rows        func(childComplexity int) int
 	}
 
+	Change struct {
+		At                  func(childComplexity int) int
+		BallInCourt         func(childComplexity int) int
+		Cursor              func(childComplexity int) int
+		ItemID              func(childComplexity int) int
+		ItemKind            func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		PreviousBallInCourt func(childComplexity int) int
+		PreviousStatus      func(childComplexity int) int
+		ProjectID           func(childComplexity int) int
+		Source              func(childComplexity int) int
+		Status              func(childComplexity int) int
+		Title               func(childComplexity int) int
+	}
+
+	ChangeConnection struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+	}
+
 	ChangeOrder struct {
 		CommitmentID func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
@@ -524,6 +545,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Changes            func(childComplexity int, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) int
 		Companies          func(childComplexity int) int
 		ProcoreRateLimit   func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
@@ -908,6 +930,7 @@ type QueryResolver interface {
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
+	Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeConnection, error)
 	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
 	SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error)
 }
@@ -1190,6 +1213,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BudgetView.Rows(childComplexity), true
+
+	case "Change.at":
+		if e.ComplexityRoot.Change.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.At(childComplexity), true
+	case "Change.ballInCourt":
+		if e.ComplexityRoot.Change.BallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.BallInCourt(childComplexity), true
+	case "Change.cursor":
+		if e.ComplexityRoot.Change.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Cursor(childComplexity), true
+	case "Change.itemId":
+		if e.ComplexityRoot.Change.ItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ItemID(childComplexity), true
+	case "Change.itemKind":
+		if e.ComplexityRoot.Change.ItemKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ItemKind(childComplexity), true
+	case "Change.kind":
+		if e.ComplexityRoot.Change.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Kind(childComplexity), true
+	case "Change.previousBallInCourt":
+		if e.ComplexityRoot.Change.PreviousBallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PreviousBallInCourt(childComplexity), true
+	case "Change.previousStatus":
+		if e.ComplexityRoot.Change.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PreviousStatus(childComplexity), true
+	case "Change.projectId":
+		if e.ComplexityRoot.Change.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ProjectID(childComplexity), true
+	case "Change.source":
+		if e.ComplexityRoot.Change.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Source(childComplexity), true
+	case "Change.status":
+		if e.ComplexityRoot.Change.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Status(childComplexity), true
+	case "Change.title":
+		if e.ComplexityRoot.Change.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Title(childComplexity), true
+
+	case "ChangeConnection.endCursor":
+		if e.ComplexityRoot.ChangeConnection.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.EndCursor(childComplexity), true
+	case "ChangeConnection.hasNextPage":
+		if e.ComplexityRoot.ChangeConnection.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.HasNextPage(childComplexity), true
+	case "ChangeConnection.nodes":
+		if e.ComplexityRoot.ChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Nodes(childComplexity), true
 
 	case "ChangeOrder.commitmentId":
 		if e.ComplexityRoot.ChangeOrder.CommitmentID == nil {
@@ -3107,6 +3222,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PunchItemEdge.Node(childComplexity), true
 
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["since"].(*string), args["kinds"].([]model.ChangeKind), args["itemKinds"].([]model.ChangeItemKind), args["projectIds"].([]int64), args["first"].(*int)), true
 	case "Query.companies":
 		if e.ComplexityRoot.Query.Companies == nil {
 			break
@@ -4407,6 +4533,99 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/changes.graphqls", Input: `extend type Query {
+  """
+  The change feed for incremental syncs (BI, warehouses): a page of the
+  durable event log (the one subscriptions replay; Redis Streams when the
+  gateway has Redis, else memory) with the items created, changed (status,
+  ball in court) and deleted, oldest first, each with its ` + "`" + `cursor` + "`" + `.
+
+  Recipe: call ` + "`" + `changes` + "`" + ` without ` + "`" + `since` + "`" + ` to take a watermark (` + "`" + `endCursor` + "`" + `),
+  do a full sync, then call ` + "`" + `changes(since: watermark)` + "`" + ` and store the page's
+  ` + "`" + `endCursor` + "`" + `, until ` + "`" + `hasNextPage` + "`" + ` is false; next time resume from the stored
+  ` + "`" + `endCursor` + "`" + `. Applying a change twice is harmless (the overlap with the full
+  sync repeats some).
+
+  Events stay in the log for EVENT_RETENTION (24 h with Redis, 1 h in memory).
+  A ` + "`" + `since` + "`" + ` after which events may have been dropped (older than the
+  retention, or from a log that restarted) is refused with
+  ` + "`" + `extensions.code` + "`" + ` CURSOR_EXPIRED: do a full sync and start again from a
+  new watermark. A key with a project allowlist sees only its projects'
+  changes.
+  """
+  changes(
+    "Resume after this cursor (an ` + "`" + `endCursor` + "`" + ` or a change's ` + "`" + `cursor` + "`" + `); null takes a watermark and returns no changes."
+    since: String
+    "Only these kinds of change; null or empty for all of them."
+    kinds: [ChangeKind!]
+    "Only these kinds of item; null or empty for all of them."
+    itemKinds: [ChangeItemKind!]
+    "Only these projects (within the key's allowlist); null or empty for every visible project."
+    projectIds: [ID!]
+    "At most this many changes (1 to 500, default 100). A page may hold fewer while ` + "`" + `hasNextPage` + "`" + ` is true: it reads at most 5,000 log entries."
+    first: Int = 100
+  ): ChangeConnection!
+}
+
+# DELETED: the item went to Procore's recycle bin (learned from a webhook's
+# delete event or the poller's read of the recycle bin).
+extend enum ChangeKind {
+  "The item was deleted (sent to Procore's recycle bin). A tombstone: status is the last one known, ballInCourt is empty."
+  DELETED
+}
+
+"The kinds of item the change feed follows."
+enum ChangeItemKind {
+  "An RFI."
+  RFI
+  "A submittal."
+  SUBMITTAL
+  "A punch item."
+  PUNCH_ITEM
+  "A subcontractor invoice (requisition)."
+  INVOICE
+  "A commitment (subcontract or purchase order)."
+  COMMITMENT
+}
+
+"One page of the change feed."
+type ChangeConnection {
+  "The changes, oldest first."
+  nodes: [Change!]!
+  "Pass as ` + "`" + `since` + "`" + ` next time. Always set, even when ` + "`" + `nodes` + "`" + ` is empty, so a sync can store it as its watermark."
+  endCursor: String!
+  "True when more changes follow ` + "`" + `endCursor` + "`" + ` already: ask again at once."
+  hasNextPage: Boolean!
+}
+
+"One change of one item."
+type Change {
+  "This change's position in the log: ` + "`" + `since` + "`" + ` resumes after it."
+  cursor: String!
+  "What changed."
+  kind: ChangeKind!
+  "The kind of item."
+  itemKind: ChangeItemKind!
+  "The item's Procore id."
+  itemId: ID!
+  "The item's project."
+  projectId: ID!
+  "The item's number and subject or title, for display (empty for a deletion of an item the gateway never saw)."
+  title: String!
+  "The status before the change (SCREAMING_SNAKE, e.g. OPEN); null for CREATED or when unknown."
+  previousStatus: String
+  "The status after the change (for DELETED, the last one known); null when unknown."
+  status: String
+  "Who had the ball before (empty for CREATED)."
+  previousBallInCourt: [User!]!
+  "Who has the ball now (empty for DELETED)."
+  ballInCourt: [User!]!
+  "When the change happened (the item's updated_at in Procore when known)."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+}
+`, BuiltIn: false},
 	{Name: "../schema/common.graphqls", Input: `"gqlgen federation: generate a batch entity resolver."
 directive @entityResolver(multi: Boolean) on OBJECT
 
@@ -6572,6 +6791,48 @@ func (ec *executionContext) childFields_BudgetView(ctx context.Context, field gr
 		return ec.fieldContext_BudgetView_rows(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BudgetView", field.Name)
+}
+
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_Change_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_Change_kind(ctx, field)
+	case "itemKind":
+		return ec.fieldContext_Change_itemKind(ctx, field)
+	case "itemId":
+		return ec.fieldContext_Change_itemId(ctx, field)
+	case "projectId":
+		return ec.fieldContext_Change_projectId(ctx, field)
+	case "title":
+		return ec.fieldContext_Change_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_Change_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_Change_status(ctx, field)
+	case "previousBallInCourt":
+		return ec.fieldContext_Change_previousBallInCourt(ctx, field)
+	case "ballInCourt":
+		return ec.fieldContext_Change_ballInCourt(ctx, field)
+	case "at":
+		return ec.fieldContext_Change_at(ctx, field)
+	case "source":
+		return ec.fieldContext_Change_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8790,6 +9051,52 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]model.ChangeKind, error) {
+			return ec.unmarshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "itemKinds",
+		func(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
+			return ec.unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["itemKinds"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "projectIds",
+		func(ctx context.Context, v any) ([]int64, error) {
+			return ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectIds"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10033,6 +10340,378 @@ func (ec *executionContext) fieldContext_BudgetView_rows(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Change_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_kind(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _Change_itemKind(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_itemKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeItemKind) graphql.Marshaler {
+			return ec.marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_itemKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeItemKind")
+}
+
+func (ec *executionContext) _Change_itemId(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_itemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Change_projectId(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Change_title(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_status(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_previousBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_previousBallInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_ballInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_ballInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_at(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Change_source(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _ChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrder) (ret graphql.Marshaler) {
@@ -18037,6 +18716,50 @@ func (ec *executionContext) fieldContext_Query_procoreRateLimit(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProcoreRateLimit(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Changes(ctx, fc.Args["since"].(*string), fc.Args["kinds"].([]model.ChangeKind), fc.Args["itemKinds"].([]model.ChangeItemKind), fc.Args["projectIds"].([]int64), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+			return ec.marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -26394,6 +27117,137 @@ func (ec *executionContext) _BudgetView(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var changeImplementors = []string{"Change"}
+
+func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *model.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Change")
+		case "cursor":
+			out.Values[i] = ec._Change_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Change_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemKind":
+			out.Values[i] = ec._Change_itemKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemId":
+			out.Values[i] = ec._Change_itemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projectId":
+			out.Values[i] = ec._Change_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._Change_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousStatus":
+			out.Values[i] = ec._Change_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Change_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "previousBallInCourt":
+			out.Values[i] = ec._Change_previousBallInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ballInCourt":
+			out.Values[i] = ec._Change_ballInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._Change_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Change_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeConnectionImplementors = []string{"ChangeConnection"}
+
+func (ec *executionContext) _ChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeConnection")
+		case "nodes":
+			out.Values[i] = ec._ChangeConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._ChangeConnection_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._ChangeConnection_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeOrderImplementors = []string{"ChangeOrder"}
 
 func (ec *executionContext) _ChangeOrder(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeOrder) graphql.Marshaler {
@@ -29126,6 +29980,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_procoreRateLimit(ctx, field)
 				})
+		case "changes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_changes(ctx, field)
+				})
 		case "submittalStatuses":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -31483,6 +32343,44 @@ func (ec *executionContext) marshalNBudgetView2ᚕprocoregraphᚋadapterᚐBudge
 	return ret
 }
 
+func (ec *executionContext) marshalNChange2procoregraphᚋgraphᚋmodelᚐChange(ctx context.Context, sel ast.SelectionSet, v model.Change) graphql.Marshaler {
+	return ec._Change(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChange2procoregraphᚋgraphᚋmodelᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeConnection!")
+		return graphql.Null
+	}
+	return ec._ChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx context.Context, v any) (model.ChangeItemKind, error) {
+	var res model.ChangeItemKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeItemKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
 	var res model.ChangeKind
 	err := res.UnmarshalGQL(v)
@@ -32917,11 +33815,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -33503,6 +34401,78 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ChangeItemKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeItemKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx context.Context, v any) ([]model.ChangeKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ChangeKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
