@@ -24,11 +24,13 @@ const changesQuery = `query($since: String, $first: Int, $projects: [ID!]) {
 
 type feedChange struct {
 	Cursor, Kind, ItemKind, ItemID, ProjectID, Source string
-	Status, PreviousStatus                          *string
-	BallInCourt                                     []struct{ ID string }
+	Status, PreviousStatus                            *string
+	BallInCourt                                       []struct{ ID string }
 }
 
-func (c feedChange) String() string { return c.Kind + " " + c.ItemKind + " " + c.ItemID + " (" + c.Source + ")" }
+func (c feedChange) String() string {
+	return c.Kind + " " + c.ItemKind + " " + c.ItemID + " (" + c.Source + ")"
+}
 
 type feedPage struct {
 	EndCursor   string
