@@ -80,9 +80,11 @@ func TestWebhookRegistrationFollowsTheCatalog(t *testing.T) {
 		got = append(got, tr.ResourceName+"/"+tr.EventType)
 	}
 	slices.Sort(got)
-	want := []string{"Punch Items/create", "Punch Items/update", "Purchase Order Contracts/create", "Purchase Order Contracts/update",
-		"RFIs/create", "RFIs/update", "Requisitions/create", "Requisitions/update", "Submittals/create", "Submittals/update",
-		"Work Order Contracts/create", "Work Order Contracts/update"}
+	want := []string{"Punch Items/create", "Punch Items/delete", "Punch Items/update",
+		"Purchase Order Contracts/create", "Purchase Order Contracts/delete", "Purchase Order Contracts/update",
+		"RFIs/create", "RFIs/delete", "RFIs/update", "Requisitions/create", "Requisitions/delete", "Requisitions/update",
+		"Submittals/create", "Submittals/delete", "Submittals/update",
+		"Work Order Contracts/create", "Work Order Contracts/delete", "Work Order Contracts/update"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("triggers %v\nwant %v", got, want)
 	}

@@ -282,3 +282,15 @@ type UploadInput struct {
 	// SHA256 is the hex digest the client declared; empty means compute it.
 	SHA256 string
 }
+
+// RecycleBin is the optional part of a Procore client that lists deleted
+// items: Procore's recycle bins, which the poller reads for the DELETED
+// tombstones of the change feed. Only tools whose recycle bin the published
+// contract lists are here.
+type RecycleBin interface {
+	// RecycledRFIs lists a project's RFIs in the recycle bin, with
+	// opt.UpdatedSince as its filters[updated_at] window (recycling an item
+	// updates it). Returns NOT_FOUND when the project is missing or not
+	// visible, FORBIDDEN when the credential may not read the recycle bin.
+	RecycledRFIs(ctx context.Context, projectID int64, opt ListOptions) (Page[RFI], error)
+}

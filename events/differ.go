@@ -116,6 +116,8 @@ type knownState struct {
 	// SubmittalStatus is a submittal's status object, so that events can
 	// carry the previous one whole. Not compared: Status is.
 	SubmittalStatus *knownSubmittalStatus `json:"ss,omitempty"`
+	// Deleted marks a tombstone: DELETED was published for the item.
+	Deleted bool `json:"d,omitempty"`
 }
 
 type knownSubmittalStatus struct {
@@ -138,7 +140,7 @@ type knownActor struct {
 }
 
 func stateOf(s Snapshot) knownState {
-	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC(), Created: s.Created}
+	k := knownState{Status: s.Status, UpdatedAt: s.UpdatedAt.UTC(), Created: s.Created, Deleted: s.Deleted}
 	if ss := s.SubmittalStatus; ss != nil {
 		k.SubmittalStatus = &knownSubmittalStatus{ID: ss.ID, Name: ss.Name, Status: ss.Status}
 	}
@@ -182,6 +184,9 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 	if s.Conn == "" || s.ItemKind == "" || s.ItemID == 0 {
 		return nil, fmt.Errorf("events: snapshot needs a connection, an item kind and an item id (got %q %q %d)", s.Conn, s.ItemKind, s.ItemID)
 	}
+	if s.Deleted {
+		return d.observeDeleted(ctx, s, src)
+	}
 	key := stateKey(s)
 	observed := stateOf(s)
 	observedRaw, err := json.Marshal(observed)
@@ -213,6 +218,19 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 			// Unreadable (an older format): replace it as a baseline.
 			if _, err := d.store.CompareAndSwap(ctx, key, it.Value, observedRaw, d.opt.StateTTL); err != nil {
 				return nil, fmt.Errorf("events: replace unreadable state: %w", err)
+			}
+			return nil, nil
+		}
+		if prev.Deleted {
+			// A tombstone: a report of the item as it was before its deletion
+			// (a list read just before it) changes nothing. One newer than the
+			// deletion is the item restored from the recycle bin: it is known
+			// again, silently, like a first sight.
+			if s.UpdatedAt.IsZero() || !s.UpdatedAt.After(prev.UpdatedAt) {
+				return nil, nil
+			}
+			if _, err := d.store.CompareAndSwap(ctx, key, it.Value, observedRaw, d.opt.StateTTL); err != nil {
+				return nil, fmt.Errorf("events: replace a tombstone: %w", err)
 			}
 			return nil, nil
 		}
@@ -255,6 +273,63 @@ func (d *Differ) Observe(ctx context.Context, s Snapshot, src Source) ([]Event, 
 			return nil, nil // same state, newer instant: remembered, nothing to say
 		}
 		return d.publish(ctx, key, prev, next, it.Value, nextRaw, evs)
+	}
+	return nil, fmt.Errorf("events: known state of %s %d kept changing; gave up after %d attempts", s.ItemKind, s.ItemID, d.opt.MaxAttempts)
+}
+
+// observeDeleted records a tombstone for s's item and publishes DELETED,
+// once: a tombstone already there (the webhook and the recycle bin both
+// report one deletion) publishes nothing. The event carries the last status
+// and ball in court the differ knew.
+func (d *Differ) observeDeleted(ctx context.Context, s Snapshot, src Source) ([]Event, error) {
+	key := stateKey(s)
+	for range d.opt.MaxAttempts {
+		it, ok, err := d.store.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("events: read known state: %w", err)
+		}
+		var prev knownState
+		if ok {
+			if json.Unmarshal(it.Value, &prev) == nil && prev.Deleted {
+				return nil, nil // already announced
+			}
+		}
+		next := knownState{Status: prev.Status, UpdatedAt: prev.UpdatedAt, Created: prev.Created, Deleted: true}
+		if next.Status == "" {
+			next.Status = s.Status
+		}
+		switch at := s.UpdatedAt.UTC(); {
+		case !at.IsZero() && at.After(next.UpdatedAt):
+			next.UpdatedAt = at
+		case at.IsZero():
+			// A webhook names no instant: the deletion happened by now.
+			if now := d.opt.Now().UTC(); now.After(next.UpdatedAt) {
+				next.UpdatedAt = now
+			}
+		}
+		nextRaw, err := json.Marshal(next)
+		if err != nil {
+			return nil, fmt.Errorf("events: encode state: %w", err)
+		}
+		var won bool
+		var prevRaw []byte
+		if ok {
+			prevRaw = it.Value
+			won, err = d.store.CompareAndSwap(ctx, key, it.Value, nextRaw, d.opt.StateTTL)
+		} else {
+			won, err = d.store.SetNX(ctx, key, nextRaw, d.opt.StateTTL)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("events: record a tombstone: %w", err)
+		}
+		if !won {
+			continue
+		}
+		e := d.event(s, src, KindDeleted, prev, next)
+		e.PreviousStatus, e.NewStatus = next.Status, next.Status
+		e.PreviousBallInCourt, e.NewBallInCourt = prev.people(), nil
+		e.At = next.UpdatedAt
+		return d.publish(ctx, key, prev, next, prevRaw, nextRaw, []Event{e})
 	}
 	return nil, fmt.Errorf("events: known state of %s %d kept changing; gave up after %d attempts", s.ItemKind, s.ItemID, d.opt.MaxAttempts)
 }
@@ -332,6 +407,8 @@ func partialState(prev, next knownState, published []Event) []byte {
 			k.BallInCourt = next.BallInCourt
 		case KindCreated:
 			k.Created = true
+		case KindDeleted:
+			k.Deleted = true
 		}
 	}
 	raw, err := json.Marshal(k)

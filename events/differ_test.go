@@ -409,3 +409,33 @@ func redisStore(t *testing.T) cache.Store {
 	s, _, _ := cachetest.Redis(t, "events")
 	return s
 }
+
+// TestDifferDeletions: a deletion is announced once however many sources
+// report it, with the last status known, and the item's older state reported
+// after it changes nothing.
+func TestDifferDeletions(t *testing.T) {
+	bus := NewMemoryBus(MemoryOptions{})
+	t.Cleanup(func() { _ = bus.Close() })
+	d := NewDiffer(memoryStore(t), bus, DifferOptions{})
+	observe(t, d, rfiSnap("c1", "OPEN", t0, 7)) // baseline
+	gone := Snapshot{Conn: "c1", ProjectID: 10, ItemKind: ItemRFI, ItemID: 42, Deleted: true}
+	evs := observe(t, d, gone)
+	if len(evs) != 1 || evs[0].Kind != KindDeleted || evs[0].NewStatus != "OPEN" || evs[0].PreviousStatus != "OPEN" ||
+		len(evs[0].NewBallInCourt) != 0 || len(evs[0].PreviousBallInCourt) != 1 {
+		t.Fatalf("deletion events %+v, want one DELETED with the last status OPEN and the court emptied", evs)
+	}
+	bin := rfiSnap("c1", "OPEN", t0.Add(time.Minute), 7)
+	bin.Deleted = true // the recycle bin reports the same deletion
+	if evs := observe(t, d, bin); len(evs) != 0 {
+		t.Fatalf("a second report of the deletion published %+v", evs)
+	}
+	if evs := observe(t, d, rfiSnap("c1", "CLOSED", t0.Add(-time.Minute))); len(evs) != 0 {
+		t.Fatalf("an older state after the deletion published %+v", evs)
+	}
+	t.Run("UnknownItemIsStillAnnounced", func(t *testing.T) {
+		s := Snapshot{Conn: "c1", ProjectID: 10, ItemKind: ItemRFI, ItemID: 43, Deleted: true}
+		if evs := observe(t, d, s); len(evs) != 1 || evs[0].Kind != KindDeleted || evs[0].NewStatus != "" {
+			t.Fatalf("events %+v, want one DELETED without a status", evs)
+		}
+	})
+}

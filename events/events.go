@@ -37,6 +37,10 @@ const (
 	KindBallInCourtChanged Kind = "BALL_IN_COURT_CHANGED"
 	// KindCreated: the item was first seen (no previous state).
 	KindCreated Kind = "CREATED"
+	// KindDeleted: the item was deleted (sent to Procore's recycle bin). A
+	// tombstone: PreviousStatus and NewStatus are the last status known (""
+	// when the gateway never saw the item), NewBallInCourt is empty.
+	KindDeleted Kind = "DELETED"
 )
 
 // Source says where a change was learned.
@@ -69,6 +73,11 @@ type Snapshot struct {
 	// CREATED event only then; otherwise it is a silent baseline, so a
 	// poller's first pass does not announce every existing item.
 	Created bool
+	// Deleted says the item was deleted (a webhook "delete" event, an entry
+	// of Procore's recycle bin). The differ publishes DELETED once per
+	// deletion, however many sources report it, and ignores later reports
+	// of the item's older, undeleted state.
+	Deleted bool
 }
 
 // Event is one published transition.
@@ -107,11 +116,14 @@ type Observer interface {
 
 // Filter selects events for a subscriber.
 type Filter struct {
-	Conn      string     // required: a subscriber only ever sees its connection's events
-	ProjectID int64      // 0 = every project
-	ItemKinds []ItemKind // empty = every kind
-	Kinds     []Kind     // empty = every kind
-	ItemID    int64      // 0 = every item
+	Conn      string // required: a subscriber only ever sees its connection's events
+	ProjectID int64  // 0 = every project
+	// ProjectIDs, when not empty, admits only events of these projects (on
+	// top of ProjectID).
+	ProjectIDs []int64
+	ItemKinds  []ItemKind // empty = every kind
+	Kinds      []Kind     // empty = every kind
+	ItemID     int64      // 0 = every item
 }
 
 // Match reports whether e passes f.
@@ -120,6 +132,9 @@ func (f Filter) Match(e Event) bool {
 		return false
 	}
 	if f.ProjectID != 0 && e.ProjectID != f.ProjectID {
+		return false
+	}
+	if len(f.ProjectIDs) > 0 && !contains(f.ProjectIDs, e.ProjectID) {
 		return false
 	}
 	if f.ItemID != 0 && e.ItemID != f.ItemID {
@@ -176,3 +191,34 @@ type Subscription struct {
 // ErrSlowSubscriber ends a subscription whose reader fell behind its buffer;
 // it is dropped rather than allowed to block other subscribers.
 var ErrSlowSubscriber = errors.New("subscriber too slow: dropped")
+
+// ChangeLog is a Bus whose retained events can be read back in pages: the
+// changes feed a BI sync reads (Query.changes). Both buses implement it.
+type ChangeLog interface {
+	// ReadPage returns up to limit events of f.Conn matching f that follow
+	// cursor after, oldest first, scanning at most scan retained events
+	// (matching or not) so that a narrow filter cannot make one call walk
+	// the whole log.
+	//
+	// after == "" reads nothing and returns the log's current end as
+	// Page.End: a watermark to take before a full sync. A malformed cursor
+	// is ErrBadCursor; a cursor after which events may have been dropped
+	// (older than the retention window, or from another bus instance) is
+	// ErrCursorExpired: the client must sync fully again.
+	ReadPage(ctx context.Context, f Filter, after string, limit, scan int) (Page, error)
+}
+
+// Page is one page of the change log.
+type Page struct {
+	// Events match the filter, in log order.
+	Events []Event
+	// End is the cursor to pass as after next time: the last event read
+	// (matching or not), or the log's end when More is false. Never "".
+	End string
+	// More is true when the log holds events after End already.
+	More bool
+}
+
+// ErrCursorExpired is the answer to a cursor after which the log may have
+// lost events (retention, a trimmed or restarted log).
+var ErrCursorExpired = errors.New("events: cursor expired: events after it are no longer retained")

@@ -32,3 +32,13 @@ func LiveFrom(ctx context.Context) *Live {
 	l, _ := ctx.Value(liveKey{}).(*Live)
 	return l
 }
+
+// LogOf returns l's Bus as a ChangeLog, false when l is nil or its bus
+// cannot be read in pages.
+func (l *Live) LogOf() (ChangeLog, bool) {
+	if l == nil {
+		return nil, false
+	}
+	cl, ok := l.Bus.(ChangeLog)
+	return cl, ok
+}

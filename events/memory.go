@@ -1,9 +1,11 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +71,7 @@ type MemoryBus struct {
 	mu       sync.Mutex
 	closed   bool
 	seq      uint64
+	dropped  uint64          // the newest seq trimmed away (0: none)
 	retained []retainedEvent // oldest first, seq ascending
 	subs     map[*memSub]struct{}
 }
@@ -176,6 +179,7 @@ func (b *MemoryBus) trimLocked(now time.Time) {
 		cut++
 	}
 	if cut > 0 {
+		b.dropped = b.retained[cut-1].seq
 		clear(b.retained[:cut])
 		b.retained = b.retained[cut:]
 	}
@@ -288,4 +292,56 @@ func (b *MemoryBus) Close() error {
 	}
 	b.retained = nil
 	return nil
+}
+
+var _ ChangeLog = (*MemoryBus)(nil)
+
+// ReadPage implements ChangeLog. A cursor of another bus instance (another
+// process, or before a restart) is ErrCursorExpired, as is one after which
+// events were trimmed (Retention, MaxRetained).
+func (b *MemoryBus) ReadPage(ctx context.Context, f Filter, after string, limit, scan int) (Page, error) {
+	if err := ctx.Err(); err != nil {
+		return Page{}, err
+	}
+	var from uint64
+	if after != "" {
+		seq, ours, err := b.parseCursor(after)
+		if err != nil {
+			return Page{}, err
+		}
+		if !ours {
+			return Page{}, ErrCursorExpired
+		}
+		from = seq
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Page{}, ErrClosed
+	}
+	b.trimLocked(b.opt.Now())
+	switch {
+	case after == "":
+		return Page{End: b.cursor(b.seq)}, nil
+	case from > b.seq:
+		return Page{}, fmt.Errorf("%w %q (ahead of this log)", ErrBadCursor, after)
+	case from < b.dropped:
+		return Page{}, ErrCursorExpired
+	}
+	i, _ := slices.BinarySearchFunc(b.retained, from+1, func(r retainedEvent, seq uint64) int { return cmp.Compare(r.seq, seq) })
+	p := Page{Events: []Event{}}
+	last := from
+	for scanned := 0; i < len(b.retained) && len(p.Events) < limit && scanned < scan; i, scanned = i+1, scanned+1 {
+		r := b.retained[i]
+		last = r.seq
+		if f.Match(r.e) {
+			p.Events = append(p.Events, r.e)
+		}
+	}
+	p.More = i < len(b.retained)
+	if !p.More {
+		last = b.seq
+	}
+	p.End = b.cursor(last)
+	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -237,7 +238,20 @@ func (p *Poller) poll(ctx context.Context) (int, error) {
 	total := 0
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.o.MaxConcurrency)
+	_, hasBin := p.conn.Procore.(adapter.RecycleBin)
 	for _, pid := range projects {
+		if hasBin && slices.Contains(p.o.Kinds, ItemRFI) {
+			g.Go(func() error {
+				n, err := p.pollRecycled(gctx, pid, ItemRFI)
+				mu.Lock()
+				total += n
+				mu.Unlock()
+				if err != nil && !adapter.IsNotFound(err) && adapter.ErrorCode(err) != adapter.CodeForbidden {
+					return fmt.Errorf("project %d %s recycle bin: %w", pid, ItemRFI, err)
+				}
+				return nil
+			})
+		}
 		for _, kind := range p.o.Kinds {
 			g.Go(func() error {
 				n, err := p.pollTool(gctx, pid, kind)
@@ -383,4 +397,67 @@ func (p *Poller) pollTool(ctx context.Context, projectID int64, kind ItemKind) (
 		}
 	}
 	return len(snaps), nil
+}
+
+// pollRecycled lists a project's recycle bin of one kind for items recycled
+// since its watermark and reports each as deleted (the differ publishes one
+// DELETED per item, however many sources report it). A project's first pass
+// only sets the watermark: what was deleted before the gateway watched is
+// not news.
+func (p *Poller) pollRecycled(ctx context.Context, projectID int64, kind ItemKind) (int, error) {
+	bin, ok := p.conn.Procore.(adapter.RecycleBin)
+	if !ok || kind != ItemRFI {
+		return 0, nil
+	}
+	key := p.markKey(projectID, kind+":recycle_bin")
+	var opt adapter.ListOptions
+	var mark time.Time
+	it, found, err := p.o.Store.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		if mark, err = time.Parse(time.RFC3339Nano, string(it.Value)); err != nil {
+			found = false
+		}
+	}
+	if found {
+		since := mark.Add(-p.o.Overlap)
+		opt.UpdatedSince = &since
+	}
+	listedAt := p.o.Now()
+	page, err := bin.RecycledRFIs(ctx, projectID, opt)
+	if err != nil {
+		return 0, err
+	}
+	next := mark
+	if !found {
+		next = listedAt.Add(-p.o.ClockSkew)
+	}
+	invalidated := false
+	for _, r := range page.Items {
+		s := RFISnapshot(p.conn.ID, r)
+		s.ProjectID, s.Deleted = projectID, true
+		if s.UpdatedAt.After(next) {
+			next = s.UpdatedAt
+		}
+		if !found {
+			continue // the first pass is a baseline
+		}
+		if p.o.Cache != nil && !invalidated {
+			invalidated = true
+			if err := p.o.Cache.Invalidate(ctx, p.conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
+				p.o.Logger.Warn("poller: cache invalidation failed", "err", err)
+			}
+		}
+		if _, err := p.o.Observer.Observe(ctx, s, SourcePoller); err != nil {
+			return 0, err // the watermark stays: the next poll reports it again
+		}
+	}
+	if !next.Equal(mark) || !found {
+		if err := p.o.Store.Set(ctx, key, []byte(next.UTC().Format(time.RFC3339Nano)), markTTL); err != nil {
+			return len(page.Items), err
+		}
+	}
+	return len(page.Items), nil
 }

@@ -654,3 +654,113 @@ func fromWirePeople(ws []wirePerson) []adapter.Person {
 	}
 	return out
 }
+
+var _ ChangeLog = (*RedisBus)(nil)
+
+// maxClockSkew is how far the gateway's clock may be from Redis's for the
+// change feed's end cursors (see ReadPage).
+const maxClockSkew = 5 * time.Minute
+
+// ReadPage implements ChangeLog on f.Conn's stream.
+//
+// An end cursor (the watermark, or the End of a page that reached the end of
+// the stream) is at least "<now-5min>-0" by the gateway's clock: every entry
+// added later gets an id after it (Redis ids follow Redis's clock, assumed
+// within 5 minutes of ours), and a client that keeps syncing holds a recent
+// cursor even when nothing happens.
+//
+// A cursor is expired when entries after it may have been trimmed: the
+// stream lost entries (entries-added > length), the cursor precedes the
+// first entry left, and either the cursor is older than Retention (the MINID
+// trim removes only entries older than that) or the stream is near MaxLen
+// (whose trim can remove younger ones). A cursor older than Retention of a
+// stream that is gone (it expires Retention after its last event or read) is
+// expired too. Reading refreshes the stream's expiry.
+func (b *RedisBus) ReadPage(ctx context.Context, f Filter, after string, limit, scan int) (Page, error) {
+	if f.Conn == "" {
+		return Page{}, errors.New("events: ReadPage: filter without a connection")
+	}
+	if after != "" && !validStreamID(after) {
+		return Page{}, fmt.Errorf("%w %q", ErrBadCursor, after)
+	}
+	now := b.o.Now()
+	floor := strconv.FormatInt(now.Add(-maxClockSkew).UnixMilli(), 10) + "-0"
+	oldest := uint64(max(now.Add(-b.o.Retention).UnixMilli(), 0))
+	afterMS, _, _ := parseStreamID(after)
+	latest := func(ids ...string) string {
+		m := ids[0]
+		for _, id := range ids[1:] {
+			if streamIDAfter(id, m) {
+				m = id
+			}
+		}
+		return m
+	}
+	key := b.StreamKey(f.Conn)
+	info, err := b.o.Client.XInfoStream(ctx, key).Result()
+	missing := err != nil && strings.Contains(err.Error(), "no such key")
+	if err != nil && !missing {
+		return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+	}
+	switch {
+	case missing && after != "" && afterMS < oldest:
+		return Page{}, ErrCursorExpired // the stream expired, and its events with it
+	case missing:
+		end := floor
+		if after != "" {
+			end = latest(after, floor)
+		}
+		return Page{Events: []Event{}, End: end}, nil
+	case after == "":
+		return Page{Events: []Event{}, End: latest(info.LastGeneratedID, floor)}, nil
+	}
+	if info.EntriesAdded > info.Length && streamIDAfter(info.LastGeneratedID, after) &&
+		(info.Length == 0 || streamIDAfter(info.FirstEntry.ID, after)) &&
+		(afterMS < oldest || info.Length >= b.o.MaxLen*9/10) {
+		return Page{}, ErrCursorExpired
+	}
+	if err := b.o.Client.PExpire(ctx, key, b.o.Retention).Err(); err != nil {
+		return Page{}, fmt.Errorf("events: refresh the event stream's expiry: %w", err)
+	}
+	p := Page{Events: []Event{}}
+	last, scanned := after, 0
+	for len(p.Events) < limit && scanned < scan {
+		n := min(512, scan-scanned)
+		msgs, err := b.o.Client.XRangeN(ctx, key, "("+last, "+", int64(n)).Result()
+		if err != nil {
+			return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+		}
+		for _, m := range msgs {
+			if len(p.Events) == limit {
+				p.More = true
+				break
+			}
+			last = m.ID
+			scanned++
+			if e, ok := b.decode(f.Conn, m); ok && f.Match(e) {
+				p.Events = append(p.Events, e)
+			}
+		}
+		if p.More {
+			break
+		}
+		if len(msgs) < n {
+			// The end of the stream now: every later entry gets an id after
+			// the last one generated when XINFO ran, and after the floor.
+			p.End = latest(last, info.LastGeneratedID, floor)
+			return p, nil
+		}
+	}
+	if !p.More {
+		// Stopped at limit or scan exactly: more may follow.
+		more, err := b.o.Client.XRangeN(ctx, key, "("+last, "+", 1).Result()
+		if err != nil {
+			return Page{}, fmt.Errorf("events: read the event stream: %w", err)
+		}
+		if p.More = len(more) > 0; !p.More {
+			last = latest(last, info.LastGeneratedID, floor)
+		}
+	}
+	p.End = last
+	return p, nil
+}

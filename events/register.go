@@ -40,7 +40,8 @@ type RegisterOptions struct {
 	Catalog func(ctx context.Context, companyID int64) ([]CatalogResource, error)
 	// Items to trigger on. Default WatchedItems.
 	Items []WatchedItem
-	// EventTypes to trigger on. Default create and update.
+	// EventTypes to trigger on. Default create, update and delete (delete
+	// feeds the DELETED tombstones of the change feed).
 	EventTypes []string
 }
 
@@ -93,7 +94,7 @@ func Register(ctx context.Context, api adapter.Webhooks, companyID int64, o Regi
 		o.Items = WatchedItems
 	}
 	if len(o.EventTypes) == 0 {
-		o.EventTypes = []string{"create", "update"}
+		o.EventTypes = []string{"create", "update", "delete"}
 	}
 	catalog, err := o.Catalog(ctx, companyID)
 	if err != nil {

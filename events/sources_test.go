@@ -224,7 +224,7 @@ func TestRegisterIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !first.CreatedHook || len(first.CreatedTriggers) != len(events.WatchedItems)*2 || !first.Hook.HasAuthorization ||
+	if !first.CreatedHook || len(first.CreatedTriggers) != len(events.WatchedItems)*3 || !first.Hook.HasAuthorization ||
 		len(first.Missing) != 0 {
 		t.Fatalf("first registration %+v", first)
 	}
@@ -263,9 +263,11 @@ func TestRegisterUsesTheSandboxCatalogNames(t *testing.T) {
 		names = append(names, tr.ResourceName+"/"+tr.EventType)
 	}
 	slices.Sort(names)
-	want := []string{"Punch Items/create", "Punch Items/update", "Purchase Order Contracts/create", "Purchase Order Contracts/update",
-		"RFIs/create", "RFIs/update", "Requisitions/create", "Requisitions/update", "Submittals/create", "Submittals/update",
-		"Work Order Contracts/create", "Work Order Contracts/update"}
+	want := []string{"Punch Items/create", "Punch Items/delete", "Punch Items/update",
+		"Purchase Order Contracts/create", "Purchase Order Contracts/delete", "Purchase Order Contracts/update",
+		"RFIs/create", "RFIs/delete", "RFIs/update", "Requisitions/create", "Requisitions/delete", "Requisitions/update",
+		"Submittals/create", "Submittals/delete", "Submittals/update",
+		"Work Order Contracts/create", "Work Order Contracts/delete", "Work Order Contracts/update"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("triggers %v\nwant %v", names, want)
 	}
@@ -360,7 +362,7 @@ func TestRegisterFollowsTheCatalog(t *testing.T) {
 
 	t.Run("PaymentApplicationsIsNeverTakenForSubcontractorInvoices", func(t *testing.T) {
 		reg, f := register(t, events.CatalogResource{Name: "RFIs"}, events.CatalogResource{Name: "Payment Applications"})
-		if got := triggers(f); !slices.Equal(got, []string{"RFIs/create", "RFIs/update"}) {
+		if got := triggers(f); !slices.Equal(got, []string{"RFIs/create", "RFIs/delete", "RFIs/update"}) {
 			t.Fatalf("triggers %v", got)
 		}
 		var missing []events.ItemKind
@@ -373,7 +375,7 @@ func TestRegisterFollowsTheCatalog(t *testing.T) {
 	})
 	t.Run("SubcontractorInvoicesNameIsUsedWhenTheCatalogHasIt", func(t *testing.T) {
 		reg, f := register(t, events.CatalogResource{Name: "subcontractor invoices"})
-		if got := triggers(f); !slices.Equal(got, []string{"subcontractor invoices/create", "subcontractor invoices/update"}) {
+		if got := triggers(f); !slices.Equal(got, []string{"subcontractor invoices/create", "subcontractor invoices/delete", "subcontractor invoices/update"}) {
 			t.Fatalf("triggers %v, want the catalog's spelling", got)
 		}
 		if got := reg.Resources[events.ItemInvoice]; !slices.Equal(got, []string{"subcontractor invoices"}) {
@@ -382,13 +384,13 @@ func TestRegisterFollowsTheCatalog(t *testing.T) {
 	})
 	t.Run("RequisitionsIsPreferred", func(t *testing.T) {
 		_, f := register(t, events.CatalogResource{Name: "Subcontractor Invoices"}, events.CatalogResource{Name: "Requisitions"})
-		if got := triggers(f); !slices.Equal(got, []string{"Requisitions/create", "Requisitions/update"}) {
+		if got := triggers(f); !slices.Equal(got, []string{"Requisitions/create", "Requisitions/delete", "Requisitions/update"}) {
 			t.Fatalf("triggers %v", got)
 		}
 	})
 	t.Run("EventTypesTheResourceDoesNotFireAreSkipped", func(t *testing.T) {
 		_, f := register(t, events.CatalogResource{Name: "Submittals", Except: []string{"create"}})
-		if got := triggers(f); !slices.Equal(got, []string{"Submittals/update"}) {
+		if got := triggers(f); !slices.Equal(got, []string{"Submittals/delete", "Submittals/update"}) {
 			t.Fatalf("triggers %v", got)
 		}
 	})

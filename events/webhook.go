@@ -254,8 +254,14 @@ func (h *WebhookHandler) process(ctx context.Context, d Delivery) error {
 		}
 	}
 	kind, ck, ok := itemOfResource(d.ResourceName)
-	if !ok || d.ProjectID == 0 || d.ResourceID == 0 || d.EventType == "delete" {
+	if !ok || d.ProjectID == 0 || d.ResourceID == 0 {
 		return nil
+	}
+	if d.EventType == "delete" {
+		// The item is gone (in the recycle bin): nothing to read; a tombstone.
+		_, err := h.o.Observer.Observe(ctx, Snapshot{Conn: conn.ID, ProjectID: d.ProjectID, ItemKind: kind,
+			ItemID: d.ResourceID, Deleted: true}, SourceWebhook)
+		return err
 	}
 	s, err := fetchSnapshot(ctx, conn.Procore, conn.ID, kind, ck, d.ProjectID, d.ResourceID)
 	switch {

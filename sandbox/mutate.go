@@ -17,7 +17,8 @@ import (
 //
 // Kinds and their settable fields (Set):
 //   - "rfi": status ("open"|"closed"|"draft"), ball_in_court_ids, ball_in_court_role,
-//     assignee_ids, rfi_manager_id, subject, due_date
+//     assignee_ids, rfi_manager_id, subject, due_date; or "recycled": true alone,
+//     which sends the RFI to the recycle bin (a "delete" webhook fires)
 //   - "submittal": status_id, ball_in_court_ids, title, due_date, and
 //     "respond": {"approver_id", "response_id", "comment"}
 //   - "invoice": status, invoice_number
@@ -127,6 +128,16 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		x := p.RFI(m.ID)
 		if x == nil {
 			return nil, notFoundError("rfi")
+		}
+		var recycled bool
+		if set.get("recycled", &recycled) && recycled {
+			if len(m.Set) != 1 {
+				return nil, bad("set.recycled goes alone")
+			}
+			s.recycle(p, x, c)
+			e := &enc{}
+			renderRFI(e, s.ds, p, x)
+			return e.b, nil
 		}
 		if v, ok := set.str("status"); ok {
 			switch v {

@@ -35,6 +35,8 @@ func (s *Server) routes() http.Handler {
 	api("GET /rest/v1.0/projects/{project_id}/rfis", s.listRFIs, std)
 	api("POST /rest/v1.0/projects/{project_id}/rfis", s.createRFI, std)
 	api("GET /rest/v1.0/projects/{project_id}/rfis/{id}", s.showRFI, std)
+	api("GET /rest/v1.0/projects/{project_id}/rfis/recycle_bin", s.listRecycledRFIs, std)
+	api("PATCH /rest/v1.0/projects/{project_id}/rfis/{id}/recycle", s.recycleRFI, std)
 	api("PATCH /rest/v1.0/projects/{project_id}/rfis/{id}", s.updateRFI, std)
 	api("POST /rest/v1.0/projects/{project_id}/rfis/{id}/replies", s.replyRFI, std)
 	api("PATCH /rest/v1.0/projects/{project_id}/rfis/{id}/advance_ball_in_court", s.advanceRFI, std)

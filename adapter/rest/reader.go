@@ -553,3 +553,16 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+var _ adapter.RecycleBin = (*Client)(nil)
+
+// RecycledRFIs implements adapter.RecycleBin: GET
+// /rest/v1.0/projects/{project_id}/rfis/recycle_bin, whose items are RFIs.
+func (c *Client) RecycledRFIs(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.RFI], error) {
+	if err := validID("project id", projectID); err != nil {
+		return adapter.Page[adapter.RFI]{}, err
+	}
+	s := listSpec{what: "list recycled RFIs", path: pathf("/rest/v1.0/projects/%d/rfis/recycle_bin", projectID), perPage: perPageDefault}
+	return list(ctx, c, s, opt, func(w wireRFI) int64 { return int64(w.ID) },
+		func(w wireRFI) adapter.RFI { return w.rfi(projectID) })
+}

@@ -275,3 +275,15 @@ func (p *Procore) UpdateInvoiceStatus(ctx context.Context, projectID, invoiceID 
 func (p *Procore) Upload(ctx context.Context, projectID int64, in_ adapter.UploadInput) (string, error) {
 	return in(p, projectID, func() (string, error) { return p.next.Upload(ctx, projectID, in_) })
 }
+
+var _ adapter.RecycleBin = (*Procore)(nil)
+
+// RecycledRFIs implements adapter.RecycleBin within the allowlist; NOT_FOUND
+// (as for a missing project) when the wrapped client has no recycle bin.
+func (p *Procore) RecycledRFIs(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.RFI], error) {
+	rb, ok := p.next.(adapter.RecycleBin)
+	if !ok {
+		return adapter.Page[adapter.RFI]{}, adapter.Errorf(adapter.CodeNotFound, "no recycle bin")
+	}
+	return in(p, projectID, func() (adapter.Page[adapter.RFI], error) { return rb.RecycledRFIs(ctx, projectID, opt) })
+}

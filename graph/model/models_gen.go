@@ -52,6 +52,44 @@ type BudgetColumn struct {
 	Value decimal.Decimal `json:"value"`
 }
 
+// One change of one item.
+type Change struct {
+	// This change's position in the log: `since` resumes after it.
+	Cursor string `json:"cursor"`
+	// What changed.
+	Kind ChangeKind `json:"kind"`
+	// The kind of item.
+	ItemKind ChangeItemKind `json:"itemKind"`
+	// The item's Procore id.
+	ItemID int64 `json:"itemId"`
+	// The item's project.
+	ProjectID int64 `json:"projectId"`
+	// The item's number and subject or title, for display (empty for a deletion of an item the gateway never saw).
+	Title string `json:"title"`
+	// The status before the change (SCREAMING_SNAKE, e.g. OPEN); null for CREATED or when unknown.
+	PreviousStatus *string `json:"previousStatus,omitempty"`
+	// The status after the change (for DELETED, the last one known); null when unknown.
+	Status *string `json:"status,omitempty"`
+	// Who had the ball before (empty for CREATED).
+	PreviousBallInCourt []adapter.User `json:"previousBallInCourt"`
+	// Who has the ball now (empty for DELETED).
+	BallInCourt []adapter.User `json:"ballInCourt"`
+	// When the change happened (the item's updated_at in Procore when known).
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+}
+
+// One page of the change feed.
+type ChangeConnection struct {
+	// The changes, oldest first.
+	Nodes []Change `json:"nodes"`
+	// Pass as `since` next time. Always set, even when `nodes` is empty, so a sync can store it as its watermark.
+	EndCursor string `json:"endCursor"`
+	// True when more changes follow `endCursor` already: ask again at once.
+	HasNextPage bool `json:"hasNextPage"`
+}
+
 // A change order connection.
 type ChangeOrderConnection struct {
 	// Edges with cursors.
@@ -610,6 +648,73 @@ func (e BallInCourtItemKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The kinds of item the change feed follows.
+type ChangeItemKind string
+
+const (
+	// An RFI.
+	ChangeItemKindRfi ChangeItemKind = "RFI"
+	// A submittal.
+	ChangeItemKindSubmittal ChangeItemKind = "SUBMITTAL"
+	// A punch item.
+	ChangeItemKindPunchItem ChangeItemKind = "PUNCH_ITEM"
+	// A subcontractor invoice (requisition).
+	ChangeItemKindInvoice ChangeItemKind = "INVOICE"
+	// A commitment (subcontract or purchase order).
+	ChangeItemKindCommitment ChangeItemKind = "COMMITMENT"
+)
+
+var AllChangeItemKind = []ChangeItemKind{
+	ChangeItemKindRfi,
+	ChangeItemKindSubmittal,
+	ChangeItemKindPunchItem,
+	ChangeItemKindInvoice,
+	ChangeItemKindCommitment,
+}
+
+func (e ChangeItemKind) IsValid() bool {
+	switch e {
+	case ChangeItemKindRfi, ChangeItemKindSubmittal, ChangeItemKindPunchItem, ChangeItemKindInvoice, ChangeItemKindCommitment:
+		return true
+	}
+	return false
+}
+
+func (e ChangeItemKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeItemKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeItemKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeItemKind", str)
+	}
+	return nil
+}
+
+func (e ChangeItemKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeItemKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeItemKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What changed.
 type ChangeKind string
 
@@ -620,17 +725,20 @@ const (
 	ChangeKindStatusChanged ChangeKind = "STATUS_CHANGED"
 	// The people who must act next changed.
 	ChangeKindBallInCourtChanged ChangeKind = "BALL_IN_COURT_CHANGED"
+	// The item was deleted (sent to Procore's recycle bin). A tombstone: status is the last one known, ballInCourt is empty.
+	ChangeKindDeleted ChangeKind = "DELETED"
 )
 
 var AllChangeKind = []ChangeKind{
 	ChangeKindCreated,
 	ChangeKindStatusChanged,
 	ChangeKindBallInCourtChanged,
+	ChangeKindDeleted,
 }
 
 func (e ChangeKind) IsValid() bool {
 	switch e {
-	case ChangeKindCreated, ChangeKindStatusChanged, ChangeKindBallInCourtChanged:
+	case ChangeKindCreated, ChangeKindStatusChanged, ChangeKindBallInCourtChanged, ChangeKindDeleted:
 		return true
 	}
 	return false

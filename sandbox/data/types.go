@@ -315,8 +315,11 @@ type Project struct {
 	UserIDs   []int64 // project directory, sorted
 	VendorIDs []int64 // project vendors, sorted
 
-	CostCodes      []*CostCode
-	RFIs           []*RFI
+	CostCodes []*CostCode
+	RFIs      []*RFI
+	// RecycledRFIs are RFIs sent to the recycle bin, in the order they were
+	// recycled: gone from RFIs (lists, reads), listed by the recycle bin.
+	RecycledRFIs   []*RFI
 	Submittals     []*Submittal
 	Commitments    []*Commitment // work order and purchase order contracts
 	ChangeOrders   []*ChangeOrder
