@@ -16,6 +16,7 @@ import (
 
 	"procoregraph/multipartsub"
 	"procoregraph/sandbox"
+	"procoregraph/sandbox/auth"
 	"procoregraph/sandbox/data"
 )
 
@@ -259,4 +260,89 @@ func (p multipartPart) transportErrorCode() string {
 	}
 	c, _ := p.Errors[0].Extensions["code"].(string)
 	return c
+}
+
+// TestSubscriptionToUnseenProjectIsNotFound: a subscription to a project that
+// does not exist, that an API key's allowlist leaves out, or that a person
+// signed in with Procore is not a member of is refused with NOT_FOUND on every
+// transport (graphql-ws, server-sent events, HTTP multipart) instead of being
+// accepted and never delivering. Each refusal costs at most one Procore call:
+// none for an allowlist, one project lookup for an unknown project (not
+// remembered: the next attempt looks again), and for a person one visibility
+// check that is then remembered for a minute, so the person's three refusals
+// cost one call together.
+func TestSubscriptionToUnseenProjectIsNotFound(t *testing.T) {
+	node := requireNodePackages(t, subscriptionPackages...)
+	cfg := sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 3}}
+	person := pickSignInUser(t, cfg)
+	cfg.ExtraUsers = []auth.WebUser{person.webUser}
+	sb, env := startSandbox(t, cfg)
+	env = sessionEnv(env)
+	var a, b string
+	sb.ReadDataset(func(d *data.Dataset) { a, b = id64(d.Projects[0].ID), id64(d.Projects[1].ID) })
+	const allowKey = "pgk_allowAllowAllowAllowAllowAllowAllowAllowA0"
+	env["API_KEYS"] += ";" + apiKeyEntry("field-app", "read,subscribe", a, allowKey)
+	g := startGateway(t, env)
+	personToken := signInForToken(t, g, sb.URL, person.email, person.password)
+
+	const sub = `subscription($p: ID) { rfiChanged(projectId: $p) { cursor } }`
+	for _, c := range []struct {
+		name, token, project string
+	}{
+		{"ProjectThatDoesNotExist", testAPIKey, "7999999901"},
+		{"ProjectOutsideTheKeysAllowlist", allowKey, b},
+		{"ProjectThePersonIsNotAMemberOf", personToken, person.hidden[0]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sb.ResetStats()
+			vars := map[string]any{"p": c.project}
+			codes := map[string]string{}
+			calls := map[string]int64{}
+			counted := func(tr string) {
+				calls[tr] = sb.Stats().Total
+				sb.ResetStats()
+			}
+
+			ws := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": wsURL(g), "query": sub, "variables": vars,
+				"connectionParams": map[string]any{"Authorization": "Bearer " + c.token}}))
+			l := ws.await(t, 15*time.Second, "next", "connected")
+			var r gqlResponse
+			_ = json.Unmarshal(l.Payload, &r)
+			codes["graphql-ws"] = firstCode(r)
+			ws.await(t, 10*time.Second, "complete")
+			counted("graphql-ws")
+
+			sse := subscribeSSEAs(t, g.URL+"/graphql", c.token, sub, vars)
+			select {
+			case ev := <-sse.events:
+				r = gqlResponse{}
+				_ = json.Unmarshal(ev, &r)
+				codes["sse"] = firstCode(r)
+			case <-time.After(15 * time.Second):
+				t.Fatal("no SSE answer")
+			}
+			counted("sse")
+
+			mp := openMultipart(t, g, c.token, sub, vars)
+			p := mp.next(t, 15*time.Second)
+			if p.Payload != nil {
+				codes["multipart"] = firstCode(*p.Payload)
+			}
+			mp.end(t, 10*time.Second)
+			counted("multipart")
+
+			for _, tr := range []string{"graphql-ws", "sse", "multipart"} {
+				if codes[tr] != "NOT_FOUND" {
+					t.Errorf("%s: code %q, want NOT_FOUND (all: %v)", tr, codes[tr], codes)
+				}
+				if calls[tr] > 1 {
+					t.Errorf("%s: %d Procore calls for a refused subscription, want at most 1 (all: %v)", tr, calls[tr], calls)
+				}
+			}
+			if c.token == personToken && calls["graphql-ws"]+calls["sse"]+calls["multipart"] > 1 {
+				t.Errorf("Procore calls %v: the person's visibility check is remembered, want at most 1 together", calls)
+			}
+			t.Logf("Procore calls per refusal: %v", calls)
+		})
+	}
 }
