@@ -169,7 +169,10 @@ type multipartPart struct {
 }
 
 // openMultipart subscribes over HTTP multipart and reads the stream with
-// mime/multipart. token as for postMultipart.
+// mime/multipart. token as for postMultipart. mime/multipart returns a part
+// only once the bytes after its closing boundary arrive (the next part, or
+// the final "--"), so it suits checks of what a stream ends with; the exact
+// timing of parts is checked in package multipartsub.
 func openMultipart(t *testing.T, g *gatewayProc, token, query string, vars map[string]any) *multipartStream {
 	t.Helper()
 	resp := postMultipart(t, g, token, query, vars)
