@@ -97,20 +97,12 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 	go router.Run()
 	t.Cleanup(func() { _ = router.Stop() })
 
-	page := b.MustPage("").Timeout(60 * time.Second)
-	if err := page.Navigate(g.URL + "/"); err != nil {
-		t.Fatal(err)
-	}
-	page.MustWaitLoad()
-	// GraphiQL keeps its editors in localStorage: put the query and the
-	// credential there, then load the page again.
 	query := `{ projects(first: 2) { nodes { id name } } }`
 	headers := `{"Authorization": "` + g.bearer() + `"}`
 	if g.bearer() == "" {
 		headers = `{}`
 	}
-	page.MustEval(`(q, h) => { localStorage.setItem('graphiql:query', q); localStorage.setItem('graphiql:headers', h); }`, query, headers)
-	page.MustReload().MustWaitLoad()
+	page := openGraphiQL(t, b, g, query, "projects", headers)
 	page.MustElement(".graphiql-execute-button").MustClick()
 	got := waitText(t, page, ".result-window", func(s string) bool { return strings.Contains(s, name) })
 	if !strings.Contains(got, `"projects"`) {
@@ -129,6 +121,26 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 	t.Logf("requests, all to the gateway: %d", len(served))
 }
 
+// openGraphiQL opens the gateway's GraphiQL with query and headers in its
+// editors (waiting until the query editor shows field). GraphiQL reads them from localStorage (and keeps tabs there once
+// it ran), so they are stored from another page of the same origin (an
+// asset) before GraphiQL first loads.
+func openGraphiQL(t *testing.T, b *rod.Browser, g *gatewayProc, query, field, headers string) *rod.Page {
+	t.Helper()
+	page := b.MustPage("").Timeout(60 * time.Second)
+	if err := page.Navigate(g.URL + graphiql.Assets()[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	page.MustWaitLoad()
+	page.MustEval(`(q, h) => { localStorage.clear(); localStorage.setItem('graphiql:query', q); localStorage.setItem('graphiql:headers', h); }`, query, headers)
+	if err := page.Navigate(g.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	page.MustWaitLoad()
+	waitText(t, page, ".graphiql-query-editor", func(s string) bool { return strings.Contains(s, field) })
+	return page
+}
+
 // fetch GETs url and returns its status and body.
 func fetch(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -139,4 +151,51 @@ func fetch(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestGraphiQLSubscribesOffline: as in the no-credential demo (ANONYMOUS=
+// service), GraphiQL loaded offline in real Chromium subscribes to
+// ballInCourtChanged over graphql-ws, and a ball moved in the sandbox
+// appears in its result pane.
+func TestGraphiQLSubscribesOffline(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 6},
+		WebhookMinBackoff: 50 * time.Millisecond})
+	env["WEBHOOK_AUTHORIZATION"] = webhookSecret
+	env["ANONYMOUS"] = "service"
+	g := startGateway(t, env, "-register-webhooks")
+	project, rfis, users := pickRFIs(t, sb, 1)
+	gw, _ := url.Parse(g.URL)
+
+	b := startChromium(t)
+	router := b.HijackRequests()
+	var mu sync.Mutex
+	var blocked []string
+	router.MustAdd("*", func(h *rod.Hijack) {
+		if u := h.Request.URL(); u.Host != gw.Host {
+			mu.Lock()
+			blocked = append(blocked, u.String())
+			mu.Unlock()
+			h.Response.Fail(proto.NetworkErrorReasonInternetDisconnected)
+			return
+		}
+		h.ContinueRequest(&proto.FetchContinueRequest{})
+	})
+	go router.Run()
+	t.Cleanup(func() { _ = router.Stop() })
+
+	query := `subscription { ballInCourtChanged(projectId: "` + id64(project) + `") { itemId ballInCourt { id } } }`
+	page := openGraphiQL(t, b, g, query, "ballInCourtChanged", `{}`)
+	page.MustElement(".graphiql-execute-button").MustClick()
+	waitActive(t, g, 1)
+	to := otherUser(t, users, ballInCourtOf(sb, project, rfis[0]))
+	moveBall(t, sb, project, rfis[0], to)
+	got := waitText(t, page, ".result-window", func(s string) bool { return strings.Contains(s, id64(rfis[0])) })
+	if !strings.Contains(got, id64(to)) {
+		t.Fatalf("result pane %s, want the ball in %d's court", got, to)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(blocked) > 0 {
+		t.Fatalf("GraphiQL asked for other hosts: %v", blocked)
+	}
 }
