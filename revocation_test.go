@@ -87,8 +87,9 @@ func signInForToken(t *testing.T, g *gatewayProc, sbURL, email, password string)
 // TestRevokedSessionsStreamsCloseOnAnotherReplica: two replicas share Redis.
 // A person's session — signed in with Procore, or a headless browser session
 // from createSession — has a subscription open on replica B over
-// server-sent events and one over graphql-ws; revoking the session on
-// replica A (POST /auth/logout, revokeSession) ends both on B at once. The
+// server-sent events, one over graphql-ws and one over HTTP multipart;
+// revoking the session on replica A (POST /auth/logout, revokeSession) ends
+// all three on B at once (the multipart one with an UNAUTHENTICATED part). The
 // replicas' periodic re-check runs only every 30 s, so streams that end
 // within the wait were ended by the revocation itself (the test fails when
 // replicas do not announce revocations).
@@ -147,7 +148,8 @@ func TestRevokedSessionsStreamsCloseOnAnotherReplica(t *testing.T) {
 			ws := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": wsURL(b), "query": sub,
 				"connectionParams": map[string]any{"Authorization": "Bearer " + token}}))
 			ws.await(t, 10*time.Second, "connected")
-			waitActive(t, b, 2)
+			mp := openMultipart(t, b, token, sub, nil)
+			waitActive(t, b, 3)
 
 			start := time.Now()
 			kind.revoke(t, token)
@@ -166,6 +168,10 @@ func TestRevokedSessionsStreamsCloseOnAnotherReplica(t *testing.T) {
 			sseClosed := time.Since(start)
 			ws.await(t, 10*time.Second, "closed", "error")
 			wsClosed := time.Since(start)
+			if p := mp.next(t, 10*time.Second); p.transportErrorCode() != "UNAUTHENTICATED" {
+				t.Fatalf("the multipart stream's last part %+v, want an UNAUTHENTICATED transport error", p)
+			}
+			mp.end(t, 10*time.Second)
 			t.Logf("revoked on A; on B the SSE stream ended after %s and the websocket after %s",
 				sseClosed.Round(time.Millisecond), wsClosed.Round(time.Millisecond))
 			waitActive(t, b, 0)

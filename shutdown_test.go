@@ -22,11 +22,11 @@ import (
 
 // TestGracefulShutdown stops a gateway (the path SIGTERM takes: run's
 // context ends) while a query and a mutation wait for Procore (the sandbox
-// holds its answers' bodies), a graphql-ws subscription and an SSE subscription are open
+// holds its answers' bodies), a graphql-ws, an SSE and a multipart subscription are open
 // and the gateway's poller holds its lock in Redis. During the drain /readyz
 // answers 503 while /healthz answers 200; then the listener closes, the
-// websocket closes with 1012 (Service Restart) and the SSE stream ends
-// cleanly; the query and the mutation, released, complete with 200 and their
+// websocket closes with 1012 (Service Restart), the SSE stream ends
+// cleanly and the multipart stream ends with a SERVICE_RESTART part; the query and the mutation, released, complete with 200 and their
 // data (the RFI is created in Procore); run returns
 // nil and the poller's lock is gone from Redis.
 func TestGracefulShutdown(t *testing.T) {
@@ -55,7 +55,8 @@ func TestGracefulShutdown(t *testing.T) {
 	ws := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{"url": wsURL(g), "query": bicSubscription, "variables": vars}))
 	ws.await(t, 15*time.Second, "connected")
 	sse := openSSE(t, g, bicSubscription, vars)
-	waitActive(t, g, 2)
+	mp := openMultipart(t, g, "", bicSubscription, vars)
+	waitActive(t, g, 3)
 
 	sb.SetFaults(sandbox.Faults{StallBody: true}) // Procore answers slowly
 	type answer struct {
@@ -111,6 +112,10 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the SSE stream was still open 30s into the drain")
 	}
+	if p := mp.next(t, 30*time.Second); p.transportErrorCode() != gateway.CodeServiceRestart {
+		t.Fatalf("the multipart stream's last part %+v, want a %s transport error", p, gateway.CodeServiceRestart)
+	}
+	mp.end(t, 10*time.Second)
 
 	sb.SetFaults(sandbox.Faults{}) // Procore finishes the answer
 	var a answer

@@ -12,10 +12,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"procoregraph/adapter"
 	"procoregraph/loaders"
+	"procoregraph/multipartsub"
 	"procoregraph/principal"
+	"procoregraph/streams"
 	"procoregraph/tenant"
 )
 
@@ -31,6 +34,10 @@ type WebsocketOptions struct {
 	// InitTimeout bounds the wait for connection_init (then close 4408).
 	// Default 10 s.
 	InitTimeout time.Duration
+	// MultipartHeartbeat is the interval of the `{}` heartbeat parts of
+	// multipart subscriptions (package multipartsub). Default 5 s, Apollo
+	// Router's.
+	MultipartHeartbeat time.Duration
 	// OriginPatterns are the browser origins allowed besides the request's
 	// own host (coder/websocket AcceptOptions). Default none: same origin,
 	// and clients that send no Origin (Node, curl).
@@ -59,11 +66,14 @@ const (
 )
 
 // addSubscriptionTransports adds server-sent events (graphql-sse distinct
-// connections mode; it must come before POST, which would otherwise take the
-// request) and websockets (graphql-transport-ws and the legacy graphql-ws).
+// connections mode) and multipart HTTP (Apollo's subscription protocol), both
+// of which must come before POST, which would otherwise take the request, and
+// websockets (graphql-transport-ws and the legacy graphql-ws).
 func addSubscriptionTransports(srv *handler.Server, d Deps) {
 	o := d.Websocket.withDefaults()
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: o.KeepAlive})
+	srv.AddTransport(multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
+		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)})
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: o.KeepAlive,
 		PingPongInterval:      o.PingPong,
@@ -191,10 +201,32 @@ func websocketImplementation(o WebsocketOptions, stopping context.Context) trans
 	return restartingWebsockets{next: impl, stopping: stopping}
 }
 
-// isStream reports whether r opens a long-lived stream: a websocket or
-// server-sent events.
+// isStream reports whether r opens a long-lived stream: a websocket,
+// server-sent events or a multipart subscription.
 func isStream(r *http.Request) bool {
-	return isWebsocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return isWebsocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || multipartsub.Accepts(r)
+}
+
+// CodeServiceRestart is the extensions.code of the transport error that ends
+// a multipart subscription when the gateway shuts down (the websocket's 1012):
+// subscribe again, through the load balancer, with after: the last cursor.
+const CodeServiceRestart = "SERVICE_RESTART"
+
+// streamEnded says why a multipart subscription's stream ended under it: its
+// session was revoked (UNAUTHENTICATED) or the gateway shuts down
+// (SERVICE_RESTART). A client that went away needs no answer.
+func streamEnded(d Deps) func(ctx context.Context) *gqlerror.Error {
+	return func(ctx context.Context) *gqlerror.Error {
+		switch {
+		case errors.Is(context.Cause(ctx), streams.ErrRevoked):
+			return &gqlerror.Error{Message: "the session was revoked",
+				Extensions: map[string]any{"code": string(adapter.CodeUnauthenticated)}}
+		case d.Stopping != nil && d.Stopping.Err() != nil:
+			return &gqlerror.Error{Message: "the gateway is restarting: subscribe again with after: the last cursor you received",
+				Extensions: map[string]any{"code": CodeServiceRestart}}
+		}
+		return nil
+	}
 }
 
 // endStreamsOnStop ties a stream's context to d.Stopping, so that shutting

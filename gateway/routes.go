@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"procoregraph/graphiql"
 	"procoregraph/limits"
 	"procoregraph/persisted"
 )
@@ -15,7 +15,12 @@ import (
 func routes(d Deps, gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	if !d.NoGraphiQL {
-		mux.Handle("GET /{$}", playground.Handler("procoregraph", "/graphql"))
+		// GraphiQL and its scripts come from the binary: it works offline.
+		if gi, err := graphiql.New("procoregraph", "/graphql"); err != nil {
+			d.Logger.Error("graphiql: embedded assets unreadable; no GraphiQL at /", "err", err)
+		} else {
+			gi.Register(mux)
+		}
 	}
 	mux.Handle("/graphql", withSyncHeaders(withRequestState(d, withRateLimit(d, limits.Body(d.MaxBody,
 		persisted.DocumentIDs(capAnswer(d, withResponseCache(d.ResponseCache, withMutations(d, legacyJSONStatus(gql))))))))))

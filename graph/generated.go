@@ -6436,8 +6436,10 @@ received. Events published since then are replayed first (within the
 retention window, 24 h by default with Redis, 1 h in memory), then new ones
 follow. Without ` + "`" + `after` + "`" + `, only events from now on are delivered. Transports:
 graphql-transport-ws (the ` + "`" + `graphql-ws` + "`" + ` client), the legacy ` + "`" + `graphql-ws` + "`" + `
-subprotocol, and server-sent events (graphql-sse, distinct connections mode)
-on ` + "`" + `/graphql` + "`" + `.
+subprotocol, server-sent events (graphql-sse, distinct connections mode) and
+HTTP multipart (Apollo's subscription protocol, Apollo Client's ` + "`" + `HttpLink` + "`" + `)
+on ` + "`" + `/graphql` + "`" + `. A ` + "`" + `projectId` + "`" + ` that does not exist or that the credential
+cannot see is refused with NOT_FOUND.
 """
 type Subscription {
   "Fires when the people who must act next on an RFI, a submittal or a punch item change."
@@ -33730,11 +33732,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -522,8 +522,10 @@ type SubmittalWorkflowStep struct {
 // retention window, 24 h by default with Redis, 1 h in memory), then new ones
 // follow. Without `after`, only events from now on are delivered. Transports:
 // graphql-transport-ws (the `graphql-ws` client), the legacy `graphql-ws`
-// subprotocol, and server-sent events (graphql-sse, distinct connections mode)
-// on `/graphql`.
+// subprotocol, server-sent events (graphql-sse, distinct connections mode) and
+// HTTP multipart (Apollo's subscription protocol, Apollo Client's `HttpLink`)
+// on `/graphql`. A `projectId` that does not exist or that the credential
+// cannot see is refused with NOT_FOUND.
 type Subscription struct {
 }
 
