@@ -116,6 +116,25 @@ type ComplexityRoot struct {
 		Rows        func(childComplexity int) int
 	}
 
+	BulkExport struct {
+		CompletedAt  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ErrorCode    func(childComplexity int) int
+		ErrorMessage func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		FileSize     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		ObjectCount  func(childComplexity int) int
+		Query        func(childComplexity int) int
+		Status       func(childComplexity int) int
+		URL          func(childComplexity int) int
+	}
+
+	CancelBulkExportPayload struct {
+		BulkExport func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ChangeOrder struct {
 		CommitmentID func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
@@ -384,6 +403,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AdvanceRFIBallInCourt       func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
+		CancelBulkExport            func(childComplexity int, id int64) int
 		CloseRfi                    func(childComplexity int, input mutate.CloseRFIInput) int
 		CreateCommitment            func(childComplexity int, input mutate.CreateCommitmentInput) int
 		CreateCommitmentChangeOrder func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
@@ -397,6 +417,7 @@ type ComplexityRoot struct {
 		ReplyToRfi                  func(childComplexity int, input mutate.ReplyToRFIInput) int
 		RespondToSubmittal          func(childComplexity int, input mutate.RespondToSubmittalInput) int
 		RevokeSession               func(childComplexity int, input *model.SessionTokenInput) int
+		StartBulkExport             func(childComplexity int, input model.StartBulkExportInput) int
 		UpdateCommitmentStatus      func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
 		UpdateInvoiceStatus         func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
 		UpdateSubmittalStatus       func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
@@ -524,6 +545,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		BulkExport         func(childComplexity int, id int64) int
 		Companies          func(childComplexity int) int
 		ProcoreRateLimit   func(childComplexity int) int
 		Project            func(childComplexity int, id int64) int
@@ -628,6 +650,11 @@ type ComplexityRoot struct {
 
 	SessionPayload struct {
 		Session    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	StartBulkExportPayload struct {
+		BulkExport func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -882,6 +909,8 @@ type MutationResolver interface {
 	CreateInvoice(ctx context.Context, input mutate.CreateInvoiceInput) (*mutate.CreateInvoicePayload, error)
 	UpdateInvoiceStatus(ctx context.Context, input mutate.UpdateInvoiceStatusInput) (*mutate.UpdateInvoiceStatusPayload, error)
 	UploadAttachment(ctx context.Context, input mutate.UploadAttachmentInput) (*mutate.UploadAttachmentPayload, error)
+	StartBulkExport(ctx context.Context, input model.StartBulkExportInput) (*model.StartBulkExportPayload, error)
+	CancelBulkExport(ctx context.Context, id int64) (*model.CancelBulkExportPayload, error)
 	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
@@ -908,6 +937,7 @@ type QueryResolver interface {
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
+	BulkExport(ctx context.Context, id int64) (*model.BulkExport, error)
 	SubmittalStatuses(ctx context.Context) ([]adapter.SubmittalStatus, error)
 	SubmittalResponses(ctx context.Context, projectID int64) ([]adapter.SubmittalResponse, error)
 }
@@ -1190,6 +1220,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BudgetView.Rows(childComplexity), true
+
+	case "BulkExport.completedAt":
+		if e.ComplexityRoot.BulkExport.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.CompletedAt(childComplexity), true
+	case "BulkExport.createdAt":
+		if e.ComplexityRoot.BulkExport.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.CreatedAt(childComplexity), true
+	case "BulkExport.errorCode":
+		if e.ComplexityRoot.BulkExport.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ErrorCode(childComplexity), true
+	case "BulkExport.errorMessage":
+		if e.ComplexityRoot.BulkExport.ErrorMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ErrorMessage(childComplexity), true
+	case "BulkExport.expiresAt":
+		if e.ComplexityRoot.BulkExport.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ExpiresAt(childComplexity), true
+	case "BulkExport.fileSize":
+		if e.ComplexityRoot.BulkExport.FileSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.FileSize(childComplexity), true
+	case "BulkExport.id":
+		if e.ComplexityRoot.BulkExport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ID(childComplexity), true
+	case "BulkExport.objectCount":
+		if e.ComplexityRoot.BulkExport.ObjectCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ObjectCount(childComplexity), true
+	case "BulkExport.query":
+		if e.ComplexityRoot.BulkExport.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.Query(childComplexity), true
+	case "BulkExport.status":
+		if e.ComplexityRoot.BulkExport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.Status(childComplexity), true
+	case "BulkExport.url":
+		if e.ComplexityRoot.BulkExport.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.URL(childComplexity), true
+
+	case "CancelBulkExportPayload.bulkExport":
+		if e.ComplexityRoot.CancelBulkExportPayload.BulkExport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelBulkExportPayload.BulkExport(childComplexity), true
+	case "CancelBulkExportPayload.userErrors":
+		if e.ComplexityRoot.CancelBulkExportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelBulkExportPayload.UserErrors(childComplexity), true
 
 	case "ChangeOrder.commitmentId":
 		if e.ComplexityRoot.ChangeOrder.CommitmentID == nil {
@@ -2348,6 +2458,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AdvanceRFIBallInCourt(childComplexity, args["input"].(mutate.AdvanceRFIBallInCourtInput)), true
+	case "Mutation.cancelBulkExport":
+		if e.ComplexityRoot.Mutation.CancelBulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelBulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelBulkExport(childComplexity, args["id"].(int64)), true
 	case "Mutation.closeRFI":
 		if e.ComplexityRoot.Mutation.CloseRfi == nil {
 			break
@@ -2491,6 +2612,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(*model.SessionTokenInput)), true
+	case "Mutation.startBulkExport":
+		if e.ComplexityRoot.Mutation.StartBulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startBulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartBulkExport(childComplexity, args["input"].(model.StartBulkExportInput)), true
 	case "Mutation.updateCommitmentStatus":
 		if e.ComplexityRoot.Mutation.UpdateCommitmentStatus == nil {
 			break
@@ -3107,6 +3239,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PunchItemEdge.Node(childComplexity), true
 
+	case "Query.bulkExport":
+		if e.ComplexityRoot.Query.BulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_bulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BulkExport(childComplexity, args["id"].(int64)), true
 	case "Query.companies":
 		if e.ComplexityRoot.Query.Companies == nil {
 			break
@@ -3571,6 +3714,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionPayload.UserErrors(childComplexity), true
+
+	case "StartBulkExportPayload.bulkExport":
+		if e.ComplexityRoot.StartBulkExportPayload.BulkExport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartBulkExportPayload.BulkExport(childComplexity), true
+	case "StartBulkExportPayload.userErrors":
+		if e.ComplexityRoot.StartBulkExportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartBulkExportPayload.UserErrors(childComplexity), true
 
 	case "Submittal.ballInCourt":
 		if e.ComplexityRoot.Submittal.BallInCourt == nil {
@@ -4306,6 +4462,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RespondToSubmittalInput", ec.unmarshalInputRespondToSubmittalInput),
 			graphql.NewInputUnmarshaler("SessionMFAInput", ec.unmarshalInputSessionMFAInput),
 			graphql.NewInputUnmarshaler("SessionTokenInput", ec.unmarshalInputSessionTokenInput),
+			graphql.NewInputUnmarshaler("StartBulkExportInput", ec.unmarshalInputStartBulkExportInput),
 			graphql.NewInputUnmarshaler("SubmittalByIDsInput", ec.unmarshalInputSubmittalByIDsInput),
 			graphql.NewInputUnmarshaler("SubmittalWorkflowStepInput", ec.unmarshalInputSubmittalWorkflowStepInput),
 			graphql.NewInputUnmarshaler("UpdateCommitmentStatusInput", ec.unmarshalInputUpdateCommitmentStatusInput),
@@ -4407,6 +4564,111 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/bulk.graphqls", Input: `extend type Query {
+  """
+  A bulk export started by this caller (the same API key, person or token on
+  the same connection); null when it does not exist, has expired, or belongs
+  to someone else.
+  """
+  bulkExport(id: ID!): BulkExport
+}
+
+extend type Mutation {
+  """
+  Starts reading a query over every page of its connections in the background
+  (like Shopify's bulkOperationRunQuery), within the Procore budget, into a
+  gzip-compressed JSON Lines file; poll ` + "`" + `bulkExport(id)` + "`" + ` for its status and
+  download URL. The query's one root field must be a connection (such as
+  ` + "`" + `projects` + "`" + `); connections nested directly in its nodes (such as ` + "`" + `rfis` + "`" + `,
+  ` + "`" + `submittals` + "`" + `) are read to their end too, one row a node, joined by
+  ` + "`" + `__parentId` + "`" + `. Needs the read scope. One running export per caller:
+  another start gets the userError IN_PROGRESS; BUSY when the gateway runs or
+  keeps its maximum of exports; INVALID_VALUE when the query does not fit
+  (the message says why).
+  """
+  startBulkExport(input: StartBulkExportInput!): StartBulkExportPayload!
+  "Cancels this caller's running export; a finished one is returned as it is. NOT_FOUND userError when there is no such export of this caller."
+  cancelBulkExport(id: ID!): CancelBulkExportPayload!
+}
+
+"Input of ` + "`" + `startBulkExport` + "`" + `."
+input StartBulkExportInput {
+  "The query: one operation, one root connection field; at most 64 KiB, and within the gateway's depth and alias limits."
+  query: String!
+  "Values of the query's variables."
+  variables: JSON
+}
+
+"Any JSON value (an object of variable values)."
+scalar JSON @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc8259")
+
+"Result of ` + "`" + `startBulkExport` + "`" + `."
+type StartBulkExportPayload {
+  "The export, RUNNING; null when refused."
+  bulkExport: BulkExport
+  "Why the export was refused (codes IN_PROGRESS, BUSY, INVALID_VALUE); empty on success."
+  userErrors: [UserError!]!
+}
+
+"Result of ` + "`" + `cancelBulkExport` + "`" + `."
+type CancelBulkExportPayload {
+  "The export as it is now; null when not found."
+  bulkExport: BulkExport
+  "NOT_FOUND when this caller has no such export; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Where a bulk export is."
+enum BulkExportStatus {
+  "Accepted, not started yet."
+  CREATED
+  "Reading pages."
+  RUNNING
+  "Every page read; the file can be downloaded from ` + "`" + `url` + "`" + `."
+  COMPLETED
+  "Stopped by an error (` + "`" + `errorCode` + "`" + `, ` + "`" + `errorMessage` + "`" + `); no file."
+  FAILED
+  "Canceled by its caller or by the gateway's shutdown (` + "`" + `errorCode` + "`" + ` SHUTDOWN); no file."
+  CANCELED
+}
+
+"""
+A bulk export. Its file has one JSON object a line, one line per node, keys
+sorted: ` + "`" + `__path` + "`" + ` names the node's connection by response keys
+(` + "`" + `projects` + "`" + `, ` + "`" + `projects.rfis` + "`" + `), ` + "`" + `__parentId` + "`" + ` is the id of the parent node of a
+nested row (absent on rows of the root connection), ` + "`" + `id` + "`" + ` is always present,
+and the other keys are the fields the query selected on the node. Parents
+come before their children.
+"""
+type BulkExport {
+  "The export's id."
+  id: ID!
+  "Status."
+  status: BulkExportStatus!
+  "The query it runs."
+  query: String!
+  "Rows (nodes) written so far."
+  objectCount: Int!
+  "Bytes of the compressed file written so far."
+  fileSize: Int!
+  "Why it failed: a GraphQL error code (e.g. UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN) or TOO_LARGE (the file outgrew the gateway's limit); SHUTDOWN when canceled by a shutdown."
+  errorCode: String
+  "What went wrong, for people."
+  errorMessage: String
+  "When it was started."
+  createdAt: DateTime!
+  "When it finished; null while it runs."
+  completedAt: DateTime
+  "When it (and its file) will be deleted; null while it runs."
+  expiresAt: DateTime
+  """
+  When COMPLETED: the file (gzip-compressed JSON Lines, a .jsonl.gz
+  download), at a URL signed until ` + "`" + `expiresAt` + "`" + ` that needs no other
+  credential; keep it secret. Null otherwise.
+  """
+  url: String
+}
+`, BuiltIn: false},
 	{Name: "../schema/common.graphqls", Input: `"gqlgen federation: generate a batch entity resolver."
 directive @entityResolver(multi: Boolean) on OBJECT
 
@@ -6574,6 +6836,44 @@ func (ec *executionContext) childFields_BudgetView(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type BudgetView", field.Name)
 }
 
+func (ec *executionContext) childFields_BulkExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BulkExport_id(ctx, field)
+	case "status":
+		return ec.fieldContext_BulkExport_status(ctx, field)
+	case "query":
+		return ec.fieldContext_BulkExport_query(ctx, field)
+	case "objectCount":
+		return ec.fieldContext_BulkExport_objectCount(ctx, field)
+	case "fileSize":
+		return ec.fieldContext_BulkExport_fileSize(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_BulkExport_errorCode(ctx, field)
+	case "errorMessage":
+		return ec.fieldContext_BulkExport_errorMessage(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BulkExport_createdAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_BulkExport_completedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BulkExport_expiresAt(ctx, field)
+	case "url":
+		return ec.fieldContext_BulkExport_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkExport", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelBulkExportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bulkExport":
+		return ec.fieldContext_CancelBulkExportPayload_bulkExport(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CancelBulkExportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelBulkExportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7516,6 +7816,16 @@ func (ec *executionContext) childFields_SessionPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SessionPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartBulkExportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bulkExport":
+		return ec.fieldContext_StartBulkExportPayload_bulkExport(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_StartBulkExportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartBulkExportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Submittal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8210,6 +8520,20 @@ func (ec *executionContext) field_Mutation_advanceRFIBallInCourt_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelBulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_closeRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8384,6 +8708,20 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (*model.SessionTokenInput, error) {
 			return ec.unmarshalOSessionTokenInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionTokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startBulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartBulkExportInput, error) {
+			return ec.unmarshalNStartBulkExportInput2procoregraphᚋgraphᚋmodelᚐStartBulkExportInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8787,6 +9125,20 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_bulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -10030,6 +10382,323 @@ func (ec *executionContext) fieldContext_BudgetView_rows(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BudgetRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BulkExport_id(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BulkExport_status(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BulkExportStatus) graphql.Marshaler {
+			return ec.marshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "BulkExportStatus")
+}
+
+func (ec *executionContext) _BulkExport_query(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_query(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Query, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_query(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_objectCount(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_objectCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_objectCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkExport_fileSize(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_fileSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_fileSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkExport_errorCode(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_errorMessage(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_errorMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_errorMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_url(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _CancelBulkExportPayload_bulkExport(ctx context.Context, field graphql.CollectedField, obj *model.CancelBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelBulkExportPayload_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BulkExport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelBulkExportPayload_bulkExport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelBulkExportPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CancelBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelBulkExportPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelBulkExportPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15391,6 +16060,94 @@ func (ec *executionContext) fieldContext_Mutation_uploadAttachment(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startBulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startBulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartBulkExport(ctx, fc.Args["input"].(model.StartBulkExportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartBulkExportPayload) graphql.Marshaler {
+			return ec.marshalNStartBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐStartBulkExportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startBulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartBulkExportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startBulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelBulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelBulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelBulkExport(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelBulkExportPayload) graphql.Marshaler {
+			return ec.marshalNCancelBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐCancelBulkExportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelBulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelBulkExportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelBulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18041,6 +18798,50 @@ func (ec *executionContext) fieldContext_Query_procoreRateLimit(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_bulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BulkExport(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_bulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_bulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_submittalStatuses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19969,6 +20770,70 @@ func (ec *executionContext) _SessionPayload_userErrors(ctx context.Context, fiel
 func (ec *executionContext) fieldContext_SessionPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartBulkExportPayload_bulkExport(ctx context.Context, field graphql.CollectedField, obj *model.StartBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartBulkExportPayload_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BulkExport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartBulkExportPayload_bulkExport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartBulkExportPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.StartBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartBulkExportPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartBulkExportPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartBulkExportPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -25498,6 +26363,55 @@ func UnmarshalSessionTokenInput(ctx context.Context, raw any) (model.SessionToke
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStartBulkExportInput(ctx context.Context, obj any) (model.StartBulkExportInput, error) {
+	var it model.StartBulkExportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"query", "variables"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "query":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("query"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Query = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartBulkExportInput unmarshals raw into the StartBulkExportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartBulkExportInput(ctx context.Context, raw any) (model.StartBulkExportInput, error) {
+	var out model.StartBulkExportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartBulkExportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmittalByIDsInput(ctx context.Context, obj any) (model.SubmittalByIDsInput, error) {
 	var it model.SubmittalByIDsInput
 	if obj == nil {
@@ -26377,6 +27291,127 @@ func (ec *executionContext) _BudgetView(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._BudgetView_rows(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bulkExportImplementors = []string{"BulkExport"}
+
+func (ec *executionContext) _BulkExport(ctx context.Context, sel ast.SelectionSet, obj *model.BulkExport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkExportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkExport")
+		case "id":
+			out.Values[i] = ec._BulkExport_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._BulkExport_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "query":
+			out.Values[i] = ec._BulkExport_query(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectCount":
+			out.Values[i] = ec._BulkExport_objectCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fileSize":
+			out.Values[i] = ec._BulkExport_fileSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCode":
+			out.Values[i] = ec._BulkExport_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errorMessage":
+			out.Values[i] = ec._BulkExport_errorMessage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BulkExport_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._BulkExport_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._BulkExport_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._BulkExport_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelBulkExportPayloadImplementors = []string{"CancelBulkExportPayload"}
+
+func (ec *executionContext) _CancelBulkExportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelBulkExportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelBulkExportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelBulkExportPayload")
+		case "bulkExport":
+			out.Values[i] = ec._CancelBulkExportPayload_bulkExport(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CancelBulkExportPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28269,6 +29304,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startBulkExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startBulkExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelBulkExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelBulkExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createSession(ctx, field)
@@ -29126,6 +30175,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_procoreRateLimit(ctx, field)
 				})
+		case "bulkExport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_bulkExport(ctx, field)
+				})
 		case "submittalStatuses":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -29788,6 +30843,44 @@ func (ec *executionContext) _SessionPayload(ctx context.Context, sel ast.Selecti
 			}
 		case "userErrors":
 			out.Values[i] = ec._SessionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startBulkExportPayloadImplementors = []string{"StartBulkExportPayload"}
+
+func (ec *executionContext) _StartBulkExportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartBulkExportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startBulkExportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartBulkExportPayload")
+		case "bulkExport":
+			out.Values[i] = ec._StartBulkExportPayload_bulkExport(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._StartBulkExportPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -31483,6 +32576,24 @@ func (ec *executionContext) marshalNBudgetView2ᚕprocoregraphᚋadapterᚐBudge
 	return ret
 }
 
+func (ec *executionContext) unmarshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx context.Context, v any) (model.BulkExportStatus, error) {
+	var res model.BulkExportStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx context.Context, sel ast.SelectionSet, v model.BulkExportStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCancelBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐCancelBulkExportPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelBulkExportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelBulkExportPayload!")
+		return graphql.Null
+	}
+	return ec._CancelBulkExportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
 	var res model.ChangeKind
 	err := res.UnmarshalGQL(v)
@@ -32645,6 +33756,19 @@ func (ec *executionContext) marshalNSessionState2procoregraphᚋgraphᚋmodelᚐ
 	return v
 }
 
+func (ec *executionContext) unmarshalNStartBulkExportInput2procoregraphᚋgraphᚋmodelᚐStartBulkExportInput(ctx context.Context, v any) (model.StartBulkExportInput, error) {
+	res, err := ec.unmarshalInputStartBulkExportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐStartBulkExportPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartBulkExportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartBulkExportPayload!")
+		return graphql.Null
+	}
+	return ec._StartBulkExportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -32917,11 +34041,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -33505,6 +34629,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx context.Context, sel ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BulkExport(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -33836,6 +34967,24 @@ func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐIn
 	_ = sel
 	_ = ctx
 	res := gqlscalar.MarshalInvoiceStatus(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalMap(v)
 	return res
 }
 
