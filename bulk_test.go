@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -330,4 +331,171 @@ func compactJSON(b json.RawMessage) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// TestBulkExportPagesEveryConnection follows every page: with 7 items a
+// page, 10 projects take 2 root pages and each project's 20 RFIs 3 pages
+// (the first inline, the others through _entities), and the file still has
+// every row once, in order, joined to its parent.
+func TestBulkExportPagesEveryConnection(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 10, ItemsPerProject: 20,
+		CommitmentsPerProject: 2}, HourlyLimit: -1, SpikeLimit: -1})
+	env["BULK_PAGE_SIZE"] = "7"
+	g := startGateway(t, env)
+	b, ues := startBulk(t, g, "", `query { projects(filter: {status: ALL}) { nodes { id rfis { nodes { id subject } } } } }`, nil)
+	if len(ues) > 0 {
+		t.Fatalf("start: %+v", ues)
+	}
+	done := waitBulk(t, g, b.ID)
+	if done.Status != "COMPLETED" {
+		t.Fatalf("export ended %s (%v: %v)", done.Status, text(done.ErrorCode), text(done.ErrorMessage))
+	}
+	rows, _ := downloadBulk(t, *done.URL)
+	var want []string
+	sb.ReadDataset(func(ds *data.Dataset) {
+		var ps []*data.Project
+		for _, p := range ds.Projects {
+			ps = append(ps, p)
+		}
+		sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+		for _, p := range ps {
+			want = append(want, "projects||"+id(p.ID))
+			for _, r := range p.RFIs {
+				want = append(want, "projects.rfis|"+id(p.ID)+"|"+id(r.ID)+"|"+r.Subject)
+			}
+		}
+	})
+	var got []string
+	for _, r := range rows {
+		if r.Path == "projects" {
+			got = append(got, "projects|"+text(r.ParentID)+"|"+r.ID)
+		} else {
+			got = append(got, r.Path+"|"+text(r.ParentID)+"|"+r.ID+"|"+r.Subject)
+		}
+	}
+	if len(got) != len(want) || len(want) != 10*21 {
+		t.Fatalf("%d rows, want %d (sandbox) = 210", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d: got %s, want %s", i, got[i], want[i])
+		}
+	}
+}
+
+// TestBulkExportOnePerCallerAndPrivate: one running export per caller, seen
+// and cancelled by its caller alone; documents a bulk export cannot run are
+// refused with INVALID_VALUE; finished exports expire with their URL; a
+// shutdown cancels running exports and leaves no file behind.
+func TestBulkExportOnePerCallerAndPrivate(t *testing.T) {
+	const otherKey = "pgk_otherOtherOtherOtherOtherOtherOtherOther00"
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
+	env["API_KEYS"] += ";" + apiKeyEntry("bi-reader", "read", "", otherKey)
+	env["BULK_TTL"] = "3s"
+	dir := t.TempDir()
+	env["BULK_DIR"] = dir
+	g := startGateway(t, env)
+	q := `{ projects { nodes { id name rfis { nodes { id } } } } }`
+
+	t.Run("RefusedDocumentsAreInvalidValue", func(t *testing.T) {
+		for name, doc := range map[string]string{
+			"Mutation":              `mutation { closeRFI(input: {projectId: 1, rfiId: 2}) { userErrors { code } } }`,
+			"NotParsable":           `{ projects { nodes { id }`,
+			"UnknownField":          `{ projects { nodes { nope } } }`,
+			"RootNotAConnection":    `{ viewer { id } }`,
+			"TwoRootFields":         `{ projects { nodes { id } } viewer { id } }`,
+			"ConnectionOutsideNode": `{ projects { nodes { id company { projects { nodes { id } } } } } }`,
+		} {
+			b, ues := startBulk(t, g, "", doc, nil)
+			if b != nil || len(ues) != 1 || ues[0].Code != "INVALID_VALUE" || ues[0].Field[1] != "query" {
+				t.Errorf("%s: export %+v, userErrors %+v; want one INVALID_VALUE on [input query]", name, b, ues)
+			}
+		}
+	})
+
+	sb.SetFaults(sandbox.Faults{StallBody: true}) // the first export cannot finish
+	first, ues := startBulk(t, g, "", q, nil)
+	if len(ues) > 0 || first.Status != "RUNNING" {
+		t.Fatalf("start: %+v %+v", first, ues)
+	}
+	t.Run("SecondStartIsInProgress", func(t *testing.T) {
+		b, ues := startBulk(t, g, "", q, nil)
+		if b != nil || len(ues) != 1 || ues[0].Code != "IN_PROGRESS" {
+			t.Fatalf("second start: %+v %+v, want one IN_PROGRESS userError", b, ues)
+		}
+	})
+	t.Run("AnotherCallerCannotSeeOrCancelIt", func(t *testing.T) {
+		if b := bulkStatus(t, g, otherKey, first.ID); b != nil {
+			t.Fatalf("another caller read the export: %+v", b)
+		}
+		r := g.queryAs(t, otherKey, `mutation($id: ID!) { cancelBulkExport(id: $id) { bulkExport { id } userErrors { code } } }`, map[string]any{"id": first.ID})
+		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"bulkExport":null`) || !strings.Contains(string(r.Data), `"NOT_FOUND"`) {
+			t.Fatalf("another caller's cancel: %s %+v", r.Data, r.Errors)
+		}
+		if b := bulkStatus(t, g, "", first.ID); b == nil || b.Status != "RUNNING" {
+			t.Fatalf("after another caller's cancel: %+v", b)
+		}
+		// The other caller (read scope only) runs one of its own meanwhile.
+		own, ues := startBulk(t, g, otherKey, q, nil)
+		if len(ues) > 0 || own.Status != "RUNNING" {
+			t.Fatalf("other caller's start: %+v %+v", own, ues)
+		}
+		r = g.queryAs(t, otherKey, `mutation($id: ID!) { cancelBulkExport(id: $id) { bulkExport { status url } userErrors { code } } }`, map[string]any{"id": own.ID})
+		if !strings.Contains(string(r.Data), `"status":"CANCELED","url":null`) {
+			t.Fatalf("cancel own export: %s %+v", r.Data, r.Errors)
+		}
+	})
+	t.Run("CancelThenStartAgain", func(t *testing.T) {
+		r := g.query(t, `mutation($id: ID!) { cancelBulkExport(id: $id) { bulkExport { status url } userErrors { code } } }`, map[string]any{"id": first.ID})
+		if !strings.Contains(string(r.Data), `"status":"CANCELED","url":null`) {
+			t.Fatalf("cancel: %s %+v", r.Data, r.Errors)
+		}
+		sb.SetFaults(sandbox.Faults{}) // releases the held bodies
+		b, ues := startBulk(t, g, "", q, nil)
+		if len(ues) > 0 {
+			t.Fatalf("start after cancel: %+v", ues)
+		}
+		var u string
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			s := bulkStatus(t, g, "", b.ID)
+			if s == nil {
+				break // expired
+			}
+			if s.Status == "FAILED" || s.Status == "CANCELED" {
+				t.Fatalf("export ended %s", s.Status)
+			}
+			if s.URL != nil {
+				u = *s.URL
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if u == "" {
+			t.Fatal("never saw the export completed with a URL before it expired (BULK_TTL 3s)")
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("expired URL: status %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("ShutdownCancelsAndLeavesNoFile", func(t *testing.T) {
+		sb.SetFaults(sandbox.Faults{StallBody: true})
+		defer sb.SetFaults(sandbox.Faults{})
+		b, ues := startBulk(t, g, "", q, nil)
+		if len(ues) > 0 || b.Status != "RUNNING" {
+			t.Fatalf("start: %+v %+v", b, ues)
+		}
+		g.stop()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Fatalf("files left in BULK_DIR after shutdown: %v", entries)
+		}
+	})
 }

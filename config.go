@@ -153,6 +153,8 @@ type config struct {
 	// BulkMaxFileBytes bounds one export's compressed file
 	// (BULK_MAX_FILE_BYTES).
 	BulkMaxFileBytes int64
+	// BulkPageSize is the first of bulk export pages (BULK_PAGE_SIZE).
+	BulkPageSize int
 	// BulkTTL is how long a finished export and its file are kept (BULK_TTL).
 	BulkTTL time.Duration
 	// BulkProcoreReserve is the share of Procore's rate-limit window exports
@@ -234,6 +236,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.MemoryLimit, "memory-limit", env("MEMORY_LIMIT", ""), "Go memory limit (GOMEMLIMIT's form, e.g. 900MiB) or off; default: GOMEMLIMIT, else 90% of the container's cgroup memory limit (MEMORY_LIMIT)")
 	fs.StringVar(&c.BulkDir, "bulk-dir", env("BULK_DIR", ""), "directory of bulk export files; empty: a temporary directory removed at exit (BULK_DIR)")
 	fs.IntVar(&c.BulkMaxRunning, "bulk-max-running", int(envInt64(getenv, "BULK_MAX_RUNNING", 2)), "bulk exports running at once, all callers together (BULK_MAX_RUNNING)")
+	fs.IntVar(&c.BulkPageSize, "bulk-page-size", int(envInt64(getenv, "BULK_PAGE_SIZE", 1000)), "items a bulk export asks for per connection page, 1 to 1000 (BULK_PAGE_SIZE)")
 	fs.DurationVar(&c.BulkTTL, "bulk-ttl", envDurationOr(getenv, "BULK_TTL", time.Hour), "how long a finished bulk export and its file are kept; also the longest its download URL is valid (BULK_TTL)")
 	reserve := fs.String("bulk-procore-reserve", env("BULK_PROCORE_RESERVE", "0.2"), "share of Procore's rate-limit window bulk exports leave to interactive requests: they wait for the reset below it (BULK_PROCORE_RESERVE)")
 	byteFlags := map[string]*string{
@@ -264,6 +267,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.BulkMaxRunning <= 0 || c.BulkTTL <= 0 {
 		errs = append(errs, fmt.Errorf("BULK_MAX_RUNNING and BULK_TTL must be positive"))
+	}
+	if c.BulkPageSize < 1 || c.BulkPageSize > 1000 {
+		errs = append(errs, fmt.Errorf("BULK_PAGE_SIZE %d: want 1 to 1000", c.BulkPageSize))
 	}
 	if c.MemoryLimit != "" && c.MemoryLimit != "off" {
 		if _, err := parseByteSize(c.MemoryLimit); err != nil {

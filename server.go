@@ -365,6 +365,7 @@ func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, rates
 		Key:          key,
 		PublicURL:    publicURL,
 		MaxRunning:   cfg.BulkMaxRunning,
+		PageSize:     cfg.BulkPageSize,
 		MaxFileBytes: cfg.BulkMaxFileBytes,
 		TTL:          cfg.BulkTTL,
 		Logger:       logger,

@@ -15,7 +15,9 @@
 // The file: one JSON object a line, one line per node, keys sorted; "__path"
 // names the connection by response keys ("projects", "projects.rfis"),
 // "__parentId" the id of the parent node of a nested row (absent on root
-// rows), "id" is always present. Parents come before their children.
+// rows), "id" is always present. Rows come depth first: a node, then every
+// row of its first nested connection, then of the next, so a parent always
+// precedes its children.
 //
 // State lives in the process that runs the export (its store is a local
 // directory): behind a load balancer, route a principal's bulk calls and
@@ -127,6 +129,9 @@ type Options struct {
 	TTL time.Duration
 	// PageItems bounds the nodes one page query returns. Default 50,000.
 	PageItems int
+	// PageSize is the first of connection pages (BULK_PAGE_SIZE), between 1
+	// and PageCap. Default PageCap.
+	PageSize int
 	// MaxQueryBytes bounds the document. Default 64 KiB.
 	MaxQueryBytes int
 	// Check applies the gateway's document limits (depth, aliases, root
@@ -196,6 +201,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.PageItems <= 0 {
 		o.PageItems = 50_000
+	}
+	if o.PageSize <= 0 || o.PageSize > PageCap {
+		o.PageSize = PageCap
 	}
 	if o.MaxQueryBytes <= 0 {
 		o.MaxQueryBytes = 64 << 10

@@ -10,11 +10,11 @@ import (
 )
 
 // Page sizes of the paging rule (README "Bulk export"):
-//   - a connection with nothing nested inside it is asked for PageCap items
-//     (the gateway's page cap);
-//   - one that holds nested connections, for NestedFirst;
+//   - a nested connection with nothing nested inside it is asked for
+//     Options.PageSize items (default PageCap, the gateway's page cap);
+//   - one that holds nested connections, for NestedFirst (at most PageSize);
 //   - the root connection for as many items as keep one page query within
-//     Options.PageItems nodes (nested first pages counted), at most PageCap.
+//     Options.PageItems nodes (nested first pages counted), at most PageSize.
 const (
 	PageCap     = 1000
 	NestedFirst = 100
@@ -68,7 +68,7 @@ func refuse(format string, a ...any) error { return &inputError{msg: fmt.Sprintf
 // nested connections only directly in a connection's nodes, under entity
 // types) and plans its page queries. pageItems bounds the nodes one page
 // query may return.
-func newPlan(schema *ast.Schema, doc *ast.QueryDocument, pageItems int) (*plan, error) {
+func newPlan(schema *ast.Schema, doc *ast.QueryDocument, pageItems, pageSize int) (*plan, error) {
 	if len(doc.Operations) != 1 {
 		return nil, refuse("the document must hold exactly one operation")
 	}
@@ -94,12 +94,12 @@ func newPlan(schema *ast.Schema, doc *ast.QueryDocument, pageItems int) (*plan, 
 		return nil, err
 	}
 	p.root = root
-	assignFirst(root, true)
+	assignFirst(root, true, pageSize)
 	perRoot := 1 + nestedItems(root)
 	if perRoot > pageItems {
 		return nil, refuse("one %s node would bring %d nested items into a page; nest fewer connections (at most %d items a page)", root.path, perRoot, pageItems)
 	}
-	root.first = min(PageCap, max(1, pageItems/perRoot))
+	root.first = min(pageSize, max(1, pageItems/perRoot))
 	vars := op.VariableDefinitions
 	root.query = format(doc, &ast.OperationDefinition{Operation: ast.Query,
 		VariableDefinitions: append(cloneVars(vars), &ast.VariableDefinition{Variable: varAfter, Type: ast.NamedType("String", nil)}),
@@ -179,15 +179,15 @@ func parentType(c *conn) string { return c.field.ObjectDefinition.Name }
 
 // assignFirst sets the page size of every nested connection (the paging rule
 // on PageCap and NestedFirst).
-func assignFirst(c *conn, root bool) {
+func assignFirst(c *conn, root bool, pageSize int) {
 	if !root {
-		c.first = PageCap
+		c.first = pageSize
 		if len(c.children) > 0 {
-			c.first = NestedFirst
+			c.first = min(pageSize, NestedFirst)
 		}
 	}
 	for _, ch := range c.children {
-		assignFirst(ch, false)
+		assignFirst(ch, false, pageSize)
 	}
 }
 

@@ -32,7 +32,7 @@ func (s *Service) validate(query string, vars map[string]any) (*plan, error) {
 			return nil, err
 		}
 	}
-	return newPlan(s.o.Schema, doc, s.o.PageItems)
+	return newPlan(s.o.Schema, doc, s.o.PageItems, s.o.PageSize)
 }
 
 // PageRules are the validation rules of generated page queries: the
@@ -55,14 +55,6 @@ type page struct {
 	Nodes []map[string]json.RawMessage `json:"_bulkNodes"`
 }
 
-// task is a nested connection page still to read.
-type task struct {
-	c          *conn
-	parentType string
-	parentID   string
-	after      string
-}
-
 // runner reads one export.
 type runner struct {
 	s     *Service
@@ -70,7 +62,6 @@ type runner struct {
 	owner Owner
 	vars  map[string]any
 	enc   *json.Encoder
-	tasks []task
 	count int64
 }
 
@@ -156,8 +147,8 @@ func (s *Service) write(ctx context.Context, e *export, owner Owner, p *plan, va
 	}
 }
 
-// all reads the root connection page by page; after each root page, the
-// next pages of the nested connections it revealed.
+// all reads the root connection page by page. Rows come depth first: each
+// node, then every page of its first nested connection, then of the next.
 func (r *runner) all(ctx context.Context, p *plan) error {
 	after := ""
 	for {
@@ -173,10 +164,7 @@ func (r *runner) all(ctx context.Context, p *plan) error {
 		if err != nil {
 			return err
 		}
-		if err := r.emitNodes(p.root, pg, ""); err != nil {
-			return err
-		}
-		if err := r.drain(ctx); err != nil {
+		if err := r.emitNodes(ctx, p.root, pg, ""); err != nil {
 			return err
 		}
 		if !pg.Info.HasNextPage || pg.Info.EndCursor == nil || len(pg.Nodes) == 0 {
@@ -186,13 +174,12 @@ func (r *runner) all(ctx context.Context, p *plan) error {
 	}
 }
 
-// drain reads the queued nested pages (and those they queue).
-func (r *runner) drain(ctx context.Context) error {
-	for len(r.tasks) > 0 {
-		t := r.tasks[len(r.tasks)-1]
-		r.tasks = r.tasks[:len(r.tasks)-1]
-		reps := []any{map[string]any{"__typename": t.parentType, "id": t.parentID}}
-		data, err := r.exec(ctx, t.c.query, t.after, reps)
+// follow reads the pages of nested connection c of one parent after cursor
+// after, through _entities lookups of the parent.
+func (r *runner) follow(ctx context.Context, c *conn, parentType, parentID, after string) error {
+	for {
+		reps := []any{map[string]any{"__typename": parentType, "id": parentID}}
+		data, err := r.exec(ctx, c.query, after, reps)
 		if err != nil {
 			return err
 		}
@@ -203,21 +190,20 @@ func (r *runner) drain(ctx context.Context) error {
 			return err
 		}
 		if len(d.Entities) != 1 || d.Entities[0] == nil {
-			return &ExecError{Code: "NOT_FOUND", Message: fmt.Sprintf("%s %s disappeared while its %s were read", t.parentType, t.parentID, t.c.key)}
+			return &ExecError{Code: "NOT_FOUND", Message: fmt.Sprintf("%s %s disappeared while its %s were read", parentType, parentID, c.key)}
 		}
-		pg, err := decodePage(d.Entities[0][t.c.key])
+		pg, err := decodePage(d.Entities[0][c.key])
 		if err != nil {
 			return err
 		}
-		// A page's next page is read after its rows: queue it under them.
-		if pg.Info.HasNextPage && pg.Info.EndCursor != nil && len(pg.Nodes) > 0 {
-			r.tasks = append(r.tasks, task{c: t.c, parentType: t.parentType, parentID: t.parentID, after: *pg.Info.EndCursor})
-		}
-		if err := r.emitNodes(t.c, pg, t.parentID); err != nil {
+		if err := r.emitNodes(ctx, c, pg, parentID); err != nil {
 			return err
 		}
+		if !pg.Info.HasNextPage || pg.Info.EndCursor == nil || len(pg.Nodes) == 0 {
+			return nil
+		}
+		after = *pg.Info.EndCursor
 	}
-	return nil
 }
 
 func decodePage(raw json.RawMessage) (page, error) {
@@ -229,9 +215,9 @@ func decodePage(raw json.RawMessage) (page, error) {
 	return pg, err
 }
 
-// emitNodes writes a page's rows, each followed by the first pages of its
-// nested connections, and queues the next page of each that has one.
-func (r *runner) emitNodes(c *conn, pg page, parentID string) error {
+// emitNodes writes a page's rows, each followed by every page of each of
+// its nested connections (the first from this page, the rest read now).
+func (r *runner) emitNodes(ctx context.Context, c *conn, pg page, parentID string) error {
 	for _, n := range pg.Nodes {
 		var id, typ string
 		if err := json.Unmarshal(n[aliasID], &id); err != nil {
@@ -268,11 +254,13 @@ func (r *runner) emitNodes(c *conn, pg page, parentID string) error {
 			if err != nil {
 				return err
 			}
-			if cp.Info.HasNextPage && cp.Info.EndCursor != nil && len(cp.Nodes) > 0 {
-				r.tasks = append(r.tasks, task{c: ch, parentType: typ, parentID: id, after: *cp.Info.EndCursor})
-			}
-			if err := r.emitNodes(ch, cp, id); err != nil {
+			if err := r.emitNodes(ctx, ch, cp, id); err != nil {
 				return err
+			}
+			if cp.Info.HasNextPage && cp.Info.EndCursor != nil && len(cp.Nodes) > 0 {
+				if err := r.follow(ctx, ch, typ, id, *cp.Info.EndCursor); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -4637,8 +4637,9 @@ A bulk export. Its file has one JSON object a line, one line per node, keys
 sorted: ` + "`" + `__path` + "`" + ` names the node's connection by response keys
 (` + "`" + `projects` + "`" + `, ` + "`" + `projects.rfis` + "`" + `), ` + "`" + `__parentId` + "`" + ` is the id of the parent node of a
 nested row (absent on rows of the root connection), ` + "`" + `id` + "`" + ` is always present,
-and the other keys are the fields the query selected on the node. Parents
-come before their children.
+and the other keys are the fields the query selected on the node. Rows come
+depth first: a node, then all rows of its first nested connection, then of
+the next, so a parent always precedes its children.
 """
 type BulkExport {
   "The export's id."
@@ -34041,11 +34042,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -56,8 +56,9 @@ type BudgetColumn struct {
 // sorted: `__path` names the node's connection by response keys
 // (`projects`, `projects.rfis`), `__parentId` is the id of the parent node of a
 // nested row (absent on rows of the root connection), `id` is always present,
-// and the other keys are the fields the query selected on the node. Parents
-// come before their children.
+// and the other keys are the fields the query selected on the node. Rows come
+// depth first: a node, then all rows of its first nested connection, then of
+// the next, so a parent always precedes its children.
 type BulkExport struct {
 	// The export's id.
 	ID int64 `json:"id"`
