@@ -62,7 +62,7 @@ type bulkUserError struct {
 
 // startBulk starts an export as token ("" = the harness key) and returns it
 // or its userErrors.
-func startBulk(t *testing.T, g *gatewayProc, token, q string, vars map[string]any) (*bulkState, []bulkUserError) {
+func startBulk(t testing.TB, g *gatewayProc, token, q string, vars map[string]any) (*bulkState, []bulkUserError) {
 	t.Helper()
 	r := g.queryAs(t, token, startBulkMutation, map[string]any{"q": q, "v": vars})
 	if len(r.Errors) > 0 {
@@ -81,7 +81,7 @@ func startBulk(t *testing.T, g *gatewayProc, token, q string, vars map[string]an
 }
 
 // bulkStatus reads an export as token; nil when the gateway answers null.
-func bulkStatus(t *testing.T, g *gatewayProc, token, id string) *bulkState {
+func bulkStatus(t testing.TB, g *gatewayProc, token, id string) *bulkState {
 	t.Helper()
 	r := g.queryAs(t, token, bulkStatusQuery, map[string]any{"id": id})
 	if len(r.Errors) > 0 {
@@ -133,7 +133,7 @@ type bulkRow struct {
 
 // downloadBulk GETs url without any credential and decodes the gzip JSON
 // Lines file; it also returns the raw keys of every row.
-func downloadBulk(t *testing.T, u string) ([]bulkRow, []map[string]json.RawMessage) {
+func downloadBulk(t testing.TB, u string) ([]bulkRow, []map[string]json.RawMessage) {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {

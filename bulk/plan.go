@@ -10,9 +10,10 @@ import (
 )
 
 // Page sizes of the paging rule (README "Bulk export"):
-//   - a nested connection with nothing nested inside it is asked for
-//     Options.PageSize items (default PageCap, the gateway's page cap);
-//   - one that holds nested connections, for NestedFirst (at most PageSize);
+//   - a connection nested in the root one with nothing nested inside it is
+//     asked for Options.PageSize items (default PageCap, the page cap);
+//   - other nested connections (holding connections, or nested two deep),
+//     for NestedFirst (at most PageSize);
 //   - the root connection for as many items as keep one page query within
 //     Options.PageItems nodes (nested first pages counted), at most PageSize.
 const (
@@ -94,7 +95,7 @@ func newPlan(schema *ast.Schema, doc *ast.QueryDocument, pageItems, pageSize int
 		return nil, err
 	}
 	p.root = root
-	assignFirst(root, true, pageSize)
+	assignFirst(root, 0, pageSize)
 	perRoot := 1 + nestedItems(root)
 	if perRoot > pageItems {
 		return nil, refuse("one %s node would bring %d nested items into a page; nest fewer connections (at most %d items a page)", root.path, perRoot, pageItems)
@@ -179,15 +180,15 @@ func parentType(c *conn) string { return c.field.ObjectDefinition.Name }
 
 // assignFirst sets the page size of every nested connection (the paging rule
 // on PageCap and NestedFirst).
-func assignFirst(c *conn, root bool, pageSize int) {
-	if !root {
+func assignFirst(c *conn, depth, pageSize int) {
+	if depth > 0 {
 		c.first = pageSize
-		if len(c.children) > 0 {
+		if len(c.children) > 0 || depth > 1 {
 			c.first = min(pageSize, NestedFirst)
 		}
 	}
 	for _, ch := range c.children {
-		assignFirst(ch, false, pageSize)
+		assignFirst(ch, depth+1, pageSize)
 	}
 }
 
