@@ -34,6 +34,12 @@ type BulkExecutor struct {
 	timeout time.Duration
 }
 
+// BulkMaxFields bounds the fields of one bulk page query's answer (a
+// page holds up to bulk.Options.PageItems nodes), as MaxNodes bounds a
+// request's: past it the page, and so the export, fails with
+// ANSWER_TOO_LARGE.
+const BulkMaxFields = 2_000_000
+
 // NewBulkExecutor returns the executor of bulk page queries; timeout bounds
 // one page (default 2 minutes).
 func NewBulkExecutor(lo loaders.Options, logger *slog.Logger, timeout time.Duration) *BulkExecutor {
@@ -47,6 +53,8 @@ func NewBulkExecutor(lo loaders.Options, logger *slog.Logger, timeout time.Durat
 	e.SetDefaultRulesFn(bulk.PageRules)
 	e.SetErrorPresenter(presentError(logger))
 	e.SetRecoverFunc(recoverFunc(logger))
+	e.AroundResponses(boundAnswers(BulkMaxFields))
+	e.AroundFields(spendNodes)
 	return &BulkExecutor{exec: e, loaders: lo, timeout: timeout}
 }
 
