@@ -144,6 +144,22 @@ type config struct {
 	// DecodeCacheBytes the decoded values (by encoded size). Each defaults
 	// to 64 MiB.
 	CacheMaxBytes, ResponseCacheBytes, DecodeCacheBytes int64
+
+	// Bulk exports (issue 15; package bulk).
+	// BulkDir holds export files (BULK_DIR); empty: a temporary directory.
+	BulkDir string
+	// BulkMaxRunning bounds exports running at once (BULK_MAX_RUNNING).
+	BulkMaxRunning int
+	// BulkMaxFileBytes bounds one export's compressed file
+	// (BULK_MAX_FILE_BYTES).
+	BulkMaxFileBytes int64
+	// BulkPageSize is the first of bulk export pages (BULK_PAGE_SIZE).
+	BulkPageSize int
+	// BulkTTL is how long a finished export and its file are kept (BULK_TTL).
+	BulkTTL time.Duration
+	// BulkProcoreReserve is the share of Procore's rate-limit window exports
+	// leave to interactive requests (BULK_PROCORE_RESERVE).
+	BulkProcoreReserve float64
 }
 
 // parseConfig reads the environment through getenv, then flags from args, and
@@ -218,7 +234,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envDurationOr(getenv, "SHUTDOWN_GRACE", 25*time.Second), "on SIGTERM, how long in-flight queries and mutations may run after the listener closes (SHUTDOWN_GRACE)")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", envDurationOr(getenv, "SHUTDOWN_DELAY", 0), "on SIGTERM, how long to keep serving with /readyz answering 503 before closing the listener, so load balancers stop sending first (SHUTDOWN_DELAY)")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", env("MEMORY_LIMIT", ""), "Go memory limit (GOMEMLIMIT's form, e.g. 900MiB) or off; default: GOMEMLIMIT, else 90% of the container's cgroup memory limit (MEMORY_LIMIT)")
+	fs.StringVar(&c.BulkDir, "bulk-dir", env("BULK_DIR", ""), "directory of bulk export files; empty: a temporary directory removed at exit (BULK_DIR)")
+	fs.IntVar(&c.BulkMaxRunning, "bulk-max-running", int(envInt64(getenv, "BULK_MAX_RUNNING", 2)), "bulk exports running at once, all callers together (BULK_MAX_RUNNING)")
+	fs.IntVar(&c.BulkPageSize, "bulk-page-size", int(envInt64(getenv, "BULK_PAGE_SIZE", 1000)), "items a bulk export asks for per connection page, 1 to 1000 (BULK_PAGE_SIZE)")
+	fs.DurationVar(&c.BulkTTL, "bulk-ttl", envDurationOr(getenv, "BULK_TTL", time.Hour), "how long a finished bulk export and its file are kept; also the longest its download URL is valid (BULK_TTL)")
+	reserve := fs.String("bulk-procore-reserve", env("BULK_PROCORE_RESERVE", "0.2"), "share of Procore's rate-limit window bulk exports leave to interactive requests: they wait for the reset below it (BULK_PROCORE_RESERVE)")
 	byteFlags := map[string]*string{
+		"BULK_MAX_FILE_BYTES":      fs.String("bulk-max-file-bytes", env("BULK_MAX_FILE_BYTES", "1GiB"), "largest compressed bulk export file; a larger export fails with TOO_LARGE (BULK_MAX_FILE_BYTES)"),
 		"CACHE_MAX_BYTES":          fs.String("cache-max-bytes", env("CACHE_MAX_BYTES", "64MiB"), "bound of the in-memory cache of Procore data, without Redis (CACHE_MAX_BYTES)"),
 		"RESPONSE_CACHE_MAX_BYTES": fs.String("response-cache-max-bytes", env("RESPONSE_CACHE_MAX_BYTES", "64MiB"), "bound of the whole answers kept in process memory (RESPONSE_CACHE_MAX_BYTES)"),
 		"DECODE_CACHE_MAX_BYTES":   fs.String("decode-cache-max-bytes", env("DECODE_CACHE_MAX_BYTES", "64MiB"), "bound of the decoded-value cache, by encoded size (DECODE_CACHE_MAX_BYTES)"),
@@ -231,12 +253,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 
 	var errs []error
-	for name, dst := range map[string]*int64{"CACHE_MAX_BYTES": &c.CacheMaxBytes, "RESPONSE_CACHE_MAX_BYTES": &c.ResponseCacheBytes, "DECODE_CACHE_MAX_BYTES": &c.DecodeCacheBytes} {
+	for name, dst := range map[string]*int64{"CACHE_MAX_BYTES": &c.CacheMaxBytes, "RESPONSE_CACHE_MAX_BYTES": &c.ResponseCacheBytes, "DECODE_CACHE_MAX_BYTES": &c.DecodeCacheBytes, "BULK_MAX_FILE_BYTES": &c.BulkMaxFileBytes} {
 		n, err := parseByteSize(*byteFlags[name])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %v", name, *byteFlags[name], err))
 		}
 		*dst = n
+	}
+	if r, err := strconv.ParseFloat(*reserve, 64); err != nil || r < 0 || r >= 1 {
+		errs = append(errs, fmt.Errorf("BULK_PROCORE_RESERVE %q: want a share between 0 and 1, such as 0.2", *reserve))
+	} else {
+		c.BulkProcoreReserve = r
+	}
+	if c.BulkMaxRunning <= 0 || c.BulkTTL <= 0 {
+		errs = append(errs, fmt.Errorf("BULK_MAX_RUNNING and BULK_TTL must be positive"))
+	}
+	if c.BulkPageSize < 1 || c.BulkPageSize > 1000 {
+		errs = append(errs, fmt.Errorf("BULK_PAGE_SIZE %d: want 1 to 1000", c.BulkPageSize))
 	}
 	if c.MemoryLimit != "" && c.MemoryLimit != "off" {
 		if _, err := parseByteSize(c.MemoryLimit); err != nil {

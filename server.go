@@ -20,6 +20,7 @@ import (
 
 	"procoregraph/adapter/rest"
 	"procoregraph/authn"
+	"procoregraph/bulk"
 	"procoregraph/cache"
 	"procoregraph/gateway"
 	"procoregraph/graph"
@@ -29,6 +30,7 @@ import (
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/oauthstore"
+	"procoregraph/ratelimit"
 	"procoregraph/reqstats"
 	"procoregraph/respcache"
 	"procoregraph/sandbox"
@@ -259,7 +261,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeAPQ()
+	analyzer := limits.NewAnalyzer(cfg.Limits, limits.Rules())
+	loaderOpts := loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded}
+	exports, err := newBulk(cfg, key, publicURL, analyzer, rates, loaderOpts, logger)
+	if err != nil {
+		return err
+	}
+	defer exports.Close() // after the drain: cancels running exports, deletes the files
 	handler := gateway.NewServer(gateway.Deps{
+		Bulk:             exports,
 		RateLimits:       rates,
 		Persisted:        manifest,
 		OnlyPersisted:    cfg.OnlyPersisted,
@@ -274,7 +284,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Draining:         draining,
 		Auth:             auth,
 		Audit:            auditLog,
-		Limits:           limits.NewAnalyzer(cfg.Limits, limits.Rules()),
+		Limits:           analyzer,
 		MaxBody:          cfg.MaxBodyBytes,
 		MaxTokens:        cfg.MaxTokens,
 		MaxNodes:         cfg.MaxAnswerFields,
@@ -284,7 +294,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Streams:          revocations.registry,
 		Sessions:         sess,
 		SessionCodes:     sessionCodes,
-		Loaders:          loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded},
+		Loaders:          loaderOpts,
 		ResponseCache:    answers,
 		Logger:           logger,
 		Gatherer:         reg,
@@ -334,6 +344,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	return drain(srv, errc, startDraining, lv.Live.Active, drainOptions{Delay: cfg.ShutdownDelay, Grace: cfg.ShutdownGrace}, logger)
+}
+
+// newBulk returns the bulk export service (package bulk): page queries run
+// in process (gateway.BulkExecutor) within the document limits, paced by the
+// owner's own calls budget and Procore's window (bulk.BudgetPacer); download
+// URLs are signed with a key derived from the session key.
+func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, rates *ratelimit.Limiter, lo loaders.Options, logger *slog.Logger) (*bulk.Service, error) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	reserve := cfg.BulkProcoreReserve
+	if reserve == 0 {
+		reserve = -1 // BudgetPacer: none
+	}
+	return bulk.New(bulk.Options{
+		Schema:       schema,
+		Exec:         gateway.NewBulkExecutor(lo, logger, 0),
+		Pace:         &bulk.BudgetPacer{Schema: schema, Analyzer: a, Rates: rates, Reserve: reserve},
+		Check:        gateway.BulkCheck(a),
+		Dir:          cfg.BulkDir,
+		Key:          key,
+		PublicURL:    publicURL,
+		MaxRunning:   cfg.BulkMaxRunning,
+		PageSize:     cfg.BulkPageSize,
+		MaxFileBytes: cfg.BulkMaxFileBytes,
+		TTL:          cfg.BulkTTL,
+		Logger:       logger,
+	})
 }
 
 // newStore returns the cache's byte store and its closer: Redis when

@@ -113,6 +113,9 @@ func (a authorizer) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	switch op.Operation {
 	case ast.Mutation:
 		need, verb = principal.ScopeWrite, "run mutations"
+		if ok && allIn(roots, bulkRoots) {
+			need, verb = principal.ScopeRead, "run bulk exports"
+		}
 	case ast.Subscription:
 		need, verb = principal.ScopeSubscribe, "open subscriptions"
 	}

@@ -38,6 +38,9 @@ func routes(d Deps, gql http.Handler) http.Handler {
 	if d.Webhooks != nil {
 		mux.Handle("POST /webhooks/procore", d.Webhooks)
 	}
+	if d.Bulk != nil {
+		mux.Handle("GET /bulk/{id}", d.Bulk) // the signature is the credential
+	}
 	if d.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	}

@@ -22,6 +22,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/audit"
 	"procoregraph/authn"
+	"procoregraph/bulk"
 	"procoregraph/events"
 	"procoregraph/graph"
 	"procoregraph/httpguard"
@@ -131,6 +132,10 @@ type Deps struct {
 	// ResponseCache serves repeated queries whose data is unchanged without
 	// executing them (package respcache). Nil: every query is executed.
 	ResponseCache *respcache.Cache
+	// Bulk runs bulk exports (startBulkExport, bulkExport) and serves their
+	// files at GET /bulk/{id}. Nil: the mutations fail with an internal
+	// error and the route answers 404.
+	Bulk *bulk.Service
 	// MaxUploadBytes bounds a multipart request's file (uploadAttachment).
 	// Default 32 MiB.
 	MaxUploadBytes int64
@@ -274,6 +279,9 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, upgradeKey{}, r)
 		if d.Sessions != nil {
 			ctx = sessions.NewContext(ctx, d.Sessions)
+		}
+		if d.Bulk != nil {
+			ctx = bulk.NewContext(ctx, d.Bulk)
 		}
 		ctx = principal.With(ctx, id.Principal)
 		if id.Conn != nil {
