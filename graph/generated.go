@@ -5606,9 +5606,9 @@ type UploadAttachmentPayload {
 	{Name: "../schema/project.graphqls", Input: `type Query {
   "The Procore user or service account behind this connection's credential."
   viewer: Viewer!
-  "Companies the credential can see."
+  "The Procore companies the caller may use on this gateway: those it serves (PROCORE_COMPANY_IDS) that the credential sees, within the caller's company allowlist (a person: their session's company). A request picks one with the ` + "`" + `Procore-Company-Id` + "`" + ` header; without it, the default company."
   companies: [Company!]!
-  "Projects of a company (the connection's company when ` + "`" + `companyId` + "`" + ` is omitted). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise."
+  "Projects of a company (the request's company, from the ` + "`" + `Procore-Company-Id` + "`" + ` header or the default, when ` + "`" + `companyId` + "`" + ` is omitted; another ` + "`" + `companyId` + "`" + ` is FORBIDDEN). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise."
   projects(companyId: ID, filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection!
   "One project by id; null when it does not exist or the credential cannot see it."
   project(id: ID!): Project
@@ -32917,11 +32917,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
