@@ -31,7 +31,7 @@ type config struct {
 	CompanyID    int64
 	// Companies are the companies the service connection serves
 	// (PROCORE_COMPANY_IDS; see companies.go); nil: CompanyID alone.
-	Companies companiesSetting
+	Companies    companiesSetting
 	RefreshToken string
 	RedisURL     string
 	// StateRedisURL is the Redis of correctness state (package state):

@@ -145,7 +145,7 @@ func (k Key) Entry() string {
 func (k Key) Principal() principal.Principal {
 	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects),
 		Companies: slices.Clone(k.Limits.Companies),
-		MaxCost: k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
+		MaxCost:   k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
 }
 
 // Set is the configured keys. The zero value holds none.
