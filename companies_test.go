@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +231,138 @@ func TestCompaniesPerRequest(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pickRFIIn returns a project of company and an open RFI of it with a ball
+// in court, and a project user outside that court.
+func pickRFIIn(t *testing.T, sb *sandbox.Running, company int64) (project, rfi, to int64) {
+	t.Helper()
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			if p.CompanyID != company {
+				continue
+			}
+			for _, r := range p.RFIs {
+				if r.Status != data.RFIOpen || len(r.BallInCourtIDs) == 0 {
+					continue
+				}
+				for _, u := range p.UserIDs {
+					if u != d.ServiceUserID && u != d.DemoUserID && !hasID(r.BallInCourtIDs, u) {
+						project, rfi, to = p.ID, r.ID, u
+						return
+					}
+				}
+			}
+		}
+	})
+	if project == 0 {
+		t.Fatalf("company %d has no open RFI with a ball in court and another project user", company)
+	}
+	return project, rfi, to
+}
+
+// TestCompaniesSubscriptionStaysInItsCompany: with webhooks registered in
+// both companies, a subscription opened in company B (graphql-ws,
+// Procore-Company-Id in connection_init) receives B's change and never A's,
+// and one opened in company A (SSE, the header) receives A's and never B's.
+func TestCompaniesSubscriptionStaysInItsCompany(t *testing.T) {
+	node := requireNodePackages(t, subscriptionPackages...)
+	sb, g, a, b := startTwoCompanies(t, data.Options{Companies: 2, ProjectsPerCompany: 1, ItemsPerProject: 6},
+		map[string]string{"WEBHOOK_AUTHORIZATION": webhookSecret}, "-register-webhooks")
+	pa, ra, toA := pickRFIIn(t, sb, a)
+	pb, rb, toB := pickRFIIn(t, sb, b)
+
+	// No projectId: every project of the subscription's company.
+	subB := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{
+		"url": wsURL(g), "query": bicSubscription, "variables": map[string]any{},
+		"connectionParams": map[string]any{"Authorization": g.bearer(), "Procore-Company-Id": strconv.FormatInt(b, 10)},
+	}))
+	subB.await(t, 15*time.Second, "connected")
+	subA := subscribeSSEInCompany(t, g, a, bicSubscription)
+	waitActive(t, g, 2)
+
+	moveBall(t, sb, pa, ra, toA) // A's change first: B's subscriber must skip it
+	moveBall(t, sb, pb, rb, toB)
+
+	eb := subB.nextBIC(t, 15*time.Second)
+	if eb.ItemID != strconv.FormatInt(rb, 10) || eb.ProjectID != strconv.FormatInt(pb, 10) || eb.Source != "WEBHOOK" {
+		t.Fatalf("company B's subscriber got %+v, want RFI %d of project %d (company B) from WEBHOOK", eb, rb, pb)
+	}
+	ea := subA.nextBIC(t, 15*time.Second)
+	if ea.ItemID != strconv.FormatInt(ra, 10) || ea.ProjectID != strconv.FormatInt(pa, 10) || ea.Source != "WEBHOOK" {
+		t.Fatalf("company A's subscriber got %+v, want RFI %d of project %d (company A) from WEBHOOK", ea, ra, pa)
+	}
+	// A second round, B's change first this time: each subscriber's next
+	// event is again its own company's.
+	moveBall(t, sb, pb, rb, firstOther(t, sb, pb, rb))
+	moveBall(t, sb, pa, ra, firstOther(t, sb, pa, ra))
+	if e := subB.nextBIC(t, 15*time.Second); e.ItemID != strconv.FormatInt(rb, 10) {
+		t.Fatalf("company B's subscriber got %+v, want RFI %d again", e, rb)
+	}
+	if e := subA.nextBIC(t, 15*time.Second); e.ItemID != strconv.FormatInt(ra, 10) {
+		t.Fatalf("company A's subscriber got %+v, want RFI %d again", e, ra)
+	}
+	subB.quiet(t, 1500*time.Millisecond)
+}
+
+// firstOther is a user of the RFI's project outside its current court.
+func firstOther(t *testing.T, sb *sandbox.Running, project, rfi int64) int64 {
+	t.Helper()
+	court := ballInCourtOf(sb, project, rfi)
+	var users []int64
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			if p.ID == project {
+				for _, u := range p.UserIDs {
+					if u != d.ServiceUserID && u != d.DemoUserID {
+						users = append(users, u)
+					}
+				}
+			}
+		}
+	})
+	return otherUser(t, users, court)
+}
+
+// subscribeSSEInCompany opens bicSubscription-like query over SSE in company.
+func subscribeSSEInCompany(t *testing.T, g *gatewayProc, company int64, query string) *sseSubscription {
+	t.Helper()
+	return subscribeSSEWith(t, g.URL+"/graphql", companyHeader(company), query, map[string]any{})
+}
+
+// subscribeSSEWith is subscribeSSE with extra request headers.
+func subscribeSSEWith(t *testing.T, url string, h http.Header, query string, vars map[string]any) *sseSubscription {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(withHarnessKey(req))
+	if err != nil {
+		cancel()
+		t.Fatalf("SSE subscribe: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		cancel()
+		t.Fatalf("SSE subscribe: %d %s", resp.StatusCode, b)
+	}
+	s := &sseSubscription{events: make(chan json.RawMessage, 256), cancel: cancel}
+	go func() {
+		defer resp.Body.Close()
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.HasPrefix(d, "{") {
+				s.events <- json.RawMessage(d)
+			}
+		}
+	}()
+	t.Cleanup(cancel)
+	return s
 }
