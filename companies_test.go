@@ -366,3 +366,37 @@ func subscribeSSEWith(t *testing.T, url string, h http.Header, query string, var
 	t.Cleanup(cancel)
 	return s
 }
+
+// TestCompaniesStartupValidation: PROCORE_COMPANY_IDS is checked at start,
+// against the companies the credential sees, with a message saying what to
+// fix.
+func TestCompaniesStartupValidation(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 2, ProjectsPerCompany: 1, ItemsPerProject: 1}})
+	var a, b int64
+	sb.ReadDataset(func(d *data.Dataset) { a, b = d.Companies[0].ID, d.Companies[1].ID })
+	as, bs := strconv.FormatInt(a, 10), strconv.FormatInt(b, 10)
+	for _, c := range []struct{ name, ids, company, want string }{
+		{"ErrCompanyTheCredentialDoesNotSee", as + ",424242", as, "does not see company 424242 (it sees " + as + ", " + bs + ")"},
+		{"ErrDefaultNotListed", bs, as, "PROCORE_COMPANY_ID " + as + " is not in PROCORE_COMPANY_IDS"},
+		{"ErrMalformed", as + ",acme", "", `"acme" is not a company id`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := copyEnv(env)
+			e["PROCORE_COMPANY_IDS"], e["PROCORE_COMPANY_ID"], e["ADDR"] = c.ids, c.company, "127.0.0.1:0"
+			var out, errb bytes.Buffer
+			err := run(t.Context(), nil, func(k string) string { return e[k] }, &out, &errb)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("run: %v; want an error containing %q", err, c.want)
+			}
+		})
+	}
+	t.Run("AllServesEveryCompanyTheCredentialSees", func(t *testing.T) {
+		e := copyEnv(env)
+		e["PROCORE_COMPANY_IDS"] = "all"
+		g := startGateway(t, e)
+		r := g.queryWith(t, companyHeader(b), `{ companies { id } }`, nil)
+		if got := decodeCompanies(t, r).companyIDs(); !slices.Equal(got, []string{as, bs}) {
+			t.Fatalf("companies %v, want [%s %s]", got, as, bs)
+		}
+	})
+}
