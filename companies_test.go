@@ -400,3 +400,21 @@ func TestCompaniesStartupValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestMintAPIKeyWithCompanies: `procoregraph apikey -companies` prints an
+// entry whose company= options the gateway reads back.
+func TestMintAPIKeyWithCompanies(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(t.Context(), []string{"apikey", "-name", "bi", "-scopes", "read", "-companies", "5,3"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	entry := lines[len(lines)-1]
+	if !strings.HasPrefix(entry, "bi:read::") || !strings.HasSuffix(entry, ":company=3,company=5") {
+		t.Fatalf("entry %q, want bi:read::<hash>:company=3,company=5", entry)
+	}
+	err := run(t.Context(), []string{"apikey", "-name", "bi", "-companies", "acme"}, func(string) string { return "" }, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `-companies: company "acme"`) {
+		t.Fatalf("run: %v; want an error naming the company", err)
+	}
+}
