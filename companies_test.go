@@ -303,6 +303,16 @@ func TestCompaniesSubscriptionStaysInItsCompany(t *testing.T) {
 		t.Fatalf("company A's subscriber got %+v, want RFI %d again", e, ra)
 	}
 	subB.quiet(t, 1500*time.Millisecond)
+
+	t.Run("KeyAllowedInAOnlyIsClosedWith4403InB", func(t *testing.T) {
+		refused := startNodeScript(t, node, "ws-subscribe.mjs", mustJSON(map[string]any{
+			"url": wsURL(g), "query": bicSubscription, "variables": map[string]any{},
+			"connectionParams": map[string]any{"Authorization": "Bearer " + onlyAKey, "companyId": b},
+		}))
+		if closed := refused.await(t, 10*time.Second, "closed", "error"); closed.Code != 4403 || !strings.Contains(closed.Reason, "may not use Procore company") {
+			t.Fatalf("closed with %d %q, want 4403 naming the company", closed.Code, closed.Reason)
+		}
+	})
 }
 
 // firstOther is a user of the RFI's project outside its current court.
