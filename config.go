@@ -29,6 +29,9 @@ type config struct {
 	ClientID     string
 	ClientSecret string
 	CompanyID    int64
+	// Companies are the companies the service connection serves
+	// (PROCORE_COMPANY_IDS; see companies.go); nil: CompanyID alone.
+	Companies    companiesSetting
 	RefreshToken string
 	RedisURL     string
 	// StateRedisURL is the Redis of correctness state (package state):
@@ -172,7 +175,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return def
 	}
 	var c config
-	var companyID string
+	var companyID, companyIDs string
 	fs := flag.NewFlagSet("procoregraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
@@ -181,6 +184,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.ClientID, "procore-client-id", env("PROCORE_CLIENT_ID", ""), "OAuth client id (PROCORE_CLIENT_ID)")
 	fs.StringVar(&c.ClientSecret, "procore-client-secret", env("PROCORE_CLIENT_SECRET", ""), "OAuth client secret (PROCORE_CLIENT_SECRET)")
 	fs.StringVar(&companyID, "procore-company-id", env("PROCORE_COMPANY_ID", ""), "Procore company id; optional when the credential sees one company (PROCORE_COMPANY_ID)")
+	fs.StringVar(&companyIDs, "procore-company-ids", env("PROCORE_COMPANY_IDS", ""), "comma-separated Procore company ids this gateway serves through one client-credentials app (clients pick one with the Procore-Company-Id header; the default is PROCORE_COMPANY_ID, else the first), or all: every company the credential sees; empty: PROCORE_COMPANY_ID alone (PROCORE_COMPANY_IDS)")
+	fs.StringVar(&c.JWT.CompaniesClaim, "jwt-companies-claim", env("JWT_COMPANIES_CLAIM", ""), "claim of identity-provider tokens listing the Procore company ids the caller may use; empty: every company the gateway serves (JWT_COMPANIES_CLAIM)")
 	fs.StringVar(&c.RefreshToken, "procore-refresh-token", env("PROCORE_REFRESH_TOKEN", ""), "OAuth refresh token for the refresh-token grant instead of client credentials (PROCORE_REFRESH_TOKEN)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL for the shared cache, e.g. redis://127.0.0.1:6379/0; empty uses an in-memory cache (REDIS_URL)")
 	fs.StringVar(&c.StateRedisURL, "state-redis-url", env("STATE_REDIS_URL", ""), "Redis URL for correctness state (idempotency records, sessions, locks, differ state, the OAuth token pair), on an instance with maxmemory-policy noeviction; default REDIS_URL (STATE_REDIS_URL)")
@@ -282,6 +287,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			errs = append(errs, fmt.Errorf("PROCORE_COMPANY_ID %q: want a positive integer company id", companyID))
 		}
 		c.CompanyID = id
+	}
+	if cs, err := parseCompaniesSetting(companyIDs, c.CompanyID); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Companies = cs
+		if c.CompanyID == 0 && len(cs.IDs) > 0 {
+			c.CompanyID = cs.IDs[0] // the default company
+		}
 	}
 	for name, u := range map[string]string{"PROCORE_API_URL": c.APIURL, "PROCORE_LOGIN_URL": c.LoginURL} {
 		if u == "" {

@@ -43,6 +43,10 @@ type liveParts struct {
 	cfg    config
 	logger *slog.Logger
 	conn   *tenant.Connection
+	// conns are every served company's service connection, conn first
+	// (PROCORE_COMPANY_IDS): webhooks are routed, registered and polled per
+	// company.
+	conns  []*tenant.Connection
 	store  cache.Store
 	cache  *cache.Cache
 	wg     sync.WaitGroup
@@ -53,12 +57,12 @@ type liveParts struct {
 const controlStoreTimeout = 2 * time.Second
 
 // newLive builds the bus, the differ, the primer and the webhook receiver
-// for conn, and the correctness-state store (newStateStore) they, the
+// for conn and the other companies' service connections others, and the correctness-state store (newStateStore) they, the
 // mutations' idempotency records and the sessions share. It is never the
 // evicting cache c: an evicted differ entry would count as first sight and
 // its event would never be published.
-func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection) (*liveParts, error) {
-	l := &liveParts{cfg: cfg, logger: logger, conn: conn, cache: c}
+func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cache.Cache, conn *tenant.Connection, others ...*tenant.Connection) (*liveParts, error) {
+	l := &liveParts{cfg: cfg, logger: logger, conn: conn, conns: append([]*tenant.Connection{conn}, others...), cache: c}
 	s, closeStore, err := newStateStore(cfg, reg)
 	if err != nil {
 		return nil, err
@@ -125,8 +129,14 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		}
 		wh, err := events.NewWebhookHandler(events.WebhookOptions{
 			Authorization: cfg.WebhookAuthorization,
+			// A delivery goes to the connection of the company it names.
 			Connection: func(_ context.Context, companyID int64) (*tenant.Connection, bool) {
-				return conn, companyID == conn.CompanyID
+				for _, c := range l.conns {
+					if c.CompanyID == companyID {
+						return c, true
+					}
+				}
+				return nil, false
 			},
 			Observer: l.Observer, Store: l.store, Queue: q, Cache: inv, Logger: logger,
 		})
@@ -150,11 +160,23 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 }
 
 // start runs what needs the listening address: webhook registration (when
-// asked) and the poller (when -poll-interval is set). It returns once
-// registration is done; the poller runs until ctx ends.
+// asked) and the poller (when -poll-interval is set), for every served
+// company. It returns once registration is done; the pollers run until ctx
+// ends.
 func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
+	for _, conn := range l.conns {
+		if err := l.startCompany(ctx, addr, conn); err != nil {
+			return fmt.Errorf("company %d: %w", conn.CompanyID, err)
+		}
+	}
+	return nil
+}
+
+// startCompany registers conn's company's webhooks (when asked) and starts
+// its poller (when -poll-interval is set).
+func (l *liveParts) startCompany(ctx context.Context, addr net.Addr, conn *tenant.Connection) error {
 	if l.cfg.RegisterWebhooks {
-		api, ok := l.conn.Procore.(adapter.Webhooks)
+		api, ok := conn.Procore.(adapter.Webhooks)
 		if !ok {
 			return fmt.Errorf("-register-webhooks: this connection's Procore client cannot manage webhooks")
 		}
@@ -164,15 +186,15 @@ func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
 		}
 		dest := strings.TrimSuffix(base, "/") + "/webhooks/procore"
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		reg, err := events.Register(rctx, api, l.conn.CompanyID, events.RegisterOptions{
+		reg, err := events.Register(rctx, api, conn.CompanyID, events.RegisterOptions{
 			Namespace: l.cfg.WebhookNamespace, DestinationURL: dest, Authorization: l.cfg.WebhookAuthorization,
-			Catalog: l.webhookCatalog,
+			Catalog: l.webhookCatalog(conn),
 		})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("register Procore webhooks: %w", err)
 		}
-		l.logger.Info("Procore webhooks registered", "hook", reg.Hook.ID, "destination", dest,
+		l.logger.Info("Procore webhooks registered", "company", conn.CompanyID, "hook", reg.Hook.ID, "destination", dest,
 			"new_hook", reg.CreatedHook, "new_triggers", len(reg.CreatedTriggers),
 			"removed_triggers", len(reg.DeletedTriggers), "resources", reg.Resources)
 		for _, it := range reg.Missing {
@@ -186,16 +208,22 @@ func (l *liveParts) start(ctx context.Context, addr net.Addr) error {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.poll(pctx, l.conn)
+			l.poll(pctx, conn)
 		}()
 	}
 	return nil
 }
 
-// webhookCatalog reads Procore's webhook resources catalog through the
-// connection's REST client (events.RegisterOptions.Catalog).
-func (l *liveParts) webhookCatalog(ctx context.Context, companyID int64) ([]events.CatalogResource, error) {
-	c, ok := l.conn.Procore.(interface {
+// webhookCatalog reads Procore's webhook resources catalog through conn's
+// REST client (events.RegisterOptions.Catalog).
+func (l *liveParts) webhookCatalog(conn *tenant.Connection) func(ctx context.Context, companyID int64) ([]events.CatalogResource, error) {
+	return func(ctx context.Context, companyID int64) ([]events.CatalogResource, error) {
+		return catalogOf(ctx, conn, companyID)
+	}
+}
+
+func catalogOf(ctx context.Context, conn *tenant.Connection, companyID int64) ([]events.CatalogResource, error) {
+	c, ok := conn.Procore.(interface {
 		WebhookResources(ctx context.Context, companyID int64) ([]rest.WebhookResource, error)
 	})
 	if !ok {

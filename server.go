@@ -188,7 +188,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UserKey:   "client-" + shortHash(cfg.ClientID),
 		Procore:   procore,
 	}
-	lv, err := newLive(cfg, logger, reg, c, conn)
+	startCtx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	companies, err := newServiceCompanies(startCtx, cfg, procore, conn)
+	cancel()
+	if err != nil {
+		return err
+	}
+	lv, err := newLive(cfg, logger, reg, c, conn, companies.others()...)
 	if err != nil {
 		return fmt.Errorf("live updates: %w", err)
 	}
@@ -236,7 +242,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	anonymous := cfg.Anonymous == "service" || cfg.Anonymous == "" && embedded
-	ao := authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess, SignIn: signIn}
+	ao := authn.Options{Service: conn, Anonymous: anonymous, Keys: cfg.APIKeys, BrowserSessions: sess, SignIn: signIn,
+		Companies: companies.ByCompany, CompanyIDs: companies.IDs()}
 	if cfg.JWT.JWKSURL != "" {
 		jo := cfg.JWT
 		jo.Logger = logger
@@ -329,6 +336,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "WARNING: ANONYMOUS=service: anyone who reaches this gateway acts as the Procore service account; serve it on a private network only\n")
 	default:
 		fmt.Fprintf(stdout, "every request needs a credential: %d API key(s) configured (mint one with `procoregraph apikey`)\n", cfg.APIKeys.Len())
+	}
+	if len(companies.All) > 1 {
+		fmt.Fprintf(stdout, "serving the Procore companies %s (the Procore-Company-Id request header picks one; default %d)\n", joinIDs(companies.IDs()), companyID)
 	}
 	fmt.Fprintf(stdout, "procoregraph listening on http://%s (GraphiQL at /, GraphQL at /graphql, company %d)\n", ln.Addr(), companyID)
 

@@ -14,7 +14,9 @@
 // a comma-separated list of Procore project ids; SHA256 is the key's
 // SHA-256 in lowercase hex; OPTIONS, when present, are comma-separated
 // limits of this key: cost=N (estimated Procore calls per operation), rpm=N
-// (requests a minute), cpm=N (estimated Procore calls a minute). Entries
+// (requests a minute), cpm=N (estimated Procore calls a minute), and
+// company=N, once per Procore company the key may use (none: every company
+// the gateway serves; see PROCORE_COMPANY_IDS). Entries
 // are separated by ';' or newlines, e.g.
 //
 //	API_KEYS="bi-sync:read,subscribe::9f86…08;field-app:read,write:562949953421312:60303a…7d"
@@ -62,6 +64,9 @@ type Limits struct {
 	MaxCost int
 	// RequestsPerMinute and CallsPerMinute bound the key's rate.
 	RequestsPerMinute, CallsPerMinute int
+	// Companies, when not nil, are the only Procore companies the key may
+	// use (company=N options, sorted, without repeats).
+	Companies []int64
 }
 
 func (l Limits) String() string {
@@ -74,10 +79,14 @@ func (l Limits) String() string {
 			parts = append(parts, o.k+"="+strconv.Itoa(o.v))
 		}
 	}
+	for _, c := range l.Companies {
+		parts = append(parts, "company="+strconv.FormatInt(c, 10))
+	}
 	return strings.Join(parts, ",")
 }
 
-// ParseLimits reads "cost=N,rpm=N,cpm=N" (any subset; empty is none).
+// ParseLimits reads "cost=N,rpm=N,cpm=N,company=N,company=M" (any subset;
+// empty is none).
 func ParseLimits(s string) (Limits, error) {
 	var l Limits
 	for f := range strings.SplitSeq(s, ",") {
@@ -86,9 +95,19 @@ func ParseLimits(s string) (Limits, error) {
 			continue
 		}
 		k, v, ok := strings.Cut(f, "=")
+		if strings.TrimSpace(k) == "company" {
+			id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || id <= 0 {
+				return l, fmt.Errorf("option %q: want company=N with a positive Procore company id", f)
+			}
+			if !slices.Contains(l.Companies, id) {
+				l.Companies = append(l.Companies, id)
+			}
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if !ok || err != nil || n <= 0 {
-			return l, fmt.Errorf("option %q: want cost=N, rpm=N or cpm=N with a positive N", f)
+			return l, fmt.Errorf("option %q: want cost=N, rpm=N, cpm=N or company=N with a positive N", f)
 		}
 		switch strings.TrimSpace(k) {
 		case "cost":
@@ -98,9 +117,10 @@ func ParseLimits(s string) (Limits, error) {
 		case "cpm":
 			l.CallsPerMinute = n
 		default:
-			return l, fmt.Errorf("unknown option %q (the options are cost, rpm, cpm)", k)
+			return l, fmt.Errorf("unknown option %q (the options are cost, rpm, cpm, company)", k)
 		}
 	}
+	slices.Sort(l.Companies)
 	return l, nil
 }
 
@@ -124,7 +144,8 @@ func (k Key) Entry() string {
 // Principal is the principal a request holding this key acts as.
 func (k Key) Principal() principal.Principal {
 	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects),
-		MaxCost: k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
+		Companies: slices.Clone(k.Limits.Companies),
+		MaxCost:   k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
 }
 
 // Set is the configured keys. The zero value holds none.
@@ -276,6 +297,17 @@ func Mint(name string, scopes []principal.Scope, projects []int64, limits Limits
 	if len(projects) == 0 {
 		projects = nil // no allowlist, as the printed entry says
 	}
+	for _, c := range limits.Companies {
+		if c <= 0 {
+			return "", Key{}, fmt.Errorf("company %d: want a positive Procore company id", c)
+		}
+	}
+	if len(limits.Companies) == 0 {
+		limits.Companies = nil
+	}
+	limits.Companies = slices.Clone(limits.Companies)
+	slices.Sort(limits.Companies)
+	limits.Companies = slices.Compact(limits.Companies)
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", Key{}, err

@@ -390,3 +390,48 @@ func TestParseProjects(t *testing.T) {
 		})
 	}
 }
+
+func TestCompanyOptions(t *testing.T) {
+	h := hashOf(apikeys.Prefix + strings.Repeat("c", 43))
+	t.Run("EntryListsItsCompanies", func(t *testing.T) {
+		set, err := apikeys.Parse("bi:read::" + h + ":company=9,cpm=5,company=7,company=9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := set.Lookup(apikeys.Prefix + strings.Repeat("c", 43))
+		if got := k.Principal().Companies; !slices.Equal(got, []int64{7, 9}) {
+			t.Fatalf("companies %v, want [7 9]", got)
+		}
+		if !strings.HasSuffix(k.Entry(), ":cpm=5,company=7,company=9") {
+			t.Fatalf("entry %q does not round-trip its options", k.Entry())
+		}
+	})
+	t.Run("NoCompanyOptionIsEveryCompany", func(t *testing.T) {
+		set, _ := apikeys.Parse("bi:read::" + h)
+		k, _ := set.Lookup(apikeys.Prefix + strings.Repeat("c", 43))
+		if k.Principal().Companies != nil {
+			t.Fatalf("companies %v, want nil", k.Principal().Companies)
+		}
+	})
+	t.Run("ErrBadCompany", func(t *testing.T) {
+		for _, o := range []string{"company=0", "company=x", "company=-3"} {
+			if _, err := apikeys.Parse("bi:read::" + h + ":" + o); err == nil || !strings.Contains(err.Error(), "company=N") {
+				t.Fatalf("%s: error %v, want one asking for company=N", o, err)
+			}
+		}
+	})
+	t.Run("MintedKeyCarriesCompanies", func(t *testing.T) {
+		secret, k, err := apikeys.Mint("bi", []principal.Scope{principal.ScopeRead}, nil, apikeys.Limits{Companies: []int64{5, 3, 5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := apikeys.Parse(k.Entry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := set.Lookup(secret)
+		if !ok || !slices.Equal(got.Principal().Companies, []int64{3, 5}) {
+			t.Fatalf("minted key's companies %v (found %v), want [3 5]", got.Principal().Companies, ok)
+		}
+	})
+}

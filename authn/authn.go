@@ -21,6 +21,18 @@
 //  3. none: anonymous. Anonymous callers act as the service account with
 //     every scope only when Options.Anonymous is set (the embedded sandbox,
 //     or ANONYMOUS=service); otherwise they have no scope and no connection.
+//
+// The company: a request names the Procore company it acts in with the
+// Procore-Company-Id header (CompanyHeader; a websocket in its
+// connection_init payload). Service principals (API keys, JWTs, anonymous)
+// get that company's service connection when the gateway serves it
+// (Options.Companies) and the principal may use it (Principal.Companies);
+// without the header, the default company (Options.Service) when allowed,
+// else the principal's first allowed company the gateway serves. People
+// (pgs_, pgu_, the cookie) stay in their session's company: the header must
+// name it or be absent. A malformed header is BAD_USER_INPUT; a company not
+// served, not allowed or not the session's is FORBIDDEN. Either way nothing
+// reaches Procore.
 package authn
 
 import (
@@ -47,6 +59,10 @@ const (
 	SignInPrefix         = "pgu_"
 )
 
+// CompanyHeader names the Procore company a request acts in (Procore's own
+// header name). Absent: the default company.
+const CompanyHeader = "Procore-Company-Id"
+
 // DefaultCookie is the name of the sign-in session cookie.
 const DefaultCookie = "pg_session"
 
@@ -56,6 +72,10 @@ type Identity struct {
 	// Conn is nil for a principal without a Procore connection (an
 	// anonymous caller where anonymous access is off).
 	Conn *tenant.Connection
+	// Companies are the Procore companies the principal may use on this
+	// gateway: the served companies within its allowlist, or a person's
+	// session company. Nil without Conn.
+	Companies []int64
 }
 
 // SessionResolver turns a gateway session token into its identity.
@@ -81,8 +101,15 @@ type TokenVerifier interface {
 // Options configure an Authenticator.
 type Options struct {
 	// Service is the configured OAuth connection that API keys, JWT callers
-	// and (when allowed) anonymous callers act through. Required.
+	// and (when allowed) anonymous callers act through: the default company's.
+	// Required.
 	Service *tenant.Connection
+	// Companies returns the service connection of company id, when the
+	// gateway serves it (PROCORE_COMPANY_IDS). Nil: Service's company only.
+	Companies func(id int64) (*tenant.Connection, bool)
+	// CompanyIDs lists the companies served, the default first, for
+	// messages. Nil: Service's company only.
+	CompanyIDs []int64
 	// Anonymous lets requests without a credential act as Service with every
 	// scope (the embedded sandbox demo, or ANONYMOUS=service). Default off.
 	Anonymous bool
@@ -136,10 +163,20 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Err.Error() }
 func (r *Refusal) Unwrap() error { return r.Err }
 
-// Authenticate resolves r. A present but invalid credential answers an
-// error wrapping *Refusal and an *adapter.Error with CodeUnauthenticated
-// (CodeUpstreamUnavailable when a session store cannot be read).
+// Authenticate resolves r, in the company its Procore-Company-Id names (see
+// the package doc). A present but invalid credential answers an error
+// wrapping *Refusal and an *adapter.Error with CodeUnauthenticated
+// (CodeUpstreamUnavailable when a session store cannot be read); a company
+// it may not use, CodeForbidden (CodeBadUserInput when malformed).
 func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
+	id, err := a.authenticate(r)
+	if err != nil {
+		return id, err
+	}
+	return a.inCompany(id, r.Header.Get(CompanyHeader))
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (Identity, error) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
@@ -214,12 +251,157 @@ func refuse(kind string, err error) error {
 	return &Refusal{Credential: kind, Err: err}
 }
 
+// inCompany moves a service identity to the company header names (the
+// default company when it is absent), or checks that a person's header
+// names their session's company.
+func (a *Authenticator) inCompany(id Identity, header string) (Identity, error) {
+	header = strings.TrimSpace(header)
+	if id.Conn == nil {
+		return id, nil // no connection: the authorizer answers 401
+	}
+	var want int64
+	if header != "" {
+		n, err := strconv.ParseInt(header, 10, 64)
+		if err != nil || n <= 0 {
+			return Identity{}, adapter.Errorf(adapter.CodeBadUserInput,
+				"the %s header must be a Procore company id (a positive integer)", CompanyHeader)
+		}
+		want = n
+	}
+	switch id.Principal.Kind {
+	case principal.KindAPIKey, principal.KindJWT, principal.KindAnonymous:
+	default: // people: their session's connection and company
+		if want != 0 && want != id.Conn.CompanyID {
+			return Identity{}, adapter.Errorf(adapter.CodeForbidden,
+				"this session works in Procore company %d, not %d: sign in for that company, or drop the %s header",
+				id.Conn.CompanyID, want, CompanyHeader)
+		}
+		id.Companies = []int64{id.Conn.CompanyID}
+		return id, nil
+	}
+	p := id.Principal
+	id.Companies = a.usable(p)
+	if want == 0 {
+		if p.AllowsCompany(a.o.Service.CompanyID) {
+			return a.withCompanies(id), nil // the default company
+		}
+		for _, c := range p.Companies {
+			if _, ok := a.service(c); ok {
+				want = c
+				break
+			}
+		}
+		if want == 0 {
+			return Identity{}, adapter.Errorf(adapter.CodeForbidden,
+				"%s may use none of the companies this gateway serves (%s)", who(p), a.companyList())
+		}
+	}
+	if !p.AllowsCompany(want) {
+		return Identity{}, adapter.Errorf(adapter.CodeForbidden,
+			"%s may not use Procore company %d (it may use %s)", who(p), want, joinIDs(p.Companies))
+	}
+	base, ok := a.service(want)
+	if !ok {
+		return Identity{}, adapter.Errorf(adapter.CodeForbidden,
+			"this gateway does not serve Procore company %d (it serves %s; see PROCORE_COMPANY_IDS)", want, a.companyList())
+	}
+	if base != a.o.Service { // connFor narrowed the default company's
+		id.Conn = a.connIn(base, p)
+	}
+	return a.withCompanies(id), nil
+}
+
+// usable are the served companies p may use, the default first.
+func (a *Authenticator) usable(p principal.Principal) []int64 {
+	ids := a.o.CompanyIDs
+	if len(ids) == 0 {
+		ids = []int64{a.o.Service.CompanyID}
+	}
+	var out []int64
+	for _, c := range ids {
+		if p.AllowsCompany(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// maxCompanyViews bounds the connections kept for company allowlists (JWT
+// claims are the caller's to choose); past it they are built per request.
+const maxCompanyViews = 4096
+
+// withCompanies gives a principal with a company allowlist a connection
+// of its own cache user key, so that answers that depend on the allowlist
+// (Query.companies) are never served from, or to, a wider credential's.
+func (a *Authenticator) withCompanies(id Identity) Identity {
+	if id.Principal.Companies == nil {
+		return id
+	}
+	list := "companies:" + joinIDs(id.Companies)
+	key := narrowKey{base: id.Conn, list: list}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.narrowed[key]; ok {
+		id.Conn = c
+		return id
+	}
+	h := sha256.Sum256([]byte(list))
+	c := *id.Conn
+	c.UserKey += "|" + hex.EncodeToString(h[:6])
+	if len(a.narrowed) < maxCompanyViews {
+		a.narrowed[key] = &c
+	}
+	id.Conn = &c
+	return id
+}
+
+// service returns the service connection of company id.
+func (a *Authenticator) service(id int64) (*tenant.Connection, bool) {
+	if id == a.o.Service.CompanyID {
+		return a.o.Service, true
+	}
+	if a.o.Companies == nil {
+		return nil, false
+	}
+	return a.o.Companies(id)
+}
+
+func (a *Authenticator) companyList() string {
+	if len(a.o.CompanyIDs) == 0 {
+		return strconv.FormatInt(a.o.Service.CompanyID, 10)
+	}
+	return joinIDs(a.o.CompanyIDs)
+}
+
+func who(p principal.Principal) string {
+	switch p.Kind {
+	case principal.KindAPIKey:
+		return "the API key " + strconv.Quote(p.Name)
+	case principal.KindJWT:
+		return "this token"
+	}
+	return "this caller"
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ", ")
+}
+
 // connFor is the service connection, narrowed to p's project allowlist.
 func (a *Authenticator) connFor(p principal.Principal) *tenant.Connection {
+	return a.connIn(a.o.Service, p)
+}
+
+// connIn is base narrowed to p's project allowlist.
+func (a *Authenticator) connIn(base *tenant.Connection, p principal.Principal) *tenant.Connection {
 	if p.Projects == nil {
-		return a.o.Service
+		return base
 	}
-	return a.Narrow(a.o.Service, p.Projects)
+	return a.Narrow(base, p.Projects)
 }
 
 type narrowKey struct {

@@ -539,3 +539,105 @@ func TestNarrowDirect(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthenticateInCompany: Procore-Company-Id picks a served company's
+// connection for service principals within their allowlist, binds people to
+// their session's company, and refuses what is not served, not allowed or
+// malformed.
+func TestAuthenticateInCompany(t *testing.T) {
+	const other int64 = 88
+	f := newFixture(t)
+	otherConn := &tenant.Connection{ID: "conn-88", CompanyID: other, UserKey: "service", Procore: &fakeProcore{}}
+	onlyOther, k, err := apikeys.Mint("only-88", []principal.Scope{principal.ScopeRead}, []int64{1}, apikeys.Limits{Companies: []int64{other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := apikeys.Parse(k.Entry() + ";" + mustEntry(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.options()
+	o.Keys = keys
+	o.Anonymous = true
+	o.Companies = func(id int64) (*tenant.Connection, bool) { return otherConn, id == other }
+	o.CompanyIDs = []int64{companyID, other}
+	a := newAuth(t, o)
+	jwtOnly77 := f.jwtPrincipal
+	jwtOnly77.Companies = []int64{companyID}
+	aj := newAuth(t, func() authn.Options { o := o; o.JWT = fakeJWT{p: jwtOnly77}; return o }())
+
+	in := func(auth, company string) *http.Request {
+		r := request(auth)
+		if company != "" {
+			r.Header.Set(authn.CompanyHeader, company)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name      string
+		auth      *authn.Authenticator
+		req       *http.Request
+		company   int64
+		companies []int64
+	}{
+		{"KeyWithoutHeaderIsInTheDefaultCompany", a, in("Bearer "+f.readKey, ""), companyID, []int64{companyID, other}},
+		{"KeyWithHeaderIsInThatCompany", a, in("Bearer "+f.readKey, "88"), other, []int64{companyID, other}},
+		{"AnonymousServiceFollowsTheHeader", a, in("", "88"), other, []int64{companyID, other}},
+		{"KeyAllowedElsewhereDefaultsToItsCompany", a, in("Bearer "+onlyOther, ""), other, []int64{other}},
+		{"PersonWithTheirCompanyHeader", a, in("Bearer pgs_valid", "77"), companyID, []int64{companyID}},
+		{"JWTWithinItsClaim", aj, in("Bearer eyJgood", "77"), companyID, []int64{companyID}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id, err := c.auth.Authenticate(c.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.Conn == nil || id.Conn.CompanyID != c.company || !slices.Equal(id.Companies, c.companies) {
+				t.Fatalf("connection %+v, companies %v; want company %d, companies %v", id.Conn, id.Companies, c.company, c.companies)
+			}
+		})
+	}
+	t.Run("AllowlistGetsItsOwnCacheUserKey", func(t *testing.T) {
+		id, err := a.Authenticate(in("Bearer "+onlyOther, "88"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Conn.ID != otherConn.ID || id.Conn.UserKey == otherConn.UserKey {
+			t.Fatalf("connection %s user key %q: want company 88's connection id with a user key of its own", id.Conn.ID, id.Conn.UserKey)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		auth *authn.Authenticator
+		req  *http.Request
+		code adapter.Code
+	}{
+		{"ErrCompanyNotServed", a, in("Bearer "+f.readKey, "99"), adapter.CodeForbidden},
+		{"ErrKeyNotAllowedInCompany", a, in("Bearer "+onlyOther, "77"), adapter.CodeForbidden},
+		{"ErrJWTOutsideItsClaim", aj, in("Bearer eyJgood", "88"), adapter.CodeForbidden},
+		{"ErrPersonInAnotherCompany", a, in("Bearer pgu_valid", "88"), adapter.CodeForbidden},
+		{"ErrMalformedHeader", a, in("Bearer "+f.readKey, "7x"), adapter.CodeBadUserInput},
+		{"ErrNegativeHeader", a, in("Bearer "+f.readKey, "-77"), adapter.CodeBadUserInput},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id, err := c.auth.Authenticate(c.req)
+			if adapter.ErrorCode(err) != c.code || id.Conn != nil {
+				t.Fatalf("identity %+v, error %v; want %s and no connection", id, err, c.code)
+			}
+		})
+	}
+	if n := len(f.serviceAPI.Calls()); n != 0 {
+		t.Fatalf("%d Procore calls, want none", n)
+	}
+}
+
+// mustEntry is the fixture's read key's entry (minted again: the fixture
+// keeps only the parsed set).
+func mustEntry(t *testing.T, f *fixture) string {
+	t.Helper()
+	k, ok := f.keys.Lookup(f.readKey)
+	if !ok {
+		t.Fatal("the fixture's read key is not configured")
+	}
+	return k.Entry()
+}

@@ -94,6 +94,8 @@ func writeAuthError(w http.ResponseWriter, err error) {
 	switch code {
 	case adapter.CodeForbidden:
 		status = http.StatusForbidden
+	case adapter.CodeBadUserInput: // a malformed Procore-Company-Id
+		status = http.StatusBadRequest
 	case adapter.CodeUpstreamUnavailable:
 		// A session store that cannot be read refuses (fails closed), but
 		// the client should retry rather than sign in again.

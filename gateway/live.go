@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"procoregraph/adapter"
+	"procoregraph/authn"
 	"procoregraph/loaders"
 	"procoregraph/multipartsub"
 	"procoregraph/principal"
@@ -99,6 +102,9 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 		if a := p.Authorization(); a != "" {
 			req.Header.Set("Authorization", a)
 		}
+		if c, ok := payloadCompany(p); ok {
+			req.Header.Set(authn.CompanyHeader, c)
+		}
 		id, err := d.Auth.Authenticate(req)
 		if err != nil {
 			recordRefusal(ctx, d.Audit, err)
@@ -118,9 +124,30 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 		ctx = trackStream(ctx, d, req, id.Principal)
 		ctx = principal.With(ctx, id.Principal)
 		ctx = tenant.With(ctx, id.Conn)
+		ctx = tenant.WithCompanies(ctx, id.Companies)
 		ctx = loaders.With(ctx, loaders.New(id.Conn, d.Loaders))
 		return ctx, nil, nil
 	}
+}
+
+// payloadCompany reads the company a websocket acts in from its
+// connection_init payload: "Procore-Company-Id" (as the header) or
+// "companyId", a string or a number. A value of another type is passed on
+// as text, so that the authenticator refuses it rather than ignoring it.
+func payloadCompany(p transport.InitPayload) (string, bool) {
+	for _, k := range []string{authn.CompanyHeader, "companyId"} {
+		switch v := p[k].(type) {
+		case nil:
+			continue
+		case string:
+			return v, true
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64), true
+		default:
+			return fmt.Sprint(v), true
+		}
+	}
+	return "", false
 }
 
 // truncate keeps a websocket close reason within the protocol's 123 bytes.

@@ -286,6 +286,7 @@ func withRequestState(d Deps, next http.Handler) http.Handler {
 		ctx = principal.With(ctx, id.Principal)
 		if id.Conn != nil {
 			ctx = tenant.With(ctx, id.Conn)
+			ctx = tenant.WithCompanies(ctx, id.Companies)
 			ctx = loaders.With(ctx, loaders.New(id.Conn, d.Loaders))
 		}
 		if r.Header.Get(DebugHeader) != "" {

@@ -97,7 +97,7 @@ func New(o Options) (*Guard, error) {
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "Cache-Control", "Apollo-Require-Preflight",
 				"GraphQL-Require-Preflight", "X-Apollo-Operation-Name", "Idempotency-Key", "X-Procoregraph-Debug",
-				"X-Request-Id", "Traceparent", "Tracestate"},
+				"X-Request-Id", "Traceparent", "Tracestate", "Procore-Company-Id"},
 			ExposedHeaders: []string{"X-Request-Id", "Retry-After"},
 			MaxAge:         600,
 		})

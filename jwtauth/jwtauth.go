@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,11 @@ type Options struct {
 	ScopePrefix string
 	// NameClaim names the caller in the audit log. Default "sub".
 	NameClaim string
+	// CompaniesClaim, when set, is the claim listing the Procore company ids
+	// the caller may use (a list of numbers or strings, or a space- or
+	// comma-separated string); a token without it is refused. Default ""
+	// (JWT_COMPANIES_CLAIM): every company the gateway serves.
+	CompaniesClaim string
 	// Leeway tolerates clock skew on exp, nbf and iat. Default 30 s.
 	Leeway time.Duration
 	// Algorithms are the accepted signing algorithms. Default RS256, RS384,
@@ -164,7 +170,64 @@ func (v *Verifier) Verify(ctx context.Context, token string) (principal.Principa
 	if len(name) > 128 {
 		name = name[:128]
 	}
-	return principal.Principal{Kind: principal.KindJWT, Name: name, Scopes: scopes}, nil
+	p := principal.Principal{Kind: principal.KindJWT, Name: name, Scopes: scopes}
+	if v.o.CompaniesClaim != "" {
+		ids, err := companyIDs(claims[v.o.CompaniesClaim])
+		if err != nil {
+			return principal.Principal{}, fmt.Errorf("the %q claim: %w", v.o.CompaniesClaim, err)
+		}
+		p.Companies = ids
+	}
+	return p, nil
+}
+
+// maxCompanies bounds the company ids one token may list.
+const maxCompanies = 1000
+
+// companyIDs reads a companies claim: a list of numbers or numeric strings,
+// or one string of ids separated by spaces or commas. Missing or empty is an
+// error: a token that names no company may use none.
+func companyIDs(v any) ([]int64, error) {
+	var raw []any
+	switch x := v.(type) {
+	case nil:
+		return nil, errors.New("missing: the token names no Procore company")
+	case string:
+		for _, f := range strings.FieldsFunc(x, func(r rune) bool { return r == ' ' || r == ',' }) {
+			raw = append(raw, f)
+		}
+	case []any:
+		raw = x
+	default:
+		raw = []any{x}
+	}
+	if len(raw) == 0 || len(raw) > maxCompanies {
+		return nil, fmt.Errorf("want 1 to %d Procore company ids", maxCompanies)
+	}
+	out := make([]int64, 0, len(raw))
+	for _, r := range raw {
+		var id int64
+		switch x := r.(type) {
+		case float64:
+			if x != float64(int64(x)) {
+				return nil, fmt.Errorf("%v is not a company id", x)
+			}
+			id = int64(x)
+		case string:
+			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a company id", x)
+			}
+			id = n
+		default:
+			return nil, fmt.Errorf("%v is not a company id", x)
+		}
+		if id <= 0 {
+			return nil, fmt.Errorf("%d is not a company id", id)
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // reason says why a token was refused, without echoing it.

@@ -104,6 +104,11 @@ type Principal struct {
 	// project is NOT_FOUND on every path (fields, entities, subscriptions,
 	// mutations). Nil means every project its Procore credential sees.
 	Projects []int64
+	// Companies, when not nil, are the only Procore companies it may use
+	// (the Procore-Company-Id a request asks for): an API key's company=
+	// options, a JWT's companies claim. Nil means every company the gateway
+	// serves (people are bound to their session's company instead).
+	Companies []int64
 	// SessionID identifies the gateway session behind a person's token (a
 	// non-secret hash), so that revoking the session can end its open
 	// streams on every replica. Empty for principals without a session.
@@ -126,6 +131,11 @@ func (p Principal) Can(s Scope) bool { return slices.Contains(p.Scopes, s) }
 // AllowsProject reports whether p may see project id.
 func (p Principal) AllowsProject(id int64) bool {
 	return p.Projects == nil || slices.Contains(p.Projects, id)
+}
+
+// AllowsCompany reports whether p may use company id (Companies).
+func (p Principal) AllowsCompany(id int64) bool {
+	return p.Companies == nil || slices.Contains(p.Companies, id)
 }
 
 // Authenticated reports whether p presented a credential.

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,6 +11,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
+	"procoregraph/tenant"
 )
 
 // listPage serves a keyset page of a project- or company-scoped list read
@@ -79,7 +81,8 @@ func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilt
 
 // companyLoaders returns the loaders when companyID is the connection's
 // company. A connection works in one company (its Procore-Company-Id); other
-// companies are reached through their own connections.
+// companies are reached through their own connections, which a request picks
+// with the Procore-Company-Id header.
 func companyLoaders(ctx context.Context, companyID int64) (*loaders.Loaders, error) {
 	l, err := ld(ctx)
 	if err != nil {
@@ -87,9 +90,26 @@ func companyLoaders(ctx context.Context, companyID int64) (*loaders.Loaders, err
 	}
 	if companyID != l.Connection().CompanyID {
 		return nil, adapter.Errorf(adapter.CodeForbidden,
-			"company %d is not this connection's company; configure a connection for it", companyID)
+			"company %d is not this request's company (%d): send the Procore-Company-Id header to work in it", companyID, l.Connection().CompanyID)
 	}
 	return l, nil
+}
+
+// usableCompanies keeps the companies the request's principal may use on
+// this gateway (tenant.Companies), in Procore's order; all of them when the
+// request carries no such list.
+func usableCompanies(ctx context.Context, all []adapter.Company) []adapter.Company {
+	ids, ok := tenant.Companies(ctx)
+	if !ok {
+		return all
+	}
+	out := make([]adapter.Company, 0, len(ids))
+	for _, c := range all {
+		if slices.Contains(ids, c.ID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func companyByID(ctx context.Context, l *loaders.Loaders, id int64) (*adapter.Company, error) {

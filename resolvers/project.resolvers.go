@@ -236,7 +236,11 @@ func (r *queryResolver) Companies(ctx context.Context) ([]adapter.Company, error
 	if err != nil {
 		return nil, err
 	}
-	return l.Companies.Load(ctx, struct{}{})()
+	all, err := l.Companies.Load(ctx, struct{}{})()
+	if err != nil {
+		return nil, err
+	}
+	return usableCompanies(ctx, all), nil
 }
 
 // Projects is the resolver for the projects field.

@@ -317,7 +317,7 @@ func (s *Server) api(pattern string, h apiHandler, o routeOpts) http.HandlerFunc
 			}
 		}
 		p, authErr := s.auth.Authenticate(r)
-		s.stats.rest(pattern, p.TokenID, p.ClientID, authErr == nil)
+		s.stats.rest(pattern, p.TokenID, p.ClientID, r.Header.Get("Procore-Company-Id"), authErr == nil)
 
 		switch {
 		case storm:

@@ -18,6 +18,10 @@ type Stats struct {
 	// ByClient counts authenticated /rest requests by OAuth client id
 	// ("" keys, i.e. web sessions, are counted under "session").
 	ByClient map[string]int64 `json:"by_client"`
+	// ByCompany counts /rest requests by the Procore-Company-Id header they
+	// carried, as sent ("" when absent), so tests can prove which company a
+	// gateway asked for.
+	ByCompany map[string]int64 `json:"by_company"`
 	// TokenRequests counts POST /oauth/token calls.
 	TokenRequests int64 `json:"token_requests"`
 	// RateLimited counts 429s answered because a token spent its hourly or
@@ -49,7 +53,7 @@ func newStats() *statsCounter {
 }
 
 func (c *statsCounter) resetLocked(logins int) {
-	c.s = Stats{ByRoute: map[string]int64{}, ByToken: map[string]int64{}, ByClient: map[string]int64{}, ContractViolations: map[string]int64{}}
+	c.s = Stats{ByRoute: map[string]int64{}, ByToken: map[string]int64{}, ByClient: map[string]int64{}, ByCompany: map[string]int64{}, ContractViolations: map[string]int64{}}
 	c.loginsAtReset = logins
 }
 
@@ -59,11 +63,14 @@ func (c *statsCounter) reset(logins int) {
 	c.mu.Unlock()
 }
 
-func (c *statsCounter) rest(route, token, client string, authed bool) {
+func (c *statsCounter) rest(route, token, client, company string, authed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Total++
 	c.s.ByRoute[route]++
+	if len(c.s.ByCompany) < 1024 || c.s.ByCompany[company] > 0 { // bounded: a client choosing headers cannot grow it forever
+		c.s.ByCompany[company]++
+	}
 	if authed {
 		c.s.ByToken[token]++
 		if client == "" {
@@ -101,6 +108,7 @@ func (c *statsCounter) snapshot(logins int) Stats {
 	s.ByRoute = maps.Clone(c.s.ByRoute)
 	s.ByToken = maps.Clone(c.s.ByToken)
 	s.ByClient = maps.Clone(c.s.ByClient)
+	s.ByCompany = maps.Clone(c.s.ByCompany)
 	s.ContractViolations = maps.Clone(c.s.ContractViolations)
 	s.Logins = logins - c.loginsAtReset
 	return s

@@ -45,3 +45,20 @@ func From(ctx context.Context) (*Connection, bool) {
 	c, ok := ctx.Value(ctxKey{}).(*Connection)
 	return c, ok && c != nil
 }
+
+type companiesKey struct{}
+
+// WithCompanies returns ctx carrying the Procore companies the request's
+// principal may use on this gateway (the companies it serves, within the
+// principal's allowlist; a person's session company), which Query.companies
+// lists.
+func WithCompanies(ctx context.Context, ids []int64) context.Context {
+	return context.WithValue(ctx, companiesKey{}, ids)
+}
+
+// Companies returns the companies set by WithCompanies; ok is false when
+// none were set (every company the connection's credential sees).
+func Companies(ctx context.Context) (ids []int64, ok bool) {
+	ids, ok = ctx.Value(companiesKey{}).([]int64)
+	return ids, ok
+}

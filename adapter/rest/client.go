@@ -53,6 +53,9 @@ type Client struct {
 	creds  Credentials
 	base   http.RoundTripper
 	rate   gate // nil when RateLimit.Disabled
+	// shared is the stack below the company header (concurrency, rate
+	// limit, observe, base): the part ForCompany's clients share.
+	shared http.RoundTripper
 	logger *slog.Logger
 	clock  Clock
 
@@ -96,17 +99,41 @@ func New(cfg Config) (*Client, error) {
 		}
 		rt = &rateLimitTransport{budget: c.rate, next: rt}
 	}
-	rt = newConcurrencyTransport(cfg.MaxConcurrency, rt)
-	rt = &companyTransport{known: c.knownCompany, resolve: c.CompanyID, next: rt}
-	rt = &authTransport{creds: c.creds, next: rt}
-	rt = &retryTransport{cfg: cfg.Retry, clock: cfg.Clock, logger: cfg.Logger, next: rt}
-	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	c.shared = newConcurrencyTransport(cfg.MaxConcurrency, rt)
+	c.buildStack()
 
 	c.upload = &http.Client{
 		Transport:     &retryTransport{cfg: cfg.Retry, clock: cfg.Clock, logger: cfg.Logger, next: observed},
 		CheckRedirect: noRedirects,
 	}
 	return c, nil
+}
+
+// buildStack sets c.http: retry, auth and company over c.shared.
+func (c *Client) buildStack() {
+	var rt http.RoundTripper = &companyTransport{known: c.knownCompany, resolve: c.CompanyID, next: c.shared}
+	rt = &authTransport{creds: c.creds, next: rt}
+	rt = &retryTransport{cfg: c.cfg.Retry, clock: c.cfg.Clock, logger: c.cfg.Logger, next: rt}
+	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+}
+
+// ForCompany returns a Client of the same credential for company id (a
+// positive Procore company id): only Procore-Company-Id differs. It shares
+// this Client's credentials (one OAuth token and one refresh: a
+// client-credentials token belongs to the app and is valid in every company
+// that installed it), its rate-limit budget and concurrency bound (Procore
+// counts calls per token, so together the companies stay within one
+// window), its base transport and its drift detector. It makes no calls.
+func (c *Client) ForCompany(id int64) (*Client, error) {
+	if id <= 0 {
+		return nil, fmt.Errorf("rest: company %d: want a positive Procore company id", id)
+	}
+	cfg := c.cfg
+	cfg.CompanyID = id
+	n := &Client{cfg: cfg, api: c.api, login: c.login, upload: c.upload, creds: c.creds, base: c.base,
+		rate: c.rate, shared: c.shared, logger: c.logger, clock: c.clock, companyID: id}
+	n.buildStack()
+	return n, nil
 }
 
 // CloseIdleConnections closes the base transport's idle connections (for
