@@ -116,6 +116,46 @@ type ComplexityRoot struct {
 		Rows        func(childComplexity int) int
 	}
 
+	BulkExport struct {
+		CompletedAt  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ErrorCode    func(childComplexity int) int
+		ErrorMessage func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		FileSize     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		ObjectCount  func(childComplexity int) int
+		Query        func(childComplexity int) int
+		Status       func(childComplexity int) int
+		URL          func(childComplexity int) int
+	}
+
+	CancelBulkExportPayload struct {
+		BulkExport func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	Change struct {
+		At                  func(childComplexity int) int
+		BallInCourt         func(childComplexity int) int
+		Cursor              func(childComplexity int) int
+		ItemID              func(childComplexity int) int
+		ItemKind            func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		PreviousBallInCourt func(childComplexity int) int
+		PreviousStatus      func(childComplexity int) int
+		ProjectID           func(childComplexity int) int
+		Source              func(childComplexity int) int
+		Status              func(childComplexity int) int
+		Title               func(childComplexity int) int
+	}
+
+	ChangeConnection struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+	}
+
 	ChangeOrder struct {
 		CommitmentID func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
@@ -384,6 +424,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AdvanceRFIBallInCourt       func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
+		CancelBulkExport            func(childComplexity int, id int64) int
 		CloseRfi                    func(childComplexity int, input mutate.CloseRFIInput) int
 		CreateCommitment            func(childComplexity int, input mutate.CreateCommitmentInput) int
 		CreateCommitmentChangeOrder func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
@@ -397,6 +438,7 @@ type ComplexityRoot struct {
 		ReplyToRfi                  func(childComplexity int, input mutate.ReplyToRFIInput) int
 		RespondToSubmittal          func(childComplexity int, input mutate.RespondToSubmittalInput) int
 		RevokeSession               func(childComplexity int, input *model.SessionTokenInput) int
+		StartBulkExport             func(childComplexity int, input model.StartBulkExportInput) int
 		UpdateCommitmentStatus      func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
 		UpdateInvoiceStatus         func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
 		UpdateSubmittalStatus       func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
@@ -524,6 +566,8 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		BulkExport         func(childComplexity int, id int64) int
+		Changes            func(childComplexity int, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) int
 		Commitment         func(childComplexity int, id int64, projectID *int64, kind *adapter.CommitmentKind) int
 		Companies          func(childComplexity int) int
 		Invoice            func(childComplexity int, id int64, projectID *int64) int
@@ -634,6 +678,11 @@ type ComplexityRoot struct {
 
 	SessionPayload struct {
 		Session    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	StartBulkExportPayload struct {
+		BulkExport func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -888,6 +937,8 @@ type MutationResolver interface {
 	CreateInvoice(ctx context.Context, input mutate.CreateInvoiceInput) (*mutate.CreateInvoicePayload, error)
 	UpdateInvoiceStatus(ctx context.Context, input mutate.UpdateInvoiceStatusInput) (*mutate.UpdateInvoiceStatusPayload, error)
 	UploadAttachment(ctx context.Context, input mutate.UploadAttachmentInput) (*mutate.UploadAttachmentPayload, error)
+	StartBulkExport(ctx context.Context, input model.StartBulkExportInput) (*model.StartBulkExportPayload, error)
+	CancelBulkExport(ctx context.Context, id int64) (*model.CancelBulkExportPayload, error)
 	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
@@ -914,6 +965,8 @@ type QueryResolver interface {
 	Projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
+	BulkExport(ctx context.Context, id int64) (*model.BulkExport, error)
+	Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeConnection, error)
 	Rfi(ctx context.Context, id int64, projectID *int64) (*adapter.RFI, error)
 	Submittal(ctx context.Context, id int64, projectID *int64) (*adapter.Submittal, error)
 	Commitment(ctx context.Context, id int64, projectID *int64, kind *adapter.CommitmentKind) (*adapter.Commitment, error)
@@ -1202,6 +1255,178 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BudgetView.Rows(childComplexity), true
+
+	case "BulkExport.completedAt":
+		if e.ComplexityRoot.BulkExport.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.CompletedAt(childComplexity), true
+	case "BulkExport.createdAt":
+		if e.ComplexityRoot.BulkExport.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.CreatedAt(childComplexity), true
+	case "BulkExport.errorCode":
+		if e.ComplexityRoot.BulkExport.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ErrorCode(childComplexity), true
+	case "BulkExport.errorMessage":
+		if e.ComplexityRoot.BulkExport.ErrorMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ErrorMessage(childComplexity), true
+	case "BulkExport.expiresAt":
+		if e.ComplexityRoot.BulkExport.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ExpiresAt(childComplexity), true
+	case "BulkExport.fileSize":
+		if e.ComplexityRoot.BulkExport.FileSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.FileSize(childComplexity), true
+	case "BulkExport.id":
+		if e.ComplexityRoot.BulkExport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ID(childComplexity), true
+	case "BulkExport.objectCount":
+		if e.ComplexityRoot.BulkExport.ObjectCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.ObjectCount(childComplexity), true
+	case "BulkExport.query":
+		if e.ComplexityRoot.BulkExport.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.Query(childComplexity), true
+	case "BulkExport.status":
+		if e.ComplexityRoot.BulkExport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.Status(childComplexity), true
+	case "BulkExport.url":
+		if e.ComplexityRoot.BulkExport.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkExport.URL(childComplexity), true
+
+	case "CancelBulkExportPayload.bulkExport":
+		if e.ComplexityRoot.CancelBulkExportPayload.BulkExport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelBulkExportPayload.BulkExport(childComplexity), true
+	case "CancelBulkExportPayload.userErrors":
+		if e.ComplexityRoot.CancelBulkExportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelBulkExportPayload.UserErrors(childComplexity), true
+
+	case "Change.at":
+		if e.ComplexityRoot.Change.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.At(childComplexity), true
+	case "Change.ballInCourt":
+		if e.ComplexityRoot.Change.BallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.BallInCourt(childComplexity), true
+	case "Change.cursor":
+		if e.ComplexityRoot.Change.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Cursor(childComplexity), true
+	case "Change.itemId":
+		if e.ComplexityRoot.Change.ItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ItemID(childComplexity), true
+	case "Change.itemKind":
+		if e.ComplexityRoot.Change.ItemKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ItemKind(childComplexity), true
+	case "Change.kind":
+		if e.ComplexityRoot.Change.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Kind(childComplexity), true
+	case "Change.previousBallInCourt":
+		if e.ComplexityRoot.Change.PreviousBallInCourt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PreviousBallInCourt(childComplexity), true
+	case "Change.previousStatus":
+		if e.ComplexityRoot.Change.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PreviousStatus(childComplexity), true
+	case "Change.projectId":
+		if e.ComplexityRoot.Change.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ProjectID(childComplexity), true
+	case "Change.source":
+		if e.ComplexityRoot.Change.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Source(childComplexity), true
+	case "Change.status":
+		if e.ComplexityRoot.Change.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Status(childComplexity), true
+	case "Change.title":
+		if e.ComplexityRoot.Change.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Title(childComplexity), true
+
+	case "ChangeConnection.endCursor":
+		if e.ComplexityRoot.ChangeConnection.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.EndCursor(childComplexity), true
+	case "ChangeConnection.hasNextPage":
+		if e.ComplexityRoot.ChangeConnection.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.HasNextPage(childComplexity), true
+	case "ChangeConnection.nodes":
+		if e.ComplexityRoot.ChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Nodes(childComplexity), true
 
 	case "ChangeOrder.commitmentId":
 		if e.ComplexityRoot.ChangeOrder.CommitmentID == nil {
@@ -2365,6 +2590,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AdvanceRFIBallInCourt(childComplexity, args["input"].(mutate.AdvanceRFIBallInCourtInput)), true
+	case "Mutation.cancelBulkExport":
+		if e.ComplexityRoot.Mutation.CancelBulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelBulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelBulkExport(childComplexity, args["id"].(int64)), true
 	case "Mutation.closeRFI":
 		if e.ComplexityRoot.Mutation.CloseRfi == nil {
 			break
@@ -2508,6 +2744,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(*model.SessionTokenInput)), true
+	case "Mutation.startBulkExport":
+		if e.ComplexityRoot.Mutation.StartBulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startBulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartBulkExport(childComplexity, args["input"].(model.StartBulkExportInput)), true
 	case "Mutation.updateCommitmentStatus":
 		if e.ComplexityRoot.Mutation.UpdateCommitmentStatus == nil {
 			break
@@ -3124,6 +3371,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PunchItemEdge.Node(childComplexity), true
 
+	case "Query.bulkExport":
+		if e.ComplexityRoot.Query.BulkExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_bulkExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BulkExport(childComplexity, args["id"].(int64)), true
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["since"].(*string), args["kinds"].([]model.ChangeKind), args["itemKinds"].([]model.ChangeItemKind), args["projectIds"].([]int64), args["first"].(*int)), true
 	case "Query.commitment":
 		if e.ComplexityRoot.Query.Commitment == nil {
 			break
@@ -3654,6 +3923,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionPayload.UserErrors(childComplexity), true
+
+	case "StartBulkExportPayload.bulkExport":
+		if e.ComplexityRoot.StartBulkExportPayload.BulkExport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartBulkExportPayload.BulkExport(childComplexity), true
+	case "StartBulkExportPayload.userErrors":
+		if e.ComplexityRoot.StartBulkExportPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartBulkExportPayload.UserErrors(childComplexity), true
 
 	case "Submittal.ballInCourt":
 		if e.ComplexityRoot.Submittal.BallInCourt == nil {
@@ -4390,6 +4672,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RespondToSubmittalInput", ec.unmarshalInputRespondToSubmittalInput),
 			graphql.NewInputUnmarshaler("SessionMFAInput", ec.unmarshalInputSessionMFAInput),
 			graphql.NewInputUnmarshaler("SessionTokenInput", ec.unmarshalInputSessionTokenInput),
+			graphql.NewInputUnmarshaler("StartBulkExportInput", ec.unmarshalInputStartBulkExportInput),
 			graphql.NewInputUnmarshaler("SubmittalByIDsInput", ec.unmarshalInputSubmittalByIDsInput),
 			graphql.NewInputUnmarshaler("SubmittalWorkflowStepInput", ec.unmarshalInputSubmittalWorkflowStepInput),
 			graphql.NewInputUnmarshaler("UpdateCommitmentStatusInput", ec.unmarshalInputUpdateCommitmentStatusInput),
@@ -4491,6 +4774,205 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/bulk.graphqls", Input: `extend type Query {
+  """
+  A bulk export started by this caller (the same API key, person or token on
+  the same connection); null when it does not exist, has expired, or belongs
+  to someone else.
+  """
+  bulkExport(id: ID!): BulkExport
+}
+
+extend type Mutation {
+  """
+  Starts reading a query over every page of its connections in the background
+  (like Shopify's bulkOperationRunQuery), within the Procore budget, into a
+  gzip-compressed JSON Lines file; poll ` + "`" + `bulkExport(id)` + "`" + ` for its status and
+  download URL. The query's one root field must be a connection (such as
+  ` + "`" + `projects` + "`" + `); connections nested directly in its nodes (such as ` + "`" + `rfis` + "`" + `,
+  ` + "`" + `submittals` + "`" + `) are read to their end too, one row a node, joined by
+  ` + "`" + `__parentId` + "`" + `. Needs the read scope. One running export per caller:
+  another start gets the userError IN_PROGRESS; BUSY when the gateway runs or
+  keeps its maximum of exports; INVALID_VALUE when the query does not fit
+  (the message says why).
+  """
+  startBulkExport(input: StartBulkExportInput!): StartBulkExportPayload!
+  "Cancels this caller's running export; a finished one is returned as it is. NOT_FOUND userError when there is no such export of this caller."
+  cancelBulkExport(id: ID!): CancelBulkExportPayload!
+}
+
+"Input of ` + "`" + `startBulkExport` + "`" + `."
+input StartBulkExportInput {
+  "The query: one operation, one root connection field; at most 64 KiB, and within the gateway's depth and alias limits."
+  query: String!
+  "Values of the query's variables."
+  variables: JSON
+}
+
+"Any JSON value (an object of variable values)."
+scalar JSON @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc8259")
+
+"Result of ` + "`" + `startBulkExport` + "`" + `."
+type StartBulkExportPayload {
+  "The export, RUNNING; null when refused."
+  bulkExport: BulkExport
+  "Why the export was refused (codes IN_PROGRESS, BUSY, INVALID_VALUE); empty on success."
+  userErrors: [UserError!]!
+}
+
+"Result of ` + "`" + `cancelBulkExport` + "`" + `."
+type CancelBulkExportPayload {
+  "The export as it is now; null when not found."
+  bulkExport: BulkExport
+  "NOT_FOUND when this caller has no such export; empty on success."
+  userErrors: [UserError!]!
+}
+
+"Where a bulk export is."
+enum BulkExportStatus {
+  "Accepted, not started yet."
+  CREATED
+  "Reading pages."
+  RUNNING
+  "Every page read; the file can be downloaded from ` + "`" + `url` + "`" + `."
+  COMPLETED
+  "Stopped by an error (` + "`" + `errorCode` + "`" + `, ` + "`" + `errorMessage` + "`" + `); no file."
+  FAILED
+  "Canceled by its caller or by the gateway's shutdown (` + "`" + `errorCode` + "`" + ` SHUTDOWN); no file."
+  CANCELED
+}
+
+"""
+A bulk export. Its file has one JSON object a line, one line per node, keys
+sorted: ` + "`" + `__path` + "`" + ` names the node's connection by response keys
+(` + "`" + `projects` + "`" + `, ` + "`" + `projects.rfis` + "`" + `), ` + "`" + `__parentId` + "`" + ` is the id of the parent node of a
+nested row (absent on rows of the root connection), ` + "`" + `id` + "`" + ` is always present,
+and the other keys are the fields the query selected on the node. Rows come
+depth first: a node, then all rows of its first nested connection, then of
+the next, so a parent always precedes its children.
+"""
+type BulkExport {
+  "The export's id."
+  id: ID!
+  "Status."
+  status: BulkExportStatus!
+  "The query it runs."
+  query: String!
+  "Rows (nodes) written so far."
+  objectCount: Int!
+  "Bytes of the compressed file written so far."
+  fileSize: Int!
+  "Why it failed: a GraphQL error code (e.g. UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN) or TOO_LARGE (the file outgrew the gateway's limit); SHUTDOWN when canceled by a shutdown."
+  errorCode: String
+  "What went wrong, for people."
+  errorMessage: String
+  "When it was started."
+  createdAt: DateTime!
+  "When it finished; null while it runs."
+  completedAt: DateTime
+  "When it (and its file) will be deleted; null while it runs."
+  expiresAt: DateTime
+  """
+  When COMPLETED: the file (gzip-compressed JSON Lines, a .jsonl.gz
+  download), at a URL signed until ` + "`" + `expiresAt` + "`" + ` that needs no other
+  credential; keep it secret. Null otherwise.
+  """
+  url: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/changes.graphqls", Input: `extend type Query {
+  """
+  The change feed for incremental syncs (BI, warehouses): a page of the
+  durable event log (the one subscriptions replay; Redis Streams when the
+  gateway has Redis, else memory) with the items created, changed (status,
+  ball in court) and deleted, oldest first, each with its ` + "`" + `cursor` + "`" + `.
+
+  Recipe: call ` + "`" + `changes` + "`" + ` without ` + "`" + `since` + "`" + ` to take a watermark (` + "`" + `endCursor` + "`" + `),
+  do a full sync, then call ` + "`" + `changes(since: watermark)` + "`" + ` and store the page's
+  ` + "`" + `endCursor` + "`" + `, until ` + "`" + `hasNextPage` + "`" + ` is false; next time resume from the stored
+  ` + "`" + `endCursor` + "`" + `. Applying a change twice is harmless (the overlap with the full
+  sync repeats some).
+
+  Events stay in the log for EVENT_RETENTION (24 h with Redis, 1 h in memory).
+  A ` + "`" + `since` + "`" + ` after which events may have been dropped (older than the
+  retention, or from a log that restarted) is refused with
+  ` + "`" + `extensions.code` + "`" + ` CURSOR_EXPIRED: do a full sync and start again from a
+  new watermark. A key with a project allowlist sees only its projects'
+  changes.
+  """
+  changes(
+    "Resume after this cursor (an ` + "`" + `endCursor` + "`" + ` or a change's ` + "`" + `cursor` + "`" + `); null takes a watermark and returns no changes."
+    since: String
+    "Only these kinds of change; null or empty for all of them."
+    kinds: [ChangeKind!]
+    "Only these kinds of item; null or empty for all of them."
+    itemKinds: [ChangeItemKind!]
+    "Only these projects (within the key's allowlist); null or empty for every visible project."
+    projectIds: [ID!]
+    "At most this many changes (1 to 500, default 100). A page may hold fewer while ` + "`" + `hasNextPage` + "`" + ` is true: it reads at most 5,000 log entries."
+    first: Int = 100
+  ): ChangeConnection!
+}
+
+# DELETED: the item went to Procore's recycle bin (learned from a webhook's
+# delete event or the poller's read of the recycle bin).
+extend enum ChangeKind {
+  "The item was deleted (sent to Procore's recycle bin). A tombstone: status is the last one known, ballInCourt is empty."
+  DELETED
+}
+
+"The kinds of item the change feed follows."
+enum ChangeItemKind {
+  "An RFI."
+  RFI
+  "A submittal."
+  SUBMITTAL
+  "A punch item."
+  PUNCH_ITEM
+  "A subcontractor invoice (requisition)."
+  INVOICE
+  "A commitment (subcontract or purchase order)."
+  COMMITMENT
+}
+
+"One page of the change feed."
+type ChangeConnection {
+  "The changes, oldest first."
+  nodes: [Change!]!
+  "Pass as ` + "`" + `since` + "`" + ` next time. Always set, even when ` + "`" + `nodes` + "`" + ` is empty, so a sync can store it as its watermark."
+  endCursor: String!
+  "True when more changes follow ` + "`" + `endCursor` + "`" + ` already: ask again at once."
+  hasNextPage: Boolean!
+}
+
+"One change of one item."
+type Change {
+  "This change's position in the log: ` + "`" + `since` + "`" + ` resumes after it."
+  cursor: String!
+  "What changed."
+  kind: ChangeKind!
+  "The kind of item."
+  itemKind: ChangeItemKind!
+  "The item's Procore id."
+  itemId: ID!
+  "The item's project."
+  projectId: ID!
+  "The item's number and subject or title, for display (empty for a deletion of an item the gateway never saw)."
+  title: String!
+  "The status before the change (SCREAMING_SNAKE, e.g. OPEN); null for CREATED or when unknown."
+  previousStatus: String
+  "The status after the change (for DELETED, the last one known); null when unknown."
+  status: String
+  "Who had the ball before (empty for CREATED)."
+  previousBallInCourt: [User!]!
+  "Who has the ball now (empty for DELETED)."
+  ballInCourt: [User!]!
+  "When the change happened (the item's updated_at in Procore when known)."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+}
+`, BuiltIn: false},
 	{Name: "../schema/common.graphqls", Input: `"gqlgen federation: generate a batch entity resolver."
 directive @entityResolver(multi: Boolean) on OBJECT
 
@@ -5457,6 +5939,8 @@ enum UserErrorCode {
   UNAUTHENTICATED
   "The session must sign in again before it can continue (session mutations)."
   REAUTH_REQUIRED
+  "The gateway is at a bound it shares between callers (e.g. bulk exports running or kept) or is shutting down; retry later."
+  BUSY
 }
 
 "A cost impact (dollars) or schedule impact (days)."
@@ -5881,9 +6365,9 @@ type UploadAttachmentPayload {
 type Query {
   "The Procore user or service account behind this connection's credential."
   viewer: Viewer!
-  "Companies the credential can see."
+  "The Procore companies the caller may use on this gateway: those it serves (PROCORE_COMPANY_IDS) that the credential sees, within the caller's company allowlist (a person: their session's company). A request picks one with the ` + "`" + `Procore-Company-Id` + "`" + ` header; without it, the default company."
   companies: [Company!]!
-  "Projects of a company (the connection's company when ` + "`" + `companyId` + "`" + ` is omitted). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise. By id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50)."
+  "Projects of a company (the request's company, from the ` + "`" + `Procore-Company-Id` + "`" + ` header or the default, when ` + "`" + `companyId` + "`" + ` is omitted; another ` + "`" + `companyId` + "`" + ` is FORBIDDEN). Active projects unless ` + "`" + `filter.status` + "`" + ` says otherwise. By id ascending. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50)."
   projects(companyId: ID, filter: ProjectFilter, first: Int = 50, after: String): ProjectConnection!
   "One project by id; null when it does not exist or the credential cannot see it."
   project(id: ID!): Project
@@ -6891,6 +7375,86 @@ func (ec *executionContext) childFields_BudgetView(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type BudgetView", field.Name)
 }
 
+func (ec *executionContext) childFields_BulkExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BulkExport_id(ctx, field)
+	case "status":
+		return ec.fieldContext_BulkExport_status(ctx, field)
+	case "query":
+		return ec.fieldContext_BulkExport_query(ctx, field)
+	case "objectCount":
+		return ec.fieldContext_BulkExport_objectCount(ctx, field)
+	case "fileSize":
+		return ec.fieldContext_BulkExport_fileSize(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_BulkExport_errorCode(ctx, field)
+	case "errorMessage":
+		return ec.fieldContext_BulkExport_errorMessage(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BulkExport_createdAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_BulkExport_completedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BulkExport_expiresAt(ctx, field)
+	case "url":
+		return ec.fieldContext_BulkExport_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkExport", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelBulkExportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bulkExport":
+		return ec.fieldContext_CancelBulkExportPayload_bulkExport(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CancelBulkExportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelBulkExportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_Change_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_Change_kind(ctx, field)
+	case "itemKind":
+		return ec.fieldContext_Change_itemKind(ctx, field)
+	case "itemId":
+		return ec.fieldContext_Change_itemId(ctx, field)
+	case "projectId":
+		return ec.fieldContext_Change_projectId(ctx, field)
+	case "title":
+		return ec.fieldContext_Change_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_Change_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_Change_status(ctx, field)
+	case "previousBallInCourt":
+		return ec.fieldContext_Change_previousBallInCourt(ctx, field)
+	case "ballInCourt":
+		return ec.fieldContext_Change_ballInCourt(ctx, field)
+	case "at":
+		return ec.fieldContext_Change_at(ctx, field)
+	case "source":
+		return ec.fieldContext_Change_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7833,6 +8397,16 @@ func (ec *executionContext) childFields_SessionPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SessionPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartBulkExportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bulkExport":
+		return ec.fieldContext_StartBulkExportPayload_bulkExport(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_StartBulkExportPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartBulkExportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Submittal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8581,6 +9155,20 @@ func (ec *executionContext) field_Mutation_advanceRFIBallInCourt_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelBulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_closeRFI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8755,6 +9343,20 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (*model.SessionTokenInput, error) {
 			return ec.unmarshalOSessionTokenInput2ᚖprocoregraphᚋgraphᚋmodelᚐSessionTokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startBulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartBulkExportInput, error) {
+			return ec.unmarshalNStartBulkExportInput2procoregraphᚋgraphᚋmodelᚐStartBulkExportInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9254,6 +9856,66 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_bulkExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]model.ChangeKind, error) {
+			return ec.unmarshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "itemKinds",
+		func(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
+			return ec.unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["itemKinds"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "projectIds",
+		func(ctx context.Context, v any) ([]int64, error) {
+			return ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectIds"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
 	return args, nil
 }
 
@@ -10624,6 +11286,695 @@ func (ec *executionContext) fieldContext_BudgetView_rows(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _BulkExport_id(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BulkExport_status(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BulkExportStatus) graphql.Marshaler {
+			return ec.marshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "BulkExportStatus")
+}
+
+func (ec *executionContext) _BulkExport_query(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_query(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Query, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_query(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_objectCount(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_objectCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_objectCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkExport_fileSize(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_fileSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_fileSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkExport_errorCode(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_errorMessage(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_errorMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_errorMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BulkExport_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BulkExport_url(ctx context.Context, field graphql.CollectedField, obj *model.BulkExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkExport_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BulkExport_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _CancelBulkExportPayload_bulkExport(ctx context.Context, field graphql.CollectedField, obj *model.CancelBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelBulkExportPayload_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BulkExport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelBulkExportPayload_bulkExport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelBulkExportPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CancelBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelBulkExportPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelBulkExportPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_kind(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _Change_itemKind(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_itemKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeItemKind) graphql.Marshaler {
+			return ec.marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_itemKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeItemKind")
+}
+
+func (ec *executionContext) _Change_itemId(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_itemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Change_projectId(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Change_title(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_status(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "String")
+}
+
+func (ec *executionContext) _Change_previousBallInCourt(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_previousBallInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_previousBallInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_ballInCourt(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_ballInCourt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BallInCourt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_ballInCourt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_at(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Change_source(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _ChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrder) (ret graphql.Marshaler) {
@@ -15994,6 +17345,94 @@ func (ec *executionContext) fieldContext_Mutation_uploadAttachment(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startBulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startBulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartBulkExport(ctx, fc.Args["input"].(model.StartBulkExportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartBulkExportPayload) graphql.Marshaler {
+			return ec.marshalNStartBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐStartBulkExportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startBulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartBulkExportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startBulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelBulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelBulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelBulkExport(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelBulkExportPayload) graphql.Marshaler {
+			return ec.marshalNCancelBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐCancelBulkExportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelBulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelBulkExportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelBulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18644,6 +20083,94 @@ func (ec *executionContext) fieldContext_Query_procoreRateLimit(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_bulkExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BulkExport(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_bulkExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_bulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Changes(ctx, fc.Args["since"].(*string), fc.Args["kinds"].([]model.ChangeKind), fc.Args["itemKinds"].([]model.ChangeItemKind), fc.Args["projectIds"].([]int64), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+			return ec.marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_rfi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20836,6 +22363,70 @@ func (ec *executionContext) _SessionPayload_userErrors(ctx context.Context, fiel
 func (ec *executionContext) fieldContext_SessionPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartBulkExportPayload_bulkExport(ctx context.Context, field graphql.CollectedField, obj *model.StartBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartBulkExportPayload_bulkExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BulkExport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+			return ec.marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartBulkExportPayload_bulkExport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartBulkExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkExport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartBulkExportPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.StartBulkExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartBulkExportPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartBulkExportPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartBulkExportPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -26443,6 +28034,55 @@ func UnmarshalSessionTokenInput(ctx context.Context, raw any) (model.SessionToke
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStartBulkExportInput(ctx context.Context, obj any) (model.StartBulkExportInput, error) {
+	var it model.StartBulkExportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"query", "variables"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "query":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("query"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Query = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartBulkExportInput unmarshals raw into the StartBulkExportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartBulkExportInput(ctx context.Context, raw any) (model.StartBulkExportInput, error) {
+	var out model.StartBulkExportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartBulkExportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmittalByIDsInput(ctx context.Context, obj any) (model.SubmittalByIDsInput, error) {
 	var it model.SubmittalByIDsInput
 	if obj == nil {
@@ -27322,6 +28962,258 @@ func (ec *executionContext) _BudgetView(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._BudgetView_rows(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bulkExportImplementors = []string{"BulkExport"}
+
+func (ec *executionContext) _BulkExport(ctx context.Context, sel ast.SelectionSet, obj *model.BulkExport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkExportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkExport")
+		case "id":
+			out.Values[i] = ec._BulkExport_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._BulkExport_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "query":
+			out.Values[i] = ec._BulkExport_query(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectCount":
+			out.Values[i] = ec._BulkExport_objectCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fileSize":
+			out.Values[i] = ec._BulkExport_fileSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCode":
+			out.Values[i] = ec._BulkExport_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errorMessage":
+			out.Values[i] = ec._BulkExport_errorMessage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BulkExport_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._BulkExport_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._BulkExport_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._BulkExport_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelBulkExportPayloadImplementors = []string{"CancelBulkExportPayload"}
+
+func (ec *executionContext) _CancelBulkExportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelBulkExportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelBulkExportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelBulkExportPayload")
+		case "bulkExport":
+			out.Values[i] = ec._CancelBulkExportPayload_bulkExport(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CancelBulkExportPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeImplementors = []string{"Change"}
+
+func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *model.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Change")
+		case "cursor":
+			out.Values[i] = ec._Change_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Change_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemKind":
+			out.Values[i] = ec._Change_itemKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemId":
+			out.Values[i] = ec._Change_itemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projectId":
+			out.Values[i] = ec._Change_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._Change_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousStatus":
+			out.Values[i] = ec._Change_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Change_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "previousBallInCourt":
+			out.Values[i] = ec._Change_previousBallInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ballInCourt":
+			out.Values[i] = ec._Change_ballInCourt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._Change_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Change_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeConnectionImplementors = []string{"ChangeConnection"}
+
+func (ec *executionContext) _ChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeConnection")
+		case "nodes":
+			out.Values[i] = ec._ChangeConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._ChangeConnection_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._ChangeConnection_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29214,6 +31106,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startBulkExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startBulkExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelBulkExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelBulkExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createSession(ctx, field)
@@ -30071,6 +31977,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_procoreRateLimit(ctx, field)
 				})
+		case "bulkExport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_bulkExport(ctx, field)
+				})
+		case "changes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_changes(ctx, field)
+				})
 		case "rfi":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -30769,6 +32687,44 @@ func (ec *executionContext) _SessionPayload(ctx context.Context, sel ast.Selecti
 			}
 		case "userErrors":
 			out.Values[i] = ec._SessionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startBulkExportPayloadImplementors = []string{"StartBulkExportPayload"}
+
+func (ec *executionContext) _StartBulkExportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartBulkExportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startBulkExportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartBulkExportPayload")
+		case "bulkExport":
+			out.Values[i] = ec._StartBulkExportPayload_bulkExport(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._StartBulkExportPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32416,6 +34372,62 @@ func (ec *executionContext) marshalNBudgetView2procoregraphᚋadapterᚐBudgetVi
 	return ec._BudgetView(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx context.Context, v any) (model.BulkExportStatus, error) {
+	var res model.BulkExportStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBulkExportStatus2procoregraphᚋgraphᚋmodelᚐBulkExportStatus(ctx context.Context, sel ast.SelectionSet, v model.BulkExportStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCancelBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐCancelBulkExportPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelBulkExportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelBulkExportPayload!")
+		return graphql.Null
+	}
+	return ec._CancelBulkExportPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChange2procoregraphᚋgraphᚋmodelᚐChange(ctx context.Context, sel ast.SelectionSet, v model.Change) graphql.Marshaler {
+	return ec._Change(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChange2procoregraphᚋgraphᚋmodelᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeConnection!")
+		return graphql.Null
+	}
+	return ec._ChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx context.Context, v any) (model.ChangeItemKind, error) {
+	var res model.ChangeItemKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeItemKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
 	var res model.ChangeKind
 	err := res.UnmarshalGQL(v)
@@ -33468,6 +35480,19 @@ func (ec *executionContext) marshalNSessionState2procoregraphᚋgraphᚋmodelᚐ
 	return v
 }
 
+func (ec *executionContext) unmarshalNStartBulkExportInput2procoregraphᚋgraphᚋmodelᚐStartBulkExportInput(ctx context.Context, v any) (model.StartBulkExportInput, error) {
+	res, err := ec.unmarshalInputStartBulkExportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartBulkExportPayload2ᚖprocoregraphᚋgraphᚋmodelᚐStartBulkExportPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartBulkExportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartBulkExportPayload!")
+		return graphql.Null
+	}
+	return ec._StartBulkExportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34371,6 +36396,85 @@ func (ec *executionContext) marshalOBudgetView2ᚕprocoregraphᚋadapterᚐBudge
 	return ret
 }
 
+func (ec *executionContext) marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodelᚐBulkExport(ctx context.Context, sel ast.SelectionSet, v *model.BulkExport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BulkExport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ChangeItemKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeItemKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx context.Context, v any) ([]model.ChangeKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ChangeKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -34806,6 +36910,24 @@ func (ec *executionContext) marshalOInvoiceStatus2ᚖprocoregraphᚋadapterᚐIn
 	_ = sel
 	_ = ctx
 	res := gqlscalar.MarshalInvoiceStatus(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalMap(v)
 	return res
 }
 

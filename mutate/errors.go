@@ -73,6 +73,9 @@ const (
 	// CodeReauthRequired: the session must sign in again before it can go
 	// on (session mutations only).
 	CodeReauthRequired UserErrorCode = "REAUTH_REQUIRED"
+	// CodeBusy: a bound shared by callers (bulk exports running or kept) is
+	// reached, or the gateway is shutting down; retry later.
+	CodeBusy UserErrorCode = "BUSY"
 )
 
 // Valid reports whether c is one of the UserErrorCode constants.
@@ -81,7 +84,7 @@ func (c UserErrorCode) Valid() bool {
 	case CodeRequired, CodeInvalidDecimal, CodeOutOfRange, CodeMustBePositive, CodeInconsistent,
 		CodeInvalidValue, CodeInvalidTransition, CodeNotFound, CodeDuplicate, CodeConflict,
 		CodeInProgress, CodeOutcomeUnknown, CodeChecksumMismatch, CodeTooLarge, CodeRejected,
-		CodeIncomplete, CodeUnauthenticated, CodeReauthRequired:
+		CodeIncomplete, CodeUnauthenticated, CodeReauthRequired, CodeBusy:
 		return true
 	}
 	return false

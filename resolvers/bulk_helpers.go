@@ -36,7 +36,7 @@ func bulkUserError(err error, field string) *mutate.UserError {
 	if !errors.As(err, &se) {
 		return nil
 	}
-	return &mutate.UserError{Field: []string{"input", field}, Message: se.Message, Code: se.Code}
+	return &mutate.UserError{Field: []string{"input", field}, Message: se.Message, Code: mutate.UserErrorCode(se.Code)}
 }
 
 func bulkID(id int64) string { return strconv.FormatInt(id, 10) }

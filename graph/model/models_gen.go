@@ -52,6 +52,48 @@ type BudgetColumn struct {
 	Value decimal.Decimal `json:"value"`
 }
 
+// A bulk export. Its file has one JSON object a line, one line per node, keys
+// sorted: `__path` names the node's connection by response keys
+// (`projects`, `projects.rfis`), `__parentId` is the id of the parent node of a
+// nested row (absent on rows of the root connection), `id` is always present,
+// and the other keys are the fields the query selected on the node. Rows come
+// depth first: a node, then all rows of its first nested connection, then of
+// the next, so a parent always precedes its children.
+type BulkExport struct {
+	// The export's id.
+	ID int64 `json:"id"`
+	// Status.
+	Status BulkExportStatus `json:"status"`
+	// The query it runs.
+	Query string `json:"query"`
+	// Rows (nodes) written so far.
+	ObjectCount int `json:"objectCount"`
+	// Bytes of the compressed file written so far.
+	FileSize int `json:"fileSize"`
+	// Why it failed: a GraphQL error code (e.g. UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN) or TOO_LARGE (the file outgrew the gateway's limit); SHUTDOWN when canceled by a shutdown.
+	ErrorCode *string `json:"errorCode,omitempty"`
+	// What went wrong, for people.
+	ErrorMessage *string `json:"errorMessage,omitempty"`
+	// When it was started.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it finished; null while it runs.
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	// When it (and its file) will be deleted; null while it runs.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// When COMPLETED: the file (gzip-compressed JSON Lines, a .jsonl.gz
+	// download), at a URL signed until `expiresAt` that needs no other
+	// credential; keep it secret. Null otherwise.
+	URL *string `json:"url,omitempty"`
+}
+
+// Result of `cancelBulkExport`.
+type CancelBulkExportPayload struct {
+	// The export as it is now; null when not found.
+	BulkExport *BulkExport `json:"bulkExport,omitempty"`
+	// NOT_FOUND when this caller has no such export; empty on success.
+	UserErrors []mutate.UserError `json:"userErrors"`
+}
+
 // One change of one item.
 type Change struct {
 	// This change's position in the log: `since` resumes after it.
@@ -454,6 +496,22 @@ type SessionTokenInput struct {
 	Token *string `json:"token,omitempty"`
 }
 
+// Input of `startBulkExport`.
+type StartBulkExportInput struct {
+	// The query: one operation, one root connection field; at most 64 KiB, and within the gateway's depth and alias limits.
+	Query string `json:"query"`
+	// Values of the query's variables.
+	Variables map[string]any `json:"variables,omitempty"`
+}
+
+// Result of `startBulkExport`.
+type StartBulkExportPayload struct {
+	// The export, RUNNING; null when refused.
+	BulkExport *BulkExport `json:"bulkExport,omitempty"`
+	// Why the export was refused (codes IN_PROGRESS, BUSY, INVALID_VALUE); empty on success.
+	UserErrors []mutate.UserError `json:"userErrors"`
+}
+
 type SubmittalByIDsInput struct {
 	ID int64 `json:"ID"`
 }
@@ -645,6 +703,73 @@ func (e *BallInCourtItemKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e BallInCourtItemKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a bulk export is.
+type BulkExportStatus string
+
+const (
+	// Accepted, not started yet.
+	BulkExportStatusCreated BulkExportStatus = "CREATED"
+	// Reading pages.
+	BulkExportStatusRunning BulkExportStatus = "RUNNING"
+	// Every page read; the file can be downloaded from `url`.
+	BulkExportStatusCompleted BulkExportStatus = "COMPLETED"
+	// Stopped by an error (`errorCode`, `errorMessage`); no file.
+	BulkExportStatusFailed BulkExportStatus = "FAILED"
+	// Canceled by its caller or by the gateway's shutdown (`errorCode` SHUTDOWN); no file.
+	BulkExportStatusCanceled BulkExportStatus = "CANCELED"
+)
+
+var AllBulkExportStatus = []BulkExportStatus{
+	BulkExportStatusCreated,
+	BulkExportStatusRunning,
+	BulkExportStatusCompleted,
+	BulkExportStatusFailed,
+	BulkExportStatusCanceled,
+}
+
+func (e BulkExportStatus) IsValid() bool {
+	switch e {
+	case BulkExportStatusCreated, BulkExportStatusRunning, BulkExportStatusCompleted, BulkExportStatusFailed, BulkExportStatusCanceled:
+		return true
+	}
+	return false
+}
+
+func (e BulkExportStatus) String() string {
+	return string(e)
+}
+
+func (e *BulkExportStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BulkExportStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BulkExportStatus", str)
+	}
+	return nil
+}
+
+func (e BulkExportStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BulkExportStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BulkExportStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -73,6 +73,7 @@ export function explain(code: UserErrorCode): string {
     case 'INCOMPLETE': return 'Created, but not every step succeeded.';
     case 'UNAUTHENTICATED': return 'Sign in again.';
     case 'REAUTH_REQUIRED': return 'Confirm your identity again.';
+    case 'BUSY': return 'The service is busy; try again shortly.';
     default: {
       const unhandled: never = code;
       throw new Error(`unhandled UserErrorCode ${String(unhandled)}`);
