@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,17 @@ func TestSchemaTypesOverHTTP(t *testing.T) {
 			mustData(t, r, &out)
 			if out.Type.Kind != "SCALAR" || out.Type.SpecifiedByURL != url {
 				t.Errorf("%s: %+v, want SCALAR specified by %s", name, out.Type, url)
+			}
+		}
+		// The subgraph SDL routers compose (TestApolloComposition composes
+		// exactly this) carries the directive too.
+		var svc struct {
+			Service struct{ SDL string } `json:"_service"`
+		}
+		mustData(t, p.query(t, `{ _service { sdl } }`, nil), &svc)
+		for name, url := range want {
+			if d := "scalar " + name + ` @specifiedBy(url: "` + url + `")`; !strings.Contains(svc.Service.SDL, d) {
+				t.Errorf("_service.sdl lacks %s", d)
 			}
 		}
 	})

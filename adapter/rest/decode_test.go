@@ -102,6 +102,32 @@ func TestDecodeRFIs(t *testing.T) {
 	}
 }
 
+func TestDecodeRFIBallInCourtRole(t *testing.T) {
+	role := func(r adapter.RFIBallInCourtRole) *adapter.RFIBallInCourtRole { return &r }
+	for _, tc := range []struct {
+		name, json string
+		want       *adapter.RFIBallInCourtRole
+	}{
+		{"Procore's Assignees is ASSIGNEES", `"Assignees"`, role(adapter.BallInCourtAssignees)},
+		{"Procore's RFI Manager is RFI_MANAGER", `"RFI Manager"`, role(adapter.BallInCourtRFIManager)},
+		{"Procore's Creator is CREATOR", `"Creator"`, role(adapter.BallInCourtCreator)},
+		{"a role Procore adds later is UNKNOWN", `"Design Team"`, role(adapter.BallInCourtUnknown)},
+		{"null is no role", `null`, nil},
+		{"an empty string is no role", `""`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w wireRFI
+			if err := json.Unmarshal([]byte(`{"id": 1, "ball_in_court_role": `+tc.json+`}`), &w); err != nil {
+				t.Fatal(err)
+			}
+			got := w.rfi(1).BallInCourtRole
+			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+				t.Fatalf("ball_in_court_role %s → %v, want %v", tc.json, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestDecodeSubmittal(t *testing.T) {
 	s := fixture[wireSubmittal](t, "submittal.json").submittal(1)
 	if s.ID != 9663676417 || s.Number != "03 30 00-1" || s.FormattedNumber != "03 30 00-1.0" || s.Type != "Product Data" {
