@@ -161,7 +161,7 @@ func TestKeysetPagingNeitherSkipsNorRepeatsUnderInsertsAndDeletes(t *testing.T) 
 		initial := sandboxRFIIDs(sb, project)
 		var mu sync.Mutex
 		deleted, inserted := map[int64]bool{}, map[int64]bool{}
-		// The mutator makes 0 to 2 changes per page, concurrently with that
+		// The mutator makes 1 or 2 changes per page, concurrently with that
 		// page's request.
 		ticks := make(chan struct{}, maxPagesPerRun)
 		done := make(chan struct{})
@@ -170,7 +170,7 @@ func TestKeysetPagingNeitherSkipsNorRepeatsUnderInsertsAndDeletes(t *testing.T) 
 			r := rand.New(rand.NewSource(seed * 31))
 			ops := 0
 			for range ticks {
-				for n := r.Intn(3); n > 0 && ops < opsPerTrial; n-- {
+				for n := 1 + r.Intn(2); n > 0 && ops < opsPerTrial; n-- {
 					ops++
 					current := sandboxRFIIDs(sb, project)
 					if r.Intn(2) == 0 || len(current) < 5 {
@@ -235,7 +235,7 @@ func TestKeysetPagingNeitherSkipsNorRepeatsUnderInsertsAndDeletes(t *testing.T) 
 		mu.Unlock()
 	}
 	t.Logf("%d trials, %d pages, %d concurrent inserts and deletes", trials, pagesServed, opsMade)
-	if opsMade < trials*opsPerTrial/3 {
+	if opsMade < trials*opsPerTrial/4 {
 		t.Fatalf("only %d changes were made during the syncs: the property was barely exercised", opsMade)
 	}
 }

@@ -250,6 +250,9 @@ func (w *walker) cost(f *ast.Field, r Rule, mult float64, per map[string]float64
 		if beyond {
 			items = 1
 		}
+		if w.argGiven(f, "orderBy") {
+			items += 2 // a keyset page in updated_at order reads the cursor's item and one more
+		}
 		for _, name := range r.WholeWith {
 			if w.argGiven(f, name) {
 				items = max(items, r.WholeItems)

@@ -31,6 +31,8 @@ func TestWholeListReadsAreCostedWhole(t *testing.T) {
 			map[string]any{"s": nil}, 1 + 1},
 		{"vendors with updatedSince and a large page read that page", `{ project(id: "1") { vendors(first: 1500, updatedSince: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 15},
 		{"RFIs with updatedSince read one page (Procore filters them)", `{ project(id: "1") { rfis(first: 5, updatedSince: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 1},
+		{"cost codes with updatedBefore read the whole list", `{ project(id: "1") { costCodes(first: 5, updatedBefore: "2026-01-01T00:00:00Z") { nodes { id } } } }`, nil, 1 + 10},
+		{"RFIs by updated_at read the cursor's item and one more", `{ project(id: "1") { rfis(first: 99, orderBy: {field: UPDATED_AT}) { nodes { id } } } }`, nil, 1 + 2},
 		{"company users by id walk the directory", `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id } } }`,
 			map[string]any{"r": []any{map[string]any{"__typename": "User", "id": "1"}, map[string]any{"__typename": "User", "id": "2"}}}, 10},
 	} {

@@ -223,3 +223,33 @@ func TestCommitmentsMergeBothKinds(t *testing.T) {
 		t.Fatalf("limited %+v", limited)
 	}
 }
+
+// TestListOrderAndUpperBound: an order reaches Procore as sort[attribute] and
+// sort[direction] on the RFI list, kept on every page; updatedBefore alone
+// sends the epoch as the lower end and rounds the upper end up to the
+// second; a list Procore cannot sort refuses an order before any call.
+func TestListOrderAndUpperBound(t *testing.T) {
+	p := &pagedRFIs{n: 150}
+	f := pagedServer(t, p)
+	c := newTestClient(t, f.URL, nil)
+	before := time.Date(2026, 3, 4, 5, 6, 7, 500, time.UTC)
+	if _, err := c.RFIs(context.Background(), 9, adapter.ListOptions{UpdatedBefore: &before, Order: adapter.OrderUpdatedDesc}); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.queries) != 2 {
+		t.Fatalf("%d requests, want 2", len(p.queries))
+	}
+	for i, q := range p.queries {
+		if q.Get("sort[attribute]") != "updated_at" || q.Get("sort[direction]") != "desc" ||
+			q.Get("filters[updated_at]") != "1970-01-01T00:00:00Z...2026-03-04T05:06:08Z" {
+			t.Fatalf("request %d: %v", i, q)
+		}
+	}
+	_, err := c.Submittals(context.Background(), 9, adapter.ListOptions{Order: adapter.OrderIDDesc})
+	if e, ok := err.(*adapter.Error); !ok || e.Code != adapter.CodeBadUserInput {
+		t.Fatalf("submittals by -id: %v, want BAD_USER_INPUT", err)
+	}
+	if len(p.queries) != 2 {
+		t.Fatalf("the refused order made a call")
+	}
+}
