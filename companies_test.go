@@ -221,6 +221,13 @@ func TestCompaniesPerRequest(t *testing.T) {
 			}
 		})
 	}
+	t.Run("KeyAllowedInAOnlyCannotResolveCompanyB", func(t *testing.T) {
+		h := http.Header{"Authorization": {"Bearer " + onlyAKey}}
+		status, r := postInCompany(t, g, h, `{ _entities(representations: [{__typename: "Company", id: "`+bs+`"}, {__typename: "Company", id: "`+as+`"}]) { ... on Company { id } } }`)
+		if status != http.StatusOK || len(r.Errors) > 0 || string(r.Data) != `{"_entities":[null,{"id":"`+as+`"}]}` {
+			t.Fatalf("status %d, data %s, errors %+v: want company B unresolved (null) and A resolved", status, r.Data, r.Errors)
+		}
+	})
 	t.Run("KeyAllowedInAOnlySeesOnlyA", func(t *testing.T) {
 		for _, h := range []http.Header{companyHeader(0), companyHeader(a)} {
 			h.Set("Authorization", "Bearer "+onlyAKey)

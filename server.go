@@ -313,7 +313,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	if cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.DebugAddr, logger, drift, func(ctx context.Context, scope string) error {
-			return c.Invalidate(ctx, conn.ID, scope)
+			for _, sc := range companies.All { // every served company's service connection
+				if err := c.Invalidate(ctx, sc.ID, scope); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
@@ -437,8 +442,8 @@ func buildVersion() string {
 
 // serveDebug serves Go's profiler (net/http/pprof) on addr, apart from the
 // public listener, until the returned func is called. POST
-// /debug/cache/invalidate?scope=S drops the configured connection's cached
-// data in scope S (all of it when S is empty), as a mutation would: for
+// /debug/cache/invalidate?scope=S drops the service connections' cached
+// data (every served company's) in scope S (all of it when S is empty), as a mutation would: for
 // operators, and for benchmarks that measure cold queries in a warm process.
 // GET /debug/procore/drift lists the Procore response drift seen so far
 // (rest.Drift): operation, field, kind, count, first and last seen.

@@ -112,11 +112,14 @@ func usableCompanies(ctx context.Context, all []adapter.Company) []adapter.Compa
 	return out
 }
 
+// companyByID returns company id among those the request's principal may
+// use (usableCompanies); NOT_FOUND for any other.
 func companyByID(ctx context.Context, l *loaders.Loaders, id int64) (*adapter.Company, error) {
 	all, err := l.Companies.Load(ctx, struct{}{})()
 	if err != nil {
 		return nil, err
 	}
+	all = usableCompanies(ctx, all)
 	for i := range all {
 		if all[i].ID == id {
 			return &all[i], nil
