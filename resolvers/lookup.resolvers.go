@@ -10,7 +10,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/loaders"
 
-	"github.com/graph-gophers/dataloader/v7"
+	dataloader "github.com/graph-gophers/dataloader/v7"
 )
 
 // Rfi is the resolver for the rfi field.
