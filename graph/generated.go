@@ -5365,7 +5365,12 @@ enum CommitmentStatus {
 """
 A subcontract or purchase order with its money totals.
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type Commitment @key(fields: "id") @entityResolver(multi: true) {
   "Procore's contract id."
@@ -5555,7 +5560,12 @@ enum InvoiceStatus {
 """
 A subcontractor invoice (pay application; Procore calls it a requisition).
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type Invoice @key(fields: "id") @entityResolver(multi: true) {
   "Procore's requisition id."
@@ -5692,7 +5702,12 @@ type BillingPeriod {
 """
 A budget view with its detail rows.
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type BudgetView {
   "Procore's view id."
@@ -6400,7 +6415,12 @@ type Viewer {
 """
 A Procore company.
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type Company @key(fields: "id") @entityResolver(multi: true) {
   "Procore's company id."
@@ -6442,7 +6462,12 @@ input ProjectFilter {
 """
 A construction project.
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type Project @key(fields: "id") @entityResolver(multi: true) {
   "Procore's project id."
@@ -6593,7 +6618,12 @@ type Impact {
 """
 A request for information.
 
-Partial answers: every list field here that Procore serves with a call of its own is nullable. When that call fails (after the gateway's retries), the list is null and the answer carries an error whose path is that field's, with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...); the other fields, and the other lists, still render.
+Partial answers: every list field here that Procore serves with a call of
+its own is nullable. When that call fails (after the gateway's retries), the
+list is null and the answer carries an error whose path is that field's,
+with ` + "`" + `extensions.code` + "`" + ` (UPSTREAM_UNAVAILABLE, RATE_LIMITED, FORBIDDEN...);
+the other fields, and the other lists, still render.
+A null list means "unknown", never "empty".
 """
 type RFI @key(fields: "id") @entityResolver(multi: true) {
   "Procore's RFI id."
@@ -35757,11 +35787,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
