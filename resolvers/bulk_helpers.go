@@ -36,7 +36,21 @@ func bulkUserError(err error, field string) *mutate.UserError {
 	if !errors.As(err, &se) {
 		return nil
 	}
-	return &mutate.UserError{Field: []string{"input", field}, Message: se.Message, Code: mutate.UserErrorCode(se.Code)}
+	return &mutate.UserError{Field: []string{"input", field}, Message: se.Message, Code: bulkCode(se.Code)}
+}
+
+// bulkCode is the UserErrorCode of a bulk.StartError's code.
+func bulkCode(code string) mutate.UserErrorCode {
+	switch code {
+	case bulk.CodeInProgress:
+		return mutate.CodeInProgress
+	case bulk.CodeBusy:
+		return mutate.CodeBusy
+	case bulk.CodeTooLarge:
+		return mutate.CodeTooLarge
+	default:
+		return mutate.CodeInvalidValue
+	}
 }
 
 func bulkID(id int64) string { return strconv.FormatInt(id, 10) }
