@@ -400,3 +400,44 @@ func TestChangesFeedOfAnAllowlistedKey(t *testing.T) {
 		t.Fatalf("asking for project B: %+v, want NOT_FOUND", r.Errors)
 	}
 }
+
+// TestChangesFeedRefusesAnExpiredCursorOnRedis: on the Redis Streams log, a
+// cursor whose events the retention (EVENT_RETENTION) removed is
+// CURSOR_EXPIRED; a watermark taken afterwards reads on.
+func TestChangesFeedRefusesAnExpiredCursorOnRedis(t *testing.T) {
+	rdb := cachetest.Client(t)
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
+	prefix := cachetest.Prefix(t, rdb, "changes-expiry")
+	env["REDIS_URL"] = cachetest.URL(t)
+	env["CACHE_PREFIX"] = prefix
+	env["EVENT_RETENTION"] = "1s"
+	g := startGateway(t, env)
+	project, _, users := pickRFIs(t, sb, 1)
+	s := newSyncer(t, g)
+	createRFIThroughGateway(t, g, project, users[0], "Expires with the stream")
+
+	ctx := t.Context()
+	keys, err := rdb.Keys(ctx, prefix+"*:events").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("event streams %v %v, want one", keys, err)
+	}
+	// The stream expires EVENT_RETENTION after its last event, and the
+	// event with it.
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Exists(ctx, keys[0]).Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the event stream never expired")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, r := readChanges(t, g, &s.watermark, 10)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "CURSOR_EXPIRED" {
+		t.Fatalf("errors %+v, want CURSOR_EXPIRED", r.Errors)
+	}
+	fresh := newSyncer(t, g)
+	created := createRFIThroughGateway(t, g, project, users[0], "After the trim")
+	fresh.syncOnce(t)
+	if len(fresh.seen) != 1 || fresh.seen[0].ItemID != created {
+		t.Fatalf("after a new watermark: %+v, want the create of %s", fresh.seen, created)
+	}
+}

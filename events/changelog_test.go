@@ -139,3 +139,33 @@ func TestChangeLogReadPage(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisChangeLogOfAQuietConnection: a connection without events has no
+// stream; a client that reads at least once per retention minus 5 minutes
+// keeps a valid cursor (each End moves on with the clock, at most 5 minutes
+// behind it), one that stays away longer than the retention is told to
+// sync fully.
+func TestRedisChangeLogOfAQuietConnection(t *testing.T) {
+	ctx := context.Background()
+	c := redisClient(t)
+	now := time.Now()
+	b := newRedisBus(t, c, testPrefix(t, c), events.RedisBusOptions{Retention: time.Hour,
+		Now: func() time.Time { return now }})
+	f := events.Filter{Conn: "quiet"}
+	p, err := b.ReadPage(ctx, f, "", 10, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []time.Duration{30 * time.Minute, 50 * time.Minute, 54 * time.Minute} {
+		now = now.Add(step)
+		next, err := b.ReadPage(ctx, f, p.End, 10, 100)
+		if err != nil || len(next.Events) != 0 || next.End == p.End {
+			t.Fatalf("after %v: %+v %v, want an empty page with a newer End", step, next, err)
+		}
+		p = next
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := b.ReadPage(ctx, f, p.End, 10, 100); !errors.Is(err, events.ErrCursorExpired) {
+		t.Fatalf("after 2h away: %v, want ErrCursorExpired", err)
+	}
+}

@@ -69,7 +69,9 @@ type PollerOptions struct {
 // and commitments with a filters[updated_at] window starting just before the
 // newest updated_at it saw (a project's first poll lists everything, which
 // the differ records as a silent baseline), and reports every item to the
-// Observer with SourcePoller.
+// Observer with SourcePoller. When the client is an adapter.RecycleBin it
+// also lists each project's RFI recycle bin the same way and reports its
+// items as deleted (DELETED tombstones; its first pass is a baseline too).
 //
 // Among all replicas polling the same connection, one holds the lock
 // cache.AuxKey(conn, "poller", "lock") (SetNX with a lease, renewed by

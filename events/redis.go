@@ -671,11 +671,14 @@ const maxClockSkew = 5 * time.Minute
 //
 // A cursor is expired when entries after it may have been trimmed: the
 // stream lost entries (entries-added > length), the cursor precedes the
-// first entry left, and either the cursor is older than Retention (the MINID
-// trim removes only entries older than that) or the stream is near MaxLen
+// first entry left, and either the cursor is older than Retention (at least
+// 5 minutes; the MINID trim removes only entries older than Retention) or
+// the stream is near MaxLen
 // (whose trim can remove younger ones). A cursor older than Retention of a
 // stream that is gone (it expires Retention after its last event or read) is
-// expired too. Reading refreshes the stream's expiry.
+// expired too: a client of a quiet log that reads at least once per
+// Retention minus 5 minutes keeps a valid cursor (each End is at most 5
+// minutes old), one that does not must sync fully. Reading refreshes the stream's expiry.
 func (b *RedisBus) ReadPage(ctx context.Context, f Filter, after string, limit, scan int) (Page, error) {
 	if f.Conn == "" {
 		return Page{}, errors.New("events: ReadPage: filter without a connection")
@@ -685,7 +688,12 @@ func (b *RedisBus) ReadPage(ctx context.Context, f Filter, after string, limit, 
 	}
 	now := b.o.Now()
 	floor := strconv.FormatInt(now.Add(-maxClockSkew).UnixMilli(), 10) + "-0"
-	oldest := uint64(max(now.Add(-b.o.Retention).UnixMilli(), 0))
+	// End cursors run up to maxClockSkew behind: a cursor is compared with
+	// the retention or that margin, whichever is longer. (A retention under
+	// 5 minutes therefore cannot tell every trim apart: keep it longer.)
+	oldest := uint64(max(now.Add(-max(b.o.Retention, maxClockSkew)).UnixMilli(), 0))
+	// A stream that is gone expired Retention after its last event or read.
+	expiredBefore := uint64(max(now.Add(-b.o.Retention).UnixMilli(), 0))
 	afterMS, _, _ := parseStreamID(after)
 	latest := func(ids ...string) string {
 		m := ids[0]
@@ -703,7 +711,7 @@ func (b *RedisBus) ReadPage(ctx context.Context, f Filter, after string, limit, 
 		return Page{}, fmt.Errorf("events: read the event stream: %w", err)
 	}
 	switch {
-	case missing && after != "" && afterMS < oldest:
+	case missing && after != "" && afterMS < expiredBefore:
 		return Page{}, ErrCursorExpired // the stream expired, and its events with it
 	case missing:
 		end := floor
