@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -498,4 +501,39 @@ func TestBulkExportOnePerCallerAndPrivate(t *testing.T) {
 			t.Fatalf("files left in BULK_DIR after shutdown: %v", entries)
 		}
 	})
+}
+
+// TestBulkExportRunsOnlyTrustedQueriesWhenLockedDown: with ONLY_PERSISTED
+// the query of a bulk export must itself be a trusted document, or the
+// trusted startBulkExport mutation would run any query.
+func TestBulkExportRunsOnlyTrustedQueriesWhenLockedDown(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
+	trusted := `query Trusted { projects { nodes { id name } } }`
+	startDoc := strings.Replace(startBulkMutation, "mutation(", "mutation StartBulk(", 1)
+	var ops []map[string]any
+	for _, op := range []struct{ name, typ, body string }{{"StartBulk", "mutation", startDoc}, {"Trusted", "query", trusted}} {
+		sum := sha256.Sum256([]byte(op.body))
+		ops = append(ops, map[string]any{"id": hex.EncodeToString(sum[:]), "name": op.name, "type": op.typ, "body": op.body})
+	}
+	manifest, _ := json.Marshal(map[string]any{"format": "apollo-persisted-query-manifest", "version": 1, "operations": ops})
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := os.WriteFile(path, manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["PERSISTED_OPERATIONS"] = path
+	env["ONLY_PERSISTED"] = "true"
+	g := startGateway(t, env)
+	sum := sha256.Sum256([]byte(startDoc))
+	start := func(q string) string {
+		body, _ := json.Marshal(map[string]any{"variables": map[string]any{"q": q},
+			"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}})
+		_, raw := postRaw(t, g.URL, body, nil)
+		return string(raw)
+	}
+	if raw := start(`{ projects { nodes { id name rfis { nodes { id } } } } }`); !strings.Contains(raw, `"code":"INVALID_VALUE"`) || !strings.Contains(raw, `"bulkExport":null`) {
+		t.Fatalf("an untrusted bulk query: %s", raw)
+	}
+	if raw := start(trusted); !strings.Contains(raw, `"status":"RUNNING"`) {
+		t.Fatalf("the trusted bulk query: %s", raw)
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/oauthstore"
+	"procoregraph/persisted"
 	"procoregraph/ratelimit"
 	"procoregraph/reqstats"
 	"procoregraph/respcache"
@@ -270,7 +271,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer closeAPQ()
 	analyzer := limits.NewAnalyzer(cfg.Limits, limits.Rules())
 	loaderOpts := loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded}
-	exports, err := newBulk(cfg, key, publicURL, analyzer, rates, loaderOpts, logger)
+	exports, err := newBulk(cfg, key, publicURL, analyzer, manifest, rates, loaderOpts, logger)
 	if err != nil {
 		return err
 	}
@@ -365,7 +366,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // in process (gateway.BulkExecutor) within the document limits, paced by the
 // owner's own calls budget and Procore's window (bulk.BudgetPacer); download
 // URLs are signed with a key derived from the session key.
-func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, rates *ratelimit.Limiter, lo loaders.Options, logger *slog.Logger) (*bulk.Service, error) {
+func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, m *persisted.Manifest, rates *ratelimit.Limiter, lo loaders.Options, logger *slog.Logger) (*bulk.Service, error) {
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	reserve := cfg.BulkProcoreReserve
 	if reserve == 0 {
@@ -375,7 +376,7 @@ func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, rates
 		Schema:       schema,
 		Exec:         gateway.NewBulkExecutor(lo, logger, 0),
 		Pace:         &bulk.BudgetPacer{Schema: schema, Analyzer: a, Rates: rates, Reserve: reserve},
-		Check:        gateway.BulkCheck(a),
+		Check:        gateway.BulkCheck(a, m, cfg.OnlyPersisted),
 		Dir:          cfg.BulkDir,
 		Key:          key,
 		PublicURL:    publicURL,

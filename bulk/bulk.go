@@ -134,10 +134,10 @@ type Options struct {
 	PageSize int
 	// MaxQueryBytes bounds the document. Default 64 KiB.
 	MaxQueryBytes int
-	// Check applies the gateway's document limits (depth, aliases, root
-	// fields) to the parsed document; its error message is reported. Nil:
-	// none.
-	Check func(doc *ast.QueryDocument, vars map[string]any) error
+	// Check applies the gateway's document rules (trusted documents, depth,
+	// aliases, root fields) to the query and its parsed document; its error
+	// message is reported. Nil: none.
+	Check func(query string, doc *ast.QueryDocument, vars map[string]any) error
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 	// Now. Default time.Now.

@@ -28,7 +28,7 @@ func (s *Service) validate(query string, vars map[string]any) (*plan, error) {
 		}
 	}
 	if s.o.Check != nil {
-		if err := s.o.Check(doc, vars); err != nil {
+		if err := s.o.Check(query, doc, vars); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"procoregraph/graph"
 	"procoregraph/limits"
 	"procoregraph/loaders"
+	"procoregraph/persisted"
 	"procoregraph/principal"
 	"procoregraph/reqstats"
 	"procoregraph/resolvers"
@@ -96,11 +97,18 @@ func execError(errs gqlerror.List) error {
 	return &bulk.ExecError{Code: code, Message: msg}
 }
 
-// BulkCheck applies the document limits of a (bulk) operation: depth,
-// aliases and root fields. The estimated cost is not bounded: a bulk export
-// reads everything, paced by bulk.BudgetPacer instead.
-func BulkCheck(a *limits.Analyzer) func(doc *ast.QueryDocument, vars map[string]any) error {
-	return func(doc *ast.QueryDocument, vars map[string]any) error {
+// BulkCheck applies the document rules of requests to a bulk export's
+// query: with onlyPersisted it must be one of the trusted documents of m
+// (byte for byte), and the limits on depth, aliases and root fields hold.
+// The estimated cost is not bounded: a bulk export reads everything, paced
+// by bulk.BudgetPacer instead.
+func BulkCheck(a *limits.Analyzer, m *persisted.Manifest, onlyPersisted bool) func(query string, doc *ast.QueryDocument, vars map[string]any) error {
+	return func(query string, doc *ast.QueryDocument, vars map[string]any) error {
+		if onlyPersisted {
+			if _, ok := m.LookupText(query); !ok {
+				return fmt.Errorf("this gateway runs only trusted documents (ONLY_PERSISTED): the query must be one of them, byte for byte")
+			}
+		}
 		o := a.Options()
 		for _, op := range doc.Operations {
 			res := a.Analyze(op, doc, vars)
