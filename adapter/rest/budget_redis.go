@@ -164,6 +164,11 @@ if ARGV[3] == '1' then
   local limit, rem, reset = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
   local retain = tonumber(ARGV[7])
   local st = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'reset')
+  if reset <= now then
+    -- An answer of a window that has ended (it was in flight across the
+    -- reset): it says nothing of the current one.
+    return 1
+  end
   if st[1] and tonumber(st[3]) == reset then
     -- Same window: responses may arrive out of order; the lower count is newer.
     rem = math.min(tonumber(st[2]) or rem, rem)

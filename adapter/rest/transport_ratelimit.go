@@ -173,14 +173,20 @@ func (b *budget) learn(h http.Header) {
 }
 
 func (b *budget) learnLocked(h http.Header) {
-	if lim, rem, reset, ok := parseRateHeaders(h, b.clock.Now()); ok {
-		if b.known && reset.Equal(b.reset) {
+	now := b.clock.Now()
+	if lim, rem, reset, ok := parseRateHeaders(h, now); ok {
+		switch {
+		case b.known && !reset.After(now):
+			// An answer of a window that has ended (it was in flight across
+			// the reset): it says nothing of the current one. (An earlier
+			// reset than the known one is news: Procore reports whichever of
+			// its hourly and 10-second windows is closer to running out.)
+		case b.known && reset.Equal(b.reset):
 			// Same window: responses may arrive out of order; the lower count is newer.
-			b.remaining = min(b.remaining, rem)
-		} else {
-			b.remaining = rem
+			b.remaining, b.limit = min(b.remaining, rem), lim
+		default:
+			b.known, b.limit, b.remaining, b.reset = true, lim, rem, reset
 		}
-		b.known, b.limit, b.reset = true, lim, reset
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
