@@ -150,7 +150,7 @@ type ComplexityRoot struct {
 		Title               func(childComplexity int) int
 	}
 
-	ChangeConnection struct {
+	ChangeFeedPage struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
 		Nodes       func(childComplexity int) int
@@ -966,7 +966,7 @@ type QueryResolver interface {
 	Project(ctx context.Context, id int64) (*adapter.Project, error)
 	ProcoreRateLimit(ctx context.Context) (*model.ProcoreRateLimit, error)
 	BulkExport(ctx context.Context, id int64) (*model.BulkExport, error)
-	Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeConnection, error)
+	Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeFeedPage, error)
 	Rfi(ctx context.Context, id int64, projectID *int64) (*adapter.RFI, error)
 	Submittal(ctx context.Context, id int64, projectID *int64) (*adapter.Submittal, error)
 	Commitment(ctx context.Context, id int64, projectID *int64, kind *adapter.CommitmentKind) (*adapter.Commitment, error)
@@ -1409,24 +1409,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Change.Title(childComplexity), true
 
-	case "ChangeConnection.endCursor":
-		if e.ComplexityRoot.ChangeConnection.EndCursor == nil {
+	case "ChangeFeedPage.endCursor":
+		if e.ComplexityRoot.ChangeFeedPage.EndCursor == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ChangeConnection.EndCursor(childComplexity), true
-	case "ChangeConnection.hasNextPage":
-		if e.ComplexityRoot.ChangeConnection.HasNextPage == nil {
+		return e.ComplexityRoot.ChangeFeedPage.EndCursor(childComplexity), true
+	case "ChangeFeedPage.hasNextPage":
+		if e.ComplexityRoot.ChangeFeedPage.HasNextPage == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ChangeConnection.HasNextPage(childComplexity), true
-	case "ChangeConnection.nodes":
-		if e.ComplexityRoot.ChangeConnection.Nodes == nil {
+		return e.ComplexityRoot.ChangeFeedPage.HasNextPage(childComplexity), true
+	case "ChangeFeedPage.nodes":
+		if e.ComplexityRoot.ChangeFeedPage.Nodes == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ChangeConnection.Nodes(childComplexity), true
+		return e.ComplexityRoot.ChangeFeedPage.Nodes(childComplexity), true
 
 	case "ChangeOrder.commitmentId":
 		if e.ComplexityRoot.ChangeOrder.CommitmentID == nil {
@@ -4780,7 +4780,7 @@ var sources = []*ast.Source{
   the same connection); null when it does not exist, has expired, or belongs
   to someone else.
   """
-  bulkExport(id: ID!): BulkExport
+  bulkExport("The export's id, as ` + "`" + `startBulkExport` + "`" + ` returned it." id: ID!): BulkExport
 }
 
 extend type Mutation {
@@ -4796,9 +4796,9 @@ extend type Mutation {
   keeps its maximum of exports; INVALID_VALUE when the query does not fit
   (the message says why).
   """
-  startBulkExport(input: StartBulkExportInput!): StartBulkExportPayload!
+  startBulkExport("The query to export and its variables." input: StartBulkExportInput!): StartBulkExportPayload!
   "Cancels this caller's running export; a finished one is returned as it is. NOT_FOUND userError when there is no such export of this caller."
-  cancelBulkExport(id: ID!): CancelBulkExportPayload!
+  cancelBulkExport("The export's id." id: ID!): CancelBulkExportPayload!
 }
 
 "Input of ` + "`" + `startBulkExport` + "`" + `."
@@ -4911,7 +4911,7 @@ type BulkExport {
     projectIds: [ID!]
     "At most this many changes (1 to 500, default 100). A page may hold fewer while ` + "`" + `hasNextPage` + "`" + ` is true: it reads at most 5,000 log entries."
     first: Int = 100
-  ): ChangeConnection!
+  ): ChangeFeedPage!
 }
 
 # DELETED: the item went to Procore's recycle bin (learned from a webhook's
@@ -4936,7 +4936,7 @@ enum ChangeItemKind {
 }
 
 "One page of the change feed."
-type ChangeConnection {
+type ChangeFeedPage {
   "The changes, oldest first."
   nodes: [Change!]!
   "Pass as ` + "`" + `since` + "`" + ` next time. Always set, even when ` + "`" + `nodes` + "`" + ` is empty, so a sync can store it as its watermark."
@@ -5413,7 +5413,7 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   commitment); ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are applied by the gateway
   (inclusive, whole seconds).
   """
-  changeOrders(updatedSince: DateTime, updatedBefore: DateTime): [ChangeOrder!]
+  changeOrders("Keep change orders updated at or after this instant." updatedSince: DateTime, "Keep change orders updated at or before this instant." updatedBefore: DateTime): [ChangeOrder!]
   """
   Subcontractor invoices on this commitment, by id ascending. The project's
   invoice list is read whole (one call answers every commitment); the gateway
@@ -7473,16 +7473,16 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
 
-func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+func (ec *executionContext) childFields_ChangeFeedPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "nodes":
-		return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+		return ec.fieldContext_ChangeFeedPage_nodes(ctx, field)
 	case "endCursor":
-		return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+		return ec.fieldContext_ChangeFeedPage_endCursor(ctx, field)
 	case "hasNextPage":
-		return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+		return ec.fieldContext_ChangeFeedPage_hasNextPage(ctx, field)
 	}
-	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
+	return nil, fmt.Errorf("no field named %q was found under type ChangeFeedPage", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11929,13 +11929,13 @@ func (ec *executionContext) fieldContext_Change_source(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeSource")
 }
 
-func (ec *executionContext) _ChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChangeFeedPage_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeFeedPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+			return ec.fieldContext_ChangeFeedPage_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.Nodes, nil
@@ -11948,9 +11948,9 @@ func (ec *executionContext) _ChangeConnection_nodes(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_ChangeFeedPage_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
-		Object:     "ChangeConnection",
+		Object:     "ChangeFeedPage",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -11961,13 +11961,13 @@ func (ec *executionContext) fieldContext_ChangeConnection_nodes(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ChangeConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChangeFeedPage_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeFeedPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+			return ec.fieldContext_ChangeFeedPage_endCursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EndCursor, nil
@@ -11980,17 +11980,17 @@ func (ec *executionContext) _ChangeConnection_endCursor(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangeConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "String")
+func (ec *executionContext) fieldContext_ChangeFeedPage_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeFeedPage", field, false, false, "String")
 }
 
-func (ec *executionContext) _ChangeConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChangeFeedPage_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeFeedPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+			return ec.fieldContext_ChangeFeedPage_hasNextPage(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.HasNextPage, nil
@@ -12003,8 +12003,8 @@ func (ec *executionContext) _ChangeConnection_hasNextPage(ctx context.Context, f
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ChangeConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "Boolean")
+func (ec *executionContext) fieldContext_ChangeFeedPage_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeFeedPage", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrder) (ret graphql.Marshaler) {
@@ -20170,8 +20170,8 @@ func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Query().Changes(ctx, fc.Args["since"].(*string), fc.Args["kinds"].([]model.ChangeKind), fc.Args["itemKinds"].([]model.ChangeItemKind), fc.Args["projectIds"].([]int64), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
-			return ec.marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeFeedPage) graphql.Marshaler {
+			return ec.marshalNChangeFeedPage2ᚖprocoregraphᚋgraphᚋmodelᚐChangeFeedPage(ctx, selections, v)
 		},
 		true,
 		true,
@@ -20184,7 +20184,7 @@ func (ec *executionContext) fieldContext_Query_changes(ctx context.Context, fiel
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ChangeConnection(ctx, field)
+			return ec.childFields_ChangeFeedPage(ctx, field)
 		},
 	}
 	defer func() {
@@ -29218,29 +29218,29 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
-var changeConnectionImplementors = []string{"ChangeConnection"}
+var changeFeedPageImplementors = []string{"ChangeFeedPage"}
 
-func (ec *executionContext) _ChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, changeConnectionImplementors)
+func (ec *executionContext) _ChangeFeedPage(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeFeedPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeFeedPageImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ChangeConnection")
+			out.Values[i] = graphql.MarshalString("ChangeFeedPage")
 		case "nodes":
-			out.Values[i] = ec._ChangeConnection_nodes(ctx, field, obj)
+			out.Values[i] = ec._ChangeFeedPage_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.Values[i] = ec._ChangeConnection_endCursor(ctx, field, obj)
+			out.Values[i] = ec._ChangeFeedPage_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hasNextPage":
-			out.Values[i] = ec._ChangeConnection_hasNextPage(ctx, field, obj)
+			out.Values[i] = ec._ChangeFeedPage_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -34440,12 +34440,12 @@ func (ec *executionContext) marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐCha
 	return ret
 }
 
-func (ec *executionContext) marshalNChangeConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNChangeFeedPage2ᚖprocoregraphᚋgraphᚋmodelᚐChangeFeedPage(ctx context.Context, sel ast.SelectionSet, v *model.ChangeFeedPage) graphql.Marshaler {
 	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ChangeConnection!")
+		graphql.AddInvalidNullError(ctx, "ChangeFeedPage!")
 		return graphql.Null
 	}
-	return ec._ChangeConnection(ctx, sel, v)
+	return ec._ChangeFeedPage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNChangeItemKind2procoregraphᚋgraphᚋmodelᚐChangeItemKind(ctx context.Context, v any) (model.ChangeItemKind, error) {

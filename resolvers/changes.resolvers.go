@@ -11,6 +11,6 @@ import (
 )
 
 // Changes is the resolver for the changes field.
-func (r *queryResolver) Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeConnection, error) {
+func (r *queryResolver) Changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind, projectIds []int64, first *int) (*model.ChangeFeedPage, error) {
 	return changes(ctx, since, kinds, itemKinds, projectIds, first)
 }

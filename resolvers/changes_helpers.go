@@ -22,7 +22,7 @@ const (
 // changes reads one page of the change log for the request's connection,
 // narrowed to the projects its credential may see.
 func changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemKinds []model.ChangeItemKind,
-	projectIDs []int64, first *int) (*model.ChangeConnection, error) {
+	projectIDs []int64, first *int) (*model.ChangeFeedPage, error) {
 	limit := 100
 	if first != nil {
 		limit = *first
@@ -85,7 +85,7 @@ func changes(ctx context.Context, since *string, kinds []model.ChangeKind, itemK
 	case err != nil:
 		return nil, err
 	}
-	out := &model.ChangeConnection{Nodes: make([]model.Change, 0, len(page.Events)), EndCursor: page.End, HasNextPage: page.More}
+	out := &model.ChangeFeedPage{Nodes: make([]model.Change, 0, len(page.Events)), EndCursor: page.End, HasNextPage: page.More}
 	seen := map[int64]bool{}
 	for _, e := range page.Events {
 		if e.ProjectID != 0 && len(projectIDs) == 0 {

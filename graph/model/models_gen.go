@@ -123,7 +123,7 @@ type Change struct {
 }
 
 // One page of the change feed.
-type ChangeConnection struct {
+type ChangeFeedPage struct {
 	// The changes, oldest first.
 	Nodes []Change `json:"nodes"`
 	// Pass as `since` next time. Always set, even when `nodes` is empty, so a sync can store it as its watermark.
