@@ -18,11 +18,12 @@ package contract
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -32,8 +33,11 @@ import (
 	"sync"
 )
 
-//go:embed contract.json
-var tableJSON []byte
+// tableFiles holds contract.json and any contract_<area>.json beside it
+// (one area's operations each, in the same format), read as one table.
+//
+//go:embed contract*.json
+var tableFiles embed.FS
 
 // Kind is what a Violation is about.
 type Kind string
@@ -138,7 +142,35 @@ type Table struct {
 	byMethod   map[string][]*Operation
 }
 
-var loadOnce = sync.OnceValues(func() (*Table, error) { return Parse(tableJSON) })
+var loadOnce = sync.OnceValues(func() (*Table, error) { return parseFiles(tableFiles) })
+
+// parseFiles reads every contract*.json of fsys (in name order) as one
+// table: their operations together, each shape once.
+func parseFiles(fsys embed.FS) (*Table, error) {
+	names, err := fs.Glob(fsys, "contract*.json")
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	var all []json.RawMessage
+	for _, name := range names {
+		b, err := fsys.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("contract: %w", err)
+		}
+		var doc struct {
+			Operations []json.RawMessage `json:"operations"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("contract: %s: %w", name, err)
+		}
+		all = append(all, doc.Operations...)
+	}
+	b, err := json.Marshal(map[string]any{"operations": all})
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	return Parse(b)
+}
 
 // Load returns the embedded table (parsed once).
 func Load() (*Table, error) { return loadOnce() }
