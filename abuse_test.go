@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -278,5 +279,36 @@ func TestOperationDeadlineCancelsProcoreCalls(t *testing.T) {
 	}
 	if n := sb.Stats().Total; n > 1 {
 		t.Fatalf("%d Procore calls for one list past the deadline, want at most 1 (no retries)", n)
+	}
+}
+
+// TestStreamAcceptOnAPlainRequestKeepsItsDeadline: a GET query that asks
+// for a subscription stream in its Accept header (multipart or server-sent
+// events) is served by the GET transport as a plain request, so it keeps
+// OPERATION_TIMEOUT: it ends with an error instead of waiting for Procore.
+func TestStreamAcceptOnAPlainRequestKeepsItsDeadline(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 2}})
+	env["OPERATION_TIMEOUT"] = "300ms"
+	g := startGateway(t, env, "-no-cache")
+	sb.SetFaults(sandbox.Faults{Latency: sandbox.Duration(5 * time.Second)})
+	defer sb.SetFaults(sandbox.Faults{})
+	for _, c := range []struct{ name, accept string }{
+		{"MultipartAcceptEndsAtTheDeadline", `multipart/mixed;boundary="graphql";subscriptionSpec="1.0", application/json`},
+		{"EventStreamAcceptEndsAtTheDeadline", "text/event-stream"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, g.URL+"/graphql?query="+url.QueryEscape(`{ projects(first: 2) { nodes { id } } }`), nil)
+			req.Header.Set("Accept", c.accept)
+			resp, err := http.DefaultClient.Do(withHarnessKey(req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if code := codeOf(t, raw); code != "UPSTREAM_UNAVAILABLE" {
+				t.Fatalf("a GET query past its deadline: %d %.300s, want UPSTREAM_UNAVAILABLE", resp.StatusCode, raw)
+			}
+		})
 	}
 }

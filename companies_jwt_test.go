@@ -1,13 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -21,22 +15,9 @@ import (
 // works in the companies its claim lists and is refused in the others
 // before any Procore call; a token without the claim is refused.
 func TestIdentityProviderTokenCompanies(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "kid": "idp-1", "use": "sig", "alg": "RS256",
-		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
-	}}})
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwks)
-	}))
-	t.Cleanup(idp.Close)
+	key, idpURL := startIdentityProvider(t)
 	sb, g, a, b := startTwoCompanies(t, data.Options{Companies: 2, ProjectsPerCompany: 2, ItemsPerProject: 1}, map[string]string{
-		"JWT_JWKS_URL": idp.URL, "JWT_ISSUER": "https://idp.example", "JWT_AUDIENCE": "procoregraph",
+		"JWT_JWKS_URL": idpURL, "JWT_ISSUER": "https://idp.example", "JWT_AUDIENCE": "procoregraph",
 		"JWT_COMPANIES_CLAIM": "procore_companies",
 	})
 	sign := func(companies any) string {
@@ -45,13 +26,7 @@ func TestIdentityProviderTokenCompanies(t *testing.T) {
 		if companies != nil {
 			c["procore_companies"] = companies
 		}
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-		tok.Header["kid"] = "idp-1"
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return signRS256(t, c, key)
 	}
 	as, bs := strconv.FormatInt(a, 10), strconv.FormatInt(b, 10)
 	for _, c := range []struct {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -345,43 +343,6 @@ func firstOther(t *testing.T, sb *sandbox.Running, project, rfi int64) int64 {
 func subscribeSSEInCompany(t *testing.T, g *gatewayProc, company int64, query string) *sseSubscription {
 	t.Helper()
 	return subscribeSSEWith(t, g.URL+"/graphql", companyHeader(company), query, map[string]any{})
-}
-
-// subscribeSSEWith is subscribeSSE with extra request headers.
-func subscribeSSEWith(t *testing.T, url string, h http.Header, query string, vars map[string]any) *sseSubscription {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(withHarnessKey(req))
-	if err != nil {
-		cancel()
-		t.Fatalf("SSE subscribe: %v", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		cancel()
-		t.Fatalf("SSE subscribe: %d %s", resp.StatusCode, b)
-	}
-	s := &sseSubscription{events: make(chan json.RawMessage, 256), cancel: cancel}
-	go func() {
-		defer resp.Body.Close()
-		defer close(s.events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.HasPrefix(d, "{") {
-				s.events <- json.RawMessage(d)
-			}
-		}
-	}()
-	t.Cleanup(cancel)
-	return s
 }
 
 // TestCompaniesStartupValidation: PROCORE_COMPANY_IDS is checked at start,

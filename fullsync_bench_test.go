@@ -32,64 +32,57 @@ func BenchmarkFullSync(b *testing.B) {
 		Faults: sandbox.Faults{Latency: sandbox.Duration(50 * time.Millisecond)}, HourlyLimit: -1, SpikeLimit: -1})
 	const wantRows = projects * (1 + 2*items)
 
-	b.Run("bulk", func(b *testing.B) {
-		var calls, requests int64
-		for b.Loop() {
-			b.StopTimer()
-			g := startGateway(b, env)
-			sb.ResetStats()
-			b.StartTimer()
-			st, ues := startBulk(b, g, "", bulkDashboardQuery, map[string]any{"status": "ALL"})
-			requests++
-			if len(ues) > 0 {
-				b.Fatalf("start: %+v", ues)
-			}
-			var done *bulkState
-			for {
-				done = bulkStatus(b, g, "", st.ID)
-				requests++
-				if done.Status != "RUNNING" {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if done.URL == nil {
-				b.Fatalf("export ended %s", done.Status)
-			}
-			rows, _ := downloadBulk(b, *done.URL)
-			requests++
-			b.StopTimer()
-			if len(rows) != wantRows {
-				b.Fatalf("%d rows, want %d", len(rows), wantRows)
-			}
-			calls += sb.Stats().Total
-			g.stop()
-			b.StartTimer()
-		}
-		b.ReportMetric(float64(calls)/float64(b.N), "procore-calls/op")
-		b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
-	})
+	b.Run("bulk", func(b *testing.B) { benchSync(b, sb, env, wantRows, bulkSync) })
+	b.Run("paging", func(b *testing.B) { benchSync(b, sb, env, wantRows, handPagedSync) })
+}
 
-	b.Run("paging", func(b *testing.B) {
-		var calls, requests int64
-		for b.Loop() {
-			b.StopTimer()
-			g := startGateway(b, env)
-			sb.ResetStats()
-			b.StartTimer()
-			n, reqs := handPagedSync(b, g)
-			requests += int64(reqs)
-			b.StopTimer()
-			if n != wantRows {
-				b.Fatalf("%d rows, want %d", n, wantRows)
-			}
-			calls += sb.Stats().Total
-			g.stop()
-			b.StartTimer()
+// benchSync times sync, each iteration against a fresh gateway over sb,
+// checks it read wantRows rows and reports the Procore calls and the
+// gateway requests per sync.
+func benchSync(b *testing.B, sb *sandbox.Running, env map[string]string, wantRows int, sync func(*testing.B, *gatewayProc) (rows, requests int)) {
+	var calls, requests int64
+	for b.Loop() {
+		b.StopTimer()
+		g := startGateway(b, env)
+		sb.ResetStats()
+		b.StartTimer()
+		n, reqs := sync(b, g)
+		requests += int64(reqs)
+		b.StopTimer()
+		if n != wantRows {
+			b.Fatalf("%d rows, want %d", n, wantRows)
 		}
-		b.ReportMetric(float64(calls)/float64(b.N), "procore-calls/op")
-		b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
-	})
+		calls += sb.Stats().Total
+		g.stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(calls)/float64(b.N), "procore-calls/op")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+}
+
+// bulkSync exports the dashboard query in bulk, polls the export until it
+// ends and downloads it, and returns the rows read and the requests made.
+func bulkSync(b *testing.B, g *gatewayProc) (rows, requests int) {
+	st, ues := startBulk(b, g, "", bulkDashboardQuery, map[string]any{"status": "ALL"})
+	requests++
+	if len(ues) > 0 {
+		b.Fatalf("start: %+v", ues)
+	}
+	var done *bulkState
+	for {
+		done = bulkStatus(b, g, "", st.ID)
+		requests++
+		if done.Status != "RUNNING" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if done.URL == nil {
+		b.Fatalf("export ended %s", done.Status)
+	}
+	got, _ := downloadBulk(b, *done.URL)
+	requests++
+	return len(got), requests
 }
 
 // handPagedSync reads every project, RFI and submittal with first: 1000

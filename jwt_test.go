@@ -25,27 +25,14 @@ import (
 // signed with HMAC over the public key (algorithm confusion) or granting no
 // scope are refused with 401.
 func TestIdentityProviderTokens(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, idpURL := startIdentityProvider(t)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "kid": "idp-1", "use": "sig", "alg": "RS256",
-		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
-	}}})
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwks)
-	}))
-	t.Cleanup(idp.Close)
 
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 3}})
-	env["JWT_JWKS_URL"] = idp.URL + "/.well-known/jwks.json"
+	env["JWT_JWKS_URL"] = idpURL + "/.well-known/jwks.json"
 	env["JWT_ISSUER"] = "https://idp.example"
 	env["JWT_AUDIENCE"] = "procoregraph"
 	env["JWT_SCOPE_PREFIX"] = "procoregraph:"
@@ -60,15 +47,7 @@ func TestIdentityProviderTokens(t *testing.T) {
 		}
 		return c
 	}
-	sign := func(c jwt.MapClaims, k *rsa.PrivateKey) string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-		tok.Header["kid"] = "idp-1"
-		s, err := tok.SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	sign := func(c jwt.MapClaims, k *rsa.PrivateKey) string { return signRS256(t, c, k) }
 
 	t.Run("ReadTokenQueries", func(t *testing.T) {
 		status, resp := rawPost(t, g.URL, `{ viewer { id } projects(first: 5) { totalCount } }`, nil, bearerHeader(sign(claims(nil), key)))
@@ -107,4 +86,38 @@ func TestIdentityProviderTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startIdentityProvider serves a JWKS (at any path) holding one fresh RSA
+// key with kid "idp-1", as a company's identity provider would, and returns
+// the private key and the server's URL.
+func startIdentityProvider(t *testing.T) (*rsa.PrivateKey, string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
+		"kty": "RSA", "kid": "idp-1", "use": "sig", "alg": "RS256",
+		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
+	}}})
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(idp.Close)
+	return key, idp.URL
+}
+
+// signRS256 signs claims with key as RS256 under kid "idp-1".
+func signRS256(t *testing.T, c jwt.MapClaims, key *rsa.PrivateKey) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = "idp-1"
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

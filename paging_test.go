@@ -123,6 +123,16 @@ func createRFI(t testing.TB, sb *sandbox.Running, project int64, subject string)
 	return x.ID
 }
 
+// startPagingProject serves one project of items RFIs (and as many of each
+// other kind), without rate limits, through a gateway, and returns the
+// sandbox, the gateway and the project's id.
+func startPagingProject(t *testing.T, items int) (*sandbox.Running, *gatewayProc, int64) {
+	t.Helper()
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: items},
+		HourlyLimit: -1, SpikeLimit: -1})
+	return sb, startGateway(t, env), firstProjectID(sb)
+}
+
 func deleteRFI(t testing.TB, sb *sandbox.Running, project, id int64) {
 	t.Helper()
 	if _, err := sb.Mutate(sandbox.Mutation{Kind: "rfi", Op: "delete", ProjectID: project, ID: id}); err != nil {
@@ -141,10 +151,7 @@ func deleteRFI(t testing.TB, sb *sandbox.Running, project, id int64) {
 // cursor (the rest of the list shifts left by one and an item is skipped);
 // TestOffsetCursorsSkipAfterADeletion shows it deterministically.
 func TestKeysetPagingNeitherSkipsNorRepeatsUnderInsertsAndDeletes(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 30},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	sb, g, project := startPagingProject(t, 30)
 	orders := []map[string]any{nil, {"field": "ID", "direction": "DESC"}, {"field": "UPDATED_AT"}, {"field": "UPDATED_AT", "direction": "DESC"}}
 	const (
 		trials         = 40
@@ -245,10 +252,7 @@ func TestKeysetPagingNeitherSkipsNorRepeatsUnderInsertsAndDeletes(t *testing.T) 
 // offset cursor (issued before keyset paging, still accepted) skips an item,
 // and the page after the keyset cursor of the same position does not.
 func TestOffsetCursorsSkipAfterADeletion(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 10},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	sb, g, project := startPagingProject(t, 10)
 	ids := sandboxRFIIDs(sb, project)
 
 	page1 := mustRFIPage(t, g, freshReads, project, map[string]any{"first": 3})
@@ -273,10 +277,7 @@ func TestOffsetCursorsSkipAfterADeletion(t *testing.T) {
 // TestPagingArgumentsRefusedWithBadUserInput: cursors are tied to their
 // order, and bounds must make a range.
 func TestPagingArgumentsRefusedWithBadUserInput(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 5},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	_, g, project := startPagingProject(t, 5)
 	byID := mustRFIPage(t, g, nil, project, map[string]any{"first": 1})
 	for _, c := range []struct {
 		name string
@@ -304,10 +305,7 @@ func TestPagingArgumentsRefusedWithBadUserInput(t *testing.T) {
 // filters from the cursor's updated_at) and in id order within the first
 // 100 items.
 func TestKeysetPageCostsOneProcoreCall(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 40},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	sb, g, project := startPagingProject(t, 40)
 	for _, c := range []struct {
 		name  string
 		order map[string]any
@@ -341,10 +339,7 @@ func TestKeysetPageCostsOneProcoreCall(t *testing.T) {
 // Cache-Control: max-age=0 reads Procore; what it read is then what every
 // request gets.
 func TestCacheControlMaxAgeZeroReadsProcore(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 5},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	sb, g, project := startPagingProject(t, 5)
 	ids := sandboxRFIIDs(sb, project)
 	vars := map[string]any{"first": 1}
 	// The same reads through another document: a response-cache miss served
@@ -401,10 +396,7 @@ func TestCacheControlMaxAgeZeroReadsProcore(t *testing.T) {
 // response cache, carries extensions.serverTime, an RFC 3339 instant no
 // earlier than the request was sent and no later than its answer arrived.
 func TestServerTimeExtension(t *testing.T) {
-	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 5},
-		HourlyLimit: -1, SpikeLimit: -1})
-	g := startGateway(t, env)
-	project := firstProjectID(sb)
+	_, g, project := startPagingProject(t, 5)
 	for _, c := range []struct {
 		name, cache string
 	}{{"ExecutedAnswer", "miss"}, {"ResponseCacheHit", "hit"}} {

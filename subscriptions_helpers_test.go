@@ -392,14 +392,24 @@ func subscribeSSE(t *testing.T, url, query string, vars map[string]any) *sseSubs
 // subscribeSSEAs is subscribeSSE with a gateway token ("" for the harness key).
 func subscribeSSEAs(t *testing.T, url, token, query string, vars map[string]any) *sseSubscription {
 	t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return subscribeSSEWith(t, url, h, query, vars)
+}
+
+// subscribeSSEWith is subscribeSSE with extra request headers.
+func subscribeSSEWith(t *testing.T, url string, h http.Header, query string, vars map[string]any) *sseSubscription {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(withHarnessKey(req))
 	if err != nil {
 		cancel()

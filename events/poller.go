@@ -348,24 +348,46 @@ func (p *Poller) markKey(projectID int64, kind ItemKind) string {
 	return cache.AuxKey(p.conn.ID, "poller", "mark", strconv.FormatInt(projectID, 10), string(kind))
 }
 
+// readMark reads the watermark stored at key. found is false when none is
+// stored or it does not parse; otherwise opt asks for items updated since
+// the watermark less the overlap.
+func (p *Poller) readMark(ctx context.Context, key string) (mark time.Time, found bool, opt adapter.ListOptions, err error) {
+	it, found, err := p.o.Store.Get(ctx, key)
+	if err != nil || !found {
+		return mark, false, opt, err
+	}
+	if mark, err = time.Parse(time.RFC3339Nano, string(it.Value)); err != nil {
+		return time.Time{}, false, opt, nil
+	}
+	since := mark.Add(-p.o.Overlap)
+	opt.UpdatedSince = &since
+	return mark, true, opt, nil
+}
+
+// writeMark stores next as the watermark at key when it moved from mark or
+// none was stored before.
+func (p *Poller) writeMark(ctx context.Context, key string, mark, next time.Time, found bool) error {
+	if next.Equal(mark) && found {
+		return nil
+	}
+	return p.o.Store.Set(ctx, key, []byte(next.UTC().Format(time.RFC3339Nano)), markTTL)
+}
+
+// invalidateProject drops what the cache holds for projectID; a failure is
+// logged, not returned.
+func (p *Poller) invalidateProject(ctx context.Context, projectID int64) {
+	if err := p.o.Cache.Invalidate(ctx, p.conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
+		p.o.Logger.Warn("poller: cache invalidation failed", "err", err)
+	}
+}
+
 // pollTool lists one project's items of one kind changed since its
 // watermark, reports them and moves the watermark to the newest updated_at.
 func (p *Poller) pollTool(ctx context.Context, projectID int64, kind ItemKind) (int, error) {
 	key := p.markKey(projectID, kind)
-	var opt adapter.ListOptions
-	var mark time.Time
-	it, found, err := p.o.Store.Get(ctx, key)
+	mark, found, opt, err := p.readMark(ctx, key)
 	if err != nil {
 		return 0, err
-	}
-	if found {
-		if mark, err = time.Parse(time.RFC3339Nano, string(it.Value)); err != nil {
-			found = false
-		}
-	}
-	if found {
-		since := mark.Add(-p.o.Overlap)
-		opt.UpdatedSince = &since
 	}
 	listedAt := p.o.Now()
 	snaps, err := listSnapshots(ctx, p.conn.Procore, p.conn.ID, projectID, kind, opt)
@@ -385,20 +407,13 @@ func (p *Poller) pollTool(ctx context.Context, projectID int64, kind ItemKind) (
 			// Something changed since the last poll: what the cache holds
 			// for this project may be stale.
 			invalidated = true
-			if err := p.o.Cache.Invalidate(ctx, p.conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
-				p.o.Logger.Warn("poller: cache invalidation failed", "err", err)
-			}
+			p.invalidateProject(ctx, projectID)
 		}
 		if _, err := p.o.Observer.Observe(ctx, s, SourcePoller); err != nil {
 			return 0, err // the watermark stays: the next poll reports it again
 		}
 	}
-	if !next.Equal(mark) || !found {
-		if err := p.o.Store.Set(ctx, key, []byte(next.UTC().Format(time.RFC3339Nano)), markTTL); err != nil {
-			return len(snaps), err
-		}
-	}
-	return len(snaps), nil
+	return len(snaps), p.writeMark(ctx, key, mark, next, found)
 }
 
 // pollRecycled lists a project's recycle bin of one kind for items recycled
@@ -412,20 +427,9 @@ func (p *Poller) pollRecycled(ctx context.Context, projectID int64, kind ItemKin
 		return 0, nil
 	}
 	key := p.markKey(projectID, kind+":recycle_bin")
-	var opt adapter.ListOptions
-	var mark time.Time
-	it, found, err := p.o.Store.Get(ctx, key)
+	mark, found, opt, err := p.readMark(ctx, key)
 	if err != nil {
 		return 0, err
-	}
-	if found {
-		if mark, err = time.Parse(time.RFC3339Nano, string(it.Value)); err != nil {
-			found = false
-		}
-	}
-	if found {
-		since := mark.Add(-p.o.Overlap)
-		opt.UpdatedSince = &since
 	}
 	listedAt := p.o.Now()
 	page, err := bin.RecycledRFIs(ctx, projectID, opt)
@@ -448,18 +452,11 @@ func (p *Poller) pollRecycled(ctx context.Context, projectID int64, kind ItemKin
 		}
 		if p.o.Cache != nil && !invalidated {
 			invalidated = true
-			if err := p.o.Cache.Invalidate(ctx, p.conn.ID, "project:"+strconv.FormatInt(projectID, 10)); err != nil {
-				p.o.Logger.Warn("poller: cache invalidation failed", "err", err)
-			}
+			p.invalidateProject(ctx, projectID)
 		}
 		if _, err := p.o.Observer.Observe(ctx, s, SourcePoller); err != nil {
 			return 0, err // the watermark stays: the next poll reports it again
 		}
 	}
-	if !next.Equal(mark) || !found {
-		if err := p.o.Store.Set(ctx, key, []byte(next.UTC().Format(time.RFC3339Nano)), markTTL); err != nil {
-			return len(page.Items), err
-		}
-	}
-	return len(page.Items), nil
+	return len(page.Items), p.writeMark(ctx, key, mark, next, found)
 }

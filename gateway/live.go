@@ -228,10 +228,13 @@ func websocketImplementation(o WebsocketOptions, stopping context.Context) trans
 	return restartingWebsockets{next: impl, stopping: stopping}
 }
 
-// isStream reports whether r opens a long-lived stream: a websocket,
-// server-sent events or a multipart subscription.
+// isStream reports whether r opens a long-lived stream: a websocket, or a
+// request the server-sent events or multipart subscription transport takes.
+// An Accept header alone does not make a stream: a GET (or an upload) that
+// asks for one is served by another transport, as a plain request with the
+// operation deadline and the answer's byte bound.
 func isStream(r *http.Request) bool {
-	return isWebsocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || multipartsub.Accepts(r)
+	return isWebsocketUpgrade(r) || (transport.SSE{}).Supports(r) || (multipartsub.Transport{}).Supports(r)
 }
 
 // CodeServiceRestart is the extensions.code of the transport error that ends
