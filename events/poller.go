@@ -450,7 +450,9 @@ func (p *Poller) pollRecycled(ctx context.Context, projectID int64, kind ItemKin
 		if !found {
 			continue // the first pass is a baseline
 		}
-		if p.o.Cache != nil && !invalidated {
+		if p.o.Cache != nil && !invalidated && s.UpdatedAt.After(mark) {
+			// Only news clears the cache: an item still inside the overlap
+			// window was seen by an earlier poll.
 			invalidated = true
 			p.invalidateProject(ctx, projectID)
 		}
