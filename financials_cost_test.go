@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+)
+
+// projectFinancialsQuery is the "project financials" query of issue 16: every
+// project's financial summary with its budget modification and direct cost
+// counts.
+const projectFinancialsQuery = `{ projects(first: 50, filter: {status: ALL}) { totalCount nodes { id
+  financialSummary { originalBudget approvedBudgetChanges revisedBudget committedCosts directCosts projectedCosts projectedOverUnder }
+  budgetModifications(first: 5) { totalCount nodes { id transferAmount net } }
+  directCosts(first: 5) { totalCount nodes { id status grandTotal } }
+} } }`
+
+type financialsAnswer struct {
+	Projects struct {
+		TotalCount int
+		Nodes      []struct {
+			ID               string
+			FinancialSummary *struct {
+				OriginalBudget, ApprovedBudgetChanges, RevisedBudget, CommittedCosts string
+				DirectCosts, ProjectedCosts, ProjectedOverUnder                     string
+			}
+			BudgetModifications *struct{ TotalCount int }
+			DirectCosts         *struct{ TotalCount int }
+		}
+	}
+}
+
+// expectedFinancials are one project's figures and list lengths computed
+// here from the sandbox's rows, not by the gateway's code.
+type expectedFinancials struct {
+	originalBudget, approvedChanges, committed, direct decimal.Decimal
+	modifications, directCosts, wo, po                 int
+}
+
+func cents(f data.Fixed) decimal.Decimal { return decimal.New(int64(f), -2) }
+
+func financialsFromDataset(t *testing.T, sb *sandbox.Running) map[string]expectedFinancials {
+	t.Helper()
+	out := map[string]expectedFinancials{}
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			var e expectedFinancials
+			var lineMods, lineDirect decimal.Decimal
+			for _, bl := range p.BudgetLines {
+				e.originalBudget = e.originalBudget.Add(cents(bl.OriginalBudget))
+				lineMods = lineMods.Add(cents(bl.Modifications))
+				lineDirect = lineDirect.Add(cents(bl.DirectCosts))
+			}
+			for _, m := range p.BudgetModifications {
+				if m.ToLineID != 0 {
+					e.approvedChanges = e.approvedChanges.Add(cents(m.TransferAmount))
+				}
+				if m.FromLineID != 0 {
+					e.approvedChanges = e.approvedChanges.Sub(cents(m.TransferAmount))
+				}
+			}
+			for _, c := range p.DirectCosts {
+				if c.Status == "approved" {
+					e.direct = e.direct.Add(cents(c.GrandTotal))
+				}
+			}
+			// The modification and direct cost rows agree with the budget
+			// view rows' own columns.
+			if !e.approvedChanges.Equal(lineMods) || !e.direct.Equal(lineDirect) {
+				t.Fatalf("project %d: rows disagree with budget lines: modifications %s vs %s, direct %s vs %s",
+					p.ID, e.approvedChanges, lineMods, e.direct, lineDirect)
+			}
+			for _, c := range p.Commitments {
+				var approved data.Fixed
+				for _, co := range p.ChangeOrders {
+					if co.ContractID == c.ID && co.Status == "approved" {
+						for _, l := range co.Lines {
+							approved += l.Amount
+						}
+					}
+				}
+				var sov data.Fixed
+				for _, li := range c.LineItems {
+					sov += li.Amount
+				}
+				e.committed = e.committed.Add(cents(sov + approved))
+				if c.Kind == data.WorkOrder {
+					e.wo++
+				} else {
+					e.po++
+				}
+			}
+			e.modifications, e.directCosts = len(p.BudgetModifications), len(p.DirectCosts)
+			out[strconv.FormatInt(p.ID, 10)] = e
+		}
+	})
+	return out
+}
+
+// TestProjectFinancialsAcross20Projects: the financials query over 20
+// projects costs exactly the minimum calls, warm 0, and every figure matches
+// the sandbox's rows to the cent.
+//
+// Minimum: 1 (projects list, 20 ≤ 300 a page) + Σ over projects of
+// 1 (budget views) + 1 (first view's detail rows, unpaginated)
+// + pages(budget modifications) + pages(direct costs)
+// + pages(work order contracts) + pages(purchase order contracts),
+// pages(n) = max(1, ⌈n/100⌉).
+func TestProjectFinancialsAcross20Projects(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 20, ItemsPerProject: 10},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	if len(want) != 20 {
+		t.Fatalf("dataset has %d projects, want 20", len(want))
+	}
+	minimum := 1
+	for _, e := range want {
+		minimum += 2 + pages(e.modifications, 0, 100) + pages(e.directCosts, 0, 100) +
+			pages(e.wo, 0, maxPerPageContracts) + pages(e.po, 0, maxPerPageContracts)
+	}
+	g := startGateway(t, copyEnv(env))
+	costWarm(t, g)
+
+	check := func(t *testing.T, r gqlResponse) {
+		t.Helper()
+		if len(r.Errors) > 0 {
+			t.Fatalf("errors: %+v", r.Errors)
+		}
+		var a financialsAnswer
+		if err := json.Unmarshal(r.Data, &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Projects.TotalCount != 20 || len(a.Projects.Nodes) != 20 {
+			t.Fatalf("got %d of %d projects, want 20", len(a.Projects.Nodes), a.Projects.TotalCount)
+		}
+		nonZero := 0
+		for _, n := range a.Projects.Nodes {
+			e, ok := want[n.ID]
+			if !ok || n.FinancialSummary == nil || n.BudgetModifications == nil || n.DirectCosts == nil {
+				t.Fatalf("project %s: missing answer %+v", n.ID, n)
+			}
+			revised := e.originalBudget.Add(e.approvedChanges)
+			projected := e.committed.Add(e.direct)
+			s := n.FinancialSummary
+			for _, f := range []struct {
+				name, got string
+				want      decimal.Decimal
+			}{
+				{"originalBudget", s.OriginalBudget, e.originalBudget},
+				{"approvedBudgetChanges", s.ApprovedBudgetChanges, e.approvedChanges},
+				{"revisedBudget", s.RevisedBudget, revised},
+				{"committedCosts", s.CommittedCosts, e.committed},
+				{"directCosts", s.DirectCosts, e.direct},
+				{"projectedCosts", s.ProjectedCosts, projected},
+				{"projectedOverUnder", s.ProjectedOverUnder, revised.Sub(projected)},
+			} {
+				got, err := decimal.NewFromString(f.got)
+				if err != nil || !got.Equal(f.want) {
+					t.Errorf("project %s %s = %q, want %s", n.ID, f.name, f.got, f.want.StringFixed(2))
+				}
+			}
+			if !e.approvedChanges.IsZero() && !e.direct.IsZero() && !e.committed.IsZero() {
+				nonZero++
+			}
+			if n.BudgetModifications.TotalCount != e.modifications || n.DirectCosts.TotalCount != e.directCosts {
+				t.Errorf("project %s: %d modifications, %d direct costs; want %d, %d", n.ID,
+					n.BudgetModifications.TotalCount, n.DirectCosts.TotalCount, e.modifications, e.directCosts)
+			}
+		}
+		if nonZero < 10 {
+			t.Fatalf("only %d projects have non-zero changes, direct and committed costs: the dataset proves little", nonZero)
+		}
+	}
+
+	sb.ResetStats()
+	r := g.query(t, projectFinancialsQuery, nil)
+	st := sb.Stats()
+	check(t, r)
+	if got := int(st.Total); got != minimum {
+		t.Fatalf("cold financials made %d Procore calls, want the minimum %d (by route: %v)", got, minimum, st.ByRoute)
+	}
+	t.Logf("cold: %d Procore calls for 20 projects (estimate %d)", st.Total, r.Extensions.Procoregraph.EstimatedCalls)
+
+	t.Run("WarmIsZero", func(t *testing.T) {
+		sb.ResetStats()
+		r := g.query(t, projectFinancialsQuery+"\n# executed from the value cache", nil)
+		st := sb.Stats()
+		check(t, r)
+		if st.Total != 0 {
+			t.Fatalf("warm financials made %d Procore calls, want 0 (by route: %v)", st.Total, st.ByRoute)
+		}
+	})
+}
