@@ -5617,15 +5617,15 @@ type FinancialSummary {
   (a transfer between two line items nets 0).
   """
   approvedBudgetChanges: Decimal!
-  "originalBudget + approvedBudgetChanges."
+  "Revised budget: originalBudget + approvedBudgetChanges."
   revisedBudget: Decimal!
   "Σ revised_contract (original contract plus approved change orders) of the project's commitments: work order contracts and purchase order contracts."
   committedCosts: Decimal!
   "Σ grand_total of the project's direct costs whose status is approved (GET /rest/v1.1/projects/{id}/direct_costs); draft, pending and revise-and-resubmit costs are not counted."
   directCosts: Decimal!
-  "committedCosts + directCosts."
+  "Projected costs: committedCosts + directCosts."
   projectedCosts: Decimal!
-  "revisedBudget − projectedCosts: positive is under budget, negative over."
+  "Projected over/under: revisedBudget − projectedCosts; positive is under budget, negative over."
   projectedOverUnder: Decimal!
 }
 
