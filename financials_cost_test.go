@@ -196,3 +196,54 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 		}
 	})
 }
+
+// TestDirectCostEnumDriftIsUnknown: direct cost types and statuses Procore
+// does not document (sandbox drift: every 4th id, and a rule on every item's
+// type) read as UNKNOWN, without an error; the rest keep their values.
+func TestDirectCostEnumDriftIsUnknown(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 5},
+		HourlyLimit: -1, SpikeLimit: -1})
+	var projectID int64
+	statuses := map[string]string{}
+	sb.ReadDataset(func(d *data.Dataset) {
+		p := d.Projects[0]
+		projectID = p.ID
+		for _, c := range p.DirectCosts {
+			statuses[strconv.FormatInt(c.ID, 10)] = c.Status
+		}
+	})
+	sb.SetFaults(sandbox.Faults{Drift: sandbox.Drift{UnknownEnum: true, Rules: []sandbox.DriftRule{
+		{Resource: "direct_costs", Kind: sandbox.DriftUnknownEnum, Field: "direct_cost_type", Value: json.RawMessage(`"equipment"`)},
+	}}})
+	g := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	r := g.query(t, `query($p: ID!) { project(id: $p) { directCosts(first: 1000) { nodes { id type status } } } }`,
+		map[string]any{"p": strconv.FormatInt(projectID, 10)})
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	var a struct {
+		Project struct {
+			DirectCosts struct{ Nodes []struct{ ID, Type, Status string } }
+		}
+	}
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	drifted, kept := 0, 0
+	for _, n := range a.Project.DirectCosts.Nodes {
+		id, _ := strconv.ParseInt(n.ID, 10, 64)
+		want := map[string]string{"draft": "DRAFT", "pending": "PENDING", "revise_and_resubmit": "REVISE_AND_RESUBMIT", "approved": "APPROVED"}[statuses[n.ID]]
+		if id%4 == 0 {
+			want = "UNKNOWN"
+			drifted++
+		} else {
+			kept++
+		}
+		if n.Status != want || n.Type != "UNKNOWN" {
+			t.Errorf("direct cost %s: type %s status %s, want UNKNOWN and %s", n.ID, n.Type, n.Status, want)
+		}
+	}
+	if len(a.Project.DirectCosts.Nodes) != len(statuses) || drifted == 0 || kept == 0 {
+		t.Fatalf("%d direct costs (dataset %d), %d drifted, %d kept: the test proves little", len(a.Project.DirectCosts.Nodes), len(statuses), drifted, kept)
+	}
+}

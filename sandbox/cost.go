@@ -58,11 +58,19 @@ func renderBudgetModification(e *enc, m *data.BudgetModification) {
 	e.close()
 }
 
+// renderDirectCost writes a direct cost item. Drift: resource
+// "direct_costs"; Faults.UnknownEnum renders status "on_hold" and type
+// "subcontract" for ids divisible by 4.
 func renderDirectCost(e *enc, ds *data.Dataset, x *data.DirectCost) {
+	defer e.drifted("direct_costs", len(e.b))
 	e.open()
 	e.int("id", x.ID)
-	e.str("direct_cost_type", x.Type)
-	e.str("status", x.Status)
+	typ, status := x.Type, x.Status
+	if e.unknownEnum(x.ID) {
+		typ, status = "subcontract", "on_hold"
+	}
+	e.str("direct_cost_type", typ)
+	e.str("status", status)
 	e.str("description", x.Description)
 	e.strOrNull("invoice_number", x.InvoiceNumber)
 	e.date("direct_cost_date", x.Date)
