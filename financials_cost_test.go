@@ -184,6 +184,9 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 	if got := int(st.Total); got != minimum {
 		t.Fatalf("cold financials made %d Procore calls, want the minimum %d (by route: %v)", got, minimum, st.ByRoute)
 	}
+	if est := r.Extensions.Procoregraph.EstimatedCalls; est < int(st.Total) {
+		t.Fatalf("cost estimate %d is below the %d calls made", est, st.Total)
+	}
 	t.Logf("cold: %d Procore calls for 20 projects (estimate %d)", st.Total, r.Extensions.Procoregraph.EstimatedCalls)
 
 	t.Run("WarmIsZero", func(t *testing.T) {
