@@ -27,7 +27,7 @@ type financialsAnswer struct {
 			ID               string
 			FinancialSummary *struct {
 				OriginalBudget, ApprovedBudgetChanges, RevisedBudget, CommittedCosts string
-				DirectCosts, ProjectedCosts, ProjectedOverUnder                     string
+				DirectCosts, ProjectedCosts, ProjectedOverUnder                      string
 			}
 			BudgetModifications *struct{ TotalCount int }
 			DirectCosts         *struct{ TotalCount int }
@@ -226,7 +226,9 @@ func TestDirectCostEnumDriftIsUnknown(t *testing.T) {
 	}
 	var a struct {
 		Project struct {
-			DirectCosts struct{ Nodes []struct{ ID, Type, Status string } }
+			DirectCosts struct {
+				Nodes []struct{ ID, Type, Status string }
+			}
 		}
 	}
 	if err := json.Unmarshal(r.Data, &a); err != nil {
