@@ -252,3 +252,41 @@ func TestDirectCostEnumDriftIsUnknown(t *testing.T) {
 		t.Fatalf("%d direct costs (dataset %d), %d drifted, %d kept: the test proves little", len(a.Project.DirectCosts.Nodes), len(statuses), drifted, kept)
 	}
 }
+
+// TestFinancialSummaryIsNullWhenDirectCostsAreForbidden: when Procore
+// refuses the direct cost list, financialSummary and directCosts are null
+// with FORBIDDEN errors at their paths; budgetModifications still renders.
+func TestFinancialSummaryIsNullWhenDirectCostsAreForbidden(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 5},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	sb.SetFaults(sandbox.Faults{FailRoutes: map[string]int{"GET /rest/v1.1/projects/{project_id}/direct_costs": 403}})
+	g := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	r := g.query(t, projectFinancialsQuery, nil)
+	var a financialsAnswer
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Projects.Nodes) != 2 {
+		t.Fatalf("got %d projects, want 2: %s", len(a.Projects.Nodes), r.Data)
+	}
+	for _, n := range a.Projects.Nodes {
+		if n.FinancialSummary != nil || n.DirectCosts != nil {
+			t.Errorf("project %s: financialSummary %+v, directCosts %+v; want both null", n.ID, n.FinancialSummary, n.DirectCosts)
+		}
+		if n.BudgetModifications == nil || n.BudgetModifications.TotalCount != want[n.ID].modifications {
+			t.Errorf("project %s: budgetModifications %+v, want %d", n.ID, n.BudgetModifications, want[n.ID].modifications)
+		}
+	}
+	fields := map[string]int{}
+	for _, e := range r.Errors {
+		if e.Extensions["code"] != "FORBIDDEN" || len(e.Path) != 4 {
+			t.Errorf("error %+v: want FORBIDDEN at a project field", e)
+			continue
+		}
+		fields[e.Path[3].(string)]++
+	}
+	if fields["financialSummary"] != 2 || fields["directCosts"] != 2 {
+		t.Fatalf("errors by field %v, want 2 financialSummary and 2 directCosts", fields)
+	}
+}
