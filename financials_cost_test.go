@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -288,5 +290,92 @@ func TestFinancialSummaryIsNullWhenDirectCostsAreForbidden(t *testing.T) {
 	}
 	if fields["financialSummary"] != 2 || fields["directCosts"] != 2 {
 		t.Fatalf("errors by field %v, want 2 financialSummary and 2 directCosts", fields)
+	}
+}
+
+// TestCostListsPageAndFilterByUpdatedAt: budgetModifications and directCosts
+// page by keyset cursors through every item exactly once, and updatedSince
+// keeps the items updated at or after it (counted here from the dataset).
+func TestCostListsPageAndFilterByUpdatedAt(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 5},
+		HourlyLimit: -1, SpikeLimit: -1})
+	var projectID int64
+	var mods, costs []time.Time
+	sb.ReadDataset(func(d *data.Dataset) {
+		p := d.Projects[0]
+		projectID = p.ID
+		for _, m := range p.BudgetModifications {
+			mods = append(mods, m.UpdatedAt)
+		}
+		for _, c := range p.DirectCosts {
+			costs = append(costs, c.UpdatedAt)
+		}
+	})
+	g := startGateway(t, copyEnv(env))
+	for _, tc := range []struct {
+		field   string
+		updated []time.Time
+	}{{"budgetModifications", mods}, {"directCosts", costs}} {
+		t.Run(tc.field, func(t *testing.T) {
+			if len(tc.updated) < 5 {
+				t.Fatalf("only %d items", len(tc.updated))
+			}
+			q := `query($p: ID!, $after: String, $since: DateTime) { project(id: $p) { list: ` + tc.field +
+				`(first: 2, after: $after, updatedSince: $since) { totalCount nodes { id } pageInfo { hasNextPage endCursor } } } }`
+			type page struct {
+				Project struct {
+					List struct {
+						TotalCount int
+						Nodes      []struct{ ID string }
+						PageInfo   struct {
+							HasNextPage bool
+							EndCursor   string
+						}
+					}
+				}
+			}
+			read := func(vars map[string]any) page {
+				r := g.query(t, q, vars)
+				if len(r.Errors) > 0 {
+					t.Fatalf("errors: %+v", r.Errors)
+				}
+				var p page
+				if err := json.Unmarshal(r.Data, &p); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			seen := map[string]bool{}
+			vars := map[string]any{"p": strconv.FormatInt(projectID, 10)}
+			for i := 0; ; i++ {
+				p := read(vars)
+				for _, n := range p.Project.List.Nodes {
+					if seen[n.ID] {
+						t.Fatalf("%s repeated", n.ID)
+					}
+					seen[n.ID] = true
+				}
+				if !p.Project.List.PageInfo.HasNextPage || i > len(tc.updated) {
+					break
+				}
+				vars["after"] = p.Project.List.PageInfo.EndCursor
+			}
+			if len(seen) != len(tc.updated) {
+				t.Fatalf("paged through %d items, want %d", len(seen), len(tc.updated))
+			}
+			sorted := slices.Clone(tc.updated)
+			slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
+			since := sorted[len(sorted)/2]
+			want := 0
+			for _, u := range tc.updated {
+				if !u.Before(since) {
+					want++
+				}
+			}
+			p := read(map[string]any{"p": strconv.FormatInt(projectID, 10), "since": since.Format(time.RFC3339)})
+			if p.Project.List.TotalCount != want {
+				t.Fatalf("updatedSince %s: %d items, want %d", since, p.Project.List.TotalCount, want)
+			}
+		})
 	}
 }
