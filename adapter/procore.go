@@ -121,6 +121,12 @@ type Reader interface {
 	DailyLogs(ctx context.Context, projectID int64, r DateRange) ([]DailyLog, error)
 	Observations(ctx context.Context, projectID int64, opt ListOptions) (Page[Observation], error)
 	PunchItems(ctx context.Context, projectID int64, opt ListOptions) (Page[PunchItem], error)
+
+	// Cost (issue 16). BudgetModifications lists a project's budget
+	// modifications whole (Procore filters them by nothing). DirectCosts
+	// lists a project's direct cost items whole (v1.1, without line items).
+	BudgetModifications(ctx context.Context, projectID int64) ([]BudgetModification, error)
+	DirectCosts(ctx context.Context, projectID int64) ([]DirectCost, error)
 }
 
 // Writer is the write side. Writes are never retried by the adapter unless

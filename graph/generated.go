@@ -99,6 +99,29 @@ type ComplexityRoot struct {
 		Value func(childComplexity int) int
 	}
 
+	BudgetModification struct {
+		CreatedAt            func(childComplexity int) int
+		FromBudgetLineItemID func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Net                  func(childComplexity int) int
+		Notes                func(childComplexity int) int
+		ToBudgetLineItemID   func(childComplexity int) int
+		TransferAmount       func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	BudgetModificationConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BudgetModificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	BudgetRow struct {
 		BudgetModifications  func(childComplexity int) int
 		Category             func(childComplexity int) int
@@ -304,6 +327,32 @@ type ComplexityRoot struct {
 		Notes    func(childComplexity int) int
 	}
 
+	DirectCost struct {
+		CreatedAt     func(childComplexity int) int
+		Date          func(childComplexity int) int
+		Description   func(childComplexity int) int
+		GrandTotal    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		InvoiceNumber func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Type          func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		VendorID      func(childComplexity int) int
+		VendorName    func(childComplexity int) int
+	}
+
+	DirectCostConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DirectCostEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Entity struct {
 		FindManyCommitmentByIDs func(childComplexity int, reps []*model.CommitmentByIDsInput) int
 		FindManyCompanyByIDs    func(childComplexity int, reps []*model.CompanyByIDsInput) int
@@ -313,6 +362,16 @@ type ComplexityRoot struct {
 		FindManySubmittalByIDs  func(childComplexity int, reps []*model.SubmittalByIDsInput) int
 		FindManyUserByIDs       func(childComplexity int, reps []*model.UserByIDsInput) int
 		FindManyVendorByIDs     func(childComplexity int, reps []*model.VendorByIDsInput) int
+	}
+
+	FinancialSummary struct {
+		ApprovedBudgetChanges func(childComplexity int) int
+		CommittedCosts        func(childComplexity int) int
+		DirectCosts           func(childComplexity int) int
+		OriginalBudget        func(childComplexity int) int
+		ProjectedCosts        func(childComplexity int) int
+		ProjectedOverUnder    func(childComplexity int) int
+		RevisedBudget         func(childComplexity int) int
 	}
 
 	ForwardRFIPayload struct {
@@ -492,37 +551,40 @@ type ComplexityRoot struct {
 	}
 
 	Project struct {
-		Active         func(childComplexity int) int
-		Address        func(childComplexity int) int
-		BillingPeriods func(childComplexity int) int
-		Budget         func(childComplexity int) int
-		ChangeOrders   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		City           func(childComplexity int) int
-		Commitments    func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Company        func(childComplexity int) int
-		CompletionDate func(childComplexity int) int
-		CostCodes      func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		CountryCode    func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		DailyLogs      func(childComplexity int, from *adapter.Date, to *adapter.Date) int
-		DisplayName    func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Invoices       func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Name           func(childComplexity int) int
-		Observations   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		ProjectNumber  func(childComplexity int) int
-		PunchItems     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Rfis           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
-		Stage          func(childComplexity int) int
-		StartDate      func(childComplexity int) int
-		StateCode      func(childComplexity int) int
-		Submittals     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		TimeZone       func(childComplexity int) int
-		TotalValue     func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Users          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Vendors        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Zip            func(childComplexity int) int
+		Active              func(childComplexity int) int
+		Address             func(childComplexity int) int
+		BillingPeriods      func(childComplexity int) int
+		Budget              func(childComplexity int) int
+		BudgetModifications func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ChangeOrders        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		City                func(childComplexity int) int
+		Commitments         func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Company             func(childComplexity int) int
+		CompletionDate      func(childComplexity int) int
+		CostCodes           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		CountryCode         func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		DailyLogs           func(childComplexity int, from *adapter.Date, to *adapter.Date) int
+		DirectCosts         func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		DisplayName         func(childComplexity int) int
+		FinancialSummary    func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Invoices            func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Name                func(childComplexity int) int
+		Observations        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ProjectNumber       func(childComplexity int) int
+		PunchItems          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Rfis                func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
+		Stage               func(childComplexity int) int
+		StartDate           func(childComplexity int) int
+		StateCode           func(childComplexity int) int
+		Submittals          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		TimeZone            func(childComplexity int) int
+		TotalValue          func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+		Users               func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Vendors             func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Zip                 func(childComplexity int) int
 	}
 
 	ProjectConnection struct {
@@ -958,6 +1020,9 @@ type ProjectResolver interface {
 	PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PunchItemConnection, error)
 	Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error)
 	Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error)
+	BudgetModifications(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.BudgetModificationConnection, error)
+	DirectCosts(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.DirectCostConnection, error)
+	FinancialSummary(ctx context.Context, obj *adapter.Project) (*adapter.FinancialSummary, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -1187,6 +1252,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BudgetColumn.Value(childComplexity), true
+
+	case "BudgetModification.createdAt":
+		if e.ComplexityRoot.BudgetModification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.CreatedAt(childComplexity), true
+	case "BudgetModification.fromBudgetLineItemId":
+		if e.ComplexityRoot.BudgetModification.FromBudgetLineItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.FromBudgetLineItemID(childComplexity), true
+	case "BudgetModification.id":
+		if e.ComplexityRoot.BudgetModification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.ID(childComplexity), true
+	case "BudgetModification.net":
+		if e.ComplexityRoot.BudgetModification.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.Net(childComplexity), true
+	case "BudgetModification.notes":
+		if e.ComplexityRoot.BudgetModification.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.Notes(childComplexity), true
+	case "BudgetModification.toBudgetLineItemId":
+		if e.ComplexityRoot.BudgetModification.ToBudgetLineItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.ToBudgetLineItemID(childComplexity), true
+	case "BudgetModification.transferAmount":
+		if e.ComplexityRoot.BudgetModification.TransferAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.TransferAmount(childComplexity), true
+	case "BudgetModification.updatedAt":
+		if e.ComplexityRoot.BudgetModification.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModification.UpdatedAt(childComplexity), true
+
+	case "BudgetModificationConnection.edges":
+		if e.ComplexityRoot.BudgetModificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationConnection.Edges(childComplexity), true
+	case "BudgetModificationConnection.nodes":
+		if e.ComplexityRoot.BudgetModificationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationConnection.Nodes(childComplexity), true
+	case "BudgetModificationConnection.pageInfo":
+		if e.ComplexityRoot.BudgetModificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationConnection.PageInfo(childComplexity), true
+	case "BudgetModificationConnection.totalCount":
+		if e.ComplexityRoot.BudgetModificationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationConnection.TotalCount(childComplexity), true
+
+	case "BudgetModificationEdge.cursor":
+		if e.ComplexityRoot.BudgetModificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationEdge.Cursor(childComplexity), true
+	case "BudgetModificationEdge.node":
+		if e.ComplexityRoot.BudgetModificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetModificationEdge.Node(childComplexity), true
 
 	case "BudgetRow.budgetModifications":
 		if e.ComplexityRoot.BudgetRow.BudgetModifications == nil {
@@ -2018,6 +2170,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DailyLog.Notes(childComplexity), true
 
+	case "DirectCost.createdAt":
+		if e.ComplexityRoot.DirectCost.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.CreatedAt(childComplexity), true
+	case "DirectCost.date":
+		if e.ComplexityRoot.DirectCost.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.Date(childComplexity), true
+	case "DirectCost.description":
+		if e.ComplexityRoot.DirectCost.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.Description(childComplexity), true
+	case "DirectCost.grandTotal":
+		if e.ComplexityRoot.DirectCost.GrandTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.GrandTotal(childComplexity), true
+	case "DirectCost.id":
+		if e.ComplexityRoot.DirectCost.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.ID(childComplexity), true
+	case "DirectCost.invoiceNumber":
+		if e.ComplexityRoot.DirectCost.InvoiceNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.InvoiceNumber(childComplexity), true
+	case "DirectCost.status":
+		if e.ComplexityRoot.DirectCost.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.Status(childComplexity), true
+	case "DirectCost.type":
+		if e.ComplexityRoot.DirectCost.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.Type(childComplexity), true
+	case "DirectCost.updatedAt":
+		if e.ComplexityRoot.DirectCost.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.UpdatedAt(childComplexity), true
+	case "DirectCost.vendorId":
+		if e.ComplexityRoot.DirectCost.VendorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.VendorID(childComplexity), true
+	case "DirectCost.vendorName":
+		if e.ComplexityRoot.DirectCost.VendorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCost.VendorName(childComplexity), true
+
+	case "DirectCostConnection.edges":
+		if e.ComplexityRoot.DirectCostConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostConnection.Edges(childComplexity), true
+	case "DirectCostConnection.nodes":
+		if e.ComplexityRoot.DirectCostConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostConnection.Nodes(childComplexity), true
+	case "DirectCostConnection.pageInfo":
+		if e.ComplexityRoot.DirectCostConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostConnection.PageInfo(childComplexity), true
+	case "DirectCostConnection.totalCount":
+		if e.ComplexityRoot.DirectCostConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostConnection.TotalCount(childComplexity), true
+
+	case "DirectCostEdge.cursor":
+		if e.ComplexityRoot.DirectCostEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostEdge.Cursor(childComplexity), true
+	case "DirectCostEdge.node":
+		if e.ComplexityRoot.DirectCostEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DirectCostEdge.Node(childComplexity), true
+
 	case "Entity.findManyCommitmentByIDs":
 		if e.ComplexityRoot.Entity.FindManyCommitmentByIDs == nil {
 			break
@@ -2106,6 +2363,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyVendorByIDs(childComplexity, args["reps"].([]*model.VendorByIDsInput)), true
+
+	case "FinancialSummary.approvedBudgetChanges":
+		if e.ComplexityRoot.FinancialSummary.ApprovedBudgetChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.ApprovedBudgetChanges(childComplexity), true
+	case "FinancialSummary.committedCosts":
+		if e.ComplexityRoot.FinancialSummary.CommittedCosts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.CommittedCosts(childComplexity), true
+	case "FinancialSummary.directCosts":
+		if e.ComplexityRoot.FinancialSummary.DirectCosts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.DirectCosts(childComplexity), true
+	case "FinancialSummary.originalBudget":
+		if e.ComplexityRoot.FinancialSummary.OriginalBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.OriginalBudget(childComplexity), true
+	case "FinancialSummary.projectedCosts":
+		if e.ComplexityRoot.FinancialSummary.ProjectedCosts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.ProjectedCosts(childComplexity), true
+	case "FinancialSummary.projectedOverUnder":
+		if e.ComplexityRoot.FinancialSummary.ProjectedOverUnder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.ProjectedOverUnder(childComplexity), true
+	case "FinancialSummary.revisedBudget":
+		if e.ComplexityRoot.FinancialSummary.RevisedBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.RevisedBudget(childComplexity), true
 
 	case "ForwardRFIPayload.rfi":
 		if e.ComplexityRoot.ForwardRFIPayload.RFI == nil {
@@ -2998,6 +3298,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.Budget(childComplexity), true
+	case "Project.budgetModifications":
+		if e.ComplexityRoot.Project.BudgetModifications == nil {
+			break
+		}
+
+		args, err := ec.field_Project_budgetModifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.BudgetModifications(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.changeOrders":
 		if e.ComplexityRoot.Project.ChangeOrders == nil {
 			break
@@ -3072,12 +3383,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.DailyLogs(childComplexity, args["from"].(*adapter.Date), args["to"].(*adapter.Date)), true
+	case "Project.directCosts":
+		if e.ComplexityRoot.Project.DirectCosts == nil {
+			break
+		}
+
+		args, err := ec.field_Project_directCosts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.DirectCosts(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.displayName":
 		if e.ComplexityRoot.Project.DisplayName == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Project.DisplayName(childComplexity), true
+	case "Project.financialSummary":
+		if e.ComplexityRoot.Project.FinancialSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.FinancialSummary(childComplexity), true
 	case "Project.id":
 		if e.ComplexityRoot.Project.ID == nil {
 			break
@@ -5158,6 +5486,186 @@ type CostCodeEdge {
   cursor: String!
   "The cost code."
   node: CostCode!
+}
+`, BuiltIn: false},
+	{Name: "../schema/cost.graphqls", Input: `"Procore's direct cost type."
+enum DirectCostType {
+  "A vendor invoice."
+  INVOICE
+  "An expense."
+  EXPENSE
+  "Payroll."
+  PAYROLL
+  "A value this gateway does not know yet."
+  UNKNOWN
+}
+
+"Procore's direct cost status."
+enum DirectCostStatus {
+  "Draft."
+  DRAFT
+  "Pending."
+  PENDING
+  "Revise and resubmit."
+  REVISE_AND_RESUBMIT
+  "Approved: the only status the budget counts."
+  APPROVED
+  "A value this gateway does not know yet."
+  UNKNOWN
+}
+
+"""
+A budget modification: Procore's budget transfer of ` + "`" + `transferAmount` + "`" + ` from one budget line item to another.
+A side outside the project's budget line items is null.
+"""
+type BudgetModification {
+  "Procore's budget modification id."
+  id: ID!
+  "The budget line item the amount moves from (from_budget_line_item_id), or null."
+  fromBudgetLineItemId: ID
+  "The budget line item the amount moves to (to_budget_line_item_id), or null."
+  toBudgetLineItemId: ID
+  "The amount transferred (transfer_amount)."
+  transferAmount: Decimal!
+  "Effect on the project's total budget: +transferAmount when only the target is a line item, −transferAmount when only the source is, 0 between two line items."
+  net: Decimal!
+  "Notes."
+  notes: String
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A budget modification connection."
+type BudgetModificationConnection {
+  "Edges with cursors."
+  edges: [BudgetModificationEdge!]!
+  "The items of this page."
+  nodes: [BudgetModification!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole filtered list."
+  totalCount: Int!
+}
+
+"A budget modification edge."
+type BudgetModificationEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The budget modification."
+  node: BudgetModification!
+}
+
+"A direct cost item (invoice, expense or payroll), without its line items."
+type DirectCost {
+  "Procore's direct cost id."
+  id: ID!
+  "Type (direct_cost_type)."
+  type: DirectCostType!
+  "Status."
+  status: DirectCostStatus!
+  "Description."
+  description: String
+  "Invoice number (invoices)."
+  invoiceNumber: String
+  "Vendor id, when a vendor is set."
+  vendorId: ID
+  "Vendor name."
+  vendorName: String
+  "Date of the cost (direct_cost_date)."
+  date: Date
+  "Grand total (grand_total)."
+  grandTotal: Decimal!
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A direct cost connection."
+type DirectCostConnection {
+  "Edges with cursors."
+  edges: [DirectCostEdge!]!
+  "The items of this page."
+  nodes: [DirectCost!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole filtered list."
+  totalCount: Int!
+}
+
+"A direct cost edge."
+type DirectCostEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The direct cost."
+  node: DirectCost!
+}
+
+"""
+A project's financial position, computed by the gateway with exact decimals from Procore's rows (never
+Procore's own rollups). Each figure states its formula and the Procore fields it sums. Further figures
+(prime contract, owner invoices, pending changes) extend this type.
+"""
+type FinancialSummary {
+  "Σ original_budget_amount of the detail rows (budget line items) of the project's first budget view (GET /rest/v1.0/budget_views/{id}/detail_rows)."
+  originalBudget: Decimal!
+  """
+  Approved budget changes: Σ over the project's budget modifications (GET /rest/v1.0/projects/{id}/budget_modifications)
+  of transfer_amount when to_budget_line_item_id is set, minus transfer_amount when from_budget_line_item_id is set
+  (a transfer between two line items nets 0).
+  """
+  approvedBudgetChanges: Decimal!
+  "Revised budget: originalBudget + approvedBudgetChanges."
+  revisedBudget: Decimal!
+  "Σ revised_contract (original contract plus approved change orders) of the project's commitments: work order contracts and purchase order contracts."
+  committedCosts: Decimal!
+  "Σ grand_total of the project's direct costs whose status is approved (GET /rest/v1.1/projects/{id}/direct_costs); draft, pending and revise-and-resubmit costs are not counted."
+  directCosts: Decimal!
+  "Projected costs: committedCosts + directCosts."
+  projectedCosts: Decimal!
+  "Projected over/under: revisedBudget − projectedCosts; positive is under budget, negative over."
+  projectedOverUnder: Decimal!
+}
+
+extend type Project {
+  """
+  The project's budget modifications, by id ascending. Procore cannot filter them: the list is read whole
+  (one call per 100) and the gateway pages it and applies ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` (inclusive,
+  whole seconds). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  budgetModifications(
+    "Page size."
+    first: Int = 50
+    "Cursor of the previous page's last item."
+    after: String
+    "Keep items updated at or after this instant."
+    updatedSince: DateTime
+    "Keep items updated at or before this instant."
+    updatedBefore: DateTime
+  ): BudgetModificationConnection
+  """
+  The project's direct costs, by id ascending. The list is read whole (one call per 100, shared with
+  ` + "`" + `financialSummary` + "`" + `) and the gateway pages it and applies ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` (inclusive,
+  whole seconds). Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  directCosts(
+    "Page size."
+    first: Int = 50
+    "Cursor of the previous page's last item."
+    after: String
+    "Keep items updated at or after this instant."
+    updatedSince: DateTime
+    "Keep items updated at or before this instant."
+    updatedBefore: DateTime
+  ): DirectCostConnection
+  """
+  The project's financial position. Reads the budget views and the first view's detail rows, the budget
+  modifications, the direct costs and the commitments (both kinds): six calls per project when each
+  list fits in one page, shared with the fields that read the same lists. Null, with an error, when any of them fails.
+  """
+  financialSummary: FinancialSummary
 }
 `, BuiltIn: false},
 	{Name: "../schema/field.graphqls", Input: `"One day of daily logs."
@@ -7371,6 +7879,52 @@ func (ec *executionContext) childFields_BudgetColumn(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type BudgetColumn", field.Name)
 }
 
+func (ec *executionContext) childFields_BudgetModification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BudgetModification_id(ctx, field)
+	case "fromBudgetLineItemId":
+		return ec.fieldContext_BudgetModification_fromBudgetLineItemId(ctx, field)
+	case "toBudgetLineItemId":
+		return ec.fieldContext_BudgetModification_toBudgetLineItemId(ctx, field)
+	case "transferAmount":
+		return ec.fieldContext_BudgetModification_transferAmount(ctx, field)
+	case "net":
+		return ec.fieldContext_BudgetModification_net(ctx, field)
+	case "notes":
+		return ec.fieldContext_BudgetModification_notes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BudgetModification_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_BudgetModification_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetModification", field.Name)
+}
+
+func (ec *executionContext) childFields_BudgetModificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BudgetModificationConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_BudgetModificationConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BudgetModificationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BudgetModificationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetModificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BudgetModificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BudgetModificationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_BudgetModificationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetModificationEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_BudgetRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7781,6 +8335,78 @@ func (ec *executionContext) childFields_DailyLog(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type DailyLog", field.Name)
 }
 
+func (ec *executionContext) childFields_DirectCost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DirectCost_id(ctx, field)
+	case "type":
+		return ec.fieldContext_DirectCost_type(ctx, field)
+	case "status":
+		return ec.fieldContext_DirectCost_status(ctx, field)
+	case "description":
+		return ec.fieldContext_DirectCost_description(ctx, field)
+	case "invoiceNumber":
+		return ec.fieldContext_DirectCost_invoiceNumber(ctx, field)
+	case "vendorId":
+		return ec.fieldContext_DirectCost_vendorId(ctx, field)
+	case "vendorName":
+		return ec.fieldContext_DirectCost_vendorName(ctx, field)
+	case "date":
+		return ec.fieldContext_DirectCost_date(ctx, field)
+	case "grandTotal":
+		return ec.fieldContext_DirectCost_grandTotal(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DirectCost_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DirectCost_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DirectCost", field.Name)
+}
+
+func (ec *executionContext) childFields_DirectCostConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DirectCostConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DirectCostConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DirectCostConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DirectCostConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DirectCostConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DirectCostEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DirectCostEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DirectCostEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DirectCostEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FinancialSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "originalBudget":
+		return ec.fieldContext_FinancialSummary_originalBudget(ctx, field)
+	case "approvedBudgetChanges":
+		return ec.fieldContext_FinancialSummary_approvedBudgetChanges(ctx, field)
+	case "revisedBudget":
+		return ec.fieldContext_FinancialSummary_revisedBudget(ctx, field)
+	case "committedCosts":
+		return ec.fieldContext_FinancialSummary_committedCosts(ctx, field)
+	case "directCosts":
+		return ec.fieldContext_FinancialSummary_directCosts(ctx, field)
+	case "projectedCosts":
+		return ec.fieldContext_FinancialSummary_projectedCosts(ctx, field)
+	case "projectedOverUnder":
+		return ec.fieldContext_FinancialSummary_projectedOverUnder(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinancialSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_ForwardRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "rfi":
@@ -8151,6 +8777,12 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_users(ctx, field)
 	case "vendors":
 		return ec.fieldContext_Project_vendors(ctx, field)
+	case "budgetModifications":
+		return ec.fieldContext_Project_budgetModifications(ctx, field)
+	case "directCosts":
+		return ec.fieldContext_Project_directCosts(ctx, field)
+	case "financialSummary":
+		return ec.fieldContext_Project_financialSummary(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Project", field.Name)
 }
@@ -9451,6 +10083,44 @@ func (ec *executionContext) field_Mutation_uploadAttachment_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Project_budgetModifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Project_changeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9584,6 +10254,44 @@ func (ec *executionContext) field_Project_dailyLogs_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["to"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_directCosts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
 	return args, nil
 }
 
@@ -11045,6 +11753,364 @@ func (ec *executionContext) _BudgetColumn_value(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_BudgetColumn_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BudgetColumn", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _BudgetModification_id(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BudgetModification_fromBudgetLineItemId(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_fromBudgetLineItemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromBudgetLineItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_fromBudgetLineItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BudgetModification_toBudgetLineItemId(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_toBudgetLineItemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToBudgetLineItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_toBudgetLineItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BudgetModification_transferAmount(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_transferAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TransferAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_transferAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _BudgetModification_net(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Net(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, true, false, "Decimal")
+}
+
+func (ec *executionContext) _BudgetModification_notes(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "String")
+}
+
+func (ec *executionContext) _BudgetModification_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BudgetModification_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetModification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModification_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModification_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BudgetModificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.BudgetModificationEdge) graphql.Marshaler {
+			return ec.marshalNBudgetModificationEdge2ᚕprocoregraphᚋgraphᚋmodelᚐBudgetModificationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetModificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetModificationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetModificationConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.BudgetModification) graphql.Marshaler {
+			return ec.marshalNBudgetModification2ᚕprocoregraphᚋadapterᚐBudgetModificationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetModificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetModification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetModificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetModificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetModificationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModificationConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BudgetModificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetModificationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _BudgetModificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BudgetModificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetModificationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.BudgetModification) graphql.Marshaler {
+			return ec.marshalNBudgetModification2ᚖprocoregraphᚋadapterᚐBudgetModification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetModificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetModificationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetModification(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BudgetRow_id(ctx context.Context, field graphql.CollectedField, obj *adapter.BudgetRow) (ret graphql.Marshaler) {
@@ -14484,6 +15550,433 @@ func (ec *executionContext) fieldContext_DailyLog_notes(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _DirectCost_id(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DirectCost_type(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.DirectCostType) graphql.Marshaler {
+			return ec.marshalNDirectCostType2procoregraphᚋadapterᚐDirectCostType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "DirectCostType")
+}
+
+func (ec *executionContext) _DirectCost_status(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.DirectCostStatus) graphql.Marshaler {
+			return ec.marshalNDirectCostStatus2procoregraphᚋadapterᚐDirectCostStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "DirectCostStatus")
+}
+
+func (ec *executionContext) _DirectCost_description(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "String")
+}
+
+func (ec *executionContext) _DirectCost_invoiceNumber(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_invoiceNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvoiceNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_invoiceNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "String")
+}
+
+func (ec *executionContext) _DirectCost_vendorId(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_vendorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VendorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_vendorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DirectCost_vendorName(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_vendorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VendorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_vendorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "String")
+}
+
+func (ec *executionContext) _DirectCost_date(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "Date")
+}
+
+func (ec *executionContext) _DirectCost_grandTotal(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_grandTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrandTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_grandTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _DirectCost_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _DirectCost_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.DirectCost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCost_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCost_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCost", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _DirectCostConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DirectCostEdge) graphql.Marshaler {
+			return ec.marshalNDirectCostEdge2ᚕprocoregraphᚋgraphᚋmodelᚐDirectCostEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DirectCostConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DirectCostEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DirectCostConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.DirectCost) graphql.Marshaler {
+			return ec.marshalNDirectCost2ᚕprocoregraphᚋadapterᚐDirectCostᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DirectCostConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DirectCost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DirectCostConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DirectCostConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DirectCostConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCostConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DirectCostEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DirectCostEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DirectCostEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DirectCostEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DirectCostEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.DirectCost) graphql.Marshaler {
+			return ec.marshalNDirectCost2ᚖprocoregraphᚋadapterᚐDirectCost(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DirectCostEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DirectCostEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DirectCost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Entity_findManyCommitmentByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14834,6 +16327,167 @@ func (ec *executionContext) fieldContext_Entity_findManyVendorByIDs(ctx context.
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _FinancialSummary_originalBudget(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_originalBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalBudget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_originalBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_approvedBudgetChanges(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_approvedBudgetChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovedBudgetChanges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_approvedBudgetChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_revisedBudget(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_revisedBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevisedBudget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_revisedBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_committedCosts(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_committedCosts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CommittedCosts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_committedCosts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_directCosts(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_directCosts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DirectCosts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_directCosts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_projectedCosts(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_projectedCosts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectedCosts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_projectedCosts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_projectedOverUnder(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_projectedOverUnder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectedOverUnder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_projectedOverUnder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _ForwardRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.ForwardRFIPayload) (ret graphql.Marshaler) {
@@ -19260,6 +20914,126 @@ func (ec *executionContext) fieldContext_Project_vendors(ctx context.Context, fi
 	if fc.Args, err = ec.field_Project_vendors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_budgetModifications(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_budgetModifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().BudgetModifications(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BudgetModificationConnection) graphql.Marshaler {
+			return ec.marshalOBudgetModificationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐBudgetModificationConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_budgetModifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetModificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_budgetModifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_directCosts(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_directCosts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().DirectCosts(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DirectCostConnection) graphql.Marshaler {
+			return ec.marshalODirectCostConnection2ᚖprocoregraphᚋgraphᚋmodelᚐDirectCostConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_directCosts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DirectCostConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_directCosts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_financialSummary(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_financialSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Project().FinancialSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.FinancialSummary) graphql.Marshaler {
+			return ec.marshalOFinancialSummary2ᚖprocoregraphᚋadapterᚐFinancialSummary(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_financialSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinancialSummary(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -28896,6 +30670,160 @@ func (ec *executionContext) _BudgetColumn(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var budgetModificationImplementors = []string{"BudgetModification"}
+
+func (ec *executionContext) _BudgetModification(ctx context.Context, sel ast.SelectionSet, obj *adapter.BudgetModification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetModificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetModification")
+		case "id":
+			out.Values[i] = ec._BudgetModification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromBudgetLineItemId":
+			out.Values[i] = ec._BudgetModification_fromBudgetLineItemId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "toBudgetLineItemId":
+			out.Values[i] = ec._BudgetModification_toBudgetLineItemId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "transferAmount":
+			out.Values[i] = ec._BudgetModification_transferAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._BudgetModification_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notes":
+			out.Values[i] = ec._BudgetModification_notes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BudgetModification_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._BudgetModification_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var budgetModificationConnectionImplementors = []string{"BudgetModificationConnection"}
+
+func (ec *executionContext) _BudgetModificationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BudgetModificationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetModificationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetModificationConnection")
+		case "edges":
+			out.Values[i] = ec._BudgetModificationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._BudgetModificationConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BudgetModificationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BudgetModificationConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var budgetModificationEdgeImplementors = []string{"BudgetModificationEdge"}
+
+func (ec *executionContext) _BudgetModificationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BudgetModificationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetModificationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetModificationEdge")
+		case "cursor":
+			out.Values[i] = ec._BudgetModificationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._BudgetModificationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var budgetRowImplementors = []string{"BudgetRow"}
 
 func (ec *executionContext) _BudgetRow(ctx context.Context, sel ast.SelectionSet, obj *adapter.BudgetRow) graphql.Marshaler {
@@ -30258,6 +32186,175 @@ func (ec *executionContext) _DailyLog(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var directCostImplementors = []string{"DirectCost"}
+
+func (ec *executionContext) _DirectCost(ctx context.Context, sel ast.SelectionSet, obj *adapter.DirectCost) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, directCostImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DirectCost")
+		case "id":
+			out.Values[i] = ec._DirectCost_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._DirectCost_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._DirectCost_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DirectCost_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "invoiceNumber":
+			out.Values[i] = ec._DirectCost_invoiceNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "vendorId":
+			out.Values[i] = ec._DirectCost_vendorId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "vendorName":
+			out.Values[i] = ec._DirectCost_vendorName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "date":
+			out.Values[i] = ec._DirectCost_date(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "grandTotal":
+			out.Values[i] = ec._DirectCost_grandTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DirectCost_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DirectCost_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var directCostConnectionImplementors = []string{"DirectCostConnection"}
+
+func (ec *executionContext) _DirectCostConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DirectCostConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, directCostConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DirectCostConnection")
+		case "edges":
+			out.Values[i] = ec._DirectCostConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DirectCostConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DirectCostConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DirectCostConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var directCostEdgeImplementors = []string{"DirectCostEdge"}
+
+func (ec *executionContext) _DirectCostEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DirectCostEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, directCostEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DirectCostEdge")
+		case "cursor":
+			out.Values[i] = ec._DirectCostEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DirectCostEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -30325,6 +32422,69 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyVendorByIDs(ctx, field)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var financialSummaryImplementors = []string{"FinancialSummary"}
+
+func (ec *executionContext) _FinancialSummary(ctx context.Context, sel ast.SelectionSet, obj *adapter.FinancialSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, financialSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinancialSummary")
+		case "originalBudget":
+			out.Values[i] = ec._FinancialSummary_originalBudget(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approvedBudgetChanges":
+			out.Values[i] = ec._FinancialSummary_approvedBudgetChanges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revisedBudget":
+			out.Values[i] = ec._FinancialSummary_revisedBudget(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "committedCosts":
+			out.Values[i] = ec._FinancialSummary_committedCosts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "directCosts":
+			out.Values[i] = ec._FinancialSummary_directCosts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projectedCosts":
+			out.Values[i] = ec._FinancialSummary_projectedCosts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projectedOverUnder":
+			out.Values[i] = ec._FinancialSummary_projectedOverUnder(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31675,6 +33835,24 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_vendors(ctx, field, obj)
+				})
+		case "budgetModifications":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_budgetModifications(ctx, field, obj)
+				})
+		case "directCosts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_directCosts(ctx, field, obj)
+				})
+		case "financialSummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_financialSummary(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -34394,6 +36572,54 @@ func (ec *executionContext) marshalNBudgetColumn2ᚕprocoregraphᚋgraphᚋmodel
 	return ret
 }
 
+func (ec *executionContext) marshalNBudgetModification2procoregraphᚋadapterᚐBudgetModification(ctx context.Context, sel ast.SelectionSet, v adapter.BudgetModification) graphql.Marshaler {
+	return ec._BudgetModification(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBudgetModification2ᚕprocoregraphᚋadapterᚐBudgetModificationᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetModification) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetModification2procoregraphᚋadapterᚐBudgetModification(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBudgetModification2ᚖprocoregraphᚋadapterᚐBudgetModification(ctx context.Context, sel ast.SelectionSet, v *adapter.BudgetModification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BudgetModification!")
+		return graphql.Null
+	}
+	return ec._BudgetModification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBudgetModificationEdge2procoregraphᚋgraphᚋmodelᚐBudgetModificationEdge(ctx context.Context, sel ast.SelectionSet, v model.BudgetModificationEdge) graphql.Marshaler {
+	return ec._BudgetModificationEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBudgetModificationEdge2ᚕprocoregraphᚋgraphᚋmodelᚐBudgetModificationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BudgetModificationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetModificationEdge2procoregraphᚋgraphᚋmodelᚐBudgetModificationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNBudgetRow2procoregraphᚋadapterᚐBudgetRow(ctx context.Context, sel ast.SelectionSet, v adapter.BudgetRow) graphql.Marshaler {
 	return ec._BudgetRow(ctx, sel, &v)
 }
@@ -34881,6 +37107,82 @@ func (ec *executionContext) marshalNDecimal2githubᚗcomᚋshopspringᚋdecimal�
 	res := gqlscalar.MarshalDecimal(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Decimal!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNDirectCost2procoregraphᚋadapterᚐDirectCost(ctx context.Context, sel ast.SelectionSet, v adapter.DirectCost) graphql.Marshaler {
+	return ec._DirectCost(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDirectCost2ᚕprocoregraphᚋadapterᚐDirectCostᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.DirectCost) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDirectCost2procoregraphᚋadapterᚐDirectCost(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDirectCost2ᚖprocoregraphᚋadapterᚐDirectCost(ctx context.Context, sel ast.SelectionSet, v *adapter.DirectCost) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DirectCost!")
+		return graphql.Null
+	}
+	return ec._DirectCost(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDirectCostEdge2procoregraphᚋgraphᚋmodelᚐDirectCostEdge(ctx context.Context, sel ast.SelectionSet, v model.DirectCostEdge) graphql.Marshaler {
+	return ec._DirectCostEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDirectCostEdge2ᚕprocoregraphᚋgraphᚋmodelᚐDirectCostEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DirectCostEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDirectCostEdge2procoregraphᚋgraphᚋmodelᚐDirectCostEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDirectCostStatus2procoregraphᚋadapterᚐDirectCostStatus(ctx context.Context, v any) (adapter.DirectCostStatus, error) {
+	res, err := gqlscalar.UnmarshalDirectCostStatus(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDirectCostStatus2procoregraphᚋadapterᚐDirectCostStatus(ctx context.Context, sel ast.SelectionSet, v adapter.DirectCostStatus) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalDirectCostStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DirectCostStatus!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDirectCostType2procoregraphᚋadapterᚐDirectCostType(ctx context.Context, v any) (adapter.DirectCostType, error) {
+	res, err := gqlscalar.UnmarshalDirectCostType(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDirectCostType2procoregraphᚋadapterᚐDirectCostType(ctx context.Context, sel ast.SelectionSet, v adapter.DirectCostType) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalDirectCostType(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DirectCostType!")
 	}
 	return res
 }
@@ -35787,11 +38089,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -36388,6 +38690,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBudgetModificationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐBudgetModificationConnection(ctx context.Context, sel ast.SelectionSet, v *model.BudgetModificationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BudgetModificationConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOBudgetRow2ᚕprocoregraphᚋadapterᚐBudgetRowᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.BudgetRow) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -36776,6 +39085,20 @@ func (ec *executionContext) marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 	_ = ctx
 	res := gqlscalar.MarshalDecimal(*v)
 	return res
+}
+
+func (ec *executionContext) marshalODirectCostConnection2ᚖprocoregraphᚋgraphᚋmodelᚐDirectCostConnection(ctx context.Context, sel ast.SelectionSet, v *model.DirectCostConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DirectCostConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFinancialSummary2ᚖprocoregraphᚋadapterᚐFinancialSummary(ctx context.Context, sel ast.SelectionSet, v *adapter.FinancialSummary) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FinancialSummary(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOGatewaySession2ᚖprocoregraphᚋgraphᚋmodelᚐGatewaySession(ctx context.Context, sel ast.SelectionSet, v *model.GatewaySession) graphql.Marshaler {

@@ -61,6 +61,13 @@ func Rules() map[string]Rule {
 		"Project.users":        list,
 		"Project.vendors":      wholeSince,
 		"BudgetView.rows":      {Calls: 1, Items: 200},
+		// Cost (issue 16): budget modifications and direct costs are read
+		// whole (up to 300 items: 3 pages each); the financial summary reads
+		// the budget views and the first view's rows (2), both whole lists
+		// (6) and both commitment lists (up to 4 pages): 12.
+		"Project.budgetModifications": {Connection: true, Calls: 3},
+		"Project.directCosts":         {Connection: true, Calls: 3},
+		"Project.financialSummary":    {Calls: 12},
 
 		// The RFI detail, when the list item carries no questions.
 		"RFI.questions": {Calls: 1},

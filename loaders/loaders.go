@@ -55,8 +55,8 @@ func (o Options) withDefaults() Options {
 // names a per-kind TTL can be configured for (see the server's CACHE_TTLS).
 // TestKindsListsEveryKindTheLoadersUse keeps it complete.
 var Kinds = []string{
-	"billing_periods", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
-	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "invoice",
+	"billing_periods", "budget_modifications", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
+	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "direct_costs", "invoice",
 	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
 	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
 }
@@ -210,6 +210,11 @@ type Loaders struct {
 	InvoicesAnywhere    *loader[int64, adapter.Invoice]
 	// InvoicesByCommitment is used only in Naive mode: one call per commitment.
 	InvoicesByCommitment *loader[ItemKey, adapter.Page[adapter.Invoice]]
+
+	// Cost (issue 16): a project's budget modifications and direct costs,
+	// each read whole (see cost.go).
+	BudgetModifications *loader[int64, []adapter.BudgetModification]
+	DirectCosts         *loader[int64, []adapter.DirectCost]
 }
 
 // New creates the loaders of one request for conn.
@@ -283,6 +288,7 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 	}, func(id int64) (string, string) { return projectScope(id), "" })
 	l.BillingPeriods = single(l, "billing_periods", p.BillingPeriods, func(id int64) (string, string) { return projectScope(id), "" })
 	l.BudgetViews = single(l, "budget_views", p.BudgetViews, func(id int64) (string, string) { return projectScope(id), "" })
+	l.initCost(p)
 	l.BudgetRows = single(l, "budget_rows", func(ctx context.Context, k BudgetKey) ([]adapter.BudgetRow, error) {
 		return p.BudgetRows(ctx, k.ProjectID, k.ViewID)
 	}, func(k BudgetKey) (string, string) { return projectScope(k.ProjectID), itoa(k.ViewID) })

@@ -73,6 +73,9 @@ func (s *Server) routes() http.Handler {
 	api("PATCH /rest/v1.1/requisitions/{id}", s.updateInvoice, std)
 	api("GET /rest/v1.0/budget_views", s.listBudgetViews, std)
 	api("GET /rest/v1.0/budget_views/{id}/detail_rows", s.listBudgetRows, std)
+	// Cost (issue 16): see cost.go.
+	api("GET /rest/v1.0/projects/{project_id}/budget_modifications", s.listBudgetModifications, std)
+	api("GET /rest/v1.1/projects/{project_id}/direct_costs", s.listDirectCosts, std)
 	api("GET /rest/v1.0/projects/{project_id}/manpower_logs", s.listManpower, std)
 	api("GET /rest/v1.0/projects/{project_id}/notes_logs", s.listNotes, std)
 	api("GET /rest/v1.0/observations/items", s.listObservations, std)

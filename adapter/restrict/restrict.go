@@ -287,3 +287,13 @@ func (p *Procore) RecycledRFIs(ctx context.Context, projectID int64, opt adapter
 	}
 	return in(p, projectID, func() (adapter.Page[adapter.RFI], error) { return rb.RecycledRFIs(ctx, projectID, opt) })
 }
+
+// BudgetModifications implements adapter.Reader.
+func (p *Procore) BudgetModifications(ctx context.Context, projectID int64) ([]adapter.BudgetModification, error) {
+	return in(p, projectID, func() ([]adapter.BudgetModification, error) { return p.next.BudgetModifications(ctx, projectID) })
+}
+
+// DirectCosts implements adapter.Reader.
+func (p *Procore) DirectCosts(ctx context.Context, projectID int64) ([]adapter.DirectCost, error) {
+	return in(p, projectID, func() ([]adapter.DirectCost, error) { return p.next.DirectCosts(ctx, projectID) })
+}

@@ -52,6 +52,26 @@ type BudgetColumn struct {
 	Value decimal.Decimal `json:"value"`
 }
 
+// A budget modification connection.
+type BudgetModificationConnection struct {
+	// Edges with cursors.
+	Edges []BudgetModificationEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.BudgetModification `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole filtered list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A budget modification edge.
+type BudgetModificationEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The budget modification.
+	Node *adapter.BudgetModification `json:"node"`
+}
+
 // A bulk export. Its file has one JSON object a line, one line per node, keys
 // sorted: `__path` names the node's connection by response keys
 // (`projects`, `projects.rfis`), `__parentId` is the id of the parent node of a
@@ -234,6 +254,26 @@ type CreateSessionInput struct {
 	Mfa *SessionMFAInput `json:"mfa,omitempty"`
 	// Company to work in; omit to use the only company the user sees.
 	CompanyID *int64 `json:"companyId,omitempty"`
+}
+
+// A direct cost connection.
+type DirectCostConnection struct {
+	// Edges with cursors.
+	Edges []DirectCostEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.DirectCost `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole filtered list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A direct cost edge.
+type DirectCostEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The direct cost.
+	Node *adapter.DirectCost `json:"node"`
 }
 
 // A gateway session over a Procore web login.

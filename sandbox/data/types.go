@@ -41,6 +41,8 @@ const (
 	KindAttachment
 	KindOffice
 	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
+	KindBudgetModification
+	KindDirectCost
 	numKinds
 )
 
@@ -327,10 +329,13 @@ type Project struct {
 	Invoices       []*Invoice
 	BudgetViews    []*BudgetView
 	BudgetLines    []*BudgetLine
-	Manpower       []*ManpowerLog
-	Notes          []*NotesLog
-	Observations   []*Observation
-	PunchItems     []*PunchItem
+	// BudgetModifications and DirectCosts: see cost.go.
+	BudgetModifications []*BudgetModification
+	DirectCosts         []*DirectCost
+	Manpower            []*ManpowerLog
+	Notes               []*NotesLog
+	Observations        []*Observation
+	PunchItems          []*PunchItem
 }
 
 func (p *Project) key() int64 { return p.ID }
