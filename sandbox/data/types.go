@@ -41,6 +41,15 @@ const (
 	KindAttachment
 	KindOffice
 	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
+	// Change management (changemgmt.go), after every older kind so that no
+	// older id moves.
+	KindChangeEvent
+	KindChangeEventLine
+	KindPCO
+	KindPCOLine
+	KindCOR
+	KindCOPackage
+	KindPrimeChangeOrder
 	numKinds
 )
 
@@ -311,6 +320,8 @@ type Project struct {
 	// ChangeOrderTiers is the project's change order tier setting, 1, 2 or 3
 	// (see changeOrderTiers in generate.go and ThreeTierChangeOrders).
 	ChangeOrderTiers int
+	// Change management by tier (changemgmt.go).
+	ChangeMgmt ChangeMgmt
 
 	UserIDs   []int64 // project directory, sorted
 	VendorIDs []int64 // project vendors, sorted
