@@ -5617,26 +5617,46 @@ type BulkExport {
   the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000
   (default 50). Every change order tier has change events.
   """
-  changeEvents(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): ChangeEventConnection
+  changeEvents(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep change events updated at or after this instant." updatedSince: DateTime,
+    "Keep change events updated at or before this instant." updatedBefore: DateTime
+  ): ChangeEventConnection
   """
   Potential change orders (PCOs), by id ascending; read whole and paged by the
   gateway as ` + "`" + `changeEvents` + "`" + `. Empty on a 1-tier project (no PCOs there).
   """
-  potentialChangeOrders(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): PotentialChangeOrderConnection
+  potentialChangeOrders(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep potential change orders updated at or after this instant." updatedSince: DateTime,
+    "Keep potential change orders updated at or before this instant." updatedBefore: DateTime
+  ): PotentialChangeOrderConnection
   """
   Change order packages, by id ascending; read whole and paged by the gateway
   as ` + "`" + `changeEvents` + "`" + `. Only 3-tier projects have packages (PCOs grouped into
   change order requests, grouped into packages); on a 3-tier project the
   package is the prime contract change order. Empty on 1- and 2-tier projects.
   """
-  changeOrderPackages(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): ChangeOrderPackageConnection
+  changeOrderPackages(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep packages updated at or after this instant." updatedSince: DateTime,
+    "Keep packages updated at or before this instant." updatedBefore: DateTime
+  ): ChangeOrderPackageConnection
   """
   Prime contract change orders, by id ascending; read whole and paged by the
   gateway as ` + "`" + `changeEvents` + "`" + `. Procore serves them on 1- and 2-tier projects
   only: on a 3-tier project the list is empty and the executed change orders
   are ` + "`" + `changeOrderPackages` + "`" + `.
   """
-  primeChangeOrders(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): PrimeChangeOrderConnection
+  primeChangeOrders(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep prime change orders updated at or after this instant." updatedSince: DateTime,
+    "Keep prime change orders updated at or before this instant." updatedBefore: DateTime
+  ): PrimeChangeOrderConnection
 }
 
 "A change event's (internal) status; UNKNOWN for a value the gateway does not know."
