@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -281,6 +282,30 @@ func TestChangeManagementChain(t *testing.T) {
 	sb.ResetStats()
 	if r := g.query(t, "# value cache\n"+changeChainQuery, nil); len(r.Errors) > 0 || sb.Stats().Total != 0 {
 		t.Fatalf("warm (value cache): %d calls (by route: %v), errors %+v", sb.Stats().Total, sb.Stats().ByRoute, r.Errors)
+	}
+
+	// updatedSince: the gateway filters the whole list it read, inclusive,
+	// in whole seconds (the median event's instant keeps about half).
+	for _, p := range projects {
+		evs := p.ChangeMgmt.Events
+		since := evs[len(evs)/2].UpdatedAt.Truncate(time.Second)
+		want := 0
+		for _, ev := range evs {
+			if !ev.UpdatedAt.Before(since) {
+				want++
+			}
+		}
+		r := g.query(t, `query($id: ID!, $since: DateTime) { project(id: $id) { changeEvents(updatedSince: $since) { totalCount } } }`,
+			map[string]any{"id": id64(p.ID), "since": since.Format(time.RFC3339)})
+		var d struct {
+			Project struct{ ChangeEvents struct{ TotalCount int } }
+		}
+		if err := json.Unmarshal(r.Data, &d); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("updatedSince: %s %+v", r.Data, r.Errors)
+		}
+		if d.Project.ChangeEvents.TotalCount != want {
+			t.Errorf("project %d: %d change events updated since %s, want %d", p.ID, d.Project.ChangeEvents.TotalCount, since, want)
+		}
 	}
 }
 
