@@ -127,6 +127,16 @@ type Reader interface {
 	// lists a project's direct cost items whole (v1.1, without line items).
 	BudgetModifications(ctx context.Context, projectID int64) ([]BudgetModification, error)
 	DirectCosts(ctx context.Context, projectID int64) ([]DirectCost, error)
+	// Change management (changemgmt.go): whole lists of one project, each one
+	// call per page. A kind the project's tier does not use is an empty
+	// list; PrimeChangeOrders of a 3-tier project (which Procore's list
+	// refuses) is empty too. PCOLineItems is one PCO's line items.
+	ChangeEvents(ctx context.Context, projectID int64) ([]ChangeEvent, error)
+	PotentialChangeOrders(ctx context.Context, projectID int64) ([]PotentialChangeOrder, error)
+	PCOLineItems(ctx context.Context, projectID, pcoID int64) ([]PCOLineItem, error)
+	ChangeOrderRequests(ctx context.Context, projectID int64) ([]ChangeOrderRequest, error)
+	ChangeOrderPackages(ctx context.Context, projectID int64) ([]ChangeOrderPackage, error)
+	PrimeChangeOrders(ctx context.Context, projectID int64) ([]PrimeChangeOrder, error)
 }
 
 // Writer is the write side. Writes are never retried by the adapter unless

@@ -103,6 +103,26 @@ func Rules() map[string]Rule {
 		"InvoiceStatusChange.invoice": {Calls: 1},
 		"CommitmentChange.commitment": {Calls: 2, Lists: 2},
 
+		// Change management (schema/changemgmt.graphqls): each project list
+		// read whole (up to 3 pages) once per request; links answered from
+		// those lists (per project), PCO line items one call per PCO.
+		"Project.changeEvents":                     {Connection: true, Calls: 3},
+		"Project.potentialChangeOrders":            {Connection: true, Calls: 3},
+		"Project.changeOrderPackages":              {Connection: true, Calls: 3},
+		"Project.primeChangeOrders":                {Connection: true, Calls: 1},
+		"ChangeEvent.rfi":                          {Calls: 1},
+		"ChangeEvent.project":                      {Calls: 1, Per: "Project"},
+		"PotentialChangeOrder.lineItems":           {Calls: 1, Items: 10},
+		"PotentialChangeOrder.changeEvents":        {Calls: 2, Items: 3},
+		"PotentialChangeOrder.changeOrderRequest":  {Calls: 3, Per: "Project"},
+		"PotentialChangeOrder.package":             {Calls: 6, Per: "Project"},
+		"PotentialChangeOrder.primeChangeOrder":    {Calls: 1, Per: "Project"},
+		"ChangeOrderRequest.package":               {Calls: 3, Per: "Project"},
+		"ChangeOrderRequest.potentialChangeOrders": {Calls: 3, Per: "Project", Items: 5},
+		"ChangeOrderPackage.changeOrderRequests":   {Calls: 3, Per: "Project", Items: 5},
+		"ChangeOrderPackage.potentialChangeOrders": {Calls: 6, Per: "Project", Items: 10},
+		"PrimeChangeOrder.potentialChangeOrders":   {Calls: 3, Per: "Project", Items: 5},
+
 		"_Entity.Project": {Calls: 1, Batch: idBatch},
 		"_Entity.Company": {Calls: 1, Batch: perRequest},
 		// One call per project (ProjectSearch) and 100 ids. The project

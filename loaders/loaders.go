@@ -59,6 +59,9 @@ var Kinds = []string{
 	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "direct_costs", "invoice",
 	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
 	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
+	// change management (changemgmt.go)
+	"change_events", "potential_change_orders", "pco_line_items", "change_order_requests",
+	"change_order_packages", "prime_change_orders",
 }
 
 // ListKey selects a window of a list scoped by a project or company id.
@@ -215,6 +218,8 @@ type Loaders struct {
 	// each read whole (see cost.go).
 	BudgetModifications *loader[int64, []adapter.BudgetModification]
 	DirectCosts         *loader[int64, []adapter.DirectCost]
+	// ChangeMgmt are the change management loaders (changemgmt.go).
+	ChangeMgmt ChangeMgmtLoaders
 }
 
 // New creates the loaders of one request for conn.
@@ -303,6 +308,7 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 	l.InvoicesAnywhere = searchByIDs(l, func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.Invoice], error) {
 		return p.Invoices(ctx, projectID, adapter.InvoiceFilter{}, opt)
 	}, func(x adapter.Invoice) int64 { return x.ID })
+	l.ChangeMgmt = newChangeMgmt(l, p)
 	return l
 }
 

@@ -67,6 +67,13 @@ func (s *Server) routes() http.Handler {
 	api("POST /rest/v2.0/companies/{company_id}/projects/{project_id}/commitment_change_orders/{commitment_change_order_id}/line_items", s.createChangeOrderLineItem, std)
 	api("GET /rest/v2.0/companies/{company_id}/projects/{project_id}/commitment_contracts/{commitment_contract_id}/line_items", s.listCommitmentContractLineItems, std)
 	api("GET /rest/v1.0/projects/{project_id}/billing_periods", s.listBillingPeriods, std)
+	// Change management reads (changemgmt.go).
+	api("GET /rest/v1.0/change_events", s.listChangeEvents, std)
+	api("GET /rest/v1.0/potential_change_orders", s.listPCOs, std)
+	api("GET /rest/v1.0/potential_change_orders/{potential_change_order_id}/line_items", s.listPCOLineItems, std)
+	api("GET /rest/v1.0/change_order_requests", s.listCORs, std)
+	api("GET /rest/v1.0/change_order_packages", s.listCOPackages, std)
+	api("GET /rest/v1.0/projects/{project_id}/prime_change_orders", s.listPrimeChangeOrders, std)
 	api("GET /rest/v1.1/requisitions", s.listInvoices, std)
 	api("POST /rest/v1.1/requisitions", s.createInvoice, std)
 	api("GET /rest/v1.1/requisitions/{id}", s.showInvoice, std)

@@ -96,6 +96,13 @@ var adapterOperations = []string{
 	"RestV10WebhooksResourcesGet",
 	"RestV11ProjectsProjectIdUploadsPost",
 	"RestV11ProjectsProjectIdUploadsUuidPatch",
+	// change management (wire_changemgmt.go)
+	"RestV10ChangeEventsGet",
+	"RestV10PotentialChangeOrdersGet",
+	"RestV10PotentialChangeOrdersPotentialChangeOrderIdLineItemsGet",
+	"RestV10ChangeOrderRequestsGet",
+	"RestV10ChangeOrderPackagesGet",
+	"RestV10ProjectsProjectIdPrimeChangeOrdersGet",
 }
 
 // contractRun attributes the sandbox's counters to the Client method that
@@ -261,6 +268,21 @@ func TestEveryOperationMeetsTheContract(t *testing.T) {
 	run.step("BillingPeriods", func() error { _, err := c.BillingPeriods(ctx, pid); return err })
 	run.step("BudgetViews", func() error { _, err := c.BudgetViews(ctx, pid); return err })
 	run.step("BudgetRows", func() error { _, err := c.BudgetRows(ctx, pid, budgetViewID); return err })
+	// Change management, on a project with PCOs (2 or 3 tiers).
+	var pcoProject, pcoID int64
+	e.read(func(ds *data.Dataset, _ *data.Project) {
+		for _, p := range ds.Projects {
+			if p.CompanyID == cid && len(p.ChangeMgmt.PCOs) > 0 && pcoID == 0 {
+				pcoProject, pcoID = p.ID, p.ChangeMgmt.PCOs[0].ID
+			}
+		}
+	})
+	run.step("ChangeEvents", func() error { _, err := c.ChangeEvents(ctx, pcoProject); return err })
+	run.step("PotentialChangeOrders", func() error { _, err := c.PotentialChangeOrders(ctx, pcoProject); return err })
+	run.step("PCOLineItems", func() error { _, err := c.PCOLineItems(ctx, pcoProject, pcoID); return err })
+	run.step("ChangeOrderRequests", func() error { _, err := c.ChangeOrderRequests(ctx, pcoProject); return err })
+	run.step("ChangeOrderPackages", func() error { _, err := c.ChangeOrderPackages(ctx, pcoProject); return err })
+	run.step("PrimeChangeOrders", func() error { _, err := c.PrimeChangeOrders(ctx, pcoProject); return err })
 	run.step("DailyLogs", func() error {
 		_, err := c.DailyLogs(ctx, pid, adapter.DateRange{From: logFrom, To: logTo})
 		return err

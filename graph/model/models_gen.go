@@ -142,6 +142,26 @@ type Change struct {
 	Source ChangeSource `json:"source"`
 }
 
+// A page of change events.
+type ChangeEventConnection struct {
+	// Edges with cursors.
+	Edges []ChangeEventEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.ChangeEvent `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole (filtered) list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change event edge.
+type ChangeEventEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The change event.
+	Node *adapter.ChangeEvent `json:"node"`
+}
+
 // One page of the change feed.
 type ChangeFeedPage struct {
 	// The changes, oldest first.
@@ -170,6 +190,26 @@ type ChangeOrderEdge struct {
 	Cursor string `json:"cursor"`
 	// The change order.
 	Node *adapter.ChangeOrder `json:"node"`
+}
+
+// A page of change order packages.
+type ChangeOrderPackageConnection struct {
+	// Edges with cursors.
+	Edges []ChangeOrderPackageEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.ChangeOrderPackage `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole (filtered) list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change order package edge.
+type ChangeOrderPackageEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The package.
+	Node *adapter.ChangeOrderPackage `json:"node"`
 }
 
 type CommitmentByIDsInput struct {
@@ -390,6 +430,46 @@ type PageInfo struct {
 	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the last edge; pass it as `after` to get the next page. Set on an empty page that has a next page (the gateway read past items that moved), so paging can go on.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// A page of potential change orders.
+type PotentialChangeOrderConnection struct {
+	// Edges with cursors.
+	Edges []PotentialChangeOrderEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.PotentialChangeOrder `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole (filtered) list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A potential change order edge.
+type PotentialChangeOrderEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The potential change order.
+	Node *adapter.PotentialChangeOrder `json:"node"`
+}
+
+// A page of prime change orders.
+type PrimeChangeOrderConnection struct {
+	// Edges with cursors.
+	Edges []PrimeChangeOrderEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.ChangeOrderPackage `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole (filtered) list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A prime change order edge.
+type PrimeChangeOrderEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The prime change order.
+	Node *adapter.ChangeOrderPackage `json:"node"`
 }
 
 // A Procore rate-limit window (Procore counts calls per token in an hourly and a 10-second window and reports the one closer to running out).

@@ -115,6 +115,7 @@ func Generate(o Options) *Dataset {
 		g.company(ci)
 	}
 	g.cost()
+	g.changeManagement(seed)
 	return d
 }
 

@@ -43,6 +43,15 @@ const (
 	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
 	KindBudgetModification
 	KindDirectCost
+	// Change management (changemgmt.go), after every older kind so that no
+	// older id moves.
+	KindChangeEvent
+	KindChangeEventLine
+	KindPCO
+	KindPCOLine
+	KindCOR
+	KindCOPackage
+	KindPrimeChangeOrder
 	numKinds
 )
 
@@ -313,6 +322,8 @@ type Project struct {
 	// ChangeOrderTiers is the project's change order tier setting, 1, 2 or 3
 	// (see changeOrderTiers in generate.go and ThreeTierChangeOrders).
 	ChangeOrderTiers int
+	// Change management by tier (changemgmt.go).
+	ChangeMgmt ChangeMgmt
 
 	UserIDs   []int64 // project directory, sorted
 	VendorIDs []int64 // project vendors, sorted

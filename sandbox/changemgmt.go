@@ -1,0 +1,218 @@
+package sandbox
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"procoregraph/sandbox/data"
+)
+
+// Change management reads: change events (v1.0, with their line items),
+// potential change orders and their line items, change order requests,
+// change order packages (all v1.0, project_id in the query) and prime change
+// orders (v1.0, project in the path). What each tier serves is described in
+// data/changemgmt.go; lists of a kind the project's tier does not use are
+// empty, except prime change orders on a 3-tier project, which Procore's list
+// does not serve ("only supports projects using 1 and 2 tier change order
+// configurations"): refused as the commitment change order routes are.
+
+// primeThreeTierMessage is the refusal of the prime change order list on a
+// 3-tier project (Procore's exact answer is not published).
+const primeThreeTierMessage = "Prime Change Orders are only available on projects configured for 1 or 2 tier change management; " +
+	"this project uses 3 tiers, where change orders are Change Order Packages"
+
+func (s *Server) listChangeEvents(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.Events, func(x *data.ChangeEvent) int64 { return x.ID }, func(x *data.ChangeEvent) time.Time { return x.UpdatedAt })
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeEvent) { renderChangeEvent(e, p, x) })
+}
+
+func (s *Server) listPCOs(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.PCOs, func(x *data.PotentialChangeOrder) int64 { return x.ID }, func(x *data.PotentialChangeOrder) time.Time { return x.UpdatedAt })
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.PotentialChangeOrder) { renderPCO(e, p, x) })
+}
+
+func (s *Server) listPCOLineItems(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("potential_change_order_id"), 10, 64)
+	var pco *data.PotentialChangeOrder
+	for _, x := range p.ChangeMgmt.PCOs {
+		if err == nil && x.ID == id {
+			pco = x
+		}
+	}
+	if pco == nil {
+		notFound(w)
+		return
+	}
+	writeList(s, w, r, pco.Lines, pageStandard, func(e *enc, l data.PCOLine) {
+		e.open()
+		e.int("id", l.ID)
+		e.str("description", l.Description)
+		e.money("amount", l.Amount)
+		e.money("total_amount", l.Amount)
+		e.obj("cost_code")
+		e.int("id", l.CostCodeID)
+		e.close()
+		e.obj("change_event_line_item")
+		e.int("id", l.ChangeEventLineID)
+		e.int("change_event_id", l.ChangeEventID)
+		e.close()
+		e.close()
+	})
+}
+
+func (s *Server) listCORs(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.CORs, func(x *data.ChangeOrderRequest) int64 { return x.ID }, func(x *data.ChangeOrderRequest) time.Time { return x.UpdatedAt })
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeOrderRequest) {
+		e.open()
+		e.int("id", x.ID)
+		e.str("number", x.Number)
+		e.str("title", x.Title)
+		e.str("status", x.Status)
+		e.int("change_order_package_id", x.PackageID)
+		e.money("grand_total", x.GrandTotal)
+		e.time("created_at", x.CreatedAt)
+		e.time("updated_at", x.UpdatedAt)
+		e.close()
+	})
+}
+
+func (s *Server) listCOPackages(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.Packages, func(x *data.ChangeOrderPackage) int64 { return x.ID }, func(x *data.ChangeOrderPackage) time.Time { return x.UpdatedAt })
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeOrderPackage) {
+		e.open()
+		e.int("id", x.ID)
+		e.str("number", x.Number)
+		e.str("title", x.Title)
+		e.str("status", x.Status)
+		e.bool("executed", x.Status == "approved")
+		e.money("grand_total", x.GrandTotal)
+		e.time("created_at", x.CreatedAt)
+		e.time("updated_at", x.UpdatedAt)
+		e.close()
+	})
+}
+
+func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	if p.ThreeTierChangeOrders() {
+		refuse(w, primeThreeTierMessage)
+		return
+	}
+	// The published list has filters[id] and filters[updated_at], no paging.
+	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.PrimeChangeOrders, func(x *data.PrimeChangeOrder) int64 { return x.ID }, func(x *data.PrimeChangeOrder) time.Time { return x.UpdatedAt })
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageWhole, func(e *enc, x *data.PrimeChangeOrder) {
+		e.open()
+		e.int("id", x.ID)
+		e.str("number", x.Number)
+		e.str("title", x.Title)
+		e.str("status", x.Status)
+		e.bool("executed", x.Status == "approved")
+		e.money("grand_total", x.GrandTotal)
+		e.ints("potential_change_order_ids", x.PCOIDs)
+		e.time("created_at", x.CreatedAt)
+		e.time("updated_at", x.UpdatedAt)
+		e.close()
+	})
+}
+
+func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
+	e.open()
+	e.int("id", x.ID)
+	e.int("number", int64(x.Number))
+	e.str("alphanumeric_number", strconv.Itoa(x.Number))
+	e.str("title", x.Title)
+	e.str("status", x.Status)
+	e.str("event_scope", x.Scope)
+	e.str("event_type", x.Type)
+	e.int("project_id", p.ID)
+	if x.RFIID != 0 {
+		e.obj("rfi")
+		e.int("id", x.RFIID)
+		e.close()
+	} else {
+		e.null("rfi")
+	}
+	e.arr("change_event_line_items")
+	for _, l := range x.Lines {
+		e.open()
+		e.int("id", l.ID)
+		e.int("event_id", x.ID)
+		e.str("description", l.Description)
+		e.int("cost_code_id", l.CostCodeID)
+		e.money("estimated_cost_amount", l.Amount)
+		e.close()
+	}
+	e.closeArr()
+	e.time("created_at", x.CreatedAt)
+	e.time("updated_at", x.UpdatedAt)
+	e.close()
+}
+
+func renderPCO(e *enc, p *data.Project, x *data.PotentialChangeOrder) {
+	e.open()
+	e.int("id", x.ID)
+	e.str("number", x.Number)
+	e.str("title", x.Title)
+	e.str("status", x.Status)
+	if x.CORID != 0 {
+		e.int("change_order_request_id", x.CORID)
+	} else {
+		e.null("change_order_request_id")
+	}
+	e.int("change_order_tiers", int64(p.ChangeOrderTiers))
+	e.money("grand_total", x.GrandTotal())
+	e.time("created_at", x.CreatedAt)
+	e.time("updated_at", x.UpdatedAt)
+	e.close()
+}
