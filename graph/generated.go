@@ -37,6 +37,9 @@ type ResolverRoot interface {
 	BallInCourtChange() BallInCourtChangeResolver
 	BudgetRow() BudgetRowResolver
 	BudgetView() BudgetViewResolver
+	ChangeEvent() ChangeEventResolver
+	ChangeOrderPackage() ChangeOrderPackageResolver
+	ChangeOrderRequest() ChangeOrderRequestResolver
 	Commitment() CommitmentResolver
 	CommitmentChange() CommitmentChangeResolver
 	Company() CompanyResolver
@@ -44,6 +47,8 @@ type ResolverRoot interface {
 	Invoice() InvoiceResolver
 	InvoiceStatusChange() InvoiceStatusChangeResolver
 	Mutation() MutationResolver
+	PotentialChangeOrder() PotentialChangeOrderResolver
+	PrimeChangeOrder() PrimeChangeOrderResolver
 	Project() ProjectResolver
 	Query() QueryResolver
 	RFI() RFIResolver
@@ -173,6 +178,39 @@ type ComplexityRoot struct {
 		Title               func(childComplexity int) int
 	}
 
+	ChangeEvent struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		LineItems func(childComplexity int) int
+		Number    func(childComplexity int) int
+		Project   func(childComplexity int) int
+		RFIID     func(childComplexity int) int
+		Rfi       func(childComplexity int) int
+		Scope     func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Title     func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	ChangeEventConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangeEventLineItem struct {
+		CostCodeID    func(childComplexity int) int
+		Description   func(childComplexity int) int
+		EstimatedCost func(childComplexity int) int
+		ID            func(childComplexity int) int
+	}
+
 	ChangeFeedPage struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
@@ -201,6 +239,42 @@ type ComplexityRoot struct {
 	ChangeOrderEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ChangeOrderPackage struct {
+		ChangeOrderRequests   func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Executed              func(childComplexity int) int
+		GrandTotal            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Number                func(childComplexity int) int
+		PotentialChangeOrders func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Title                 func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+	}
+
+	ChangeOrderPackageConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeOrderPackageEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangeOrderRequest struct {
+		GrandTotal            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Number                func(childComplexity int) int
+		Package               func(childComplexity int) int
+		PackageID             func(childComplexity int) int
+		PotentialChangeOrders func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Title                 func(childComplexity int) int
 	}
 
 	CloseRFIPayload struct {
@@ -537,11 +611,71 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PCOLineItem struct {
+		Amount            func(childComplexity int) int
+		ChangeEventID     func(childComplexity int) int
+		ChangeEventLineID func(childComplexity int) int
+		Description       func(childComplexity int) int
+		ID                func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PotentialChangeOrder struct {
+		ChangeEvents         func(childComplexity int) int
+		ChangeOrderRequest   func(childComplexity int) int
+		ChangeOrderRequestID func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		GrandTotal           func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LineItems            func(childComplexity int) int
+		Number               func(childComplexity int) int
+		Package              func(childComplexity int) int
+		PrimeChangeOrder     func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Title                func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	PotentialChangeOrderConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PotentialChangeOrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PrimeChangeOrder struct {
+		CreatedAt             func(childComplexity int) int
+		Executed              func(childComplexity int) int
+		GrandTotal            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Number                func(childComplexity int) int
+		PotentialChangeOrders func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Title                 func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+	}
+
+	PrimeChangeOrderConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PrimeChangeOrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	ProcoreRateLimit struct {
@@ -551,40 +685,44 @@ type ComplexityRoot struct {
 	}
 
 	Project struct {
-		Active              func(childComplexity int) int
-		Address             func(childComplexity int) int
-		BillingPeriods      func(childComplexity int) int
-		Budget              func(childComplexity int) int
-		BudgetModifications func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		ChangeOrders        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		City                func(childComplexity int) int
-		Commitments         func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Company             func(childComplexity int) int
-		CompletionDate      func(childComplexity int) int
-		CostCodes           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		CountryCode         func(childComplexity int) int
-		CreatedAt           func(childComplexity int) int
-		DailyLogs           func(childComplexity int, from *adapter.Date, to *adapter.Date) int
-		DirectCosts         func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		DisplayName         func(childComplexity int) int
-		FinancialSummary    func(childComplexity int) int
-		ID                  func(childComplexity int) int
-		Invoices            func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Name                func(childComplexity int) int
-		Observations        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		ProjectNumber       func(childComplexity int) int
-		PunchItems          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Rfis                func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
-		Stage               func(childComplexity int) int
-		StartDate           func(childComplexity int) int
-		StateCode           func(childComplexity int) int
-		Submittals          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		TimeZone            func(childComplexity int) int
-		TotalValue          func(childComplexity int) int
-		UpdatedAt           func(childComplexity int) int
-		Users               func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Vendors             func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
-		Zip                 func(childComplexity int) int
+		Active                func(childComplexity int) int
+		Address               func(childComplexity int) int
+		BillingPeriods        func(childComplexity int) int
+		Budget                func(childComplexity int) int
+		BudgetModifications   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ChangeEvents          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ChangeOrderPackages   func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ChangeOrders          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		City                  func(childComplexity int) int
+		Commitments           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Company               func(childComplexity int) int
+		CompletionDate        func(childComplexity int) int
+		CostCodes             func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		CountryCode           func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		DailyLogs             func(childComplexity int, from *adapter.Date, to *adapter.Date) int
+		DirectCosts           func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		DisplayName           func(childComplexity int) int
+		FinancialSummary      func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Invoices              func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Name                  func(childComplexity int) int
+		Observations          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		PotentialChangeOrders func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		PrimeChangeOrders     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		ProjectNumber         func(childComplexity int) int
+		PunchItems            func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Rfis                  func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
+		Stage                 func(childComplexity int) int
+		StartDate             func(childComplexity int) int
+		StateCode             func(childComplexity int) int
+		Submittals            func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		TimeZone              func(childComplexity int) int
+		TotalValue            func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+		Users                 func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Vendors               func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		Zip                   func(childComplexity int) int
 	}
 
 	ProjectConnection struct {
@@ -944,6 +1082,19 @@ type BudgetRowResolver interface {
 type BudgetViewResolver interface {
 	Rows(ctx context.Context, obj *adapter.BudgetView) ([]adapter.BudgetRow, error)
 }
+type ChangeEventResolver interface {
+	Rfi(ctx context.Context, obj *adapter.ChangeEvent) (*adapter.RFI, error)
+
+	Project(ctx context.Context, obj *adapter.ChangeEvent) (*adapter.Project, error)
+}
+type ChangeOrderPackageResolver interface {
+	ChangeOrderRequests(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.ChangeOrderRequest, error)
+	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.PotentialChangeOrder, error)
+}
+type ChangeOrderRequestResolver interface {
+	Package(ctx context.Context, obj *adapter.ChangeOrderRequest) (*adapter.ChangeOrderPackage, error)
+	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderRequest) ([]adapter.PotentialChangeOrder, error)
+}
 type CommitmentResolver interface {
 	Vendor(ctx context.Context, obj *adapter.Commitment) (*adapter.Vendor, error)
 
@@ -1005,6 +1156,17 @@ type MutationResolver interface {
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
 }
+type PotentialChangeOrderResolver interface {
+	LineItems(ctx context.Context, obj *adapter.PotentialChangeOrder) ([]adapter.PCOLineItem, error)
+	ChangeEvents(ctx context.Context, obj *adapter.PotentialChangeOrder) ([]adapter.ChangeEvent, error)
+
+	ChangeOrderRequest(ctx context.Context, obj *adapter.PotentialChangeOrder) (*adapter.ChangeOrderRequest, error)
+	Package(ctx context.Context, obj *adapter.PotentialChangeOrder) (*adapter.ChangeOrderPackage, error)
+	PrimeChangeOrder(ctx context.Context, obj *adapter.PotentialChangeOrder) (*adapter.ChangeOrderPackage, error)
+}
+type PrimeChangeOrderResolver interface {
+	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.PotentialChangeOrder, error)
+}
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
 	Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) (*model.RFIConnection, error)
@@ -1020,6 +1182,10 @@ type ProjectResolver interface {
 	PunchItems(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PunchItemConnection, error)
 	Users(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.UserConnection, error)
 	Vendors(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.VendorConnection, error)
+	ChangeEvents(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ChangeEventConnection, error)
+	PotentialChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PotentialChangeOrderConnection, error)
+	ChangeOrderPackages(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ChangeOrderPackageConnection, error)
+	PrimeChangeOrders(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PrimeChangeOrderConnection, error)
 	BudgetModifications(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.BudgetModificationConnection, error)
 	DirectCosts(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.DirectCostConnection, error)
 	FinancialSummary(ctx context.Context, obj *adapter.Project) (*adapter.FinancialSummary, error)
@@ -1561,6 +1727,136 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Change.Title(childComplexity), true
 
+	case "ChangeEvent.createdAt":
+		if e.ComplexityRoot.ChangeEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.CreatedAt(childComplexity), true
+	case "ChangeEvent.id":
+		if e.ComplexityRoot.ChangeEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.ID(childComplexity), true
+	case "ChangeEvent.lineItems":
+		if e.ComplexityRoot.ChangeEvent.LineItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.LineItems(childComplexity), true
+	case "ChangeEvent.number":
+		if e.ComplexityRoot.ChangeEvent.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Number(childComplexity), true
+	case "ChangeEvent.project":
+		if e.ComplexityRoot.ChangeEvent.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Project(childComplexity), true
+	case "ChangeEvent.rfiId":
+		if e.ComplexityRoot.ChangeEvent.RFIID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.RFIID(childComplexity), true
+	case "ChangeEvent.rfi":
+		if e.ComplexityRoot.ChangeEvent.Rfi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Rfi(childComplexity), true
+	case "ChangeEvent.scope":
+		if e.ComplexityRoot.ChangeEvent.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Scope(childComplexity), true
+	case "ChangeEvent.status":
+		if e.ComplexityRoot.ChangeEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Status(childComplexity), true
+	case "ChangeEvent.title":
+		if e.ComplexityRoot.ChangeEvent.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Title(childComplexity), true
+	case "ChangeEvent.updatedAt":
+		if e.ComplexityRoot.ChangeEvent.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.UpdatedAt(childComplexity), true
+
+	case "ChangeEventConnection.edges":
+		if e.ComplexityRoot.ChangeEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventConnection.Edges(childComplexity), true
+	case "ChangeEventConnection.nodes":
+		if e.ComplexityRoot.ChangeEventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventConnection.Nodes(childComplexity), true
+	case "ChangeEventConnection.pageInfo":
+		if e.ComplexityRoot.ChangeEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventConnection.PageInfo(childComplexity), true
+	case "ChangeEventConnection.totalCount":
+		if e.ComplexityRoot.ChangeEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventConnection.TotalCount(childComplexity), true
+
+	case "ChangeEventEdge.cursor":
+		if e.ComplexityRoot.ChangeEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventEdge.Cursor(childComplexity), true
+	case "ChangeEventEdge.node":
+		if e.ComplexityRoot.ChangeEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventEdge.Node(childComplexity), true
+
+	case "ChangeEventLineItem.costCodeId":
+		if e.ComplexityRoot.ChangeEventLineItem.CostCodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventLineItem.CostCodeID(childComplexity), true
+	case "ChangeEventLineItem.description":
+		if e.ComplexityRoot.ChangeEventLineItem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventLineItem.Description(childComplexity), true
+	case "ChangeEventLineItem.estimatedCost":
+		if e.ComplexityRoot.ChangeEventLineItem.EstimatedCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventLineItem.EstimatedCost(childComplexity), true
+	case "ChangeEventLineItem.id":
+		if e.ComplexityRoot.ChangeEventLineItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventLineItem.ID(childComplexity), true
+
 	case "ChangeFeedPage.endCursor":
 		if e.ComplexityRoot.ChangeFeedPage.EndCursor == nil {
 			break
@@ -1672,6 +1968,154 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeOrderEdge.Node(childComplexity), true
+
+	case "ChangeOrderPackage.changeOrderRequests":
+		if e.ComplexityRoot.ChangeOrderPackage.ChangeOrderRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.ChangeOrderRequests(childComplexity), true
+	case "ChangeOrderPackage.createdAt":
+		if e.ComplexityRoot.ChangeOrderPackage.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.CreatedAt(childComplexity), true
+	case "ChangeOrderPackage.executed":
+		if e.ComplexityRoot.ChangeOrderPackage.Executed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.Executed(childComplexity), true
+	case "ChangeOrderPackage.grandTotal":
+		if e.ComplexityRoot.ChangeOrderPackage.GrandTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.GrandTotal(childComplexity), true
+	case "ChangeOrderPackage.id":
+		if e.ComplexityRoot.ChangeOrderPackage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.ID(childComplexity), true
+	case "ChangeOrderPackage.number":
+		if e.ComplexityRoot.ChangeOrderPackage.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.Number(childComplexity), true
+	case "ChangeOrderPackage.potentialChangeOrders":
+		if e.ComplexityRoot.ChangeOrderPackage.PotentialChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.PotentialChangeOrders(childComplexity), true
+	case "ChangeOrderPackage.status":
+		if e.ComplexityRoot.ChangeOrderPackage.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.Status(childComplexity), true
+	case "ChangeOrderPackage.title":
+		if e.ComplexityRoot.ChangeOrderPackage.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.Title(childComplexity), true
+	case "ChangeOrderPackage.updatedAt":
+		if e.ComplexityRoot.ChangeOrderPackage.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackage.UpdatedAt(childComplexity), true
+
+	case "ChangeOrderPackageConnection.edges":
+		if e.ComplexityRoot.ChangeOrderPackageConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageConnection.Edges(childComplexity), true
+	case "ChangeOrderPackageConnection.nodes":
+		if e.ComplexityRoot.ChangeOrderPackageConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageConnection.Nodes(childComplexity), true
+	case "ChangeOrderPackageConnection.pageInfo":
+		if e.ComplexityRoot.ChangeOrderPackageConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageConnection.PageInfo(childComplexity), true
+	case "ChangeOrderPackageConnection.totalCount":
+		if e.ComplexityRoot.ChangeOrderPackageConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageConnection.TotalCount(childComplexity), true
+
+	case "ChangeOrderPackageEdge.cursor":
+		if e.ComplexityRoot.ChangeOrderPackageEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageEdge.Cursor(childComplexity), true
+	case "ChangeOrderPackageEdge.node":
+		if e.ComplexityRoot.ChangeOrderPackageEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderPackageEdge.Node(childComplexity), true
+
+	case "ChangeOrderRequest.grandTotal":
+		if e.ComplexityRoot.ChangeOrderRequest.GrandTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.GrandTotal(childComplexity), true
+	case "ChangeOrderRequest.id":
+		if e.ComplexityRoot.ChangeOrderRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.ID(childComplexity), true
+	case "ChangeOrderRequest.number":
+		if e.ComplexityRoot.ChangeOrderRequest.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.Number(childComplexity), true
+	case "ChangeOrderRequest.package":
+		if e.ComplexityRoot.ChangeOrderRequest.Package == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.Package(childComplexity), true
+	case "ChangeOrderRequest.packageId":
+		if e.ComplexityRoot.ChangeOrderRequest.PackageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.PackageID(childComplexity), true
+	case "ChangeOrderRequest.potentialChangeOrders":
+		if e.ComplexityRoot.ChangeOrderRequest.PotentialChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.PotentialChangeOrders(childComplexity), true
+	case "ChangeOrderRequest.status":
+		if e.ComplexityRoot.ChangeOrderRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.Status(childComplexity), true
+	case "ChangeOrderRequest.title":
+		if e.ComplexityRoot.ChangeOrderRequest.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderRequest.Title(childComplexity), true
 
 	case "CloseRFIPayload.rfi":
 		if e.ComplexityRoot.CloseRFIPayload.RFI == nil {
@@ -3230,6 +3674,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ObservationEdge.Node(childComplexity), true
 
+	case "PCOLineItem.amount":
+		if e.ComplexityRoot.PCOLineItem.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PCOLineItem.Amount(childComplexity), true
+	case "PCOLineItem.changeEventId":
+		if e.ComplexityRoot.PCOLineItem.ChangeEventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PCOLineItem.ChangeEventID(childComplexity), true
+	case "PCOLineItem.changeEventLineId":
+		if e.ComplexityRoot.PCOLineItem.ChangeEventLineID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PCOLineItem.ChangeEventLineID(childComplexity), true
+	case "PCOLineItem.description":
+		if e.ComplexityRoot.PCOLineItem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PCOLineItem.Description(childComplexity), true
+	case "PCOLineItem.id":
+		if e.ComplexityRoot.PCOLineItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PCOLineItem.ID(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -3254,6 +3729,216 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PotentialChangeOrder.changeEvents":
+		if e.ComplexityRoot.PotentialChangeOrder.ChangeEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.ChangeEvents(childComplexity), true
+	case "PotentialChangeOrder.changeOrderRequest":
+		if e.ComplexityRoot.PotentialChangeOrder.ChangeOrderRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.ChangeOrderRequest(childComplexity), true
+	case "PotentialChangeOrder.changeOrderRequestId":
+		if e.ComplexityRoot.PotentialChangeOrder.ChangeOrderRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.ChangeOrderRequestID(childComplexity), true
+	case "PotentialChangeOrder.createdAt":
+		if e.ComplexityRoot.PotentialChangeOrder.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.CreatedAt(childComplexity), true
+	case "PotentialChangeOrder.grandTotal":
+		if e.ComplexityRoot.PotentialChangeOrder.GrandTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.GrandTotal(childComplexity), true
+	case "PotentialChangeOrder.id":
+		if e.ComplexityRoot.PotentialChangeOrder.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.ID(childComplexity), true
+	case "PotentialChangeOrder.lineItems":
+		if e.ComplexityRoot.PotentialChangeOrder.LineItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.LineItems(childComplexity), true
+	case "PotentialChangeOrder.number":
+		if e.ComplexityRoot.PotentialChangeOrder.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.Number(childComplexity), true
+	case "PotentialChangeOrder.package":
+		if e.ComplexityRoot.PotentialChangeOrder.Package == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.Package(childComplexity), true
+	case "PotentialChangeOrder.primeChangeOrder":
+		if e.ComplexityRoot.PotentialChangeOrder.PrimeChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.PrimeChangeOrder(childComplexity), true
+	case "PotentialChangeOrder.status":
+		if e.ComplexityRoot.PotentialChangeOrder.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.Status(childComplexity), true
+	case "PotentialChangeOrder.title":
+		if e.ComplexityRoot.PotentialChangeOrder.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.Title(childComplexity), true
+	case "PotentialChangeOrder.updatedAt":
+		if e.ComplexityRoot.PotentialChangeOrder.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrder.UpdatedAt(childComplexity), true
+
+	case "PotentialChangeOrderConnection.edges":
+		if e.ComplexityRoot.PotentialChangeOrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderConnection.Edges(childComplexity), true
+	case "PotentialChangeOrderConnection.nodes":
+		if e.ComplexityRoot.PotentialChangeOrderConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderConnection.Nodes(childComplexity), true
+	case "PotentialChangeOrderConnection.pageInfo":
+		if e.ComplexityRoot.PotentialChangeOrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderConnection.PageInfo(childComplexity), true
+	case "PotentialChangeOrderConnection.totalCount":
+		if e.ComplexityRoot.PotentialChangeOrderConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderConnection.TotalCount(childComplexity), true
+
+	case "PotentialChangeOrderEdge.cursor":
+		if e.ComplexityRoot.PotentialChangeOrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderEdge.Cursor(childComplexity), true
+	case "PotentialChangeOrderEdge.node":
+		if e.ComplexityRoot.PotentialChangeOrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PotentialChangeOrderEdge.Node(childComplexity), true
+
+	case "PrimeChangeOrder.createdAt":
+		if e.ComplexityRoot.PrimeChangeOrder.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.CreatedAt(childComplexity), true
+	case "PrimeChangeOrder.executed":
+		if e.ComplexityRoot.PrimeChangeOrder.Executed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.Executed(childComplexity), true
+	case "PrimeChangeOrder.grandTotal":
+		if e.ComplexityRoot.PrimeChangeOrder.GrandTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.GrandTotal(childComplexity), true
+	case "PrimeChangeOrder.id":
+		if e.ComplexityRoot.PrimeChangeOrder.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.ID(childComplexity), true
+	case "PrimeChangeOrder.number":
+		if e.ComplexityRoot.PrimeChangeOrder.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.Number(childComplexity), true
+	case "PrimeChangeOrder.potentialChangeOrders":
+		if e.ComplexityRoot.PrimeChangeOrder.PotentialChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.PotentialChangeOrders(childComplexity), true
+	case "PrimeChangeOrder.status":
+		if e.ComplexityRoot.PrimeChangeOrder.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.Status(childComplexity), true
+	case "PrimeChangeOrder.title":
+		if e.ComplexityRoot.PrimeChangeOrder.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.Title(childComplexity), true
+	case "PrimeChangeOrder.updatedAt":
+		if e.ComplexityRoot.PrimeChangeOrder.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrder.UpdatedAt(childComplexity), true
+
+	case "PrimeChangeOrderConnection.edges":
+		if e.ComplexityRoot.PrimeChangeOrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderConnection.Edges(childComplexity), true
+	case "PrimeChangeOrderConnection.nodes":
+		if e.ComplexityRoot.PrimeChangeOrderConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderConnection.Nodes(childComplexity), true
+	case "PrimeChangeOrderConnection.pageInfo":
+		if e.ComplexityRoot.PrimeChangeOrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderConnection.PageInfo(childComplexity), true
+	case "PrimeChangeOrderConnection.totalCount":
+		if e.ComplexityRoot.PrimeChangeOrderConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderConnection.TotalCount(childComplexity), true
+
+	case "PrimeChangeOrderEdge.cursor":
+		if e.ComplexityRoot.PrimeChangeOrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderEdge.Cursor(childComplexity), true
+	case "PrimeChangeOrderEdge.node":
+		if e.ComplexityRoot.PrimeChangeOrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeChangeOrderEdge.Node(childComplexity), true
 
 	case "ProcoreRateLimit.limit":
 		if e.ComplexityRoot.ProcoreRateLimit.Limit == nil {
@@ -3309,6 +3994,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.BudgetModifications(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "Project.changeEvents":
+		if e.ComplexityRoot.Project.ChangeEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Project_changeEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.ChangeEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "Project.changeOrderPackages":
+		if e.ComplexityRoot.Project.ChangeOrderPackages == nil {
+			break
+		}
+
+		args, err := ec.field_Project_changeOrderPackages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.ChangeOrderPackages(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.changeOrders":
 		if e.ComplexityRoot.Project.ChangeOrders == nil {
 			break
@@ -3440,6 +4147,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.Observations(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "Project.potentialChangeOrders":
+		if e.ComplexityRoot.Project.PotentialChangeOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Project_potentialChangeOrders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.PotentialChangeOrders(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "Project.primeChangeOrders":
+		if e.ComplexityRoot.Project.PrimeChangeOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Project_primeChangeOrders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.PrimeChangeOrders(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.projectNumber":
 		if e.ComplexityRoot.Project.ProjectNumber == nil {
 			break
@@ -5206,6 +5935,306 @@ type BulkExport {
   credential; keep it secret. Null otherwise.
   """
   url: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/changemgmt.graphqls", Input: `extend type Project {
+  """
+  Change events, by id ascending, each with its line items. Read whole (one
+  Procore list per project); the gateway pages it and applies ` + "`" + `updatedSince` + "`" + `
+  and ` + "`" + `updatedBefore` + "`" + ` itself (inclusive, whole seconds). Keyset-paged: pass
+  the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000
+  (default 50). Every change order tier has change events.
+  """
+  changeEvents(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep change events updated at or after this instant." updatedSince: DateTime,
+    "Keep change events updated at or before this instant." updatedBefore: DateTime
+  ): ChangeEventConnection
+  """
+  Potential change orders (PCOs), by id ascending; read whole and paged by the
+  gateway as ` + "`" + `changeEvents` + "`" + `. Empty on a 1-tier project (no PCOs there).
+  """
+  potentialChangeOrders(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep potential change orders updated at or after this instant." updatedSince: DateTime,
+    "Keep potential change orders updated at or before this instant." updatedBefore: DateTime
+  ): PotentialChangeOrderConnection
+  """
+  Change order packages, by id ascending; read whole and paged by the gateway
+  as ` + "`" + `changeEvents` + "`" + `. Only 3-tier projects have packages (PCOs grouped into
+  change order requests, grouped into packages); on a 3-tier project the
+  package is the prime contract change order. Empty on 1- and 2-tier projects.
+  """
+  changeOrderPackages(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep packages updated at or after this instant." updatedSince: DateTime,
+    "Keep packages updated at or before this instant." updatedBefore: DateTime
+  ): ChangeOrderPackageConnection
+  """
+  Prime contract change orders, by id ascending; read whole and paged by the
+  gateway as ` + "`" + `changeEvents` + "`" + `. Procore serves them on 1- and 2-tier projects
+  only: on a 3-tier project the list is empty and the executed change orders
+  are ` + "`" + `changeOrderPackages` + "`" + `.
+  """
+  primeChangeOrders(
+    "Page size, at most 1,000." first: Int = 50,
+    "The previous page's endCursor." after: String,
+    "Keep prime change orders updated at or after this instant." updatedSince: DateTime,
+    "Keep prime change orders updated at or before this instant." updatedBefore: DateTime
+  ): PrimeChangeOrderConnection
+}
+
+"A change event's (internal) status; UNKNOWN for a value the gateway does not know."
+enum ChangeEventStatus {
+  "Open."
+  OPEN
+  "Pending."
+  PENDING
+  "Closed."
+  CLOSED
+  "Void."
+  VOID
+  "A status this gateway does not know."
+  UNKNOWN
+}
+
+"A change event's scope; UNKNOWN for a value the gateway does not know."
+enum ChangeEventScope {
+  "To be determined."
+  TBD
+  "In scope."
+  IN_SCOPE
+  "Out of scope."
+  OUT_OF_SCOPE
+  "A scope this gateway does not know."
+  UNKNOWN
+}
+
+"A Procore change event: exposure before it becomes a change order."
+type ChangeEvent {
+  "Procore's change event id."
+  id: ID!
+  "Number (Procore's alphanumeric number)."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: ChangeEventStatus!
+  "Scope."
+  scope: ChangeEventScope!
+  "Id of the RFI the change event came from, null when none."
+  rfiId: ID
+  "The RFI the change event came from, null when none (one RFI read per RFI, batched)."
+  rfi: RFI
+  "Line items, with their estimated costs."
+  lineItems: [ChangeEventLineItem!]!
+  "The project."
+  project: Project!
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A change event line item."
+type ChangeEventLineItem {
+  "Procore's line item id."
+  id: ID!
+  "Description."
+  description: String
+  "Cost code id."
+  costCodeId: ID
+  "Estimated cost (Procore's estimated_cost_amount)."
+  estimatedCost: Decimal!
+}
+
+"A potential change order (2- and 3-tier projects)."
+type PotentialChangeOrder {
+  "Procore's PCO id."
+  id: ID!
+  "Number."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: ChangeOrderStatus!
+  "Grand total, markup included."
+  grandTotal: Decimal!
+  """
+  Line items, each naming the change event line it came from. Procore has no
+  batch read of PCO line items: one call per PCO (cached).
+  """
+  lineItems: [PCOLineItem!]
+  "The change events the PCO's line items came from, by id (reads its line items and the project's change events)."
+  changeEvents: [ChangeEvent!]
+  "Id of the change order request the PCO belongs to (3-tier), null when none."
+  changeOrderRequestId: ID
+  "The change order request the PCO belongs to (3-tier), null when none."
+  changeOrderRequest: ChangeOrderRequest
+  "The package of its change order request (3-tier), null when none."
+  package: ChangeOrderPackage
+  "The prime change order that executes it (2-tier), null when none."
+  primeChangeOrder: PrimeChangeOrder
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A potential change order line item."
+type PCOLineItem {
+  "Procore's line item id."
+  id: ID!
+  "Description."
+  description: String
+  "Amount."
+  amount: Decimal!
+  "Id of the change event the line came from, null when none."
+  changeEventId: ID
+  "Id of the change event line item the line came from, null when none."
+  changeEventLineId: ID
+}
+
+"A change order request (3-tier projects): PCOs grouped for a package."
+type ChangeOrderRequest {
+  "Procore's change order request id."
+  id: ID!
+  "Number."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: ChangeOrderStatus!
+  "Grand total."
+  grandTotal: Decimal!
+  "Id of its package, null when none."
+  packageId: ID
+  "Its package, null when none."
+  package: ChangeOrderPackage
+  "Its potential change orders, by id."
+  potentialChangeOrders: [PotentialChangeOrder!]
+}
+
+"A change order package (3-tier projects): the prime contract change order there."
+type ChangeOrderPackage {
+  "Procore's package id."
+  id: ID!
+  "Number."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: ChangeOrderStatus!
+  "Executed."
+  executed: Boolean!
+  "Grand total."
+  grandTotal: Decimal!
+  "Its change order requests, by id."
+  changeOrderRequests: [ChangeOrderRequest!]
+  "The potential change orders of its change order requests, by id."
+  potentialChangeOrders: [PotentialChangeOrder!]
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A prime contract change order (1- and 2-tier projects)."
+type PrimeChangeOrder {
+  "Procore's prime change order id."
+  id: ID!
+  "Number."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: ChangeOrderStatus!
+  "Executed."
+  executed: Boolean!
+  "Grand total."
+  grandTotal: Decimal!
+  "The potential change orders it executes (2-tier), by id; empty on 1-tier projects."
+  potentialChangeOrders: [PotentialChangeOrder!]
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A page of change events."
+type ChangeEventConnection {
+  "Edges with cursors."
+  edges: [ChangeEventEdge!]!
+  "The items of this page."
+  nodes: [ChangeEvent!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole (filtered) list."
+  totalCount: Int!
+}
+"A change event edge."
+type ChangeEventEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The change event."
+  node: ChangeEvent!
+}
+"A page of potential change orders."
+type PotentialChangeOrderConnection {
+  "Edges with cursors."
+  edges: [PotentialChangeOrderEdge!]!
+  "The items of this page."
+  nodes: [PotentialChangeOrder!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole (filtered) list."
+  totalCount: Int!
+}
+"A potential change order edge."
+type PotentialChangeOrderEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The potential change order."
+  node: PotentialChangeOrder!
+}
+"A page of change order packages."
+type ChangeOrderPackageConnection {
+  "Edges with cursors."
+  edges: [ChangeOrderPackageEdge!]!
+  "The items of this page."
+  nodes: [ChangeOrderPackage!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole (filtered) list."
+  totalCount: Int!
+}
+"A change order package edge."
+type ChangeOrderPackageEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The package."
+  node: ChangeOrderPackage!
+}
+"A page of prime change orders."
+type PrimeChangeOrderConnection {
+  "Edges with cursors."
+  edges: [PrimeChangeOrderEdge!]!
+  "The items of this page."
+  nodes: [PrimeChangeOrder!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole (filtered) list."
+  totalCount: Int!
+}
+"A prime change order edge."
+type PrimeChangeOrderEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The prime change order."
+  node: PrimeChangeOrder!
 }
 `, BuiltIn: false},
 	{Name: "../schema/changes.graphqls", Input: `extend type Query {
@@ -8027,6 +9056,72 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
 
+func (ec *executionContext) childFields_ChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeEvent_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ChangeEvent_number(ctx, field)
+	case "title":
+		return ec.fieldContext_ChangeEvent_title(ctx, field)
+	case "status":
+		return ec.fieldContext_ChangeEvent_status(ctx, field)
+	case "scope":
+		return ec.fieldContext_ChangeEvent_scope(ctx, field)
+	case "rfiId":
+		return ec.fieldContext_ChangeEvent_rfiId(ctx, field)
+	case "rfi":
+		return ec.fieldContext_ChangeEvent_rfi(ctx, field)
+	case "lineItems":
+		return ec.fieldContext_ChangeEvent_lineItems(ctx, field)
+	case "project":
+		return ec.fieldContext_ChangeEvent_project(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChangeEvent_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ChangeEvent_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeEventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ChangeEventConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeEventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeEventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEventLineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeEventLineItem_id(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeEventLineItem_description(ctx, field)
+	case "costCodeId":
+		return ec.fieldContext_ChangeEventLineItem_costCodeId(ctx, field)
+	case "estimatedCost":
+		return ec.fieldContext_ChangeEventLineItem_estimatedCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEventLineItem", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeFeedPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "nodes":
@@ -8085,6 +9180,78 @@ func (ec *executionContext) childFields_ChangeOrderEdge(ctx context.Context, fie
 		return ec.fieldContext_ChangeOrderEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOrderPackage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeOrderPackage_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ChangeOrderPackage_number(ctx, field)
+	case "title":
+		return ec.fieldContext_ChangeOrderPackage_title(ctx, field)
+	case "status":
+		return ec.fieldContext_ChangeOrderPackage_status(ctx, field)
+	case "executed":
+		return ec.fieldContext_ChangeOrderPackage_executed(ctx, field)
+	case "grandTotal":
+		return ec.fieldContext_ChangeOrderPackage_grandTotal(ctx, field)
+	case "changeOrderRequests":
+		return ec.fieldContext_ChangeOrderPackage_changeOrderRequests(ctx, field)
+	case "potentialChangeOrders":
+		return ec.fieldContext_ChangeOrderPackage_potentialChangeOrders(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChangeOrderPackage_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ChangeOrderPackage_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderPackage", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOrderPackageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeOrderPackageConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ChangeOrderPackageConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeOrderPackageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeOrderPackageConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderPackageConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOrderPackageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeOrderPackageEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeOrderPackageEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderPackageEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOrderRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeOrderRequest_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ChangeOrderRequest_number(ctx, field)
+	case "title":
+		return ec.fieldContext_ChangeOrderRequest_title(ctx, field)
+	case "status":
+		return ec.fieldContext_ChangeOrderRequest_status(ctx, field)
+	case "grandTotal":
+		return ec.fieldContext_ChangeOrderRequest_grandTotal(ctx, field)
+	case "packageId":
+		return ec.fieldContext_ChangeOrderRequest_packageId(ctx, field)
+	case "package":
+		return ec.fieldContext_ChangeOrderRequest_package(ctx, field)
+	case "potentialChangeOrders":
+		return ec.fieldContext_ChangeOrderRequest_potentialChangeOrders(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderRequest", field.Name)
 }
 
 func (ec *executionContext) childFields_CloseRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8687,6 +9854,22 @@ func (ec *executionContext) childFields_ObservationEdge(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ObservationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PCOLineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PCOLineItem_id(ctx, field)
+	case "description":
+		return ec.fieldContext_PCOLineItem_description(ctx, field)
+	case "amount":
+		return ec.fieldContext_PCOLineItem_amount(ctx, field)
+	case "changeEventId":
+		return ec.fieldContext_PCOLineItem_changeEventId(ctx, field)
+	case "changeEventLineId":
+		return ec.fieldContext_PCOLineItem_changeEventLineId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PCOLineItem", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -8699,6 +9882,110 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PotentialChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PotentialChangeOrder_id(ctx, field)
+	case "number":
+		return ec.fieldContext_PotentialChangeOrder_number(ctx, field)
+	case "title":
+		return ec.fieldContext_PotentialChangeOrder_title(ctx, field)
+	case "status":
+		return ec.fieldContext_PotentialChangeOrder_status(ctx, field)
+	case "grandTotal":
+		return ec.fieldContext_PotentialChangeOrder_grandTotal(ctx, field)
+	case "lineItems":
+		return ec.fieldContext_PotentialChangeOrder_lineItems(ctx, field)
+	case "changeEvents":
+		return ec.fieldContext_PotentialChangeOrder_changeEvents(ctx, field)
+	case "changeOrderRequestId":
+		return ec.fieldContext_PotentialChangeOrder_changeOrderRequestId(ctx, field)
+	case "changeOrderRequest":
+		return ec.fieldContext_PotentialChangeOrder_changeOrderRequest(ctx, field)
+	case "package":
+		return ec.fieldContext_PotentialChangeOrder_package(ctx, field)
+	case "primeChangeOrder":
+		return ec.fieldContext_PotentialChangeOrder_primeChangeOrder(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PotentialChangeOrder_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PotentialChangeOrder_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PotentialChangeOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_PotentialChangeOrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PotentialChangeOrderConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PotentialChangeOrderConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PotentialChangeOrderConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PotentialChangeOrderConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PotentialChangeOrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PotentialChangeOrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PotentialChangeOrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PotentialChangeOrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PotentialChangeOrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PrimeChangeOrder_id(ctx, field)
+	case "number":
+		return ec.fieldContext_PrimeChangeOrder_number(ctx, field)
+	case "title":
+		return ec.fieldContext_PrimeChangeOrder_title(ctx, field)
+	case "status":
+		return ec.fieldContext_PrimeChangeOrder_status(ctx, field)
+	case "executed":
+		return ec.fieldContext_PrimeChangeOrder_executed(ctx, field)
+	case "grandTotal":
+		return ec.fieldContext_PrimeChangeOrder_grandTotal(ctx, field)
+	case "potentialChangeOrders":
+		return ec.fieldContext_PrimeChangeOrder_potentialChangeOrders(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PrimeChangeOrder_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PrimeChangeOrder_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeChangeOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeChangeOrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PrimeChangeOrderConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PrimeChangeOrderConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PrimeChangeOrderConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PrimeChangeOrderConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeChangeOrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeChangeOrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PrimeChangeOrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PrimeChangeOrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeChangeOrderEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ProcoreRateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8777,6 +10064,14 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_users(ctx, field)
 	case "vendors":
 		return ec.fieldContext_Project_vendors(ctx, field)
+	case "changeEvents":
+		return ec.fieldContext_Project_changeEvents(ctx, field)
+	case "potentialChangeOrders":
+		return ec.fieldContext_Project_potentialChangeOrders(ctx, field)
+	case "changeOrderPackages":
+		return ec.fieldContext_Project_changeOrderPackages(ctx, field)
+	case "primeChangeOrders":
+		return ec.fieldContext_Project_primeChangeOrders(ctx, field)
 	case "budgetModifications":
 		return ec.fieldContext_Project_budgetModifications(ctx, field)
 	case "directCosts":
@@ -10121,6 +11416,82 @@ func (ec *executionContext) field_Project_budgetModifications_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Project_changeEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_changeOrderPackages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Project_changeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10334,6 +11705,82 @@ func (ec *executionContext) field_Project_invoices_args(ctx context.Context, raw
 }
 
 func (ec *executionContext) field_Project_observations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_potentialChangeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_primeChangeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -12995,6 +14442,552 @@ func (ec *executionContext) fieldContext_Change_source(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeSource")
 }
 
+func (ec *executionContext) _ChangeEvent_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEvent_number(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEvent_title(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEvent_status(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeEventStatus) graphql.Marshaler {
+			return ec.marshalNChangeEventStatus2procoregraphᚋadapterᚐChangeEventStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ChangeEventStatus")
+}
+
+func (ec *executionContext) _ChangeEvent_scope(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeEventScope) graphql.Marshaler {
+			return ec.marshalNChangeEventScope2procoregraphᚋadapterᚐChangeEventScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ChangeEventScope")
+}
+
+func (ec *executionContext) _ChangeEvent_rfiId(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_rfiId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RFIID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_rfiId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEvent_rfi(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_rfi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeEvent().Rfi(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.RFI) graphql.Marshaler {
+			return ec.marshalORFI2ᚖprocoregraphᚋadapterᚐRFI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_rfi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEvent_lineItems(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_lineItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeEventLineItem) graphql.Marshaler {
+			return ec.marshalNChangeEventLineItem2ᚕprocoregraphᚋadapterᚐChangeEventLineItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_lineItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEventLineItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEvent_project(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeEvent().Project(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖprocoregraphᚋadapterᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeEvent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChangeEventEdge) graphql.Marshaler {
+			return ec.marshalNChangeEventEdge2ᚕprocoregraphᚋgraphᚋmodelᚐChangeEventEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeEvent) graphql.Marshaler {
+			return ec.marshalNChangeEvent2ᚕprocoregraphᚋadapterᚐChangeEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeEvent) graphql.Marshaler {
+			return ec.marshalNChangeEvent2ᚖprocoregraphᚋadapterᚐChangeEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEventLineItem_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEventLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventLineItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventLineItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventLineItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEventLineItem_description(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEventLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventLineItem_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventLineItem_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventLineItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEventLineItem_costCodeId(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEventLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventLineItem_costCodeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostCodeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventLineItem_costCodeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventLineItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEventLineItem_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEventLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventLineItem_estimatedCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EstimatedCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventLineItem_estimatedCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventLineItem", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _ChangeFeedPage_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeFeedPage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13449,6 +15442,630 @@ func (ec *executionContext) fieldContext_ChangeOrderEdge_node(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackage_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_number(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_title(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_status(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_executed(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_executed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Executed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_executed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_grandTotal(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_grandTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrandTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_grandTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_changeOrderRequests(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_changeOrderRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderPackage().ChangeOrderRequests(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeOrderRequest) graphql.Marshaler {
+			return ec.marshalOChangeOrderRequest2ᚕprocoregraphᚋadapterᚐChangeOrderRequestᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_changeOrderRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackage_potentialChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_potentialChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderPackage().PotentialChangeOrders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_potentialChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackage_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeOrderPackage_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackage_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackage_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeOrderPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChangeOrderPackageEdge) graphql.Marshaler {
+			return ec.marshalNChangeOrderPackageEdge2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderPackageEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackageEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackageConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalNChangeOrderPackage2ᚕprocoregraphᚋadapterᚐChangeOrderPackageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackageConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderPackageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackageConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeOrderPackageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderPackageEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderPackageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderPackageEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderPackageEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalNChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderPackageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderPackageEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderRequest_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_number(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_title(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_status(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_grandTotal(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_grandTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrandTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_grandTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_packageId(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_packageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_packageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeOrderRequest_package(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_package(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderRequest().Package(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_package(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderRequest_potentialChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderRequest_potentialChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderRequest().PotentialChangeOrders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderRequest_potentialChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
 		},
 	}
 	return fc, nil
@@ -19786,6 +22403,121 @@ func (ec *executionContext) fieldContext_ObservationEdge_node(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _PCOLineItem_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PCOLineItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PCOLineItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PCOLineItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PCOLineItem_description(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PCOLineItem_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PCOLineItem_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PCOLineItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _PCOLineItem_amount(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PCOLineItem_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PCOLineItem_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PCOLineItem", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PCOLineItem_changeEventId(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PCOLineItem_changeEventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeEventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PCOLineItem_changeEventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PCOLineItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PCOLineItem_changeEventLineId(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PCOLineItem_changeEventLineId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeEventLineID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PCOLineItem_changeEventLineId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PCOLineItem", field, false, false, "ID")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19876,6 +22608,914 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_number(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "String")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_title(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "String")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_status(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_grandTotal(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_grandTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrandTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_grandTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_lineItems(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_lineItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PotentialChangeOrder().LineItems(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PCOLineItem) graphql.Marshaler {
+			return ec.marshalOPCOLineItem2ᚕprocoregraphᚋadapterᚐPCOLineItemᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_lineItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PCOLineItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrder_changeEvents(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_changeEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PotentialChangeOrder().ChangeEvents(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeEvent) graphql.Marshaler {
+			return ec.marshalOChangeEvent2ᚕprocoregraphᚋadapterᚐChangeEventᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_changeEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrder_changeOrderRequestId(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_changeOrderRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeOrderRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_changeOrderRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_changeOrderRequest(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_changeOrderRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PotentialChangeOrder().ChangeOrderRequest(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderRequest) graphql.Marshaler {
+			return ec.marshalOChangeOrderRequest2ᚖprocoregraphᚋadapterᚐChangeOrderRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_changeOrderRequest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrder_package(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_package(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PotentialChangeOrder().Package(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_package(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrder_primeChangeOrder(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_primeChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PotentialChangeOrder().PrimeChangeOrder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_primeChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrder_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PotentialChangeOrder_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrder_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrder_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrder", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PotentialChangeOrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PotentialChangeOrderEdge) graphql.Marshaler {
+			return ec.marshalNPotentialChangeOrderEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPotentialChangeOrderEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrderEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrderConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalNPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PotentialChangeOrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrderConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PotentialChangeOrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PotentialChangeOrderEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PotentialChangeOrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PotentialChangeOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PotentialChangeOrderEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalNPotentialChangeOrder2ᚖprocoregraphᚋadapterᚐPotentialChangeOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PotentialChangeOrderEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PotentialChangeOrderEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_number(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_title(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_status(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_executed(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_executed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Executed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_executed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_grandTotal(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_grandTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrandTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_grandTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_potentialChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_potentialChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeChangeOrder().PotentialChangeOrders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_potentialChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeChangeOrder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeChangeOrder_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PrimeChangeOrder_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeOrderPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrder_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrder_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrder", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PrimeChangeOrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PrimeChangeOrderEdge) graphql.Marshaler {
+			return ec.marshalNPrimeChangeOrderEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPrimeChangeOrderEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrderEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeChangeOrderConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalNPrimeChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderPackageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeChangeOrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeChangeOrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeChangeOrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrderConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrimeChangeOrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeChangeOrderEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeChangeOrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PrimeChangeOrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeChangeOrderEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalNPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeChangeOrderEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeChangeOrderEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProcoreRateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
@@ -20912,6 +24552,182 @@ func (ec *executionContext) fieldContext_Project_vendors(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Project_vendors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_changeEvents(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_changeEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().ChangeEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeEventConnection) graphql.Marshaler {
+			return ec.marshalOChangeEventConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeEventConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_changeEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_changeEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_potentialChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_potentialChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().PotentialChangeOrders(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PotentialChangeOrderConnection) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPotentialChangeOrderConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_potentialChangeOrders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_potentialChangeOrders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_changeOrderPackages(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_changeOrderPackages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().ChangeOrderPackages(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeOrderPackageConnection) graphql.Marshaler {
+			return ec.marshalOChangeOrderPackageConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderPackageConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_changeOrderPackages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackageConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_changeOrderPackages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_primeChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_primeChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().PrimeChangeOrders(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PrimeChangeOrderConnection) graphql.Marshaler {
+			return ec.marshalOPrimeChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPrimeChangeOrderConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_primeChangeOrders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_primeChangeOrders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -31146,6 +34962,225 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var changeEventImplementors = []string{"ChangeEvent"}
+
+func (ec *executionContext) _ChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEvent")
+		case "id":
+			out.Values[i] = ec._ChangeEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._ChangeEvent_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ChangeEvent_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ChangeEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scope":
+			out.Values[i] = ec._ChangeEvent_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfiId":
+			out.Values[i] = ec._ChangeEvent_rfiId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rfi":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeEvent_rfi(ctx, field, obj)
+				})
+		case "lineItems":
+			out.Values[i] = ec._ChangeEvent_lineItems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "project":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeEvent_project(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._ChangeEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ChangeEvent_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeEventConnectionImplementors = []string{"ChangeEventConnection"}
+
+func (ec *executionContext) _ChangeEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEventConnection")
+		case "edges":
+			out.Values[i] = ec._ChangeEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ChangeEventConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChangeEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChangeEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeEventEdgeImplementors = []string{"ChangeEventEdge"}
+
+func (ec *executionContext) _ChangeEventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEventEdge")
+		case "cursor":
+			out.Values[i] = ec._ChangeEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ChangeEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeEventLineItemImplementors = []string{"ChangeEventLineItem"}
+
+func (ec *executionContext) _ChangeEventLineItem(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeEventLineItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventLineItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEventLineItem")
+		case "id":
+			out.Values[i] = ec._ChangeEventLineItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._ChangeEventLineItem_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "costCodeId":
+			out.Values[i] = ec._ChangeEventLineItem_costCodeId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "estimatedCost":
+			out.Values[i] = ec._ChangeEventLineItem_estimatedCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeFeedPageImplementors = []string{"ChangeFeedPage"}
 
 func (ec *executionContext) _ChangeFeedPage(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeFeedPage) graphql.Marshaler {
@@ -31331,6 +35366,242 @@ func (ec *executionContext) _ChangeOrderEdge(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeOrderPackageImplementors = []string{"ChangeOrderPackage"}
+
+func (ec *executionContext) _ChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeOrderPackage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOrderPackageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOrderPackage")
+		case "id":
+			out.Values[i] = ec._ChangeOrderPackage_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._ChangeOrderPackage_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ChangeOrderPackage_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ChangeOrderPackage_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "executed":
+			out.Values[i] = ec._ChangeOrderPackage_executed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grandTotal":
+			out.Values[i] = ec._ChangeOrderPackage_grandTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeOrderRequests":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderPackage_changeOrderRequests(ctx, field, obj)
+				})
+		case "potentialChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderPackage_potentialChangeOrders(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._ChangeOrderPackage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ChangeOrderPackage_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeOrderPackageConnectionImplementors = []string{"ChangeOrderPackageConnection"}
+
+func (ec *executionContext) _ChangeOrderPackageConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeOrderPackageConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOrderPackageConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOrderPackageConnection")
+		case "edges":
+			out.Values[i] = ec._ChangeOrderPackageConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ChangeOrderPackageConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChangeOrderPackageConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChangeOrderPackageConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeOrderPackageEdgeImplementors = []string{"ChangeOrderPackageEdge"}
+
+func (ec *executionContext) _ChangeOrderPackageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeOrderPackageEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOrderPackageEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOrderPackageEdge")
+		case "cursor":
+			out.Values[i] = ec._ChangeOrderPackageEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ChangeOrderPackageEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeOrderRequestImplementors = []string{"ChangeOrderRequest"}
+
+func (ec *executionContext) _ChangeOrderRequest(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeOrderRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOrderRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOrderRequest")
+		case "id":
+			out.Values[i] = ec._ChangeOrderRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._ChangeOrderRequest_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ChangeOrderRequest_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ChangeOrderRequest_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grandTotal":
+			out.Values[i] = ec._ChangeOrderRequest_grandTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "packageId":
+			out.Values[i] = ec._ChangeOrderRequest_packageId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "package":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderRequest_package(ctx, field, obj)
+				})
+		case "potentialChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderRequest_potentialChangeOrders(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33565,6 +37836,59 @@ func (ec *executionContext) _ObservationEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var pCOLineItemImplementors = []string{"PCOLineItem"}
+
+func (ec *executionContext) _PCOLineItem(ctx context.Context, sel ast.SelectionSet, obj *adapter.PCOLineItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pCOLineItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PCOLineItem")
+		case "id":
+			out.Values[i] = ec._PCOLineItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._PCOLineItem_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._PCOLineItem_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changeEventId":
+			out.Values[i] = ec._PCOLineItem_changeEventId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "changeEventLineId":
+			out.Values[i] = ec._PCOLineItem_changeEventLineId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -33594,6 +37918,350 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var potentialChangeOrderImplementors = []string{"PotentialChangeOrder"}
+
+func (ec *executionContext) _PotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, obj *adapter.PotentialChangeOrder) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, potentialChangeOrderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PotentialChangeOrder")
+		case "id":
+			out.Values[i] = ec._PotentialChangeOrder_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._PotentialChangeOrder_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._PotentialChangeOrder_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PotentialChangeOrder_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grandTotal":
+			out.Values[i] = ec._PotentialChangeOrder_grandTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lineItems":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PotentialChangeOrder_lineItems(ctx, field, obj)
+				})
+		case "changeEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PotentialChangeOrder_changeEvents(ctx, field, obj)
+				})
+		case "changeOrderRequestId":
+			out.Values[i] = ec._PotentialChangeOrder_changeOrderRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeOrderRequest":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PotentialChangeOrder_changeOrderRequest(ctx, field, obj)
+				})
+		case "package":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PotentialChangeOrder_package(ctx, field, obj)
+				})
+		case "primeChangeOrder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PotentialChangeOrder_primeChangeOrder(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._PotentialChangeOrder_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PotentialChangeOrder_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var potentialChangeOrderConnectionImplementors = []string{"PotentialChangeOrderConnection"}
+
+func (ec *executionContext) _PotentialChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PotentialChangeOrderConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, potentialChangeOrderConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PotentialChangeOrderConnection")
+		case "edges":
+			out.Values[i] = ec._PotentialChangeOrderConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PotentialChangeOrderConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PotentialChangeOrderConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PotentialChangeOrderConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var potentialChangeOrderEdgeImplementors = []string{"PotentialChangeOrderEdge"}
+
+func (ec *executionContext) _PotentialChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PotentialChangeOrderEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, potentialChangeOrderEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PotentialChangeOrderEdge")
+		case "cursor":
+			out.Values[i] = ec._PotentialChangeOrderEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PotentialChangeOrderEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeChangeOrderImplementors = []string{"PrimeChangeOrder"}
+
+func (ec *executionContext) _PrimeChangeOrder(ctx context.Context, sel ast.SelectionSet, obj *adapter.ChangeOrderPackage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeChangeOrderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeChangeOrder")
+		case "id":
+			out.Values[i] = ec._PrimeChangeOrder_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._PrimeChangeOrder_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._PrimeChangeOrder_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PrimeChangeOrder_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "executed":
+			out.Values[i] = ec._PrimeChangeOrder_executed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grandTotal":
+			out.Values[i] = ec._PrimeChangeOrder_grandTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "potentialChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeChangeOrder_potentialChangeOrders(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._PrimeChangeOrder_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PrimeChangeOrder_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeChangeOrderConnectionImplementors = []string{"PrimeChangeOrderConnection"}
+
+func (ec *executionContext) _PrimeChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PrimeChangeOrderConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeChangeOrderConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeChangeOrderConnection")
+		case "edges":
+			out.Values[i] = ec._PrimeChangeOrderConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PrimeChangeOrderConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PrimeChangeOrderConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PrimeChangeOrderConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeChangeOrderEdgeImplementors = []string{"PrimeChangeOrderEdge"}
+
+func (ec *executionContext) _PrimeChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PrimeChangeOrderEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeChangeOrderEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeChangeOrderEdge")
+		case "cursor":
+			out.Values[i] = ec._PrimeChangeOrderEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PrimeChangeOrderEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -33835,6 +38503,30 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_vendors(ctx, field, obj)
+				})
+		case "changeEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_changeEvents(ctx, field, obj)
+				})
+		case "potentialChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_potentialChangeOrders(ctx, field, obj)
+				})
+		case "changeOrderPackages":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_changeOrderPackages(ctx, field, obj)
+				})
+		case "primeChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_primeChangeOrders(ctx, field, obj)
 				})
 		case "budgetModifications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -36666,6 +41358,102 @@ func (ec *executionContext) marshalNChange2ᚕprocoregraphᚋgraphᚋmodelᚐCha
 	return ret
 }
 
+func (ec *executionContext) marshalNChangeEvent2procoregraphᚋadapterᚐChangeEvent(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeEvent) graphql.Marshaler {
+	return ec._ChangeEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChangeEvent2ᚕprocoregraphᚋadapterᚐChangeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeEvent2procoregraphᚋadapterᚐChangeEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeEvent2ᚖprocoregraphᚋadapterᚐChangeEvent(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeEvent!")
+		return graphql.Null
+	}
+	return ec._ChangeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChangeEventEdge2procoregraphᚋgraphᚋmodelᚐChangeEventEdge(ctx context.Context, sel ast.SelectionSet, v model.ChangeEventEdge) graphql.Marshaler {
+	return ec._ChangeEventEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChangeEventEdge2ᚕprocoregraphᚋgraphᚋmodelᚐChangeEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeEventEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeEventEdge2procoregraphᚋgraphᚋmodelᚐChangeEventEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeEventLineItem2procoregraphᚋadapterᚐChangeEventLineItem(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeEventLineItem) graphql.Marshaler {
+	return ec._ChangeEventLineItem(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChangeEventLineItem2ᚕprocoregraphᚋadapterᚐChangeEventLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeEventLineItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeEventLineItem2procoregraphᚋadapterᚐChangeEventLineItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNChangeEventScope2procoregraphᚋadapterᚐChangeEventScope(ctx context.Context, v any) (adapter.ChangeEventScope, error) {
+	res, err := gqlscalar.UnmarshalChangeEventScope(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeEventScope2procoregraphᚋadapterᚐChangeEventScope(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeEventScope) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalChangeEventScope(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeEventScope!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNChangeEventStatus2procoregraphᚋadapterᚐChangeEventStatus(ctx context.Context, v any) (adapter.ChangeEventStatus, error) {
+	res, err := gqlscalar.UnmarshalChangeEventStatus(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeEventStatus2procoregraphᚋadapterᚐChangeEventStatus(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeEventStatus) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalChangeEventStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeEventStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNChangeFeedPage2ᚖprocoregraphᚋgraphᚋmodelᚐChangeFeedPage(ctx context.Context, sel ast.SelectionSet, v *model.ChangeFeedPage) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ChangeFeedPage!")
@@ -36740,6 +41528,58 @@ func (ec *executionContext) marshalNChangeOrderEdge2ᚕprocoregraphᚋgraphᚋmo
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNChangeOrderPackage2procoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeOrderPackage) graphql.Marshaler {
+	return ec._ChangeOrderPackage(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChangeOrderPackage2ᚕprocoregraphᚋadapterᚐChangeOrderPackageᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrderPackage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeOrderPackage2procoregraphᚋadapterᚐChangeOrderPackage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeOrderPackage!")
+		return graphql.Null
+	}
+	return ec._ChangeOrderPackage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChangeOrderPackageEdge2procoregraphᚋgraphᚋmodelᚐChangeOrderPackageEdge(ctx context.Context, sel ast.SelectionSet, v model.ChangeOrderPackageEdge) graphql.Marshaler {
+	return ec._ChangeOrderPackageEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChangeOrderPackageEdge2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderPackageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeOrderPackageEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeOrderPackageEdge2procoregraphᚋgraphᚋmodelᚐChangeOrderPackageEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChangeOrderRequest2procoregraphᚋadapterᚐChangeOrderRequest(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeOrderRequest) graphql.Marshaler {
+	return ec._ChangeOrderRequest(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx context.Context, v any) (adapter.ChangeOrderStatus, error) {
@@ -37499,12 +42339,112 @@ func (ec *executionContext) marshalNObservationStatus2procoregraphᚋadapterᚐO
 	return res
 }
 
+func (ec *executionContext) marshalNPCOLineItem2procoregraphᚋadapterᚐPCOLineItem(ctx context.Context, sel ast.SelectionSet, v adapter.PCOLineItem) graphql.Marshaler {
+	return ec._PCOLineItem(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPotentialChangeOrder2procoregraphᚋadapterᚐPotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, v adapter.PotentialChangeOrder) graphql.Marshaler {
+	return ec._PotentialChangeOrder(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPotentialChangeOrder2procoregraphᚋadapterᚐPotentialChangeOrder(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPotentialChangeOrder2ᚖprocoregraphᚋadapterᚐPotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.PotentialChangeOrder) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PotentialChangeOrder!")
+		return graphql.Null
+	}
+	return ec._PotentialChangeOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPotentialChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐPotentialChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, v model.PotentialChangeOrderEdge) graphql.Marshaler {
+	return ec._PotentialChangeOrderEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPotentialChangeOrderEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPotentialChangeOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PotentialChangeOrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPotentialChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐPotentialChangeOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrimeChangeOrder2procoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeOrderPackage) graphql.Marshaler {
+	return ec._PrimeChangeOrder(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPrimeChangeOrder2ᚕprocoregraphᚋadapterᚐChangeOrderPackageᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrderPackage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeChangeOrder2procoregraphᚋadapterᚐChangeOrderPackage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrimeChangeOrder!")
+		return graphql.Null
+	}
+	return ec._PrimeChangeOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPrimeChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐPrimeChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, v model.PrimeChangeOrderEdge) graphql.Marshaler {
+	return ec._PrimeChangeOrderEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPrimeChangeOrderEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPrimeChangeOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PrimeChangeOrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐPrimeChangeOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNProject2procoregraphᚋadapterᚐProject(ctx context.Context, sel ast.SelectionSet, v adapter.Project) graphql.Marshaler {
@@ -38089,11 +43029,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -38742,6 +43682,32 @@ func (ec *executionContext) marshalOBulkExport2ᚖprocoregraphᚋgraphᚋmodel�
 	return ec._BulkExport(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOChangeEvent2ᚕprocoregraphᚋadapterᚐChangeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeEvent2procoregraphᚋadapterᚐChangeEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOChangeEventConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeEventConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
 	if v == nil {
 		return nil, nil
@@ -38845,6 +43811,46 @@ func (ec *executionContext) marshalOChangeOrderConnection2ᚖprocoregraphᚋgrap
 		return graphql.Null
 	}
 	return ec._ChangeOrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeOrderPackage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChangeOrderPackageConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderPackageConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeOrderPackageConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeOrderPackageConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChangeOrderRequest2ᚕprocoregraphᚋadapterᚐChangeOrderRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrderRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeOrderRequest2procoregraphᚋadapterᚐChangeOrderRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOChangeOrderRequest2ᚖprocoregraphᚋadapterᚐChangeOrderRequest(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeOrderRequest(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx context.Context, v any) (*adapter.ChangeOrderStatus, error) {
@@ -39313,6 +44319,65 @@ func (ec *executionContext) marshalOOrderDirection2ᚖprocoregraphᚋgraphᚋmod
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOPCOLineItem2ᚕprocoregraphᚋadapterᚐPCOLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PCOLineItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPCOLineItem2procoregraphᚋadapterᚐPCOLineItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPotentialChangeOrder2procoregraphᚋadapterᚐPotentialChangeOrder(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPotentialChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPotentialChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.PotentialChangeOrderConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PotentialChangeOrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PrimeChangeOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrimeChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPrimeChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.PrimeChangeOrderConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PrimeChangeOrderConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {
