@@ -121,6 +121,13 @@ type Reader interface {
 	DailyLogs(ctx context.Context, projectID int64, r DateRange) ([]DailyLog, error)
 	Observations(ctx context.Context, projectID int64, opt ListOptions) (Page[Observation], error)
 	PunchItems(ctx context.Context, projectID int64, opt ListOptions) (Page[PunchItem], error)
+
+	// Prime contracts and owner invoices (issue 16).
+	// PrimeContracts lists a project's prime contracts (whole list).
+	PrimeContracts(ctx context.Context, projectID int64) ([]PrimeContract, error)
+	// PaymentApplications lists a prime contract's payment applications
+	// (owner invoices) with their G702 summaries (whole list).
+	PaymentApplications(ctx context.Context, projectID, primeContractID int64) ([]PaymentApplication, error)
 }
 
 // Writer is the write side. Writes are never retried by the adapter unless

@@ -96,6 +96,12 @@ func Rules() map[string]Rule {
 		"InvoiceStatusChange.invoice": {Calls: 1},
 		"CommitmentChange.commitment": {Calls: 2, Lists: 2},
 
+		// Prime contracts: one whole list per project; each contract's
+		// payment applications, one whole list per contract.
+		"Project.primeContracts":            {Connection: true, Calls: 1},
+		"PrimeContract.paymentApplications": {Connection: true, Calls: 1},
+		"PrimeContract.project":             {Calls: 1, Per: "Project"},
+
 		"_Entity.Project": {Calls: 1, Batch: idBatch},
 		"_Entity.Company": {Calls: 1, Batch: perRequest},
 		// One call per project (ProjectSearch) and 100 ids. The project

@@ -57,7 +57,7 @@ func (o Options) withDefaults() Options {
 var Kinds = []string{
 	"billing_periods", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
 	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "invoice",
-	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
+	"invoices", "me", "observations", "payment_applications", "prime_contracts", "project", "project_users", "project_vendors", "projects",
 	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
 }
 
@@ -210,6 +210,10 @@ type Loaders struct {
 	InvoicesAnywhere    *loader[int64, adapter.Invoice]
 	// InvoicesByCommitment is used only in Naive mode: one call per commitment.
 	InvoicesByCommitment *loader[ItemKey, adapter.Page[adapter.Invoice]]
+
+	// Prime contracts and owner invoices (prime.go).
+	PrimeContracts      *loader[int64, []adapter.PrimeContract]
+	PaymentApplications *loader[ItemKey, []adapter.PaymentApplication]
 }
 
 // New creates the loaders of one request for conn.
@@ -297,6 +301,7 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 	l.InvoicesAnywhere = searchByIDs(l, func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[adapter.Invoice], error) {
 		return p.Invoices(ctx, projectID, adapter.InvoiceFilter{}, opt)
 	}, func(x adapter.Invoice) int64 { return x.ID })
+	l.newPrime(p)
 	return l
 }
 

@@ -71,6 +71,9 @@ func (s *Server) routes() http.Handler {
 	api("POST /rest/v1.1/requisitions", s.createInvoice, std)
 	api("GET /rest/v1.1/requisitions/{id}", s.showInvoice, std)
 	api("PATCH /rest/v1.1/requisitions/{id}", s.updateInvoice, std)
+	// Prime contracts and owner payment applications (prime.go).
+	api("GET /rest/v1.0/prime_contracts", s.listPrimeContracts, std)
+	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications", s.listPaymentApplications, std)
 	api("GET /rest/v1.0/budget_views", s.listBudgetViews, std)
 	api("GET /rest/v1.0/budget_views/{id}/detail_rows", s.listBudgetRows, std)
 	api("GET /rest/v1.0/projects/{project_id}/manpower_logs", s.listManpower, std)

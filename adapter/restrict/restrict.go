@@ -287,3 +287,15 @@ func (p *Procore) RecycledRFIs(ctx context.Context, projectID int64, opt adapter
 	}
 	return in(p, projectID, func() (adapter.Page[adapter.RFI], error) { return rb.RecycledRFIs(ctx, projectID, opt) })
 }
+
+// PrimeContracts implements adapter.Reader.
+func (p *Procore) PrimeContracts(ctx context.Context, projectID int64) ([]adapter.PrimeContract, error) {
+	return in(p, projectID, func() ([]adapter.PrimeContract, error) { return p.next.PrimeContracts(ctx, projectID) })
+}
+
+// PaymentApplications implements adapter.Reader.
+func (p *Procore) PaymentApplications(ctx context.Context, projectID, primeContractID int64) ([]adapter.PaymentApplication, error) {
+	return in(p, projectID, func() ([]adapter.PaymentApplication, error) {
+		return p.next.PaymentApplications(ctx, projectID, primeContractID)
+	})
+}

@@ -114,6 +114,7 @@ func Generate(o Options) *Dataset {
 	for ci := 0; ci < o.Companies; ci++ {
 		g.company(ci)
 	}
+	primeContracts(d, seed)
 	return d
 }
 

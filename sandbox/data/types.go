@@ -41,6 +41,8 @@ const (
 	KindAttachment
 	KindOffice
 	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
+	KindPrimeContract
+	KindPaymentApplication
 	numKinds
 )
 
@@ -331,6 +333,8 @@ type Project struct {
 	Notes          []*NotesLog
 	Observations   []*Observation
 	PunchItems     []*PunchItem
+	// PrimeContracts are the owner contracts (see prime.go).
+	PrimeContracts []*PrimeContract
 }
 
 func (p *Project) key() int64 { return p.ID }
