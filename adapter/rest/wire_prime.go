@@ -143,6 +143,8 @@ func init() {
 	driftRoots["list payment applications"] = driftList[wirePaymentApplication]()
 	driftExpected[reflect.TypeFor[wirePrimeContract]()] = []string{"id", "status", "grand_total", "created_at", "updated_at"}
 	driftExpected[reflect.TypeFor[wirePaymentApplication]()] = []string{"id", "number", "status", "g702", "created_at", "updated_at"}
+	driftIgnored[reflect.TypeFor[wirePrimeContract]()] = "executed private"
+	driftIgnored[reflect.TypeFor[wirePaymentApplication]()] = "contract total_amount_accrued_this_period"
 	driftEnums[reflect.TypeFor[wirePrimeContract]()] = map[string]func(string) bool{"status": func(s string) bool {
 		return wirePrimeContract{Status: flexString(s)}.primeContract(1).Status != adapter.PrimeContractUnknown
 	}}
