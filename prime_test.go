@@ -12,7 +12,8 @@ import (
 )
 
 const primeQuery = `{ projects(first: 25) { nodes { id primeContracts(first: 5) { totalCount nodes {
-  id number title status originalValue approvedChangeOrders revisedValue retainagePercent
+  id number title status originalValue approvedChangeOrders revisedValue retainagePercent pendingChangeOrders
+  scheduleOfValues { id description costCode scheduledValue }
   paymentApplications { totalCount nodes { id number status periodStart periodEnd billingDate g702 {
     originalContractSum netChangeByChangeOrders contractSumToDate totalCompletedAndStoredToDate
     completedWorkRetainagePercent completedWorkRetainageAmount storedMaterialsRetainagePercent storedMaterialsRetainageAmount
@@ -33,7 +34,14 @@ type primeAnswer struct {
 					ApprovedChangeOrders string  `json:"approvedChangeOrders"`
 					RevisedValue         string  `json:"revisedValue"`
 					RetainagePercent     *string `json:"retainagePercent"`
-					PaymentApplications  struct {
+					PendingChangeOrders  *string `json:"pendingChangeOrders"`
+					ScheduleOfValues     []struct {
+						ID             string  `json:"id"`
+						Description    string  `json:"description"`
+						CostCode       *string `json:"costCode"`
+						ScheduledValue string  `json:"scheduledValue"`
+					} `json:"scheduleOfValues"`
+					PaymentApplications struct {
 						TotalCount int `json:"totalCount"`
 						Nodes      []struct {
 							ID          string            `json:"id"`
@@ -92,11 +100,13 @@ func primeExpectedG702(pc *data.PrimeContract, i int) map[string]decimal.Decimal
 var primeStatusWant = map[string]string{"Draft": "DRAFT", "Out For Bid": "OUT_FOR_BID", "Out For Signature": "OUT_FOR_SIGNATURE",
 	"Approved": "APPROVED", "Complete": "COMPLETE", "Terminated": "TERMINATED"}
 
-// TestPrimeContractsAcrossProjects reads every project's prime contracts and
-// payment applications in one query. Minimum Procore calls: 1 projects page
-// (≤ 300 projects) + per project 1 prime contract list (≤ 100 contracts) + per
-// prime contract 1 payment application list (≤ 100 applications) = 1 + P + C,
-// here with one contract a project 1 + 2P. Warm: 0. Every G702 figure is
+// TestPrimeContractsAcrossProjects reads every project's prime contracts,
+// their schedules of values, pending change orders and payment applications
+// in one query. Minimum Procore calls: 1 projects page (≤ 300 projects) + per
+// project 1 prime contract list (≤ 100 contracts) + per prime contract 1
+// payment application list (≤ 100 applications), 1 line item list (≤ 100
+// lines) and 1 show (pending change orders, which the list lacks)
+// = 1 + P + 3C, here with one contract a project 1 + 4P. Warm: 0. Every G702 figure is
 // compared to the cent with primeExpectedG702.
 func TestPrimeContractsAcrossProjects(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 20, ItemsPerProject: 2},
@@ -119,7 +129,7 @@ func TestPrimeContractsAcrossProjects(t *testing.T) {
 	if projects < 10 || nApps < projects {
 		t.Fatalf("dataset too small: %d projects, %d payment applications", projects, nApps)
 	}
-	minimum := 1 + projects + nContracts
+	minimum := 1 + projects + 3*nContracts
 
 	g := startGateway(t, copyEnv(env))
 	check := func(t *testing.T, r gqlResponse) {
@@ -150,10 +160,30 @@ func TestPrimeContractsAcrossProjects(t *testing.T) {
 					"approvedChangeOrders": {decimalString(t, c.ApprovedChangeOrders), appr.StringFixed(2)},
 					"revisedValue":         {decimalString(t, c.RevisedValue), orig.Add(appr).StringFixed(2)},
 					"retainagePercent":     {decimalString(t, *c.RetainagePercent), decimal.New(int64(pc.RetainagePercent), -2).StringFixed(2)},
+					"pendingChangeOrders":  {decimalString(t, *c.PendingChangeOrders), decimal.New(int64(pc.PendingChangeOrders), -2).StringFixed(2)},
 				} {
 					if pair[0] != pair[1] {
 						t.Errorf("contract %s %s = %q, want %q", c.ID, name, pair[0], pair[1])
 					}
+				}
+				if len(c.ScheduleOfValues) != len(pc.Lines) {
+					t.Fatalf("contract %s: %d schedule of values lines, want %d", c.ID, len(c.ScheduleOfValues), len(pc.Lines))
+				}
+				sum := decimal.Zero
+				for i, l := range c.ScheduleOfValues {
+					row := pc.Lines[i]
+					v, _ := decimal.NewFromString(l.ScheduledValue)
+					sum = sum.Add(v)
+					if l.ID != strconv.FormatInt(row.ID, 10) || l.Description != row.Description || v.StringFixed(2) != decimal.New(int64(row.Amount), -2).StringFixed(2) {
+						t.Errorf("line %d of contract %s: %+v, want row %+v", i, c.ID, l, row)
+					}
+					if (row.CostCodeID != 0) != (l.CostCode != nil) {
+						t.Errorf("line %s cost code %v, row has cost code id %d", l.ID, l.CostCode, row.CostCodeID)
+					}
+				}
+				// The schedule of values adds up to the original value.
+				if sum.StringFixed(2) != orig.StringFixed(2) {
+					t.Errorf("contract %s: schedule of values sums to %s, original value %s", c.ID, sum.StringFixed(2), orig.StringFixed(2))
 				}
 				apps := c.PaymentApplications.Nodes
 				if len(apps) != len(pc.PaymentApplications) || c.PaymentApplications.TotalCount != len(apps) {
@@ -184,7 +214,7 @@ func TestPrimeContractsAcrossProjects(t *testing.T) {
 	st := sb.Stats()
 	check(t, r)
 	if got := int(st.Total); got != minimum {
-		t.Fatalf("cold: %d Procore calls, want 1 + P + C = 1 + %d + %d = %d (by route: %v)", got, projects, nContracts, minimum, st.ByRoute)
+		t.Fatalf("cold: %d Procore calls, want 1 + P + 3C = 1 + %d + 3·%d = %d (by route: %v)", got, projects, nContracts, minimum, st.ByRoute)
 	}
 	t.Logf("cold: %d projects, %d prime contracts, %d payment applications: %d Procore calls", projects, nContracts, nApps, st.Total)
 	t.Run("WarmIsZero", func(t *testing.T) {

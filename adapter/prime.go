@@ -88,3 +88,11 @@ type OwnerG702 struct {
 	CurrentPaymentDue                 Decimal
 	BalanceToFinishIncludingRetainage Decimal
 }
+
+// PrimeContractLine is one schedule of values line of a prime contract.
+type PrimeContractLine struct {
+	ID             int64
+	Description    *string
+	CostCode       *string
+	ScheduledValue Decimal
+}

@@ -534,9 +534,11 @@ type ComplexityRoot struct {
 		Number               func(childComplexity int) int
 		OriginalValue        func(childComplexity int) int
 		PaymentApplications  func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		PendingChangeOrders  func(childComplexity int) int
 		Project              func(childComplexity int) int
 		RetainagePercent     func(childComplexity int) int
 		RevisedValue         func(childComplexity int) int
+		ScheduleOfValues     func(childComplexity int) int
 		Status               func(childComplexity int) int
 		Title                func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
@@ -552,6 +554,13 @@ type ComplexityRoot struct {
 	PrimeContractEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	PrimeContractLine struct {
+		CostCode       func(childComplexity int) int
+		Description    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		ScheduledValue func(childComplexity int) int
 	}
 
 	ProcoreRateLimit struct {
@@ -1014,6 +1023,8 @@ type MutationResolver interface {
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
 }
 type PrimeContractResolver interface {
+	PendingChangeOrders(ctx context.Context, obj *adapter.PrimeContract) (*decimal.Decimal, error)
+	ScheduleOfValues(ctx context.Context, obj *adapter.PrimeContract) ([]adapter.PrimeContractLine, error)
 	PaymentApplications(ctx context.Context, obj *adapter.PrimeContract, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PaymentApplicationConnection, error)
 	Project(ctx context.Context, obj *adapter.PrimeContract) (*adapter.Project, error)
 }
@@ -3249,6 +3260,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrimeContract.PaymentApplications(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "PrimeContract.pendingChangeOrders":
+		if e.ComplexityRoot.PrimeContract.PendingChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.PendingChangeOrders(childComplexity), true
 	case "PrimeContract.project":
 		if e.ComplexityRoot.PrimeContract.Project == nil {
 			break
@@ -3267,6 +3284,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrimeContract.RevisedValue(childComplexity), true
+	case "PrimeContract.scheduleOfValues":
+		if e.ComplexityRoot.PrimeContract.ScheduleOfValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.ScheduleOfValues(childComplexity), true
 	case "PrimeContract.status":
 		if e.ComplexityRoot.PrimeContract.Status == nil {
 			break
@@ -3323,6 +3346,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrimeContractEdge.Node(childComplexity), true
+
+	case "PrimeContractLine.costCode":
+		if e.ComplexityRoot.PrimeContractLine.CostCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.CostCode(childComplexity), true
+	case "PrimeContractLine.description":
+		if e.ComplexityRoot.PrimeContractLine.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.Description(childComplexity), true
+	case "PrimeContractLine.id":
+		if e.ComplexityRoot.PrimeContractLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.ID(childComplexity), true
+	case "PrimeContractLine.scheduledValue":
+		if e.ComplexityRoot.PrimeContractLine.ScheduledValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.ScheduledValue(childComplexity), true
 
 	case "ProcoreRateLimit.limit":
 		if e.ComplexityRoot.ProcoreRateLimit.Limit == nil {
@@ -6804,6 +6852,18 @@ type PrimeContract {
   "Default retainage percent (Procore's ` + "`" + `retainage_percent` + "`" + `); null when none is set."
   retainagePercent: Decimal
   """
+  Pending change orders: Procore's ` + "`" + `pending_change_orders_amount` + "`" + `, from the
+  contract's show (` + "`" + `GET /rest/v1.0/prime_contract/{id}` + "`" + `), one call per contract
+  when selected; null when Procore sends none.
+  """
+  pendingChangeOrders: Decimal
+  """
+  The schedule of values: the contract's line items
+  (` + "`" + `GET /rest/v1.0/prime_contracts/{id}/line_items` + "`" + `, one call per contract when
+  selected), in Procore's order.
+  """
+  scheduleOfValues: [PrimeContractLine!]
+  """
   Payment applications (owner invoices) on this contract, by id ascending.
   One Procore call per contract
   (` + "`" + `GET /rest/v1.0/prime_contracts/{id}/payment_applications` + "`" + `) reads the whole
@@ -6930,6 +6990,18 @@ type PaymentApplicationEdge {
   cursor: String!
   "The payment application."
   node: PaymentApplication!
+}
+
+"A schedule of values line of a prime contract (Procore's prime contract line item)."
+type PrimeContractLine {
+  "Procore's line item id."
+  id: ID!
+  "Description."
+  description: String
+  "The line's cost code (Procore's ` + "`" + `cost_code.full_code` + "`" + `, else ` + "`" + `cost_code.code` + "`" + `); null when none."
+  costCode: String
+  "Scheduled value: Procore's ` + "`" + `amount` + "`" + `."
+  scheduledValue: Decimal!
 }
 `, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `"The entry points for reading: the viewer, companies and projects (and, with ` + "`" + `@key` + "`" + `, Apollo Federation's entities)."
@@ -8731,6 +8803,10 @@ func (ec *executionContext) childFields_PrimeContract(ctx context.Context, field
 		return ec.fieldContext_PrimeContract_revisedValue(ctx, field)
 	case "retainagePercent":
 		return ec.fieldContext_PrimeContract_retainagePercent(ctx, field)
+	case "pendingChangeOrders":
+		return ec.fieldContext_PrimeContract_pendingChangeOrders(ctx, field)
+	case "scheduleOfValues":
+		return ec.fieldContext_PrimeContract_scheduleOfValues(ctx, field)
 	case "paymentApplications":
 		return ec.fieldContext_PrimeContract_paymentApplications(ctx, field)
 	case "project":
@@ -8765,6 +8841,20 @@ func (ec *executionContext) childFields_PrimeContractEdge(ctx context.Context, f
 		return ec.fieldContext_PrimeContractEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PrimeContractEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeContractLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PrimeContractLine_id(ctx, field)
+	case "description":
+		return ec.fieldContext_PrimeContractLine_description(ctx, field)
+	case "costCode":
+		return ec.fieldContext_PrimeContractLine_costCode(ctx, field)
+	case "scheduledValue":
+		return ec.fieldContext_PrimeContractLine_scheduledValue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeContractLine", field.Name)
 }
 
 func (ec *executionContext) childFields_ProcoreRateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -19890,6 +19980,61 @@ func (ec *executionContext) fieldContext_PrimeContract_retainagePercent(_ contex
 	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "Decimal")
 }
 
+func (ec *executionContext) _PrimeContract_pendingChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_pendingChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeContract().PendingChangeOrders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_pendingChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_scheduleOfValues(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_scheduleOfValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeContract().ScheduleOfValues(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PrimeContractLine) graphql.Marshaler {
+			return ec.marshalOPrimeContractLine2ᚕprocoregraphᚋadapterᚐPrimeContractLineᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_scheduleOfValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContractLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PrimeContract_paymentApplications(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20184,6 +20329,98 @@ func (ec *executionContext) fieldContext_PrimeContractEdge_node(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContractLine_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PrimeContractLine_description(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContractLine_costCode(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_costCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_costCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContractLine_scheduledValue(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_scheduledValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_scheduledValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _ProcoreRateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
@@ -33767,6 +34004,18 @@ func (ec *executionContext) _PrimeContract(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "pendingChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_pendingChangeOrders(ctx, field, obj)
+				})
+		case "scheduleOfValues":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_scheduleOfValues(ctx, field, obj)
+				})
 		case "paymentApplications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -33872,6 +34121,54 @@ func (ec *executionContext) _PrimeContractEdge(ctx context.Context, sel ast.Sele
 			}
 		case "node":
 			out.Values[i] = ec._PrimeContractEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeContractLineImplementors = []string{"PrimeContractLine"}
+
+func (ec *executionContext) _PrimeContractLine(ctx context.Context, sel ast.SelectionSet, obj *adapter.PrimeContractLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeContractLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeContractLine")
+		case "id":
+			out.Values[i] = ec._PrimeContractLine_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._PrimeContractLine_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "costCode":
+			out.Values[i] = ec._PrimeContractLine_costCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scheduledValue":
+			out.Values[i] = ec._PrimeContractLine_scheduledValue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -37764,6 +38061,10 @@ func (ec *executionContext) marshalNPrimeContractEdge2ᚕprocoregraphᚋgraphᚋ
 	return ret
 }
 
+func (ec *executionContext) marshalNPrimeContractLine2procoregraphᚋadapterᚐPrimeContractLine(ctx context.Context, sel ast.SelectionSet, v adapter.PrimeContractLine) graphql.Marshaler {
+	return ec._PrimeContractLine(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNPrimeContractStatus2procoregraphᚋadapterᚐPrimeContractStatus(ctx context.Context, v any) (adapter.PrimeContractStatus, error) {
 	res, err := gqlscalar.UnmarshalPrimeContractStatus(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -39577,6 +39878,25 @@ func (ec *executionContext) marshalOPrimeContractConnection2ᚖprocoregraphᚋgr
 		return graphql.Null
 	}
 	return ec._PrimeContractConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrimeContractLine2ᚕprocoregraphᚋadapterᚐPrimeContractLineᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PrimeContractLine) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeContractLine2procoregraphᚋadapterᚐPrimeContractLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {

@@ -101,6 +101,8 @@ func Rules() map[string]Rule {
 		"Project.primeContracts":            {Connection: true, Calls: 1},
 		"PrimeContract.paymentApplications": {Connection: true, Calls: 1},
 		"PrimeContract.project":             {Calls: 1, Per: "Project"},
+		"PrimeContract.pendingChangeOrders": {Calls: 1},
+		"PrimeContract.scheduleOfValues":    {Calls: 1, Items: 20},
 
 		"_Entity.Project": {Calls: 1, Batch: idBatch},
 		"_Entity.Company": {Calls: 1, Batch: perRequest},

@@ -57,7 +57,7 @@ func (o Options) withDefaults() Options {
 var Kinds = []string{
 	"billing_periods", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
 	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "invoice",
-	"invoices", "me", "observations", "payment_applications", "prime_contracts", "project", "project_users", "project_vendors", "projects",
+	"invoices", "me", "observations", "payment_applications", "prime_contract", "prime_contract_lines", "prime_contracts", "project", "project_users", "project_vendors", "projects",
 	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
 }
 
@@ -212,8 +212,10 @@ type Loaders struct {
 	InvoicesByCommitment *loader[ItemKey, adapter.Page[adapter.Invoice]]
 
 	// Prime contracts and owner invoices (prime.go).
-	PrimeContracts      *loader[int64, []adapter.PrimeContract]
-	PaymentApplications *loader[ItemKey, []adapter.PaymentApplication]
+	PrimeContracts       *loader[int64, []adapter.PrimeContract]
+	PaymentApplications  *loader[ItemKey, []adapter.PaymentApplication]
+	PrimeContractPending *loader[ItemKey, *adapter.Decimal]
+	PrimeContractLines   *loader[ItemKey, []adapter.PrimeContractLine]
 }
 
 // New creates the loaders of one request for conn.

@@ -12,7 +12,27 @@ import (
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
+
+// PendingChangeOrders is the resolver for the pendingChangeOrders field.
+func (r *primeContractResolver) PendingChangeOrders(ctx context.Context, obj *adapter.PrimeContract) (*decimal.Decimal, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.PrimeContractPending.Load(ctx, loaders.ItemKey{ProjectID: obj.ProjectID, ID: obj.ID})()
+}
+
+// ScheduleOfValues is the resolver for the scheduleOfValues field.
+func (r *primeContractResolver) ScheduleOfValues(ctx context.Context, obj *adapter.PrimeContract) ([]adapter.PrimeContractLine, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.PrimeContractLines.Load(ctx, loaders.ItemKey{ProjectID: obj.ProjectID, ID: obj.ID})()
+}
 
 // PaymentApplications is the resolver for the paymentApplications field.
 func (r *primeContractResolver) PaymentApplications(ctx context.Context, obj *adapter.PrimeContract, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PaymentApplicationConnection, error) {

@@ -65,7 +65,74 @@ func (s *Server) listPaymentApplications(w http.ResponseWriter, r *http.Request,
 	writeList(s, w, r, idx, pageStandard, func(e *enc, i int) { renderPaymentApplication(e, pc, i) })
 }
 
-func renderPrimeContract(e *enc, pc *data.PrimeContract) {
+// primeContractOf finds the project's prime contract named by the path
+// value name, answering 404 when there is none.
+func primeContractOf(w http.ResponseWriter, r *http.Request, p *data.Project, name string) *data.PrimeContract {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	for _, x := range p.PrimeContracts {
+		if err == nil && x.ID == id {
+			return x
+		}
+	}
+	notFound(w)
+	return nil
+}
+
+// showPrimeContract serves GET /rest/v1.0/prime_contract/{id}?project_id=:
+// the list row plus the show's change order totals.
+func (s *Server) showPrimeContract(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	pc := primeContractOf(w, r, p, "id")
+	if pc == nil {
+		return
+	}
+	s.writeOne(w, http.StatusOK, func(e *enc) {
+		renderPrimeContractWith(e, pc, func(e *enc) {
+			e.money("pending_change_orders_amount", pc.PendingChangeOrders)
+			e.money("revised_contract_amount", pc.OriginalValue+pc.ApprovedChangeOrders)
+		})
+	})
+}
+
+// listPrimeContractLines serves
+// GET /rest/v1.0/prime_contracts/{prime_contract_id}/line_items?project_id=.
+func (s *Server) listPrimeContractLines(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	pc := primeContractOf(w, r, p, "prime_contract_id")
+	if pc == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), pc.Lines, func(x *data.PrimeContractLine) int64 { return x.ID }, nil)
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, pageStandard, func(e *enc, l *data.PrimeContractLine) {
+		defer e.drifted("line_items", len(e.b))
+		e.open()
+		e.int("id", l.ID)
+		e.str("description", l.Description)
+		e.money("amount", l.Amount)
+		e.money("total_amount", l.Amount)
+		costCodeRef(e, p, "cost_code", l.CostCodeID)
+		e.time("created_at", pc.CreatedAt)
+		e.time("updated_at", pc.UpdatedAt)
+		e.close()
+	})
+}
+
+func renderPrimeContract(e *enc, pc *data.PrimeContract) { renderPrimeContractWith(e, pc, nil) }
+
+func renderPrimeContractWith(e *enc, pc *data.PrimeContract, more func(*enc)) {
 	defer e.drifted("prime_contracts", len(e.b))
 	e.open()
 	e.int("id", pc.ID)
@@ -80,6 +147,9 @@ func renderPrimeContract(e *enc, pc *data.PrimeContract) {
 	e.null("deleted_at")
 	e.time("created_at", pc.CreatedAt)
 	e.time("updated_at", pc.UpdatedAt)
+	if more != nil {
+		more(e)
+	}
 	e.close()
 }
 

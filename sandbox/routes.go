@@ -74,6 +74,8 @@ func (s *Server) routes() http.Handler {
 	// Prime contracts and owner payment applications (prime.go).
 	api("GET /rest/v1.0/prime_contracts", s.listPrimeContracts, std)
 	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications", s.listPaymentApplications, std)
+	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/line_items", s.listPrimeContractLines, std)
+	api("GET /rest/v1.0/prime_contract/{id}", s.showPrimeContract, std)
 	api("GET /rest/v1.0/budget_views", s.listBudgetViews, std)
 	api("GET /rest/v1.0/budget_views/{id}/detail_rows", s.listBudgetRows, std)
 	api("GET /rest/v1.0/projects/{project_id}/manpower_logs", s.listManpower, std)

@@ -456,6 +456,10 @@ func readEverything(t *testing.T, e *e2e) {
 	for _, x := range pcs {
 		_, err = c.PaymentApplications(ctx, pid, x.ID)
 		must("PaymentApplications", err)
+		_, err = c.PrimeContractPending(ctx, pid, x.ID)
+		must("PrimeContractPending", err)
+		_, err = c.PrimeContractLines(ctx, pid, x.ID)
+		must("PrimeContractLines", err)
 	}
 	hook, err := c.CreateWebhookHook(ctx, cid, adapter.WebhookHookInput{Namespace: "drift-test", DestinationURL: "https://example.com/hook"})
 	must("CreateWebhookHook", err)

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"net/http"
 	"reflect"
 	"strconv"
 
@@ -137,10 +138,87 @@ func (c *Client) PaymentApplications(ctx context.Context, projectID, primeContra
 	return out, nil
 }
 
+// wirePrimeContractShow is the show's body: the list row's fields (read
+// only for drift inspection) and the pending change orders total.
+type wirePrimeContractShow struct {
+	ID                        flexID      `json:"id"`
+	Number                    flexString  `json:"number"`
+	Title                     flexString  `json:"title"`
+	Status                    flexString  `json:"status"`
+	GrandTotal                flexDecimal `json:"grand_total"`
+	ApprovedChangeOrders      flexDecimal `json:"approved_change_orders"`
+	RetainagePercent          flexDecimal `json:"retainage_percent"`
+	PendingChangeOrdersAmount flexDecimal `json:"pending_change_orders_amount"`
+	RevisedContractAmount     flexDecimal `json:"revised_contract_amount"`
+	CreatedAt                 flexTime    `json:"created_at"`
+	UpdatedAt                 flexTime    `json:"updated_at"`
+}
+
+type wirePrimeContractLine struct {
+	ID          flexID      `json:"id"`
+	Description flexString  `json:"description"`
+	Amount      flexDecimal `json:"amount"`
+	CostCode    *struct {
+		ID       flexID     `json:"id"`
+		Name     flexString `json:"name"`
+		Code     flexString `json:"code"`
+		FullCode flexString `json:"full_code"`
+	} `json:"cost_code"`
+}
+
+func (w wirePrimeContractLine) line() adapter.PrimeContractLine {
+	l := adapter.PrimeContractLine{ID: int64(w.ID), Description: strPtr(w.Description), ScheduledValue: w.Amount.V}
+	if w.CostCode != nil {
+		if l.CostCode = strPtr(w.CostCode.FullCode); l.CostCode == nil {
+			l.CostCode = strPtr(w.CostCode.Code)
+		}
+	}
+	return l
+}
+
+// PrimeContractPending reads a prime contract's show
+// (GET /rest/v1.0/prime_contract/{id}) for pending_change_orders_amount.
+func (c *Client) PrimeContractPending(ctx context.Context, projectID, primeContractID int64) (*adapter.Decimal, error) {
+	if err := firstErr(validID("project id", projectID), validID("prime contract id", primeContractID)); err != nil {
+		return nil, err
+	}
+	var w wirePrimeContractShow
+	k := call{what: "get prime contract", method: http.MethodGet,
+		path: "/rest/v1.0/prime_contract/" + strconv.FormatInt(primeContractID, 10), query: projectQuery(projectID)}
+	if err := c.getJSON(ctx, k, &w); err != nil {
+		return nil, err
+	}
+	return w.PendingChangeOrdersAmount.ptr(), nil
+}
+
+// PrimeContractLines lists a prime contract's schedule of values, every page.
+func (c *Client) PrimeContractLines(ctx context.Context, projectID, primeContractID int64) ([]adapter.PrimeContractLine, error) {
+	if err := firstErr(validID("project id", projectID), validID("prime contract id", primeContractID)); err != nil {
+		return nil, err
+	}
+	items, _, err := fetchList(ctx, c, listSpec{what: "list prime contract line items",
+		path:  "/rest/v1.0/prime_contracts/" + strconv.FormatInt(primeContractID, 10) + "/line_items",
+		query: projectQuery(projectID), perPage: 100}, 0, func(w wirePrimeContractLine) int64 { return int64(w.ID) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]adapter.PrimeContractLine, 0, len(items))
+	for _, w := range items {
+		out = append(out, w.line())
+	}
+	return out, nil
+}
+
 // init registers the drift schemas of the two reads (see driftRoots).
 func init() {
 	driftRoots["list prime contracts"] = driftList[wirePrimeContract]()
 	driftRoots["list payment applications"] = driftList[wirePaymentApplication]()
+	driftRoots["get prime contract"] = driftOne[wirePrimeContractShow]()
+	driftRoots["list prime contract line items"] = driftList[wirePrimeContractLine]()
+	driftExpected[reflect.TypeFor[wirePrimeContractShow]()] = []string{"id", "status", "created_at", "updated_at"}
+	driftIgnored[reflect.TypeFor[wirePrimeContractShow]()] = "executed private"
+	driftExpected[reflect.TypeFor[wirePrimeContractLine]()] = []string{"id", "amount"}
+	driftIgnored[reflect.TypeFor[wirePrimeContractLine]()] = "total_amount"
 	driftExpected[reflect.TypeFor[wirePrimeContract]()] = []string{"id", "status", "grand_total", "created_at", "updated_at"}
 	driftExpected[reflect.TypeFor[wirePaymentApplication]()] = []string{"id", "number", "status", "g702", "created_at", "updated_at"}
 	driftIgnored[reflect.TypeFor[wirePrimeContract]()] = "executed private"

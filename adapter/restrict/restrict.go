@@ -299,3 +299,15 @@ func (p *Procore) PaymentApplications(ctx context.Context, projectID, primeContr
 		return p.next.PaymentApplications(ctx, projectID, primeContractID)
 	})
 }
+
+// PrimeContractPending implements adapter.Reader.
+func (p *Procore) PrimeContractPending(ctx context.Context, projectID, primeContractID int64) (*adapter.Decimal, error) {
+	return in(p, projectID, func() (*adapter.Decimal, error) { return p.next.PrimeContractPending(ctx, projectID, primeContractID) })
+}
+
+// PrimeContractLines implements adapter.Reader.
+func (p *Procore) PrimeContractLines(ctx context.Context, projectID, primeContractID int64) ([]adapter.PrimeContractLine, error) {
+	return in(p, projectID, func() ([]adapter.PrimeContractLine, error) {
+		return p.next.PrimeContractLines(ctx, projectID, primeContractID)
+	})
+}

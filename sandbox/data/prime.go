@@ -31,6 +31,18 @@ type PrimeContract struct {
 	RetainagePercent     Fixed // hundredths of a percent: 10.00% = 1000
 	CreatedAt, UpdatedAt time.Time
 	PaymentApplications  []*PaymentApplication
+	// PendingChangeOrders is the total of pending prime change orders.
+	PendingChangeOrders Fixed
+	// Lines are the schedule of values; their amounts sum to OriginalValue.
+	Lines []*PrimeContractLine
+}
+
+// PrimeContractLine is a schedule of values line.
+type PrimeContractLine struct {
+	ID          int64
+	Description string
+	CostCodeID  int64 // 0: none
+	Amount      Fixed
 }
 
 // PaymentApplication is an owner invoice: the raw figures of one period.
@@ -128,6 +140,22 @@ func primeContracts(d *Dataset, seed uint64) {
 				start = start.AddDate(0, 1, 0)
 			}
 			pc.ApprovedChangeOrders = cos
+			pc.PendingChangeOrders = Fixed(r.Int64N(50_000_00))
+			// The schedule of values: 2-6 lines over the project's cost codes,
+			// the last taking the remainder so they sum to the original value.
+			nl, left := 2+r.IntN(5), pc.OriginalValue
+			for k := range nl {
+				amt := left
+				if k < nl-1 {
+					amt = left.PercentOf(Fixed(1000 + r.IntN(4000)))
+				}
+				left -= amt
+				l := &PrimeContractLine{ID: d.NextID(KindPrimeContractLine), Description: "Scope " + strconv.Itoa(k+1), Amount: amt}
+				if len(p.CostCodes) > 0 {
+					l.CostCodeID = p.CostCodes[r.IntN(len(p.CostCodes))].ID
+				}
+				pc.Lines = append(pc.Lines, l)
+			}
 			for _, a := range pc.PaymentApplications {
 				a.CreatedAt, a.UpdatedAt = notAfter(a.CreatedAt, d.Base), notAfter(a.UpdatedAt, d.Base)
 			}

@@ -43,6 +43,7 @@ const (
 	KindWBSCode // derived from cost codes (WBSCodeOf), never drawn from NextID
 	KindPrimeContract
 	KindPaymentApplication
+	KindPrimeContractLine
 	numKinds
 )
 
