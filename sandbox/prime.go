@@ -11,8 +11,10 @@ import (
 // Prime contracts and their payment applications (owner invoices): Procore's
 // v1.0 reads RestV10PrimeContractsGet and
 // RestV10PrimeContractsPrimeContractIdPaymentApplicationsGet, served from
-// data.Project.PrimeContracts. Drift rules reach them as "prime_contracts"
-// and "payment_applications".
+// data.Project.PrimeContracts, with the show (RestV10PrimeContractIdGet)
+// and the schedule of values (RestV10PrimeContractsPrimeContractIdLineItemsGet).
+// Drift rules reach them as "prime_contracts" (list and show),
+// "payment_applications" and "prime_contract_line_items".
 
 // listPrimeContracts serves GET /rest/v1.0/prime_contracts?project_id=.
 func (s *Server) listPrimeContracts(w http.ResponseWriter, r *http.Request, c *call) {
@@ -117,7 +119,7 @@ func (s *Server) listPrimeContractLines(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	writeList(s, w, r, items, pageStandard, func(e *enc, l *data.PrimeContractLine) {
-		defer e.drifted("line_items", len(e.b))
+		defer e.drifted("prime_contract_line_items", len(e.b))
 		e.open()
 		e.int("id", l.ID)
 		e.str("description", l.Description)
