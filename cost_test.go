@@ -231,6 +231,9 @@ func costBattery(t *testing.T, ids costIDs) []costCase {
   invoices(first: 20) { nodes { id summary { currentPaymentDue } items { id scheduledValue }
     commitment { id title } period { id startDate } } }
   changeOrders(first: 20) { nodes { id } } billingPeriods { id } } } }`},
+		costCase{name: "prime contracts with payment applications and project", query: `{ projects(first: 8) { nodes { id
+  primeContracts(first: 3) { totalCount nodes { id revisedValue pendingChangeOrders scheduleOfValues { id } project { id }
+    paymentApplications(first: 4) { totalCount nodes { id g702 { currentPaymentDue } } } } } } } }`},
 		costCase{name: "budget with rows", query: `{ projects(first: 8) { nodes { id
   budget { id name rows { id originalBudgetAmount columns { name value } } } } } }`},
 		costCase{name: "dailyLogs", query: `query($from: Date, $to: Date) { projects(first: 8) { nodes { id

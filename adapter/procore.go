@@ -137,6 +137,17 @@ type Reader interface {
 	ChangeOrderRequests(ctx context.Context, projectID int64) ([]ChangeOrderRequest, error)
 	ChangeOrderPackages(ctx context.Context, projectID int64) ([]ChangeOrderPackage, error)
 	PrimeChangeOrders(ctx context.Context, projectID int64) ([]PrimeChangeOrder, error)
+	// Prime contracts and owner invoices (issue 16).
+	// PrimeContracts lists a project's prime contracts (whole list).
+	PrimeContracts(ctx context.Context, projectID int64) ([]PrimeContract, error)
+	// PaymentApplications lists a prime contract's payment applications
+	// (owner invoices) with their G702 summaries (whole list).
+	PaymentApplications(ctx context.Context, projectID, primeContractID int64) ([]PaymentApplication, error)
+	// PrimeContractPending reads a prime contract's show for its pending
+	// change orders total (nil when Procore sends none).
+	PrimeContractPending(ctx context.Context, projectID, primeContractID int64) (*Decimal, error)
+	// PrimeContractLines lists a prime contract's schedule of values (whole list).
+	PrimeContractLines(ctx context.Context, projectID, primeContractID int64) ([]PrimeContractLine, error)
 }
 
 // Writer is the write side. Writes are never retried by the adapter unless

@@ -122,6 +122,13 @@ func Rules() map[string]Rule {
 		"ChangeOrderPackage.changeOrderRequests":   {Calls: 3, Per: "Project", Items: 5},
 		"ChangeOrderPackage.potentialChangeOrders": {Calls: 6, Per: "Project", Items: 10},
 		"PrimeChangeOrder.potentialChangeOrders":   {Calls: 3, Per: "Project", Items: 5},
+		// Prime contracts: one whole list per project; each contract's
+		// payment applications, one whole list per contract.
+		"Project.primeContracts":            {Connection: true, Calls: 1},
+		"PrimeContract.paymentApplications": {Connection: true, Calls: 1},
+		"PrimeContract.project":             {Calls: 1, Per: "Project"},
+		"PrimeContract.pendingChangeOrders": {Calls: 1},
+		"PrimeContract.scheduleOfValues":    {Calls: 1, Items: 20},
 
 		"_Entity.Project": {Calls: 1, Batch: idBatch},
 		"_Entity.Company": {Calls: 1, Batch: perRequest},

@@ -57,7 +57,7 @@ func (o Options) withDefaults() Options {
 var Kinds = []string{
 	"billing_periods", "budget_modifications", "budget_rows", "budget_views", "change_orders", "commitment", "commitment_invoices",
 	"commitments", "companies", "company_users", "company_vendors", "cost_codes", "daily_logs", "direct_costs", "invoice",
-	"invoices", "me", "observations", "project", "project_users", "project_vendors", "projects",
+	"invoices", "me", "observations", "payment_applications", "prime_contract", "prime_contract_lines", "prime_contracts", "project", "project_users", "project_vendors", "projects",
 	"punch_items", "rfi", "rfis", "submittal", "submittals", "user", "vendor",
 	// change management (changemgmt.go)
 	"change_events", "potential_change_orders", "pco_line_items", "change_order_requests",
@@ -220,6 +220,11 @@ type Loaders struct {
 	DirectCosts         *loader[int64, []adapter.DirectCost]
 	// ChangeMgmt are the change management loaders (changemgmt.go).
 	ChangeMgmt ChangeMgmtLoaders
+	// Prime contracts and owner invoices (prime.go).
+	PrimeContracts       *loader[int64, []adapter.PrimeContract]
+	PaymentApplications  *loader[ItemKey, []adapter.PaymentApplication]
+	PrimeContractPending *loader[ItemKey, *adapter.Decimal]
+	PrimeContractLines   *loader[ItemKey, []adapter.PrimeContractLine]
 }
 
 // New creates the loaders of one request for conn.
@@ -309,6 +314,7 @@ func New(conn *tenant.Connection, opt Options) *Loaders {
 		return p.Invoices(ctx, projectID, adapter.InvoiceFilter{}, opt)
 	}, func(x adapter.Invoice) int64 { return x.ID })
 	l.ChangeMgmt = newChangeMgmt(l, p)
+	l.newPrime(p)
 	return l
 }
 

@@ -104,7 +104,9 @@ type DriftRule struct {
 	// "purchase_order_contracts" (or "commitments" for both),
 	// "commitment_change_orders", "billing_periods", "requisitions",
 	// "budget_views", "detail_rows", "manpower_logs", "notes_logs",
-	// "observations" (/observations/items) and "punch_items". Objects only
+	// "observations" (/observations/items), "punch_items",
+	// "prime_contracts", "payment_applications" and
+	// "prime_contract_line_items". Objects only
 	// rendered nested in others (line items, statuses, G703 rows, people) are
 	// reached through the parent's path.
 	Resource string `json:"resource"`

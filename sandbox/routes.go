@@ -78,6 +78,11 @@ func (s *Server) routes() http.Handler {
 	api("POST /rest/v1.1/requisitions", s.createInvoice, std)
 	api("GET /rest/v1.1/requisitions/{id}", s.showInvoice, std)
 	api("PATCH /rest/v1.1/requisitions/{id}", s.updateInvoice, std)
+	// Prime contracts and owner payment applications (prime.go).
+	api("GET /rest/v1.0/prime_contracts", s.listPrimeContracts, std)
+	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications", s.listPaymentApplications, std)
+	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/line_items", s.listPrimeContractLines, std)
+	api("GET /rest/v1.0/prime_contract/{id}", s.showPrimeContract, std)
 	api("GET /rest/v1.0/budget_views", s.listBudgetViews, std)
 	api("GET /rest/v1.0/budget_views/{id}/detail_rows", s.listBudgetRows, std)
 	// Cost (issue 16): see cost.go.

@@ -451,6 +451,16 @@ func readEverything(t *testing.T, e *e2e) {
 	must("Observations", err)
 	_, err = c.PunchItems(ctx, pid, adapter.ListOptions{})
 	must("PunchItems", err)
+	pcs, err := c.PrimeContracts(ctx, pid)
+	must("PrimeContracts", err)
+	for _, x := range pcs {
+		_, err = c.PaymentApplications(ctx, pid, x.ID)
+		must("PaymentApplications", err)
+		_, err = c.PrimeContractPending(ctx, pid, x.ID)
+		must("PrimeContractPending", err)
+		_, err = c.PrimeContractLines(ctx, pid, x.ID)
+		must("PrimeContractLines", err)
+	}
 	hook, err := c.CreateWebhookHook(ctx, cid, adapter.WebhookHookInput{Namespace: "drift-test", DestinationURL: "https://example.com/hook"})
 	must("CreateWebhookHook", err)
 	_, err = c.WebhookHooks(ctx, cid, "")

@@ -297,3 +297,27 @@ func (p *Procore) BudgetModifications(ctx context.Context, projectID int64) ([]a
 func (p *Procore) DirectCosts(ctx context.Context, projectID int64) ([]adapter.DirectCost, error) {
 	return in(p, projectID, func() ([]adapter.DirectCost, error) { return p.next.DirectCosts(ctx, projectID) })
 }
+
+// PrimeContracts implements adapter.Reader.
+func (p *Procore) PrimeContracts(ctx context.Context, projectID int64) ([]adapter.PrimeContract, error) {
+	return in(p, projectID, func() ([]adapter.PrimeContract, error) { return p.next.PrimeContracts(ctx, projectID) })
+}
+
+// PaymentApplications implements adapter.Reader.
+func (p *Procore) PaymentApplications(ctx context.Context, projectID, primeContractID int64) ([]adapter.PaymentApplication, error) {
+	return in(p, projectID, func() ([]adapter.PaymentApplication, error) {
+		return p.next.PaymentApplications(ctx, projectID, primeContractID)
+	})
+}
+
+// PrimeContractPending implements adapter.Reader.
+func (p *Procore) PrimeContractPending(ctx context.Context, projectID, primeContractID int64) (*adapter.Decimal, error) {
+	return in(p, projectID, func() (*adapter.Decimal, error) { return p.next.PrimeContractPending(ctx, projectID, primeContractID) })
+}
+
+// PrimeContractLines implements adapter.Reader.
+func (p *Procore) PrimeContractLines(ctx context.Context, projectID, primeContractID int64) ([]adapter.PrimeContractLine, error) {
+	return in(p, projectID, func() ([]adapter.PrimeContractLine, error) {
+		return p.next.PrimeContractLines(ctx, projectID, primeContractID)
+	})
+}

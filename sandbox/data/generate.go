@@ -116,6 +116,7 @@ func Generate(o Options) *Dataset {
 	}
 	g.cost()
 	g.changeManagement(seed)
+	primeContracts(d, seed)
 	return d
 }
 

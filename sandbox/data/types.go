@@ -52,6 +52,9 @@ const (
 	KindCOR
 	KindCOPackage
 	KindPrimeChangeOrder
+	KindPrimeContract
+	KindPaymentApplication
+	KindPrimeContractLine
 	numKinds
 )
 
@@ -347,6 +350,8 @@ type Project struct {
 	Notes               []*NotesLog
 	Observations        []*Observation
 	PunchItems          []*PunchItem
+	// PrimeContracts are the owner contracts (see prime.go).
+	PrimeContracts []*PrimeContract
 }
 
 func (p *Project) key() int64 { return p.ID }
