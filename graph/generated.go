@@ -49,6 +49,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	PotentialChangeOrder() PotentialChangeOrderResolver
 	PrimeChangeOrder() PrimeChangeOrderResolver
+	PrimeContract() PrimeContractResolver
 	Project() ProjectResolver
 	Query() QueryResolver
 	RFI() RFIResolver
@@ -611,6 +612,22 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	OwnerG702 struct {
+		BalanceToFinishIncludingRetainage func(childComplexity int) int
+		CompletedWorkRetainageAmount      func(childComplexity int) int
+		CompletedWorkRetainagePercent     func(childComplexity int) int
+		ContractSumToDate                 func(childComplexity int) int
+		CurrentPaymentDue                 func(childComplexity int) int
+		LessPreviousCertificates          func(childComplexity int) int
+		NetChangeByChangeOrders           func(childComplexity int) int
+		OriginalContractSum               func(childComplexity int) int
+		StoredMaterialsRetainageAmount    func(childComplexity int) int
+		StoredMaterialsRetainagePercent   func(childComplexity int) int
+		TotalCompletedAndStoredToDate     func(childComplexity int) int
+		TotalEarnedLessRetainage          func(childComplexity int) int
+		TotalRetainage                    func(childComplexity int) int
+	}
+
 	PCOLineItem struct {
 		Amount            func(childComplexity int) int
 		ChangeEventID     func(childComplexity int) int
@@ -624,6 +641,31 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PaymentApplication struct {
+		BillingDate   func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		G702          func(childComplexity int) int
+		ID            func(childComplexity int) int
+		InvoiceNumber func(childComplexity int) int
+		Number        func(childComplexity int) int
+		PeriodEnd     func(childComplexity int) int
+		PeriodStart   func(childComplexity int) int
+		Status        func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+	}
+
+	PaymentApplicationConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PaymentApplicationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	PotentialChangeOrder struct {
@@ -678,6 +720,42 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PrimeContract struct {
+		ApprovedChangeOrders func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Number               func(childComplexity int) int
+		OriginalValue        func(childComplexity int) int
+		PaymentApplications  func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		PendingChangeOrders  func(childComplexity int) int
+		Project              func(childComplexity int) int
+		RetainagePercent     func(childComplexity int) int
+		RevisedValue         func(childComplexity int) int
+		ScheduleOfValues     func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Title                func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	PrimeContractConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PrimeContractEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PrimeContractLine struct {
+		CostCode       func(childComplexity int) int
+		Description    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		ScheduledValue func(childComplexity int) int
+	}
+
 	ProcoreRateLimit struct {
 		Limit     func(childComplexity int) int
 		Remaining func(childComplexity int) int
@@ -710,6 +788,7 @@ type ComplexityRoot struct {
 		Observations          func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		PotentialChangeOrders func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		PrimeChangeOrders     func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
+		PrimeContracts        func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		ProjectNumber         func(childComplexity int) int
 		PunchItems            func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) int
 		Rfis                  func(childComplexity int, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) int
@@ -1167,6 +1246,12 @@ type PotentialChangeOrderResolver interface {
 type PrimeChangeOrderResolver interface {
 	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.PotentialChangeOrder, error)
 }
+type PrimeContractResolver interface {
+	PendingChangeOrders(ctx context.Context, obj *adapter.PrimeContract) (*decimal.Decimal, error)
+	ScheduleOfValues(ctx context.Context, obj *adapter.PrimeContract) ([]adapter.PrimeContractLine, error)
+	PaymentApplications(ctx context.Context, obj *adapter.PrimeContract, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PaymentApplicationConnection, error)
+	Project(ctx context.Context, obj *adapter.PrimeContract) (*adapter.Project, error)
+}
 type ProjectResolver interface {
 	Company(ctx context.Context, obj *adapter.Project) (*adapter.Company, error)
 	Rfis(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time, orderBy *model.ListOrder) (*model.RFIConnection, error)
@@ -1189,6 +1274,7 @@ type ProjectResolver interface {
 	BudgetModifications(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.BudgetModificationConnection, error)
 	DirectCosts(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.DirectCostConnection, error)
 	FinancialSummary(ctx context.Context, obj *adapter.Project) (*adapter.FinancialSummary, error)
+	PrimeContracts(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PrimeContractConnection, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -3674,6 +3760,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ObservationEdge.Node(childComplexity), true
 
+	case "OwnerG702.balanceToFinishIncludingRetainage":
+		if e.ComplexityRoot.OwnerG702.BalanceToFinishIncludingRetainage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.BalanceToFinishIncludingRetainage(childComplexity), true
+	case "OwnerG702.completedWorkRetainageAmount":
+		if e.ComplexityRoot.OwnerG702.CompletedWorkRetainageAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.CompletedWorkRetainageAmount(childComplexity), true
+	case "OwnerG702.completedWorkRetainagePercent":
+		if e.ComplexityRoot.OwnerG702.CompletedWorkRetainagePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.CompletedWorkRetainagePercent(childComplexity), true
+	case "OwnerG702.contractSumToDate":
+		if e.ComplexityRoot.OwnerG702.ContractSumToDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.ContractSumToDate(childComplexity), true
+	case "OwnerG702.currentPaymentDue":
+		if e.ComplexityRoot.OwnerG702.CurrentPaymentDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.CurrentPaymentDue(childComplexity), true
+	case "OwnerG702.lessPreviousCertificates":
+		if e.ComplexityRoot.OwnerG702.LessPreviousCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.LessPreviousCertificates(childComplexity), true
+	case "OwnerG702.netChangeByChangeOrders":
+		if e.ComplexityRoot.OwnerG702.NetChangeByChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.NetChangeByChangeOrders(childComplexity), true
+	case "OwnerG702.originalContractSum":
+		if e.ComplexityRoot.OwnerG702.OriginalContractSum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.OriginalContractSum(childComplexity), true
+	case "OwnerG702.storedMaterialsRetainageAmount":
+		if e.ComplexityRoot.OwnerG702.StoredMaterialsRetainageAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.StoredMaterialsRetainageAmount(childComplexity), true
+	case "OwnerG702.storedMaterialsRetainagePercent":
+		if e.ComplexityRoot.OwnerG702.StoredMaterialsRetainagePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.StoredMaterialsRetainagePercent(childComplexity), true
+	case "OwnerG702.totalCompletedAndStoredToDate":
+		if e.ComplexityRoot.OwnerG702.TotalCompletedAndStoredToDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.TotalCompletedAndStoredToDate(childComplexity), true
+	case "OwnerG702.totalEarnedLessRetainage":
+		if e.ComplexityRoot.OwnerG702.TotalEarnedLessRetainage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.TotalEarnedLessRetainage(childComplexity), true
+	case "OwnerG702.totalRetainage":
+		if e.ComplexityRoot.OwnerG702.TotalRetainage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnerG702.TotalRetainage(childComplexity), true
+
 	case "PCOLineItem.amount":
 		if e.ComplexityRoot.PCOLineItem.Amount == nil {
 			break
@@ -3729,6 +3894,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PaymentApplication.billingDate":
+		if e.ComplexityRoot.PaymentApplication.BillingDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.BillingDate(childComplexity), true
+	case "PaymentApplication.createdAt":
+		if e.ComplexityRoot.PaymentApplication.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.CreatedAt(childComplexity), true
+	case "PaymentApplication.g702":
+		if e.ComplexityRoot.PaymentApplication.G702 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.G702(childComplexity), true
+	case "PaymentApplication.id":
+		if e.ComplexityRoot.PaymentApplication.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.ID(childComplexity), true
+	case "PaymentApplication.invoiceNumber":
+		if e.ComplexityRoot.PaymentApplication.InvoiceNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.InvoiceNumber(childComplexity), true
+	case "PaymentApplication.number":
+		if e.ComplexityRoot.PaymentApplication.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.Number(childComplexity), true
+	case "PaymentApplication.periodEnd":
+		if e.ComplexityRoot.PaymentApplication.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.PeriodEnd(childComplexity), true
+	case "PaymentApplication.periodStart":
+		if e.ComplexityRoot.PaymentApplication.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.PeriodStart(childComplexity), true
+	case "PaymentApplication.status":
+		if e.ComplexityRoot.PaymentApplication.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.Status(childComplexity), true
+	case "PaymentApplication.updatedAt":
+		if e.ComplexityRoot.PaymentApplication.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplication.UpdatedAt(childComplexity), true
+
+	case "PaymentApplicationConnection.edges":
+		if e.ComplexityRoot.PaymentApplicationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationConnection.Edges(childComplexity), true
+	case "PaymentApplicationConnection.nodes":
+		if e.ComplexityRoot.PaymentApplicationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationConnection.Nodes(childComplexity), true
+	case "PaymentApplicationConnection.pageInfo":
+		if e.ComplexityRoot.PaymentApplicationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationConnection.PageInfo(childComplexity), true
+	case "PaymentApplicationConnection.totalCount":
+		if e.ComplexityRoot.PaymentApplicationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationConnection.TotalCount(childComplexity), true
+
+	case "PaymentApplicationEdge.cursor":
+		if e.ComplexityRoot.PaymentApplicationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationEdge.Cursor(childComplexity), true
+	case "PaymentApplicationEdge.node":
+		if e.ComplexityRoot.PaymentApplicationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationEdge.Node(childComplexity), true
 
 	case "PotentialChangeOrder.changeEvents":
 		if e.ComplexityRoot.PotentialChangeOrder.ChangeEvents == nil {
@@ -3939,6 +4203,159 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrimeChangeOrderEdge.Node(childComplexity), true
+
+	case "PrimeContract.approvedChangeOrders":
+		if e.ComplexityRoot.PrimeContract.ApprovedChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.ApprovedChangeOrders(childComplexity), true
+	case "PrimeContract.createdAt":
+		if e.ComplexityRoot.PrimeContract.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.CreatedAt(childComplexity), true
+	case "PrimeContract.id":
+		if e.ComplexityRoot.PrimeContract.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.ID(childComplexity), true
+	case "PrimeContract.number":
+		if e.ComplexityRoot.PrimeContract.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.Number(childComplexity), true
+	case "PrimeContract.originalValue":
+		if e.ComplexityRoot.PrimeContract.OriginalValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.OriginalValue(childComplexity), true
+	case "PrimeContract.paymentApplications":
+		if e.ComplexityRoot.PrimeContract.PaymentApplications == nil {
+			break
+		}
+
+		args, err := ec.field_PrimeContract_paymentApplications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.PrimeContract.PaymentApplications(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "PrimeContract.pendingChangeOrders":
+		if e.ComplexityRoot.PrimeContract.PendingChangeOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.PendingChangeOrders(childComplexity), true
+	case "PrimeContract.project":
+		if e.ComplexityRoot.PrimeContract.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.Project(childComplexity), true
+	case "PrimeContract.retainagePercent":
+		if e.ComplexityRoot.PrimeContract.RetainagePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.RetainagePercent(childComplexity), true
+	case "PrimeContract.revisedValue":
+		if e.ComplexityRoot.PrimeContract.RevisedValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.RevisedValue(childComplexity), true
+	case "PrimeContract.scheduleOfValues":
+		if e.ComplexityRoot.PrimeContract.ScheduleOfValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.ScheduleOfValues(childComplexity), true
+	case "PrimeContract.status":
+		if e.ComplexityRoot.PrimeContract.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.Status(childComplexity), true
+	case "PrimeContract.title":
+		if e.ComplexityRoot.PrimeContract.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.Title(childComplexity), true
+	case "PrimeContract.updatedAt":
+		if e.ComplexityRoot.PrimeContract.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContract.UpdatedAt(childComplexity), true
+
+	case "PrimeContractConnection.edges":
+		if e.ComplexityRoot.PrimeContractConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractConnection.Edges(childComplexity), true
+	case "PrimeContractConnection.nodes":
+		if e.ComplexityRoot.PrimeContractConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractConnection.Nodes(childComplexity), true
+	case "PrimeContractConnection.pageInfo":
+		if e.ComplexityRoot.PrimeContractConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractConnection.PageInfo(childComplexity), true
+	case "PrimeContractConnection.totalCount":
+		if e.ComplexityRoot.PrimeContractConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractConnection.TotalCount(childComplexity), true
+
+	case "PrimeContractEdge.cursor":
+		if e.ComplexityRoot.PrimeContractEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractEdge.Cursor(childComplexity), true
+	case "PrimeContractEdge.node":
+		if e.ComplexityRoot.PrimeContractEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractEdge.Node(childComplexity), true
+
+	case "PrimeContractLine.costCode":
+		if e.ComplexityRoot.PrimeContractLine.CostCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.CostCode(childComplexity), true
+	case "PrimeContractLine.description":
+		if e.ComplexityRoot.PrimeContractLine.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.Description(childComplexity), true
+	case "PrimeContractLine.id":
+		if e.ComplexityRoot.PrimeContractLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.ID(childComplexity), true
+	case "PrimeContractLine.scheduledValue":
+		if e.ComplexityRoot.PrimeContractLine.ScheduledValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrimeContractLine.ScheduledValue(childComplexity), true
 
 	case "ProcoreRateLimit.limit":
 		if e.ComplexityRoot.ProcoreRateLimit.Limit == nil {
@@ -4169,6 +4586,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.PrimeChangeOrders(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
+	case "Project.primeContracts":
+		if e.ComplexityRoot.Project.PrimeContracts == nil {
+			break
+		}
+
+		args, err := ec.field_Project_primeContracts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.PrimeContracts(childComplexity, args["first"].(*int), args["after"].(*string), args["updatedSince"].(*time.Time), args["updatedBefore"].(*time.Time)), true
 	case "Project.projectNumber":
 		if e.ComplexityRoot.Project.ProjectNumber == nil {
 			break
@@ -7913,6 +8341,206 @@ type UploadAttachmentPayload {
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
+	{Name: "../schema/prime.graphqls", Input: `extend type Project {
+  """
+  The project's prime contracts (the owner side: revenue), by id ascending.
+  One Procore call (` + "`" + `GET /rest/v1.0/prime_contracts?project_id=` + "`" + `) answers the
+  whole list; the gateway pages it. ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are
+  applied by the gateway (inclusive, whole seconds). Keyset-paged: pass the
+  previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  primeContracts("Page size (at most 1,000)." first: Int = 50, "Cursor of the previous page's end." after: String, "Keep prime contracts updated at or after this instant." updatedSince: DateTime, "Keep prime contracts updated at or before this instant." updatedBefore: DateTime): PrimeContractConnection
+}
+
+"A prime contract's status (Procore's list; UNKNOWN for a value Procore added since)."
+enum PrimeContractStatus {
+  "Draft."
+  DRAFT
+  "Out for bid."
+  OUT_FOR_BID
+  "Out for signature."
+  OUT_FOR_SIGNATURE
+  "Approved."
+  APPROVED
+  "Complete."
+  COMPLETE
+  "Terminated."
+  TERMINATED
+  "A status this gateway does not know."
+  UNKNOWN
+}
+
+"A prime contract: the contract with the owner."
+type PrimeContract {
+  "Procore's prime contract id."
+  id: ID!
+  "Contract number."
+  number: String
+  "Title."
+  title: String
+  "Status."
+  status: PrimeContractStatus!
+  "Original contract value: Procore's ` + "`" + `grand_total` + "`" + ` (the schedule of values total)."
+  originalValue: Decimal!
+  "Approved change orders: Procore's ` + "`" + `approved_change_orders` + "`" + `."
+  approvedChangeOrders: Decimal!
+  "Revised contract value = originalValue + approvedChangeOrders (` + "`" + `grand_total` + "`" + ` + ` + "`" + `approved_change_orders` + "`" + `)."
+  revisedValue: Decimal!
+  "Default retainage percent (Procore's ` + "`" + `retainage_percent` + "`" + `); null when none is set."
+  retainagePercent: Decimal
+  """
+  Pending change orders: Procore's ` + "`" + `pending_change_orders_amount` + "`" + `, from the
+  contract's show (` + "`" + `GET /rest/v1.0/prime_contract/{id}` + "`" + `), one call per contract
+  when selected; null when Procore sends none.
+  """
+  pendingChangeOrders: Decimal
+  """
+  The schedule of values: the contract's line items
+  (` + "`" + `GET /rest/v1.0/prime_contracts/{id}/line_items` + "`" + `, one call per contract when
+  selected), in Procore's order.
+  """
+  scheduleOfValues: [PrimeContractLine!]
+  """
+  Payment applications (owner invoices) on this contract, by id ascending.
+  One Procore call per contract
+  (` + "`" + `GET /rest/v1.0/prime_contracts/{id}/payment_applications` + "`" + `) reads the whole
+  list; Procore cannot filter it by updated_at, so the gateway applies
+  ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` (inclusive, whole seconds) and pages it.
+  ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  """
+  paymentApplications("Page size (at most 1,000)." first: Int = 50, "Cursor of the previous page's end." after: String, "Keep payment applications updated at or after this instant." updatedSince: DateTime, "Keep payment applications updated at or before this instant." updatedBefore: DateTime): PaymentApplicationConnection
+  "The project."
+  project: Project!
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"A prime contract connection."
+type PrimeContractConnection {
+  "Edges with cursors."
+  edges: [PrimeContractEdge!]!
+  "The items of this page."
+  nodes: [PrimeContract!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole list."
+  totalCount: Int!
+}
+
+"A prime contract edge."
+type PrimeContractEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The prime contract."
+  node: PrimeContract!
+}
+
+"A payment application's (owner invoice's) status (UNKNOWN for a value Procore added since)."
+enum PaymentApplicationStatus {
+  "Draft."
+  DRAFT
+  "Under review."
+  UNDER_REVIEW
+  "Revise and resubmit."
+  REVISE_AND_RESUBMIT
+  "Approved."
+  APPROVED
+  "A status this gateway does not know."
+  UNKNOWN
+}
+
+"A payment application (owner invoice) on a prime contract."
+type PaymentApplication {
+  "Procore's payment application id."
+  id: ID!
+  "Sequence number within the contract."
+  number: Int!
+  "Invoice number."
+  invoiceNumber: String
+  "Status."
+  status: PaymentApplicationStatus!
+  "Period start."
+  periodStart: Date
+  "Period end."
+  periodEnd: Date
+  "Billing date."
+  billingDate: Date
+  "The owner's AIA G702 application summary, as Procore computes it."
+  g702: OwnerG702!
+  "Created at."
+  createdAt: DateTime!
+  "Last updated at."
+  updatedAt: DateTime!
+}
+
+"""
+The owner-side AIA G702 summary of a payment application. Every figure is
+Procore's, from the payment application's ` + "`" + `g702` + "`" + ` object; the formula each
+satisfies (AIA G702 lines 1-9) is documented on the field.
+"""
+type OwnerG702 {
+  "Line 1, original contract sum: ` + "`" + `g702.original_contract_sum` + "`" + `."
+  originalContractSum: Decimal!
+  "Line 2, net change by change orders (approved prime change orders): ` + "`" + `g702.net_change_by_change_orders` + "`" + `."
+  netChangeByChangeOrders: Decimal!
+  "Line 3, contract sum to date = line 1 + line 2: ` + "`" + `g702.contract_sum_to_date` + "`" + `."
+  contractSumToDate: Decimal!
+  "Line 4, total completed and stored to date (G703 column G): ` + "`" + `g702.total_completed_and_stored_to_date` + "`" + `."
+  totalCompletedAndStoredToDate: Decimal!
+  "Line 5a, retainage percent of completed work: ` + "`" + `g702.completed_work_retainage_percent` + "`" + `."
+  completedWorkRetainagePercent: Decimal!
+  "Line 5a, retainage held on completed work: ` + "`" + `g702.completed_work_retainage_amount` + "`" + `."
+  completedWorkRetainageAmount: Decimal!
+  "Line 5b, retainage percent of stored materials: ` + "`" + `g702.stored_materials_retainage_percent` + "`" + `."
+  storedMaterialsRetainagePercent: Decimal!
+  "Line 5b, retainage held on stored materials: ` + "`" + `g702.stored_materials_retainage_amount` + "`" + `."
+  storedMaterialsRetainageAmount: Decimal!
+  "Line 5, total retainage held = 5a + 5b: ` + "`" + `g702.total_retainage` + "`" + `."
+  totalRetainage: Decimal!
+  "Line 6, total earned less retainage = line 4 - line 5: ` + "`" + `g702.total_earned_less_retainage` + "`" + `."
+  totalEarnedLessRetainage: Decimal!
+  "Line 7, less previous certificates for payment (line 6 of the previous application): ` + "`" + `g702.less_previous_certificates_for_payment` + "`" + `."
+  lessPreviousCertificates: Decimal!
+  "Line 8, current payment due = line 6 - line 7: ` + "`" + `g702.current_payment_due` + "`" + `."
+  currentPaymentDue: Decimal!
+  "Line 9, balance to finish including retainage = line 3 - line 6: ` + "`" + `g702.balance_to_finish_including_retainage` + "`" + `."
+  balanceToFinishIncludingRetainage: Decimal!
+}
+
+"A payment application connection."
+type PaymentApplicationConnection {
+  "Edges with cursors."
+  edges: [PaymentApplicationEdge!]!
+  "The items of this page."
+  nodes: [PaymentApplication!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "Number of items in the whole list."
+  totalCount: Int!
+}
+
+"A payment application edge."
+type PaymentApplicationEdge {
+  "Opaque cursor."
+  cursor: String!
+  "The payment application."
+  node: PaymentApplication!
+}
+
+"A schedule of values line of a prime contract (Procore's prime contract line item)."
+type PrimeContractLine {
+  "Procore's line item id."
+  id: ID!
+  "Description."
+  description: String
+  "The line's cost code (Procore's ` + "`" + `cost_code.full_code` + "`" + `, else ` + "`" + `cost_code.code` + "`" + `); null when none."
+  costCode: String
+  "Scheduled value: Procore's ` + "`" + `amount` + "`" + `."
+  scheduledValue: Decimal!
+}
+`, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `"The entry points for reading: the viewer, companies and projects (and, with ` + "`" + `@key` + "`" + `, Apollo Federation's entities)."
 type Query {
   "The Procore user or service account behind this connection's credential."
@@ -9854,6 +10482,38 @@ func (ec *executionContext) childFields_ObservationEdge(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ObservationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_OwnerG702(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "originalContractSum":
+		return ec.fieldContext_OwnerG702_originalContractSum(ctx, field)
+	case "netChangeByChangeOrders":
+		return ec.fieldContext_OwnerG702_netChangeByChangeOrders(ctx, field)
+	case "contractSumToDate":
+		return ec.fieldContext_OwnerG702_contractSumToDate(ctx, field)
+	case "totalCompletedAndStoredToDate":
+		return ec.fieldContext_OwnerG702_totalCompletedAndStoredToDate(ctx, field)
+	case "completedWorkRetainagePercent":
+		return ec.fieldContext_OwnerG702_completedWorkRetainagePercent(ctx, field)
+	case "completedWorkRetainageAmount":
+		return ec.fieldContext_OwnerG702_completedWorkRetainageAmount(ctx, field)
+	case "storedMaterialsRetainagePercent":
+		return ec.fieldContext_OwnerG702_storedMaterialsRetainagePercent(ctx, field)
+	case "storedMaterialsRetainageAmount":
+		return ec.fieldContext_OwnerG702_storedMaterialsRetainageAmount(ctx, field)
+	case "totalRetainage":
+		return ec.fieldContext_OwnerG702_totalRetainage(ctx, field)
+	case "totalEarnedLessRetainage":
+		return ec.fieldContext_OwnerG702_totalEarnedLessRetainage(ctx, field)
+	case "lessPreviousCertificates":
+		return ec.fieldContext_OwnerG702_lessPreviousCertificates(ctx, field)
+	case "currentPaymentDue":
+		return ec.fieldContext_OwnerG702_currentPaymentDue(ctx, field)
+	case "balanceToFinishIncludingRetainage":
+		return ec.fieldContext_OwnerG702_balanceToFinishIncludingRetainage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OwnerG702", field.Name)
+}
+
 func (ec *executionContext) childFields_PCOLineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9882,6 +10542,56 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentApplication(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PaymentApplication_id(ctx, field)
+	case "number":
+		return ec.fieldContext_PaymentApplication_number(ctx, field)
+	case "invoiceNumber":
+		return ec.fieldContext_PaymentApplication_invoiceNumber(ctx, field)
+	case "status":
+		return ec.fieldContext_PaymentApplication_status(ctx, field)
+	case "periodStart":
+		return ec.fieldContext_PaymentApplication_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_PaymentApplication_periodEnd(ctx, field)
+	case "billingDate":
+		return ec.fieldContext_PaymentApplication_billingDate(ctx, field)
+	case "g702":
+		return ec.fieldContext_PaymentApplication_g702(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PaymentApplication_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PaymentApplication_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentApplication", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentApplicationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PaymentApplicationConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PaymentApplicationConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PaymentApplicationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PaymentApplicationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentApplicationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentApplicationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PaymentApplicationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PaymentApplicationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentApplicationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PotentialChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9988,6 +10698,78 @@ func (ec *executionContext) childFields_PrimeChangeOrderEdge(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type PrimeChangeOrderEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PrimeContract(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PrimeContract_id(ctx, field)
+	case "number":
+		return ec.fieldContext_PrimeContract_number(ctx, field)
+	case "title":
+		return ec.fieldContext_PrimeContract_title(ctx, field)
+	case "status":
+		return ec.fieldContext_PrimeContract_status(ctx, field)
+	case "originalValue":
+		return ec.fieldContext_PrimeContract_originalValue(ctx, field)
+	case "approvedChangeOrders":
+		return ec.fieldContext_PrimeContract_approvedChangeOrders(ctx, field)
+	case "revisedValue":
+		return ec.fieldContext_PrimeContract_revisedValue(ctx, field)
+	case "retainagePercent":
+		return ec.fieldContext_PrimeContract_retainagePercent(ctx, field)
+	case "pendingChangeOrders":
+		return ec.fieldContext_PrimeContract_pendingChangeOrders(ctx, field)
+	case "scheduleOfValues":
+		return ec.fieldContext_PrimeContract_scheduleOfValues(ctx, field)
+	case "paymentApplications":
+		return ec.fieldContext_PrimeContract_paymentApplications(ctx, field)
+	case "project":
+		return ec.fieldContext_PrimeContract_project(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PrimeContract_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PrimeContract_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeContract", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeContractConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PrimeContractConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PrimeContractConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PrimeContractConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PrimeContractConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeContractConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeContractEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PrimeContractEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PrimeContractEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeContractEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PrimeContractLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PrimeContractLine_id(ctx, field)
+	case "description":
+		return ec.fieldContext_PrimeContractLine_description(ctx, field)
+	case "costCode":
+		return ec.fieldContext_PrimeContractLine_costCode(ctx, field)
+	case "scheduledValue":
+		return ec.fieldContext_PrimeContractLine_scheduledValue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrimeContractLine", field.Name)
+}
+
 func (ec *executionContext) childFields_ProcoreRateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "limit":
@@ -10078,6 +10860,8 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_directCosts(ctx, field)
 	case "financialSummary":
 		return ec.fieldContext_Project_financialSummary(ctx, field)
+	case "primeContracts":
+		return ec.fieldContext_Project_primeContracts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Project", field.Name)
 }
@@ -11378,6 +12162,44 @@ func (ec *executionContext) field_Mutation_uploadAttachment_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_PrimeContract_paymentApplications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Project_budgetModifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11781,6 +12603,44 @@ func (ec *executionContext) field_Project_potentialChangeOrders_args(ctx context
 }
 
 func (ec *executionContext) field_Project_primeChangeOrders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "updatedBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedBefore"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_primeContracts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -22403,6 +23263,305 @@ func (ec *executionContext) fieldContext_ObservationEdge_node(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _OwnerG702_originalContractSum(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_originalContractSum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalContractSum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_originalContractSum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_netChangeByChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_netChangeByChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetChangeByChangeOrders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_netChangeByChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_contractSumToDate(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_contractSumToDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractSumToDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_contractSumToDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_totalCompletedAndStoredToDate(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_totalCompletedAndStoredToDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCompletedAndStoredToDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_totalCompletedAndStoredToDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_completedWorkRetainagePercent(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_completedWorkRetainagePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedWorkRetainagePercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_completedWorkRetainagePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_completedWorkRetainageAmount(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_completedWorkRetainageAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedWorkRetainageAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_completedWorkRetainageAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_storedMaterialsRetainagePercent(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_storedMaterialsRetainagePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredMaterialsRetainagePercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_storedMaterialsRetainagePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_storedMaterialsRetainageAmount(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_storedMaterialsRetainageAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoredMaterialsRetainageAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_storedMaterialsRetainageAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_totalRetainage(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_totalRetainage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalRetainage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_totalRetainage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_totalEarnedLessRetainage(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_totalEarnedLessRetainage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalEarnedLessRetainage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_totalEarnedLessRetainage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_lessPreviousCertificates(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_lessPreviousCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LessPreviousCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_lessPreviousCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_currentPaymentDue(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_currentPaymentDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentPaymentDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_currentPaymentDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _OwnerG702_balanceToFinishIncludingRetainage(ctx context.Context, field graphql.CollectedField, obj *adapter.OwnerG702) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnerG702_balanceToFinishIncludingRetainage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BalanceToFinishIncludingRetainage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnerG702_balanceToFinishIncludingRetainage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnerG702", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _PCOLineItem_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PCOLineItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22608,6 +23767,419 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PaymentApplication_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PaymentApplication_number(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PaymentApplication_invoiceNumber(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_invoiceNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvoiceNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_invoiceNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "String")
+}
+
+func (ec *executionContext) _PaymentApplication_status(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.PaymentApplicationStatus) graphql.Marshaler {
+			return ec.marshalNPaymentApplicationStatus2procoregraphᚋadapterᚐPaymentApplicationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "PaymentApplicationStatus")
+}
+
+func (ec *executionContext) _PaymentApplication_periodStart(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PaymentApplication_periodEnd(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PaymentApplication_billingDate(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_billingDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillingDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖprocoregraphᚋadapterᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_billingDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PaymentApplication_g702(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_g702(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.G702, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.OwnerG702) graphql.Marshaler {
+			return ec.marshalNOwnerG7022procoregraphᚋadapterᚐOwnerG702(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_g702(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplication",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OwnerG702(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentApplication_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PaymentApplication_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PaymentApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplication_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplication_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplication", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PaymentApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PaymentApplicationEdge) graphql.Marshaler {
+			return ec.marshalNPaymentApplicationEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPaymentApplicationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplicationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplicationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentApplicationConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PaymentApplication) graphql.Marshaler {
+			return ec.marshalNPaymentApplication2ᚕprocoregraphᚋadapterᚐPaymentApplicationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplicationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplication(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentApplicationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplicationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentApplicationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PaymentApplicationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PaymentApplicationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PaymentApplication) graphql.Marshaler {
+			return ec.marshalNPaymentApplication2ᚖprocoregraphᚋadapterᚐPaymentApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplicationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplication(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PotentialChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
@@ -23516,6 +25088,633 @@ func (ec *executionContext) fieldContext_PrimeChangeOrderEdge_node(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContract_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PrimeContract_number(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContract_title(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContract_status(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.PrimeContractStatus) graphql.Marshaler {
+			return ec.marshalNPrimeContractStatus2procoregraphᚋadapterᚐPrimeContractStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "PrimeContractStatus")
+}
+
+func (ec *executionContext) _PrimeContract_originalValue(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_originalValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_originalValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_approvedChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_approvedChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovedChangeOrders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_approvedChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_revisedValue(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_revisedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevisedValue(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_revisedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, true, false, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_retainagePercent(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_retainagePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetainagePercent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_retainagePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_pendingChangeOrders(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_pendingChangeOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeContract().PendingChangeOrders(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_pendingChangeOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _PrimeContract_scheduleOfValues(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_scheduleOfValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeContract().ScheduleOfValues(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PrimeContractLine) graphql.Marshaler {
+			return ec.marshalOPrimeContractLine2ᚕprocoregraphᚋadapterᚐPrimeContractLineᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_scheduleOfValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContractLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContract_paymentApplications(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_paymentApplications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.PrimeContract().PaymentApplications(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PaymentApplicationConnection) graphql.Marshaler {
+			return ec.marshalOPaymentApplicationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPaymentApplicationConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_paymentApplications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplicationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_PrimeContract_paymentApplications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContract_project(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrimeContract().Project(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖprocoregraphᚋadapterᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContract_createdAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PrimeContract_updatedAt(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContract_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContract_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContract", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PrimeContractConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PrimeContractEdge) graphql.Marshaler {
+			return ec.marshalNPrimeContractEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPrimeContractEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContractConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContractEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContractConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []adapter.PrimeContract) graphql.Marshaler {
+			return ec.marshalNPrimeContract2ᚕprocoregraphᚋadapterᚐPrimeContractᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContractConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContractConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContractConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContractConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrimeContractEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContractEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PrimeContractEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PrimeContract) graphql.Marshaler {
+			return ec.marshalNPrimeContract2ᚖprocoregraphᚋadapterᚐPrimeContract(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrimeContractEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrimeContractLine_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PrimeContractLine_description(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContractLine_costCode(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_costCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_costCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrimeContractLine_scheduledValue(ctx context.Context, field graphql.CollectedField, obj *adapter.PrimeContractLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrimeContractLine_scheduledValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrimeContractLine_scheduledValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrimeContractLine", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _ProcoreRateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.ProcoreRateLimit) (ret graphql.Marshaler) {
@@ -24850,6 +27049,50 @@ func (ec *executionContext) fieldContext_Project_financialSummary(_ context.Cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_FinancialSummary(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Project_primeContracts(ctx context.Context, field graphql.CollectedField, obj *adapter.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_primeContracts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().PrimeContracts(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["updatedSince"].(*time.Time), fc.Args["updatedBefore"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PrimeContractConnection) graphql.Marshaler {
+			return ec.marshalOPrimeContractConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPrimeContractConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_primeContracts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeContractConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_primeContracts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -37836,6 +40079,99 @@ func (ec *executionContext) _ObservationEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var ownerG702Implementors = []string{"OwnerG702"}
+
+func (ec *executionContext) _OwnerG702(ctx context.Context, sel ast.SelectionSet, obj *adapter.OwnerG702) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ownerG702Implementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OwnerG702")
+		case "originalContractSum":
+			out.Values[i] = ec._OwnerG702_originalContractSum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "netChangeByChangeOrders":
+			out.Values[i] = ec._OwnerG702_netChangeByChangeOrders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contractSumToDate":
+			out.Values[i] = ec._OwnerG702_contractSumToDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCompletedAndStoredToDate":
+			out.Values[i] = ec._OwnerG702_totalCompletedAndStoredToDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedWorkRetainagePercent":
+			out.Values[i] = ec._OwnerG702_completedWorkRetainagePercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedWorkRetainageAmount":
+			out.Values[i] = ec._OwnerG702_completedWorkRetainageAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storedMaterialsRetainagePercent":
+			out.Values[i] = ec._OwnerG702_storedMaterialsRetainagePercent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storedMaterialsRetainageAmount":
+			out.Values[i] = ec._OwnerG702_storedMaterialsRetainageAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalRetainage":
+			out.Values[i] = ec._OwnerG702_totalRetainage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalEarnedLessRetainage":
+			out.Values[i] = ec._OwnerG702_totalEarnedLessRetainage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lessPreviousCertificates":
+			out.Values[i] = ec._OwnerG702_lessPreviousCertificates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currentPaymentDue":
+			out.Values[i] = ec._OwnerG702_currentPaymentDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balanceToFinishIncludingRetainage":
+			out.Values[i] = ec._OwnerG702_balanceToFinishIncludingRetainage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pCOLineItemImplementors = []string{"PCOLineItem"}
 
 func (ec *executionContext) _PCOLineItem(ctx context.Context, sel ast.SelectionSet, obj *adapter.PCOLineItem) graphql.Marshaler {
@@ -37918,6 +40254,170 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentApplicationImplementors = []string{"PaymentApplication"}
+
+func (ec *executionContext) _PaymentApplication(ctx context.Context, sel ast.SelectionSet, obj *adapter.PaymentApplication) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentApplicationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentApplication")
+		case "id":
+			out.Values[i] = ec._PaymentApplication_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "number":
+			out.Values[i] = ec._PaymentApplication_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invoiceNumber":
+			out.Values[i] = ec._PaymentApplication_invoiceNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._PaymentApplication_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periodStart":
+			out.Values[i] = ec._PaymentApplication_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "periodEnd":
+			out.Values[i] = ec._PaymentApplication_periodEnd(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "billingDate":
+			out.Values[i] = ec._PaymentApplication_billingDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "g702":
+			out.Values[i] = ec._PaymentApplication_g702(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._PaymentApplication_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PaymentApplication_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentApplicationConnectionImplementors = []string{"PaymentApplicationConnection"}
+
+func (ec *executionContext) _PaymentApplicationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentApplicationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentApplicationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentApplicationConnection")
+		case "edges":
+			out.Values[i] = ec._PaymentApplicationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PaymentApplicationConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PaymentApplicationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PaymentApplicationConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentApplicationEdgeImplementors = []string{"PaymentApplicationEdge"}
+
+func (ec *executionContext) _PaymentApplicationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentApplicationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentApplicationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentApplicationEdge")
+		case "cursor":
+			out.Values[i] = ec._PaymentApplicationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PaymentApplicationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -38281,6 +40781,242 @@ func (ec *executionContext) _PrimeChangeOrderEdge(ctx context.Context, sel ast.S
 	return out
 }
 
+var primeContractImplementors = []string{"PrimeContract"}
+
+func (ec *executionContext) _PrimeContract(ctx context.Context, sel ast.SelectionSet, obj *adapter.PrimeContract) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeContractImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeContract")
+		case "id":
+			out.Values[i] = ec._PrimeContract_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._PrimeContract_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._PrimeContract_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PrimeContract_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "originalValue":
+			out.Values[i] = ec._PrimeContract_originalValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "approvedChangeOrders":
+			out.Values[i] = ec._PrimeContract_approvedChangeOrders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revisedValue":
+			out.Values[i] = ec._PrimeContract_revisedValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retainagePercent":
+			out.Values[i] = ec._PrimeContract_retainagePercent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pendingChangeOrders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_pendingChangeOrders(ctx, field, obj)
+				})
+		case "scheduleOfValues":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_scheduleOfValues(ctx, field, obj)
+				})
+		case "paymentApplications":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_paymentApplications(ctx, field, obj)
+				})
+		case "project":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrimeContract_project(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._PrimeContract_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PrimeContract_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeContractConnectionImplementors = []string{"PrimeContractConnection"}
+
+func (ec *executionContext) _PrimeContractConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PrimeContractConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeContractConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeContractConnection")
+		case "edges":
+			out.Values[i] = ec._PrimeContractConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PrimeContractConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PrimeContractConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PrimeContractConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeContractEdgeImplementors = []string{"PrimeContractEdge"}
+
+func (ec *executionContext) _PrimeContractEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PrimeContractEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeContractEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeContractEdge")
+		case "cursor":
+			out.Values[i] = ec._PrimeContractEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PrimeContractEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var primeContractLineImplementors = []string{"PrimeContractLine"}
+
+func (ec *executionContext) _PrimeContractLine(ctx context.Context, sel ast.SelectionSet, obj *adapter.PrimeContractLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, primeContractLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrimeContractLine")
+		case "id":
+			out.Values[i] = ec._PrimeContractLine_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._PrimeContractLine_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "costCode":
+			out.Values[i] = ec._PrimeContractLine_costCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scheduledValue":
+			out.Values[i] = ec._PrimeContractLine_scheduledValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var procoreRateLimitImplementors = []string{"ProcoreRateLimit"}
 
 func (ec *executionContext) _ProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, obj *model.ProcoreRateLimit) graphql.Marshaler {
@@ -38545,6 +41281,12 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_financialSummary(ctx, field, obj)
+				})
+		case "primeContracts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Project_primeContracts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -42339,6 +45081,10 @@ func (ec *executionContext) marshalNObservationStatus2procoregraphᚋadapterᚐO
 	return res
 }
 
+func (ec *executionContext) marshalNOwnerG7022procoregraphᚋadapterᚐOwnerG702(ctx context.Context, sel ast.SelectionSet, v adapter.OwnerG702) graphql.Marshaler {
+	return ec._OwnerG702(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNPCOLineItem2procoregraphᚋadapterᚐPCOLineItem(ctx context.Context, sel ast.SelectionSet, v adapter.PCOLineItem) graphql.Marshaler {
 	return ec._PCOLineItem(ctx, sel, &v)
 }
@@ -42349,6 +45095,68 @@ func (ec *executionContext) marshalNPageInfo2ᚖprocoregraphᚋgraphᚋmodelᚐP
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPaymentApplication2procoregraphᚋadapterᚐPaymentApplication(ctx context.Context, sel ast.SelectionSet, v adapter.PaymentApplication) graphql.Marshaler {
+	return ec._PaymentApplication(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPaymentApplication2ᚕprocoregraphᚋadapterᚐPaymentApplicationᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PaymentApplication) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPaymentApplication2procoregraphᚋadapterᚐPaymentApplication(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPaymentApplication2ᚖprocoregraphᚋadapterᚐPaymentApplication(ctx context.Context, sel ast.SelectionSet, v *adapter.PaymentApplication) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PaymentApplication!")
+		return graphql.Null
+	}
+	return ec._PaymentApplication(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPaymentApplicationEdge2procoregraphᚋgraphᚋmodelᚐPaymentApplicationEdge(ctx context.Context, sel ast.SelectionSet, v model.PaymentApplicationEdge) graphql.Marshaler {
+	return ec._PaymentApplicationEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPaymentApplicationEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPaymentApplicationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PaymentApplicationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPaymentApplicationEdge2procoregraphᚋgraphᚋmodelᚐPaymentApplicationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPaymentApplicationStatus2procoregraphᚋadapterᚐPaymentApplicationStatus(ctx context.Context, v any) (adapter.PaymentApplicationStatus, error) {
+	res, err := gqlscalar.UnmarshalPaymentApplicationStatus(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPaymentApplicationStatus2procoregraphᚋadapterᚐPaymentApplicationStatus(ctx context.Context, sel ast.SelectionSet, v adapter.PaymentApplicationStatus) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalPaymentApplicationStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PaymentApplicationStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNPotentialChangeOrder2procoregraphᚋadapterᚐPotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, v adapter.PotentialChangeOrder) graphql.Marshaler {
@@ -42445,6 +45253,72 @@ func (ec *executionContext) marshalNPrimeChangeOrderEdge2ᚕprocoregraphᚋgraph
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNPrimeContract2procoregraphᚋadapterᚐPrimeContract(ctx context.Context, sel ast.SelectionSet, v adapter.PrimeContract) graphql.Marshaler {
+	return ec._PrimeContract(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPrimeContract2ᚕprocoregraphᚋadapterᚐPrimeContractᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PrimeContract) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeContract2procoregraphᚋadapterᚐPrimeContract(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrimeContract2ᚖprocoregraphᚋadapterᚐPrimeContract(ctx context.Context, sel ast.SelectionSet, v *adapter.PrimeContract) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrimeContract!")
+		return graphql.Null
+	}
+	return ec._PrimeContract(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPrimeContractEdge2procoregraphᚋgraphᚋmodelᚐPrimeContractEdge(ctx context.Context, sel ast.SelectionSet, v model.PrimeContractEdge) graphql.Marshaler {
+	return ec._PrimeContractEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPrimeContractEdge2ᚕprocoregraphᚋgraphᚋmodelᚐPrimeContractEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PrimeContractEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeContractEdge2procoregraphᚋgraphᚋmodelᚐPrimeContractEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPrimeContractLine2procoregraphᚋadapterᚐPrimeContractLine(ctx context.Context, sel ast.SelectionSet, v adapter.PrimeContractLine) graphql.Marshaler {
+	return ec._PrimeContractLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNPrimeContractStatus2procoregraphᚋadapterᚐPrimeContractStatus(ctx context.Context, v any) (adapter.PrimeContractStatus, error) {
+	res, err := gqlscalar.UnmarshalPrimeContractStatus(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPrimeContractStatus2procoregraphᚋadapterᚐPrimeContractStatus(ctx context.Context, sel ast.SelectionSet, v adapter.PrimeContractStatus) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalPrimeContractStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PrimeContractStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNProject2procoregraphᚋadapterᚐProject(ctx context.Context, sel ast.SelectionSet, v adapter.Project) graphql.Marshaler {
@@ -43029,11 +45903,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -44340,6 +47214,13 @@ func (ec *executionContext) marshalOPCOLineItem2ᚕprocoregraphᚋadapterᚐPCOL
 	return ret
 }
 
+func (ec *executionContext) marshalOPaymentApplicationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPaymentApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.PaymentApplicationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PaymentApplicationConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -44378,6 +47259,32 @@ func (ec *executionContext) marshalOPrimeChangeOrderConnection2ᚖprocoregraph�
 		return graphql.Null
 	}
 	return ec._PrimeChangeOrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrimeContractConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPrimeContractConnection(ctx context.Context, sel ast.SelectionSet, v *model.PrimeContractConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PrimeContractConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrimeContractLine2ᚕprocoregraphᚋadapterᚐPrimeContractLineᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PrimeContractLine) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPrimeContractLine2procoregraphᚋadapterᚐPrimeContractLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOProcoreRateLimit2ᚖprocoregraphᚋgraphᚋmodelᚐProcoreRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProcoreRateLimit) graphql.Marshaler {

@@ -432,6 +432,26 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A payment application connection.
+type PaymentApplicationConnection struct {
+	// Edges with cursors.
+	Edges []PaymentApplicationEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.PaymentApplication `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A payment application edge.
+type PaymentApplicationEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The payment application.
+	Node *adapter.PaymentApplication `json:"node"`
+}
+
 // A page of potential change orders.
 type PotentialChangeOrderConnection struct {
 	// Edges with cursors.
@@ -470,6 +490,26 @@ type PrimeChangeOrderEdge struct {
 	Cursor string `json:"cursor"`
 	// The prime change order.
 	Node *adapter.ChangeOrderPackage `json:"node"`
+}
+
+// A prime contract connection.
+type PrimeContractConnection struct {
+	// Edges with cursors.
+	Edges []PrimeContractEdge `json:"edges"`
+	// The items of this page.
+	Nodes []adapter.PrimeContract `json:"nodes"`
+	// Paging state.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// Number of items in the whole list.
+	TotalCount int `json:"totalCount"`
+}
+
+// A prime contract edge.
+type PrimeContractEdge struct {
+	// Opaque cursor.
+	Cursor string `json:"cursor"`
+	// The prime contract.
+	Node *adapter.PrimeContract `json:"node"`
 }
 
 // A Procore rate-limit window (Procore counts calls per token in an hourly and a 10-second window and reports the one closer to running out).
