@@ -130,7 +130,8 @@ local nextAt = tonumber(st[4]) or 0
 if reset > 0 and now >= reset then
   -- The window rolled over: a fresh budget whose reset a response will tell.
   remaining, reset, nextAt = limit, 0, 0
-  redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset', 0, 'next', 0)
+  local seen = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'seen')) or 0)
+  redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset', 0, 'next', 0, 'seen', ms(seen))
   redis.call('PEXPIRE', KEYS[1], ms(resTTL + retain))
 end
 local left = remaining - inflight
@@ -163,8 +164,12 @@ end
 if ARGV[3] == '1' then
   local limit, rem, reset = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
   local retain = tonumber(ARGV[7])
-  local st = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'reset')
-  if reset <= now then
+  local st = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'reset', 'seen')
+  -- seen: the latest client time a release reported. A replica whose
+  -- clock is behind, or whose release was delayed, must not revive a window
+  -- another replica has already seen end.
+  local seen = math.max(now, tonumber(st[4]) or 0)
+  if reset <= seen then
     -- An answer of a window that has ended (it was in flight across the
     -- reset): it says nothing of the current one.
     return 1
@@ -173,7 +178,7 @@ if ARGV[3] == '1' then
     -- Same window: responses may arrive out of order; the lower count is newer.
     rem = math.min(tonumber(st[2]) or rem, rem)
   end
-  redis.call('HSET', KEYS[1], 'limit', limit, 'remaining', rem, 'reset', string.format('%.0f', reset))
+  redis.call('HSET', KEYS[1], 'limit', limit, 'remaining', rem, 'reset', string.format('%.0f', reset), 'seen', string.format('%.0f', seen))
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(reset - now, 0) + retain))
 end
 return 1
