@@ -87,6 +87,11 @@ func UnmarshalDecimal(v any) (decimal.Decimal, error) {
 		if e := d.Exponent(); e > maxDecimalExponent || e < -maxDecimalExponent {
 			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %s: out of range", short(v))
 		}
+		if len(d.String()) > maxDecimalText {
+			// Accepted values can be written back: "1e20"-style input must
+			// not expand past the bound its written form is read with.
+			return decimal.Decimal{}, fmt.Errorf("invalid Decimal %s: out of range (more than %d characters written out)", short(v), maxDecimalText)
+		}
 		return d, nil
 	case json.Number:
 		return UnmarshalDecimal(string(v))
