@@ -23,31 +23,15 @@ const primeThreeTierMessage = "Prime Change Orders are only available on project
 	"this project uses 3 tiers, where change orders are Change Order Packages"
 
 func (s *Server) listChangeEvents(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.Events, func(x *data.ChangeEvent) int64 { return x.ID }, func(x *data.ChangeEvent) time.Time { return x.UpdatedAt })
-	if !ok {
-		return
-	}
-	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeEvent) { renderChangeEvent(e, p, x) })
+	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeEvent { return p.ChangeMgmt.Events },
+		func(x *data.ChangeEvent) int64 { return x.ID }, func(x *data.ChangeEvent) time.Time { return x.UpdatedAt },
+		func(e *enc, p *data.Project, x *data.ChangeEvent) { renderChangeEvent(e, p, x) })
 }
 
 func (s *Server) listPCOs(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.PCOs, func(x *data.PotentialChangeOrder) int64 { return x.ID }, func(x *data.PotentialChangeOrder) time.Time { return x.UpdatedAt })
-	if !ok {
-		return
-	}
-	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.PotentialChangeOrder) { renderPCO(e, p, x) })
+	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.PotentialChangeOrder { return p.ChangeMgmt.PCOs },
+		func(x *data.PotentialChangeOrder) int64 { return x.ID }, func(x *data.PotentialChangeOrder) time.Time { return x.UpdatedAt },
+		func(e *enc, p *data.Project, x *data.PotentialChangeOrder) { renderPCO(e, p, x) })
 }
 
 func (s *Server) listPCOLineItems(w http.ResponseWriter, r *http.Request, c *call) {
@@ -86,53 +70,37 @@ func (s *Server) listPCOLineItems(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s *Server) listCORs(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.CORs, func(x *data.ChangeOrderRequest) int64 { return x.ID }, func(x *data.ChangeOrderRequest) time.Time { return x.UpdatedAt })
-	if !ok {
-		return
-	}
-	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeOrderRequest) {
-		e.open()
-		e.int("id", x.ID)
-		e.str("number", x.Number)
-		e.str("title", x.Title)
-		e.str("status", x.Status)
-		e.int("change_order_package_id", x.PackageID)
-		e.money("grand_total", x.GrandTotal)
-		e.time("created_at", x.CreatedAt)
-		e.time("updated_at", x.UpdatedAt)
-		e.close()
-	})
+	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderRequest { return p.ChangeMgmt.CORs },
+		func(x *data.ChangeOrderRequest) int64 { return x.ID }, func(x *data.ChangeOrderRequest) time.Time { return x.UpdatedAt },
+		func(e *enc, p *data.Project, x *data.ChangeOrderRequest) {
+			e.open()
+			e.int("id", x.ID)
+			e.str("number", x.Number)
+			e.str("title", x.Title)
+			e.str("status", x.Status)
+			e.int("change_order_package_id", x.PackageID)
+			e.money("grand_total", x.GrandTotal)
+			e.time("created_at", x.CreatedAt)
+			e.time("updated_at", x.UpdatedAt)
+			e.close()
+		})
 }
 
 func (s *Server) listCOPackages(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
-		return
-	}
-	items, ok := filterOnly(w, paramsOf(r), p.ChangeMgmt.Packages, func(x *data.ChangeOrderPackage) int64 { return x.ID }, func(x *data.ChangeOrderPackage) time.Time { return x.UpdatedAt })
-	if !ok {
-		return
-	}
-	writeList(s, w, r, items, pageStandard, func(e *enc, x *data.ChangeOrderPackage) {
-		e.open()
-		e.int("id", x.ID)
-		e.str("number", x.Number)
-		e.str("title", x.Title)
-		e.str("status", x.Status)
-		e.bool("executed", x.Status == "approved")
-		e.money("grand_total", x.GrandTotal)
-		e.time("created_at", x.CreatedAt)
-		e.time("updated_at", x.UpdatedAt)
-		e.close()
-	})
+	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderPackage { return p.ChangeMgmt.Packages },
+		func(x *data.ChangeOrderPackage) int64 { return x.ID }, func(x *data.ChangeOrderPackage) time.Time { return x.UpdatedAt },
+		func(e *enc, p *data.Project, x *data.ChangeOrderPackage) {
+			e.open()
+			e.int("id", x.ID)
+			e.str("number", x.Number)
+			e.str("title", x.Title)
+			e.str("status", x.Status)
+			e.bool("executed", x.Status == "approved")
+			e.money("grand_total", x.GrandTotal)
+			e.time("created_at", x.CreatedAt)
+			e.time("updated_at", x.UpdatedAt)
+			e.close()
+		})
 }
 
 func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {
@@ -215,4 +183,21 @@ func renderPCO(e *enc, p *data.Project, x *data.PotentialChangeOrder) {
 	e.time("created_at", x.CreatedAt)
 	e.time("updated_at", x.UpdatedAt)
 	e.close()
+}
+
+// listProjectRows serves one project's rows: the read lock, the project (or
+// its refusal), filters[id] and filters[updated_at], then a page by spec.
+func listProjectRows[T any](s *Server, w http.ResponseWriter, r *http.Request, c *call, spec pageSpec,
+	rows func(*data.Project) []*T, id func(*T) int64, updated func(*T) time.Time, render func(*enc, *data.Project, *T)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	items, ok := filterOnly(w, paramsOf(r), rows(p), id, updated)
+	if !ok {
+		return
+	}
+	writeList(s, w, r, items, spec, func(e *enc, x *T) { render(e, p, x) })
 }
