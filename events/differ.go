@@ -497,6 +497,55 @@ func CommitmentSnapshot(conn string, c adapter.Commitment) Snapshot {
 		Status: string(c.Status), UpdatedAt: c.UpdatedAt}
 }
 
+// ChangeEventSnapshot is the state of a change event: its status.
+func ChangeEventSnapshot(conn string, c adapter.ChangeEvent) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemChangeEvent, ItemID: c.ID,
+		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
+// PrimeChangeOrderSnapshot is the state of a prime contract change order
+// (1- and 2-tier projects): its status.
+func PrimeChangeOrderSnapshot(conn string, c adapter.PrimeChangeOrder) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemPrimeChangeOrder, ItemID: c.ID,
+		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
+// ChangeOrderPackageSnapshot is the state of a change order package (3-tier
+// projects): its status.
+func ChangeOrderPackageSnapshot(conn string, c adapter.ChangeOrderPackage) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemChangeOrderPackage, ItemID: c.ID,
+		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
+// CommitmentChangeOrderSnapshot is the state of a commitment change order:
+// its status.
+func CommitmentChangeOrderSnapshot(conn string, c adapter.ChangeOrder) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemCommitmentChangeOrder, ItemID: c.ID,
+		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
+// PaymentApplicationSnapshot is the state of an owner invoice (payment
+// application): its status.
+func PaymentApplicationSnapshot(conn string, a adapter.PaymentApplication) Snapshot {
+	title := "Payment application #" + strconv.Itoa(a.Number)
+	if a.InvoiceNumber != nil && *a.InvoiceNumber != "" {
+		title += " " + *a.InvoiceNumber
+	}
+	return Snapshot{Conn: conn, ProjectID: a.ProjectID, ItemKind: ItemPaymentApplication, ItemID: a.ID,
+		Title: title, Status: string(a.Status), UpdatedAt: a.UpdatedAt}
+}
+
+// numberedTitle is "number: title", or whichever of the two is set.
+func numberedTitle(number, title string) string {
+	switch {
+	case number == "":
+		return title
+	case title == "":
+		return number
+	}
+	return number + ": " + title
+}
+
 // PunchItemSnapshot is the state of a punch item: its status and ball in court.
 func PunchItemSnapshot(conn string, p adapter.PunchItem) Snapshot {
 	return Snapshot{Conn: conn, ProjectID: p.ProjectID, ItemKind: ItemPunchItem, ItemID: p.ID, Title: p.Name,

@@ -25,6 +25,18 @@ const (
 	ItemPunchItem  ItemKind = "PUNCH_ITEM"
 	ItemInvoice    ItemKind = "INVOICE"
 	ItemCommitment ItemKind = "COMMITMENT"
+	// ItemChangeEvent is a change event (status and scope changes).
+	ItemChangeEvent ItemKind = "CHANGE_EVENT"
+	// ItemPrimeChangeOrder is a prime contract change order (1- and 2-tier).
+	ItemPrimeChangeOrder ItemKind = "PRIME_CHANGE_ORDER"
+	// ItemChangeOrderPackage is a change order package (3-tier: the prime
+	// contract change order there).
+	ItemChangeOrderPackage ItemKind = "CHANGE_ORDER_PACKAGE"
+	// ItemCommitmentChangeOrder is a commitment change order.
+	ItemCommitmentChangeOrder ItemKind = "COMMITMENT_CHANGE_ORDER"
+	// ItemPaymentApplication is an owner invoice (prime contract payment
+	// application).
+	ItemPaymentApplication ItemKind = "PAYMENT_APPLICATION"
 )
 
 // Kind is what changed.
