@@ -517,6 +517,13 @@ func ChangeOrderPackageSnapshot(conn string, c adapter.ChangeOrderPackage) Snaps
 		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
 }
 
+// PotentialChangeOrderSnapshot is the state of a potential change order: its
+// status.
+func PotentialChangeOrderSnapshot(conn string, c adapter.PotentialChangeOrder) Snapshot {
+	return Snapshot{Conn: conn, ProjectID: c.ProjectID, ItemKind: ItemPotentialChangeOrder, ItemID: c.ID,
+		Title: numberedTitle(c.Number, c.Title), Status: string(c.Status), UpdatedAt: c.UpdatedAt}
+}
+
 // CommitmentChangeOrderSnapshot is the state of a commitment change order:
 // its status.
 func CommitmentChangeOrderSnapshot(conn string, c adapter.ChangeOrder) Snapshot {

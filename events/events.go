@@ -32,6 +32,8 @@ const (
 	// ItemChangeOrderPackage is a change order package (3-tier: the prime
 	// contract change order there).
 	ItemChangeOrderPackage ItemKind = "CHANGE_ORDER_PACKAGE"
+	// ItemPotentialChangeOrder is a potential change order (2- and 3-tier).
+	ItemPotentialChangeOrder ItemKind = "POTENTIAL_CHANGE_ORDER"
 	// ItemCommitmentChangeOrder is a commitment change order.
 	ItemCommitmentChangeOrder ItemKind = "COMMITMENT_CHANGE_ORDER"
 	// ItemPaymentApplication is an owner invoice (prime contract payment
