@@ -155,8 +155,20 @@ func run(o options) error {
 		{"dataloaders + data cache, no response cache", []string{"-no-response-cache"}},
 		{"dataloaders + cache (default)", nil},
 	}
+	var floor *result
+	if o.only == "" || strings.Contains("floor", o.only) {
+		r, err := measureFloor(ctx, o, sb.URL, company)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		floor = &r
+		fmt.Fprintln(os.Stderr, "bench: floor done")
+	}
 	var results []result
 	for _, m := range modes {
+		if o.only == "floor" {
+			break
+		}
 		if !strings.Contains(m.name, o.only) {
 			continue
 		}
@@ -271,7 +283,7 @@ func run(o options) error {
 		fmt.Fprintf(os.Stderr, "bench: %s done\n", m.name)
 	}
 
-	report := render(o, results)
+	report := render(o, results, floor)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -301,7 +313,7 @@ func ratio(base, x float64) string {
 	return fmt.Sprintf("%.1f×", base/x)
 }
 
-func render(o options, rs []result) string {
+func render(o options, rs []result, floor *result) string {
 	var b strings.Builder
 	store := "in-memory cache"
 	if o.redisURL != "" {
@@ -314,6 +326,12 @@ func render(o options, rs []result) string {
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %s | %.0f (running: %.0f) | %.1f | %s | %s | %s | %.0f ms | %s | %s | %.1f q/s | %.0f KiB |\n", r.mode.name, r.callsCold, r.callsColdRunning, r.callsWarm,
 			ms(pct(r.coldRunning, .5)), ms(pct(r.coldRunning, .99)), ms(pct(r.cold, .5)), r.coldCPU*1000, ms(pct(r.warm, .5)), ms(pct(r.warm, .99)), r.throughput, r.allocPerQuery/1024)
+	}
+	if floor != nil {
+		renderFloor(&b, o, rs, *floor)
+	}
+	if len(rs) < 2 {
+		return b.String()
 	}
 	base := rs[0]
 	b.WriteString("\nRatios to the naive baseline (higher is better):\n\n")
