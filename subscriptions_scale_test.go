@@ -353,6 +353,11 @@ func waitCount(t *testing.T, got *sync.Map, n int, want int32) {
 // client's receipt, and the memory (heap and goroutine stacks, server and
 // client, after GC) and goroutines per open subscription. ns/op is one
 // event's delivery to all 1,000.
+//
+// FANOUT_SUBSCRIBERS sets another number of subscriptions (10000 for the
+// issue 18 figures) and FANOUT_PER_SOCKET how many share one websocket
+// (default 100; 1 is one browser tab each and needs two file descriptors per
+// subscription, so raise `ulimit -n` first).
 func BenchmarkFanout(b *testing.B) {
 	b.Run("MemoryBus", func(b *testing.B) {
 		benchmarkFanout(b, events.NewMemoryBus(events.MemoryOptions{}))
@@ -376,7 +381,13 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func benchmarkFanout(b *testing.B, bus events.Bus) {
-	const n = 1000
+	n, perSocket := 1000, 100
+	if v, err := strconv.Atoi(os.Getenv("FANOUT_SUBSCRIBERS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("FANOUT_PER_SOCKET")); err == nil && v > 0 {
+		perSocket = v
+	}
 	l := startLiveServer(b, bus)
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -399,12 +410,12 @@ func benchmarkFanout(b *testing.B, bus events.Bus) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	g0 := runtime.NumGoroutine()
-	clients := openSubscriptions(b, l, n, 100, onNext)
-	l.waitActive(b, n)
+	clients := openSubscriptions(b, l, n, perSocket, onNext)
+	l.waitActive(b, int64(n))
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	perSub := float64(int64(after.HeapAlloc+after.StackInuse)-int64(before.HeapAlloc+before.StackInuse)) / n
-	goroutinesPerSub := float64(runtime.NumGoroutine()-g0) / n
+	perSub := float64(int64(after.HeapAlloc+after.StackInuse)-int64(before.HeapAlloc+before.StackInuse)) / float64(n)
+	goroutinesPerSub := float64(runtime.NumGoroutine()-g0) / float64(n)
 	lat = lat[:0]
 
 	b.ResetTimer()
@@ -413,7 +424,7 @@ func benchmarkFanout(b *testing.B, bus events.Bus) {
 		sent.Store(time.Now().UnixNano())
 		l.publish(b, int64(i+1))
 		deadline := time.Now().Add(30 * time.Second)
-		for received.Load() < n {
+		for received.Load() < int64(n) {
 			if time.Now().After(deadline) {
 				b.Fatalf("event %d reached %d of %d subscriptions", i, received.Load(), n)
 			}
