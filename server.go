@@ -136,6 +136,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("cannot reach Procore at %s with the configured credentials: %w", cfg.APIURL, err)
 	}
+	// Hold an access token before the first query needs one.
+	warmCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := procore.Warm(warmCtx); err != nil {
+		logger.Warn("could not obtain a Procore access token at start; the first query will try again", "err", err)
+	}
+	cancel()
 
 	var c *cache.Cache
 	if !cfg.NoCache {

@@ -144,6 +144,18 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
+// Warm obtains the connection's credential (an OAuth access token: one call
+// to the login host, which Procore does not count against the API's rate
+// limit) so that the first query does not wait for it. It makes no API call.
+// A failure is returned and changes nothing: the first call retries.
+func (c *Client) Warm(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.api.String(), nil)
+	if err != nil {
+		return err
+	}
+	return c.creds.Apply(ctx, req)
+}
+
 // RateLimit returns the connection's rate-limit window as last learned from
 // Procore's X-Rate-Limit-* headers, for dashboards: from the shared budget
 // when Config.SharedBudget is set (this Client's own view when the shared one
