@@ -93,7 +93,7 @@ func main() {
 	flag.IntVar(&o.warmUncached, "warm-uncached", 15, "sequential queries per mode without the cache")
 	flag.IntVar(&o.clients, "clients", 8, "concurrent clients for the throughput run")
 	flag.DurationVar(&o.throughputFor, "throughput-for", 5*time.Second, "length of the throughput run")
-	flag.IntVar(&o.maxConcurrency, "max-concurrency", 100, "gateway -max-concurrency (upstream calls in flight per connection)")
+	flag.IntVar(&o.maxConcurrency, "max-concurrency", 0, "gateway -max-concurrency (upstream calls in flight per connection); 0 runs the gateway's default")
 	flag.StringVar(&o.out, "out", "", "also write the report to this file")
 	flag.StringVar(&o.redisURL, "redis-url", "", "run the gateways on this Redis (a fresh key prefix per run) instead of the in-memory cache")
 	flag.StringVar(&o.only, "only", "", "run only the modes whose name contains this (the first mode run is the baseline of the ratios)")
@@ -172,7 +172,10 @@ func run(o options) error {
 		if !strings.Contains(m.name, o.only) {
 			continue
 		}
-		args := append([]string{"-max-concurrency", strconv.Itoa(o.maxConcurrency)}, m.args...)
+		args := slices.Clone(m.args)
+		if o.maxConcurrency > 0 {
+			args = append([]string{"-max-concurrency", strconv.Itoa(o.maxConcurrency)}, args...)
+		}
 		r := result{mode: m}
 		// Cold: the first query of a fresh process.
 		var callsCold int64
@@ -319,10 +322,16 @@ func render(o options, rs []result, floor *result) string {
 	if o.redisURL != "" {
 		store = "Redis cache"
 	}
-	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; gateway -max-concurrency %d, %s; %s, %d CPUs, %s.\n\n",
-		o.projects, o.items, o.items, o.commitments, o.latency, o.maxConcurrency, store, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 (running process) | cold p99 (running process) | cold p50 (fresh process) | gateway CPU per cold query (fresh process) | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	bound := "the gateway's default -max-concurrency"
+	if o.maxConcurrency > 0 {
+		bound = fmt.Sprintf("gateway -max-concurrency %d", o.maxConcurrency)
+	}
+	fmt.Fprintf(&b, "Dashboard query, %d projects × (%d RFIs, %d submittals, %d commitments with their invoices); sandbox latency %s per call; %s, %s; %s, %d CPUs, %s.\n\n",
+		o.projects, o.items, o.items, o.commitments, o.latency, bound, store, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	if len(rs) > 0 {
+		fmt.Fprintf(&b, "| mode | Procore calls cold | calls warm | cold p50 (running process) | cold p99 (running process) | cold p50 (fresh process) | gateway CPU per cold query (fresh process) | warm p50 | warm p99 | throughput (%d clients) | alloc per warm query |\n", o.clients)
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	}
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %s | %.0f (running: %.0f) | %.1f | %s | %s | %s | %.0f ms | %s | %s | %.1f q/s | %.0f KiB |\n", r.mode.name, r.callsCold, r.callsColdRunning, r.callsWarm,
 			ms(pct(r.coldRunning, .5)), ms(pct(r.coldRunning, .99)), ms(pct(r.cold, .5)), r.coldCPU*1000, ms(pct(r.warm, .5)), ms(pct(r.warm, .99)), r.throughput, r.allocPerQuery/1024)
