@@ -68,6 +68,16 @@ func Rules() map[string]Rule {
 		"Project.budgetModifications": {Connection: true, Calls: 3},
 		"Project.directCosts":         {Connection: true, Calls: 3},
 		"Project.financialSummary":    {Calls: 12},
+		// Its owner-side figures, read only when selected (up to 3 prime
+		// contracts a project assumed): the prime contract list (1), and
+		// each contract's payment applications (3 more); the prime change
+		// orders (1, unpaginated) and the change order packages (up to 3
+		// pages). billedToDate and retainageHeld share their lists; each is
+		// counted in full.
+		"FinancialSummary.contractValue":  {Calls: 1},
+		"FinancialSummary.billedToDate":   {Calls: 4},
+		"FinancialSummary.retainageHeld":  {Calls: 4},
+		"FinancialSummary.pendingChanges": {Calls: 4},
 
 		// The RFI detail, when the list item carries no questions.
 		"RFI.questions": {Calls: 1},
