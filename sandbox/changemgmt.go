@@ -16,6 +16,8 @@ import (
 // empty, except prime change orders on a 3-tier project, which Procore's list
 // does not serve ("only supports projects using 1 and 2 tier change order
 // configurations"): refused as the commitment change order routes are.
+// Drift rules reach the lists as "change_events", "potential_change_orders",
+// "change_order_requests", "change_order_packages" and "prime_change_orders".
 
 // primeThreeTierMessage is the refusal of the prime change order list on a
 // 3-tier project (Procore's exact answer is not published).
@@ -73,6 +75,7 @@ func (s *Server) listCORs(w http.ResponseWriter, r *http.Request, c *call) {
 	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderRequest { return p.ChangeMgmt.CORs },
 		func(x *data.ChangeOrderRequest) int64 { return x.ID }, func(x *data.ChangeOrderRequest) time.Time { return x.UpdatedAt },
 		func(e *enc, p *data.Project, x *data.ChangeOrderRequest) {
+			defer e.drifted("change_order_requests", len(e.b))
 			e.open()
 			e.int("id", x.ID)
 			e.str("number", x.Number)
@@ -90,6 +93,7 @@ func (s *Server) listCOPackages(w http.ResponseWriter, r *http.Request, c *call)
 	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderPackage { return p.ChangeMgmt.Packages },
 		func(x *data.ChangeOrderPackage) int64 { return x.ID }, func(x *data.ChangeOrderPackage) time.Time { return x.UpdatedAt },
 		func(e *enc, p *data.Project, x *data.ChangeOrderPackage) {
+			defer e.drifted("change_order_packages", len(e.b))
 			e.open()
 			e.int("id", x.ID)
 			e.str("number", x.Number)
@@ -120,6 +124,7 @@ func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	writeList(s, w, r, items, pageWhole, func(e *enc, x *data.PrimeChangeOrder) {
+		defer e.drifted("prime_change_orders", len(e.b))
 		e.open()
 		e.int("id", x.ID)
 		e.str("number", x.Number)
@@ -135,6 +140,7 @@ func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c
 }
 
 func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
+	defer e.drifted("change_events", len(e.b))
 	e.open()
 	e.int("id", x.ID)
 	e.int("number", int64(x.Number))
@@ -168,6 +174,7 @@ func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
 }
 
 func renderPCO(e *enc, p *data.Project, x *data.PotentialChangeOrder) {
+	defer e.drifted("potential_change_orders", len(e.b))
 	e.open()
 	e.int("id", x.ID)
 	e.str("number", x.Number)
