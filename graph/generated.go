@@ -6429,6 +6429,11 @@ type BulkExport {
   as ` + "`" + `changeEvents` + "`" + `. Only 3-tier projects have packages (PCOs grouped into
   change order requests, grouped into packages); on a 3-tier project the
   package is the prime contract change order. Empty on 1- and 2-tier projects.
+  Procore's package list also holds the commitments' change orders on a
+  3-tier project (contract_id a commitment; see ` + "`" + `Commitment.changeOrders` + "`" + `):
+  only packages whose contract_id is one of the project's prime contracts, or
+  names none, are listed here, which reads the prime contract list (one call)
+  when a package names a contract.
   """
   changeOrderPackages(
     "Page size, at most 1,000." first: Int = 50,
@@ -7147,8 +7152,9 @@ type FinancialSummary {
   status is pending: Procore's "Pending - …" statuses pending, revised, pricing, not_pricing, proceeding and
   not_proceeding (draft, no_charge, approved, rejected, void and statuses the gateway does not know are not
   counted). Those change orders are the prime change orders on 1- and 2-tier projects
-  (GET /rest/v1.0/projects/{id}/prime_change_orders, unpaginated) and the change order packages on 3-tier
-  projects (GET /rest/v1.0/change_order_packages). The gateway cannot read a project's tier, so both lists
+  (GET /rest/v1.0/projects/{id}/prime_change_orders, unpaginated) and the change order packages of the
+  project's prime contracts on 3-tier projects (GET /rest/v1.0/change_order_packages, whose contract_id is a
+  prime contract: see ` + "`" + `Project.changeOrderPackages` + "`" + `). The gateway cannot read a project's tier, so both lists
   are read (the other is empty, or refused on a 3-tier project and read as empty).
   """
   pendingChanges: Decimal!
@@ -7191,7 +7197,8 @@ extend type Project {
   list fits in one page, shared with the fields that read the same lists. The owner-side figures read
   more, only when selected: ` + "`" + `contractValue` + "`" + ` the prime contracts (one call), ` + "`" + `billedToDate` + "`" + ` and
   ` + "`" + `retainageHeld` + "`" + ` also each prime contract's payment applications (one call per contract),
-  ` + "`" + `pendingChanges` + "`" + ` the prime change orders and the change order packages (two calls).
+  ` + "`" + `pendingChanges` + "`" + ` the prime change orders, the change order packages and, when a package names a
+  contract, the prime contracts (two or three calls).
   Null, with an error, when any list a selected figure reads fails.
   """
   financialSummary: FinancialSummary
@@ -7443,12 +7450,15 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   "Schedule of values."
   lineItems: [CommitmentLineItem!]
   """
-  Change orders on this commitment. Empty, without an error, on a project with 3-tier change management:
-  Procore serves commitment change orders on 1- and 2-tier projects only (3-tier projects work through
-  change order packages, which this gateway does not support yet).
-  The project's change order list is read whole (one call, shared by every
-  commitment); ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are applied by the gateway
-  (inclusive, whole seconds).
+  Change orders on this commitment. On 1- and 2-tier projects, Procore's
+  commitment change orders (GET /rest/v1.0/projects/{id}/commitment_change_orders,
+  read whole: one call, shared by every commitment). Procore refuses that list
+  on a project with 3-tier change management, where a commitment's change
+  orders are the change order packages whose contract_id is the commitment
+  (GET /rest/v1.0/change_order_packages, every page, without the packages of
+  the project's prime contracts, GET /rest/v1.0/prime_contracts): three calls
+  there, shared by every commitment. ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are
+  applied by the gateway (inclusive, whole seconds).
   """
   changeOrders("Keep change orders updated at or after this instant." updatedSince: DateTime, "Keep change orders updated at or before this instant." updatedBefore: DateTime): [ChangeOrder!]
   """
@@ -8760,7 +8770,9 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   invoices(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): InvoiceConnection
   """
   Commitment change orders, by id ascending. Procore's list is not paginated:
-  it is read whole (one call) and the gateway pages it and applies
+  it is read whole (one call; on a 3-tier project, where Procore refuses it,
+  the commitments' change order packages instead, as ` + "`" + `Commitment.changeOrders` + "`" + `
+  says: three calls) and the gateway pages it and applies
   ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` itself (inclusive, whole seconds); change
   orders whose updated_at Procore does not give are kept. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
   """
@@ -46117,11 +46129,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -116,7 +116,8 @@ func pendingChanges(ctx context.Context, projectID int64) (adapter.Decimal, erro
 		return adapter.Decimal{}, err
 	}
 	pccos := l.ChangeMgmt.PrimeChangeOrders.Load(ctx, projectID)
-	packages := l.ChangeMgmt.Packages.Load(ctx, projectID)
+	l.ChangeMgmt.Packages.Load(ctx, projectID) // asked now: batched with pccos
+	packages := func() ([]adapter.ChangeOrderPackage, error) { return primePackages(ctx, projectID) }
 	var sum adapter.Decimal
 	for _, th := range []func() ([]adapter.ChangeOrderPackage, error){pccos, packages} {
 		cos, err := th()
@@ -138,4 +139,43 @@ func decimalOf(d adapter.Decimal, err error) (*adapter.Decimal, error) {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// primePackages are the project's change order packages of its prime
+// contracts: Procore's package list holds every contract's packages, and on
+// a 3-tier project the commitments' change orders are packages too. A
+// package whose contract_id is not one of the project's prime contracts is
+// left out; one naming no contract is kept. The prime contract list is read
+// only when some package names a contract.
+func primePackages(ctx context.Context, projectID int64) ([]adapter.ChangeOrderPackage, error) {
+	l, err := ld(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := l.ChangeMgmt.Packages.Load(ctx, projectID)()
+	if err != nil {
+		return nil, err
+	}
+	named := false
+	for _, pk := range all {
+		named = named || pk.ContractID != nil
+	}
+	if !named {
+		return all, nil
+	}
+	pcs, err := l.PrimeContracts.Load(ctx, projectID)()
+	if err != nil {
+		return nil, err
+	}
+	prime := map[int64]bool{}
+	for _, pc := range pcs {
+		prime[pc.ID] = true
+	}
+	out := make([]adapter.ChangeOrderPackage, 0, len(all))
+	for _, pk := range all {
+		if pk.ContractID == nil || prime[*pk.ContractID] {
+			out = append(out, pk)
+		}
+	}
+	return out, nil
 }
