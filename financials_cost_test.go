@@ -451,3 +451,64 @@ func TestCostListsPageAndFilterByUpdatedAt(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnerFinancialsWithDefaultPagesFitTheCostLimit: the owner side of the
+// financials query over 20 projects, the prime contracts and their payment
+// applications at their default page sizes, passes the default cost limit
+// (1,000 estimated calls; primeContracts' default first of 10 keeps it
+// there), its estimate covers the calls made, and those are exactly the
+// minimum of TestProjectFinancialsAcross20Projects (the prime contract and
+// payment application lists are shared with the summary's figures).
+func TestOwnerFinancialsWithDefaultPagesFitTheCostLimit(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 20, ItemsPerProject: 10},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	minimum, apps := 1, 0
+	for _, e := range want {
+		minimum += 2 + pages(e.modifications, 0, 100) + pages(e.directCosts, 0, 100) +
+			pages(e.wo, 0, maxPerPageContracts) + pages(e.po, 0, maxPerPageContracts) +
+			pages(e.primeContracts, 0, 100) + 1 + pages(e.packages, 0, 100)
+		for _, n := range e.paymentApps {
+			minimum += pages(n, 0, 100)
+			apps += n
+		}
+	}
+	g := startGateway(t, copyEnv(env))
+	costWarm(t, g)
+	sb.ResetStats()
+	r := g.query(t, `{ projects(first: 20, filter: {status: ALL}) { nodes { id
+  financialSummary { contractValue billedToDate retainageHeld pendingChanges }
+  primeContracts { totalCount nodes { id revisedValue paymentApplications { totalCount nodes { id status g702 { totalCompletedAndStoredToDate totalRetainage } } } } } } } }`, nil)
+	st := sb.Stats()
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	var a struct {
+		Projects struct {
+			Nodes []struct {
+				PrimeContracts struct {
+					Nodes []struct {
+						PaymentApplications struct{ TotalCount int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	gotApps := 0
+	for _, p := range a.Projects.Nodes {
+		for _, c := range p.PrimeContracts.Nodes {
+			gotApps += c.PaymentApplications.TotalCount
+		}
+	}
+	if len(a.Projects.Nodes) != 20 || gotApps != apps || apps == 0 {
+		t.Fatalf("%d projects, %d payment applications; want 20 and %d", len(a.Projects.Nodes), gotApps, apps)
+	}
+	est := r.Extensions.Procoregraph.EstimatedCalls
+	if int(st.Total) != minimum || est < minimum || est > 1000 {
+		t.Fatalf("%d Procore calls (minimum %d), estimate %d (limit 1,000); by route %v", st.Total, minimum, est, st.ByRoute)
+	}
+	t.Logf("%d Procore calls, estimate %d", st.Total, est)
+}

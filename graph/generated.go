@@ -8429,9 +8429,12 @@ type UploadAttachmentPayload {
   One Procore call (` + "`" + `GET /rest/v1.0/prime_contracts?project_id=` + "`" + `) answers the
   whole list; the gateway pages it. ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are
   applied by the gateway (inclusive, whole seconds). Keyset-paged: pass the
-  previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default
+  10: a project has few prime contracts, and each contract's nested lists,
+  such as ` + "`" + `paymentApplications` + "`" + `, cost a Procore call per contract, so the
+  default keeps a query over many projects within the cost limit).
   """
-  primeContracts("Page size (at most 1,000)." first: Int = 50, "Cursor of the previous page's end." after: String, "Keep prime contracts updated at or after this instant." updatedSince: DateTime, "Keep prime contracts updated at or before this instant." updatedBefore: DateTime): PrimeContractConnection
+  primeContracts("Page size (at most 1,000)." first: Int = 10, "Cursor of the previous page's end." after: String, "Keep prime contracts updated at or after this instant." updatedSince: DateTime, "Keep prime contracts updated at or before this instant." updatedBefore: DateTime): PrimeContractConnection
 }
 
 "A prime contract's status (Procore's list; UNKNOWN for a value Procore added since)."
@@ -46129,11 +46132,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
