@@ -512,3 +512,45 @@ func TestOwnerFinancialsWithDefaultPagesFitTheCostLimit(t *testing.T) {
 	}
 	t.Logf("%d Procore calls, estimate %d", st.Total, est)
 }
+
+// TestFinancialSummaryIsNullWhenPaymentApplicationsAreForbidden: when
+// Procore refuses the payment application lists, a summary selecting
+// billedToDate and retainageHeld is null, with FORBIDDEN errors at those
+// figures' paths; the project's other fields still render.
+func TestFinancialSummaryIsNullWhenPaymentApplicationsAreForbidden(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 5},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	sb.SetFaults(sandbox.Faults{FailRoutes: map[string]int{"GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications": 403}})
+	g := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	r := g.query(t, projectFinancialsQuery, nil)
+	var a financialsAnswer
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Projects.Nodes) != 2 {
+		t.Fatalf("got %d projects, want 2: %s", len(a.Projects.Nodes), r.Data)
+	}
+	for _, n := range a.Projects.Nodes {
+		if len(want[n.ID].paymentApps) == 0 {
+			t.Fatalf("project %s has no prime contract: the test proves little", n.ID)
+		}
+		if n.FinancialSummary != nil {
+			t.Errorf("project %s: financialSummary %+v, want null", n.ID, n.FinancialSummary)
+		}
+		if n.DirectCosts == nil || n.DirectCosts.TotalCount != want[n.ID].directCosts {
+			t.Errorf("project %s: directCosts %+v, want %d", n.ID, n.DirectCosts, want[n.ID].directCosts)
+		}
+	}
+	fields := map[string]int{}
+	for _, e := range r.Errors {
+		if e.Extensions["code"] != "FORBIDDEN" || len(e.Path) != 5 || e.Path[3] != "financialSummary" {
+			t.Errorf("error %+v: want FORBIDDEN at a financialSummary figure", e)
+			continue
+		}
+		fields[e.Path[4].(string)]++
+	}
+	if fields["billedToDate"]+fields["retainageHeld"] < 2 || len(fields) > 2 {
+		t.Fatalf("errors by figure %v, want billedToDate or retainageHeld for each project", fields)
+	}
+}
