@@ -105,7 +105,9 @@ func cmSameMoney(t *testing.T, what, got string, want decimal.Decimal) {
 //	1 (projects list) + Σ projects [4 (change events, PCOs, packages, prime
 //	change orders: one whole list each) + on a 3-tier project with PCOs,
 //	1 (change order requests) + 1 per PCO (its line items, which name the
-//	change events: Procore has no batch read of them)].
+//	change events: Procore has no batch read of them) + on a 3-tier project
+//	with packages, 1 (the prime contracts: Procore's package list also holds
+//	the commitments' change orders, which changeOrderPackages leaves out)].
 //
 // The prime change order list is asked on 3-tier projects too (the gateway
 // does not know the tier) and answers Procore's refusal: an empty list.
@@ -126,6 +128,9 @@ func TestChangeManagementChain(t *testing.T) {
 			minimum += 4
 			if p.ChangeOrderTiers == 3 && len(p.ChangeMgmt.PCOs) > 0 {
 				minimum += 1 + len(p.ChangeMgmt.PCOs)
+			}
+			if p.ChangeOrderTiers == 3 && len(p.ChangeMgmt.Packages) > 0 {
+				minimum++
 			}
 		}
 	})
@@ -323,5 +328,103 @@ func cmCheckEvent(t *testing.T, got cmEvent, ev *data.ChangeEvent) {
 	}
 	for i, l := range ev.Lines {
 		cmSameMoney(t, "change event line "+got.LineItems[i].ID, got.LineItems[i].EstimatedCost, cmCents(l.Amount))
+	}
+}
+
+// TestChangeManagementEnumDriftGivesUnknown injects values Procore does not
+// publish into the statuses of change events, PCOs, change order requests,
+// packages and prime change orders, and into change event scopes: each reads
+// as UNKNOWN, without an error, and every item is still listed.
+func TestChangeManagementEnumDriftGivesUnknown(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 5, ItemsPerProject: 2},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := map[string]int{}
+	sb.ReadDataset(func(d *data.Dataset) {
+		for _, p := range d.Projects {
+			if !p.Active {
+				continue
+			}
+			cm := p.ChangeMgmt
+			want["events"] += len(cm.Events)
+			want["pcos"] += len(cm.PCOs)
+			want["cors"] += len(cm.CORs)
+			want["packages"] += len(cm.Packages)
+			want["prime"] += len(cm.PrimeChangeOrders)
+		}
+	})
+	for kind, n := range want {
+		if n == 0 {
+			t.Fatalf("no %s in the dataset to drift (%v)", kind, want)
+		}
+	}
+	rule := func(resource, field, value string) sandbox.DriftRule {
+		return sandbox.DriftRule{Resource: resource, Kind: sandbox.DriftUnknownEnum, Field: field, Value: json.RawMessage(`"` + value + `"`)}
+	}
+	sb.SetFaults(sandbox.Faults{Drift: sandbox.Drift{Rules: []sandbox.DriftRule{
+		rule("change_events", "status", "on_hold"),
+		rule("change_events", "event_scope", "partially_in_scope"),
+		rule("potential_change_orders", "status", "awaiting_owner"),
+		rule("change_order_requests", "status", "awaiting_owner"),
+		rule("change_order_packages", "status", "awaiting_owner"),
+		rule("prime_change_orders", "status", "awaiting_owner"),
+	}}})
+	g := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	r := g.query(t, `{ projects(first: 10) { nodes {
+  changeEvents(first: 1000) { nodes { status scope } }
+  potentialChangeOrders(first: 1000) { nodes { status } }
+  changeOrderPackages(first: 1000) { nodes { status changeOrderRequests { status } } }
+  primeChangeOrders(first: 1000) { nodes { status } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	type st struct{ Status, Scope string }
+	var a struct {
+		Projects struct {
+			Nodes []struct {
+				ChangeEvents          struct{ Nodes []st }
+				PotentialChangeOrders struct{ Nodes []st }
+				ChangeOrderPackages   struct {
+					Nodes []struct {
+						Status              string
+						ChangeOrderRequests []st
+					}
+				}
+				PrimeChangeOrders struct{ Nodes []st }
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	check := func(kind, value string) {
+		got[kind]++
+		if value != "UNKNOWN" {
+			t.Errorf("%s: %q, want UNKNOWN", kind, value)
+		}
+	}
+	for _, p := range a.Projects.Nodes {
+		for _, x := range p.ChangeEvents.Nodes {
+			check("events", x.Status)
+			check("event scopes", x.Scope)
+		}
+		for _, x := range p.PotentialChangeOrders.Nodes {
+			check("pcos", x.Status)
+		}
+		for _, x := range p.ChangeOrderPackages.Nodes {
+			check("packages", x.Status)
+			for _, c := range x.ChangeOrderRequests {
+				check("cors", c.Status)
+			}
+		}
+		for _, x := range p.PrimeChangeOrders.Nodes {
+			check("prime", x.Status)
+		}
+	}
+	want["event scopes"] = want["events"]
+	for kind, n := range want {
+		if got[kind] != n {
+			t.Errorf("%d %s read, want %d", got[kind], kind, n)
+		}
 	}
 }

@@ -14,10 +14,12 @@ import (
 )
 
 // projectFinancialsQuery is the "project financials" query of issue 16: every
-// project's financial summary with its budget modification and direct cost
-// counts.
-const projectFinancialsQuery = `{ projects(first: 50, filter: {status: ALL}) { totalCount nodes { id
-  financialSummary { originalBudget approvedBudgetChanges revisedBudget committedCosts directCosts projectedCosts projectedOverUnder }
+// project's financial summary (budget, cost and owner-side figures) with its
+// budget modification and direct cost counts. first: 20 keeps its cost
+// estimate (31 calls a project) within the default limit of 1,000.
+const projectFinancialsQuery = `{ projects(first: 20, filter: {status: ALL}) { totalCount nodes { id
+  financialSummary { originalBudget approvedBudgetChanges revisedBudget committedCosts directCosts projectedCosts projectedOverUnder
+    contractValue billedToDate retainageHeld pendingChanges }
   budgetModifications(first: 5) { totalCount nodes { id transferAmount net } }
   directCosts(first: 5) { totalCount nodes { id status grandTotal } }
 } } }`
@@ -30,6 +32,7 @@ type financialsAnswer struct {
 			FinancialSummary *struct {
 				OriginalBudget, ApprovedBudgetChanges, RevisedBudget, CommittedCosts string
 				DirectCosts, ProjectedCosts, ProjectedOverUnder                      string
+				ContractValue, BilledToDate, RetainageHeld, PendingChanges           string
 			}
 			BudgetModifications *struct{ TotalCount int }
 			DirectCosts         *struct{ TotalCount int }
@@ -42,7 +45,18 @@ type financialsAnswer struct {
 type expectedFinancials struct {
 	originalBudget, approvedChanges, committed, direct decimal.Decimal
 	modifications, directCosts, wo, po                 int
+	// The owner side: figures, and the list lengths behind the call count
+	// (payment applications per prime contract, packages).
+	contractValue, billed, retainage, pending decimal.Decimal
+	primeContracts, packages                  int
+	pendingPackages                           bool // a pending 3-tier package counts
+	paymentApps                               []int
 }
+
+// pendingChangeStatus are the Procore change order statuses the summary's
+// pendingChanges counts (its documented "Pending - …" family).
+var pendingChangeStatus = map[string]bool{"pending": true, "revised": true, "pricing": true,
+	"not_pricing": true, "proceeding": true, "not_proceeding": true}
 
 func cents(f data.Fixed) decimal.Decimal { return decimal.New(int64(f), -2) }
 
@@ -98,6 +112,38 @@ func financialsFromDataset(t *testing.T, sb *sandbox.Running) map[string]expecte
 				}
 			}
 			e.modifications, e.directCosts = len(p.BudgetModifications), len(p.DirectCosts)
+			// Owner side, from the raw rows: each prime contract's revised
+			// value; the G702 line 4 and line 5 of its latest non-draft
+			// application (primeExpectedG702 computes them from the raw
+			// work, stored and retainage figures); pending prime change
+			// orders and packages.
+			for _, pc := range p.PrimeContracts {
+				e.contractValue = e.contractValue.Add(cents(pc.OriginalValue + pc.ApprovedChangeOrders))
+				latest := -1
+				for i, a := range pc.PaymentApplications {
+					if a.Status != "draft" && (latest < 0 || a.Number > pc.PaymentApplications[latest].Number) {
+						latest = i
+					}
+				}
+				if latest >= 0 {
+					g := primeExpectedG702(pc, latest)
+					e.billed = e.billed.Add(g["totalCompletedAndStoredToDate"])
+					e.retainage = e.retainage.Add(g["totalRetainage"])
+				}
+				e.paymentApps = append(e.paymentApps, len(pc.PaymentApplications))
+			}
+			for _, co := range p.ChangeMgmt.PrimeChangeOrders {
+				if pendingChangeStatus[co.Status] {
+					e.pending = e.pending.Add(cents(co.GrandTotal))
+				}
+			}
+			for _, pk := range p.ChangeMgmt.Packages {
+				if pendingChangeStatus[pk.Status] && pk.GrandTotal != 0 {
+					e.pending = e.pending.Add(cents(pk.GrandTotal))
+					e.pendingPackages = true
+				}
+			}
+			e.primeContracts, e.packages = len(p.PrimeContracts), len(p.ChangeMgmt.Packages)
 			out[strconv.FormatInt(p.ID, 10)] = e
 		}
 	})
@@ -111,7 +157,10 @@ func financialsFromDataset(t *testing.T, sb *sandbox.Running) map[string]expecte
 // Minimum: 1 (projects list, 20 ≤ 300 a page) + Σ over projects of
 // 1 (budget views) + 1 (first view's detail rows, unpaginated)
 // + pages(budget modifications) + pages(direct costs)
-// + pages(work order contracts) + pages(purchase order contracts),
+// + pages(work order contracts) + pages(purchase order contracts)
+// + pages(prime contracts) + Σ over its prime contracts of pages(payment applications)
+// + 1 (prime change orders, unpaginated; refused, and read as empty, on a
+// 3-tier project) + pages(change order packages),
 // pages(n) = max(1, ⌈n/100⌉).
 func TestProjectFinancialsAcross20Projects(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 20, ItemsPerProject: 10},
@@ -120,10 +169,23 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 	if len(want) != 20 {
 		t.Fatalf("dataset has %d projects, want 20", len(want))
 	}
+	withPackages := 0
+	for _, e := range want {
+		if e.pendingPackages {
+			withPackages++
+		}
+	}
+	if withPackages == 0 {
+		t.Fatal("no 3-tier project has a pending package: pendingChanges on 3 tiers is not proved")
+	}
 	minimum := 1
 	for _, e := range want {
 		minimum += 2 + pages(e.modifications, 0, 100) + pages(e.directCosts, 0, 100) +
-			pages(e.wo, 0, maxPerPageContracts) + pages(e.po, 0, maxPerPageContracts)
+			pages(e.wo, 0, maxPerPageContracts) + pages(e.po, 0, maxPerPageContracts) +
+			pages(e.primeContracts, 0, 100) + 1 + pages(e.packages, 0, 100)
+		for _, n := range e.paymentApps {
+			minimum += pages(n, 0, 100)
+		}
 	}
 	g := startGateway(t, copyEnv(env))
 	costWarm(t, g)
@@ -140,7 +202,7 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 		if a.Projects.TotalCount != 20 || len(a.Projects.Nodes) != 20 {
 			t.Fatalf("got %d of %d projects, want 20", len(a.Projects.Nodes), a.Projects.TotalCount)
 		}
-		nonZero := 0
+		nonZero, owner := 0, map[string]int{}
 		for _, n := range a.Projects.Nodes {
 			e, ok := want[n.ID]
 			if !ok || n.FinancialSummary == nil || n.BudgetModifications == nil || n.DirectCosts == nil {
@@ -160,7 +222,14 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 				{"directCosts", s.DirectCosts, e.direct},
 				{"projectedCosts", s.ProjectedCosts, projected},
 				{"projectedOverUnder", s.ProjectedOverUnder, revised.Sub(projected)},
+				{"contractValue", s.ContractValue, e.contractValue},
+				{"billedToDate", s.BilledToDate, e.billed},
+				{"retainageHeld", s.RetainageHeld, e.retainage},
+				{"pendingChanges", s.PendingChanges, e.pending},
 			} {
+				if !f.want.IsZero() {
+					owner[f.name]++
+				}
 				got, err := decimal.NewFromString(f.got)
 				if err != nil || !got.Equal(f.want) {
 					t.Errorf("project %s %s = %q, want %s", n.ID, f.name, f.got, f.want.StringFixed(2))
@@ -176,6 +245,9 @@ func TestProjectFinancialsAcross20Projects(t *testing.T) {
 		}
 		if nonZero < 10 {
 			t.Fatalf("only %d projects have non-zero changes, direct and committed costs: the dataset proves little", nonZero)
+		}
+		if owner["contractValue"] < 20 || owner["billedToDate"] < 5 || owner["retainageHeld"] < 5 || owner["pendingChanges"] < 5 {
+			t.Fatalf("non-zero owner-side figures by name %v: the dataset proves little", owner)
 		}
 	}
 
@@ -377,5 +449,108 @@ func TestCostListsPageAndFilterByUpdatedAt(t *testing.T) {
 				t.Fatalf("updatedSince %s: %d items, want %d", since, p.Project.List.TotalCount, want)
 			}
 		})
+	}
+}
+
+// TestOwnerFinancialsWithDefaultPagesFitTheCostLimit: the owner side of the
+// financials query over 20 projects, the prime contracts and their payment
+// applications at their default page sizes, passes the default cost limit
+// (1,000 estimated calls; primeContracts' default first of 10 keeps it
+// there), its estimate covers the calls made, and those are exactly the
+// minimum of TestProjectFinancialsAcross20Projects (the prime contract and
+// payment application lists are shared with the summary's figures).
+func TestOwnerFinancialsWithDefaultPagesFitTheCostLimit(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 20, ItemsPerProject: 10},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	minimum, apps := 1, 0
+	for _, e := range want {
+		minimum += 2 + pages(e.modifications, 0, 100) + pages(e.directCosts, 0, 100) +
+			pages(e.wo, 0, maxPerPageContracts) + pages(e.po, 0, maxPerPageContracts) +
+			pages(e.primeContracts, 0, 100) + 1 + pages(e.packages, 0, 100)
+		for _, n := range e.paymentApps {
+			minimum += pages(n, 0, 100)
+			apps += n
+		}
+	}
+	g := startGateway(t, copyEnv(env))
+	costWarm(t, g)
+	sb.ResetStats()
+	r := g.query(t, `{ projects(first: 20, filter: {status: ALL}) { nodes { id
+  financialSummary { contractValue billedToDate retainageHeld pendingChanges }
+  primeContracts { totalCount nodes { id revisedValue paymentApplications { totalCount nodes { id status g702 { totalCompletedAndStoredToDate totalRetainage } } } } } } } }`, nil)
+	st := sb.Stats()
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	var a struct {
+		Projects struct {
+			Nodes []struct {
+				PrimeContracts struct {
+					Nodes []struct {
+						PaymentApplications struct{ TotalCount int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	gotApps := 0
+	for _, p := range a.Projects.Nodes {
+		for _, c := range p.PrimeContracts.Nodes {
+			gotApps += c.PaymentApplications.TotalCount
+		}
+	}
+	if len(a.Projects.Nodes) != 20 || gotApps != apps || apps == 0 {
+		t.Fatalf("%d projects, %d payment applications; want 20 and %d", len(a.Projects.Nodes), gotApps, apps)
+	}
+	est := r.Extensions.Procoregraph.EstimatedCalls
+	if int(st.Total) != minimum || est < minimum || est > 1000 {
+		t.Fatalf("%d Procore calls (minimum %d), estimate %d (limit 1,000); by route %v", st.Total, minimum, est, st.ByRoute)
+	}
+	t.Logf("%d Procore calls, estimate %d", st.Total, est)
+}
+
+// TestFinancialSummaryIsNullWhenPaymentApplicationsAreForbidden: when
+// Procore refuses the payment application lists, a summary selecting
+// billedToDate and retainageHeld is null, with FORBIDDEN errors at those
+// figures' paths; the project's other fields still render.
+func TestFinancialSummaryIsNullWhenPaymentApplicationsAreForbidden(t *testing.T) {
+	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 5},
+		HourlyLimit: -1, SpikeLimit: -1})
+	want := financialsFromDataset(t, sb)
+	sb.SetFaults(sandbox.Faults{FailRoutes: map[string]int{"GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications": 403}})
+	g := startGateway(t, copyEnv(env), "-no-cache", "-no-response-cache")
+	r := g.query(t, projectFinancialsQuery, nil)
+	var a financialsAnswer
+	if err := json.Unmarshal(r.Data, &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Projects.Nodes) != 2 {
+		t.Fatalf("got %d projects, want 2: %s", len(a.Projects.Nodes), r.Data)
+	}
+	for _, n := range a.Projects.Nodes {
+		if len(want[n.ID].paymentApps) == 0 {
+			t.Fatalf("project %s has no prime contract: the test proves little", n.ID)
+		}
+		if n.FinancialSummary != nil {
+			t.Errorf("project %s: financialSummary %+v, want null", n.ID, n.FinancialSummary)
+		}
+		if n.DirectCosts == nil || n.DirectCosts.TotalCount != want[n.ID].directCosts {
+			t.Errorf("project %s: directCosts %+v, want %d", n.ID, n.DirectCosts, want[n.ID].directCosts)
+		}
+	}
+	fields := map[string]int{}
+	for _, e := range r.Errors {
+		if e.Extensions["code"] != "FORBIDDEN" || len(e.Path) != 5 || e.Path[3] != "financialSummary" {
+			t.Errorf("error %+v: want FORBIDDEN at a financialSummary figure", e)
+			continue
+		}
+		fields[e.Path[4].(string)]++
+	}
+	if fields["billedToDate"]+fields["retainageHeld"] < 2 || len(fields) > 2 {
+		t.Fatalf("errors by figure %v, want billedToDate or retainageHeld for each project", fields)
 	}
 }

@@ -1120,52 +1120,104 @@ func concurrentCreates(t *testing.T, gws []*gatewayProc, n int, input map[string
 	return got
 }
 
-// TestThreeTierProjectHasNoCommitmentChangeOrders: on a project with 3-tier
-// change management (every fifth sandbox project), Procore serves no
-// commitment change orders: the lists are empty without errors, and
+// TestThreeTierCommitmentChangeOrdersArePackages: on a project with 3-tier
+// change management (every fifth sandbox project), Procore's commitment
+// change order list refuses the project; the commitments' change orders are
+// then its change order packages naming them as contract_id. The project's
+// and each commitment's changeOrders list exactly the dataset's change
+// orders (grand totals to the cent from their lines), without the prime
+// contract's packages, in three calls (refused list, packages, prime
+// contracts: one each, shared by every commitment); changeOrderPackages
+// keeps only the prime contract's packages.
 // createCommitmentChangeOrder is a userError saying why, creating nothing.
-func TestThreeTierProjectHasNoCommitmentChangeOrders(t *testing.T) {
+func TestThreeTierCommitmentChangeOrdersArePackages(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
 		Data: data.Options{Companies: 1, ProjectsPerCompany: 5, ItemsPerProject: 3}})
 	m := &mutationEnv{sb: sb, env: env}
 	var commitment string
-	var before int
+	var before, primePackages int
+	wantCOs := map[string]struct{ commitment, total string }{} // by change order id
 	sb.ReadDataset(func(d *data.Dataset) {
 		for _, p := range d.Projects {
 			if p.ThreeTierChangeOrders() && len(p.Commitments) > 0 {
 				m.project, commitment, before = id64(p.ID), id64(p.Commitments[0].ID), len(p.ChangeOrders)
+				primePackages = len(p.ChangeMgmt.Packages)
+				for _, co := range p.ChangeOrders {
+					var total data.Fixed
+					for _, l := range co.Lines {
+						total += l.Amount
+					}
+					wantCOs[id64(co.ID)] = struct{ commitment, total string }{id64(co.ContractID), decimal.New(int64(total), -2).StringFixed(2)}
+				}
 			}
 		}
 	})
-	if m.project == "" || before == 0 {
-		t.Fatal("no 3-tier project with commitments and (package) change orders in the dataset")
+	if m.project == "" || before == 0 || primePackages == 0 {
+		t.Fatal("no 3-tier project with commitments, (package) change orders and prime packages in the dataset")
 	}
 	m.gw = startGateway(t, env)
 
+	type co struct {
+		ID           string `json:"id"`
+		CommitmentID string `json:"commitmentId"`
+		GrandTotal   string `json:"grandTotal"`
+	}
 	var q struct {
 		Project struct {
 			ChangeOrders struct {
-				TotalCount int                   `json:"totalCount"`
-				Nodes      []struct{ ID string } `json:"nodes"`
+				TotalCount int  `json:"totalCount"`
+				Nodes      []co `json:"nodes"`
 			} `json:"changeOrders"`
 			Commitments struct {
 				Nodes []struct {
-					ID           string                `json:"id"`
-					ChangeOrders []struct{ ID string } `json:"changeOrders"`
+					ID           string `json:"id"`
+					ChangeOrders []co   `json:"changeOrders"`
 				} `json:"nodes"`
 			} `json:"commitments"`
+			ChangeOrderPackages struct {
+				TotalCount int `json:"totalCount"`
+			} `json:"changeOrderPackages"`
 		} `json:"project"`
 	}
 	// m.do fails on any GraphQL error.
-	m.do(t, `query($p: ID!) { project(id: $p) { changeOrders { totalCount nodes { id } } commitments(first: 100) { nodes { id changeOrders { id } } } } }`,
-		map[string]any{"p": m.project}, &q)
-	if q.Project.ChangeOrders.TotalCount != 0 || len(q.Project.ChangeOrders.Nodes) != 0 || len(q.Project.Commitments.Nodes) == 0 {
-		t.Fatalf("project change orders %+v over %d commitments, want none", q.Project.ChangeOrders, len(q.Project.Commitments.Nodes))
-	}
-	for _, c := range q.Project.Commitments.Nodes {
-		if len(c.ChangeOrders) != 0 {
-			t.Fatalf("commitment %s lists change orders %+v", c.ID, c.ChangeOrders)
+	sb.ResetStats()
+	m.do(t, `query($p: ID!) { project(id: $p) { changeOrders(first: 1000) { totalCount nodes { id commitmentId grandTotal } }
+  commitments(first: 100) { nodes { id changeOrders { id commitmentId grandTotal } } } } }`, map[string]any{"p": m.project}, &q)
+	st := sb.Stats()
+	m.do(t, `query($p: ID!) { project(id: $p) { changeOrderPackages(first: 1000) { totalCount } } }`, map[string]any{"p": m.project}, &q)
+	for _, route := range []string{"GET /rest/v1.0/projects/{project_id}/commitment_change_orders", "GET /rest/v1.0/change_order_packages", "GET /rest/v1.0/prime_contracts"} {
+		if st.ByRoute[route] != 1 {
+			t.Errorf("%s called %d times, want 1 (by route: %v)", route, st.ByRoute[route], st.ByRoute)
 		}
+	}
+	check := func(where string, got []co) {
+		for _, c := range got {
+			w, ok := wantCOs[c.ID]
+			total, err := decimal.NewFromString(c.GrandTotal)
+			if !ok || c.CommitmentID != w.commitment || err != nil || total.StringFixed(2) != w.total {
+				t.Errorf("%s: change order %+v, want %+v (known: %v)", where, c, w, ok)
+			}
+		}
+	}
+	if q.Project.ChangeOrders.TotalCount != len(wantCOs) || len(q.Project.ChangeOrders.Nodes) != len(wantCOs) {
+		t.Fatalf("project change orders: %d (%d nodes), want %d", q.Project.ChangeOrders.TotalCount, len(q.Project.ChangeOrders.Nodes), len(wantCOs))
+	}
+	check("project", q.Project.ChangeOrders.Nodes)
+	perCommitment := 0
+	for _, c := range q.Project.Commitments.Nodes {
+		for _, x := range c.ChangeOrders {
+			if x.CommitmentID != c.ID {
+				t.Errorf("commitment %s lists change order %+v of another", c.ID, x)
+			}
+		}
+		check("commitment "+c.ID, c.ChangeOrders)
+		perCommitment += len(c.ChangeOrders)
+	}
+	if perCommitment != len(wantCOs) {
+		t.Errorf("commitments list %d change orders, want %d", perCommitment, len(wantCOs))
+	}
+	if q.Project.ChangeOrderPackages.TotalCount != primePackages {
+		t.Errorf("changeOrderPackages: %d, want the prime contract's %d", q.Project.ChangeOrderPackages.TotalCount, primePackages)
 	}
 
 	var out struct {

@@ -102,7 +102,13 @@ type ChangeOrderPackage struct {
 	Executed   bool
 	GrandTotal Decimal
 	// PCOIDs are the PCOs a prime change order executes (2-tier); empty for packages.
-	PCOIDs    []int64
+	PCOIDs []int64
+	// ContractID is a package's contract (Procore's contract_id): the
+	// prime contract, or on a 3-tier project a commitment, whose change
+	// order the package is; nil when Procore names none (prime change orders).
+	ContractID *int64
+	// DueDate is a package's due date, nil when none.
+	DueDate   *Date
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

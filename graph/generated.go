@@ -44,6 +44,7 @@ type ResolverRoot interface {
 	CommitmentChange() CommitmentChangeResolver
 	Company() CompanyResolver
 	Entity() EntityResolver
+	FinancialSummary() FinancialSummaryResolver
 	Invoice() InvoiceResolver
 	InvoiceStatusChange() InvoiceStatusChangeResolver
 	Mutation() MutationResolver
@@ -441,11 +442,15 @@ type ComplexityRoot struct {
 
 	FinancialSummary struct {
 		ApprovedBudgetChanges func(childComplexity int) int
+		BilledToDate          func(childComplexity int) int
 		CommittedCosts        func(childComplexity int) int
+		ContractValue         func(childComplexity int) int
 		DirectCosts           func(childComplexity int) int
 		OriginalBudget        func(childComplexity int) int
+		PendingChanges        func(childComplexity int) int
 		ProjectedCosts        func(childComplexity int) int
 		ProjectedOverUnder    func(childComplexity int) int
+		RetainageHeld         func(childComplexity int) int
 		RevisedBudget         func(childComplexity int) int
 	}
 
@@ -1201,6 +1206,12 @@ type EntityResolver interface {
 	FindManySubmittalByIDs(ctx context.Context, reps []*model.SubmittalByIDsInput) ([]*adapter.Submittal, error)
 	FindManyUserByIDs(ctx context.Context, reps []*model.UserByIDsInput) ([]*adapter.User, error)
 	FindManyVendorByIDs(ctx context.Context, reps []*model.VendorByIDsInput) ([]*adapter.Vendor, error)
+}
+type FinancialSummaryResolver interface {
+	ContractValue(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error)
+	BilledToDate(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error)
+	RetainageHeld(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error)
+	PendingChanges(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error)
 }
 type InvoiceResolver interface {
 	Commitment(ctx context.Context, obj *adapter.Invoice) (*adapter.Commitment, error)
@@ -2900,12 +2911,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FinancialSummary.ApprovedBudgetChanges(childComplexity), true
+	case "FinancialSummary.billedToDate":
+		if e.ComplexityRoot.FinancialSummary.BilledToDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.BilledToDate(childComplexity), true
 	case "FinancialSummary.committedCosts":
 		if e.ComplexityRoot.FinancialSummary.CommittedCosts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.FinancialSummary.CommittedCosts(childComplexity), true
+	case "FinancialSummary.contractValue":
+		if e.ComplexityRoot.FinancialSummary.ContractValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.ContractValue(childComplexity), true
 	case "FinancialSummary.directCosts":
 		if e.ComplexityRoot.FinancialSummary.DirectCosts == nil {
 			break
@@ -2918,6 +2941,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FinancialSummary.OriginalBudget(childComplexity), true
+	case "FinancialSummary.pendingChanges":
+		if e.ComplexityRoot.FinancialSummary.PendingChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.PendingChanges(childComplexity), true
 	case "FinancialSummary.projectedCosts":
 		if e.ComplexityRoot.FinancialSummary.ProjectedCosts == nil {
 			break
@@ -2930,6 +2959,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FinancialSummary.ProjectedOverUnder(childComplexity), true
+	case "FinancialSummary.retainageHeld":
+		if e.ComplexityRoot.FinancialSummary.RetainageHeld == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinancialSummary.RetainageHeld(childComplexity), true
 	case "FinancialSummary.revisedBudget":
 		if e.ComplexityRoot.FinancialSummary.RevisedBudget == nil {
 			break
@@ -6394,6 +6429,11 @@ type BulkExport {
   as ` + "`" + `changeEvents` + "`" + `. Only 3-tier projects have packages (PCOs grouped into
   change order requests, grouped into packages); on a 3-tier project the
   package is the prime contract change order. Empty on 1- and 2-tier projects.
+  Procore's package list also holds the commitments' change orders on a
+  3-tier project (contract_id a commitment; see ` + "`" + `Commitment.changeOrders` + "`" + `):
+  only packages whose contract_id is one of the project's prime contracts, or
+  names none, are listed here, which reads the prime contract list (one call)
+  when a package names a contract.
   """
   changeOrderPackages(
     "Page size, at most 1,000." first: Int = 50,
@@ -7062,8 +7102,9 @@ type DirectCostEdge {
 
 """
 A project's financial position, computed by the gateway with exact decimals from Procore's rows (never
-Procore's own rollups). Each figure states its formula and the Procore fields it sums. Further figures
-(prime contract, owner invoices, pending changes) extend this type.
+Procore's own rollups). Each figure states its formula and the Procore fields it sums. The budget and
+cost figures are read together; the owner-side figures (contractValue, billedToDate, retainageHeld,
+pendingChanges) read their lists only when selected.
 """
 type FinancialSummary {
   "Σ original_budget_amount of the detail rows (budget line items) of the project's first budget view (GET /rest/v1.0/budget_views/{id}/detail_rows)."
@@ -7084,6 +7125,39 @@ type FinancialSummary {
   projectedCosts: Decimal!
   "Projected over/under: revisedBudget − projectedCosts; positive is under budget, negative over."
   projectedOverUnder: Decimal!
+  """
+  Contract value (the owner side): Σ over the project's prime contracts (GET /rest/v1.0/prime_contracts) of
+  grand_total + approved_change_orders, each contract's revised value. Reads the prime contract list only
+  (one call per 100 contracts, shared with ` + "`" + `primeContracts` + "`" + `).
+  """
+  contractValue: Decimal!
+  """
+  Billed to date: Σ over the project's prime contracts of g702.total_completed_and_stored_to_date (AIA G702
+  line 4, cumulative) of the contract's latest billed payment application: the highest ` + "`" + `number` + "`" + ` among its
+  payment applications (GET /rest/v1.0/prime_contracts/{id}/payment_applications) whose status is not
+  draft (under_review, revise_and_resubmit, approved, and a status the gateway does not know, count as
+  billed); a contract with none adds 0. Reads the prime contract list and each contract's payment
+  applications (shared with ` + "`" + `paymentApplications` + "`" + `).
+  """
+  billedToDate: Decimal!
+  """
+  Retainage held: Σ over the project's prime contracts of g702.total_retainage (AIA G702 line 5, 5a + 5b)
+  of the same latest billed payment application as ` + "`" + `billedToDate` + "`" + `; a contract with none adds 0.
+  Procore's published reads carry no retainage released figure for owner invoices (the line items'
+  ` + "`" + `*_retainage_released_this_period` + "`" + ` come only from the line item update), so none is offered.
+  """
+  retainageHeld: Decimal!
+  """
+  Pending changes (the owner side): Σ grand_total of the project's prime-contract-tier change orders whose
+  status is pending: Procore's "Pending - …" statuses pending, revised, pricing, not_pricing, proceeding and
+  not_proceeding (draft, no_charge, approved, rejected, void and statuses the gateway does not know are not
+  counted). Those change orders are the prime change orders on 1- and 2-tier projects
+  (GET /rest/v1.0/projects/{id}/prime_change_orders, unpaginated) and the change order packages of the
+  project's prime contracts on 3-tier projects (GET /rest/v1.0/change_order_packages, whose contract_id is a
+  prime contract: see ` + "`" + `Project.changeOrderPackages` + "`" + `). The gateway cannot read a project's tier, so both lists
+  are read (the other is empty, or refused on a 3-tier project and read as empty).
+  """
+  pendingChanges: Decimal!
 }
 
 extend type Project {
@@ -7120,7 +7194,12 @@ extend type Project {
   """
   The project's financial position. Reads the budget views and the first view's detail rows, the budget
   modifications, the direct costs and the commitments (both kinds): six calls per project when each
-  list fits in one page, shared with the fields that read the same lists. Null, with an error, when any of them fails.
+  list fits in one page, shared with the fields that read the same lists. The owner-side figures read
+  more, only when selected: ` + "`" + `contractValue` + "`" + ` the prime contracts (one call), ` + "`" + `billedToDate` + "`" + ` and
+  ` + "`" + `retainageHeld` + "`" + ` also each prime contract's payment applications (one call per contract),
+  ` + "`" + `pendingChanges` + "`" + ` the prime change orders, the change order packages and, when a package names a
+  contract, the prime contracts (two or three calls).
+  Null, with an error, when any list a selected figure reads fails.
   """
   financialSummary: FinancialSummary
 }
@@ -7371,12 +7450,15 @@ type Commitment @key(fields: "id") @entityResolver(multi: true) {
   "Schedule of values."
   lineItems: [CommitmentLineItem!]
   """
-  Change orders on this commitment. Empty, without an error, on a project with 3-tier change management:
-  Procore serves commitment change orders on 1- and 2-tier projects only (3-tier projects work through
-  change order packages, which this gateway does not support yet).
-  The project's change order list is read whole (one call, shared by every
-  commitment); ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are applied by the gateway
-  (inclusive, whole seconds).
+  Change orders on this commitment. On 1- and 2-tier projects, Procore's
+  commitment change orders (GET /rest/v1.0/projects/{id}/commitment_change_orders,
+  read whole: one call, shared by every commitment). Procore refuses that list
+  on a project with 3-tier change management, where a commitment's change
+  orders are the change order packages whose contract_id is the commitment
+  (GET /rest/v1.0/change_order_packages, every page, without the packages of
+  the project's prime contracts, GET /rest/v1.0/prime_contracts): three calls
+  there, shared by every commitment. ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are
+  applied by the gateway (inclusive, whole seconds).
   """
   changeOrders("Keep change orders updated at or after this instant." updatedSince: DateTime, "Keep change orders updated at or before this instant." updatedBefore: DateTime): [ChangeOrder!]
   """
@@ -8347,9 +8429,12 @@ type UploadAttachmentPayload {
   One Procore call (` + "`" + `GET /rest/v1.0/prime_contracts?project_id=` + "`" + `) answers the
   whole list; the gateway pages it. ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` are
   applied by the gateway (inclusive, whole seconds). Keyset-paged: pass the
-  previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
+  previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `. ` + "`" + `first` + "`" + ` is at most 1,000 (default
+  10: a project has few prime contracts, and each contract's nested lists,
+  such as ` + "`" + `paymentApplications` + "`" + `, cost a Procore call per contract, so the
+  default keeps a query over many projects within the cost limit).
   """
-  primeContracts("Page size (at most 1,000)." first: Int = 50, "Cursor of the previous page's end." after: String, "Keep prime contracts updated at or after this instant." updatedSince: DateTime, "Keep prime contracts updated at or before this instant." updatedBefore: DateTime): PrimeContractConnection
+  primeContracts("Page size (at most 1,000)." first: Int = 10, "Cursor of the previous page's end." after: String, "Keep prime contracts updated at or after this instant." updatedSince: DateTime, "Keep prime contracts updated at or before this instant." updatedBefore: DateTime): PrimeContractConnection
 }
 
 "A prime contract's status (Procore's list; UNKNOWN for a value Procore added since)."
@@ -8688,7 +8773,9 @@ type Project @key(fields: "id") @entityResolver(multi: true) {
   invoices(first: Int = 50, after: String, updatedSince: DateTime, updatedBefore: DateTime): InvoiceConnection
   """
   Commitment change orders, by id ascending. Procore's list is not paginated:
-  it is read whole (one call) and the gateway pages it and applies
+  it is read whole (one call; on a 3-tier project, where Procore refuses it,
+  the commitments' change order packages instead, as ` + "`" + `Commitment.changeOrders` + "`" + `
+  says: three calls) and the gateway pages it and applies
   ` + "`" + `updatedSince` + "`" + ` and ` + "`" + `updatedBefore` + "`" + ` itself (inclusive, whole seconds); change
   orders whose updated_at Procore does not give are kept. Keyset-paged: pass the previous page's ` + "`" + `endCursor` + "`" + ` as ` + "`" + `after` + "`" + `; items inserted or deleted between pages are neither skipped nor repeated. ` + "`" + `first` + "`" + ` is at most 1,000 (default 50).
   """
@@ -10198,6 +10285,14 @@ func (ec *executionContext) childFields_FinancialSummary(ctx context.Context, fi
 		return ec.fieldContext_FinancialSummary_projectedCosts(ctx, field)
 	case "projectedOverUnder":
 		return ec.fieldContext_FinancialSummary_projectedOverUnder(ctx, field)
+	case "contractValue":
+		return ec.fieldContext_FinancialSummary_contractValue(ctx, field)
+	case "billedToDate":
+		return ec.fieldContext_FinancialSummary_billedToDate(ctx, field)
+	case "retainageHeld":
+		return ec.fieldContext_FinancialSummary_retainageHeld(ctx, field)
+	case "pendingChanges":
+		return ec.fieldContext_FinancialSummary_pendingChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FinancialSummary", field.Name)
 }
@@ -19965,6 +20060,98 @@ func (ec *executionContext) _FinancialSummary_projectedOverUnder(ctx context.Con
 }
 func (ec *executionContext) fieldContext_FinancialSummary_projectedOverUnder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FinancialSummary", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_contractValue(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_contractValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FinancialSummary().ContractValue(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_contractValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_billedToDate(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_billedToDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FinancialSummary().BilledToDate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_billedToDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_retainageHeld(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_retainageHeld(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FinancialSummary().RetainageHeld(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_retainageHeld(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _FinancialSummary_pendingChanges(ctx context.Context, field graphql.CollectedField, obj *adapter.FinancialSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinancialSummary_pendingChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FinancialSummary().PendingChanges(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinancialSummary_pendingChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinancialSummary", field, true, true, "Decimal")
 }
 
 func (ec *executionContext) _ForwardRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.ForwardRFIPayload) (ret graphql.Marshaler) {
@@ -38967,38 +39154,62 @@ func (ec *executionContext) _FinancialSummary(ctx context.Context, sel ast.Selec
 		case "originalBudget":
 			out.Values[i] = ec._FinancialSummary_originalBudget(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "approvedBudgetChanges":
 			out.Values[i] = ec._FinancialSummary_approvedBudgetChanges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisedBudget":
 			out.Values[i] = ec._FinancialSummary_revisedBudget(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "committedCosts":
 			out.Values[i] = ec._FinancialSummary_committedCosts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "directCosts":
 			out.Values[i] = ec._FinancialSummary_directCosts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "projectedCosts":
 			out.Values[i] = ec._FinancialSummary_projectedCosts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "projectedOverUnder":
 			out.Values[i] = ec._FinancialSummary_projectedOverUnder(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "contractValue":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FinancialSummary_contractValue(ctx, field, obj)
+				})
+		case "billedToDate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FinancialSummary_billedToDate(ctx, field, obj)
+				})
+		case "retainageHeld":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FinancialSummary_retainageHeld(ctx, field, obj)
+				})
+		case "pendingChanges":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FinancialSummary_pendingChanges(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -44693,6 +44904,24 @@ func (ec *executionContext) marshalNDecimal2githubᚗcomᚋshopspringᚋdecimal�
 	return res
 }
 
+func (ec *executionContext) unmarshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx context.Context, v any) (*decimal.Decimal, error) {
+	res, err := gqlscalar.UnmarshalDecimal(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx context.Context, sel ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Decimal!")
+		return graphql.Null
+	}
+	_ = sel
+	res := gqlscalar.MarshalDecimal(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Decimal!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNDirectCost2procoregraphᚋadapterᚐDirectCost(ctx context.Context, sel ast.SelectionSet, v adapter.DirectCost) graphql.Marshaler {
 	return ec._DirectCost(ctx, sel, &v)
 }
@@ -45903,11 +46132,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

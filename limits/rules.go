@@ -45,12 +45,14 @@ func Rules() map[string]Rule {
 		"Company.users":    list,
 		"Company.vendors":  list,
 
-		"Project.company":        {Calls: 1, Batch: perRequest},
-		"Project.rfis":           list,
-		"Project.submittals":     list,
-		"Project.commitments":    {Connection: true, Page: pageDefault, Lists: 2},
-		"Project.invoices":       list,
-		"Project.changeOrders":   {Connection: true, Calls: 1},
+		"Project.company":     {Calls: 1, Batch: perRequest},
+		"Project.rfis":        list,
+		"Project.submittals":  list,
+		"Project.commitments": {Connection: true, Page: pageDefault, Lists: 2},
+		"Project.invoices":    list,
+		// 3-tier projects: the refused list, the packages (up to 3 pages)
+		// and the prime contracts (see Commitment.changeOrders).
+		"Project.changeOrders":   {Connection: true, Calls: 5},
 		"Project.budget":         {Calls: 1, Items: 5},
 		"Project.billingPeriods": {Calls: 1, Items: 24},
 		"Project.costCodes":      wholeSince,
@@ -68,6 +70,16 @@ func Rules() map[string]Rule {
 		"Project.budgetModifications": {Connection: true, Calls: 3},
 		"Project.directCosts":         {Connection: true, Calls: 3},
 		"Project.financialSummary":    {Calls: 12},
+		// Its owner-side figures, read only when selected (up to 3 prime
+		// contracts a project assumed): the prime contract list (1), and
+		// each contract's payment applications (3 more); the prime change
+		// orders (1, unpaginated), the change order packages (up to 3
+		// pages) and the prime contracts (to keep their packages). billedToDate and retainageHeld share their lists; each is
+		// counted in full.
+		"FinancialSummary.contractValue":  {Calls: 1},
+		"FinancialSummary.billedToDate":   {Calls: 4},
+		"FinancialSummary.retainageHeld":  {Calls: 4},
+		"FinancialSummary.pendingChanges": {Calls: 5}, // + the prime contracts
 
 		// The RFI detail, when the list item carries no questions.
 		"RFI.questions": {Calls: 1},
@@ -78,8 +90,10 @@ func Rules() map[string]Rule {
 
 		// One requisitions list per project (all of it, up to 3 pages)
 		// answers every commitment's invoices.
-		"Commitment.invoices":     {Connection: true, Calls: 3, Per: "Project"},
-		"Commitment.changeOrders": {Calls: 1, Per: "Project", Items: 10},
+		"Commitment.invoices": {Connection: true, Calls: 3, Per: "Project"},
+		// 1 call; 5 on a 3-tier project (the refused list, the change
+		// order packages, up to 3 pages, and the prime contracts).
+		"Commitment.changeOrders": {Calls: 5, Per: "Project", Items: 10},
 		"Commitment.lineItems":    {Calls: 1, Items: 20},
 		// Both commitment lists of the project, whole: at most 4 pages.
 		"Invoice.commitment": {Calls: 2, Lists: 2, Per: "Project"},
@@ -108,7 +122,7 @@ func Rules() map[string]Rule {
 		// those lists (per project), PCO line items one call per PCO.
 		"Project.changeEvents":                     {Connection: true, Calls: 3},
 		"Project.potentialChangeOrders":            {Connection: true, Calls: 3},
-		"Project.changeOrderPackages":              {Connection: true, Calls: 3},
+		"Project.changeOrderPackages":              {Connection: true, Calls: 4}, // + the prime contracts
 		"Project.primeChangeOrders":                {Connection: true, Calls: 1},
 		"ChangeEvent.rfi":                          {Calls: 1},
 		"ChangeEvent.project":                      {Calls: 1, Per: "Project"},

@@ -112,7 +112,7 @@ func (r *projectResolver) PotentialChangeOrders(ctx context.Context, obj *adapte
 
 // ChangeOrderPackages is the resolver for the changeOrderPackages field.
 func (r *projectResolver) ChangeOrderPackages(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.ChangeOrderPackageConnection, error) {
-	out, err := cmPage(ctx, func() ([]adapter.ChangeOrderPackage, error) { return cmLoad(ctx, cmPackages, obj.ID) }, packageKeys, first, after, updatedSince, updatedBefore)
+	out, err := cmPage(ctx, func() ([]adapter.ChangeOrderPackage, error) { return primePackages(ctx, obj.ID) }, packageKeys, first, after, updatedSince, updatedBefore)
 	if err != nil {
 		return nil, err
 	}

@@ -8,9 +8,32 @@ package resolvers
 import (
 	"context"
 	"procoregraph/adapter"
+	"procoregraph/graph"
 	"procoregraph/graph/model"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
+
+// ContractValue is the resolver for the contractValue field.
+func (r *financialSummaryResolver) ContractValue(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error) {
+	return decimalOf(contractValue(ctx, obj.ProjectID))
+}
+
+// BilledToDate is the resolver for the billedToDate field.
+func (r *financialSummaryResolver) BilledToDate(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error) {
+	return decimalOf(billedToDate(ctx, obj.ProjectID))
+}
+
+// RetainageHeld is the resolver for the retainageHeld field.
+func (r *financialSummaryResolver) RetainageHeld(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error) {
+	return decimalOf(retainageHeld(ctx, obj.ProjectID))
+}
+
+// PendingChanges is the resolver for the pendingChanges field.
+func (r *financialSummaryResolver) PendingChanges(ctx context.Context, obj *adapter.FinancialSummary) (*decimal.Decimal, error) {
+	return decimalOf(pendingChanges(ctx, obj.ProjectID))
+}
 
 // BudgetModifications is the resolver for the budgetModifications field.
 func (r *projectResolver) BudgetModifications(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.BudgetModificationConnection, error) {
@@ -26,3 +49,10 @@ func (r *projectResolver) DirectCosts(ctx context.Context, obj *adapter.Project,
 func (r *projectResolver) FinancialSummary(ctx context.Context, obj *adapter.Project) (*adapter.FinancialSummary, error) {
 	return financialSummary(ctx, obj.ID)
 }
+
+// FinancialSummary returns graph.FinancialSummaryResolver implementation.
+func (r *Resolver) FinancialSummary() graph.FinancialSummaryResolver {
+	return &financialSummaryResolver{r}
+}
+
+type financialSummaryResolver struct{ *Resolver }

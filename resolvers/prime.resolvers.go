@@ -62,7 +62,7 @@ func (r *primeContractResolver) Project(ctx context.Context, obj *adapter.PrimeC
 
 // PrimeContracts is the resolver for the primeContracts field.
 func (r *projectResolver) PrimeContracts(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.PrimeContractConnection, error) {
-	a, err := parsePage(first, after, 50, defaultOrder, updatedSince, updatedBefore)
+	a, err := parsePage(first, after, 10, defaultOrder, updatedSince, updatedBefore)
 	if err != nil {
 		return nil, err
 	}

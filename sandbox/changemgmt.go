@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 // empty, except prime change orders on a 3-tier project, which Procore's list
 // does not serve ("only supports projects using 1 and 2 tier change order
 // configurations"): refused as the commitment change order routes are.
+// Drift rules reach the lists as "change_events", "potential_change_orders",
+// "change_order_requests", "change_order_packages" and "prime_change_orders".
 
 // primeThreeTierMessage is the refusal of the prime change order list on a
 // 3-tier project (Procore's exact answer is not published).
@@ -73,6 +77,7 @@ func (s *Server) listCORs(w http.ResponseWriter, r *http.Request, c *call) {
 	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderRequest { return p.ChangeMgmt.CORs },
 		func(x *data.ChangeOrderRequest) int64 { return x.ID }, func(x *data.ChangeOrderRequest) time.Time { return x.UpdatedAt },
 		func(e *enc, p *data.Project, x *data.ChangeOrderRequest) {
+			defer e.drifted("change_order_requests", len(e.b))
 			e.open()
 			e.int("id", x.ID)
 			e.str("number", x.Number)
@@ -86,21 +91,84 @@ func (s *Server) listCORs(w http.ResponseWriter, r *http.Request, c *call) {
 		})
 }
 
+// listCOPackages serves GET /rest/v1.0/change_order_packages?project_id=
+// (optionally contract_id=): the packages of every contract of the project,
+// each naming its contract_id. On a 3-tier project they are the prime
+// contract's packages (data.ChangeMgmt.Packages, contract_id the project's
+// prime contract) and the commitments' change orders, which Procore's
+// commitment change order list refuses there (data.Project.ChangeOrders,
+// contract_id the commitment); on 1- and 2-tier projects there are none.
 func (s *Server) listCOPackages(w http.ResponseWriter, r *http.Request, c *call) {
-	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*data.ChangeOrderPackage { return p.ChangeMgmt.Packages },
-		func(x *data.ChangeOrderPackage) int64 { return x.ID }, func(x *data.ChangeOrderPackage) time.Time { return x.UpdatedAt },
-		func(e *enc, p *data.Project, x *data.ChangeOrderPackage) {
+	var contractID int64
+	if v := paramsOf(r).v.Get("contract_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			badRequest(w, "contract_id must be a positive integer")
+			return
+		}
+		contractID = id
+	}
+	listProjectRows(s, w, r, c, pageStandard, func(p *data.Project) []*servedPackage { return packagesServed(p, contractID) },
+		func(x *servedPackage) int64 { return x.ID }, func(x *servedPackage) time.Time { return x.UpdatedAt },
+		func(e *enc, p *data.Project, x *servedPackage) {
+			defer e.drifted("change_order_packages", len(e.b))
 			e.open()
 			e.int("id", x.ID)
+			if x.ContractID != 0 {
+				e.int("contract_id", x.ContractID)
+			} else {
+				e.null("contract_id")
+			}
 			e.str("number", x.Number)
 			e.str("title", x.Title)
 			e.str("status", x.Status)
 			e.bool("executed", x.Status == "approved")
 			e.money("grand_total", x.GrandTotal)
+			if !x.DueDate.IsZero() {
+				e.date("due_date", x.DueDate)
+			} else {
+				e.null("due_date")
+			}
 			e.time("created_at", x.CreatedAt)
 			e.time("updated_at", x.UpdatedAt)
 			e.close()
 		})
+}
+
+// servedPackage is a change order package as the list serves it.
+type servedPackage struct {
+	data.ChangeOrderPackage
+	ContractID int64 // 0: none
+	DueDate    time.Time
+}
+
+// packagesServed are the project's packages in id order (see
+// listCOPackages), of contract contractID only when it is not 0.
+func packagesServed(p *data.Project, contractID int64) []*servedPackage {
+	if !p.ThreeTierChangeOrders() {
+		return nil
+	}
+	var prime int64
+	if len(p.PrimeContracts) > 0 {
+		prime = p.PrimeContracts[0].ID
+	}
+	out := make([]*servedPackage, 0, len(p.ChangeMgmt.Packages)+len(p.ChangeOrders))
+	for _, pk := range p.ChangeMgmt.Packages {
+		out = append(out, &servedPackage{ChangeOrderPackage: *pk, ContractID: prime})
+	}
+	for _, co := range p.ChangeOrders {
+		var total data.Fixed
+		for _, l := range co.Lines {
+			total += l.Amount
+		}
+		out = append(out, &servedPackage{ChangeOrderPackage: data.ChangeOrderPackage{ID: co.ID, Number: co.Number, Title: co.Title,
+			Status: co.Status, GrandTotal: total, CreatedAt: co.CreatedAt, UpdatedAt: co.UpdatedAt}, ContractID: co.ContractID, DueDate: co.DueDate})
+	}
+	if contractID != 0 {
+		out = slices.DeleteFunc(out, func(x *servedPackage) bool { return x.ContractID != contractID })
+	}
+	slices.SortFunc(out, func(a, b *servedPackage) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c *call) {
@@ -120,6 +188,7 @@ func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	writeList(s, w, r, items, pageWhole, func(e *enc, x *data.PrimeChangeOrder) {
+		defer e.drifted("prime_change_orders", len(e.b))
 		e.open()
 		e.int("id", x.ID)
 		e.str("number", x.Number)
@@ -135,6 +204,7 @@ func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c
 }
 
 func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
+	defer e.drifted("change_events", len(e.b))
 	e.open()
 	e.int("id", x.ID)
 	e.int("number", int64(x.Number))
@@ -168,6 +238,7 @@ func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
 }
 
 func renderPCO(e *enc, p *data.Project, x *data.PotentialChangeOrder) {
+	defer e.drifted("potential_change_orders", len(e.b))
 	e.open()
 	e.int("id", x.ID)
 	e.str("number", x.Number)

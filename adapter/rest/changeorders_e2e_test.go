@@ -347,7 +347,7 @@ func TestChangeOrderNeedsACommitmentLineWithAWBSCode(t *testing.T) {
 	}
 }
 
-func TestThreeTierProjectHasNoCommitmentChangeOrders(t *testing.T) {
+func TestThreeTierProjectChangeOrdersArePackages(t *testing.T) {
 	e, rt := startChangeOrderE2E(t, sandbox.ContractEnforce)
 	ctx := context.Background()
 	var pid, commitment int64
@@ -369,11 +369,31 @@ func TestThreeTierProjectHasNoCommitmentChangeOrders(t *testing.T) {
 		t.Fatal("no 3-tier project with a cost-coded commitment and change orders in the dataset")
 	}
 
-	t.Run("TheListIsEmptyWithoutAnError", func(t *testing.T) {
+	t.Run("TheListIsTheCommitmentsPackages", func(t *testing.T) {
+		// Procore refuses the commitment change order list; the change
+		// orders are the packages naming a commitment as contract_id (the
+		// dataset's change orders), without the prime contract's packages.
+		want := map[int64]int64{} // change order id -> commitment id
+		e.run.ReadDataset(func(ds *data.Dataset) {
+			for _, co := range ds.Project(pid).ChangeOrders {
+				want[co.ID] = co.ContractID
+			}
+		})
 		for _, only := range []*int64{nil, &commitment} {
 			list, err := e.client.ChangeOrders(ctx, pid, only)
-			if err != nil || list == nil || len(list) != 0 {
-				t.Fatalf("ChangeOrders(%v) = %+v, %v; want an empty list and no error", only, list, err)
+			n := 0
+			for _, c := range want {
+				if only == nil || c == *only {
+					n++
+				}
+			}
+			if err != nil || len(list) != n || n == 0 {
+				t.Fatalf("ChangeOrders(%v) = %+v, %v; want %d change orders", only, list, err, n)
+			}
+			for _, co := range list {
+				if c, ok := want[co.ID]; !ok || c != co.CommitmentID || (only != nil && co.CommitmentID != *only) {
+					t.Errorf("ChangeOrders(%v): %+v, want commitment %d (known: %v)", only, co, c, ok)
+				}
 			}
 		}
 		if n := e.calls.status(http.StatusUnprocessableEntity); n != 2 {

@@ -328,10 +328,12 @@ func statusOf(err error) int {
 }
 
 // ChangeOrders lists a project's commitment change orders (not paginated by
-// Procore), optionally of one commitment. A project with 3-tier change
-// management has none through this API (Procore refuses the list there:
-// its change orders are change order packages): the list is empty, without
-// an error.
+// Procore), optionally of one commitment. Procore's commitment change order
+// list serves 1- and 2-tier projects only; on a 3-tier project it refuses,
+// and the commitments' change orders are change order packages naming the
+// commitment as contract_id: they are read from the project's package list
+// (RestV10ChangeOrderPackagesGet), without the packages of its prime
+// contracts (RestV10PrimeContractsGet): three calls there.
 func (c *Client) ChangeOrders(ctx context.Context, projectID int64, commitmentID *int64) ([]adapter.ChangeOrder, error) {
 	if err := validID("project id", projectID); err != nil {
 		return nil, err
@@ -343,7 +345,7 @@ func (c *Client) ChangeOrders(ctx context.Context, projectID int64, commitmentID
 	items, err := fetchAll[wireChangeOrder](ctx, c, listSpec{what: "list change orders",
 		path: pathf("/rest/v1.0/projects/%d/commitment_change_orders", projectID), query: q})
 	if threeTierRefusal(err) {
-		return []adapter.ChangeOrder{}, nil
+		return c.packageChangeOrders(ctx, projectID, commitmentID)
 	}
 	if err != nil {
 		return nil, err
@@ -565,4 +567,32 @@ func (c *Client) RecycledRFIs(ctx context.Context, projectID int64, opt adapter.
 	s := listSpec{what: "list recycled RFIs", path: pathf("/rest/v1.0/projects/%d/rfis/recycle_bin", projectID), perPage: perPageDefault}
 	return list(ctx, c, s, opt, func(w wireRFI) int64 { return int64(w.ID) },
 		func(w wireRFI) adapter.RFI { return w.rfi(projectID) })
+}
+
+// packageChangeOrders are a 3-tier project's commitment change orders: its
+// change order packages whose contract_id names a contract other than its
+// prime contracts (optionally only commitmentID's), in id order.
+func (c *Client) packageChangeOrders(ctx context.Context, projectID int64, commitmentID *int64) ([]adapter.ChangeOrder, error) {
+	packages, err := c.ChangeOrderPackages(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	primes, err := c.PrimeContracts(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	prime := map[int64]bool{}
+	for _, pc := range primes {
+		prime[pc.ID] = true
+	}
+	out := []adapter.ChangeOrder{}
+	for _, pk := range packages {
+		if pk.ContractID == nil || prime[*pk.ContractID] || (commitmentID != nil && *pk.ContractID != *commitmentID) {
+			continue
+		}
+		out = append(out, adapter.ChangeOrder{ID: pk.ID, ProjectID: projectID, CommitmentID: *pk.ContractID,
+			Number: pk.Number, Title: pk.Title, Status: pk.Status, GrandTotal: pk.GrandTotal, DueDate: pk.DueDate,
+			CreatedAt: pk.CreatedAt, UpdatedAt: pk.UpdatedAt})
+	}
+	return out, nil
 }

@@ -40,6 +40,8 @@ type wireChangeOrderish struct {
 	PackageID  flexID      `json:"change_order_package_id"`
 	PCOIDs     flexIDs     `json:"potential_change_order_ids"`
 	GrandTotal flexDecimal `json:"grand_total"`
+	ContractID flexID      `json:"contract_id"` // packages: the prime contract or commitment
+	DueDate    flexDate    `json:"due_date"`
 	CreatedAt  flexTime    `json:"created_at"`
 	UpdatedAt  flexTime    `json:"updated_at"`
 }
@@ -204,7 +206,7 @@ func packagesOf(projectID int64, items []wireChangeOrderish) []adapter.ChangeOrd
 	for _, w := range items {
 		out = append(out, adapter.ChangeOrderPackage{ID: int64(w.ID), ProjectID: projectID, Number: string(w.Number),
 			Title: string(w.Title), Status: w.status(), Executed: w.Executed, GrandTotal: w.GrandTotal.V,
-			PCOIDs: append([]int64{}, w.PCOIDs...), CreatedAt: w.CreatedAt.V, UpdatedAt: w.UpdatedAt.V})
+			PCOIDs: append([]int64{}, w.PCOIDs...), ContractID: w.ContractID.ptr(), DueDate: w.DueDate.ptr(), CreatedAt: w.CreatedAt.V, UpdatedAt: w.UpdatedAt.V})
 	}
 	return out
 }
