@@ -106,9 +106,9 @@ func TestChangeOrderPackagesDeliveriesFindTheirKind(t *testing.T) {
 }
 
 // TestPollerFollowsOnDemandKindsOnlyWhileWanted: an OnDemand kind is listed
-// only in polls during which Wanted says it is subscribed to; Demand keeps a
-// held kind wanted until some time after its release, and ignores kinds it
-// does not track.
+// only in polls during which Wanted says it is subscribed to in that project
+// (or in every project); Demand keeps a held kind wanted until some time
+// after its release, and ignores kinds it does not track.
 func TestPollerFollowsOnDemandKindsOnlyWhileWanted(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -131,12 +131,17 @@ func TestPollerFollowsOnDemandKindsOnlyWhileWanted(t *testing.T) {
 	if n := poll(); n != 0 {
 		t.Fatalf("unwanted: %d change event lists", n)
 	}
-	release := d.Hold(ctx, w.conn, []events.ItemKind{events.ItemRFI}) // not tracked
-	if ok, _ := d.Wanted(ctx, w.conn.ID, events.ItemRFI); ok {
+	release := d.Hold(ctx, w.conn, 0, []events.ItemKind{events.ItemRFI}) // not tracked
+	if ok, _ := d.Wanted(ctx, w.conn.ID, events.ItemRFI, 0); ok {
 		t.Fatal("a kind Demand does not track was recorded")
 	}
 	release()
-	release = d.Hold(ctx, w.conn, []events.ItemKind{events.ItemChangeEvent})
+	other := d.Hold(ctx, w.conn, w.project+1, []events.ItemKind{events.ItemChangeEvent}) // another project
+	if n := poll(); n != 0 {
+		t.Fatalf("wanted in another project only: %d change event lists", n)
+	}
+	other()
+	release = d.Hold(ctx, w.conn, w.project, []events.ItemKind{events.ItemChangeEvent})
 	if n := poll(); n != 1 {
 		t.Fatalf("wanted: %d change event lists, want 1", n)
 	}
@@ -145,8 +150,13 @@ func TestPollerFollowsOnDemandKindsOnlyWhileWanted(t *testing.T) {
 		t.Fatalf("still held: %d change event lists, want 1", n)
 	}
 	release()
-	waitFor(t, func() bool { ok, _ := d.Wanted(ctx, w.conn.ID, events.ItemChangeEvent); return !ok })
+	waitFor(t, func() bool { ok, _ := d.Wanted(ctx, w.conn.ID, events.ItemChangeEvent, w.project); return !ok })
 	if n := poll(); n != 0 {
 		t.Fatalf("released: %d change event lists", n)
+	}
+	release = d.Hold(ctx, w.conn, 0, []events.ItemKind{events.ItemChangeEvent}) // every project
+	defer release()
+	if n := poll(); n != 1 {
+		t.Fatalf("wanted in every project: %d change event lists, want 1", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,13 +29,14 @@ type DemandOptions struct {
 	Logger *slog.Logger
 }
 
-// Demand records, per connection, which item kinds someone subscribes to,
-// so that the poller follows costly kinds only while they are watched. Each
-// held kind is a marker cache.AuxKey(conn, "demand", kind) in the Store
-// (shared by replicas), set when the first subscription of this process
-// holds it and renewed by one goroutine every TTL/3 while any does. A
-// released kind is not deleted (another replica may hold it): its marker
-// expires.
+// Demand records, per connection and project, which item kinds someone
+// subscribes to, so that the poller follows costly kinds only while, and
+// only in the projects where, they are watched. Each held (kind, project) is
+// a marker cache.AuxKey(conn, "demand", kind, project) in the Store (shared
+// by replicas; project 0 stands for every project), written when a
+// subscription holds it and renewed by one goroutine every TTL/3 while any
+// subscription of this process does. A released marker is not deleted
+// (another replica may hold it): it expires.
 type Demand struct {
 	o    DemandOptions
 	mu   sync.Mutex
@@ -44,8 +46,9 @@ type Demand struct {
 }
 
 type demandKey struct {
-	conn string
-	kind ItemKind
+	conn    string
+	kind    ItemKind
+	project int64
 }
 
 // NewDemand returns a Demand with its renewal goroutine started; Close stops it.
@@ -67,22 +70,22 @@ func NewDemand(o DemandOptions) (*Demand, error) {
 	return d, nil
 }
 
-func demandMarker(conn string, kind ItemKind) string {
-	return cache.AuxKey(conn, "demand", string(kind))
+func demandMarker(conn string, kind ItemKind, project int64) string {
+	return cache.AuxKey(conn, "demand", string(kind), strconv.FormatInt(project, 10))
 }
 
 // Hold marks conn's tracked kinds among kinds (empty: all tracked kinds) as
-// wanted until release is called. The markers are written before Hold
+// wanted in projectID (0: every project) until release is called. The markers are written before Hold
 // returns (a failure is logged; the next renewal retries), so a poll that
 // starts afterwards follows them.
-func (d *Demand) Hold(ctx context.Context, conn *tenant.Connection, kinds []ItemKind) (release func()) {
+func (d *Demand) Hold(ctx context.Context, conn *tenant.Connection, projectID int64, kinds []ItemKind) (release func()) {
 	if len(kinds) == 0 {
 		kinds = d.o.Kinds
 	}
 	var keys []demandKey
 	for _, k := range slices.Compact(slices.Sorted(slices.Values(kinds))) {
 		if slices.Contains(d.o.Kinds, k) {
-			keys = append(keys, demandKey{conn.ID, k})
+			keys = append(keys, demandKey{conn.ID, k, projectID})
 		}
 	}
 	if len(keys) == 0 {
@@ -110,9 +113,10 @@ func (d *Demand) Hold(ctx context.Context, conn *tenant.Connection, kinds []Item
 	}
 }
 
-// Wanted reports whether a subscription on any replica holds kind for conn.
-func (d *Demand) Wanted(ctx context.Context, conn string, kind ItemKind) (bool, error) {
-	_, ok, err := d.o.Store.Get(ctx, demandMarker(conn, kind))
+// Wanted reports whether a subscription on any replica holds kind for conn
+// in projectID (0: in every project, a subscription without a project).
+func (d *Demand) Wanted(ctx context.Context, conn string, kind ItemKind, projectID int64) (bool, error) {
+	_, ok, err := d.o.Store.Get(ctx, demandMarker(conn, kind, projectID))
 	return ok, err
 }
 
@@ -128,7 +132,7 @@ func (d *Demand) Close() {
 
 func (d *Demand) write(ctx context.Context, keys []demandKey) {
 	for _, k := range keys {
-		if err := d.o.Store.Set(ctx, demandMarker(k.conn, k.kind), []byte("1"), d.o.TTL); err != nil {
+		if err := d.o.Store.Set(ctx, demandMarker(k.conn, k.kind, k.project), []byte("1"), d.o.TTL); err != nil {
 			d.o.Logger.Warn("demand: could not record a subscription's kind for the poller; retrying at the next renewal",
 				"conn", k.conn, "kind", k.kind, "err", err)
 			return

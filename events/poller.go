@@ -51,16 +51,18 @@ type PollerOptions struct {
 	ClockSkew time.Duration
 	// Kinds are the tools polled on every poll. Default AllItemKinds.
 	Kinds []ItemKind
-	// OnDemand are further tools polled only while Wanted says someone
-	// subscribes to them (checked once per kind per poll). Procore lists
-	// them whole, so each costs its list calls per project per poll: one
-	// each for change events, PCOs, packages, prime and commitment change
-	// orders, and 1 + one per prime contract for owner invoices. Default
-	// none.
+	// OnDemand are further tools polled only in the projects where Wanted
+	// says someone subscribes to them (checked per kind, then per project
+	// unless the kind is wanted in every project, once per poll). Procore
+	// lists them whole, so each costs its list calls per project per poll:
+	// one each for change events, PCOs, packages, prime and commitment
+	// change orders, and 1 + one per prime contract for owner invoices.
+	// Default none.
 	OnDemand []ItemKind
-	// Wanted reports whether kind is subscribed to on conn (Demand.Wanted).
-	// Nil polls every OnDemand kind on every poll.
-	Wanted func(ctx context.Context, conn string, kind ItemKind) (bool, error)
+	// Wanted reports whether kind is subscribed to on conn in projectID (0:
+	// by a subscription to every project) (Demand.Wanted). Nil polls every
+	// OnDemand kind in every project on every poll.
+	Wanted func(ctx context.Context, conn string, kind ItemKind, projectID int64) (bool, error)
 	// ProjectIDs restricts polling to these projects. Default: the
 	// company's active projects, re-listed every ProjectsEvery polls.
 	ProjectIDs []int64
@@ -243,26 +245,37 @@ func (p *Poller) renewWhile(ctx context.Context, lost context.CancelCauseFunc) {
 	}
 }
 
-// kinds are the tools this poll lists: Kinds, and each OnDemand kind that
-// is wanted (one that cannot be checked is skipped this time).
-func (p *Poller) kinds(ctx context.Context) []ItemKind {
-	kinds := slices.Clone(p.o.Kinds)
+// kinds are the tools this poll lists in each project: Kinds everywhere,
+// and each OnDemand kind where it is wanted (one that cannot be checked is
+// skipped this time).
+func (p *Poller) kinds(ctx context.Context, projects []int64) map[int64][]ItemKind {
+	out := make(map[int64][]ItemKind, len(projects))
+	for _, pid := range projects {
+		out[pid] = slices.Clone(p.o.Kinds)
+	}
+	wanted := func(k ItemKind, pid int64) bool {
+		if p.o.Wanted == nil {
+			return true
+		}
+		ok, err := p.o.Wanted(ctx, p.conn.ID, k, pid)
+		if err != nil {
+			p.o.Logger.Warn("poller: cannot tell whether a kind is subscribed to; skipping it this poll", "conn", p.conn.ID,
+				"kind", k, "project", pid, "err", err)
+		}
+		return ok
+	}
 	for _, k := range p.o.OnDemand {
-		if slices.Contains(kinds, k) {
+		if slices.Contains(p.o.Kinds, k) {
 			continue
 		}
-		if p.o.Wanted != nil {
-			ok, err := p.o.Wanted(ctx, p.conn.ID, k)
-			if err != nil {
-				p.o.Logger.Warn("poller: cannot tell whether a kind is subscribed to; skipping it this poll", "conn", p.conn.ID, "kind", k, "err", err)
-			}
-			if !ok {
-				continue
+		everywhere := wanted(k, 0)
+		for _, pid := range projects {
+			if everywhere || wanted(k, pid) {
+				out[pid] = append(out[pid], k)
 			}
 		}
-		kinds = append(kinds, k)
 	}
-	return kinds
+	return out
 }
 
 // poll lists every project's tools once, under the lock.
@@ -271,7 +284,7 @@ func (p *Poller) poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	kinds := p.kinds(ctx)
+	kinds := p.kinds(ctx, projects)
 	var mu sync.Mutex
 	total := 0
 	g, gctx := errgroup.WithContext(ctx)
@@ -290,7 +303,7 @@ func (p *Poller) poll(ctx context.Context) (int, error) {
 				return nil
 			})
 		}
-		for _, kind := range kinds {
+		for _, kind := range kinds[pid] {
 			g.Go(func() error {
 				n, err := p.pollTool(gctx, pid, kind)
 				mu.Lock()

@@ -72,7 +72,7 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 	if live.Hold != nil {
 		// The poller follows the kinds that cost whole lists only while a
 		// subscription watches them.
-		release = live.Hold(ctx, c, prime)
+		release = live.Hold(ctx, c, f.ProjectID, prime)
 	}
 	if live.Active != nil {
 		live.Active.Add(1)
