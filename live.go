@@ -49,6 +49,7 @@ type liveParts struct {
 	conns  []*tenant.Connection
 	store  cache.Store
 	cache  *cache.Cache
+	demand *events.Demand
 	wg     sync.WaitGroup
 	closer []func()
 }
@@ -99,8 +100,17 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		l.close()
 		return nil, err
 	}
+	// Subscriptions to change management and owner invoices tell the
+	// poller to follow those kinds (they cost whole lists per project).
+	demand, err := events.NewDemand(events.DemandOptions{Store: l.store, Logger: logger})
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	l.demand = demand
+	l.closer = append(l.closer, demand.Close)
 	active := new(atomic.Int64)
-	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Active: active}
+	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Hold: demand.Hold, Active: active}
 	if reg != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "procoregraph_subscriptions_active",
@@ -254,7 +264,8 @@ func (l *liveParts) poll(ctx context.Context, conn *tenant.Connection) {
 		inv = l.cache
 	}
 	p, err := events.NewPoller(conn, events.PollerOptions{Store: l.store, Observer: l.Observer, Cache: inv,
-		Interval: l.cfg.PollInterval, Logger: l.logger})
+		Interval: l.cfg.PollInterval, Logger: l.logger,
+		OnDemand: events.ChangeMgmtItemKinds, Wanted: l.demand.Wanted})
 	if err != nil {
 		l.logger.Warn("poller not started", "conn", conn.ID, "err", err)
 		return

@@ -39,8 +39,8 @@ func sandboxAPI(t *testing.T, sb *sandbox.Running, env map[string]string) func(p
 
 // TestWebhookRegistrationFollowsTheCatalog: -register-webhooks reads
 // Procore's webhook resources catalog and creates triggers only under names it
-// lists, subcontractor invoices as "Requisitions" (never "Payment
-// Applications", the owner side); an invoice changed in the sandbox is
+// lists, subcontractor invoices as "Requisitions" ("Payment Applications" is
+// the owner side: owner invoices); an invoice changed in the sandbox is
 // delivered under that name and announced by invoiceStatusChanged.
 func TestWebhookRegistrationFollowsTheCatalog(t *testing.T) {
 	sb, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 6},
@@ -80,7 +80,11 @@ func TestWebhookRegistrationFollowsTheCatalog(t *testing.T) {
 		got = append(got, tr.ResourceName+"/"+tr.EventType)
 	}
 	slices.Sort(got)
-	want := []string{"Punch Items/create", "Punch Items/delete", "Punch Items/update",
+	want := []string{"Change Events/create", "Change Events/delete", "Change Events/update",
+		"Change Order Packages/create", "Change Order Packages/delete", "Change Order Packages/update",
+		"Payment Applications/create", "Payment Applications/delete", "Payment Applications/update",
+		"Potential Change Orders/create", "Potential Change Orders/delete", "Potential Change Orders/update",
+		"Punch Items/create", "Punch Items/delete", "Punch Items/update",
 		"Purchase Order Contracts/create", "Purchase Order Contracts/delete", "Purchase Order Contracts/update",
 		"RFIs/create", "RFIs/delete", "RFIs/update", "Requisitions/create", "Requisitions/delete", "Requisitions/update",
 		"Submittals/create", "Submittals/delete", "Submittals/update",

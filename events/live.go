@@ -15,6 +15,11 @@ type Live struct {
 	// Prime, when set, records the differ's baseline for the items a
 	// subscription watches before the subscription starts (see Primer).
 	Prime func(ctx context.Context, conn *tenant.Connection, projectID int64, kinds []ItemKind) error
+	// Hold, when set, records that a subscription watches kinds in
+	// projectID (0: every project) until the returned release is called
+	// (Demand.Hold: the poller follows costly kinds only while, and where,
+	// they are watched).
+	Hold func(ctx context.Context, conn *tenant.Connection, projectID int64, kinds []ItemKind) (release func())
 	// Active, when set, counts open subscriptions (after priming, so a
 	// subscription counted here misses nothing that happens next).
 	Active *atomic.Int64

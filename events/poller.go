@@ -49,8 +49,20 @@ type PollerOptions struct {
 	// ClockSkew is how far Procore's clock may lag ours; it only matters for
 	// a project with no items yet. Default 1 min.
 	ClockSkew time.Duration
-	// Kinds are the tools polled. Default AllItemKinds.
+	// Kinds are the tools polled on every poll. Default AllItemKinds.
 	Kinds []ItemKind
+	// OnDemand are further tools polled only in the projects where Wanted
+	// says someone subscribes to them (checked per kind, then per project
+	// unless the kind is wanted in every project, once per poll). Procore
+	// lists them whole, so each costs its list calls per project per poll:
+	// one each for change events, PCOs, packages, prime and commitment
+	// change orders, and 1 + one per prime contract for owner invoices.
+	// Default none.
+	OnDemand []ItemKind
+	// Wanted reports whether kind is subscribed to on conn in projectID (0:
+	// by a subscription to every project) (Demand.Wanted). Nil polls every
+	// OnDemand kind in every project on every poll.
+	Wanted func(ctx context.Context, conn string, kind ItemKind, projectID int64) (bool, error)
 	// ProjectIDs restricts polling to these projects. Default: the
 	// company's active projects, re-listed every ProjectsEvery polls.
 	ProjectIDs []int64
@@ -66,7 +78,10 @@ type PollerOptions struct {
 
 // Poller finds changed items of one connection that has no webhooks: every
 // Interval it lists each project's RFIs, submittals, punch items, invoices
-// and commitments with a filters[updated_at] window starting just before the
+// and commitments (and, while someone subscribes to them, the OnDemand
+// kinds: change events, change orders, owner invoices) with a
+// filters[updated_at] window (applied by the gateway for lists Procore
+// cannot filter) starting just before the
 // newest updated_at it saw (a project's first poll lists everything, which
 // the differ records as a silent baseline), and reports every item to the
 // Observer with SourcePoller. When the client is an adapter.RecycleBin it
@@ -230,12 +245,46 @@ func (p *Poller) renewWhile(ctx context.Context, lost context.CancelCauseFunc) {
 	}
 }
 
+// kinds are the tools this poll lists in each project: Kinds everywhere,
+// and each OnDemand kind where it is wanted (one that cannot be checked is
+// skipped this time).
+func (p *Poller) kinds(ctx context.Context, projects []int64) map[int64][]ItemKind {
+	out := make(map[int64][]ItemKind, len(projects))
+	for _, pid := range projects {
+		out[pid] = slices.Clone(p.o.Kinds)
+	}
+	wanted := func(k ItemKind, pid int64) bool {
+		if p.o.Wanted == nil {
+			return true
+		}
+		ok, err := p.o.Wanted(ctx, p.conn.ID, k, pid)
+		if err != nil {
+			p.o.Logger.Warn("poller: cannot tell whether a kind is subscribed to; skipping it this poll", "conn", p.conn.ID,
+				"kind", k, "project", pid, "err", err)
+		}
+		return ok
+	}
+	for _, k := range p.o.OnDemand {
+		if slices.Contains(p.o.Kinds, k) {
+			continue
+		}
+		everywhere := wanted(k, 0)
+		for _, pid := range projects {
+			if everywhere || wanted(k, pid) {
+				out[pid] = append(out[pid], k)
+			}
+		}
+	}
+	return out
+}
+
 // poll lists every project's tools once, under the lock.
 func (p *Poller) poll(ctx context.Context) (int, error) {
 	projects, err := p.projectIDs(ctx)
 	if err != nil {
 		return 0, err
 	}
+	kinds := p.kinds(ctx, projects)
 	var mu sync.Mutex
 	total := 0
 	g, gctx := errgroup.WithContext(ctx)
@@ -254,7 +303,7 @@ func (p *Poller) poll(ctx context.Context) (int, error) {
 				return nil
 			})
 		}
-		for _, kind := range p.o.Kinds {
+		for _, kind := range kinds[pid] {
 			g.Go(func() error {
 				n, err := p.pollTool(gctx, pid, kind)
 				mu.Lock()

@@ -51,7 +51,7 @@ type Registration struct {
 	CreatedHook     bool
 	CreatedTriggers []adapter.WebhookTrigger
 	// DeletedTriggers are triggers of our hook that no watched item needs
-	// any more (e.g. "Payment Applications" from older versions), removed
+	// any more (a resource an older version followed), removed
 	// when the client can delete triggers.
 	DeletedTriggers []adapter.WebhookTrigger
 	// Resources maps each watched item kind that the catalog carries to the

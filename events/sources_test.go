@@ -263,7 +263,11 @@ func TestRegisterUsesTheSandboxCatalogNames(t *testing.T) {
 		names = append(names, tr.ResourceName+"/"+tr.EventType)
 	}
 	slices.Sort(names)
-	want := []string{"Punch Items/create", "Punch Items/delete", "Punch Items/update",
+	want := []string{"Change Events/create", "Change Events/delete", "Change Events/update",
+		"Change Order Packages/create", "Change Order Packages/delete", "Change Order Packages/update",
+		"Payment Applications/create", "Payment Applications/delete", "Payment Applications/update",
+		"Potential Change Orders/create", "Potential Change Orders/delete", "Potential Change Orders/update",
+		"Punch Items/create", "Punch Items/delete", "Punch Items/update",
 		"Purchase Order Contracts/create", "Purchase Order Contracts/delete", "Purchase Order Contracts/update",
 		"RFIs/create", "RFIs/delete", "RFIs/update", "Requisitions/create", "Requisitions/delete", "Requisitions/update",
 		"Submittals/create", "Submittals/delete", "Submittals/update",
@@ -272,8 +276,8 @@ func TestRegisterUsesTheSandboxCatalogNames(t *testing.T) {
 		t.Fatalf("triggers %v\nwant %v", names, want)
 	}
 
-	t.Run("StalePaymentApplicationsTriggerIsRemoved", func(t *testing.T) {
-		stale, err := w.client.CreateWebhookTrigger(ctx, w.conn.CompanyID, reg.Hook.ID, "Payment Applications", "update")
+	t.Run("StaleDrawRequestsTriggerIsRemoved", func(t *testing.T) {
+		stale, err := w.client.CreateWebhookTrigger(ctx, w.conn.CompanyID, reg.Hook.ID, "Draw Requests", "update")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +286,7 @@ func TestRegisterUsesTheSandboxCatalogNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(again.DeletedTriggers) != 1 || again.DeletedTriggers[0].ID != stale.ID || len(again.CreatedTriggers) != 0 {
-			t.Fatalf("re-registration %+v, want only the Payment Applications trigger removed", again)
+			t.Fatalf("re-registration %+v, want only the Draw Requests trigger removed", again)
 		}
 		left, _ := w.client.WebhookTriggers(ctx, w.conn.CompanyID, reg.Hook.ID)
 		if len(left) != len(want) {
@@ -362,15 +366,20 @@ func TestRegisterFollowsTheCatalog(t *testing.T) {
 
 	t.Run("PaymentApplicationsIsNeverTakenForSubcontractorInvoices", func(t *testing.T) {
 		reg, f := register(t, events.CatalogResource{Name: "RFIs"}, events.CatalogResource{Name: "Payment Applications"})
-		if got := triggers(f); !slices.Equal(got, []string{"RFIs/create", "RFIs/delete", "RFIs/update"}) {
-			t.Fatalf("triggers %v", got)
+		want := []string{"Payment Applications/create", "Payment Applications/delete", "Payment Applications/update",
+			"RFIs/create", "RFIs/delete", "RFIs/update"}
+		if got := triggers(f); !slices.Equal(got, want) {
+			t.Fatalf("triggers %v, want %v", got, want)
+		}
+		if got := reg.Resources[events.ItemPaymentApplication]; !slices.Equal(got, []string{"Payment Applications"}) {
+			t.Fatalf("payment applications registered as %v, want the owner invoices' resource", got)
 		}
 		var missing []events.ItemKind
 		for _, m := range reg.Missing {
 			missing = append(missing, m.Kind)
 		}
-		if !slices.Contains(missing, events.ItemInvoice) || len(reg.Missing) != 5 {
-			t.Fatalf("missing %v, want every item but RFIs (invoices included)", missing)
+		if !slices.Contains(missing, events.ItemInvoice) || len(reg.Missing) != len(events.WatchedItems)-2 {
+			t.Fatalf("missing %v, want every item but RFIs and owner invoices (subcontractor invoices included)", missing)
 		}
 	})
 	t.Run("SubcontractorInvoicesNameIsUsedWhenTheCatalogHasIt", func(t *testing.T) {

@@ -77,9 +77,12 @@ type WebhookOptions struct {
 //     Procore's retry is accepted).
 //
 // The queue's workers then process each delivery: invalidate the project's
-// cache scope and, for RFIs, submittals, punch items, subcontractor invoices
-// (requisitions) and commitments, read the item from Procore (payloads carry
-// ids only) and report it to the Observer with SourceWebhook. A failed read is
+// cache scope and, for the WatchedItems (RFIs, submittals, punch items,
+// subcontractor invoices as requisitions, commitments, change events, PCOs,
+// change order packages: prime and commitment change orders and 3-tier
+// packages, owner invoices as payment applications), read the item from
+// Procore (payloads carry ids only) and report it to the Observer with
+// SourceWebhook. A failed read is
 // retried with backoff and dead-lettered after QueueOptions.MaxAttempts.
 // Reordered deliveries are harmless: the item is read as it is now, and the
 // differ ignores states older than the one it knows.
@@ -253,17 +256,22 @@ func (h *WebhookHandler) process(ctx context.Context, d Delivery) error {
 			h.o.Logger.Warn("webhook: cache invalidation failed", "err", err)
 		}
 	}
-	kind, ck, ok := itemOfResource(d.ResourceName)
+	w, ok := ItemOfResource(d.ResourceName)
 	if !ok || d.ProjectID == 0 || d.ResourceID == 0 {
 		return nil
 	}
 	if d.EventType == "delete" {
+		if len(w.Also) > 0 {
+			// The item is gone and its kind cannot be read back; which of
+			// the resource's kinds it was is unknown: no tombstone.
+			return nil
+		}
 		// The item is gone (in the recycle bin): nothing to read; a tombstone.
-		_, err := h.o.Observer.Observe(ctx, Snapshot{Conn: conn.ID, ProjectID: d.ProjectID, ItemKind: kind,
+		_, err := h.o.Observer.Observe(ctx, Snapshot{Conn: conn.ID, ProjectID: d.ProjectID, ItemKind: w.Kind,
 			ItemID: d.ResourceID, Deleted: true}, SourceWebhook)
 		return err
 	}
-	s, err := fetchSnapshot(ctx, conn.Procore, conn.ID, kind, ck, d.ProjectID, d.ResourceID)
+	s, err := fetchWatched(ctx, conn.Procore, conn.ID, w, d.ProjectID, d.ResourceID)
 	switch {
 	case adapter.IsNotFound(err):
 		return nil // deleted since, or not visible to this credential

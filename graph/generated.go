@@ -38,6 +38,8 @@ type ResolverRoot interface {
 	BudgetRow() BudgetRowResolver
 	BudgetView() BudgetViewResolver
 	ChangeEvent() ChangeEventResolver
+	ChangeEventChange() ChangeEventChangeResolver
+	ChangeOrderChange() ChangeOrderChangeResolver
 	ChangeOrderPackage() ChangeOrderPackageResolver
 	ChangeOrderRequest() ChangeOrderRequestResolver
 	Commitment() CommitmentResolver
@@ -48,6 +50,7 @@ type ResolverRoot interface {
 	Invoice() InvoiceResolver
 	InvoiceStatusChange() InvoiceStatusChangeResolver
 	Mutation() MutationResolver
+	PaymentApplicationStatusChange() PaymentApplicationStatusChangeResolver
 	PotentialChangeOrder() PotentialChangeOrderResolver
 	PrimeChangeOrder() PrimeChangeOrderResolver
 	PrimeContract() PrimeContractResolver
@@ -194,6 +197,19 @@ type ComplexityRoot struct {
 		UpdatedAt func(childComplexity int) int
 	}
 
+	ChangeEventChange struct {
+		At             func(childComplexity int) int
+		ChangeEvent    func(childComplexity int) int
+		ChangeEventID  func(childComplexity int) int
+		Cursor         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PreviousStatus func(childComplexity int) int
+		ProjectID      func(childComplexity int) int
+		Source         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Title          func(childComplexity int) int
+	}
+
 	ChangeEventConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -229,6 +245,23 @@ type ComplexityRoot struct {
 		Status       func(childComplexity int) int
 		Title        func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+	}
+
+	ChangeOrderChange struct {
+		At                    func(childComplexity int) int
+		ChangeOrderID         func(childComplexity int) int
+		ChangeOrderPackage    func(childComplexity int) int
+		CommitmentChangeOrder func(childComplexity int) int
+		Cursor                func(childComplexity int) int
+		Kind                  func(childComplexity int) int
+		PotentialChangeOrder  func(childComplexity int) int
+		PreviousStatus        func(childComplexity int) int
+		PrimeChangeOrder      func(childComplexity int) int
+		ProjectID             func(childComplexity int) int
+		Source                func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Title                 func(childComplexity int) int
+		Type                  func(childComplexity int) int
 	}
 
 	ChangeOrderConnection struct {
@@ -673,6 +706,19 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PaymentApplicationStatusChange struct {
+		At                   func(childComplexity int) int
+		Cursor               func(childComplexity int) int
+		Kind                 func(childComplexity int) int
+		PaymentApplication   func(childComplexity int) int
+		PaymentApplicationID func(childComplexity int) int
+		PreviousStatus       func(childComplexity int) int
+		ProjectID            func(childComplexity int) int
+		Source               func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Title                func(childComplexity int) int
+	}
+
 	PotentialChangeOrder struct {
 		ChangeEvents         func(childComplexity int) int
 		ChangeOrderRequest   func(childComplexity int) int
@@ -1050,11 +1096,14 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		BallInCourtChanged   func(childComplexity int, projectID *int64, kinds []model.BallInCourtItemKind, after *string) int
-		CommitmentChanged    func(childComplexity int, projectID *int64, commitmentID *int64, after *string) int
-		InvoiceStatusChanged func(childComplexity int, projectID *int64, invoiceID *int64, after *string) int
-		RfiChanged           func(childComplexity int, projectID *int64, rfiID *int64, after *string) int
-		SubmittalChanged     func(childComplexity int, projectID *int64, submittalID *int64, after *string) int
+		BallInCourtChanged              func(childComplexity int, projectID *int64, kinds []model.BallInCourtItemKind, after *string) int
+		ChangeEventChanged              func(childComplexity int, projectID *int64, changeEventID *int64, after *string) int
+		ChangeOrderChanged              func(childComplexity int, projectID *int64, changeOrderID *int64, types []model.ChangeOrderType, after *string) int
+		CommitmentChanged               func(childComplexity int, projectID *int64, commitmentID *int64, after *string) int
+		InvoiceStatusChanged            func(childComplexity int, projectID *int64, invoiceID *int64, after *string) int
+		PaymentApplicationStatusChanged func(childComplexity int, projectID *int64, paymentApplicationID *int64, after *string) int
+		RfiChanged                      func(childComplexity int, projectID *int64, rfiID *int64, after *string) int
+		SubmittalChanged                func(childComplexity int, projectID *int64, submittalID *int64, after *string) int
 	}
 
 	UpdateCommitmentStatusPayload struct {
@@ -1171,6 +1220,19 @@ type ChangeEventResolver interface {
 
 	Project(ctx context.Context, obj *adapter.ChangeEvent) (*adapter.Project, error)
 }
+type ChangeEventChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.ChangeEventChange) (string, error)
+
+	ChangeEvent(ctx context.Context, obj *model.ChangeEventChange) (*adapter.ChangeEvent, error)
+}
+type ChangeOrderChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.ChangeOrderChange) (string, error)
+
+	PrimeChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrderPackage, error)
+	ChangeOrderPackage(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrderPackage, error)
+	PotentialChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.PotentialChangeOrder, error)
+	CommitmentChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrder, error)
+}
 type ChangeOrderPackageResolver interface {
 	ChangeOrderRequests(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.ChangeOrderRequest, error)
 	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderPackage) ([]adapter.PotentialChangeOrder, error)
@@ -1245,6 +1307,11 @@ type MutationResolver interface {
 	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
+}
+type PaymentApplicationStatusChangeResolver interface {
+	Cursor(ctx context.Context, obj *model.PaymentApplicationStatusChange) (string, error)
+
+	PaymentApplication(ctx context.Context, obj *model.PaymentApplicationStatusChange) (*adapter.PaymentApplication, error)
 }
 type PotentialChangeOrderResolver interface {
 	LineItems(ctx context.Context, obj *adapter.PotentialChangeOrder) ([]adapter.PCOLineItem, error)
@@ -1329,6 +1396,9 @@ type SubscriptionResolver interface {
 	SubmittalChanged(ctx context.Context, projectID *int64, submittalID *int64, after *string) (<-chan *model.SubmittalChange, error)
 	InvoiceStatusChanged(ctx context.Context, projectID *int64, invoiceID *int64, after *string) (<-chan *model.InvoiceStatusChange, error)
 	CommitmentChanged(ctx context.Context, projectID *int64, commitmentID *int64, after *string) (<-chan *model.CommitmentChange, error)
+	ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []model.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error)
+	ChangeEventChanged(ctx context.Context, projectID *int64, changeEventID *int64, after *string) (<-chan *model.ChangeEventChange, error)
+	PaymentApplicationStatusChanged(ctx context.Context, projectID *int64, paymentApplicationID *int64, after *string) (<-chan *model.PaymentApplicationStatusChange, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1891,6 +1961,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChangeEvent.UpdatedAt(childComplexity), true
 
+	case "ChangeEventChange.at":
+		if e.ComplexityRoot.ChangeEventChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.At(childComplexity), true
+	case "ChangeEventChange.changeEvent":
+		if e.ComplexityRoot.ChangeEventChange.ChangeEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.ChangeEvent(childComplexity), true
+	case "ChangeEventChange.changeEventId":
+		if e.ComplexityRoot.ChangeEventChange.ChangeEventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.ChangeEventID(childComplexity), true
+	case "ChangeEventChange.cursor":
+		if e.ComplexityRoot.ChangeEventChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.Cursor(childComplexity), true
+	case "ChangeEventChange.kind":
+		if e.ComplexityRoot.ChangeEventChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.Kind(childComplexity), true
+	case "ChangeEventChange.previousStatus":
+		if e.ComplexityRoot.ChangeEventChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.PreviousStatus(childComplexity), true
+	case "ChangeEventChange.projectId":
+		if e.ComplexityRoot.ChangeEventChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.ProjectID(childComplexity), true
+	case "ChangeEventChange.source":
+		if e.ComplexityRoot.ChangeEventChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.Source(childComplexity), true
+	case "ChangeEventChange.status":
+		if e.ComplexityRoot.ChangeEventChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.Status(childComplexity), true
+	case "ChangeEventChange.title":
+		if e.ComplexityRoot.ChangeEventChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEventChange.Title(childComplexity), true
+
 	case "ChangeEventConnection.edges":
 		if e.ComplexityRoot.ChangeEventConnection.Edges == nil {
 			break
@@ -2027,6 +2158,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeOrder.UpdatedAt(childComplexity), true
+
+	case "ChangeOrderChange.at":
+		if e.ComplexityRoot.ChangeOrderChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.At(childComplexity), true
+	case "ChangeOrderChange.changeOrderId":
+		if e.ComplexityRoot.ChangeOrderChange.ChangeOrderID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.ChangeOrderID(childComplexity), true
+	case "ChangeOrderChange.changeOrderPackage":
+		if e.ComplexityRoot.ChangeOrderChange.ChangeOrderPackage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.ChangeOrderPackage(childComplexity), true
+	case "ChangeOrderChange.commitmentChangeOrder":
+		if e.ComplexityRoot.ChangeOrderChange.CommitmentChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.CommitmentChangeOrder(childComplexity), true
+	case "ChangeOrderChange.cursor":
+		if e.ComplexityRoot.ChangeOrderChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Cursor(childComplexity), true
+	case "ChangeOrderChange.kind":
+		if e.ComplexityRoot.ChangeOrderChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Kind(childComplexity), true
+	case "ChangeOrderChange.potentialChangeOrder":
+		if e.ComplexityRoot.ChangeOrderChange.PotentialChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.PotentialChangeOrder(childComplexity), true
+	case "ChangeOrderChange.previousStatus":
+		if e.ComplexityRoot.ChangeOrderChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.PreviousStatus(childComplexity), true
+	case "ChangeOrderChange.primeChangeOrder":
+		if e.ComplexityRoot.ChangeOrderChange.PrimeChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.PrimeChangeOrder(childComplexity), true
+	case "ChangeOrderChange.projectId":
+		if e.ComplexityRoot.ChangeOrderChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.ProjectID(childComplexity), true
+	case "ChangeOrderChange.source":
+		if e.ComplexityRoot.ChangeOrderChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Source(childComplexity), true
+	case "ChangeOrderChange.status":
+		if e.ComplexityRoot.ChangeOrderChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Status(childComplexity), true
+	case "ChangeOrderChange.title":
+		if e.ComplexityRoot.ChangeOrderChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Title(childComplexity), true
+	case "ChangeOrderChange.type":
+		if e.ComplexityRoot.ChangeOrderChange.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOrderChange.Type(childComplexity), true
 
 	case "ChangeOrderConnection.edges":
 		if e.ComplexityRoot.ChangeOrderConnection.Edges == nil {
@@ -4029,6 +4245,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PaymentApplicationEdge.Node(childComplexity), true
 
+	case "PaymentApplicationStatusChange.at":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.At(childComplexity), true
+	case "PaymentApplicationStatusChange.cursor":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.Cursor(childComplexity), true
+	case "PaymentApplicationStatusChange.kind":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.Kind(childComplexity), true
+	case "PaymentApplicationStatusChange.paymentApplication":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.PaymentApplication == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.PaymentApplication(childComplexity), true
+	case "PaymentApplicationStatusChange.paymentApplicationId":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.PaymentApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.PaymentApplicationID(childComplexity), true
+	case "PaymentApplicationStatusChange.previousStatus":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.PreviousStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.PreviousStatus(childComplexity), true
+	case "PaymentApplicationStatusChange.projectId":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.ProjectID(childComplexity), true
+	case "PaymentApplicationStatusChange.source":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.Source(childComplexity), true
+	case "PaymentApplicationStatusChange.status":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.Status(childComplexity), true
+	case "PaymentApplicationStatusChange.title":
+		if e.ComplexityRoot.PaymentApplicationStatusChange.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentApplicationStatusChange.Title(childComplexity), true
+
 	case "PotentialChangeOrder.changeEvents":
 		if e.ComplexityRoot.PotentialChangeOrder.ChangeEvents == nil {
 			break
@@ -5806,6 +6083,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.BallInCourtChanged(childComplexity, args["projectId"].(*int64), args["kinds"].([]model.BallInCourtItemKind), args["after"].(*string)), true
+	case "Subscription.changeEventChanged":
+		if e.ComplexityRoot.Subscription.ChangeEventChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_changeEventChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ChangeEventChanged(childComplexity, args["projectId"].(*int64), args["changeEventId"].(*int64), args["after"].(*string)), true
+	case "Subscription.changeOrderChanged":
+		if e.ComplexityRoot.Subscription.ChangeOrderChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_changeOrderChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ChangeOrderChanged(childComplexity, args["projectId"].(*int64), args["changeOrderId"].(*int64), args["types"].([]model.ChangeOrderType), args["after"].(*string)), true
 	case "Subscription.commitmentChanged":
 		if e.ComplexityRoot.Subscription.CommitmentChanged == nil {
 			break
@@ -5828,6 +6127,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.InvoiceStatusChanged(childComplexity, args["projectId"].(*int64), args["invoiceId"].(*int64), args["after"].(*string)), true
+	case "Subscription.paymentApplicationStatusChanged":
+		if e.ComplexityRoot.Subscription.PaymentApplicationStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_paymentApplicationStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PaymentApplicationStatusChanged(childComplexity, args["projectId"].(*int64), args["paymentApplicationId"].(*int64), args["after"].(*string)), true
 	case "Subscription.rfiChanged":
 		if e.ComplexityRoot.Subscription.RfiChanged == nil {
 			break
@@ -6703,6 +7013,156 @@ type PrimeChangeOrderEdge {
   cursor: String!
   "The prime change order."
   node: PrimeChangeOrder!
+}
+`, BuiltIn: false},
+	{Name: "../schema/changemgmt_subscriptions.graphqls", Input: `# Live updates of change management and owner invoices, with the semantics of
+# ` + "`" + `commitmentChanged` + "`" + `: fed by this gateway's mutations, Procore webhooks
+# ("Change Events", "Potential Change Orders", "Change Order Packages" (prime
+# and commitment change orders and 3-tier packages) and "Payment
+# Applications") and the poller, each real transition delivered once, resumable
+# with ` + "`" + `after` + "`" + `. The poller follows these kinds only while someone subscribes
+# to them (Procore lists them whole: one call per project and kind per poll,
+# and one per prime contract for payment applications).
+extend type Subscription {
+  "Fires when a change order (prime, package, potential or commitment) is created or its status changes."
+  changeOrderChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this change order; null for every change order."
+    changeOrderId: ID
+    "Only these types; null or empty for all of them."
+    types: [ChangeOrderType!]
+    "Resume after this event cursor."
+    after: String
+  ): ChangeOrderChange!
+
+  "Fires when a change event is created or its status changes."
+  changeEventChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this change event; null for every change event."
+    changeEventId: ID
+    "Resume after this event cursor."
+    after: String
+  ): ChangeEventChange!
+
+  "Fires when a payment application (owner invoice) is created or its status changes."
+  paymentApplicationStatusChanged(
+    "Only this project; null for every project."
+    projectId: ID
+    "Only this payment application; null for every payment application."
+    paymentApplicationId: ID
+    "Resume after this event cursor."
+    after: String
+  ): PaymentApplicationStatusChange!
+}
+
+"The types of change order."
+enum ChangeOrderType {
+  "A prime contract change order (1- and 2-tier projects)."
+  PRIME_CHANGE_ORDER
+  "A change order package (3-tier projects: the prime contract change order there)."
+  CHANGE_ORDER_PACKAGE
+  "A potential change order (2- and 3-tier projects)."
+  POTENTIAL_CHANGE_ORDER
+  "A commitment change order."
+  COMMITMENT_CHANGE_ORDER
+}
+
+# The change feed (` + "`" + `Query.changes` + "`" + `) carries these kinds of item too.
+extend enum ChangeItemKind {
+  "A change event."
+  CHANGE_EVENT
+  "A prime contract change order."
+  PRIME_CHANGE_ORDER
+  "A change order package."
+  CHANGE_ORDER_PACKAGE
+  "A potential change order."
+  POTENTIAL_CHANGE_ORDER
+  "A commitment change order."
+  COMMITMENT_CHANGE_ORDER
+  "A payment application (owner invoice)."
+  PAYMENT_APPLICATION
+}
+
+"A change order was created or its status changed."
+type ChangeOrderChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "CREATED or STATUS_CHANGED."
+  kind: ChangeKind!
+  "The change order's project."
+  projectId: ID!
+  "The change order's type."
+  type: ChangeOrderType!
+  "The change order's id."
+  changeOrderId: ID!
+  "The change order's number and title."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: ChangeOrderStatus
+  "Status now."
+  status: ChangeOrderStatus!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The prime change order as it is now, when type is PRIME_CHANGE_ORDER (read from Procore only when selected)."
+  primeChangeOrder: PrimeChangeOrder
+  "The package as it is now, when type is CHANGE_ORDER_PACKAGE."
+  changeOrderPackage: ChangeOrderPackage
+  "The potential change order as it is now, when type is POTENTIAL_CHANGE_ORDER."
+  potentialChangeOrder: PotentialChangeOrder
+  "The commitment change order as it is now, when type is COMMITMENT_CHANGE_ORDER."
+  commitmentChangeOrder: ChangeOrder
+}
+
+"A change event was created or its status changed."
+type ChangeEventChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "CREATED or STATUS_CHANGED."
+  kind: ChangeKind!
+  "The change event's project."
+  projectId: ID!
+  "The change event's id."
+  changeEventId: ID!
+  "The change event's number and title."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: ChangeEventStatus
+  "Status now."
+  status: ChangeEventStatus!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The change event as it is now (read from Procore only when selected)."
+  changeEvent: ChangeEvent
+}
+
+"A payment application (owner invoice) was created or its status changed."
+type PaymentApplicationStatusChange {
+  "This event's cursor: pass it as ` + "`" + `after` + "`" + ` to resume after it."
+  cursor: String!
+  "CREATED or STATUS_CHANGED."
+  kind: ChangeKind!
+  "The payment application's project."
+  projectId: ID!
+  "The payment application's id."
+  paymentApplicationId: ID!
+  "The payment application's number, for display."
+  title: String!
+  "Status before; null for CREATED."
+  previousStatus: PaymentApplicationStatus
+  "Status now."
+  status: PaymentApplicationStatus!
+  "When the change happened."
+  at: DateTime!
+  "Where the gateway learned of it."
+  source: ChangeSource!
+  "The payment application as it is now (read from Procore only when selected: its project's prime contracts and their payment applications)."
+  paymentApplication: PaymentApplication
 }
 `, BuiltIn: false},
 	{Name: "../schema/changes.graphqls", Input: `extend type Query {
@@ -9799,6 +10259,32 @@ func (ec *executionContext) childFields_ChangeEvent(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ChangeEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_ChangeEventChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeEventChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_ChangeEventChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_ChangeEventChange_projectId(ctx, field)
+	case "changeEventId":
+		return ec.fieldContext_ChangeEventChange_changeEventId(ctx, field)
+	case "title":
+		return ec.fieldContext_ChangeEventChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_ChangeEventChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_ChangeEventChange_status(ctx, field)
+	case "at":
+		return ec.fieldContext_ChangeEventChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_ChangeEventChange_source(ctx, field)
+	case "changeEvent":
+		return ec.fieldContext_ChangeEventChange_changeEvent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEventChange", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangeEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -9871,6 +10357,40 @@ func (ec *executionContext) childFields_ChangeOrder(ctx context.Context, field g
 		return ec.fieldContext_ChangeOrder_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeOrder", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOrderChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeOrderChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_ChangeOrderChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_ChangeOrderChange_projectId(ctx, field)
+	case "type":
+		return ec.fieldContext_ChangeOrderChange_type(ctx, field)
+	case "changeOrderId":
+		return ec.fieldContext_ChangeOrderChange_changeOrderId(ctx, field)
+	case "title":
+		return ec.fieldContext_ChangeOrderChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_ChangeOrderChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_ChangeOrderChange_status(ctx, field)
+	case "at":
+		return ec.fieldContext_ChangeOrderChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_ChangeOrderChange_source(ctx, field)
+	case "primeChangeOrder":
+		return ec.fieldContext_ChangeOrderChange_primeChangeOrder(ctx, field)
+	case "changeOrderPackage":
+		return ec.fieldContext_ChangeOrderChange_changeOrderPackage(ctx, field)
+	case "potentialChangeOrder":
+		return ec.fieldContext_ChangeOrderChange_potentialChangeOrder(ctx, field)
+	case "commitmentChangeOrder":
+		return ec.fieldContext_ChangeOrderChange_commitmentChangeOrder(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOrderChange", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangeOrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10687,6 +11207,32 @@ func (ec *executionContext) childFields_PaymentApplicationEdge(ctx context.Conte
 		return ec.fieldContext_PaymentApplicationEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PaymentApplicationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentApplicationStatusChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PaymentApplicationStatusChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_PaymentApplicationStatusChange_kind(ctx, field)
+	case "projectId":
+		return ec.fieldContext_PaymentApplicationStatusChange_projectId(ctx, field)
+	case "paymentApplicationId":
+		return ec.fieldContext_PaymentApplicationStatusChange_paymentApplicationId(ctx, field)
+	case "title":
+		return ec.fieldContext_PaymentApplicationStatusChange_title(ctx, field)
+	case "previousStatus":
+		return ec.fieldContext_PaymentApplicationStatusChange_previousStatus(ctx, field)
+	case "status":
+		return ec.fieldContext_PaymentApplicationStatusChange_status(ctx, field)
+	case "at":
+		return ec.fieldContext_PaymentApplicationStatusChange_at(ctx, field)
+	case "source":
+		return ec.fieldContext_PaymentApplicationStatusChange_source(ctx, field)
+	case "paymentApplication":
+		return ec.fieldContext_PaymentApplicationStatusChange_paymentApplication(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentApplicationStatusChange", field.Name)
 }
 
 func (ec *executionContext) childFields_PotentialChangeOrder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13279,6 +13825,74 @@ func (ec *executionContext) field_Subscription_ballInCourtChanged_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_changeEventChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "changeEventId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["changeEventId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_changeOrderChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "changeOrderId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["changeOrderId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.ChangeOrderType, error) {
+			return ec.unmarshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_commitmentChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13328,6 +13942,36 @@ func (ec *executionContext) field_Subscription_invoiceStatusChanged_args(ctx con
 		return nil, err
 	}
 	args["invoiceId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_paymentApplicationStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "paymentApplicationId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["paymentApplicationId"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
@@ -15677,6 +16321,245 @@ func (ec *executionContext) fieldContext_ChangeEvent_updatedAt(_ context.Context
 	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _ChangeEventChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeEventChange().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, true, true, "String")
+}
+
+func (ec *executionContext) _ChangeEventChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _ChangeEventChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEventChange_changeEventId(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_changeEventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeEventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_changeEventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEventChange_title(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEventChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeEventStatus) graphql.Marshaler {
+			return ec.marshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ChangeEventStatus")
+}
+
+func (ec *executionContext) _ChangeEventChange_status(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeEventStatus) graphql.Marshaler {
+			return ec.marshalNChangeEventStatus2procoregraphᚋadapterᚐChangeEventStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ChangeEventStatus")
+}
+
+func (ec *executionContext) _ChangeEventChange_at(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeEventChange_source(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEventChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _ChangeEventChange_changeEvent(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEventChange_changeEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeEventChange().ChangeEvent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeEvent) graphql.Marshaler {
+			return ec.marshalOChangeEvent2ᚖprocoregraphᚋadapterᚐChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEventChange_changeEvent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeEventChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangeEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16226,6 +17109,364 @@ func (ec *executionContext) _ChangeOrder_updatedAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ChangeOrder_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChangeOrder", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeOrderChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderChange().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, true, true, "String")
+}
+
+func (ec *executionContext) _ChangeOrderChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _ChangeOrderChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeOrderChange_type(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeOrderType) graphql.Marshaler {
+			return ec.marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ChangeOrderType")
+}
+
+func (ec *executionContext) _ChangeOrderChange_changeOrderId(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_changeOrderId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeOrderID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_changeOrderId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeOrderChange_title(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeOrderChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalOChangeOrderStatus2ᚖprocoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _ChangeOrderChange_status(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderStatus) graphql.Marshaler {
+			return ec.marshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ChangeOrderStatus")
+}
+
+func (ec *executionContext) _ChangeOrderChange_at(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeOrderChange_source(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOrderChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _ChangeOrderChange_primeChangeOrder(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_primeChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderChange().PrimeChangeOrder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_primeChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderChange_changeOrderPackage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_changeOrderPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderChange().ChangeOrderPackage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_changeOrderPackage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderChange_potentialChangeOrder(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_potentialChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderChange().PotentialChangeOrder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrder2ᚖprocoregraphᚋadapterᚐPotentialChangeOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_potentialChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeOrderChange_commitmentChangeOrder(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOrderChange_commitmentChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOrderChange().CommitmentChangeOrder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
+			return ec.marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOrderChange_commitmentChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeOrderChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ChangeOrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChangeOrderConnection) (ret graphql.Marshaler) {
@@ -24369,6 +25610,245 @@ func (ec *executionContext) fieldContext_PaymentApplicationEdge_node(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _PaymentApplicationStatusChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PaymentApplicationStatusChange().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, true, true, "String")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2procoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_projectId(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_paymentApplicationId(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_paymentApplicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_paymentApplicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_title(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_previousStatus(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_previousStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PaymentApplicationStatus) graphql.Marshaler {
+			return ec.marshalOPaymentApplicationStatus2ᚖprocoregraphᚋadapterᚐPaymentApplicationStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_previousStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "PaymentApplicationStatus")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_status(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.PaymentApplicationStatus) graphql.Marshaler {
+			return ec.marshalNPaymentApplicationStatus2procoregraphᚋadapterᚐPaymentApplicationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "PaymentApplicationStatus")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_at(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_source(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeSource) graphql.Marshaler {
+			return ec.marshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentApplicationStatusChange", field, false, false, "ChangeSource")
+}
+
+func (ec *executionContext) _PaymentApplicationStatusChange_paymentApplication(ctx context.Context, field graphql.CollectedField, obj *model.PaymentApplicationStatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentApplicationStatusChange_paymentApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PaymentApplicationStatusChange().PaymentApplication(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PaymentApplication) graphql.Marshaler {
+			return ec.marshalOPaymentApplication2ᚖprocoregraphᚋadapterᚐPaymentApplication(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentApplicationStatusChange_paymentApplication(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentApplicationStatusChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplication(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PotentialChangeOrder_id(ctx context.Context, field graphql.CollectedField, obj *adapter.PotentialChangeOrder) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32143,6 +33623,138 @@ func (ec *executionContext) fieldContext_Subscription_commitmentChanged(ctx cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_changeOrderChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_changeOrderChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ChangeOrderChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["changeOrderId"].(*int64), fc.Args["types"].([]model.ChangeOrderType), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeOrderChange) graphql.Marshaler {
+			return ec.marshalNChangeOrderChange2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_changeOrderChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_changeOrderChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_changeEventChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_changeEventChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ChangeEventChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["changeEventId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeEventChange) graphql.Marshaler {
+			return ec.marshalNChangeEventChange2ᚖprocoregraphᚋgraphᚋmodelᚐChangeEventChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_changeEventChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEventChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_changeEventChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_paymentApplicationStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_paymentApplicationStatusChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PaymentApplicationStatusChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["paymentApplicationId"].(*int64), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PaymentApplicationStatusChange) graphql.Marshaler {
+			return ec.marshalNPaymentApplicationStatusChange2ᚖprocoregraphᚋgraphᚋmodelᚐPaymentApplicationStatusChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_paymentApplicationStatusChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplicationStatusChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_paymentApplicationStatusChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UpdateCommitmentStatusPayload_commitment(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateCommitmentStatusPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -37477,6 +39089,86 @@ func (ec *executionContext) _ChangeEvent(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var changeEventChangeImplementors = []string{"ChangeEventChange"}
+
+func (ec *executionContext) _ChangeEventChange(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEventChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEventChange")
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeEventChange_cursor(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._ChangeEventChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._ChangeEventChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeEventId":
+			out.Values[i] = ec._ChangeEventChange_changeEventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ChangeEventChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._ChangeEventChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ChangeEventChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ChangeEventChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._ChangeEventChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeEvent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeEventChange_changeEvent(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeEventConnectionImplementors = []string{"ChangeEventConnection"}
 
 func (ec *executionContext) _ChangeEventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeEventConnection) graphql.Marshaler {
@@ -37710,6 +39402,109 @@ func (ec *executionContext) _ChangeOrder(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeOrderChangeImplementors = []string{"ChangeOrderChange"}
+
+func (ec *executionContext) _ChangeOrderChange(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeOrderChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOrderChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOrderChange")
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderChange_cursor(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._ChangeOrderChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._ChangeOrderChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ChangeOrderChange_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changeOrderId":
+			out.Values[i] = ec._ChangeOrderChange_changeOrderId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ChangeOrderChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._ChangeOrderChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ChangeOrderChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ChangeOrderChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._ChangeOrderChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "primeChangeOrder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderChange_primeChangeOrder(ctx, field, obj)
+				})
+		case "changeOrderPackage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderChange_changeOrderPackage(ctx, field, obj)
+				})
+		case "potentialChangeOrder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderChange_potentialChangeOrder(ctx, field, obj)
+				})
+		case "commitmentChangeOrder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOrderChange_commitmentChangeOrder(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -40648,6 +42443,86 @@ func (ec *executionContext) _PaymentApplicationEdge(ctx context.Context, sel ast
 	return out
 }
 
+var paymentApplicationStatusChangeImplementors = []string{"PaymentApplicationStatusChange"}
+
+func (ec *executionContext) _PaymentApplicationStatusChange(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentApplicationStatusChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentApplicationStatusChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentApplicationStatusChange")
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PaymentApplicationStatusChange_cursor(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._PaymentApplicationStatusChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "projectId":
+			out.Values[i] = ec._PaymentApplicationStatusChange_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentApplicationId":
+			out.Values[i] = ec._PaymentApplicationStatusChange_paymentApplicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._PaymentApplicationStatusChange_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousStatus":
+			out.Values[i] = ec._PaymentApplicationStatusChange_previousStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PaymentApplicationStatusChange_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._PaymentApplicationStatusChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._PaymentApplicationStatusChange_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentApplication":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PaymentApplicationStatusChange_paymentApplication(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var potentialChangeOrderImplementors = []string{"PotentialChangeOrder"}
 
 func (ec *executionContext) _PotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, obj *adapter.PotentialChangeOrder) graphql.Marshaler {
@@ -43124,6 +44999,12 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_invoiceStatusChanged(ctx, fields[0])
 	case "commitmentChanged":
 		return ec._Subscription_commitmentChanged(ctx, fields[0])
+	case "changeOrderChanged":
+		return ec._Subscription_changeOrderChanged(ctx, fields[0])
+	case "changeEventChanged":
+		return ec._Subscription_changeEventChanged(ctx, fields[0])
+	case "paymentApplicationStatusChanged":
+		return ec._Subscription_paymentApplicationStatusChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -44339,6 +46220,14 @@ func (ec *executionContext) marshalNChangeEvent2ᚖprocoregraphᚋadapterᚐChan
 	return ec._ChangeEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChangeEventChange2ᚖprocoregraphᚋgraphᚋmodelᚐChangeEventChange(ctx context.Context, sel ast.SelectionSet, v *model.ChangeEventChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeEventChange!")
+		return graphql.Null
+	}
+	return ec._ChangeEventChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNChangeEventEdge2procoregraphᚋgraphᚋmodelᚐChangeEventEdge(ctx context.Context, sel ast.SelectionSet, v model.ChangeEventEdge) graphql.Marshaler {
 	return ec._ChangeEventEdge(ctx, sel, &v)
 }
@@ -44463,6 +46352,14 @@ func (ec *executionContext) marshalNChangeOrder2ᚖprocoregraphᚋadapterᚐChan
 	return ec._ChangeOrder(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChangeOrderChange2ᚖprocoregraphᚋgraphᚋmodelᚐChangeOrderChange(ctx context.Context, sel ast.SelectionSet, v *model.ChangeOrderChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeOrderChange!")
+		return graphql.Null
+	}
+	return ec._ChangeOrderChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNChangeOrderEdge2procoregraphᚋgraphᚋmodelᚐChangeOrderEdge(ctx context.Context, sel ast.SelectionSet, v model.ChangeOrderEdge) graphql.Marshaler {
 	return ec._ChangeOrderEdge(ctx, sel, &v)
 }
@@ -44547,6 +46444,16 @@ func (ec *executionContext) marshalNChangeOrderStatus2procoregraphᚋadapterᚐC
 		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeOrderStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx context.Context, v any) (model.ChangeOrderType, error) {
+	var res model.ChangeOrderType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx context.Context, sel ast.SelectionSet, v model.ChangeOrderType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx context.Context, v any) (model.ChangeSource, error) {
@@ -45386,6 +47293,14 @@ func (ec *executionContext) marshalNPaymentApplicationStatus2procoregraphᚋadap
 		graphql.AddInvalidNullFromMarshaler(ctx, "PaymentApplicationStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNPaymentApplicationStatusChange2ᚖprocoregraphᚋgraphᚋmodelᚐPaymentApplicationStatusChange(ctx context.Context, sel ast.SelectionSet, v *model.PaymentApplicationStatusChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PaymentApplicationStatusChange!")
+		return graphql.Null
+	}
+	return ec._PaymentApplicationStatusChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPotentialChangeOrder2procoregraphᚋadapterᚐPotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, v adapter.PotentialChangeOrder) graphql.Marshaler {
@@ -46804,11 +48719,36 @@ func (ec *executionContext) marshalOChangeEvent2ᚕprocoregraphᚋadapterᚐChan
 	return ret
 }
 
+func (ec *executionContext) marshalOChangeEvent2ᚖprocoregraphᚋadapterᚐChangeEvent(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChangeEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOChangeEventConnection2ᚖprocoregraphᚋgraphᚋmodelᚐChangeEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeEventConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ChangeEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx context.Context, v any) (*adapter.ChangeEventStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalChangeEventStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeEventStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalChangeEventStatus(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOChangeItemKind2ᚕprocoregraphᚋgraphᚋmodelᚐChangeItemKindᚄ(ctx context.Context, v any) ([]model.ChangeItemKind, error) {
@@ -46972,6 +48912,42 @@ func (ec *executionContext) marshalOChangeOrderStatus2ᚖprocoregraphᚋadapter�
 	_ = ctx
 	res := gqlscalar.MarshalChangeOrderStatus(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx context.Context, v any) ([]model.ChangeOrderType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ChangeOrderType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeOrderType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOCommitment2ᚕᚖprocoregraphᚋadapterᚐCommitment(ctx context.Context, sel ast.SelectionSet, v []*adapter.Commitment) graphql.Marshaler {
@@ -47443,11 +49419,36 @@ func (ec *executionContext) marshalOPCOLineItem2ᚕprocoregraphᚋadapterᚐPCOL
 	return ret
 }
 
+func (ec *executionContext) marshalOPaymentApplication2ᚖprocoregraphᚋadapterᚐPaymentApplication(ctx context.Context, sel ast.SelectionSet, v *adapter.PaymentApplication) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PaymentApplication(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPaymentApplicationConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPaymentApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.PaymentApplicationConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._PaymentApplicationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPaymentApplicationStatus2ᚖprocoregraphᚋadapterᚐPaymentApplicationStatus(ctx context.Context, v any) (*adapter.PaymentApplicationStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalPaymentApplicationStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPaymentApplicationStatus2ᚖprocoregraphᚋadapterᚐPaymentApplicationStatus(ctx context.Context, sel ast.SelectionSet, v *adapter.PaymentApplicationStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalPaymentApplicationStatus(*v)
+	return res
 }
 
 func (ec *executionContext) marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapterᚐPotentialChangeOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.PotentialChangeOrder) graphql.Marshaler {
@@ -47467,6 +49468,13 @@ func (ec *executionContext) marshalOPotentialChangeOrder2ᚕprocoregraphᚋadapt
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOPotentialChangeOrder2ᚖprocoregraphᚋadapterᚐPotentialChangeOrder(ctx context.Context, sel ast.SelectionSet, v *adapter.PotentialChangeOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PotentialChangeOrder(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPotentialChangeOrderConnection2ᚖprocoregraphᚋgraphᚋmodelᚐPotentialChangeOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.PotentialChangeOrderConnection) graphql.Marshaler {

@@ -68,12 +68,19 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 		// delivers what the sources report.
 		_ = live.Prime(ctx, c, f.ProjectID, prime)
 	}
+	release := func() {}
+	if live.Hold != nil {
+		// The poller follows the kinds that cost whole lists only while a
+		// subscription watches them.
+		release = live.Hold(ctx, c, f.ProjectID, prime)
+	}
 	if live.Active != nil {
 		live.Active.Add(1)
 	}
 	ch := make(chan *T)
 	go func() {
 		defer close(ch)
+		defer release()
 		defer safe.Recover(nil) // a panic ends this subscription, not the process
 		if live.Active != nil {
 			defer live.Active.Add(-1)

@@ -71,8 +71,11 @@
 // increasing, from Config.Now) and emit webhook events after the data lock is
 // released: "RFIs", "RFI Replies", "Submittals", "Work Order Contracts",
 // "Purchase Order Contracts" (+ " Line Items"), "Change Order Packages"
-// (commitment change orders), "Requisitions" (subcontractor invoices; Procore's
-// "Payment Applications" is the owner side), "Observation Items", "Punch Items".
+// (commitment change orders; prime change orders and 3-tier packages changed
+// by /_sandbox/mutate too), "Change Events" and "Potential Change Orders"
+// (by /_sandbox/mutate), "Requisitions" (subcontractor invoices; Procore's
+// "Payment Applications" is the owner side: owner invoices, by
+// /_sandbox/mutate), "Observation Items", "Punch Items".
 // Every /rest request is checked against Procore's published contract
 // (sandbox/contract, Config.Contract: record, enforce or off); commitment
 // change orders are served on 1- and 2-tier projects only, their amounts as

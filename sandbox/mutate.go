@@ -9,6 +9,7 @@ import (
 
 	"procoregraph/sandbox/auth"
 	"procoregraph/sandbox/data"
+	"procoregraph/sandbox/webhooks"
 )
 
 // Mutation is a direct change to one item, made as another Procore user would
@@ -23,7 +24,12 @@ import (
 //     "respond": {"approver_id", "response_id", "comment"}
 //   - "invoice": status, invoice_number
 //   - "commitment": status, title
-//   - "change_order": status, title
+//   - "change_order": status, title (a commitment change order)
+//   - "change_event": status (open|pending|closed|void), title
+//   - "potential_change_order", "change_order_package", "prime_change_order":
+//     status (the change order statuses), title
+//   - "payment_application": status (draft|under_review|revise_and_resubmit|approved),
+//     invoice_number (an owner invoice of any of the project's prime contracts)
 //   - "punch_item": status (open|closed|pending|overdue), ball_in_court_ids
 //   - "observation": status, assignee_id
 //
@@ -265,6 +271,11 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 			x.Title = v
 		}
 		done = mutated{&x.UpdatedAt, resChangeOrders, x.ID, func(e *enc) { renderChangeOrder(e, s.ds, x) }}
+	case "change_event", "potential_change_order", "change_order_package", "prime_change_order", "payment_application":
+		var err error
+		if done, err = s.mutateChangeMgmt(p, m, &set); err != nil {
+			return nil, err
+		}
 	case "punch_item":
 		x := p.PunchItem(m.ID)
 		if x == nil {
@@ -299,7 +310,8 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 		}
 		done = mutated{&x.UpdatedAt, resObservations, x.ID, func(e *enc) { renderObservation(e, s.ds, co, x) }}
 	default:
-		return nil, bad("unknown kind %q (rfi, submittal, invoice, commitment, change_order, punch_item, observation)", m.Kind)
+		return nil, bad("unknown kind %q (rfi, submittal, invoice, commitment, change_order, change_event, potential_change_order, "+
+			"change_order_package, prime_change_order, payment_application, punch_item, observation)", m.Kind)
 	}
 	if set.err != nil {
 		return nil, set.err
@@ -309,6 +321,111 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	e := &enc{}
 	done.render(e)
 	return e.b, nil
+}
+
+// changeEventStatuses are the statuses a change event can have.
+var changeEventStatuses = []string{"open", "pending", "closed", "void"}
+
+// paymentApplicationStatuses are the statuses an owner invoice can have.
+var paymentApplicationStatuses = []string{"draft", "under_review", "revise_and_resubmit", "approved"}
+
+// mutateChangeMgmt changes a change event, a PCO, a package, a prime change
+// order or an owner invoice (status and title or invoice number); the
+// webhook fires under the resource name Procore's catalog gives the kind
+// (webhooks.Resource*: prime change orders and packages are "Change Order
+// Packages", like commitment change orders).
+func (s *Server) mutateChangeMgmt(p *data.Project, m Mutation, set *fieldSetter) (mutated, error) {
+	status := func(allowed []string, what string, dst *string) error {
+		if v, ok := set.str("status"); ok {
+			if !slices.Contains(allowed, v) {
+				return bad("unknown %s status %q", what, v)
+			}
+			*dst = v
+		}
+		return nil
+	}
+	title := func(dst *string) {
+		if v, ok := set.str("title"); ok {
+			*dst = v
+		}
+	}
+	cm := &p.ChangeMgmt
+	switch m.Kind {
+	case "change_event":
+		i := slices.IndexFunc(cm.Events, func(x *data.ChangeEvent) bool { return x.ID == m.ID })
+		if i < 0 {
+			return mutated{}, notFoundError("change_event")
+		}
+		x := cm.Events[i]
+		if err := status(changeEventStatuses, "change event", &x.Status); err != nil {
+			return mutated{}, err
+		}
+		title(&x.Title)
+		return mutated{&x.UpdatedAt, webhooks.ResourceChangeEvents, x.ID, func(e *enc) { renderChangeEvent(e, p, x) }}, nil
+	case "potential_change_order":
+		i := slices.IndexFunc(cm.PCOs, func(x *data.PotentialChangeOrder) bool { return x.ID == m.ID })
+		if i < 0 {
+			return mutated{}, notFoundError("potential_change_order")
+		}
+		x := cm.PCOs[i]
+		if err := status(data.ChangeOrderStatuses, "change order", &x.Status); err != nil {
+			return mutated{}, err
+		}
+		title(&x.Title)
+		return mutated{&x.UpdatedAt, webhooks.ResourcePotentialChangeOrders, x.ID, func(e *enc) { renderPCO(e, p, x) }}, nil
+	case "change_order_package":
+		i := slices.IndexFunc(cm.Packages, func(x *data.ChangeOrderPackage) bool { return x.ID == m.ID })
+		if i < 0 {
+			return mutated{}, notFoundError("change_order_package")
+		}
+		x := cm.Packages[i]
+		if err := status(data.ChangeOrderStatuses, "change order", &x.Status); err != nil {
+			return mutated{}, err
+		}
+		title(&x.Title)
+		return mutated{&x.UpdatedAt, webhooks.ResourceChangeOrderPackages, x.ID,
+			func(e *enc) { renderChangeOrderHead(e, x.ID, x.Number, x.Title, x.Status, x.UpdatedAt) }}, nil
+	case "prime_change_order":
+		i := slices.IndexFunc(cm.PrimeChangeOrders, func(x *data.PrimeChangeOrder) bool { return x.ID == m.ID })
+		if i < 0 {
+			return mutated{}, notFoundError("prime_change_order")
+		}
+		x := cm.PrimeChangeOrders[i]
+		if err := status(data.ChangeOrderStatuses, "change order", &x.Status); err != nil {
+			return mutated{}, err
+		}
+		title(&x.Title)
+		return mutated{&x.UpdatedAt, webhooks.ResourceChangeOrderPackages, x.ID,
+			func(e *enc) { renderChangeOrderHead(e, x.ID, x.Number, x.Title, x.Status, x.UpdatedAt) }}, nil
+	default: // payment_application
+		for _, pc := range p.PrimeContracts {
+			for i, x := range pc.PaymentApplications {
+				if x.ID != m.ID {
+					continue
+				}
+				if err := status(paymentApplicationStatuses, "payment application", &x.Status); err != nil {
+					return mutated{}, err
+				}
+				if v, ok := set.str("invoice_number"); ok {
+					x.InvoiceNumber = v
+				}
+				return mutated{&x.UpdatedAt, webhooks.ResourcePaymentApplications, x.ID, func(e *enc) { renderPaymentApplication(e, pc, i) }}, nil
+			}
+		}
+		return mutated{}, notFoundError("payment_application")
+	}
+}
+
+// renderChangeOrderHead renders the fields a Mutation of a package or a prime
+// change order changes (the lists render the rest).
+func renderChangeOrderHead(e *enc, id int64, number, title, status string, updatedAt time.Time) {
+	e.open()
+	e.int("id", id)
+	e.str("number", number)
+	e.str("title", title)
+	e.str("status", status)
+	e.time("updated_at", updatedAt)
+	e.close()
 }
 
 // mutateCreateRFI adds an open RFI (Mutation op "create").

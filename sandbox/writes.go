@@ -14,7 +14,7 @@ import (
 
 // Webhook resource names, as Procore's resources catalog spells them
 // (webhooks.Resource*): subcontractor invoices are Requisitions ("Payment
-// Applications" is the owner side, which the sandbox does not model).
+// Applications" is the owner side: owner invoices).
 const (
 	resRFIs         = webhooks.ResourceRFIs
 	resRFIReplies   = webhooks.ResourceRFIReplies

@@ -142,6 +142,30 @@ type Change struct {
 	Source ChangeSource `json:"source"`
 }
 
+// A change event was created or its status changed.
+type ChangeEventChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// CREATED or STATUS_CHANGED.
+	Kind ChangeKind `json:"kind"`
+	// The change event's project.
+	ProjectID int64 `json:"projectId"`
+	// The change event's id.
+	ChangeEventID int64 `json:"changeEventId"`
+	// The change event's number and title.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.ChangeEventStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.ChangeEventStatus `json:"status"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The change event as it is now (read from Procore only when selected).
+	ChangeEvent *adapter.ChangeEvent `json:"changeEvent,omitempty"`
+}
+
 // A page of change events.
 type ChangeEventConnection struct {
 	// Edges with cursors.
@@ -170,6 +194,38 @@ type ChangeFeedPage struct {
 	EndCursor string `json:"endCursor"`
 	// True when more changes follow `endCursor` already: ask again at once.
 	HasNextPage bool `json:"hasNextPage"`
+}
+
+// A change order was created or its status changed.
+type ChangeOrderChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// CREATED or STATUS_CHANGED.
+	Kind ChangeKind `json:"kind"`
+	// The change order's project.
+	ProjectID int64 `json:"projectId"`
+	// The change order's type.
+	Type ChangeOrderType `json:"type"`
+	// The change order's id.
+	ChangeOrderID int64 `json:"changeOrderId"`
+	// The change order's number and title.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.ChangeOrderStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.ChangeOrderStatus `json:"status"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The prime change order as it is now, when type is PRIME_CHANGE_ORDER (read from Procore only when selected).
+	PrimeChangeOrder *adapter.ChangeOrderPackage `json:"primeChangeOrder,omitempty"`
+	// The package as it is now, when type is CHANGE_ORDER_PACKAGE.
+	ChangeOrderPackage *adapter.ChangeOrderPackage `json:"changeOrderPackage,omitempty"`
+	// The potential change order as it is now, when type is POTENTIAL_CHANGE_ORDER.
+	PotentialChangeOrder *adapter.PotentialChangeOrder `json:"potentialChangeOrder,omitempty"`
+	// The commitment change order as it is now, when type is COMMITMENT_CHANGE_ORDER.
+	CommitmentChangeOrder *adapter.ChangeOrder `json:"commitmentChangeOrder,omitempty"`
 }
 
 // A change order connection.
@@ -450,6 +506,30 @@ type PaymentApplicationEdge struct {
 	Cursor string `json:"cursor"`
 	// The payment application.
 	Node *adapter.PaymentApplication `json:"node"`
+}
+
+// A payment application (owner invoice) was created or its status changed.
+type PaymentApplicationStatusChange struct {
+	// This event's cursor: pass it as `after` to resume after it.
+	Cursor string `json:"cursor"`
+	// CREATED or STATUS_CHANGED.
+	Kind ChangeKind `json:"kind"`
+	// The payment application's project.
+	ProjectID int64 `json:"projectId"`
+	// The payment application's id.
+	PaymentApplicationID int64 `json:"paymentApplicationId"`
+	// The payment application's number, for display.
+	Title string `json:"title"`
+	// Status before; null for CREATED.
+	PreviousStatus *adapter.PaymentApplicationStatus `json:"previousStatus,omitempty"`
+	// Status now.
+	Status adapter.PaymentApplicationStatus `json:"status"`
+	// When the change happened.
+	At time.Time `json:"at"`
+	// Where the gateway learned of it.
+	Source ChangeSource `json:"source"`
+	// The payment application as it is now (read from Procore only when selected: its project's prime contracts and their payment applications).
+	PaymentApplication *adapter.PaymentApplication `json:"paymentApplication,omitempty"`
 }
 
 // A page of potential change orders.
@@ -949,6 +1029,18 @@ const (
 	ChangeItemKindInvoice ChangeItemKind = "INVOICE"
 	// A commitment (subcontract or purchase order).
 	ChangeItemKindCommitment ChangeItemKind = "COMMITMENT"
+	// A change event.
+	ChangeItemKindChangeEvent ChangeItemKind = "CHANGE_EVENT"
+	// A prime contract change order.
+	ChangeItemKindPrimeChangeOrder ChangeItemKind = "PRIME_CHANGE_ORDER"
+	// A change order package.
+	ChangeItemKindChangeOrderPackage ChangeItemKind = "CHANGE_ORDER_PACKAGE"
+	// A potential change order.
+	ChangeItemKindPotentialChangeOrder ChangeItemKind = "POTENTIAL_CHANGE_ORDER"
+	// A commitment change order.
+	ChangeItemKindCommitmentChangeOrder ChangeItemKind = "COMMITMENT_CHANGE_ORDER"
+	// A payment application (owner invoice).
+	ChangeItemKindPaymentApplication ChangeItemKind = "PAYMENT_APPLICATION"
 )
 
 var AllChangeItemKind = []ChangeItemKind{
@@ -957,11 +1049,17 @@ var AllChangeItemKind = []ChangeItemKind{
 	ChangeItemKindPunchItem,
 	ChangeItemKindInvoice,
 	ChangeItemKindCommitment,
+	ChangeItemKindChangeEvent,
+	ChangeItemKindPrimeChangeOrder,
+	ChangeItemKindChangeOrderPackage,
+	ChangeItemKindPotentialChangeOrder,
+	ChangeItemKindCommitmentChangeOrder,
+	ChangeItemKindPaymentApplication,
 }
 
 func (e ChangeItemKind) IsValid() bool {
 	switch e {
-	case ChangeItemKindRfi, ChangeItemKindSubmittal, ChangeItemKindPunchItem, ChangeItemKindInvoice, ChangeItemKindCommitment:
+	case ChangeItemKindRfi, ChangeItemKindSubmittal, ChangeItemKindPunchItem, ChangeItemKindInvoice, ChangeItemKindCommitment, ChangeItemKindChangeEvent, ChangeItemKindPrimeChangeOrder, ChangeItemKindChangeOrderPackage, ChangeItemKindPotentialChangeOrder, ChangeItemKindCommitmentChangeOrder, ChangeItemKindPaymentApplication:
 		return true
 	}
 	return false
@@ -1061,6 +1159,70 @@ func (e *ChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The types of change order.
+type ChangeOrderType string
+
+const (
+	// A prime contract change order (1- and 2-tier projects).
+	ChangeOrderTypePrimeChangeOrder ChangeOrderType = "PRIME_CHANGE_ORDER"
+	// A change order package (3-tier projects: the prime contract change order there).
+	ChangeOrderTypeChangeOrderPackage ChangeOrderType = "CHANGE_ORDER_PACKAGE"
+	// A potential change order (2- and 3-tier projects).
+	ChangeOrderTypePotentialChangeOrder ChangeOrderType = "POTENTIAL_CHANGE_ORDER"
+	// A commitment change order.
+	ChangeOrderTypeCommitmentChangeOrder ChangeOrderType = "COMMITMENT_CHANGE_ORDER"
+)
+
+var AllChangeOrderType = []ChangeOrderType{
+	ChangeOrderTypePrimeChangeOrder,
+	ChangeOrderTypeChangeOrderPackage,
+	ChangeOrderTypePotentialChangeOrder,
+	ChangeOrderTypeCommitmentChangeOrder,
+}
+
+func (e ChangeOrderType) IsValid() bool {
+	switch e {
+	case ChangeOrderTypePrimeChangeOrder, ChangeOrderTypeChangeOrderPackage, ChangeOrderTypePotentialChangeOrder, ChangeOrderTypeCommitmentChangeOrder:
+		return true
+	}
+	return false
+}
+
+func (e ChangeOrderType) String() string {
+	return string(e)
+}
+
+func (e *ChangeOrderType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeOrderType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeOrderType", str)
+	}
+	return nil
+}
+
+func (e ChangeOrderType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeOrderType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeOrderType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -49,9 +49,11 @@ const (
 	ResourceSubmittals             = "Submittals"
 	ResourceWorkOrderContracts     = "Work Order Contracts"
 	ResourcePurchaseOrderContracts = "Purchase Order Contracts"
-	ResourceChangeOrderPackages    = "Change Order Packages"
-	ResourceObservationItems       = "Observation Items"
-	ResourcePunchItems             = "Punch Items"
+	// ResourceChangeOrderPackages carries every change order: commitment
+	// change orders, prime change orders and 3-tier packages.
+	ResourceChangeOrderPackages = "Change Order Packages"
+	ResourceObservationItems    = "Observation Items"
+	ResourcePunchItems          = "Punch Items"
 	// ResourceRequisitions is subcontractor invoices (/rest/v1.1/requisitions).
 	// Procore's published resource list has no entry for them; webhook names
 	// follow the API's nouns (the owner side kept "Payment Applications"
@@ -59,8 +61,14 @@ const (
 	// as "Requisitions".
 	ResourceRequisitions = "Requisitions"
 	// ResourcePaymentApplications is Procore's name for owner invoices
-	// (prime contract payment applications), which the sandbox does not model.
+	// (prime contract payment applications).
 	ResourcePaymentApplications = "Payment Applications"
+	// ResourceChangeEvents and ResourcePotentialChangeOrders are change
+	// events and PCOs. Prime change orders and 3-tier packages fire under
+	// ResourceChangeOrderPackages, like commitment change orders: Procore's
+	// list has no other name for them.
+	ResourceChangeEvents          = "Change Events"
+	ResourcePotentialChangeOrders = "Potential Change Orders"
 )
 
 var (
