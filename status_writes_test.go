@@ -200,6 +200,10 @@ func TestStatusWrites(t *testing.T) {
 			t.Fatalf("payload %+v", out.R)
 		}
 		wantWrites(t, map[string]int64{route: 1})
+		// One fresh read of the item (its list, filtered by id) and the PATCH.
+		if st := sb.Stats(); st.Total != 2 {
+			t.Fatalf("%d Procore calls for the approval, want 2: %v", st.Total, st.ByRoute)
+		}
 
 		wantApproved := cents(approvedBefore).Add(cents(total))
 		after := readProject(t, project)
@@ -239,6 +243,21 @@ func TestStatusWrites(t *testing.T) {
 			t.Fatalf("APPROVED → DRAFT: %+v", back.R)
 		}
 		wantWrites(t, map[string]int64{route: 1})
+
+		// APPROVED → VOID is allowed and takes the grand total off again.
+		if v := setCO(t, project, typ, id64(id), "VOID"); len(v.R.UserErrors) != 0 {
+			t.Fatalf("APPROVED → VOID: %+v", v.R)
+		}
+		wantWrites(t, map[string]int64{route: 2})
+		voided := readProject(t, project).Project.PrimeContracts.Nodes[0]
+		if got := dec(t, voided.ApprovedChangeOrders); !got.Equal(cents(approvedBefore)) {
+			t.Fatalf("approvedChangeOrders %s after voiding, want %s again", got, cents(approvedBefore))
+		}
+		// VOID is final.
+		if v := setCO(t, project, typ, id64(id), "PENDING"); len(v.R.UserErrors) != 1 || v.R.UserErrors[0].Code != "INVALID_TRANSITION" {
+			t.Fatalf("VOID → PENDING: %+v", v.R)
+		}
+		wantWrites(t, map[string]int64{route: 2})
 	}
 
 	t.Run("ApprovingPrimeChangeOrderRaisesPrimeContractByItsGrandTotal", func(t *testing.T) {
@@ -303,6 +322,7 @@ func TestStatusWrites(t *testing.T) {
 
 	t.Run("PaymentApplicationStatusReadsBack", func(t *testing.T) {
 		next := map[string]string{"draft": "UNDER_REVIEW", "under_review": "APPROVED", "revise_and_resubmit": "UNDER_REVIEW"}[f.openApp.Status]
+		readProject(t, f.payProject) // cached, so the read back below proves the invalidation
 		sb.ResetStats()
 		set := func(status string) payAppStatusOut {
 			var p payAppStatusOut
