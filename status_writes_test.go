@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"procoregraph/sandbox"
@@ -172,7 +173,11 @@ func TestStatusWrites(t *testing.T) {
 	// approvalRaises approves a change order whose grand total is total and
 	// checks that the project's prime contract (approved change orders, revised
 	// value) and its open payment applications rose by exactly total.
-	approvalRaises := func(t *testing.T, project, typ string, id int64, pc *data.PrimeContract, total data.Fixed, route string) {
+	approvalRaises := func(t *testing.T, project, typ string, id int64, pc *data.PrimeContract, total data.Fixed, route, prevStatus string) {
+		var wm struct {
+			Changes struct{ EndCursor string } `json:"changes"`
+		}
+		m.do(t, `{ changes { endCursor } }`, nil, &wm)
 		openBefore := map[string]data.Fixed{}
 		sb.ReadDataset(func(*data.Dataset) {
 			for _, a := range pc.PaymentApplications {
@@ -203,6 +208,26 @@ func TestStatusWrites(t *testing.T) {
 		// One fresh read of the item (its list, filtered by id) and the PATCH.
 		if st := sb.Stats(); st.Total != 2 {
 			t.Fatalf("%d Procore calls for the approval, want 2: %v", st.Total, st.ByRoute)
+		}
+
+		// The differ saw the state before and after: one STATUS_CHANGED.
+		var feed struct {
+			Changes struct {
+				Nodes []struct {
+					Kind           string  `json:"kind"`
+					ItemKind       string  `json:"itemKind"`
+					ItemID         string  `json:"itemId"`
+					PreviousStatus *string `json:"previousStatus"`
+					Status         *string `json:"status"`
+					Source         string  `json:"source"`
+				} `json:"nodes"`
+			} `json:"changes"`
+		}
+		m.do(t, `query($s: String) { changes(since: $s) { nodes { kind itemKind itemId previousStatus status source } } }`,
+			map[string]any{"s": wm.Changes.EndCursor}, &feed)
+		if n := feed.Changes.Nodes; len(n) != 1 || n[0].Kind != "STATUS_CHANGED" || n[0].ItemKind != typ || n[0].ItemID != id64(id) ||
+			n[0].PreviousStatus == nil || *n[0].PreviousStatus != strings.ToUpper(prevStatus) || n[0].Status == nil || *n[0].Status != "APPROVED" || n[0].Source != "MUTATION" {
+			t.Fatalf("change feed after the approval: %+v, want one STATUS_CHANGED %s → APPROVED of %s %d", n, strings.ToUpper(prevStatus), typ, id)
 		}
 
 		wantApproved := cents(approvedBefore).Add(cents(total))
@@ -261,11 +286,11 @@ func TestStatusWrites(t *testing.T) {
 	}
 
 	t.Run("ApprovingPrimeChangeOrderRaisesPrimeContractByItsGrandTotal", func(t *testing.T) {
-		approvalRaises(t, f.twoTier, "PRIME_CHANGE_ORDER", f.primeCO.ID, f.primeCOContract, f.primeCO.GrandTotal, routePrimeCOPatch)
+		approvalRaises(t, f.twoTier, "PRIME_CHANGE_ORDER", f.primeCO.ID, f.primeCOContract, f.primeCO.GrandTotal, routePrimeCOPatch, f.primeCO.Status)
 	})
 
 	t.Run("ApprovingPackageRaisesPrimeContractByItsGrandTotal", func(t *testing.T) {
-		approvalRaises(t, f.threeTier, "CHANGE_ORDER_PACKAGE", f.pkg.ID, f.pkgContract, f.pkg.GrandTotal, routePackagePatch)
+		approvalRaises(t, f.threeTier, "CHANGE_ORDER_PACKAGE", f.pkg.ID, f.pkgContract, f.pkg.GrandTotal, routePackagePatch, f.pkg.Status)
 	})
 
 	t.Run("CommitmentChangeOrderStatusReadsBack", func(t *testing.T) {
