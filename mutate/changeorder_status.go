@@ -139,9 +139,7 @@ func (s *Runner) UpdateChangeOrderStatus(ctx context.Context, in UpdateChangeOrd
 			write: func(ctx context.Context) (adapter.ChangeOrder, error) {
 				return e.p.UpdateCommitmentChangeOrderStatus(ctx, pid, id, st)
 			},
-			status: func(x adapter.ChangeOrder) adapter.ChangeOrderStatus {
-				return x.Status
-			},
+			status:      func(x adapter.ChangeOrder) adapter.ChangeOrderStatus { return x.Status },
 			snapshot:    func(x adapter.ChangeOrder) events.Snapshot { return events.CommitmentChangeOrderSnapshot(conn, x) },
 			id:          func(x adapter.ChangeOrder) int64 { return x.ID },
 			tierMessage: "this project uses 3-tier change management, where Procore serves no commitment change orders",
@@ -179,7 +177,6 @@ func changeOrderStatus[T any](ctx context.Context, s *Runner, e env, in UpdateCh
 		}
 		return nil, []UserError{{Field: inputPath("status"), Code: CodeInvalidTransition, Message: msg}}, nil
 	}
-	kind := string(in.Type)
 	return update(ctx, s, e, updateOp[T]{
 		projectID: in.ProjectID, target: []string{"changeOrderId"},
 		before: []events.Snapshot{t.snapshot(cur)},
@@ -188,7 +185,7 @@ func changeOrderStatus[T any](ctx context.Context, s *Runner, e env, in UpdateCh
 			// update's auditWrite knows commitment change orders
 			// (adapter.ChangeOrder) but not prime change orders and packages.
 			if err == nil && t.id(v) != 0 && in.Type != adapter.ChangeOrderTypeCommitment {
-				audit.Wrote(ctx, kindOfAudit(kind), strconv.FormatInt(t.id(v), 10))
+				audit.Wrote(ctx, auditKind(in.Type), strconv.FormatInt(t.id(v), 10))
 			}
 			return v, err
 		},
@@ -196,9 +193,9 @@ func changeOrderStatus[T any](ctx context.Context, s *Runner, e env, in UpdateCh
 	})
 }
 
-// kindOfAudit is the audit log's item kind of a change order type.
-func kindOfAudit(t string) string {
-	switch adapter.ChangeOrderType(t) {
+// auditKind is the audit log's item kind of a change order type.
+func auditKind(t adapter.ChangeOrderType) string {
+	switch t {
 	case adapter.ChangeOrderTypePrime:
 		return "prime_change_order"
 	case adapter.ChangeOrderTypePackage:
