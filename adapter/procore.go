@@ -176,6 +176,9 @@ type Writer interface {
 	CreateInvoice(ctx context.Context, projectID int64, in InvoiceCreate) (Invoice, error)
 	UpdateInvoiceStatus(ctx context.Context, projectID, invoiceID int64, status InvoiceStatus) (Invoice, error)
 
+	// StatusWriter sets change order and payment application statuses (status_write.go).
+	StatusWriter
+
 	// Upload runs Procore's presigned upload flow (create, send bytes, complete,
 	// checked against sha256) and returns the upload id to attach to items.
 	Upload(ctx context.Context, projectID int64, in UploadInput) (string, error)

@@ -595,26 +595,28 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AdvanceRFIBallInCourt       func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
-		CancelBulkExport            func(childComplexity int, id int64) int
-		CloseRfi                    func(childComplexity int, input mutate.CloseRFIInput) int
-		CreateCommitment            func(childComplexity int, input mutate.CreateCommitmentInput) int
-		CreateCommitmentChangeOrder func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
-		CreateInvoice               func(childComplexity int, input mutate.CreateInvoiceInput) int
-		CreateRfi                   func(childComplexity int, input mutate.CreateRFIInput) int
-		CreateSession               func(childComplexity int, input model.CreateSessionInput) int
-		CreateSubmittal             func(childComplexity int, input mutate.CreateSubmittalInput) int
-		ForwardRfi                  func(childComplexity int, input mutate.ForwardRFIInput) int
-		RefreshSession              func(childComplexity int, input *model.SessionTokenInput) int
-		ReopenRfi                   func(childComplexity int, input mutate.ReopenRFIInput) int
-		ReplyToRfi                  func(childComplexity int, input mutate.ReplyToRFIInput) int
-		RespondToSubmittal          func(childComplexity int, input mutate.RespondToSubmittalInput) int
-		RevokeSession               func(childComplexity int, input *model.SessionTokenInput) int
-		StartBulkExport             func(childComplexity int, input model.StartBulkExportInput) int
-		UpdateCommitmentStatus      func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
-		UpdateInvoiceStatus         func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
-		UpdateSubmittalStatus       func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
-		UploadAttachment            func(childComplexity int, input mutate.UploadAttachmentInput) int
+		AdvanceRFIBallInCourt          func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
+		CancelBulkExport               func(childComplexity int, id int64) int
+		CloseRfi                       func(childComplexity int, input mutate.CloseRFIInput) int
+		CreateCommitment               func(childComplexity int, input mutate.CreateCommitmentInput) int
+		CreateCommitmentChangeOrder    func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
+		CreateInvoice                  func(childComplexity int, input mutate.CreateInvoiceInput) int
+		CreateRfi                      func(childComplexity int, input mutate.CreateRFIInput) int
+		CreateSession                  func(childComplexity int, input model.CreateSessionInput) int
+		CreateSubmittal                func(childComplexity int, input mutate.CreateSubmittalInput) int
+		ForwardRfi                     func(childComplexity int, input mutate.ForwardRFIInput) int
+		RefreshSession                 func(childComplexity int, input *model.SessionTokenInput) int
+		ReopenRfi                      func(childComplexity int, input mutate.ReopenRFIInput) int
+		ReplyToRfi                     func(childComplexity int, input mutate.ReplyToRFIInput) int
+		RespondToSubmittal             func(childComplexity int, input mutate.RespondToSubmittalInput) int
+		RevokeSession                  func(childComplexity int, input *model.SessionTokenInput) int
+		StartBulkExport                func(childComplexity int, input model.StartBulkExportInput) int
+		UpdateChangeOrderStatus        func(childComplexity int, input mutate.UpdateChangeOrderStatusInput) int
+		UpdateCommitmentStatus         func(childComplexity int, input mutate.UpdateCommitmentStatusInput) int
+		UpdateInvoiceStatus            func(childComplexity int, input mutate.UpdateInvoiceStatusInput) int
+		UpdatePaymentApplicationStatus func(childComplexity int, input mutate.UpdatePaymentApplicationStatusInput) int
+		UpdateSubmittalStatus          func(childComplexity int, input mutate.UpdateSubmittalStatusInput) int
+		UploadAttachment               func(childComplexity int, input mutate.UploadAttachmentInput) int
 	}
 
 	NotesLog struct {
@@ -1098,12 +1100,20 @@ type ComplexityRoot struct {
 	Subscription struct {
 		BallInCourtChanged              func(childComplexity int, projectID *int64, kinds []model.BallInCourtItemKind, after *string) int
 		ChangeEventChanged              func(childComplexity int, projectID *int64, changeEventID *int64, after *string) int
-		ChangeOrderChanged              func(childComplexity int, projectID *int64, changeOrderID *int64, types []model.ChangeOrderType, after *string) int
+		ChangeOrderChanged              func(childComplexity int, projectID *int64, changeOrderID *int64, types []adapter.ChangeOrderType, after *string) int
 		CommitmentChanged               func(childComplexity int, projectID *int64, commitmentID *int64, after *string) int
 		InvoiceStatusChanged            func(childComplexity int, projectID *int64, invoiceID *int64, after *string) int
 		PaymentApplicationStatusChanged func(childComplexity int, projectID *int64, paymentApplicationID *int64, after *string) int
 		RfiChanged                      func(childComplexity int, projectID *int64, rfiID *int64, after *string) int
 		SubmittalChanged                func(childComplexity int, projectID *int64, submittalID *int64, after *string) int
+	}
+
+	UpdateChangeOrderStatusPayload struct {
+		ChangeOrderPackage    func(childComplexity int) int
+		ClientMutationID      func(childComplexity int) int
+		CommitmentChangeOrder func(childComplexity int) int
+		PrimeChangeOrder      func(childComplexity int) int
+		UserErrors            func(childComplexity int) int
 	}
 
 	UpdateCommitmentStatusPayload struct {
@@ -1114,6 +1124,12 @@ type ComplexityRoot struct {
 	UpdateInvoiceStatusPayload struct {
 		Invoice    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	UpdatePaymentApplicationStatusPayload struct {
+		ClientMutationID   func(childComplexity int) int
+		PaymentApplication func(childComplexity int) int
+		UserErrors         func(childComplexity int) int
 	}
 
 	UpdateSubmittalStatusPayload struct {
@@ -1307,6 +1323,8 @@ type MutationResolver interface {
 	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
+	UpdateChangeOrderStatus(ctx context.Context, input mutate.UpdateChangeOrderStatusInput) (*mutate.UpdateChangeOrderStatusPayload, error)
+	UpdatePaymentApplicationStatus(ctx context.Context, input mutate.UpdatePaymentApplicationStatusInput) (*mutate.UpdatePaymentApplicationStatusPayload, error)
 }
 type PaymentApplicationStatusChangeResolver interface {
 	Cursor(ctx context.Context, obj *model.PaymentApplicationStatusChange) (string, error)
@@ -1396,7 +1414,7 @@ type SubscriptionResolver interface {
 	SubmittalChanged(ctx context.Context, projectID *int64, submittalID *int64, after *string) (<-chan *model.SubmittalChange, error)
 	InvoiceStatusChanged(ctx context.Context, projectID *int64, invoiceID *int64, after *string) (<-chan *model.InvoiceStatusChange, error)
 	CommitmentChanged(ctx context.Context, projectID *int64, commitmentID *int64, after *string) (<-chan *model.CommitmentChange, error)
-	ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []model.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error)
+	ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []adapter.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error)
 	ChangeEventChanged(ctx context.Context, projectID *int64, changeEventID *int64, after *string) (<-chan *model.ChangeEventChange, error)
 	PaymentApplicationStatusChanged(ctx context.Context, projectID *int64, paymentApplicationID *int64, after *string) (<-chan *model.PaymentApplicationStatusChange, error)
 }
@@ -3836,6 +3854,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartBulkExport(childComplexity, args["input"].(model.StartBulkExportInput)), true
+	case "Mutation.updateChangeOrderStatus":
+		if e.ComplexityRoot.Mutation.UpdateChangeOrderStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateChangeOrderStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateChangeOrderStatus(childComplexity, args["input"].(mutate.UpdateChangeOrderStatusInput)), true
 	case "Mutation.updateCommitmentStatus":
 		if e.ComplexityRoot.Mutation.UpdateCommitmentStatus == nil {
 			break
@@ -3858,6 +3887,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateInvoiceStatus(childComplexity, args["input"].(mutate.UpdateInvoiceStatusInput)), true
+	case "Mutation.updatePaymentApplicationStatus":
+		if e.ComplexityRoot.Mutation.UpdatePaymentApplicationStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePaymentApplicationStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePaymentApplicationStatus(childComplexity, args["input"].(mutate.UpdatePaymentApplicationStatusInput)), true
 	case "Mutation.updateSubmittalStatus":
 		if e.ComplexityRoot.Mutation.UpdateSubmittalStatus == nil {
 			break
@@ -6104,7 +6144,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ChangeOrderChanged(childComplexity, args["projectId"].(*int64), args["changeOrderId"].(*int64), args["types"].([]model.ChangeOrderType), args["after"].(*string)), true
+		return e.ComplexityRoot.Subscription.ChangeOrderChanged(childComplexity, args["projectId"].(*int64), args["changeOrderId"].(*int64), args["types"].([]adapter.ChangeOrderType), args["after"].(*string)), true
 	case "Subscription.commitmentChanged":
 		if e.ComplexityRoot.Subscription.CommitmentChanged == nil {
 			break
@@ -6161,6 +6201,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.SubmittalChanged(childComplexity, args["projectId"].(*int64), args["submittalId"].(*int64), args["after"].(*string)), true
 
+	case "UpdateChangeOrderStatusPayload.changeOrderPackage":
+		if e.ComplexityRoot.UpdateChangeOrderStatusPayload.ChangeOrderPackage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateChangeOrderStatusPayload.ChangeOrderPackage(childComplexity), true
+	case "UpdateChangeOrderStatusPayload.clientMutationId":
+		if e.ComplexityRoot.UpdateChangeOrderStatusPayload.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateChangeOrderStatusPayload.ClientMutationID(childComplexity), true
+	case "UpdateChangeOrderStatusPayload.commitmentChangeOrder":
+		if e.ComplexityRoot.UpdateChangeOrderStatusPayload.CommitmentChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateChangeOrderStatusPayload.CommitmentChangeOrder(childComplexity), true
+	case "UpdateChangeOrderStatusPayload.primeChangeOrder":
+		if e.ComplexityRoot.UpdateChangeOrderStatusPayload.PrimeChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateChangeOrderStatusPayload.PrimeChangeOrder(childComplexity), true
+	case "UpdateChangeOrderStatusPayload.userErrors":
+		if e.ComplexityRoot.UpdateChangeOrderStatusPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateChangeOrderStatusPayload.UserErrors(childComplexity), true
+
 	case "UpdateCommitmentStatusPayload.commitment":
 		if e.ComplexityRoot.UpdateCommitmentStatusPayload.Commitment == nil {
 			break
@@ -6186,6 +6257,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateInvoiceStatusPayload.UserErrors(childComplexity), true
+
+	case "UpdatePaymentApplicationStatusPayload.clientMutationId":
+		if e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.ClientMutationID(childComplexity), true
+	case "UpdatePaymentApplicationStatusPayload.paymentApplication":
+		if e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.PaymentApplication == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.PaymentApplication(childComplexity), true
+	case "UpdatePaymentApplicationStatusPayload.userErrors":
+		if e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePaymentApplicationStatusPayload.UserErrors(childComplexity), true
 
 	case "UpdateSubmittalStatusPayload.submittal":
 		if e.ComplexityRoot.UpdateSubmittalStatusPayload.Submittal == nil {
@@ -6505,8 +6595,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("StartBulkExportInput", ec.unmarshalInputStartBulkExportInput),
 			graphql.NewInputUnmarshaler("SubmittalByIDsInput", ec.unmarshalInputSubmittalByIDsInput),
 			graphql.NewInputUnmarshaler("SubmittalWorkflowStepInput", ec.unmarshalInputSubmittalWorkflowStepInput),
+			graphql.NewInputUnmarshaler("UpdateChangeOrderStatusInput", ec.unmarshalInputUpdateChangeOrderStatusInput),
 			graphql.NewInputUnmarshaler("UpdateCommitmentStatusInput", ec.unmarshalInputUpdateCommitmentStatusInput),
 			graphql.NewInputUnmarshaler("UpdateInvoiceStatusInput", ec.unmarshalInputUpdateInvoiceStatusInput),
+			graphql.NewInputUnmarshaler("UpdatePaymentApplicationStatusInput", ec.unmarshalInputUpdatePaymentApplicationStatusInput),
 			graphql.NewInputUnmarshaler("UpdateSubmittalStatusInput", ec.unmarshalInputUpdateSubmittalStatusInput),
 			graphql.NewInputUnmarshaler("UploadAttachmentInput", ec.unmarshalInputUploadAttachmentInput),
 			graphql.NewInputUnmarshaler("UserByIDsInput", ec.unmarshalInputUserByIDsInput),
@@ -7059,13 +7151,13 @@ extend type Subscription {
 
 "The types of change order."
 enum ChangeOrderType {
-  "A prime contract change order (1- and 2-tier projects)."
+  "A prime contract change order (Procore's prime_change_orders), on 1- and 2-tier projects."
   PRIME_CHANGE_ORDER
   "A change order package (3-tier projects: the prime contract change order there)."
   CHANGE_ORDER_PACKAGE
   "A potential change order (2- and 3-tier projects)."
   POTENTIAL_CHANGE_ORDER
-  "A commitment change order."
+  "A commitment change order (Procore's commitment_change_orders; a change order package of a commitment on 3-tier projects)."
   COMMITMENT_CHANGE_ORDER
 }
 
@@ -7079,7 +7171,7 @@ extend enum ChangeItemKind {
   CHANGE_ORDER_PACKAGE
   "A potential change order."
   POTENTIAL_CHANGE_ORDER
-  "A commitment change order."
+  "A commitment change order (Procore's commitment_change_orders; a change order package of a commitment on 3-tier projects)."
   COMMITMENT_CHANGE_ORDER
   "A payment application (owner invoice)."
   PAYMENT_APPLICATION
@@ -9540,6 +9632,78 @@ extend type Mutation {
   revokeSession("The mutation's input (see ` + "`" + `SessionTokenInput` + "`" + `)." input: SessionTokenInput): RevokeSessionPayload!
 }
 `, BuiltIn: false},
+	{Name: "../schema/status_writes.graphqls", Input: `extend type Mutation {
+  """
+  Set the status of a change order: a prime contract change order (1- and 2-tier projects), a change
+  order package (the prime contract change order of a 3-tier project) or a commitment change order (1- and
+  2-tier projects). The item is read from Procore first: a type the project's change order tier does not
+  use, or a move Procore does not allow (out of VOID; out of APPROVED except to VOID), is a userError and
+  nothing is written; setting the status it already has changes nothing. Approving (or un-approving) a
+  prime change order or package changes the prime contract's ` + "`" + `approvedChangeOrders` + "`" + ` and ` + "`" + `revisedValue` + "`" + `,
+  which the next read shows.
+  """
+  updateChangeOrderStatus("The mutation's input (see ` + "`" + `UpdateChangeOrderStatusInput` + "`" + `)." input: UpdateChangeOrderStatusInput!): UpdateChangeOrderStatusPayload!
+  """
+  Move a payment application (owner invoice) through Procore's workflow: DRAFT, UNDER_REVIEW,
+  REVISE_AND_RESUBMIT, APPROVED. Approved payment applications are final and only a prime contract's
+  latest payment application can change (userErrors, nothing written); setting the status it already has
+  changes nothing.
+  """
+  updatePaymentApplicationStatus("The mutation's input (see ` + "`" + `UpdatePaymentApplicationStatusInput` + "`" + `)." input: UpdatePaymentApplicationStatusInput!): UpdatePaymentApplicationStatusPayload!
+}
+
+"Input of ` + "`" + `updateChangeOrderStatus` + "`" + `."
+input UpdateChangeOrderStatusInput {
+  "The project."
+  projectId: ID!
+  "The change order: a ` + "`" + `PrimeChangeOrder` + "`" + `, ` + "`" + `ChangeOrderPackage` + "`" + ` or commitment ` + "`" + `ChangeOrder` + "`" + ` id, as ` + "`" + `type` + "`" + ` says."
+  changeOrderId: ID!
+  "Which kind of change order ` + "`" + `changeOrderId` + "`" + ` is."
+  type: ChangeOrderType!
+  "The new status; UNKNOWN cannot be set, and PENDING_BILLABLE does not apply to a change order package."
+  status: ChangeOrderStatus!
+  "Any string (at most 255 characters), returned unchanged in the payload."
+  clientMutationId: String
+}
+
+"Result of ` + "`" + `updateChangeOrderStatus` + "`" + `: the item in the field of its ` + "`" + `type` + "`" + ` (null when userErrors is not empty)."
+type UpdateChangeOrderStatusPayload {
+  "The prime change order as Procore has it now (type PRIME_CHANGE_ORDER)."
+  primeChangeOrder: PrimeChangeOrder
+  "The change order package as Procore has it now (type CHANGE_ORDER_PACKAGE)."
+  changeOrderPackage: ChangeOrderPackage
+  "The commitment change order as Procore has it now (type COMMITMENT_CHANGE_ORDER)."
+  commitmentChangeOrder: ChangeOrder
+  "Problems with the input; empty when the status was set (or already was)."
+  userErrors: [UserError!]!
+  "The input's clientMutationId."
+  clientMutationId: String
+}
+
+"Input of ` + "`" + `updatePaymentApplicationStatus` + "`" + `."
+input UpdatePaymentApplicationStatusInput {
+  "The project."
+  projectId: ID!
+  "The prime contract the payment application is on."
+  primeContractId: ID!
+  "The payment application (owner invoice)."
+  paymentApplicationId: ID!
+  "The new status; UNKNOWN cannot be set."
+  status: PaymentApplicationStatus!
+  "Any string (at most 255 characters), returned unchanged in the payload."
+  clientMutationId: String
+}
+
+"Result of ` + "`" + `updatePaymentApplicationStatus` + "`" + `."
+type UpdatePaymentApplicationStatusPayload {
+  "The payment application as Procore has it now (null when userErrors is not empty)."
+  paymentApplication: PaymentApplication
+  "Problems with the input; empty when the status was set (or already was)."
+  userErrors: [UserError!]!
+  "The input's clientMutationId."
+  clientMutationId: String
+}
+`, BuiltIn: false},
 	{Name: "../schema/submittal.graphqls", Input: `"A company-configured submittal status."
 type SubmittalStatus {
   "Procore's status id."
@@ -11947,6 +12111,22 @@ func (ec *executionContext) childFields_SubmittalWorkflowStep(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type SubmittalWorkflowStep", field.Name)
 }
 
+func (ec *executionContext) childFields_UpdateChangeOrderStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "primeChangeOrder":
+		return ec.fieldContext_UpdateChangeOrderStatusPayload_primeChangeOrder(ctx, field)
+	case "changeOrderPackage":
+		return ec.fieldContext_UpdateChangeOrderStatusPayload_changeOrderPackage(ctx, field)
+	case "commitmentChangeOrder":
+		return ec.fieldContext_UpdateChangeOrderStatusPayload_commitmentChangeOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdateChangeOrderStatusPayload_userErrors(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_UpdateChangeOrderStatusPayload_clientMutationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateChangeOrderStatusPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateCommitmentStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "commitment":
@@ -11965,6 +12145,18 @@ func (ec *executionContext) childFields_UpdateInvoiceStatusPayload(ctx context.C
 		return ec.fieldContext_UpdateInvoiceStatusPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateInvoiceStatusPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdatePaymentApplicationStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "paymentApplication":
+		return ec.fieldContext_UpdatePaymentApplicationStatusPayload_paymentApplication(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdatePaymentApplicationStatusPayload_userErrors(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_UpdatePaymentApplicationStatusPayload_clientMutationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdatePaymentApplicationStatusPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateSubmittalStatusPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12747,6 +12939,20 @@ func (ec *executionContext) field_Mutation_startBulkExport_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateChangeOrderStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UpdateChangeOrderStatusInput, error) {
+			return ec.unmarshalNUpdateChangeOrderStatusInput2procoregraphᚋmutateᚐUpdateChangeOrderStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateCommitmentStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12767,6 +12973,20 @@ func (ec *executionContext) field_Mutation_updateInvoiceStatus_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (mutate.UpdateInvoiceStatusInput, error) {
 			return ec.unmarshalNUpdateInvoiceStatusInput2procoregraphᚋmutateᚐUpdateInvoiceStatusInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePaymentApplicationStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.UpdatePaymentApplicationStatusInput, error) {
+			return ec.unmarshalNUpdatePaymentApplicationStatusInput2procoregraphᚋmutateᚐUpdatePaymentApplicationStatusInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13875,8 +14095,8 @@ func (ec *executionContext) field_Subscription_changeOrderChanged_args(ctx conte
 	}
 	args["changeOrderId"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "types",
-		func(ctx context.Context, v any) ([]model.ChangeOrderType, error) {
-			return ec.unmarshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]adapter.ChangeOrderType, error) {
+			return ec.unmarshalOChangeOrderType2ᚕprocoregraphᚋadapterᚐChangeOrderTypeᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -17192,8 +17412,8 @@ func (ec *executionContext) _ChangeOrderChange_type(ctx context.Context, field g
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeOrderType) graphql.Marshaler {
-			return ec.marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v adapter.ChangeOrderType) graphql.Marshaler {
+			return ec.marshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -24148,6 +24368,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateChangeOrderStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateChangeOrderStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateChangeOrderStatus(ctx, fc.Args["input"].(mutate.UpdateChangeOrderStatusInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UpdateChangeOrderStatusPayload) graphql.Marshaler {
+			return ec.marshalNUpdateChangeOrderStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateChangeOrderStatusPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateChangeOrderStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateChangeOrderStatusPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateChangeOrderStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePaymentApplicationStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePaymentApplicationStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePaymentApplicationStatus(ctx, fc.Args["input"].(mutate.UpdatePaymentApplicationStatusInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.UpdatePaymentApplicationStatusPayload) graphql.Marshaler {
+			return ec.marshalNUpdatePaymentApplicationStatusPayload2ᚖprocoregraphᚋmutateᚐUpdatePaymentApplicationStatusPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePaymentApplicationStatus(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdatePaymentApplicationStatusPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePaymentApplicationStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -33633,7 +33941,7 @@ func (ec *executionContext) _Subscription_changeOrderChanged(ctx context.Context
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ChangeOrderChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["changeOrderId"].(*int64), fc.Args["types"].([]model.ChangeOrderType), fc.Args["after"].(*string))
+			return ec.Resolvers.Subscription().ChangeOrderChanged(ctx, fc.Args["projectId"].(*int64), fc.Args["changeOrderId"].(*int64), fc.Args["types"].([]adapter.ChangeOrderType), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeOrderChange) graphql.Marshaler {
@@ -33753,6 +34061,157 @@ func (ec *executionContext) fieldContext_Subscription_paymentApplicationStatusCh
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload_primeChangeOrder(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateChangeOrderStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateChangeOrderStatusPayload_primeChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrimeChangeOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOPrimeChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateChangeOrderStatusPayload_primeChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateChangeOrderStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrimeChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload_changeOrderPackage(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateChangeOrderStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateChangeOrderStatusPayload_changeOrderPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeOrderPackage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrderPackage) graphql.Marshaler {
+			return ec.marshalOChangeOrderPackage2ᚖprocoregraphᚋadapterᚐChangeOrderPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateChangeOrderStatusPayload_changeOrderPackage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateChangeOrderStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrderPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload_commitmentChangeOrder(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateChangeOrderStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateChangeOrderStatusPayload_commitmentChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CommitmentChangeOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeOrder) graphql.Marshaler {
+			return ec.marshalOChangeOrder2ᚖprocoregraphᚋadapterᚐChangeOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateChangeOrderStatusPayload_commitmentChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateChangeOrderStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateChangeOrderStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateChangeOrderStatusPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateChangeOrderStatusPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateChangeOrderStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateChangeOrderStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateChangeOrderStatusPayload_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateChangeOrderStatusPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpdateChangeOrderStatusPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _UpdateCommitmentStatusPayload_commitment(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateCommitmentStatusPayload) (ret graphql.Marshaler) {
@@ -33881,6 +34340,93 @@ func (ec *executionContext) fieldContext_UpdateInvoiceStatusPayload_userErrors(_
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UpdatePaymentApplicationStatusPayload_paymentApplication(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdatePaymentApplicationStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdatePaymentApplicationStatusPayload_paymentApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentApplication, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PaymentApplication) graphql.Marshaler {
+			return ec.marshalOPaymentApplication2ᚖprocoregraphᚋadapterᚐPaymentApplication(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdatePaymentApplicationStatusPayload_paymentApplication(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdatePaymentApplicationStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentApplication(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdatePaymentApplicationStatusPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdatePaymentApplicationStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdatePaymentApplicationStatusPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdatePaymentApplicationStatusPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdatePaymentApplicationStatusPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdatePaymentApplicationStatusPayload_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdatePaymentApplicationStatusPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdatePaymentApplicationStatusPayload_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdatePaymentApplicationStatusPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpdatePaymentApplicationStatusPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _UpdateSubmittalStatusPayload_submittal(ctx context.Context, field graphql.CollectedField, obj *mutate.UpdateSubmittalStatusPayload) (ret graphql.Marshaler) {
@@ -37836,6 +38382,76 @@ func UnmarshalSubmittalWorkflowStepInput(ctx context.Context, raw any) (mutate.S
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateChangeOrderStatusInput(ctx context.Context, obj any) (mutate.UpdateChangeOrderStatusInput, error) {
+	var it mutate.UpdateChangeOrderStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "changeOrderId", "type", "status", "clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "changeOrderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeOrderId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeOrderID = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNChangeOrderStatus2procoregraphᚋadapterᚐChangeOrderStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateChangeOrderStatusInput unmarshals raw into the UpdateChangeOrderStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateChangeOrderStatusInput(ctx context.Context, raw any) (mutate.UpdateChangeOrderStatusInput, error) {
+	var out mutate.UpdateChangeOrderStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateChangeOrderStatusInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateCommitmentStatusInput(ctx context.Context, obj any) (mutate.UpdateCommitmentStatusInput, error) {
 	var it mutate.UpdateCommitmentStatusInput
 	if obj == nil {
@@ -37952,6 +38568,76 @@ func (ec *executionContext) unmarshalInputUpdateInvoiceStatusInput(ctx context.C
 func UnmarshalUpdateInvoiceStatusInput(ctx context.Context, raw any) (mutate.UpdateInvoiceStatusInput, error) {
 	var out mutate.UpdateInvoiceStatusInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateInvoiceStatusInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdatePaymentApplicationStatusInput(ctx context.Context, obj any) (mutate.UpdatePaymentApplicationStatusInput, error) {
+	var it mutate.UpdatePaymentApplicationStatusInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "primeContractId", "paymentApplicationId", "status", "clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "primeContractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("primeContractId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrimeContractID = data
+		case "paymentApplicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentApplicationId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentApplicationID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNPaymentApplicationStatus2procoregraphᚋadapterᚐPaymentApplicationStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePaymentApplicationStatusInput unmarshals raw into the UpdatePaymentApplicationStatusInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePaymentApplicationStatusInput(ctx context.Context, raw any) (mutate.UpdatePaymentApplicationStatusInput, error) {
+	var out mutate.UpdatePaymentApplicationStatusInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePaymentApplicationStatusInput", raw, &out)
 	return out, err
 }
 
@@ -41851,6 +42537,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateChangeOrderStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateChangeOrderStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePaymentApplicationStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePaymentApplicationStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -45010,6 +45710,59 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var updateChangeOrderStatusPayloadImplementors = []string{"UpdateChangeOrderStatusPayload"}
+
+func (ec *executionContext) _UpdateChangeOrderStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdateChangeOrderStatusPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateChangeOrderStatusPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateChangeOrderStatusPayload")
+		case "primeChangeOrder":
+			out.Values[i] = ec._UpdateChangeOrderStatusPayload_primeChangeOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "changeOrderPackage":
+			out.Values[i] = ec._UpdateChangeOrderStatusPayload_changeOrderPackage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "commitmentChangeOrder":
+			out.Values[i] = ec._UpdateChangeOrderStatusPayload_commitmentChangeOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdateChangeOrderStatusPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._UpdateChangeOrderStatusPayload_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var updateCommitmentStatusPayloadImplementors = []string{"UpdateCommitmentStatusPayload"}
 
 func (ec *executionContext) _UpdateCommitmentStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdateCommitmentStatusPayload) graphql.Marshaler {
@@ -45067,6 +45820,49 @@ func (ec *executionContext) _UpdateInvoiceStatusPayload(ctx context.Context, sel
 		case "userErrors":
 			out.Values[i] = ec._UpdateInvoiceStatusPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updatePaymentApplicationStatusPayloadImplementors = []string{"UpdatePaymentApplicationStatusPayload"}
+
+func (ec *executionContext) _UpdatePaymentApplicationStatusPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.UpdatePaymentApplicationStatusPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updatePaymentApplicationStatusPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdatePaymentApplicationStatusPayload")
+		case "paymentApplication":
+			out.Values[i] = ec._UpdatePaymentApplicationStatusPayload_paymentApplication(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdatePaymentApplicationStatusPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._UpdatePaymentApplicationStatusPayload_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -46446,14 +47242,18 @@ func (ec *executionContext) marshalNChangeOrderStatus2procoregraphᚋadapterᚐC
 	return res
 }
 
-func (ec *executionContext) unmarshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx context.Context, v any) (model.ChangeOrderType, error) {
-	var res model.ChangeOrderType
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx context.Context, v any) (adapter.ChangeOrderType, error) {
+	res, err := gqlscalar.UnmarshalChangeOrderType(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx context.Context, sel ast.SelectionSet, v model.ChangeOrderType) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx context.Context, sel ast.SelectionSet, v adapter.ChangeOrderType) graphql.Marshaler {
+	_ = sel
+	res := gqlscalar.MarshalChangeOrderType(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeOrderType!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNChangeSource2procoregraphᚋgraphᚋmodelᚐChangeSource(ctx context.Context, v any) (model.ChangeSource, error) {
@@ -47981,6 +48781,19 @@ func (ec *executionContext) unmarshalNSubmittalWorkflowStepInput2procoregraphᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateChangeOrderStatusInput2procoregraphᚋmutateᚐUpdateChangeOrderStatusInput(ctx context.Context, v any) (mutate.UpdateChangeOrderStatusInput, error) {
+	res, err := ec.unmarshalInputUpdateChangeOrderStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateChangeOrderStatusPayload2ᚖprocoregraphᚋmutateᚐUpdateChangeOrderStatusPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UpdateChangeOrderStatusPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateChangeOrderStatusPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateChangeOrderStatusPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUpdateCommitmentStatusInput2procoregraphᚋmutateᚐUpdateCommitmentStatusInput(ctx context.Context, v any) (mutate.UpdateCommitmentStatusInput, error) {
 	res, err := ec.unmarshalInputUpdateCommitmentStatusInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -48005,6 +48818,19 @@ func (ec *executionContext) marshalNUpdateInvoiceStatusPayload2ᚖprocoregraph�
 		return graphql.Null
 	}
 	return ec._UpdateInvoiceStatusPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdatePaymentApplicationStatusInput2procoregraphᚋmutateᚐUpdatePaymentApplicationStatusInput(ctx context.Context, v any) (mutate.UpdatePaymentApplicationStatusInput, error) {
+	res, err := ec.unmarshalInputUpdatePaymentApplicationStatusInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdatePaymentApplicationStatusPayload2ᚖprocoregraphᚋmutateᚐUpdatePaymentApplicationStatusPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.UpdatePaymentApplicationStatusPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdatePaymentApplicationStatusPayload!")
+		return graphql.Null
+	}
+	return ec._UpdatePaymentApplicationStatusPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateSubmittalStatusInput2procoregraphᚋmutateᚐUpdateSubmittalStatusInput(ctx context.Context, v any) (mutate.UpdateSubmittalStatusInput, error) {
@@ -48914,16 +49740,16 @@ func (ec *executionContext) marshalOChangeOrderStatus2ᚖprocoregraphᚋadapter�
 	return res
 }
 
-func (ec *executionContext) unmarshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx context.Context, v any) ([]model.ChangeOrderType, error) {
+func (ec *executionContext) unmarshalOChangeOrderType2ᚕprocoregraphᚋadapterᚐChangeOrderTypeᚄ(ctx context.Context, v any) ([]adapter.ChangeOrderType, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]model.ChangeOrderType, len(vSlice))
+	res := make([]adapter.ChangeOrderType, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -48931,14 +49757,14 @@ func (ec *executionContext) unmarshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋ
 	return res, nil
 }
 
-func (ec *executionContext) marshalOChangeOrderType2ᚕprocoregraphᚋgraphᚋmodelᚐChangeOrderTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChangeOrderType) graphql.Marshaler {
+func (ec *executionContext) marshalOChangeOrderType2ᚕprocoregraphᚋadapterᚐChangeOrderTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.ChangeOrderType) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNChangeOrderType2procoregraphᚋgraphᚋmodelᚐChangeOrderType(ctx, sel, v[i])
+		return ec.marshalNChangeOrderType2procoregraphᚋadapterᚐChangeOrderType(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

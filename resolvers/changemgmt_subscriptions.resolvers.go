@@ -30,7 +30,7 @@ func (r *changeOrderChangeResolver) Cursor(ctx context.Context, obj *model.Chang
 
 // PrimeChangeOrder is the resolver for the primeChangeOrder field.
 func (r *changeOrderChangeResolver) PrimeChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrderPackage, error) {
-	if obj.Type != model.ChangeOrderTypePrimeChangeOrder {
+	if obj.Type != adapter.ChangeOrderTypePrime {
 		return nil, nil
 	}
 	return cmItemOf(ctx, cmPrimes, obj.ProjectID, obj.ChangeOrderID, func(c *adapter.PrimeChangeOrder) int64 { return c.ID })
@@ -38,7 +38,7 @@ func (r *changeOrderChangeResolver) PrimeChangeOrder(ctx context.Context, obj *m
 
 // ChangeOrderPackage is the resolver for the changeOrderPackage field.
 func (r *changeOrderChangeResolver) ChangeOrderPackage(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrderPackage, error) {
-	if obj.Type != model.ChangeOrderTypeChangeOrderPackage {
+	if obj.Type != adapter.ChangeOrderTypePackage {
 		return nil, nil
 	}
 	return cmItemOf(ctx, cmPackages, obj.ProjectID, obj.ChangeOrderID, func(c *adapter.ChangeOrderPackage) int64 { return c.ID })
@@ -46,7 +46,7 @@ func (r *changeOrderChangeResolver) ChangeOrderPackage(ctx context.Context, obj 
 
 // PotentialChangeOrder is the resolver for the potentialChangeOrder field.
 func (r *changeOrderChangeResolver) PotentialChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.PotentialChangeOrder, error) {
-	if obj.Type != model.ChangeOrderTypePotentialChangeOrder {
+	if obj.Type != adapter.ChangeOrderTypePotential {
 		return nil, nil
 	}
 	return cmItemOf(ctx, cmPCOs, obj.ProjectID, obj.ChangeOrderID, func(c *adapter.PotentialChangeOrder) int64 { return c.ID })
@@ -54,7 +54,7 @@ func (r *changeOrderChangeResolver) PotentialChangeOrder(ctx context.Context, ob
 
 // CommitmentChangeOrder is the resolver for the commitmentChangeOrder field.
 func (r *changeOrderChangeResolver) CommitmentChangeOrder(ctx context.Context, obj *model.ChangeOrderChange) (*adapter.ChangeOrder, error) {
-	if obj.Type != model.ChangeOrderTypeCommitmentChangeOrder {
+	if obj.Type != adapter.ChangeOrderTypeCommitment {
 		return nil, nil
 	}
 	return commitmentChangeOrderOf(ctx, obj.ProjectID, obj.ChangeOrderID)
@@ -71,7 +71,7 @@ func (r *paymentApplicationStatusChangeResolver) PaymentApplication(ctx context.
 }
 
 // ChangeOrderChanged is the resolver for the changeOrderChanged field.
-func (r *subscriptionResolver) ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []model.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error) {
+func (r *subscriptionResolver) ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []adapter.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error) {
 	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(changeOrderID), ItemKinds: changeOrderKinds(types),
 		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
 	return subscribe(ctx, f, f.ItemKinds, after, changeOrderChange,

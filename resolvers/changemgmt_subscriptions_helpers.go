@@ -14,18 +14,18 @@ import (
 // from its project's whole list (cached, shared by every subscriber of the
 // event) only when the client selects it.
 
-var changeOrderTypeKinds = map[model.ChangeOrderType]events.ItemKind{
-	model.ChangeOrderTypePrimeChangeOrder:      events.ItemPrimeChangeOrder,
-	model.ChangeOrderTypeChangeOrderPackage:    events.ItemChangeOrderPackage,
-	model.ChangeOrderTypePotentialChangeOrder:  events.ItemPotentialChangeOrder,
-	model.ChangeOrderTypeCommitmentChangeOrder: events.ItemCommitmentChangeOrder,
+var changeOrderTypeKinds = map[adapter.ChangeOrderType]events.ItemKind{
+	adapter.ChangeOrderTypePrime:      events.ItemPrimeChangeOrder,
+	adapter.ChangeOrderTypePackage:    events.ItemChangeOrderPackage,
+	adapter.ChangeOrderTypePotential:  events.ItemPotentialChangeOrder,
+	adapter.ChangeOrderTypeCommitment: events.ItemCommitmentChangeOrder,
 }
 
 // changeOrderKinds are the item kinds of types (every change order kind when
 // types is empty), each once.
-func changeOrderKinds(types []model.ChangeOrderType) []events.ItemKind {
+func changeOrderKinds(types []adapter.ChangeOrderType) []events.ItemKind {
 	if len(types) == 0 {
-		types = model.AllChangeOrderType
+		types = adapter.ChangeOrderTypes
 	}
 	var out []events.ItemKind
 	seen := map[events.ItemKind]bool{}
@@ -107,7 +107,7 @@ func paymentApplicationOf(ctx context.Context, projectID, id int64) (*adapter.Pa
 }
 
 func changeOrderChange(e events.Event) (*model.ChangeOrderChange, bool) {
-	var typ model.ChangeOrderType
+	var typ adapter.ChangeOrderType
 	for t, k := range changeOrderTypeKinds {
 		if k == e.ItemKind {
 			typ = t

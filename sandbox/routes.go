@@ -83,6 +83,10 @@ func (s *Server) routes() http.Handler {
 	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications", s.listPaymentApplications, std)
 	api("GET /rest/v1.0/prime_contracts/{prime_contract_id}/line_items", s.listPrimeContractLines, std)
 	api("GET /rest/v1.0/prime_contract/{id}", s.showPrimeContract, std)
+	// Status writes of prime change orders, packages and payment applications (status_writes.go).
+	api("PATCH /rest/v1.0/projects/{project_id}/prime_change_orders/{id}", s.updatePrimeChangeOrder, std)
+	api("PATCH /rest/v1.0/change_order_packages/{id}", s.updateChangeOrderPackage, std)
+	api("PATCH /rest/v1.0/prime_contracts/{prime_contract_id}/payment_applications/{id}", s.updatePaymentApplication, std)
 	api("GET /rest/v1.0/budget_views", s.listBudgetViews, std)
 	api("GET /rest/v1.0/budget_views/{id}/detail_rows", s.listBudgetRows, std)
 	// Cost (issue 16): see cost.go.

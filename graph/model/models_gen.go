@@ -205,7 +205,7 @@ type ChangeOrderChange struct {
 	// The change order's project.
 	ProjectID int64 `json:"projectId"`
 	// The change order's type.
-	Type ChangeOrderType `json:"type"`
+	Type adapter.ChangeOrderType `json:"type"`
 	// The change order's id.
 	ChangeOrderID int64 `json:"changeOrderId"`
 	// The change order's number and title.
@@ -1037,7 +1037,7 @@ const (
 	ChangeItemKindChangeOrderPackage ChangeItemKind = "CHANGE_ORDER_PACKAGE"
 	// A potential change order.
 	ChangeItemKindPotentialChangeOrder ChangeItemKind = "POTENTIAL_CHANGE_ORDER"
-	// A commitment change order.
+	// A commitment change order (Procore's commitment_change_orders; a change order package of a commitment on 3-tier projects).
 	ChangeItemKindCommitmentChangeOrder ChangeItemKind = "COMMITMENT_CHANGE_ORDER"
 	// A payment application (owner invoice).
 	ChangeItemKindPaymentApplication ChangeItemKind = "PAYMENT_APPLICATION"
@@ -1159,70 +1159,6 @@ func (e *ChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChangeKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// The types of change order.
-type ChangeOrderType string
-
-const (
-	// A prime contract change order (1- and 2-tier projects).
-	ChangeOrderTypePrimeChangeOrder ChangeOrderType = "PRIME_CHANGE_ORDER"
-	// A change order package (3-tier projects: the prime contract change order there).
-	ChangeOrderTypeChangeOrderPackage ChangeOrderType = "CHANGE_ORDER_PACKAGE"
-	// A potential change order (2- and 3-tier projects).
-	ChangeOrderTypePotentialChangeOrder ChangeOrderType = "POTENTIAL_CHANGE_ORDER"
-	// A commitment change order.
-	ChangeOrderTypeCommitmentChangeOrder ChangeOrderType = "COMMITMENT_CHANGE_ORDER"
-)
-
-var AllChangeOrderType = []ChangeOrderType{
-	ChangeOrderTypePrimeChangeOrder,
-	ChangeOrderTypeChangeOrderPackage,
-	ChangeOrderTypePotentialChangeOrder,
-	ChangeOrderTypeCommitmentChangeOrder,
-}
-
-func (e ChangeOrderType) IsValid() bool {
-	switch e {
-	case ChangeOrderTypePrimeChangeOrder, ChangeOrderTypeChangeOrderPackage, ChangeOrderTypePotentialChangeOrder, ChangeOrderTypeCommitmentChangeOrder:
-		return true
-	}
-	return false
-}
-
-func (e ChangeOrderType) String() string {
-	return string(e)
-}
-
-func (e *ChangeOrderType) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ChangeOrderType(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ChangeOrderType", str)
-	}
-	return nil
-}
-
-func (e ChangeOrderType) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ChangeOrderType) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ChangeOrderType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
