@@ -74,6 +74,13 @@ func (s *Server) routes() http.Handler {
 	api("GET /rest/v1.0/change_order_requests", s.listCORs, std)
 	api("GET /rest/v1.0/change_order_packages", s.listCOPackages, std)
 	api("GET /rest/v1.0/projects/{project_id}/prime_change_orders", s.listPrimeChangeOrders, std)
+	// Change management writes (changemgmt_write.go).
+	api("GET /rest/v1.0/change_event/statuses", s.listChangeEventStatuses, std)
+	api("POST /rest/v1.0/change_events", s.createChangeEvent, std)
+	api("POST /rest/v1.0/potential_change_orders", s.createPCO, std)
+	api("PATCH /rest/v1.0/potential_change_orders/{id}", s.updatePCO, std)
+	api("POST /rest/v1.0/potential_change_orders/{potential_change_order_id}/line_items", s.createPCOLine, std)
+	api("DELETE /rest/v1.0/potential_change_orders/{potential_change_order_id}/line_items/{id}", s.deletePCOLine, std)
 	api("GET /rest/v1.1/requisitions", s.listInvoices, std)
 	api("POST /rest/v1.1/requisitions", s.createInvoice, std)
 	api("GET /rest/v1.1/requisitions/{id}", s.showInvoice, std)
