@@ -90,6 +90,15 @@ func (s *Runner) CreatePotentialChangeOrder(ctx context.Context, in CreatePotent
 			return events.PotentialChangeOrderSnapshot(e.conn.ID, p), p.ID != 0
 		},
 	})
+	if pco == nil && (err != nil || len(uerrs) > 0) && s.cache != nil {
+		// A line that failed after the PCO was created leaves it voided in
+		// Procore (no PCO delete is published): drop the cached lists so the
+		// next query shows it as it is. Refusals before any write drop them
+		// too, which costs no upstream call.
+		if ierr := s.cache.Invalidate(ctx, e.conn.ID, ProjectScope(in.ProjectID)); ierr != nil {
+			s.log.WarnContext(ctx, "mutation: cache invalidation failed; reads may be stale until the TTL", "project", in.ProjectID, "err", ierr)
+		}
+	}
 	return &CreatePotentialChangeOrderPayload{PotentialChangeOrder: pco, UserErrors: uerrs, ClientMutationID: in.ClientMutationID}, err
 }
 
