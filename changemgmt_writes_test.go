@@ -214,7 +214,9 @@ func TestChangeManagementWrites(t *testing.T) {
 		for i := range many {
 			many[i] = map[string]any{"description": "L" + strconv.Itoa(i), "estimatedCost": "1"}
 		}
-		line := func(cost string) []map[string]any { return []map[string]any{{"description": "x", "estimatedCost": cost}} }
+		line := func(cost string) []map[string]any {
+			return []map[string]any{{"description": "x", "estimatedCost": cost}}
+		}
 		cases := []struct {
 			name, mutation string
 			in             map[string]any
