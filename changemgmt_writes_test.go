@@ -57,15 +57,16 @@ type cmWriteLine struct {
 }
 
 type cmWriteEvent struct {
-	ID        string        `json:"id"`
-	Title     string        `json:"title"`
-	Status    string        `json:"status"`
-	Scope     string        `json:"scope"`
-	RfiID     *string       `json:"rfiId"`
-	LineItems []cmWriteLine `json:"lineItems"`
+	ID          string        `json:"id"`
+	Title       string        `json:"title"`
+	Description string        `json:"description"`
+	Status      string        `json:"status"`
+	Scope       string        `json:"scope"`
+	RfiID       *string       `json:"rfiId"`
+	LineItems   []cmWriteLine `json:"lineItems"`
 }
 
-const cmWriteEventSel = `id title status scope rfiId lineItems { id description costCodeId estimatedCost }`
+const cmWriteEventSel = `id title description status scope rfiId lineItems { id description costCodeId estimatedCost }`
 
 type cmWritePCO struct {
 	ID         string `json:"id"`
@@ -150,7 +151,7 @@ func TestChangeManagementWrites(t *testing.T) {
 	t.Run("CreateChangeEventIsReadBackWithExactTotals", func(t *testing.T) {
 		before, _ := c.readBack(t, c.twoTier)
 		c.sb.ResetStats()
-		out := c.createCE(t, map[string]any{"projectId": c.twoTier, "title": "Added footing", "status": "PENDING", "scope": "IN_SCOPE",
+		out := c.createCE(t, map[string]any{"projectId": c.twoTier, "title": "Added footing", "description": "Footing at grid C4", "status": "PENDING", "scope": "IN_SCOPE",
 			"rfiId": c.rfi, "clientMutationId": "cm-1", "lineItems": []map[string]any{
 				{"description": "Excavation", "costCodeId": c.costCode, "estimatedCost": inputCosts[0]},
 				{"description": "Survey", "estimatedCost": inputCosts[1]},
@@ -162,8 +163,8 @@ func TestChangeManagementWrites(t *testing.T) {
 		if out.C.ClientMutationID == nil || *out.C.ClientMutationID != "cm-1" {
 			t.Fatalf("clientMutationId %v, want cm-1", out.C.ClientMutationID)
 		}
-		if w := writes(c.sb); !maps.Equal(w, map[string]int64{"POST /rest/v1.0/change_events": 1}) {
-			t.Fatalf("upstream writes %v, want one change event create (line items nested in it)", w)
+		if w := writes(c.sb); !maps.Equal(w, map[string]int64{"POST /rest/v1.0/change_events": 1, "PATCH /rest/v1.1/change_events/{id}": 1}) {
+			t.Fatalf("upstream writes %v, want one change event create (line items nested in it) and its description", w)
 		}
 		after, _ := c.readBack(t, c.twoTier)
 		if len(after) != len(before)+1 {
@@ -174,7 +175,7 @@ func TestChangeManagementWrites(t *testing.T) {
 			t.Fatalf("change event %s is not read back", out.C.ChangeEvent.ID)
 		}
 		created = after[i]
-		if created.Title != "Added footing" || created.Status != "PENDING" || created.Scope != "IN_SCOPE" || created.RfiID == nil || *created.RfiID != c.rfi {
+		if created.Title != "Added footing" || created.Description != "Footing at grid C4" || created.Status != "PENDING" || created.Scope != "IN_SCOPE" || created.RfiID == nil || *created.RfiID != c.rfi {
 			t.Fatalf("read back %+v", created)
 		}
 		if len(created.LineItems) != 3 {
@@ -193,6 +194,35 @@ func TestChangeManagementWrites(t *testing.T) {
 		if total, want := sumOf(t, got...), sumOf(t, inputCosts...); !total.Equal(want) || want.String() != "950.15" {
 			t.Fatalf("total %s, want %s (950.15)", total, want)
 		}
+	})
+
+	t.Run("FailingDescriptionDeletesTheChangeEventAgain", func(t *testing.T) {
+		before, _ := c.readBack(t, c.twoTier)
+		c.sb.ResetStats()
+		c.sb.SetFaults(sandbox.Faults{FailRoutes: map[string]int{"PATCH /rest/v1.1/change_events/{id}": 500}})
+		resp := gqlPost(t, c.gw.URL, createCEMutation, map[string]any{"in": map[string]any{"projectId": c.twoTier, "title": "Doomed event",
+			"description": "never kept", "lineItems": []map[string]any{{"description": "x", "estimatedCost": "5.00"}}}})
+		c.sb.SetFaults(sandbox.Faults{})
+		if len(resp.Errors) != 1 || firstCode(resp) != "UPSTREAM_UNAVAILABLE" {
+			t.Fatalf("errors %+v, want one UPSTREAM_UNAVAILABLE", resp.Errors)
+		}
+		if w := writes(c.sb); !maps.Equal(w, map[string]int64{"POST /rest/v1.0/change_events": 1, "PATCH /rest/v1.1/change_events/{id}": 1,
+			"DELETE /rest/v1.1/change_events/{id}": 1}) {
+			t.Fatalf("upstream writes %v, want the create, the failed description and the delete", w)
+		}
+		after, _ := c.readBack(t, c.twoTier)
+		if len(after) != len(before) || slices.ContainsFunc(after, func(e cmWriteEvent) bool { return e.Title == "Doomed event" }) {
+			t.Fatalf("%d change events after the failure (want %d, none titled Doomed event)", len(after), len(before))
+		}
+		c.sb.ReadDataset(func(d *data.Dataset) { // Procore's side, not the gateway's cache
+			for _, p := range d.Projects {
+				for _, ev := range p.ChangeMgmt.Events {
+					if ev.Title == "Doomed event" {
+						t.Fatalf("change event %d was left in the sandbox", ev.ID)
+					}
+				}
+			}
+		})
 	})
 
 	t.Run("SameIdempotencyKeyTwiceCreatesOneChangeEvent", func(t *testing.T) {

@@ -8,10 +8,13 @@ import "context"
 // them ("lineItems.0.estimatedCost").
 type ChangeMgmtWriter interface {
 	// CreateChangeEvent creates a change event with its line items. Procore
-	// takes the event and its lines in one call, so either all of it is
-	// created or nothing is. The status must be OPEN, PENDING or CLOSED and
-	// map to one of the project's change event statuses (CodeBadUserInput
-	// on "status" when none does).
+	// takes the event and its lines in one call; a description is a second
+	// call (the create has no key for it), and when that fails the change
+	// event is deleted again: the returned ChangeEvent is zero and the error
+	// says what failed. Only when that delete fails too is the change event
+	// returned with the error. The status must be OPEN, PENDING or CLOSED
+	// and map to one of the project's change event statuses
+	// (CodeBadUserInput on "status" when none does).
 	CreateChangeEvent(ctx context.Context, projectID int64, in ChangeEventCreate) (ChangeEvent, error)
 	// CreatePotentialChangeOrder creates a PCO on a prime contract, then
 	// its line items one by one (Procore has no transaction). When a line
@@ -35,11 +38,12 @@ type ChangeEventLineCreate struct {
 
 // ChangeEventCreate is the input of CreateChangeEvent.
 type ChangeEventCreate struct {
-	Title     string
-	Status    ChangeEventStatus // default OPEN
-	Scope     ChangeEventScope  // default TBD
-	RFIID     *int64
-	LineItems []ChangeEventLineCreate
+	Title       string
+	Description string
+	Status      ChangeEventStatus // default OPEN
+	Scope       ChangeEventScope  // default TBD
+	RFIID       *int64
+	LineItems   []ChangeEventLineCreate
 }
 
 // PCOLineCreate is one line of a new PCO: a change event line item and the

@@ -180,17 +180,18 @@ type ComplexityRoot struct {
 	}
 
 	ChangeEvent struct {
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		LineItems func(childComplexity int) int
-		Number    func(childComplexity int) int
-		Project   func(childComplexity int) int
-		RFIID     func(childComplexity int) int
-		Rfi       func(childComplexity int) int
-		Scope     func(childComplexity int) int
-		Status    func(childComplexity int) int
-		Title     func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		LineItems   func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Project     func(childComplexity int) int
+		RFIID       func(childComplexity int) int
+		Rfi         func(childComplexity int) int
+		Scope       func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Title       func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
 	}
 
 	ChangeEventConnection struct {
@@ -1835,6 +1836,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeEvent.CreatedAt(childComplexity), true
+	case "ChangeEvent.description":
+		if e.ComplexityRoot.ChangeEvent.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Description(childComplexity), true
 	case "ChangeEvent.id":
 		if e.ComplexityRoot.ChangeEvent.ID == nil {
 			break
@@ -6748,8 +6755,9 @@ type PrimeChangeOrderEdge {
 	{Name: "../schema/changemgmt_writes.graphqls", Input: `extend type Mutation {
   """
   Creates a change event with its line items on a project (every change order
-  tier has change events). Procore takes the event and its lines in one call:
-  all of it is created or nothing is. Checked before any Procore call: title,
+  tier has change events). Procore takes the event and its lines in one call
+  and the description in a second one: when that fails the change event is
+  deleted again, so all of it is created or nothing is. Checked before any Procore call: title,
   at most 100 lines, exact two-decimal estimated costs; then, reading only,
   that the RFI (when given) and the cost codes are the project's. With an
   ` + "`" + `idempotencyKey` + "`" + ` a repeat returns the first result. The next ` + "`" + `changeEvents` + "`" + `
@@ -6786,6 +6794,8 @@ input CreateChangeEventInput {
   projectId: ID!
   "Title, 1 to 255 characters."
   title: String!
+  "Description, at most 10,000 characters; default none."
+  description: String
   "Status: OPEN, PENDING or CLOSED. Default OPEN."
   status: ChangeEventStatus = OPEN
   "Scope. Default TBD."
@@ -6842,6 +6852,11 @@ type CreatePotentialChangeOrderPayload {
   userErrors: [UserError!]!
   "The input's clientMutationId."
   clientMutationId: String
+}
+
+extend type ChangeEvent {
+  "Description (empty when none)."
+  description: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/changes.graphqls", Input: `extend type Query {
@@ -9887,6 +9902,8 @@ func (ec *executionContext) childFields_ChangeEvent(ctx context.Context, field g
 		return ec.fieldContext_ChangeEvent_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_ChangeEvent_updatedAt(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeEvent_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeEvent", field.Name)
 }
@@ -15811,6 +15828,29 @@ func (ec *executionContext) _ChangeEvent_updatedAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ChangeEvent_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeEvent_description(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _ChangeEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventConnection) (ret graphql.Marshaler) {
@@ -35005,7 +35045,7 @@ func (ec *executionContext) unmarshalInputCreateChangeEventInput(ctx context.Con
 		asMap["lineItems"] = []any{}
 	}
 
-	fieldsInOrder := [...]string{"projectId", "title", "status", "scope", "rfiId", "lineItems", "idempotencyKey", "clientMutationId"}
+	fieldsInOrder := [...]string{"projectId", "title", "description", "status", "scope", "rfiId", "lineItems", "idempotencyKey", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35026,6 +35066,13 @@ func (ec *executionContext) unmarshalInputCreateChangeEventInput(ctx context.Con
 				return it, err
 			}
 			it.Title = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx, v)
@@ -38047,6 +38094,11 @@ func (ec *executionContext) _ChangeEvent(ctx context.Context, sel ast.SelectionS
 		case "updatedAt":
 			out.Values[i] = ec._ChangeEvent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._ChangeEvent_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -46843,11 +46895,11 @@ func (ec *executionContext) marshalNUploadAttachmentPayload2ᚖprocoregraphᚋmu
 	return ec._UploadAttachmentPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2procoregraphᚋadapterᚐUser(ctx context.Context, sel ast.SelectionSet, v adapter.Person) graphql.Marshaler {
 	return ec._User(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚕprocoregraphᚋadapterᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []adapter.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -26,6 +26,7 @@ type CreateChangeEventLineItemInput struct {
 type CreateChangeEventInput struct {
 	ProjectID        int64
 	Title            string
+	Description      *string
 	Status           *adapter.ChangeEventStatus
 	Scope            *adapter.ChangeEventScope
 	RfiID            *int64
@@ -48,7 +49,8 @@ func changeEventSnapshot(conn string) func(adapter.ChangeEvent) (events.Snapshot
 }
 
 // CreateChangeEvent creates a change event with its line items (one Procore
-// call: all or nothing). A change event is created OPEN, PENDING or CLOSED.
+// call), then its description (a second call; when it fails the change
+// event is deleted again). A change event is created OPEN, PENDING or CLOSED.
 func (s *Runner) CreateChangeEvent(ctx context.Context, in CreateChangeEventInput) (*CreateChangeEventPayload, error) {
 	e, err := s.env(ctx)
 	if err != nil {
@@ -57,6 +59,9 @@ func (s *Runner) CreateChangeEvent(ctx context.Context, in CreateChangeEventInpu
 	var c checker
 	c.required(in.Title, "title")
 	c.maxLen(in.Title, 255, "title")
+	if in.Description != nil {
+		c.maxLen(*in.Description, 10000, "description")
+	}
 	status := adapter.ChangeEventOpen
 	if in.Status != nil {
 		status = *in.Status
@@ -104,7 +109,8 @@ func (s *Runner) CreateChangeEvent(ctx context.Context, in CreateChangeEventInpu
 			return checkCostCodes(ctx, e, c, in)
 		},
 		do: func(ctx context.Context) (adapter.ChangeEvent, error) {
-			in2 := adapter.ChangeEventCreate{Title: strings.TrimSpace(in.Title), Status: status, Scope: scope, RFIID: in.RfiID}
+			in2 := adapter.ChangeEventCreate{Title: strings.TrimSpace(in.Title), Description: strings.TrimSpace(deref(in.Description)),
+				Status: status, Scope: scope, RFIID: in.RfiID}
 			for _, li := range in.LineItems {
 				in2.LineItems = append(in2.LineItems, adapter.ChangeEventLineCreate{Description: li.Description,
 					CostCodeID: li.CostCodeID, EstimatedCost: li.EstimatedCost})

@@ -364,3 +364,57 @@ func renderPCOLine(e *enc, l data.PCOLine) {
 	}
 	e.close()
 }
+
+// changeEventV11In is the part of a v1.1 change event update the sandbox
+// applies (title and description; the v1.1 status, scope and line item
+// shapes are not modelled).
+type changeEventV11In struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+}
+
+// updateChangeEventV11 is PATCH /rest/v1.1/change_events/{id}?project_id=.
+func (s *Server) updateChangeEventV11(w http.ResponseWriter, r *http.Request, c *call) {
+	in, ok := decodeWrapped[changeEventV11In](w, r, "change_event", func(map[string]jsonRaw) bool { return false })
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	id := pathID(r, "id")
+	i := slices.IndexFunc(p.ChangeMgmt.Events, func(x *data.ChangeEvent) bool { return x.ID == id })
+	if i < 0 {
+		notFound(w)
+		return
+	}
+	x := p.ChangeMgmt.Events[i]
+	setIfSent(&x.Title, in.Title)
+	setIfSent(&x.Description, in.Description)
+	x.UpdatedAt = s.stamp(x.UpdatedAt)
+	c.event(p.ID, resChangeEvents, x.ID, "update")
+	s.writeOne(w, http.StatusOK, func(e *enc) { renderChangeEvent(e, p, x) })
+}
+
+// deleteChangeEventV11 is DELETE /rest/v1.1/change_events/{id}?project_id=:
+// the event goes with its line items (204, no body).
+func (s *Server) deleteChangeEventV11(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectFor(w, r, c, 0)
+	if p == nil {
+		return
+	}
+	id := pathID(r, "id")
+	i := slices.IndexFunc(p.ChangeMgmt.Events, func(x *data.ChangeEvent) bool { return x.ID == id })
+	if i < 0 {
+		notFound(w)
+		return
+	}
+	p.ChangeMgmt.Events = slices.Delete(p.ChangeMgmt.Events, i, i+1)
+	c.event(p.ID, resChangeEvents, id, "delete")
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -77,6 +77,8 @@ func (s *Server) routes() http.Handler {
 	// Change management writes (changemgmt_write.go).
 	api("GET /rest/v1.0/change_event/statuses", s.listChangeEventStatuses, std)
 	api("POST /rest/v1.0/change_events", s.createChangeEvent, std)
+	api("PATCH /rest/v1.1/change_events/{id}", s.updateChangeEventV11, std)
+	api("DELETE /rest/v1.1/change_events/{id}", s.deleteChangeEventV11, std)
 	api("POST /rest/v1.0/potential_change_orders", s.createPCO, std)
 	api("PATCH /rest/v1.0/potential_change_orders/{id}", s.updatePCO, std)
 	api("POST /rest/v1.0/potential_change_orders/{potential_change_order_id}/line_items", s.createPCOLine, std)

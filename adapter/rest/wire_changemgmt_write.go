@@ -109,6 +109,26 @@ func (c *Client) CreateChangeEvent(ctx context.Context, projectID int64, in adap
 	if out.ID == 0 {
 		return adapter.ChangeEvent{}, &adapter.Error{Code: adapter.CodeInternal, Message: "create change event: Procore's answer carried no id"}
 	}
+	if in.Description == "" {
+		return out, nil
+	}
+	// v1.0 has no description key; v1.1's update has one (and v1.1 has the
+	// only published delete, the clean-up when the update fails).
+	k = call{what: "set change event description", method: http.MethodPatch, path: pathf("/rest/v1.1/change_events/%d", out.ID),
+		query: projectQuery(projectID), body: map[string]any{"change_event": map[string]string{"description": in.Description}}}
+	if _, err := c.do(ctx, k); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pcoRollbackTimeout)
+		defer cancel()
+		_, derr := c.do(dctx, call{what: "delete change event", method: http.MethodDelete,
+			path: pathf("/rest/v1.1/change_events/%d", out.ID), query: projectQuery(projectID)})
+		if derr == nil {
+			return adapter.ChangeEvent{}, partialAt(err, "the change event was not created: setting its description failed, so the change event made for it was deleted again", "description")
+		}
+		c.logger.Warn("procore: a change event whose description failed could not be deleted", "project_id", projectID,
+			"change_event_id", out.ID, "delete_error", derr)
+		return out, partialAt(err, fmt.Sprintf("change event %d was created with its line items, but setting its description failed and deleting it again failed too", out.ID), "description")
+	}
+	out.Description = in.Description
 	return out, nil
 }
 

@@ -22,7 +22,9 @@ import (
 // (required) and {"change_event": {change_event_status_id (required),
 // event_scope (required), title, rfi_id, change_event_line_items_attributes
 // [{description, cost_code_id, estimated_cost_amount}]}}; the status id comes
-// from GET /rest/v1.0/change_event/statuses?project_id=.
+// from GET /rest/v1.0/change_event/statuses?project_id=. The description
+// (no v1.0 key) is PATCH /rest/v1.1/change_events/{id}?project_id= with
+// {"change_event": {"description"}}.
 func TestCreateChangeEventSendsThePublishedKeys(t *testing.T) {
 	l := recordingProcore(t, func(r sentRequest, _ http.ResponseWriter) any {
 		switch r.Method + " " + r.Path {
@@ -32,12 +34,14 @@ func TestCreateChangeEventSendsThePublishedKeys(t *testing.T) {
 		case "POST /rest/v1.0/change_events":
 			return map[string]any{"id": 501, "alphanumeric_number": "7", "title": "Footing", "status": "pending", "event_scope": "in_scope",
 				"change_event_line_items": []map[string]any{{"id": 601, "description": "Dig", "cost_code_id": 33, "estimated_cost_amount": "1250.10"}}}
+		case "PATCH /rest/v1.1/change_events/501":
+			return map[string]any{"id": 501}
 		}
 		return nil
 	})
 	c := newTestClient(t, l.URL, nil)
 	cc, rfi := int64(33), int64(44)
-	ev, err := c.CreateChangeEvent(context.Background(), 9, adapter.ChangeEventCreate{Title: "Footing", Status: adapter.ChangeEventPending,
+	ev, err := c.CreateChangeEvent(context.Background(), 9, adapter.ChangeEventCreate{Title: "Footing", Description: "At grid C4", Status: adapter.ChangeEventPending,
 		Scope: adapter.ScopeInScope, RFIID: &rfi, LineItems: []adapter.ChangeEventLineCreate{
 			{Description: "Dig", CostCodeID: &cc, EstimatedCost: decimal.RequireFromString("1250.10")},
 			{Description: "Credit", EstimatedCost: decimal.RequireFromString("-300")}}})
@@ -53,8 +57,11 @@ func TestCreateChangeEventSendsThePublishedKeys(t *testing.T) {
 	expectBody(t, r, `{"change_event": {"title": "Footing", "change_event_status_id": 71, "event_scope": "in_scope", "rfi_id": 44,
 		"change_event_line_items_attributes": [{"description": "Dig", "cost_code_id": 33, "estimated_cost_amount": "1250.1"},
 			{"description": "Credit", "estimated_cost_amount": "-300"}]}}`)
-	if n := len(l.all()); n != 2 {
-		t.Fatalf("%d requests, want 2: %v", n, l.all())
+	r = l.only(t, "PATCH", "/rest/v1.1/change_events/501")
+	expectQuery(t, r, map[string]string{"project_id": "9"})
+	expectBody(t, r, `{"change_event": {"description": "At grid C4"}}`)
+	if n := len(l.all()); n != 3 || ev.Description != "At grid C4" {
+		t.Fatalf("%d requests (want 3: %v), description %q", n, l.all(), ev.Description)
 	}
 }
 
