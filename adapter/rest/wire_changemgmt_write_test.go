@@ -9,6 +9,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -155,5 +157,61 @@ func TestSandboxRefusesChangeManagementKeysProcoreDoesNotPublish(t *testing.T) {
 				t.Fatalf("%d change events (want %d), %d PCO lines (want %d)", len(p.ChangeMgmt.Events), events, len(p.ChangeMgmt.PCOs[0].Lines), lines)
 			}
 		})
+	})
+}
+
+// TestPCOLineFailureDeletesTheCreatedLinesAndVoidsThePCO: the second line
+// fails after the first was created; the adapter deletes the first and voids
+// the PCO (Procore publishes no PCO delete), returning no PCO.
+func TestPCOLineFailureDeletesTheCreatedLinesAndVoidsThePCO(t *testing.T) {
+	var lineCalls int
+	var mu sync.Mutex
+	rt := &recordingTransport{next: baseTransport(), answer: func(r sentRequest) *http.Response {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.Path, "/line_items") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lineCalls++
+		if lineCalls == 2 {
+			return jsonResponse(http.StatusInternalServerError, `{"errors":"boom"}`)
+		}
+		return nil
+	}}
+	e := startE2E(t, sandbox.Config{Contract: sandbox.ContractEnforce, HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 2}},
+		func(c *Config) { c.HTTPClient = &http.Client{Transport: rt} })
+	var project, contract int64
+	var pcos int
+	e.run.ReadDataset(func(ds *data.Dataset) {
+		for _, p := range ds.Projects {
+			if p.ChangeOrderTiers == 2 && len(p.PrimeContracts) > 0 {
+				project, contract, pcos = p.ID, p.PrimeContracts[0].ID, len(p.ChangeMgmt.PCOs)
+			}
+		}
+	})
+	if project == 0 {
+		t.Fatal("no 2-tier project with a prime contract")
+	}
+	got, err := e.client.CreatePotentialChangeOrder(context.Background(), project, adapter.PotentialChangeOrderCreate{ContractID: contract, Title: "Half",
+		LineItems: []adapter.PCOLineCreate{{Description: "a", Amount: decimal.RequireFromString("10")}, {Description: "b", Amount: decimal.RequireFromString("20")}}})
+	if err == nil || got.ID != 0 {
+		t.Fatalf("PCO %+v, error %v; want no PCO and an error", got, err)
+	}
+	if n := len(rt.sent(http.MethodDelete, "")); n != 1 {
+		t.Fatalf("%d deletes, want the first line's", n)
+	}
+	if n := len(rt.sent(http.MethodPatch, "")); n != 1 {
+		t.Fatalf("%d updates, want the void", n)
+	}
+	e.run.ReadDataset(func(ds *data.Dataset) {
+		p := ds.Project(project)
+		if len(p.ChangeMgmt.PCOs) != pcos+1 {
+			t.Fatalf("%d PCOs, want %d", len(p.ChangeMgmt.PCOs), pcos+1)
+		}
+		last := p.ChangeMgmt.PCOs[len(p.ChangeMgmt.PCOs)-1]
+		if last.Title != "Half" || last.Status != "void" || len(last.Lines) != 0 {
+			t.Fatalf("left-over PCO %+v, want void without lines", last)
+		}
 	})
 }
