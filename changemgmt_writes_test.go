@@ -356,6 +356,22 @@ func TestChangeManagementWrites(t *testing.T) {
 		}
 	})
 
+	t.Run("SameIdempotencyKeyTwiceCreatesOnePCO", func(t *testing.T) {
+		if len(created.LineItems) != 3 {
+			t.Skip("needs the change event created above")
+		}
+		c.sb.ResetStats()
+		in := map[string]any{"projectId": c.twoTier, "title": "Keyed PCO", "idempotencyKey": "pco-key-1", "contractId": c.contract,
+			"lineItems": []map[string]any{{"changeEventLineItemId": created.LineItems[1].ID}}}
+		first, second := c.createPCO(t, in), c.createPCO(t, in)
+		if first.C.PCO == nil || second.C.PCO == nil || first.C.PCO.ID != second.C.PCO.ID {
+			t.Fatalf("first %+v, second %+v; want the same PCO", first.C, second.C)
+		}
+		if n := writes(c.sb)["POST /rest/v1.0/potential_change_orders"]; n != 1 {
+			t.Fatalf("%d PCO creates upstream, want 1", n)
+		}
+	})
+
 	t.Run("FailingLineVoidsThePCOAndKeepsNoLine", func(t *testing.T) {
 		if len(created.LineItems) != 3 {
 			t.Skip("needs the change event created above")
