@@ -36,8 +36,10 @@ type ChangeEvent struct {
 	ProjectID int64
 	Number    string
 	Title     string
-	Status    ChangeEventStatus
-	Scope     ChangeEventScope
+	// Description is the change event's description ("" when none).
+	Description string
+	Status      ChangeEventStatus
+	Scope       ChangeEventScope
 	// RFIID is the RFI the event came from, nil when none.
 	RFIID     *int64
 	LineItems []ChangeEventLineItem

@@ -154,6 +154,7 @@ type Reader interface {
 // Procore proves they did not happen (429/503 before processing). A Procore 422
 // becomes CodeBadUserInput with Fields.
 type Writer interface {
+	ChangeMgmtWriter // changemgmt_write.go
 	CreateRFI(ctx context.Context, projectID int64, in RFICreate) (RFI, error)
 	ReplyToRFI(ctx context.Context, projectID, rfiID int64, in RFIReply) (RFI, error)
 	// SetRFIAccepted closes (true) or reopens (false) an RFI (Procore's accepted flag).

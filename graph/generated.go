@@ -184,17 +184,18 @@ type ComplexityRoot struct {
 	}
 
 	ChangeEvent struct {
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		LineItems func(childComplexity int) int
-		Number    func(childComplexity int) int
-		Project   func(childComplexity int) int
-		RFIID     func(childComplexity int) int
-		Rfi       func(childComplexity int) int
-		Scope     func(childComplexity int) int
-		Status    func(childComplexity int) int
-		Title     func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		LineItems   func(childComplexity int) int
+		Number      func(childComplexity int) int
+		Project     func(childComplexity int) int
+		RFIID       func(childComplexity int) int
+		Rfi         func(childComplexity int) int
+		Scope       func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Title       func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
 	}
 
 	ChangeEventChange struct {
@@ -405,6 +406,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CreateChangeEventPayload struct {
+		ChangeEvent      func(childComplexity int) int
+		ClientMutationID func(childComplexity int) int
+		UserErrors       func(childComplexity int) int
+	}
+
 	CreateCommitmentChangeOrderPayload struct {
 		ChangeOrder func(childComplexity int) int
 		UserErrors  func(childComplexity int) int
@@ -418,6 +425,12 @@ type ComplexityRoot struct {
 	CreateInvoicePayload struct {
 		Invoice    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	CreatePotentialChangeOrderPayload struct {
+		ClientMutationID     func(childComplexity int) int
+		PotentialChangeOrder func(childComplexity int) int
+		UserErrors           func(childComplexity int) int
 	}
 
 	CreateRFIPayload struct {
@@ -598,9 +611,11 @@ type ComplexityRoot struct {
 		AdvanceRFIBallInCourt          func(childComplexity int, input mutate.AdvanceRFIBallInCourtInput) int
 		CancelBulkExport               func(childComplexity int, id int64) int
 		CloseRfi                       func(childComplexity int, input mutate.CloseRFIInput) int
+		CreateChangeEvent              func(childComplexity int, input mutate.CreateChangeEventInput) int
 		CreateCommitment               func(childComplexity int, input mutate.CreateCommitmentInput) int
 		CreateCommitmentChangeOrder    func(childComplexity int, input mutate.CreateCommitmentChangeOrderInput) int
 		CreateInvoice                  func(childComplexity int, input mutate.CreateInvoiceInput) int
+		CreatePotentialChangeOrder     func(childComplexity int, input mutate.CreatePotentialChangeOrderInput) int
 		CreateRfi                      func(childComplexity int, input mutate.CreateRFIInput) int
 		CreateSession                  func(childComplexity int, input model.CreateSessionInput) int
 		CreateSubmittal                func(childComplexity int, input mutate.CreateSubmittalInput) int
@@ -1320,6 +1335,8 @@ type MutationResolver interface {
 	UploadAttachment(ctx context.Context, input mutate.UploadAttachmentInput) (*mutate.UploadAttachmentPayload, error)
 	StartBulkExport(ctx context.Context, input model.StartBulkExportInput) (*model.StartBulkExportPayload, error)
 	CancelBulkExport(ctx context.Context, id int64) (*model.CancelBulkExportPayload, error)
+	CreateChangeEvent(ctx context.Context, input mutate.CreateChangeEventInput) (*mutate.CreateChangeEventPayload, error)
+	CreatePotentialChangeOrder(ctx context.Context, input mutate.CreatePotentialChangeOrderInput) (*mutate.CreatePotentialChangeOrderPayload, error)
 	CreateSession(ctx context.Context, input model.CreateSessionInput) (*model.SessionPayload, error)
 	RefreshSession(ctx context.Context, input *model.SessionTokenInput) (*model.SessionPayload, error)
 	RevokeSession(ctx context.Context, input *model.SessionTokenInput) (*model.RevokeSessionPayload, error)
@@ -1918,6 +1935,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeEvent.CreatedAt(childComplexity), true
+	case "ChangeEvent.description":
+		if e.ComplexityRoot.ChangeEvent.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Description(childComplexity), true
 	case "ChangeEvent.id":
 		if e.ComplexityRoot.ChangeEvent.ID == nil {
 			break
@@ -2861,6 +2884,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CostCodeEdge.Node(childComplexity), true
 
+	case "CreateChangeEventPayload.changeEvent":
+		if e.ComplexityRoot.CreateChangeEventPayload.ChangeEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateChangeEventPayload.ChangeEvent(childComplexity), true
+	case "CreateChangeEventPayload.clientMutationId":
+		if e.ComplexityRoot.CreateChangeEventPayload.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateChangeEventPayload.ClientMutationID(childComplexity), true
+	case "CreateChangeEventPayload.userErrors":
+		if e.ComplexityRoot.CreateChangeEventPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateChangeEventPayload.UserErrors(childComplexity), true
+
 	case "CreateCommitmentChangeOrderPayload.changeOrder":
 		if e.ComplexityRoot.CreateCommitmentChangeOrderPayload.ChangeOrder == nil {
 			break
@@ -2899,6 +2941,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateInvoicePayload.UserErrors(childComplexity), true
+
+	case "CreatePotentialChangeOrderPayload.clientMutationId":
+		if e.ComplexityRoot.CreatePotentialChangeOrderPayload.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatePotentialChangeOrderPayload.ClientMutationID(childComplexity), true
+	case "CreatePotentialChangeOrderPayload.potentialChangeOrder":
+		if e.ComplexityRoot.CreatePotentialChangeOrderPayload.PotentialChangeOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatePotentialChangeOrderPayload.PotentialChangeOrder(childComplexity), true
+	case "CreatePotentialChangeOrderPayload.userErrors":
+		if e.ComplexityRoot.CreatePotentialChangeOrderPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatePotentialChangeOrderPayload.UserErrors(childComplexity), true
 
 	case "CreateRFIPayload.rfi":
 		if e.ComplexityRoot.CreateRFIPayload.RFI == nil {
@@ -3711,6 +3772,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseRfi(childComplexity, args["input"].(mutate.CloseRFIInput)), true
+	case "Mutation.createChangeEvent":
+		if e.ComplexityRoot.Mutation.CreateChangeEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createChangeEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateChangeEvent(childComplexity, args["input"].(mutate.CreateChangeEventInput)), true
 	case "Mutation.createCommitment":
 		if e.ComplexityRoot.Mutation.CreateCommitment == nil {
 			break
@@ -3744,6 +3816,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateInvoice(childComplexity, args["input"].(mutate.CreateInvoiceInput)), true
+	case "Mutation.createPotentialChangeOrder":
+		if e.ComplexityRoot.Mutation.CreatePotentialChangeOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPotentialChangeOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePotentialChangeOrder(childComplexity, args["input"].(mutate.CreatePotentialChangeOrderInput)), true
 	case "Mutation.createRFI":
 		if e.ComplexityRoot.Mutation.CreateRfi == nil {
 			break
@@ -6572,11 +6655,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CloseRFIInput", ec.unmarshalInputCloseRFIInput),
 			graphql.NewInputUnmarshaler("CommitmentByIDsInput", ec.unmarshalInputCommitmentByIDsInput),
 			graphql.NewInputUnmarshaler("CompanyByIDsInput", ec.unmarshalInputCompanyByIDsInput),
+			graphql.NewInputUnmarshaler("CreateChangeEventInput", ec.unmarshalInputCreateChangeEventInput),
+			graphql.NewInputUnmarshaler("CreateChangeEventLineItemInput", ec.unmarshalInputCreateChangeEventLineItemInput),
 			graphql.NewInputUnmarshaler("CreateCommitmentChangeOrderInput", ec.unmarshalInputCreateCommitmentChangeOrderInput),
 			graphql.NewInputUnmarshaler("CreateCommitmentInput", ec.unmarshalInputCreateCommitmentInput),
 			graphql.NewInputUnmarshaler("CreateCommitmentLineItemInput", ec.unmarshalInputCreateCommitmentLineItemInput),
 			graphql.NewInputUnmarshaler("CreateInvoiceInput", ec.unmarshalInputCreateInvoiceInput),
 			graphql.NewInputUnmarshaler("CreateInvoiceItemInput", ec.unmarshalInputCreateInvoiceItemInput),
+			graphql.NewInputUnmarshaler("CreatePCOLineItemInput", ec.unmarshalInputCreatePCOLineItemInput),
+			graphql.NewInputUnmarshaler("CreatePotentialChangeOrderInput", ec.unmarshalInputCreatePotentialChangeOrderInput),
 			graphql.NewInputUnmarshaler("CreateRFIInput", ec.unmarshalInputCreateRFIInput),
 			graphql.NewInputUnmarshaler("CreateSessionInput", ec.unmarshalInputCreateSessionInput),
 			graphql.NewInputUnmarshaler("CreateSubmittalInput", ec.unmarshalInputCreateSubmittalInput),
@@ -7255,6 +7342,113 @@ type PaymentApplicationStatusChange {
   source: ChangeSource!
   "The payment application as it is now (read from Procore only when selected: its project's prime contracts and their payment applications)."
   paymentApplication: PaymentApplication
+}
+`, BuiltIn: false},
+	{Name: "../schema/changemgmt_writes.graphqls", Input: `extend type Mutation {
+  """
+  Creates a change event with its line items on a project (every change order
+  tier has change events). Procore takes the event and its lines in one call
+  and the description in a second one: when that fails the change event is
+  deleted again, so all of it is created or nothing is. Checked before any Procore call: title,
+  at most 100 lines, exact two-decimal estimated costs; then, reading only,
+  that the RFI (when given) and the cost codes are the project's. With an
+  ` + "`" + `idempotencyKey` + "`" + ` a repeat returns the first result. The next ` + "`" + `changeEvents` + "`" + `
+  query shows the new event.
+  """
+  createChangeEvent("The mutation's input (see ` + "`" + `CreateChangeEventInput` + "`" + `)." input: CreateChangeEventInput!): CreateChangeEventPayload!
+  """
+  Creates a potential change order (PCO) on a prime contract from change event
+  line items of the project, one PCO line per change event line (its
+  description and cost code copied, the amount given or the line's estimated
+  cost). Refused on a 1-tier project (no PCOs there; code ` + "`" + `REJECTED` + "`" + `) and when
+  a line is not the project's (` + "`" + `NOT_FOUND` + "`" + `), before any write. Procore takes
+  the PCO and each line in separate calls: when a line fails, the lines
+  already created are deleted and the PCO is voided (Procore publishes no
+  delete of a PCO), and the payload has no PCO and a userError. The next
+  ` + "`" + `potentialChangeOrders` + "`" + ` query shows the new PCO.
+  """
+  createPotentialChangeOrder("The mutation's input (see ` + "`" + `CreatePotentialChangeOrderInput` + "`" + `)." input: CreatePotentialChangeOrderInput!): CreatePotentialChangeOrderPayload!
+}
+
+"One line item of a new change event."
+input CreateChangeEventLineItemInput {
+  "Description, at most 255 characters."
+  description: String!
+  "Cost code of the project; default none."
+  costCodeId: ID
+  "Estimated cost, at most two decimals (negative for a credit)."
+  estimatedCost: Decimal!
+}
+
+"Input of ` + "`" + `createChangeEvent` + "`" + `."
+input CreateChangeEventInput {
+  "The project."
+  projectId: ID!
+  "Title, 1 to 255 characters."
+  title: String!
+  "Description, at most 10,000 characters; default none."
+  description: String
+  "Status: OPEN, PENDING or CLOSED. Default OPEN."
+  status: ChangeEventStatus = OPEN
+  "Scope. Default TBD."
+  scope: ChangeEventScope = TBD
+  "The RFI of the project the change event came from; default none."
+  rfiId: ID
+  "Line items, at most 100."
+  lineItems: [CreateChangeEventLineItemInput!]! = []
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+  "Echoed in the payload (Relay)."
+  clientMutationId: String
+}
+
+"Result of ` + "`" + `createChangeEvent` + "`" + `."
+type CreateChangeEventPayload {
+  "The created change event; null when there are user errors."
+  changeEvent: ChangeEvent
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+  "The input's clientMutationId."
+  clientMutationId: String
+}
+
+"One line of a new potential change order: a change event line item."
+input CreatePCOLineItemInput {
+  "The change event line item (of the project) the line comes from."
+  changeEventLineItemId: ID!
+  "Amount, at most two decimals. Default the change event line's estimated cost."
+  amount: Decimal
+}
+
+"Input of ` + "`" + `createPotentialChangeOrder` + "`" + `."
+input CreatePotentialChangeOrderInput {
+  "The project (2- or 3-tier change management)."
+  projectId: ID!
+  "Title, 1 to 255 characters."
+  title: String!
+  "The prime contract the PCO changes. Default the project's prime contract when it has exactly one."
+  contractId: ID
+  "Lines, 1 to 100, each a different change event line item."
+  lineItems: [CreatePCOLineItemInput!]!
+  "Makes the create exactly-once (see ` + "`" + `CreateRFIInput.idempotencyKey` + "`" + `)."
+  idempotencyKey: String
+  "Echoed in the payload (Relay)."
+  clientMutationId: String
+}
+
+"Result of ` + "`" + `createPotentialChangeOrder` + "`" + `."
+type CreatePotentialChangeOrderPayload {
+  "The created potential change order; null when there are user errors."
+  potentialChangeOrder: PotentialChangeOrder
+  "Problems with the input; empty on success."
+  userErrors: [UserError!]!
+  "The input's clientMutationId."
+  clientMutationId: String
+}
+
+extend type ChangeEvent {
+  "Description (empty when none)."
+  description: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/changes.graphqls", Input: `extend type Query {
@@ -10419,6 +10613,8 @@ func (ec *executionContext) childFields_ChangeEvent(ctx context.Context, field g
 		return ec.fieldContext_ChangeEvent_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_ChangeEvent_updatedAt(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeEvent_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeEvent", field.Name)
 }
@@ -10839,6 +11035,18 @@ func (ec *executionContext) childFields_CostCodeEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CostCodeEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateChangeEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changeEvent":
+		return ec.fieldContext_CreateChangeEventPayload_changeEvent(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateChangeEventPayload_userErrors(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_CreateChangeEventPayload_clientMutationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateChangeEventPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateCommitmentChangeOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "changeOrder":
@@ -10867,6 +11075,18 @@ func (ec *executionContext) childFields_CreateInvoicePayload(ctx context.Context
 		return ec.fieldContext_CreateInvoicePayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateInvoicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreatePotentialChangeOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "potentialChangeOrder":
+		return ec.fieldContext_CreatePotentialChangeOrderPayload_potentialChangeOrder(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreatePotentialChangeOrderPayload_userErrors(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_CreatePotentialChangeOrderPayload_clientMutationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatePotentialChangeOrderPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateRFIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12757,6 +12977,20 @@ func (ec *executionContext) field_Mutation_closeRFI_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createChangeEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreateChangeEventInput, error) {
+			return ec.unmarshalNCreateChangeEventInput2procoregraphᚋmutateᚐCreateChangeEventInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCommitmentChangeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12791,6 +13025,20 @@ func (ec *executionContext) field_Mutation_createInvoice_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (mutate.CreateInvoiceInput, error) {
 			return ec.unmarshalNCreateInvoiceInput2procoregraphᚋmutateᚐCreateInvoiceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPotentialChangeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (mutate.CreatePotentialChangeOrderInput, error) {
+			return ec.unmarshalNCreatePotentialChangeOrderInput2procoregraphᚋmutateᚐCreatePotentialChangeOrderInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -16541,6 +16789,29 @@ func (ec *executionContext) fieldContext_ChangeEvent_updatedAt(_ context.Context
 	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _ChangeEvent_description(ctx context.Context, field graphql.CollectedField, obj *adapter.ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "String")
+}
+
 func (ec *executionContext) _ChangeEventChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeEventChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20176,6 +20447,93 @@ func (ec *executionContext) fieldContext_CostCodeEdge_node(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateChangeEventPayload_changeEvent(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateChangeEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateChangeEventPayload_changeEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangeEvent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.ChangeEvent) graphql.Marshaler {
+			return ec.marshalOChangeEvent2ᚖprocoregraphᚋadapterᚐChangeEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateChangeEventPayload_changeEvent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateChangeEventPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateChangeEventPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateChangeEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateChangeEventPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateChangeEventPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateChangeEventPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateChangeEventPayload_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateChangeEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateChangeEventPayload_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateChangeEventPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateChangeEventPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _CreateCommitmentChangeOrderPayload_changeOrder(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateCommitmentChangeOrderPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20366,6 +20724,93 @@ func (ec *executionContext) fieldContext_CreateInvoicePayload_userErrors(_ conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CreatePotentialChangeOrderPayload_potentialChangeOrder(ctx context.Context, field graphql.CollectedField, obj *mutate.CreatePotentialChangeOrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatePotentialChangeOrderPayload_potentialChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PotentialChangeOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *adapter.PotentialChangeOrder) graphql.Marshaler {
+			return ec.marshalOPotentialChangeOrder2ᚖprocoregraphᚋadapterᚐPotentialChangeOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreatePotentialChangeOrderPayload_potentialChangeOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreatePotentialChangeOrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PotentialChangeOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreatePotentialChangeOrderPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *mutate.CreatePotentialChangeOrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatePotentialChangeOrderPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mutate.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕprocoregraphᚋmutateᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreatePotentialChangeOrderPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreatePotentialChangeOrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreatePotentialChangeOrderPayload_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *mutate.CreatePotentialChangeOrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatePotentialChangeOrderPayload_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreatePotentialChangeOrderPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreatePotentialChangeOrderPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _CreateRFIPayload_rfi(ctx context.Context, field graphql.CollectedField, obj *mutate.CreateRFIPayload) (ret graphql.Marshaler) {
@@ -24236,6 +24681,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelBulkExport(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelBulkExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createChangeEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createChangeEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateChangeEvent(ctx, fc.Args["input"].(mutate.CreateChangeEventInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreateChangeEventPayload) graphql.Marshaler {
+			return ec.marshalNCreateChangeEventPayload2ᚖprocoregraphᚋmutateᚐCreateChangeEventPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createChangeEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateChangeEventPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createChangeEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPotentialChangeOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPotentialChangeOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePotentialChangeOrder(ctx, fc.Args["input"].(mutate.CreatePotentialChangeOrderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mutate.CreatePotentialChangeOrderPayload) graphql.Marshaler {
+			return ec.marshalNCreatePotentialChangeOrderPayload2ᚖprocoregraphᚋmutateᚐCreatePotentialChangeOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPotentialChangeOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreatePotentialChangeOrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPotentialChangeOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -36836,6 +37369,170 @@ func UnmarshalCompanyByIDsInput(ctx context.Context, raw any) (model.CompanyByID
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateChangeEventInput(ctx context.Context, obj any) (mutate.CreateChangeEventInput, error) {
+	var it mutate.CreateChangeEventInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["status"]; !present {
+		asMap["status"] = "OPEN"
+	}
+	if _, present := asMap["scope"]; !present {
+		asMap["scope"] = "TBD"
+	}
+	if _, present := asMap["lineItems"]; !present {
+		asMap["lineItems"] = []any{}
+	}
+
+	fieldsInOrder := [...]string{"projectId", "title", "description", "status", "scope", "rfiId", "lineItems", "idempotencyKey", "clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalOChangeEventScope2ᚖprocoregraphᚋadapterᚐChangeEventScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "rfiId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfiId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RfiID = data
+		case "lineItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineItems"))
+			data, err := ec.unmarshalNCreateChangeEventLineItemInput2ᚕprocoregraphᚋmutateᚐCreateChangeEventLineItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineItems = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateChangeEventInput unmarshals raw into the CreateChangeEventInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateChangeEventInput(ctx context.Context, raw any) (mutate.CreateChangeEventInput, error) {
+	var out mutate.CreateChangeEventInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateChangeEventInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateChangeEventLineItemInput(ctx context.Context, obj any) (mutate.CreateChangeEventLineItemInput, error) {
+	var it mutate.CreateChangeEventLineItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"description", "costCodeId", "estimatedCost"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "costCodeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costCodeId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostCodeID = data
+		case "estimatedCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("estimatedCost"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EstimatedCost = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateChangeEventLineItemInput unmarshals raw into the CreateChangeEventLineItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateChangeEventLineItemInput(ctx context.Context, raw any) (mutate.CreateChangeEventLineItemInput, error) {
+	var out mutate.CreateChangeEventLineItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateChangeEventLineItemInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateCommitmentChangeOrderInput(ctx context.Context, obj any) (mutate.CreateCommitmentChangeOrderInput, error) {
 	var it mutate.CreateCommitmentChangeOrderInput
 	if obj == nil {
@@ -37296,6 +37993,132 @@ func (ec *executionContext) unmarshalInputCreateInvoiceItemInput(ctx context.Con
 func UnmarshalCreateInvoiceItemInput(ctx context.Context, raw any) (mutate.CreateInvoiceItemInput, error) {
 	var out mutate.CreateInvoiceItemInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateInvoiceItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreatePCOLineItemInput(ctx context.Context, obj any) (mutate.CreatePCOLineItemInput, error) {
+	var it mutate.CreatePCOLineItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"changeEventLineItemId", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "changeEventLineItemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeEventLineItemId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeEventLineItemID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePCOLineItemInput unmarshals raw into the CreatePCOLineItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePCOLineItemInput(ctx context.Context, raw any) (mutate.CreatePCOLineItemInput, error) {
+	var out mutate.CreatePCOLineItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePCOLineItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreatePotentialChangeOrderInput(ctx context.Context, obj any) (mutate.CreatePotentialChangeOrderInput, error) {
+	var it mutate.CreatePotentialChangeOrderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "title", "contractId", "lineItems", "idempotencyKey", "clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "contractId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contractId"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContractID = data
+		case "lineItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineItems"))
+			data, err := ec.unmarshalNCreatePCOLineItemInput2ᚕprocoregraphᚋmutateᚐCreatePCOLineItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineItems = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePotentialChangeOrderInput unmarshals raw into the CreatePotentialChangeOrderInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePotentialChangeOrderInput(ctx context.Context, raw any) (mutate.CreatePotentialChangeOrderInput, error) {
+	var out mutate.CreatePotentialChangeOrderInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePotentialChangeOrderInput", raw, &out)
 	return out, err
 }
 
@@ -39758,6 +40581,11 @@ func (ec *executionContext) _ChangeEvent(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "description":
+			out.Values[i] = ec._ChangeEvent_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -41135,6 +41963,49 @@ func (ec *executionContext) _CostCodeEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var createChangeEventPayloadImplementors = []string{"CreateChangeEventPayload"}
+
+func (ec *executionContext) _CreateChangeEventPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateChangeEventPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createChangeEventPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateChangeEventPayload")
+		case "changeEvent":
+			out.Values[i] = ec._CreateChangeEventPayload_changeEvent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateChangeEventPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._CreateChangeEventPayload_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createCommitmentChangeOrderPayloadImplementors = []string{"CreateCommitmentChangeOrderPayload"}
 
 func (ec *executionContext) _CreateCommitmentChangeOrderPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreateCommitmentChangeOrderPayload) graphql.Marshaler {
@@ -41230,6 +42101,49 @@ func (ec *executionContext) _CreateInvoicePayload(ctx context.Context, sel ast.S
 		case "userErrors":
 			out.Values[i] = ec._CreateInvoicePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createPotentialChangeOrderPayloadImplementors = []string{"CreatePotentialChangeOrderPayload"}
+
+func (ec *executionContext) _CreatePotentialChangeOrderPayload(ctx context.Context, sel ast.SelectionSet, obj *mutate.CreatePotentialChangeOrderPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createPotentialChangeOrderPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreatePotentialChangeOrderPayload")
+		case "potentialChangeOrder":
+			out.Values[i] = ec._CreatePotentialChangeOrderPayload_potentialChangeOrder(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreatePotentialChangeOrderPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._CreatePotentialChangeOrderPayload_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -42512,6 +43426,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelBulkExport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelBulkExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createChangeEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createChangeEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createPotentialChangeOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPotentialChangeOrder(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -47471,6 +48399,38 @@ func (ec *executionContext) marshalNCostCodeEdge2ᚕprocoregraphᚋgraphᚋmodel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNCreateChangeEventInput2procoregraphᚋmutateᚐCreateChangeEventInput(ctx context.Context, v any) (mutate.CreateChangeEventInput, error) {
+	res, err := ec.unmarshalInputCreateChangeEventInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateChangeEventLineItemInput2procoregraphᚋmutateᚐCreateChangeEventLineItemInput(ctx context.Context, v any) (mutate.CreateChangeEventLineItemInput, error) {
+	res, err := ec.unmarshalInputCreateChangeEventLineItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateChangeEventLineItemInput2ᚕprocoregraphᚋmutateᚐCreateChangeEventLineItemInputᚄ(ctx context.Context, v any) ([]mutate.CreateChangeEventLineItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]mutate.CreateChangeEventLineItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCreateChangeEventLineItemInput2procoregraphᚋmutateᚐCreateChangeEventLineItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNCreateChangeEventPayload2ᚖprocoregraphᚋmutateᚐCreateChangeEventPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreateChangeEventPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateChangeEventPayload!")
+		return graphql.Null
+	}
+	return ec._CreateChangeEventPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateCommitmentChangeOrderInput2procoregraphᚋmutateᚐCreateCommitmentChangeOrderInput(ctx context.Context, v any) (mutate.CreateCommitmentChangeOrderInput, error) {
 	res, err := ec.unmarshalInputCreateCommitmentChangeOrderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -47532,6 +48492,38 @@ func (ec *executionContext) marshalNCreateInvoicePayload2ᚖprocoregraphᚋmutat
 		return graphql.Null
 	}
 	return ec._CreateInvoicePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreatePCOLineItemInput2procoregraphᚋmutateᚐCreatePCOLineItemInput(ctx context.Context, v any) (mutate.CreatePCOLineItemInput, error) {
+	res, err := ec.unmarshalInputCreatePCOLineItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreatePCOLineItemInput2ᚕprocoregraphᚋmutateᚐCreatePCOLineItemInputᚄ(ctx context.Context, v any) ([]mutate.CreatePCOLineItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]mutate.CreatePCOLineItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCreatePCOLineItemInput2procoregraphᚋmutateᚐCreatePCOLineItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCreatePotentialChangeOrderInput2procoregraphᚋmutateᚐCreatePotentialChangeOrderInput(ctx context.Context, v any) (mutate.CreatePotentialChangeOrderInput, error) {
+	res, err := ec.unmarshalInputCreatePotentialChangeOrderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreatePotentialChangeOrderPayload2ᚖprocoregraphᚋmutateᚐCreatePotentialChangeOrderPayload(ctx context.Context, sel ast.SelectionSet, v *mutate.CreatePotentialChangeOrderPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreatePotentialChangeOrderPayload!")
+		return graphql.Null
+	}
+	return ec._CreatePotentialChangeOrderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateRFIInput2procoregraphᚋmutateᚐCreateRFIInput(ctx context.Context, v any) (mutate.CreateRFIInput, error) {
@@ -49557,6 +50549,24 @@ func (ec *executionContext) marshalOChangeEventConnection2ᚖprocoregraphᚋgrap
 		return graphql.Null
 	}
 	return ec._ChangeEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOChangeEventScope2ᚖprocoregraphᚋadapterᚐChangeEventScope(ctx context.Context, v any) (*adapter.ChangeEventScope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := gqlscalar.UnmarshalChangeEventScope(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOChangeEventScope2ᚖprocoregraphᚋadapterᚐChangeEventScope(ctx context.Context, sel ast.SelectionSet, v *adapter.ChangeEventScope) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := gqlscalar.MarshalChangeEventScope(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOChangeEventStatus2ᚖprocoregraphᚋadapterᚐChangeEventStatus(ctx context.Context, v any) (*adapter.ChangeEventStatus, error) {

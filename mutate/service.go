@@ -419,6 +419,10 @@ func auditWrite(ctx context.Context, v any) {
 		kind, id = "change_order", x.ID
 	case adapter.Invoice:
 		kind, id = "invoice", x.ID
+	case adapter.ChangeEvent:
+		kind, id = "change_event", x.ID
+	case adapter.PotentialChangeOrder:
+		kind, id = "potential_change_order", x.ID
 	case UploadedFile:
 		audit.Wrote(ctx, "upload", x.ID)
 		return

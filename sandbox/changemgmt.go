@@ -210,6 +210,7 @@ func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {
 	e.int("number", int64(x.Number))
 	e.str("alphanumeric_number", strconv.Itoa(x.Number))
 	e.str("title", x.Title)
+	e.str("description", x.Description)
 	e.str("status", x.Status)
 	e.str("event_scope", x.Scope)
 	e.str("event_type", x.Type)

@@ -323,8 +323,8 @@ func (s *Server) mutate(m Mutation, c *call) ([]byte, error) {
 	return e.b, nil
 }
 
-// changeEventStatuses are the statuses a change event can have.
-var changeEventStatuses = []string{"open", "pending", "closed", "void"}
+// adminChangeEventStatuses are the statuses the admin hook can give a change event.
+var adminChangeEventStatuses = []string{"open", "pending", "closed", "void"}
 
 // paymentApplicationStatuses are the statuses an owner invoice can have.
 var paymentApplicationStatuses = []string{"draft", "under_review", "revise_and_resubmit", "approved"}
@@ -357,7 +357,7 @@ func (s *Server) mutateChangeMgmt(p *data.Project, m Mutation, set *fieldSetter)
 			return mutated{}, notFoundError("change_event")
 		}
 		x := cm.Events[i]
-		if err := status(changeEventStatuses, "change event", &x.Status); err != nil {
+		if err := status(adminChangeEventStatuses, "change event", &x.Status); err != nil {
 			return mutated{}, err
 		}
 		title(&x.Title)

@@ -16,6 +16,7 @@ type wireChangeEvent struct {
 	Number   flexString `json:"number"`
 	AlphaNum flexString `json:"alphanumeric_number"`
 	Title    flexString `json:"title"`
+	Desc     flexString `json:"description"`
 	Status   flexString `json:"status"`
 	Scope    flexString `json:"event_scope"`
 	RFI      *wireNamed `json:"rfi"`
@@ -76,7 +77,7 @@ func (w wireChangeEvent) changeEvent(projectID int64) adapter.ChangeEvent {
 	if num == "" {
 		num = string(w.Number)
 	}
-	ev := adapter.ChangeEvent{ID: int64(w.ID), ProjectID: projectID, Number: num, Title: string(w.Title),
+	ev := adapter.ChangeEvent{ID: int64(w.ID), ProjectID: projectID, Number: num, Title: string(w.Title), Description: string(w.Desc),
 		Status:    enumOf(string(w.Status), adapter.ChangeEventUnknown, changeEventStatuses...),
 		Scope:     enumOf(string(w.Scope), adapter.ScopeUnknown, changeEventScopes...),
 		RFIID:     w.RFI.id(),

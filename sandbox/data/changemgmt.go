@@ -38,16 +38,18 @@ type ChangeMgmt struct {
 
 // ChangeEvent is a Procore change event.
 type ChangeEvent struct {
-	ID        int64
-	Number    int
-	Title     string
-	Status    string // open|pending|closed|void
-	Scope     string // tbd|in_scope|out_of_scope
-	Type      string // tbd|allowance|contingency|owner_change|transfer
-	RFIID     int64  // 0 = no RFI origin
-	Lines     []ChangeEventLine
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID     int64
+	Number int
+	Title  string
+	// Description is set through the v1.1 update (the v1.0 create has no key for it).
+	Description string
+	Status      string // open|pending|closed|void
+	Scope       string // tbd|in_scope|out_of_scope
+	Type        string // tbd|allowance|contingency|owner_change|transfer
+	RFIID       int64  // 0 = no RFI origin
+	Lines       []ChangeEventLine
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // ChangeEventLine is a change event line item.
