@@ -25,7 +25,9 @@ func TestChangeManagementMutationsReachSubscribers(t *testing.T) {
 	// The fixture points into the sandbox's rows, which the writes change:
 	// keep the statuses before them.
 	var primeFrom, appFrom string
-	sb.ReadDataset(func(*data.Dataset) { primeFrom, appFrom = strings.ToUpper(f.primeCO.Status), strings.ToUpper(f.openApp.Status) })
+	sb.ReadDataset(func(*data.Dataset) {
+		primeFrom, appFrom = strings.ToUpper(f.primeCO.Status), strings.ToUpper(f.openApp.Status)
+	})
 
 	orders := subscribeCM(t, node, g, "changeOrderChanged", changeOrderChangedSubscription, map[string]any{"p": f.twoTier})
 	changeEvents := subscribeCM(t, node, g, "changeEventChanged", changeEventChangedSubscription, map[string]any{"p": f.twoTier})
