@@ -136,18 +136,7 @@ func TestComposeFileSetsOnlyDeclaredSettings(t *testing.T) {
 		}
 		ours++
 		where := "compose.yaml service " + name
-		env := map[string]string{}
-		switch e := mapAt(services, name)["environment"]; e := e.(type) {
-		case map[string]any:
-			for k, v := range e {
-				env[k] = fmt.Sprint(v)
-			}
-		case []any:
-			for _, kv := range strings2(e) {
-				k, v, _ := strings.Cut(kv, "=")
-				env[k] = v
-			}
-		}
+		env := serviceEnv(mapAt(services, name))
 		var names []string
 		for k := range env {
 			names = append(names, k)
@@ -290,4 +279,21 @@ func TestDockerfilesSetOnlyDeclaredSettings(t *testing.T) {
 		}
 		checkNames(t, f, names)
 	}
+}
+
+// serviceEnv is a compose service's environment (mapping or list form).
+func serviceEnv(service map[string]any) map[string]string {
+	env := map[string]string{}
+	switch e := service["environment"].(type) {
+	case map[string]any:
+		for k, v := range e {
+			env[k] = fmt.Sprint(v)
+		}
+	case []any:
+		for _, kv := range strings2(e) {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	return env
 }
