@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # procoregraph: a static binary (CGO_ENABLED=0) on a distroless runtime
 # (no shell, no package manager, non-root). About 40 MB.
 #
