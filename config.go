@@ -227,7 +227,12 @@ func declareSettings(c *config) *settings.Registry {
 	r := settings.New("procoregraph")
 	positive := settings.AtLeast(1)
 	positive64 := settings.AtLeast[int64](1)
-	positiveDur := settings.AtLeast(time.Nanosecond)
+	positiveDur := settings.Check(func(d time.Duration) error {
+		if d <= 0 {
+			return errors.New("want a positive duration, such as 30s")
+		}
+		return nil
+	})
 	notNegative := settings.AtLeast(time.Duration(0))
 
 	g := r.Group("server")

@@ -465,15 +465,18 @@ type Error struct {
 // Error reads "POLL_INTERVAL: want a duration with a unit, such as 30s,
 // 5m or 1h (got "5" from the environment; flag -poll-interval)".
 func (e *Error) Error() string {
-	got := "got " + strconv.Quote(e.Value)
-	if e.Setting.Secret {
-		got = "value hidden"
+	got := "got " + strconv.Quote(e.Value) + " "
+	switch {
+	case e.Setting.Secret:
+		got = "value hidden "
+	case e.Value == "" && e.Source != "environment" && e.Source != "flag":
+		got = "" // the file's value could not become text
 	}
 	flagNote := ""
 	if e.Setting.Flag != "" {
 		flagNote = "; flag -" + e.Setting.Flag
 	}
-	return fmt.Sprintf("%s: %v (%s from the %s%s)", e.Setting.Env, e.Err, got, e.Source, flagNote)
+	return fmt.Sprintf("%s: %v (%sfrom the %s%s)", e.Setting.Env, e.Err, got, e.Source, flagNote)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
