@@ -7,9 +7,10 @@ import (
 	"math"
 	"runtime/debug"
 	"strconv"
-	"strings"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+
+	"procoregraph/settings"
 )
 
 // Memory bounds (issue 14). Without a limit Go lets the heap grow to
@@ -115,25 +116,7 @@ func applyMemorySettings(getenv func(string) string, cfg config, cgroup memlimit
 
 // parseByteSize parses a size as GOMEMLIMIT does: a whole number of bytes,
 // optionally followed by B, KiB, MiB, GiB or TiB. It must be positive.
-func parseByteSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		return 0, errors.New("want a positive size in bytes, optionally with B, KiB, MiB, GiB or TiB (e.g. 512MiB)")
-	}
-	return n * mult, nil
-}
+func parseByteSize(s string) (int64, error) { return settings.ParseByteSize(s) }
 
 // formatByteSize renders n in the largest binary unit that divides it
 // exactly enough to read (one decimal).

@@ -376,7 +376,7 @@ func TestStateSettings(t *testing.T) {
 		{name: "StateRedisURLOfAnotherSchemeIsRefused", env: map[string]string{"REDIS_URL": "redis://cache:6379/0", "STATE_REDIS_URL": "http://state"},
 			errHas: "STATE_REDIS_URL: want redis://"},
 		{name: "TinyStateMaxBytesIsRefused", env: map[string]string{"STATE_MAX_BYTES": "1000"},
-			errHas: "STATE_MAX_BYTES must be at least 64 KiB"},
+			errHas: "STATE_MAX_BYTES: must be at least 64 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
