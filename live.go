@@ -100,7 +100,7 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 		return nil, err
 	}
 	active := new(atomic.Int64)
-	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Active: active}
+	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Active: active, Delivered: eventLag(reg)}
 	if reg != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "procoregraph_subscriptions_active",

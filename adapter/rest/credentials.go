@@ -259,3 +259,17 @@ func tokenError(err error, refresh bool) error {
 	}
 	return &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Message: "could not reach Procore's login host", Err: err}
 }
+
+// TokenReady reports whether the Client holds a Procore access token it can
+// use: nil when the current one is valid or, when it is missing or expired,
+// when renewing it now (through the shared flight) succeeds. It returns the
+// renewal's error (never a secret) otherwise. A Client with other
+// Credentials (a browser session) reports nil: they have their own checks.
+func (c *Client) TokenReady(ctx context.Context) error {
+	oc, ok := c.creds.(*oauthCredentials)
+	if !ok {
+		return nil
+	}
+	_, err := oc.token(ctx)
+	return err
+}
