@@ -25,7 +25,8 @@ import (
 
 // otlpReceiver is an OTLP/HTTP traces endpoint in the test process: it
 // decodes every ExportTraceServiceRequest (protobuf) posted to /v1/traces and
-// keeps its spans (keep=false: decodes and discards them, for benchmarks).
+// keeps its spans (keep=false: counts the requests and discards them
+// undecoded, for benchmarks).
 type otlpReceiver struct {
 	URL  string
 	keep bool
@@ -48,6 +49,15 @@ func newOTLPReceiver(t testing.TB, keep bool) *otlpReceiver {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		if !r.keep { // discard: no decoding, so the receiver costs the benchmark little
+			r.mu.Lock()
+			r.posts++
+			r.mu.Unlock()
+			_, _ = w.Write(out)
+			return
+		}
 		var msg coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(body, &msg); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -55,21 +65,24 @@ func newOTLPReceiver(t testing.TB, keep bool) *otlpReceiver {
 		}
 		r.mu.Lock()
 		r.posts++
-		if r.keep {
-			for _, rs := range msg.ResourceSpans {
-				for _, ss := range rs.ScopeSpans {
-					r.spans = append(r.spans, ss.Spans...)
-				}
+		for _, rs := range msg.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				r.spans = append(r.spans, ss.Spans...)
 			}
 		}
 		r.mu.Unlock()
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(out)
 	}))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL
 	return r
+}
+
+// exports returns how many export requests arrived.
+func (r *otlpReceiver) exports() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.posts
 }
 
 func (r *otlpReceiver) received() []*tracepb.Span {
