@@ -152,8 +152,9 @@ func observeOperations(m *operationMetrics, logger *slog.Logger) graphql.Operati
 				}
 				m.requests.WithLabelValues(label, typ).Inc()
 				m.duration.WithLabelValues(label, typ).Observe(d.Seconds())
+				errs := m.errors.WithLabelValues(label, typ) // the series exists from 0
 				if nerr > 0 {
-					m.errors.WithLabelValues(label, typ).Inc()
+					errs.Inc()
 					span.SetAttributes(spans.GraphQLErrors.Int(nerr))
 					span.SetStatus(codes.Error, "the answer carries errors")
 				}

@@ -42,8 +42,11 @@ type fetchMissing[V any] func(ctx context.Context, idx []int) (map[int]V, map[in
 // fetches everything. In a traced request the batch is a "loader.batch"
 // span (kind, keys), parent of its cache reads and Procore calls.
 func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, keyOf func(i int) (string, string), fetch fetchMissing[V]) []*dataloader.Result[V] {
-	ctx, span := spans.Start(ctx, "loader.batch "+kind, trace.SpanKindInternal, spans.LoaderKind.String(kind), spans.LoaderKeys.Int(n))
-	defer span.End()
+	if spans.Recording(ctx) {
+		var span trace.Span
+		ctx, span = spans.Start(ctx, "loader.batch "+kind, trace.SpanKindInternal, spans.LoaderKind.String(kind), spans.LoaderKeys.Int(n))
+		defer span.End()
+	}
 	out := make([]*dataloader.Result[V], n)
 	if l.opt.Cache == nil {
 		idx := make([]int, n)

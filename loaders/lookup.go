@@ -22,8 +22,11 @@ import (
 // cache (its upstream calls bypass the value cache).
 func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[T], error), idOf func(T) int64) *loader[int64, T] {
 	batch := func(ctx context.Context, ids []int64) []*dataloader.Result[T] {
-		ctx, span := spans.Start(ctx, "loader.batch lookup", trace.SpanKindInternal, spans.LoaderKind.String("lookup"), spans.LoaderKeys.Int(len(ids)))
-		defer span.End()
+		if spans.Recording(ctx) {
+			var span trace.Span
+			ctx, span = spans.Start(ctx, "loader.batch lookup", trace.SpanKindInternal, spans.LoaderKind.String("lookup"), spans.LoaderKeys.Int(len(ids)))
+			defer span.End()
+		}
 		out := make([]*dataloader.Result[T], len(ids))
 		found, err := FindInProjects(ctx, l, ids, fetch, idOf)
 		for i, id := range ids {

@@ -5,7 +5,7 @@
 // a browser session) and one company. Calls go through a stack of
 // http.RoundTrippers, outermost first:
 //
-//	trace        one "procore.call" span per call of a traced request
+//	trace        numbers the attempts of a traced request's call
 //	retry        429/503 for every method (wait for Retry-After or
 //	             X-Rate-Limit-Reset, with jitter); 5xx and connection
 //	             errors for idempotent methods; bounded attempts; ctx-aware
@@ -15,7 +15,7 @@
 //	rate limit   learns X-Rate-Limit-* and slows down before Procore says 429
 //	             (over Config.SharedBudget when replicas share the token)
 //	observe      OnUpstreamCall, OnRateLimit, debug logs and a
-//	             "procore.attempt" span, one per call on the wire
+//	             "procore.call" span, one per call on the wire
 //	base         Config.HTTPClient's transport
 //
 // Token requests and presigned upload PUTs use a separate short stack

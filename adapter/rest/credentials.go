@@ -160,7 +160,7 @@ func (c *oauthCredentials) token(ctx context.Context) (*oauth2.Token, error) {
 // holder (a replica, an earlier flight) renewed it, else fetch a new one and
 // persist it before anyone can use it.
 func (c *oauthCredentials) obtain(caller context.Context) (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), tokenCallTimeout)
+	ctx, cancel := context.WithTimeout(withoutCallTrace(context.WithoutCancel(caller)), tokenCallTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
 

@@ -17,8 +17,9 @@ import (
 // (for metrics and per-request upstream-call counts) and to the debug log.
 // It sits innermost, so each retry attempt is one call. It logs neither
 // headers nor query strings (presigned upload URLs carry signatures there).
-// In a traced request each call is a "procore.attempt" client span (route
-// template, method, status, attempt number, rate-limit remaining).
+// In a traced request each call is a "procore.call" client span (route
+// template, method, status, attempt number and retries, rate-limit wait and
+// remaining; see traceTransport).
 type observeTransport struct {
 	clock  Clock
 	logger *slog.Logger
@@ -29,10 +30,15 @@ type observeTransport struct {
 
 func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	route := routeTemplate(req.URL.Path)
-	ctx, span := spans.Start(req.Context(), "procore.attempt "+req.Method+" "+route, trace.SpanKindClient,
-		spans.ProcoreRoute.String(route), spans.HTTPMethod.String(req.Method))
-	if ct := traceOf(ctx); ct != nil {
-		span.SetAttributes(spans.ProcoreAttempt.Int64(ct.attempts.Add(1)))
+	ctx, span := req.Context(), trace.SpanFromContext(req.Context()) // ending it: nothing
+	if spans.Recording(ctx) {
+		ctx, span = spans.Start(ctx, "procore.call "+req.Method+" "+route, trace.SpanKindClient,
+			spans.ProcoreRoute.String(route), spans.HTTPMethod.String(req.Method))
+	}
+	if ct := traceOf(ctx); ct != nil && span.IsRecording() {
+		n := ct.attempts.Add(1)
+		span.SetAttributes(spans.ProcoreAttempt.Int64(n), spans.ProcoreRetries.Int64(n-1),
+			spans.ProcoreRateLimitWaitMS.Int64(time.Duration(ct.waitNS.Load()).Milliseconds()))
 	}
 	start := t.clock.Now()
 	resp, err := t.next.RoundTrip(req)

@@ -286,7 +286,7 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	p, err := t.budget.enter(req.Context())
 	if ct != nil {
-		ct.rateWaitNS.Add(int64(time.Since(start)))
+		ct.waitNS.Store(int64(time.Since(start)))
 	}
 	if err != nil {
 		closeRequestBody(req)

@@ -3,22 +3,19 @@ package rest
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync/atomic"
-	"time"
-
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"procoregraph/telemetry/spans"
 )
 
-// traceTransport sits outermost and makes one "procore.call" span per
-// Procore API call when the request is traced (a recording span in its
-// context; otherwise it costs one context lookup): the route template (ids
-// are {id}, never the raw URL), the method, the final status, the retries
-// and the time spent waiting for the rate-limit budget. Each request on the
-// wire below it is a "procore.attempt" child span (observeTransport).
+// traceTransport sits outermost. In a traced request (a recording span in
+// its context; otherwise it costs one context lookup) it gives the call a
+// callTrace, which the layers below fill: the rate-limit transport records
+// how long each attempt waited for the budget, and observeTransport numbers
+// the attempts and makes each request on the wire a "procore.call" client
+// span (route template, method, status, attempt, retries so far,
+// rate-limit wait, rate-limit remaining). One span per request on the wire
+// keeps the spans' count equal to the calls Procore counts.
 //
 // No trace header is sent to Procore: its published contract defines none.
 type traceTransport struct {
@@ -27,8 +24,9 @@ type traceTransport struct {
 
 // callTrace collects what the layers below see of one traced call.
 type callTrace struct {
-	attempts   atomic.Int64
-	rateWaitNS atomic.Int64
+	attempts atomic.Int64
+	// waitNS is the rate-limit wait of the attempt being sent.
+	waitNS atomic.Int64
 }
 
 type callTraceKey struct{}
@@ -38,33 +36,20 @@ func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !spans.Recording(ctx) {
 		return t.next.RoundTrip(req)
 	}
-	route := routeTemplate(req.URL.Path)
-	ctx, span := spans.Start(ctx, "procore.call "+req.Method+" "+route, trace.SpanKindInternal,
-		spans.ProcoreRoute.String(route), spans.HTTPMethod.String(req.Method))
-	defer span.End()
-	ct := &callTrace{}
-	ctx = context.WithValue(ctx, callTraceKey{}, ct)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	retries := ct.attempts.Load() - 1
-	if retries < 0 {
-		retries = 0
-	}
-	span.SetAttributes(spans.ProcoreRetries.Int64(retries),
-		spans.ProcoreRateLimitWaitMS.Int64(time.Duration(ct.rateWaitNS.Load()).Milliseconds()))
-	if resp != nil {
-		span.SetAttributes(spans.HTTPStatus.Int(resp.StatusCode))
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			span.SetStatus(codes.Error, strconv.Itoa(resp.StatusCode))
-		}
-	}
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
-	return resp, err
+	return t.next.RoundTrip(req.WithContext(context.WithValue(ctx, callTraceKey{}, &callTrace{})))
 }
 
 // traceOf is the traced call ctx belongs to, or nil.
 func traceOf(ctx context.Context) *callTrace {
 	ct, _ := ctx.Value(callTraceKey{}).(*callTrace)
 	return ct
+}
+
+// withoutCallTrace detaches ctx from its call's trace (a token request made
+// on behalf of a call is not one of its attempts).
+func withoutCallTrace(ctx context.Context) context.Context {
+	if traceOf(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, callTraceKey{}, (*callTrace)(nil))
 }

@@ -13,14 +13,15 @@ const (
 	GraphQLEstimatedCalls = attribute.Key("procoregraph.estimated_procore_calls")
 	GraphQLErrors         = attribute.Key("graphql.errors")
 
-	// Procore call spans ("procore.call", one per logical call with its
-	// retries; "procore.attempt", one per HTTP request on the wire).
+	// Procore call spans ("procore.call", one per HTTP request on the wire,
+	// each retry attempt included).
 	ProcoreRoute   = attribute.Key("procore.route") // template: ids are {id}
 	HTTPMethod     = attribute.Key("http.request.method")
 	HTTPStatus     = attribute.Key("http.response.status_code")
 	ProcoreRetries = attribute.Key("procore.retries")
-	// ProcoreRateLimitWaitMS is the time the call waited for the rate-limit
-	// budget before going out, over all its attempts, in milliseconds.
+	// ProcoreRetries is the attempts before this one (attempt - 1).
+	// ProcoreRateLimitWaitMS is the time this attempt waited for the
+	// rate-limit budget before going out, in milliseconds.
 	ProcoreRateLimitWaitMS = attribute.Key("procore.rate_limit.wait_ms")
 	ProcoreRateRemaining   = attribute.Key("procore.rate_limit.remaining")
 	ProcoreAttempt         = attribute.Key("procore.attempt")
