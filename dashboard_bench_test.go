@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
@@ -16,6 +17,12 @@ import (
 // "cold" fills an empty cache, "uncached" runs without a cache (every call
 // goes to the sandbox), "warm" answers from the whole-answer cache and
 // "warm-data-cache" executes the query over the data cache. Latency with a realistic per-call delay is bench/'s job.
+//
+// "<mode>/tracing" measures what tracing costs: two
+// gateways of the same mode, one without OTEL_* and one exporting every span
+// (OTEL_TRACES_SAMPLER=always_on) over OTLP/HTTP to a receiver that discards
+// them, queried alternately in one loop so that both see the same machine
+// load. They report off-ms/query, on-ms/query and on/off (BENCHMARKS.md).
 func BenchmarkDashboard(b *testing.B) {
 	_, env := startSandbox(b, sandbox.Config{
 		Seed:        1,
@@ -49,6 +56,41 @@ func BenchmarkDashboard(b *testing.B) {
 		// executed each time (what a query whose variables differ costs).
 		{"warm-data-cache", []string{"-no-response-cache", "-max-concurrency", "100"}},
 	} {
+		b.Run(c.name+"/tracing", func(b *testing.B) {
+			recv := newOTLPReceiver(b, false)
+			traced := copyEnv(env)
+			traced["OTEL_EXPORTER_OTLP_ENDPOINT"] = recv.URL
+			traced["OTEL_TRACES_SAMPLER"] = "always_on"
+			gs := [2]*gatewayProc{startGateway(b, env, c.args...), startGateway(b, traced, c.args...)}
+			for _, g := range gs {
+				if r := g.query(b, q, nil); len(r.Errors) > 0 {
+					b.Fatalf("errors: %v", r.Errors)
+				}
+			}
+			var spent [2]time.Duration
+			n := 0
+			b.ResetTimer()
+			for b.Loop() {
+				for k := range 2 {
+					i := (n + k) % 2 // alternate which goes first
+					start := time.Now()
+					if r := gs[i].query(b, q, nil); len(r.Errors) > 0 {
+						b.Fatalf("errors: %v", r.Errors)
+					}
+					spent[i] += time.Since(start)
+				}
+				n++
+			}
+			off, on := spent[0].Seconds()*1e3/float64(n), spent[1].Seconds()*1e3/float64(n)
+			b.ReportMetric(off, "off-ms/query")
+			b.ReportMetric(on, "on-ms/query")
+			b.ReportMetric(on/off, "on/off")
+			b.StopTimer()
+			gs[1].stop() // flushes the spans not yet exported
+			if recv.exports() == 0 {
+				b.Fatal("the traced gateway exported no spans")
+			}
+		})
 		b.Run(c.name, func(b *testing.B) {
 			g := startGateway(b, env, c.args...)
 			if r := g.query(b, q, nil); len(r.Errors) > 0 {

@@ -110,7 +110,7 @@ func newLive(cfg config, logger *slog.Logger, reg prometheus.Registerer, c *cach
 	l.demand = demand
 	l.closer = append(l.closer, demand.Close)
 	active := new(atomic.Int64)
-	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Hold: demand.Hold, Active: active}
+	l.Live = &events.Live{Bus: l.Bus, Prime: primer.Prime, Hold: demand.Hold, Active: active, Delivered: eventLag(reg)}
 	if reg != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "procoregraph_subscriptions_active",

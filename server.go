@@ -55,7 +55,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	tel, err := newObservability(cfg, getenv, stderr) // LOG_FORMAT, OTEL_* (telemetry_settings.go)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	defer tel.shutdown()
+	logger := tel.logger
 	// ctx ends when the process is told to stop; serving ends when run
 	// returns, after the drain, so what in-flight requests need (the
 	// embedded sandbox, the JWT key set) outlives the signal.
@@ -123,6 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxConcurrency: cfg.MaxConcurrency,
 		HTTPClient:     &http.Client{Transport: reqstats.Transport{Next: rest.NewBaseTransport(cfg.MaxConcurrency)}},
 		OnUpstreamCall: upstreamMetrics.Observe,
+		OnRateLimit:    upstreamMetrics.ObserveRateLimit,
 		Logger:         logger,
 		TokenStore:     tokens,
 		Drift:          drift,
@@ -282,7 +288,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer exports.Close() // after the drain: cancels running exports, deletes the files
+	ready, closeReady, err := readiness(cfg, procore)
+	if err != nil {
+		return err
+	}
+	defer closeReady()
 	handler := gateway.NewServer(gateway.Deps{
+		TracerProvider:   tel.tracing.Provider,
+		Propagator:       tel.tracing.Propagator,
+		Metrics:          reg,
+		Ready:            ready,
 		Bulk:             exports,
 		RateLimits:       rates,
 		Persisted:        manifest,

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+
+	"procoregraph/telemetry/spans"
 )
 
 // RedisOptions configures NewRedis. Zero values mean the defaults.
@@ -98,6 +101,10 @@ func contextTimeoutEnabled(c redis.UniversalClient) bool {
 //
 // Query parameters are go-redis's (dial_timeout, read_timeout, pool_size,
 // max_retries ...). Errors never repeat the URL, which may hold a password.
+//
+// The client is traced (redisotel): a command run under a recording span
+// is a child span of it (command name only: no statement, whose values may
+// be tokens or sealed sessions); other commands make no span.
 func ParseRedisURL(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -124,14 +131,22 @@ func ParseRedisURL(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("cache: invalid Redis Cluster URL: %w", err)
 		}
 		o.ContextTimeoutEnabled = true
-		return redis.NewClusterClient(o), nil
+		return traced(redis.NewClusterClient(o)), nil
 	}
 	o, err := redis.ParseURL(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("cache: invalid Redis URL: %w", err)
 	}
 	o.ContextTimeoutEnabled = true
-	return redis.NewClient(o), nil
+	return traced(redis.NewClient(o)), nil
+}
+
+// traced adds redisotel's tracing hook to rdb, starting spans only under a
+// recording parent span (spans.ChildOnly).
+func traced(rdb redis.UniversalClient) redis.UniversalClient {
+	_ = redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(spans.ChildOnly()),
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true))
+	return rdb
 }
 
 const (

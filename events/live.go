@@ -23,6 +23,10 @@ type Live struct {
 	// Active, when set, counts open subscriptions (after priming, so a
 	// subscription counted here misses nothing that happens next).
 	Active *atomic.Int64
+	// Delivered, when set, is called with every event sent to a subscriber
+	// (e.g. to measure the lag from Event.At). It must be fast and safe for
+	// concurrent use.
+	Delivered func(Event)
 }
 
 type liveKey struct{}

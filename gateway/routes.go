@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -61,8 +63,20 @@ func healthz(d Deps) http.HandlerFunc {
 	}
 }
 
+// ReadinessCheck is one condition of /readyz.
+type ReadinessCheck struct {
+	// Name names the dependency in a 503's body ("redis", "procore_token").
+	Name string
+	// Check returns nil when the dependency is ready. It must respect ctx
+	// (/readyz gives all checks 2 s together) and its error must not carry
+	// a secret: the message is shown to whoever asks.
+	Check func(ctx context.Context) error
+}
+
 // readyz answers 200 while the replica takes new requests, and 503 once it
-// drains for a shutdown (Deps.Draining) or a dependency fails (Deps.Health).
+// drains for a shutdown (Deps.Draining), a dependency fails (Deps.Health) or
+// a readiness check fails (Deps.Ready: Redis unreachable, no Procore token);
+// the body names what is not ready. /healthz (liveness) stays 200 meanwhile.
 func readyz(d Deps) http.HandlerFunc {
 	live := healthz(d)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +84,24 @@ func readyz(d Deps) http.HandlerFunc {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_ = json.NewEncoder(w).Encode(map[string]string{"status": "draining"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		type failure struct {
+			Check string `json:"check"`
+			Error string `json:"error"`
+		}
+		var failed []failure
+		for _, c := range d.Ready {
+			if err := c.Check(ctx); err != nil {
+				failed = append(failed, failure{Check: c.Name, Error: err.Error()})
+			}
+		}
+		if len(failed) > 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "failed": failed})
 			return
 		}
 		live(w, r)

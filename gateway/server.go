@@ -18,6 +18,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"procoregraph/adapter"
 	"procoregraph/audit"
@@ -68,6 +70,18 @@ type Deps struct {
 	Logger *slog.Logger
 	// Gatherer serves /metrics. Nil: /metrics answers 404.
 	Gatherer prometheus.Gatherer
+	// Metrics receives the per-operation metrics (requests, errors and
+	// duration by operation name). Nil: they are kept but not exported.
+	Metrics prometheus.Registerer
+	// TracerProvider traces requests (a server span continuing the caller's
+	// traceparent, an operation span, and below them loader batches,
+	// Procore calls and Redis commands). Nil: nothing is traced.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context. Nil: W3C traceparent.
+	Propagator propagation.TextMapPropagator
+	// Ready lists what /readyz checks besides draining, in order (Redis
+	// reachable, a Procore token held). Nil: only draining and Health.
+	Ready []ReadinessCheck
 	// Health checks dependencies for /healthz. Nil: always healthy.
 	Health func(ctx context.Context) error
 	// Limits measures every operation (depth, aliases, root fields,
@@ -161,7 +175,7 @@ func NewServer(d Deps) http.Handler {
 	if len(d.Websocket.OriginPatterns) == 0 {
 		d.Websocket.OriginPatterns = d.Guard.OriginHosts()
 	}
-	return reqid.Middleware(d.Guard.Handler(routes(d, newGraphQL(d))))
+	return withTracing(d.TracerProvider, d.Propagator, reqid.Middleware(tagRequestID(d.Guard.Handler(routes(d, newGraphQL(d))))))
 }
 
 func newGraphQL(d Deps) http.Handler {
@@ -193,6 +207,7 @@ func newGraphQL(d Deps) http.Handler {
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
 	srv.AroundFields(auditMutations(d.Audit))
+	srv.AroundOperations(observeOperations(newOperationMetrics(d.Metrics), d.Logger))
 	srv.AroundOperations(stampServerTime)
 	srv.AroundResponses(addServerTime)
 	srv.AroundResponses(boundAnswers(d.MaxNodes))

@@ -7,11 +7,13 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"procoregraph/adapter"
 	"procoregraph/cache"
 	"procoregraph/safe"
+	"procoregraph/telemetry/spans"
 )
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
@@ -37,8 +39,14 @@ type fetchMissing[V any] func(ctx context.Context, idx []int) (map[int]V, map[in
 
 // resolveBatch answers n keys: one cache multi-get, then fetch for the misses.
 // keyOf names key i in the cache (scope and params). Without a cache it
-// fetches everything.
+// fetches everything. In a traced request the batch is a "loader.batch"
+// span (kind, keys), parent of its cache reads and Procore calls.
 func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, keyOf func(i int) (string, string), fetch fetchMissing[V]) []*dataloader.Result[V] {
+	if spans.Recording(ctx) {
+		var span trace.Span
+		ctx, span = spans.Start(ctx, "loader.batch "+kind, trace.SpanKindInternal, spans.LoaderKind.String(kind), spans.LoaderKeys.Int(n))
+		defer span.End()
+	}
 	out := make([]*dataloader.Result[V], n)
 	if l.opt.Cache == nil {
 		idx := make([]int, n)

@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/trace"
 
 	"procoregraph/adapter"
+	"procoregraph/telemetry/spans"
 )
 
 // Lookups by id alone of items Procore serves only under a project (RFIs,
@@ -20,6 +22,11 @@ import (
 // cache (its upstream calls bypass the value cache).
 func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[T], error), idOf func(T) int64) *loader[int64, T] {
 	batch := func(ctx context.Context, ids []int64) []*dataloader.Result[T] {
+		if spans.Recording(ctx) {
+			var span trace.Span
+			ctx, span = spans.Start(ctx, "loader.batch lookup", trace.SpanKindInternal, spans.LoaderKind.String("lookup"), spans.LoaderKeys.Int(len(ids)))
+			defer span.End()
+		}
 		out := make([]*dataloader.Result[T], len(ids))
 		found, err := FindInProjects(ctx, l, ids, fetch, idOf)
 		for i, id := range ids {

@@ -12,9 +12,13 @@ import (
 // procoregraph_upstream_request_duration_seconds{method,route}. Route is a
 // template without ids ("GET /rest/v1.0/projects/{id}/rfis"), so cardinality
 // stays bounded.
+//
+// procoregraph_procore_rate_limit_remaining is X-Rate-Limit-Remaining of
+// the latest answer to the service connection (ObserveRateLimit).
 type UpstreamMetrics struct {
-	calls    *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	calls     *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	remaining prometheus.Gauge
 }
 
 // NewUpstreamMetrics registers the metrics on reg (nil: not registered).
@@ -29,9 +33,13 @@ func NewUpstreamMetrics(reg prometheus.Registerer) *UpstreamMetrics {
 			Help:    "Procore API call latency.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}, []string{"method", "route"}),
+		remaining: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "procoregraph_procore_rate_limit_remaining",
+			Help: "X-Rate-Limit-Remaining of Procore's latest answer to the service connection (calls left in the closer window).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.duration)
+		reg.MustRegister(m.calls, m.duration, m.remaining)
 	}
 	return m
 }
@@ -40,4 +48,10 @@ func NewUpstreamMetrics(reg prometheus.Registerer) *UpstreamMetrics {
 func (m *UpstreamMetrics) Observe(method, route string, status int, d time.Duration) {
 	m.calls.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// ObserveRateLimit records Procore's remaining calls; it matches
+// rest.Config.OnRateLimit.
+func (m *UpstreamMetrics) ObserveRateLimit(remaining int) {
+	m.remaining.Set(float64(remaining))
 }

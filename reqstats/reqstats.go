@@ -135,3 +135,24 @@ func (s *Stats) Snapshot() Snapshot {
 	return Snapshot{UpstreamCalls: s.upstream, UpstreamByRoute: by, CacheHits: s.cacheHits, CacheMisses: s.cacheMisses,
 		UncachedCalls: s.outside, ResponseCache: s.response, EstimatedCalls: s.estimate}
 }
+
+// Estimate returns the operation's estimated Procore calls (SetEstimate); 0
+// when it was not analyzed.
+func (s *Stats) Estimate() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.estimate
+}
+
+// Upstream returns the upstream calls counted so far.
+func (s *Stats) Upstream() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upstream
+}

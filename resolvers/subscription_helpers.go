@@ -100,6 +100,9 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 				return
 			case ch <- v:
 			}
+			if live.Delivered != nil {
+				live.Delivered(e)
+			}
 		}
 		if errors.Is(sub.Err(), events.ErrSlowSubscriber) {
 			select {

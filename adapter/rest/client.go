@@ -5,6 +5,7 @@
 // a browser session) and one company. Calls go through a stack of
 // http.RoundTrippers, outermost first:
 //
+//	trace        numbers the attempts of a traced request's call
 //	retry        429/503 for every method (wait for Retry-After or
 //	             X-Rate-Limit-Reset, with jitter); 5xx and connection
 //	             errors for idempotent methods; bounded attempts; ctx-aware
@@ -13,7 +14,8 @@
 //	concurrency  at most MaxConcurrency calls in flight
 //	rate limit   learns X-Rate-Limit-* and slows down before Procore says 429
 //	             (over Config.SharedBudget when replicas share the token)
-//	observe      OnUpstreamCall and debug logs, one per call on the wire
+//	observe      OnUpstreamCall, OnRateLimit, debug logs and a
+//	             "procore.call" span, one per call on the wire
 //	base         Config.HTTPClient's transport
 //
 // Token requests and presigned upload PUTs use a separate short stack
@@ -79,7 +81,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID, base: base}
 
-	observed := &observeTransport{clock: cfg.Clock, logger: cfg.Logger, on: cfg.OnUpstreamCall, next: base}
+	observed := &observeTransport{clock: cfg.Clock, logger: cfg.Logger, on: cfg.OnUpstreamCall, onRate: cfg.OnRateLimit, next: base}
 	c.creds = cfg.Credentials
 	if c.creds == nil {
 		tokenURL := login.JoinPath("/oauth/token").String()
@@ -114,6 +116,7 @@ func (c *Client) buildStack() {
 	var rt http.RoundTripper = &companyTransport{known: c.knownCompany, resolve: c.CompanyID, next: c.shared}
 	rt = &authTransport{creds: c.creds, next: rt}
 	rt = &retryTransport{cfg: c.cfg.Retry, clock: c.cfg.Clock, logger: c.cfg.Logger, next: rt}
+	rt = &traceTransport{next: rt}
 	c.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
 }
 

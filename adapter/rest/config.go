@@ -85,6 +85,11 @@ type Config struct {
 	// be safe for concurrent use and fast. Default: none.
 	OnUpstreamCall func(method, route string, status int, d time.Duration)
 
+	// OnRateLimit, when set, is called with X-Rate-Limit-Remaining of every
+	// response that carries it (the calls left in Procore's closer window).
+	// It must be safe for concurrent use and fast. Default: none.
+	OnRateLimit func(remaining int)
+
 	// TokenStore persists OAuth tokens (the rotated refresh-token pair).
 	// Default: an in-memory store private to this Client.
 	TokenStore TokenStore

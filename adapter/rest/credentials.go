@@ -160,7 +160,7 @@ func (c *oauthCredentials) token(ctx context.Context) (*oauth2.Token, error) {
 // holder (a replica, an earlier flight) renewed it, else fetch a new one and
 // persist it before anyone can use it.
 func (c *oauthCredentials) obtain(caller context.Context) (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), tokenCallTimeout)
+	ctx, cancel := context.WithTimeout(withoutCallTrace(context.WithoutCancel(caller)), tokenCallTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
 
@@ -258,4 +258,18 @@ func tokenError(err error, refresh bool) error {
 		return e
 	}
 	return &adapter.Error{Code: adapter.CodeUpstreamUnavailable, Message: "could not reach Procore's login host", Err: err}
+}
+
+// TokenReady reports whether the Client holds a Procore access token it can
+// use: nil when the current one is valid or, when it is missing or expired,
+// when renewing it now (through the shared flight) succeeds. It returns the
+// renewal's error (never a secret) otherwise. A Client with other
+// Credentials (a browser session) reports nil: they have their own checks.
+func (c *Client) TokenReady(ctx context.Context) error {
+	oc, ok := c.creds.(*oauthCredentials)
+	if !ok {
+		return nil
+	}
+	_, err := oc.token(ctx)
+	return err
 }

@@ -279,7 +279,15 @@ type rateLimitTransport struct {
 }
 
 func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ct := traceOf(req.Context())
+	var start time.Time
+	if ct != nil {
+		start = time.Now()
+	}
 	p, err := t.budget.enter(req.Context())
+	if ct != nil {
+		ct.waitNS.Store(int64(time.Since(start)))
+	}
 	if err != nil {
 		closeRequestBody(req)
 		return nil, err
