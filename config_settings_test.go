@@ -57,7 +57,7 @@ func TestConfigDefaultsMatchGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.MaxConcurrency != 32 || c.CacheTTL != time.Minute || c.PollInterval != 0 ||
+	if c.Addr != "127.0.0.1:8080" || c.MaxConcurrency != 256 || c.CacheTTL != time.Minute || c.PollInterval != 0 ||
 		c.StateMaxBytes != 64<<20 || c.BulkMaxFileBytes != 1<<30 || c.BulkProcoreReserve != 0.2 || c.NoResponseCache ||
 		c.RegisterWebhooks || c.LogFormat != "text" || c.JWT.ScopesClaim != "scope" || c.WebhookNamespace != "procoregraph" {
 		t.Fatalf("parsed defaults: %+v", c)
