@@ -144,12 +144,28 @@ func Register(ctx context.Context, api adapter.Webhooks, companyID int64, o Regi
 		}
 		have[k] = true
 	}
+	relisted := false
 	for _, k := range want {
 		if have[k] {
 			continue
 		}
 		t, err := api.CreateWebhookTrigger(ctx, companyID, reg.Hook.ID, k[0], k[1])
 		if err != nil {
+			// Replicas starting together race to create the same
+			// triggers, and Procore refuses the loser's ("has already
+			// been taken"). Read the hook's triggers again, once: a
+			// trigger that exists now is registered.
+			if !relisted {
+				relisted = true
+				if now, lerr := api.WebhookTriggers(ctx, companyID, reg.Hook.ID); lerr == nil {
+					for _, x := range now {
+						have[[2]string{x.ResourceName, strings.ToLower(x.EventType)}] = true
+					}
+				}
+			}
+			if have[k] {
+				continue
+			}
 			return reg, fmt.Errorf("create webhook trigger %s/%s: %w", k[0], k[1], err)
 		}
 		reg.CreatedTriggers = append(reg.CreatedTriggers, t)

@@ -343,6 +343,52 @@ func (f *fakeWebhooks) DeleteWebhookTrigger(_ context.Context, _, _, id int64) e
 	return nil
 }
 
+// racingWebhooks is a Procore where another replica registers every
+// trigger between our listing and our first create, which is refused as
+// taken; the triggers exist when listed again.
+type racingWebhooks struct {
+	*fakeWebhooks
+	refusals int
+}
+
+func (r *racingWebhooks) CreateWebhookTrigger(ctx context.Context, company, hook int64, name, event string) (adapter.WebhookTrigger, error) {
+	if r.refusals > 0 {
+		return r.fakeWebhooks.CreateWebhookTrigger(ctx, company, hook, name, event)
+	}
+	for _, res := range r.catalog { // the other replica
+		for _, ev := range []string{"create", "update", "delete"} {
+			if _, err := r.fakeWebhooks.CreateWebhookTrigger(ctx, company, hook, res.Name, ev); err != nil {
+				return adapter.WebhookTrigger{}, err
+			}
+		}
+	}
+	r.refusals++
+	return adapter.WebhookTrigger{}, adapter.Errorf(adapter.CodeBadUserInput, "event_type has already been taken")
+}
+
+func TestRegisterToleratesTriggersAnotherReplicaJustCreated(t *testing.T) {
+	catalog := []events.CatalogResource{{Name: "RFIs"}, {Name: "Submittals"}}
+	r := &racingWebhooks{fakeWebhooks: &fakeWebhooks{catalog: catalog}}
+	_, err := events.Register(context.Background(), r, 1, events.RegisterOptions{DestinationURL: "https://gw.test/webhooks/procore",
+		Authorization: "Bearer x", Catalog: func(context.Context, int64) ([]events.CatalogResource, error) { return catalog, nil }})
+	if err != nil {
+		t.Fatalf("Register: %v, want the triggers another replica created to count as registered", err)
+	}
+	if r.refusals != 1 || len(r.triggers) != 6 {
+		t.Fatalf("%d refused creates and %d triggers, want 1 refusal (then the list shows all six) and 6 triggers", r.refusals, len(r.triggers))
+	}
+}
+
+func TestRegisterStillFailsWhenACreateIsRefusedForGood(t *testing.T) {
+	catalog := []events.CatalogResource{{Name: "RFIs"}}
+	f := &fakeWebhooks{catalog: nil} // refuses every trigger
+	_, err := events.Register(context.Background(), f, 1, events.RegisterOptions{DestinationURL: "https://gw.test/webhooks/procore",
+		Authorization: "Bearer x", Catalog: func(context.Context, int64) ([]events.CatalogResource, error) { return catalog, nil }})
+	if err == nil || !strings.Contains(err.Error(), "create webhook trigger RFIs/") {
+		t.Fatalf("Register: %v, want the refused create's error", err)
+	}
+}
+
 func TestRegisterFollowsTheCatalog(t *testing.T) {
 	ctx := context.Background()
 	register := func(t *testing.T, catalog ...events.CatalogResource) (events.Registration, *fakeWebhooks) {
