@@ -362,7 +362,10 @@ func declareSettings(c *config) *settings.Registry {
 			}
 			c.APIKeys, c.apiKeysText = keys, s
 			return nil
-		}, func() string { return c.apiKeysText }, settings.YAML(apiKeysFromYAML))
+		}, func() string { return c.apiKeysText }, settings.YAML(apiKeysFromYAML),
+		// Entries are hashes, but a key pasted by mistake must never be
+		// repeated in an error.
+		settings.Secret())
 	g.Enum(&c.Anonymous, "ANONYMOUS", "anonymous", "", []string{"service", "off"}, "what requests without a credential may do: service (act as the service account; only on a private network) or off; default: service over the embedded sandbox, off with a real Procore")
 	g.List(&c.AllowedHosts, "ALLOWED_HOSTS", "allowed-hosts", "", "comma-separated Host header values served (host, host:port, *.domain, or * for any); others get 421; default: the listen host, localhost names and PUBLIC_URL's host")
 	g.List(&c.CORSOrigins, "CORS_ORIGINS", "cors-origins", "", "comma-separated browser origins allowed to call cross-origin with credentials, e.g. https://app.example.com; default none")
