@@ -110,7 +110,8 @@ func (l *liveServer) publish(tb testing.TB, item int64) {
 
 func (l *liveServer) waitActive(tb testing.TB, n int64) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Starting subscriptions takes time in proportion to their number.
+	deadline := time.Now().Add(max(30*time.Second, time.Duration(n)*20*time.Millisecond))
 	for l.active.Load() != n {
 		if time.Now().After(deadline) {
 			tb.Fatalf("%d active subscriptions, want %d", l.active.Load(), n)
