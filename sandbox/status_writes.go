@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"procoregraph/sandbox/data"
 )
@@ -96,6 +97,26 @@ func (s *Server) followApproval(p *data.Project, from, to string, total data.Fix
 	pc.UpdatedAt = s.stamp(pc.UpdatedAt)
 }
 
+// moveChangeOrder applies a status edit to a prime change order or a
+// package (its status, title and updated_at fields): the status must be one
+// of statuses (field names it in the 422) and a move Procore allows; an
+// approval moves the prime contract's figures. It reports false after
+// writing the refusal.
+func (s *Server) moveChangeOrder(w http.ResponseWriter, p *data.Project, in *statusEdit, field string, statuses []string,
+	status, title *string, updatedAt *time.Time, total data.Fixed) bool {
+	var f fieldErrors
+	next := *status
+	f.oneOf(field, &next, in.Status, statuses)
+	if f.failed(w) || changeOrderMoveRefused(w, *status, next) {
+		return false
+	}
+	s.followApproval(p, *status, next, total)
+	*status = next
+	setIfSent(title, in.Title)
+	*updatedAt = s.stamp(*updatedAt)
+	return true
+}
+
 // updatePrimeChangeOrder serves PATCH
 // /rest/v1.0/projects/{project_id}/prime_change_orders/{id}:
 // {"change_order": {"status", "title"}}.
@@ -121,16 +142,9 @@ func (s *Server) updatePrimeChangeOrder(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	x := p.ChangeMgmt.PrimeChangeOrders[i]
-	var f fieldErrors
-	status := x.Status
-	f.oneOf("status", &status, in.Status, data.ChangeOrderStatuses)
-	if f.failed(w) || changeOrderMoveRefused(w, x.Status, status) {
+	if !s.moveChangeOrder(w, p, in, "status", data.ChangeOrderStatuses, &x.Status, &x.Title, &x.UpdatedAt, x.GrandTotal) {
 		return
 	}
-	s.followApproval(p, x.Status, status, x.GrandTotal)
-	x.Status = status
-	setIfSent(&x.Title, in.Title)
-	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	s.writeOne(w, http.StatusOK, func(e *enc) {
 		e.open()
 		e.int("id", x.ID)
@@ -170,16 +184,9 @@ func (s *Server) updateChangeOrderPackage(w http.ResponseWriter, r *http.Request
 		return
 	}
 	x := p.ChangeMgmt.Packages[i]
-	var f fieldErrors
-	status := x.Status
-	f.oneOf("change_order.status", &status, in.Status, packageStatuses)
-	if f.failed(w) || changeOrderMoveRefused(w, x.Status, status) {
+	if !s.moveChangeOrder(w, p, in, "change_order.status", packageStatuses, &x.Status, &x.Title, &x.UpdatedAt, x.GrandTotal) {
 		return
 	}
-	s.followApproval(p, x.Status, status, x.GrandTotal)
-	x.Status = status
-	setIfSent(&x.Title, in.Title)
-	x.UpdatedAt = s.stamp(x.UpdatedAt)
 	s.writeOne(w, http.StatusOK, func(e *enc) {
 		e.open()
 		e.int("id", x.ID)
