@@ -189,18 +189,24 @@ func (s *Server) listPrimeChangeOrders(w http.ResponseWriter, r *http.Request, c
 	}
 	writeList(s, w, r, items, pageWhole, func(e *enc, x *data.PrimeChangeOrder) {
 		defer e.drifted("prime_change_orders", len(e.b))
-		e.open()
-		e.int("id", x.ID)
-		e.str("number", x.Number)
-		e.str("title", x.Title)
-		e.str("status", x.Status)
-		e.bool("executed", x.Status == "approved")
-		e.money("grand_total", x.GrandTotal)
-		e.ints("potential_change_order_ids", x.PCOIDs)
-		e.time("created_at", x.CreatedAt)
-		e.time("updated_at", x.UpdatedAt)
-		e.close()
+		renderPrimeChangeOrder(e, x)
 	})
+}
+
+// renderPrimeChangeOrder writes a prime change order as the list and the
+// PATCH answer it.
+func renderPrimeChangeOrder(e *enc, x *data.PrimeChangeOrder) {
+	e.open()
+	e.int("id", x.ID)
+	e.str("number", x.Number)
+	e.str("title", x.Title)
+	e.str("status", x.Status)
+	e.bool("executed", x.Status == "approved")
+	e.money("grand_total", x.GrandTotal)
+	e.ints("potential_change_order_ids", x.PCOIDs)
+	e.time("created_at", x.CreatedAt)
+	e.time("updated_at", x.UpdatedAt)
+	e.close()
 }
 
 func renderChangeEvent(e *enc, p *data.Project, x *data.ChangeEvent) {

@@ -381,17 +381,10 @@ func (s *Server) updateChangeEventV11(w http.ResponseWriter, r *http.Request, c 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
+	p, x := projectItem(s, w, r, c, changeEventOf)
+	if x == nil {
 		return
 	}
-	id := pathID(r, "id")
-	i := slices.IndexFunc(p.ChangeMgmt.Events, func(x *data.ChangeEvent) bool { return x.ID == id })
-	if i < 0 {
-		notFound(w)
-		return
-	}
-	x := p.ChangeMgmt.Events[i]
 	setIfSent(&x.Title, in.Title)
 	setIfSent(&x.Description, in.Description)
 	x.UpdatedAt = s.stamp(x.UpdatedAt)
@@ -399,22 +392,25 @@ func (s *Server) updateChangeEventV11(w http.ResponseWriter, r *http.Request, c 
 	s.writeOne(w, http.StatusOK, func(e *enc) { renderChangeEvent(e, p, x) })
 }
 
+// changeEventOf is the project's change event id, or nil (projectItem's
+// finder).
+func changeEventOf(p *data.Project, id int64) *data.ChangeEvent {
+	if i := slices.IndexFunc(p.ChangeMgmt.Events, func(x *data.ChangeEvent) bool { return x.ID == id }); i >= 0 {
+		return p.ChangeMgmt.Events[i]
+	}
+	return nil
+}
+
 // deleteChangeEventV11 is DELETE /rest/v1.1/change_events/{id}?project_id=:
 // the event goes with its line items (204, no body).
 func (s *Server) deleteChangeEventV11(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectFor(w, r, c, 0)
-	if p == nil {
+	p, x := projectItem(s, w, r, c, changeEventOf)
+	if x == nil {
 		return
 	}
-	id := pathID(r, "id")
-	i := slices.IndexFunc(p.ChangeMgmt.Events, func(x *data.ChangeEvent) bool { return x.ID == id })
-	if i < 0 {
-		notFound(w)
-		return
-	}
-	p.ChangeMgmt.Events = slices.Delete(p.ChangeMgmt.Events, i, i+1)
-	c.event(p.ID, resChangeEvents, id, "delete")
+	p.ChangeMgmt.Events = slices.DeleteFunc(p.ChangeMgmt.Events, func(e *data.ChangeEvent) bool { return e == x })
+	c.event(p.ID, resChangeEvents, x.ID, "delete")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -145,19 +145,7 @@ func (s *Server) updatePrimeChangeOrder(w http.ResponseWriter, r *http.Request, 
 	if !s.moveChangeOrder(w, p, in, "status", data.ChangeOrderStatuses, &x.Status, &x.Title, &x.UpdatedAt, x.GrandTotal) {
 		return
 	}
-	s.writeOne(w, http.StatusOK, func(e *enc) {
-		e.open()
-		e.int("id", x.ID)
-		e.str("number", x.Number)
-		e.str("title", x.Title)
-		e.str("status", x.Status)
-		e.bool("executed", x.Status == "approved")
-		e.money("grand_total", x.GrandTotal)
-		e.ints("potential_change_order_ids", x.PCOIDs)
-		e.time("created_at", x.CreatedAt)
-		e.time("updated_at", x.UpdatedAt)
-		e.close()
-	})
+	s.writeOne(w, http.StatusOK, func(e *enc) { renderPrimeChangeOrder(e, x) })
 }
 
 // updateChangeOrderPackage serves PATCH /rest/v1.0/change_order_packages/{id}:
