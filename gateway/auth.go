@@ -198,44 +198,39 @@ func rootFields(set ast.SelectionSet, doc *ast.QueryDocument, out []string, dept
 	return out, true
 }
 
-// auditMutations writes one audit record per mutation field (the session
-// mutations are audited by the sessions service, which knows the person):
-// the principal, the ids in its input, its idempotency key, the Procore ids
-// it wrote and its outcome.
-func auditMutations(l *audit.Logger) graphql.FieldMiddleware {
-	return func(ctx context.Context, next graphql.Resolver) (any, error) {
-		fc := graphql.GetFieldContext(ctx)
-		if l == nil || fc == nil || fc.Object != "Mutation" || fc.Field.Field == nil || sessionRoots[fc.Field.Name] {
-			return next(ctx)
-		}
-		ctx, written := audit.Collect(ctx)
-		res, err := next(ctx)
-		rec := audit.Record{Event: audit.EventMutation, Principal: principal.From(ctx).Ref(), Operation: fc.Field.Name,
-			Remote: audit.RemoteFrom(ctx), Written: written(), Outcome: audit.OutcomeOK}
-		var args map[string]any
-		if graphql.HasOperationContext(ctx) {
-			oc := graphql.GetOperationContext(ctx)
-			rec.OperationName = oc.OperationName
-			args = fc.Field.ArgumentMap(oc.Variables)
-		}
-		rec.Inputs = inputIDs(args)
-		rec.IdempotencyKey = mutate.IdempotencyKeyFrom(ctx)
-		if in, ok := args["input"].(map[string]any); ok {
-			if k, ok := in["idempotencyKey"].(string); ok && k != "" {
-				rec.IdempotencyKey = k
-			}
-		}
-		switch {
-		case err != nil:
-			rec.Outcome, rec.Code = audit.OutcomeError, errorCode(err)
-		default:
-			if code, ok := firstUserError(res); ok {
-				rec.Outcome, rec.Code = audit.OutcomeRejected, code
-			}
-		}
-		l.Record(ctx, rec)
-		return res, err
+// auditMutation resolves the mutation field fc through next and writes its
+// audit record (guardFields calls it for every mutation field but the
+// session ones, which the sessions service audits, knowing the person): the
+// principal, the ids in its input, its idempotency key, the Procore ids it
+// wrote and its outcome.
+func auditMutation(ctx context.Context, l *audit.Logger, fc *graphql.FieldContext, next graphql.Resolver) (any, error) {
+	ctx, written := audit.Collect(ctx)
+	res, err := next(ctx)
+	rec := audit.Record{Event: audit.EventMutation, Principal: principal.From(ctx).Ref(), Operation: fc.Field.Name,
+		Remote: audit.RemoteFrom(ctx), Written: written(), Outcome: audit.OutcomeOK}
+	var args map[string]any
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		rec.OperationName = oc.OperationName
+		args = fc.Field.ArgumentMap(oc.Variables)
 	}
+	rec.Inputs = inputIDs(args)
+	rec.IdempotencyKey = mutate.IdempotencyKeyFrom(ctx)
+	if in, ok := args["input"].(map[string]any); ok {
+		if k, ok := in["idempotencyKey"].(string); ok && k != "" {
+			rec.IdempotencyKey = k
+		}
+	}
+	switch {
+	case err != nil:
+		rec.Outcome, rec.Code = audit.OutcomeError, errorCode(err)
+	default:
+		if code, ok := firstUserError(res); ok {
+			rec.Outcome, rec.Code = audit.OutcomeRejected, code
+		}
+	}
+	l.Record(ctx, rec)
+	return res, err
 }
 
 func errorCode(err error) string {

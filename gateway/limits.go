@@ -137,3 +137,20 @@ func spendNodes(ctx context.Context, next graphql.Resolver) (any, error) {
 	}
 	return next(ctx)
 }
+
+// guardFields is the server's one field middleware: every field is counted
+// against the answer's budget (spendNodes) and every mutation field is
+// audited (auditMutation, outside the count, so a mutation refused for
+// the budget is recorded too). One middleware instead of two, because
+// gqlgen runs the chain for every field of every answer (about 12,000 for
+// the dashboard): each layer costs a call, a context lookup and stack.
+func guardFields(l *audit.Logger) graphql.FieldMiddleware {
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if l != nil {
+			if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" && fc.Field.Field != nil && !sessionRoots[fc.Field.Name] {
+				return auditMutation(ctx, l, fc, func(ctx context.Context) (any, error) { return spendNodes(ctx, next) })
+			}
+		}
+		return spendNodes(ctx, next)
+	}
+}

@@ -206,12 +206,11 @@ func newGraphQL(d Deps) http.Handler {
 	srv.Use(costGuard{a: d.Limits, rates: d.RateLimits})
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
-	srv.AroundFields(auditMutations(d.Audit))
+	srv.AroundFields(guardFields(d.Audit))
 	srv.AroundOperations(observeOperations(newOperationMetrics(d.Metrics), d.Logger))
 	srv.AroundOperations(stampServerTime)
 	srv.AroundResponses(addServerTime)
 	srv.AroundResponses(boundAnswers(d.MaxNodes))
-	srv.AroundFields(spendNodes)
 	srv.AroundResponses(perEventLoaders(d))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)

@@ -1,8 +1,10 @@
 package loaders
 
 import (
-	"crypto/sha256"
+	"bytes"
 	"fmt"
+	"hash/maphash"
+	"reflect"
 
 	json "github.com/goccy/go-json"
 	"github.com/maypok86/otter/v2"
@@ -10,22 +12,31 @@ import (
 
 // DecodeCache keeps recently decoded cache values, so a warm query does not
 // decode the same JSON again and again. An entry is found by the connection
-// and Procore user it was decoded for (the scope), the SHA-256 of its bytes
-// and the Go type it was decoded into: tenants never share a decoded value,
-// and two different payloads never meet under one key (a 64-bit hash, which
-// an attacker who controls a payload could collide, is not enough). The same
-// bytes always decode to the same value, so it needs no invalidation. Decoded
-// values are shared by the requests of one scope and must be treated as
-// read-only.
+// and Procore user it was decoded for (the scope), a hash of its bytes and
+// the Go type it was decoded into, and it keeps the bytes it was decoded
+// from: a value is returned only for exactly equal bytes, so tenants never
+// share a decoded value and two different payloads never meet even when
+// their hashes collide (the hash, maphash with a per-process random seed,
+// only finds the candidate; it was SHA-256, which cost more than a third of
+// the cache read). The same bytes always decode to the same value, so it
+// needs no invalidation. Decoded values are shared by the requests of one
+// scope and must be treated as read-only; so are the bytes given to it.
 type DecodeCache struct {
-	c *otter.Cache[decodeKey, any]
+	c    *otter.Cache[decodeKey, decoded]
+	seed maphash.Seed
 }
 
 type decodeKey struct {
-	scope string   // connection and Procore user
-	sum   [32]byte // SHA-256 of the encoded bytes
-	size  int      // their length, for the weigher
-	kind  string   // the Go type, so equal bytes decoded as different types never mix
+	scope string       // connection and Procore user
+	sum   uint64       // maphash of the encoded bytes
+	size  int          // their length
+	kind  reflect.Type // the Go type, so equal bytes decoded as different types never mix
+}
+
+// decoded is a cached value and the bytes it was decoded from.
+type decoded struct {
+	from  []byte
+	value any
 }
 
 // DefaultDecodeCacheBytes is NewDecodeCache's bound when given none.
@@ -39,16 +50,16 @@ func NewDecodeCache(maxBytes int64) (*DecodeCache, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultDecodeCacheBytes
 	}
-	c, err := otter.New(&otter.Options[decodeKey, any]{
+	c, err := otter.New(&otter.Options[decodeKey, decoded]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher: func(k decodeKey, _ any) uint32 {
-			return uint32(min(k.size+len(k.scope)+len(k.kind)+96, 1<<31))
+		Weigher: func(k decodeKey, _ decoded) uint32 {
+			return uint32(min(k.size+len(k.scope)+128, 1<<31))
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decode cache: %w", err)
 	}
-	return &DecodeCache{c: c}, nil
+	return &DecodeCache{c: c, seed: maphash.MakeSeed()}, nil
 }
 
 // decode unmarshals b into a V, through the cache when dc is not nil; scope
@@ -59,15 +70,15 @@ func decode[V any](dc *DecodeCache, scope string, b []byte) (V, error) {
 		err := json.Unmarshal(b, &v)
 		return v, err
 	}
-	k := decodeKey{scope: scope, sum: sha256.Sum256(b), size: len(b), kind: fmt.Sprintf("%T", v)}
-	if got, ok := dc.c.GetIfPresent(k); ok {
-		if typed, ok := got.(V); ok {
+	k := decodeKey{scope: scope, sum: maphash.Bytes(dc.seed, b), size: len(b), kind: reflect.TypeFor[V]()}
+	if got, ok := dc.c.GetIfPresent(k); ok && bytes.Equal(got.from, b) {
+		if typed, ok := got.value.(V); ok {
 			return typed, nil
 		}
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return v, err
 	}
-	dc.c.Set(k, v)
+	dc.c.Set(k, decoded{from: b, value: v})
 	return v, nil
 }
