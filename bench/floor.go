@@ -258,6 +258,7 @@ func measureFloor(ctx context.Context, o options, api string, company int64) (re
 	var done, failed int64
 	var mu sync.Mutex
 	deadline := time.Now().Add(o.throughputFor)
+	cpu0 := benchCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := 0; i < o.clients; i++ {
@@ -278,6 +279,7 @@ func measureFloor(ctx context.Context, o options, api string, company int64) (re
 	}
 	wg.Wait()
 	r.throughput = float64(done) / time.Since(start).Seconds()
+	r.loadBenchCPU = (benchCPU() - cpu0) / float64(max(done, 1))
 	if failed > 0 {
 		return r, fmt.Errorf("%d floor dashboards failed in the throughput run", failed)
 	}

@@ -39,6 +39,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"procoregraph/apikeys"
@@ -79,6 +80,21 @@ type result struct {
 	throughput           float64 // queries per second
 	allocPerQuery        float64 // bytes
 	coldCPU              float64 // gateway CPU seconds per cold query
+	warmCPU              float64 // gateway CPU seconds per warm query
+	// CPU seconds per query in the throughput run: the gateway process's
+	// (zero for the floor, which has none) and this process's (the sandbox
+	// and the clients; for the floor, the floor client too).
+	loadGatewayCPU, loadBenchCPU float64
+}
+
+// benchCPU is the CPU time (user and system) this process has used, in
+// seconds.
+func benchCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func main() {
@@ -223,6 +239,11 @@ func run(o options) error {
 			g.stop()
 			return err
 		}
+		wcpu0, err := g.metric("process_cpu_seconds_total")
+		if err != nil {
+			g.stop()
+			return err
+		}
 		sb.ResetStats()
 		for i := 0; i < n; i++ {
 			d, err := g.query(query)
@@ -239,6 +260,12 @@ func run(o options) error {
 			return err
 		}
 		r.allocPerQuery = (alloc1 - alloc0) / float64(n)
+		wcpu1, err := g.metric("process_cpu_seconds_total")
+		if err != nil {
+			g.stop()
+			return err
+		}
+		r.warmCPU = (wcpu1 - wcpu0) / float64(n)
 
 		// Cold in a running process: drop the connection's cached data (as
 		// an invalidation would), then query.
@@ -262,6 +289,12 @@ func run(o options) error {
 		var failed atomic.Int64
 		deadline := time.Now().Add(o.throughputFor)
 		var wg sync.WaitGroup
+		gcpu0, err := g.metric("process_cpu_seconds_total")
+		if err != nil {
+			g.stop()
+			return err
+		}
+		bcpu0 := benchCPU()
 		start := time.Now()
 		for c := 0; c < o.clients; c++ {
 			wg.Add(1)
@@ -278,6 +311,13 @@ func run(o options) error {
 		}
 		wg.Wait()
 		r.throughput = float64(done.Load()) / time.Since(start).Seconds()
+		r.loadBenchCPU = (benchCPU() - bcpu0) / float64(max(done.Load(), 1))
+		gcpu1, err := g.metric("process_cpu_seconds_total")
+		if err != nil {
+			g.stop()
+			return err
+		}
+		r.loadGatewayCPU = (gcpu1 - gcpu0) / float64(max(done.Load(), 1))
 		g.stop()
 		if failed.Load() > 0 {
 			return fmt.Errorf("%s: %d queries failed in the throughput run", m.name, failed.Load())
@@ -339,6 +379,7 @@ func render(o options, rs []result, floor *result) string {
 	if floor != nil {
 		renderFloor(&b, o, rs, *floor)
 	}
+	renderCPU(&b, o, rs, floor)
 	if len(rs) < 2 {
 		return b.String()
 	}
@@ -352,6 +393,28 @@ func render(o options, rs []result, floor *result) string {
 			r.throughput/base.throughput, ratio(base.allocPerQuery, r.allocPerQuery))
 	}
 	return b.String()
+}
+
+// renderCPU writes where the CPU goes: the gateway's per warm query, and
+// per query in the throughput run the gateway's and this process's (the
+// sandbox and the clients). With every process on one machine, throughput
+// is bounded by its CPUs divided by the sum.
+func renderCPU(b *strings.Builder, o options, rs []result, floor *result) {
+	if len(rs) == 0 && floor == nil {
+		return
+	}
+	fmt.Fprintf(b, "\nCPU per query (%d CPUs on this machine; in the throughput run every process shares them, so throughput is at most CPUs ÷ the sum):\n\n", runtime.NumCPU())
+	b.WriteString("| mode | gateway CPU per warm query | throughput run: gateway CPU per query | throughput run: sandbox and clients CPU per query | throughput run: sum | CPU-bound throughput (CPUs ÷ sum) |\n|---|---|---|---|---|---|\n")
+	row := func(name, warm string, r result) {
+		sum := r.loadGatewayCPU + r.loadBenchCPU
+		fmt.Fprintf(b, "| %s | %s | %.1f ms | %.1f ms | %.1f ms | %.1f q/s |\n", name, warm, r.loadGatewayCPU*1000, r.loadBenchCPU*1000, sum*1000, float64(runtime.NumCPU())/max(sum, 1e-9))
+	}
+	if floor != nil {
+		row(floor.mode.name+" (its client runs in the bench process)", "–", *floor)
+	}
+	for _, r := range rs {
+		row(r.mode.name, fmt.Sprintf("%.2f ms", r.warmCPU*1000), r)
+	}
 }
 
 // gateway is a running gateway process.
