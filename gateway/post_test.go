@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// TestWriteResponseEqualsEncodingJSON: every shape of answer postJSON writes
+// decodes to what encoding/json's encoding of the same graphql.Response
+// (gqlgen's own transport) decodes to, and is valid JSON.
+func TestWriteResponseEqualsEncodingJSON(t *testing.T) {
+	yes := true
+	for _, tc := range []struct {
+		name string
+		resp *graphql.Response
+	}{
+		{"data only", &graphql.Response{Data: json.RawMessage(`{"projects":{"nodes":[{"id":"1","name":"<b>&\u2028"}]}}`)}},
+		{"no data is null", &graphql.Response{}},
+		{"errors and null data", &graphql.Response{Errors: gqlerror.List{{Message: "boom", Path: ast.Path{ast.PathName("a"), ast.PathIndex(2)}, Extensions: map[string]any{"code": "X"}}}}},
+		{"errors, data and extensions", &graphql.Response{Errors: gqlerror.List{{Message: "partial"}}, Data: json.RawMessage(`{"a":null}`), Extensions: map[string]any{"serverTime": "t", "n": 3}}},
+		{"incremental fields", &graphql.Response{Data: json.RawMessage(`{"b":1}`), Label: "l", Path: ast.Path{ast.PathName("x")}, HasNext: &yes}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bytes.Buffer
+			writeResponse(&got, tc.resp)
+			want, err := json.Marshal(tc.resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g, w any
+			if err := json.Unmarshal(got.Bytes(), &g); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, got.Bytes())
+			}
+			if err := json.Unmarshal(want, &w); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("got  %s\nwant %s", got.Bytes(), want)
+			}
+		})
+	}
+}
