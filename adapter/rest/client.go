@@ -58,6 +58,9 @@ type Client struct {
 	// shared is the stack below the company header (concurrency, rate
 	// limit, observe, base): the part ForCompany's clients share.
 	shared http.RoundTripper
+	// bodies are the read buffers of answers without a Content-Length,
+	// shared with ForCompany's clients (see readBody).
+	bodies *sync.Pool
 	logger *slog.Logger
 	clock  Clock
 
@@ -79,7 +82,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	}
-	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID, base: base}
+	c := &Client{cfg: cfg, api: api, login: login, logger: cfg.Logger, clock: cfg.Clock, companyID: cfg.CompanyID, base: base,
+		bodies: &sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 
 	observed := &observeTransport{clock: cfg.Clock, logger: cfg.Logger, on: cfg.OnUpstreamCall, onRate: cfg.OnRateLimit, next: base}
 	c.creds = cfg.Credentials
@@ -134,7 +138,7 @@ func (c *Client) ForCompany(id int64) (*Client, error) {
 	cfg := c.cfg
 	cfg.CompanyID = id
 	n := &Client{cfg: cfg, api: c.api, login: c.login, upload: c.upload, creds: c.creds, base: c.base,
-		rate: c.rate, shared: c.shared, logger: c.logger, clock: c.clock, companyID: id}
+		rate: c.rate, shared: c.shared, bodies: c.bodies, logger: c.logger, clock: c.clock, companyID: id}
 	n.buildStack()
 	return n, nil
 }
@@ -283,7 +287,7 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 		return nil, transportError(k.what, withContextErr(ctx, err))
 	}
 	defer resp.Body.Close()
-	b, err := readBody(resp, maxBody)
+	b, err := readBody(resp, maxBody, c.bodies)
 	if err != nil {
 		// A body cut off by the deadline reads as a closed connection;
 		// say that the deadline ended it.
@@ -349,8 +353,12 @@ func withContextErr(ctx context.Context, err error) error {
 // readBody reads up to limit bytes of resp's body. With a Content-Length
 // (list pages are large) it reads into one buffer of exactly that size:
 // growing a buffer by doubling would allocate and clear about twice the
-// page.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+// page. Without one (a chunked answer) it reads into a buffer from pool (a
+// new one when pool is nil) and returns an exact copy: io.ReadAll's growing
+// allocated about 3.5 times the body (5.4 MB for the dashboard's 91 cold
+// calls, a fifth of the gateway's allocation for that query). A buffer that
+// grew past maxPooledBody is not put back.
+func readBody(resp *http.Response, limit int64, pool *sync.Pool) ([]byte, error) {
 	if n := resp.ContentLength; n >= 0 && n <= limit {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, b); err != nil {
@@ -358,5 +366,23 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit))
+	buf := new(bytes.Buffer)
+	if pool != nil {
+		buf = pool.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer func() {
+			if buf.Cap() <= maxPooledBody {
+				pool.Put(buf)
+			}
+		}()
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit)); err != nil {
+		return nil, err
+	}
+	b := make([]byte, buf.Len())
+	copy(b, buf.Bytes())
+	return b, nil
 }
+
+// maxPooledBody is the largest read buffer readBody keeps for reuse.
+const maxPooledBody = 4 << 20
