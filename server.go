@@ -282,7 +282,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeAPQ()
 	analyzer := limits.NewAnalyzer(cfg.Limits, limits.Rules())
-	loaderOpts := loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded}
+	loaderOpts := loaders.Options{Cache: c, Naive: cfg.Naive, MaxConcurrency: cfg.MaxConcurrency, Decoded: decoded, RemoteCache: cfg.RedisURL != ""}
 	exports, err := newBulk(cfg, key, publicURL, analyzer, manifest, rates, loaderOpts, logger)
 	if err != nil {
 		return err

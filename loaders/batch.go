@@ -33,6 +33,16 @@ func loaderOptions[K comparable, V any](l *Loaders) []dataloader.Option[K, V] {
 	return []dataloader.Option[K, V]{dataloader.WithWait[K, V](l.opt.Wait)}
 }
 
+// singleOptions are the dataloader options of single's loaders: one key per
+// batch, dispatched at once, unless a remote cache makes grouping the
+// cache reads worth the window (Options.RemoteCache).
+func singleOptions[K comparable, V any](l *Loaders) []dataloader.Option[K, V] {
+	if l.opt.Naive || l.opt.RemoteCache {
+		return loaderOptions[K, V](l)
+	}
+	return []dataloader.Option[K, V]{dataloader.WithBatchCapacity[K, V](1)}
+}
+
 // fetchMissing fetches the values at the given indexes of a batch. It returns
 // the values it found and an error for each index it could not answer.
 type fetchMissing[V any] func(ctx context.Context, idx []int) (map[int]V, map[int]error)
@@ -170,7 +180,7 @@ func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.C
 		return resolveBatch(ctx, l, kind, len(keys), func(i int) (string, string) { return keyOf(keys[i]) },
 			eachConcurrently(l, keys, one))
 	}
-	return dataloader.NewBatchedLoader(batch, loaderOptions[K, V](l)...)
+	return dataloader.NewBatchedLoader(batch, singleOptions[K, V](l)...)
 }
 
 // list makes a loader of list windows scoped by project or company.

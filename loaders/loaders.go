@@ -34,6 +34,17 @@ type Options struct {
 	Naive bool
 	// Wait is the batch window. Default 2ms.
 	Wait time.Duration
+	// RemoteCache says that a cache read is a network round trip (Redis).
+	// Loaders whose keys are each answered by an upstream fetch of their
+	// own (lists scoped by a project or the company) batch keys only to
+	// read the cache in one round trip, so without a remote cache they
+	// skip the batch window and answer each key on its own, as soon as its
+	// fetch returns: a cold query's next level then starts per project
+	// instead of after the slowest project of the level, and no level waits
+	// the window. Memoization (one fetch per key and request) is kept.
+	// Loaders that put several keys into one upstream call (entities by
+	// ids) always batch.
+	RemoteCache bool
 	// MaxConcurrency bounds concurrent upstream fetches of one batch. Default 16.
 	MaxConcurrency int
 	// Decoded, when set, shares decoded cache values across requests (see
