@@ -98,6 +98,9 @@ type memSub struct {
 	direct bool
 	stop   func() bool
 	quit   chan struct{}
+	// sink, when set, takes the events instead of in (SubscribeSink); stop
+	// is then set too.
+	sink *Sink
 
 	errMu sync.Mutex
 	err   error
@@ -165,6 +168,15 @@ func (b *MemoryBus) Publish(ctx context.Context, e Event) (string, error) {
 		if !s.f.Match(e) {
 			continue
 		}
+		if s.sink != nil {
+			if !s.sink.Deliver(e) {
+				if s.ctx.Err() == nil {
+					s.setErr(ErrSlowSubscriber)
+				}
+				b.endLocked(s)
+			}
+			continue
+		}
 		select {
 		case s.in <- e:
 		default:
@@ -187,12 +199,45 @@ func (b *MemoryBus) endLocked(s *memSub) {
 		return
 	}
 	delete(b.subs, s)
-	if s.direct {
+	switch {
+	case s.sink != nil:
+		s.stop()
+		s.sink.End(s.getErr())
+	case s.direct:
 		s.stop()
 		close(s.in)
-		return
+	default:
+		close(s.quit)
 	}
-	close(s.quit)
+}
+
+var _ SinkSubscriber = (*MemoryBus)(nil)
+
+// SubscriberBuffer implements SinkSubscriber: MemoryOptions.Buffer.
+func (b *MemoryBus) SubscriberBuffer() int { return b.opt.Buffer }
+
+// SubscribeSink implements SinkSubscriber: Publish hands the subscription's
+// events to s.Deliver.
+func (b *MemoryBus) SubscribeSink(ctx context.Context, f Filter, s Sink) error {
+	if f.Conn == "" {
+		return errors.New("events: a subscription needs a connection")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sub := &memSub{ctx: ctx, f: f, sink: &s}
+	b.subs[sub] = struct{}{}
+	sub.stop = context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.endLocked(sub)
+	})
+	return nil
 }
 
 func (b *MemoryBus) trimLocked(now time.Time) {
