@@ -62,9 +62,9 @@ var ErrBadCursor = errors.New("events: malformed cursor")
 // goroutine of its own. A subscriber that replays retained events first gets
 // one goroutine that feeds its channel (the replay, then the buffer); it
 // ends in the same three cases, so no goroutine outlives its subscription.
-// Publish never blocks on a subscriber: a subscriber whose buffer is full is
-// dropped with ErrSlowSubscriber and may resume from the last cursor it
-// received.
+// A Sink (SubscribeSink) takes its events from Publish itself. Publish
+// never blocks on a subscriber: a subscriber whose buffer is full is dropped
+// with ErrSlowSubscriber and may resume from the last cursor it received.
 //
 // Events are delivered to every subscriber as the same value: subscribers
 // must treat slices in them (ball-in-court people) as read-only.

@@ -234,6 +234,8 @@ func (b *RedisBus) trimDue(key string) bool {
 // a subscriber's backlog). A subscriber whose queue is full is dropped: it
 // still receives what was queued, then C closes and Err is
 // ErrSlowSubscriber, so the last cursor it received resumes it losslessly.
+// (A SubscribeSink subscription has no goroutine: the reader delivers to
+// its Sink.)
 func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error) {
 	if f.Conn == "" {
 		return nil, errors.New("events: Subscribe: filter without a connection")

@@ -25,7 +25,9 @@ const droppedMarker = "\x00dropped:"
 // channel gqlgen reads. The forwarding goroutine owns the channel: it closes
 // it when the client goes away, the bus closes, or the bus drops the
 // subscriber for being too slow (then, first, an element made by dropped
-// that reports SLOW_SUBSCRIBER with the last cursor delivered).
+// that reports SLOW_SUBSCRIBER with the last cursor delivered). On a bus
+// that delivers to a Sink, a subscription that replays nothing has no
+// forwarding goroutine (subscribeSink).
 func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemKind, after *string,
 	conv func(events.Event) (*T, bool), dropped func(cursor string) *T) (<-chan *T, error) {
 	c, err := conn(ctx)
