@@ -202,6 +202,32 @@ type Subscription struct {
 	Err func() error
 }
 
+// Sink receives one subscription's events from the bus's own goroutine (the
+// publisher's on the in-memory bus, the stream reader's on Redis), with no
+// goroutine of the subscription's own. Both funcs run under the bus's lock:
+// they must be fast, must not block, and must not call the bus.
+type Sink struct {
+	// Deliver is called with every matching event, once, in order. It
+	// returns false when it cannot take the event (its buffer is full): the
+	// bus then drops the subscriber, and End gets ErrSlowSubscriber.
+	Deliver func(Event) bool
+	// End is called once, after the last Deliver, when the subscription
+	// ends: err is nil when its context was done or the bus closed, and
+	// ErrSlowSubscriber when it was dropped.
+	End func(err error)
+}
+
+// SinkSubscriber is a Bus that can deliver to a Sink: subscriptions that
+// replay nothing cost no goroutine of their own. Both buses implement it.
+type SinkSubscriber interface {
+	// SubscribeSink delivers events matching f published after it returns,
+	// until ctx is done, the bus closes or Deliver refuses one.
+	SubscribeSink(ctx context.Context, f Filter, s Sink) error
+	// SubscriberBuffer is how many undelivered events one subscriber may
+	// hold (the bus's Buffer option): the size of a Sink's own buffer.
+	SubscriberBuffer() int
+}
+
 // ErrSlowSubscriber ends a subscription whose reader fell behind its buffer;
 // it is dropped rather than allowed to block other subscribers.
 var ErrSlowSubscriber = errors.New("subscriber too slow: dropped")

@@ -56,11 +56,15 @@ var ErrBadCursor = errors.New("events: malformed cursor")
 // instance, so a cursor from another process (or before a restart) is
 // treated as expired and replays everything retained.
 //
-// Each subscriber gets one goroutine that feeds its channel; it ends when the
-// subscriber's context is done, when the subscriber is dropped, or when the
-// bus is closed, so no goroutine outlives its subscription. Publish never
-// blocks on a subscriber: a subscriber whose buffer is full is dropped with
-// ErrSlowSubscriber and may resume from the last cursor it received.
+// A subscriber with nothing to replay reads its buffer directly: Publish
+// sends to it, and the bus closes it when the subscriber's context is done,
+// when the subscriber is dropped, or when the bus is closed, with no
+// goroutine of its own. A subscriber that replays retained events first gets
+// one goroutine that feeds its channel (the replay, then the buffer); it
+// ends in the same three cases, so no goroutine outlives its subscription.
+// A Sink (SubscribeSink) takes its events from Publish itself. Publish
+// never blocks on a subscriber: a subscriber whose buffer is full is dropped
+// with ErrSlowSubscriber and may resume from the last cursor it received.
 //
 // Events are delivered to every subscriber as the same value: subscribers
 // must treat slices in them (ball-in-court people) as read-only.
@@ -83,10 +87,20 @@ type retainedEvent struct {
 }
 
 type memSub struct {
-	ctx  context.Context
-	f    Filter
-	in   chan Event    // live events, written by Publish without blocking
-	quit chan struct{} // closed when the bus drops the subscriber or closes
+	ctx context.Context
+	f   Filter
+	in  chan Event // live events, written by Publish without blocking
+	// direct: in is the subscription's channel, closed by the bus (under
+	// mu, by whoever removes s from subs) when s ends; stop releases the
+	// context.AfterFunc that ends it with its context. Otherwise a pump
+	// goroutine feeds the subscription, and quit is closed when the bus
+	// drops the subscriber or closes.
+	direct bool
+	stop   func() bool
+	quit   chan struct{}
+	// sink, when set, takes the events instead of in (SubscribeSink); stop
+	// is then set too.
+	sink *Sink
 
 	errMu sync.Mutex
 	err   error
@@ -154,19 +168,76 @@ func (b *MemoryBus) Publish(ctx context.Context, e Event) (string, error) {
 		if !s.f.Match(e) {
 			continue
 		}
+		if s.sink != nil {
+			if !s.sink.Deliver(e) {
+				if s.ctx.Err() == nil {
+					s.setErr(ErrSlowSubscriber)
+				}
+				b.endLocked(s)
+			}
+			continue
+		}
 		select {
 		case s.in <- e:
 		default:
 			// Full: drop it rather than block the publisher and everyone
-			// else (unless it is already leaving on its own).
-			delete(b.subs, s)
+			// else (unless it is already leaving on its own). A direct
+			// subscriber still reads what its buffer holds, then sees the
+			// channel close.
 			if s.ctx.Err() == nil {
 				s.setErr(ErrSlowSubscriber)
 			}
-			close(s.quit)
+			b.endLocked(s)
 		}
 	}
 	return e.ID, nil
+}
+
+// endLocked removes s and ends its channel (directly, or through its pump).
+func (b *MemoryBus) endLocked(s *memSub) {
+	if _, ok := b.subs[s]; !ok {
+		return
+	}
+	delete(b.subs, s)
+	switch {
+	case s.sink != nil:
+		s.stop()
+		s.sink.End(s.getErr())
+	case s.direct:
+		s.stop()
+		close(s.in)
+	default:
+		close(s.quit)
+	}
+}
+
+var _ SinkSubscriber = (*MemoryBus)(nil)
+
+// SubscriberBuffer implements SinkSubscriber: MemoryOptions.Buffer.
+func (b *MemoryBus) SubscriberBuffer() int { return b.opt.Buffer }
+
+// SubscribeSink implements SinkSubscriber: Publish hands the subscription's
+// events to s.Deliver.
+func (b *MemoryBus) SubscribeSink(ctx context.Context, f Filter, s Sink) error {
+	if f.Conn == "" {
+		return errors.New("events: a subscription needs a connection")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sub := &memSub{ctx: ctx, f: f, sink: &s}
+	b.subs[sub] = struct{}{}
+	sub.stop = context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.endLocked(sub)
+	})
+	return nil
 }
 
 func (b *MemoryBus) trimLocked(now time.Time) {
@@ -221,7 +292,21 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, after string) (*Sub
 			}
 		}
 	}
-	s := &memSub{ctx: ctx, f: f, in: make(chan Event, b.opt.Buffer), quit: make(chan struct{})}
+	s := &memSub{ctx: ctx, f: f, in: make(chan Event, b.opt.Buffer)}
+	if len(replay) == 0 {
+		s.direct = true
+		b.subs[s] = struct{}{}
+		// Set before anything can end s: AfterFunc runs its func in a
+		// goroutine of its own, which waits for mu.
+		s.stop = context.AfterFunc(ctx, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.endLocked(s)
+		})
+		b.mu.Unlock()
+		return &Subscription{C: s.in, Err: s.getErr}, nil
+	}
+	s.quit = make(chan struct{})
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 
@@ -287,8 +372,7 @@ func (b *MemoryBus) Close() error {
 	}
 	b.closed = true
 	for s := range b.subs {
-		delete(b.subs, s)
-		close(s.quit)
+		b.endLocked(s)
 	}
 	b.retained = nil
 	return nil

@@ -222,6 +222,55 @@ func TestMemoryBus(t *testing.T) {
 		}
 	})
 
+	t.Run("DroppedLiveSubscriberReadsItsBufferInOrder", func(t *testing.T) {
+		b := NewMemoryBus(MemoryOptions{Buffer: 4})
+		defer b.Close()
+		slow, _ := subscribe(t, b, Filter{Conn: "a"}, "")
+		for i := int64(1); i <= 10; i++ {
+			publish(t, b, ev("a", 1, i, KindCreated))
+		}
+		// Dropped at the 5th event: it still reads the 4 it holds, in
+		// order, exactly once, and then its channel closes.
+		for i := int64(1); i <= 4; i++ {
+			if got := next(t, slow); got.ItemID != i {
+				t.Fatalf("dropped subscriber got item %d, want %d", got.ItemID, i)
+			}
+		}
+		if err := closed(t, slow); !errors.Is(err, ErrSlowSubscriber) {
+			t.Fatalf("slow subscriber ended with %v, want ErrSlowSubscriber", err)
+		}
+	})
+
+	t.Run("LiveSubscriptionsRunNoGoroutine", func(t *testing.T) {
+		b := NewMemoryBus(MemoryOptions{})
+		defer b.Close()
+		base := runtime.NumGoroutine()
+		const n = 1000
+		subs := make([]*Subscription, n)
+		cancels := make([]context.CancelFunc, n)
+		for i := range subs {
+			subs[i], cancels[i] = subscribe(t, b, Filter{Conn: "a"}, "")
+		}
+		if g := runtime.NumGoroutine() - base; g >= n/10 {
+			t.Fatalf("%d subscriptions without replay run %d goroutines", n, g)
+		}
+		publish(t, b, ev("a", 1, 7, KindCreated))
+		for _, s := range subs {
+			if got := next(t, s); got.ItemID != 7 {
+				t.Fatalf("got item %d, want 7", got.ItemID)
+			}
+		}
+		for i, s := range subs {
+			cancels[i]()
+			if err := closed(t, s); err != nil {
+				t.Fatalf("Err after cancel = %v, want nil", err)
+			}
+		}
+		if n := b.Subscribers(); n != 0 {
+			t.Fatalf("%d subscribers left after every cancel", n)
+		}
+	})
+
 	t.Run("CancelEndsSubscriptionWithoutError", func(t *testing.T) {
 		b := NewMemoryBus(MemoryOptions{})
 		defer b.Close()

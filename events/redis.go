@@ -90,6 +90,10 @@ type redisSub struct {
 	queue  []Event
 	err    error
 	done   bool
+	// sink, when set, takes the events instead of queue (SubscribeSink);
+	// stop releases the context.AfterFunc that ends it with its context.
+	sink *Sink
+	stop func() bool
 }
 
 func (s *redisSub) wake() {
@@ -230,6 +234,8 @@ func (b *RedisBus) trimDue(key string) bool {
 // a subscriber's backlog). A subscriber whose queue is full is dropped: it
 // still receives what was queued, then C closes and Err is
 // ErrSlowSubscriber, so the last cursor it received resumes it losslessly.
+// (A SubscribeSink subscription has no goroutine: the reader delivers to
+// its Sink.)
 func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subscription, error) {
 	if f.Conn == "" {
 		return nil, errors.New("events: Subscribe: filter without a connection")
@@ -240,7 +246,7 @@ func (b *RedisBus) Subscribe(ctx context.Context, f Filter, after string) (*Subs
 	}
 	// Registered before the replay reads the stream: whatever the replay does
 	// not return arrives live; ids the replay already delivered are skipped.
-	sub, err := b.register(ctx, f)
+	sub, err := b.register(ctx, f, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -340,8 +346,11 @@ func (b *RedisBus) replay(ctx context.Context, f Filter, after string, send func
 
 // register adds a subscriber to f.Conn's hub, starting the hub's reader
 // (from the stream's current last id) when it has none.
-func (b *RedisBus) register(ctx context.Context, f Filter) (*redisSub, error) {
-	sub := &redisSub{f: f, notify: make(chan struct{}, 1)}
+func (b *RedisBus) register(ctx context.Context, f Filter, sink *Sink) (*redisSub, error) {
+	sub := &redisSub{f: f, sink: sink}
+	if sink == nil {
+		sub.notify = make(chan struct{}, 1)
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -396,10 +405,43 @@ func (b *RedisBus) removeLocked(sub *redisSub, err error) {
 	if err == nil {
 		sub.queue = nil
 	}
-	sub.wake()
 	if h := b.hubs[sub.f.Conn]; h != nil {
 		delete(h.subs, sub)
 	}
+	if sub.sink != nil {
+		if sub.stop != nil {
+			sub.stop()
+		}
+		sub.sink.End(err)
+		return
+	}
+	sub.wake()
+}
+
+var _ SinkSubscriber = (*RedisBus)(nil)
+
+// SubscriberBuffer implements SinkSubscriber: RedisBusOptions.Buffer.
+func (b *RedisBus) SubscriberBuffer() int { return b.o.Buffer }
+
+// SubscribeSink implements SinkSubscriber: the stream's reader hands the
+// subscription's events to s.Deliver (from the stream's current end).
+func (b *RedisBus) SubscribeSink(ctx context.Context, f Filter, s Sink) error {
+	if f.Conn == "" {
+		return errors.New("events: Subscribe: filter without a connection")
+	}
+	sub, err := b.register(ctx, f, &s)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { b.remove(sub, nil) })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sub.done {
+		stop()
+	} else {
+		sub.stop = stop
+	}
+	return nil
 }
 
 // Subscribers returns how many subscribers this replica's hubs hold, over
@@ -492,6 +534,13 @@ func (b *RedisBus) fanout(h *redisHub, e Event) {
 	defer b.mu.Unlock()
 	for sub := range h.subs {
 		if !sub.f.Match(e) {
+			continue
+		}
+		if sub.sink != nil {
+			if !sub.sink.Deliver(e) {
+				b.removeLocked(sub, ErrSlowSubscriber)
+				b.o.Logger.Info("events: dropped a slow subscriber", "conn", h.conn, "buffer", b.o.Buffer)
+			}
 			continue
 		}
 		if len(sub.queue) >= b.o.Buffer {

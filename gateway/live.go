@@ -217,11 +217,13 @@ func selectsItem(set ast.SelectionSet, doc *ast.QueryDocument, depth int) bool {
 	return false
 }
 
-// websocketImplementation accepts websockets with coder/websocket. Once
-// stopping is done (the server shuts down), a websocket the transport closes
-// normally closes with CloseServiceRestart instead.
+// websocketImplementation accepts websockets with coder/websocket, whose
+// writes are coalesced per socket (coalescingWebsockets). Once stopping is
+// done (the server shuts down), a websocket the transport closes normally
+// closes with CloseServiceRestart instead.
 func websocketImplementation(o WebsocketOptions, stopping context.Context) transport.WebsocketImplementation {
-	impl := transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}
+	var impl transport.WebsocketImplementation = coalescingWebsockets{next: transport.CoderWebsocketImplementation{
+		AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}}
 	if stopping == nil {
 		return impl
 	}

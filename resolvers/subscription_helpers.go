@@ -12,6 +12,7 @@ import (
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
 	"procoregraph/safe"
+	"procoregraph/tenant"
 )
 
 // droppedMarker starts the cursor of the last element a dropped subscription
@@ -24,7 +25,9 @@ const droppedMarker = "\x00dropped:"
 // channel gqlgen reads. The forwarding goroutine owns the channel: it closes
 // it when the client goes away, the bus closes, or the bus drops the
 // subscriber for being too slow (then, first, an element made by dropped
-// that reports SLOW_SUBSCRIBER with the last cursor delivered).
+// that reports SLOW_SUBSCRIBER with the last cursor delivered). On a bus
+// that delivers to a Sink, a subscription that replays nothing has no
+// forwarding goroutine (subscribeSink).
 func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemKind, after *string,
 	conv func(events.Event) (*T, bool), dropped func(cursor string) *T) (<-chan *T, error) {
 	c, err := conn(ctx)
@@ -55,6 +58,12 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 	cursor := ""
 	if after != nil {
 		cursor = *after
+	}
+	// A subscription that replays nothing, and whose events need no
+	// per-project visibility check (which may read Procore), is fed by the
+	// bus's goroutine: no goroutine of its own.
+	if ss, ok := live.Bus.(events.SinkSubscriber); ok && cursor == "" && (f.ProjectID != 0 || c.CanSeeProject == nil) {
+		return subscribeSink(ctx, live, ss, c, f, prime, conv, dropped)
 	}
 	sub, err := live.Bus.Subscribe(ctx, f, cursor)
 	if err != nil {
@@ -111,6 +120,65 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 			}
 		}
 	}()
+	return ch, nil
+}
+
+// subscribeSink is subscribe for a bus that delivers to a Sink: conv runs
+// in the bus's goroutine, which puts the subscription's elements in the
+// channel gqlgen reads, buffered as the bus would (SubscriberBuffer); a
+// subscription whose channel is full is dropped and ends, after what it
+// holds, with the element made by dropped.
+func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.SinkSubscriber, c *tenant.Connection, f events.Filter,
+	prime []events.ItemKind, conv func(events.Event) (*T, bool), dropped func(cursor string) *T) (<-chan *T, error) {
+	n := max(ss.SubscriberBuffer(), 1)
+	ch := make(chan *T, n+1) // the last slot is for the element that reports a drop
+	last := ""               // the cursor of the last event taken; guarded by the bus's lock
+	sink := events.Sink{
+		Deliver: func(e events.Event) (ok bool) {
+			defer safe.Recover(func() { ok = false }) // a panic drops this subscription, not the publisher
+			v, keep := conv(e)
+			if !keep {
+				last = e.ID
+				return true
+			}
+			if len(ch) >= n {
+				return false
+			}
+			ch <- v
+			last = e.ID
+			if live.Delivered != nil {
+				live.Delivered(e)
+			}
+			return true
+		},
+		End: func(err error) {
+			if errors.Is(err, events.ErrSlowSubscriber) {
+				ch <- dropped(droppedMarker + last) // never blocks: Deliver left the last slot free
+			}
+			close(ch)
+		},
+	}
+	if err := ss.SubscribeSink(ctx, f, sink); err != nil {
+		return nil, err
+	}
+	if live.Prime != nil {
+		_ = live.Prime(ctx, c, f.ProjectID, prime)
+	}
+	release := func() {}
+	if live.Hold != nil {
+		release = live.Hold(ctx, c, f.ProjectID, prime)
+	}
+	if live.Active != nil {
+		live.Active.Add(1)
+	}
+	// gqlgen ends the operation's context when the subscription ends,
+	// whichever side ends it (the client, or the bus closing the channel).
+	context.AfterFunc(ctx, func() {
+		release()
+		if live.Active != nil {
+			live.Active.Add(-1)
+		}
+	})
 	return ch, nil
 }
 

@@ -110,6 +110,48 @@ func TestBallInCourtChanged(t *testing.T) {
 		}
 	})
 
+	t.Run("SlowSubscriberOfASinkBusEndsWithErrorCarryingLastCursor", func(t *testing.T) {
+		// The in-memory bus feeds the subscription's channel itself (no
+		// goroutine of its own): a full channel drops it, and it ends,
+		// after every event it holds in order, with the drop notice.
+		bus := events.NewMemoryBus(events.MemoryOptions{Buffer: 3})
+		defer bus.Close()
+		ctx, cancel := liveCtx(bus)
+		defer cancel()
+		p := int64(7)
+		ch, err := r.Subscription().BallInCourtChanged(ctx, &p, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cursors []string
+		for i := range 5 {
+			e := ev("", events.KindBallInCourtChanged)
+			e.ItemID = int64(i + 1)
+			c, err := bus.Publish(context.Background(), e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cursors = append(cursors, c)
+		}
+		var got []*model.BallInCourtChange
+		for v := range ch {
+			got = append(got, v)
+		}
+		if len(got) != 4 {
+			t.Fatalf("got %d elements, want 3 events and the drop notice", len(got))
+		}
+		for i := range 3 {
+			if c, err := r.BallInCourtChange().Cursor(ctx, got[i]); err != nil || c != cursors[i] || got[i].ItemID != int64(i+1) {
+				t.Fatalf("element %d: cursor %q %v item %d, want %q item %d", i, c, err, got[i].ItemID, cursors[i], i+1)
+			}
+		}
+		_, err = r.BallInCourtChange().Cursor(ctx, got[3])
+		var ge *gqlerror.Error
+		if !errors.As(err, &ge) || ge.Extensions["code"] != "SLOW_SUBSCRIBER" || ge.Extensions["lastCursor"] != cursors[2] {
+			t.Fatalf("drop notice error %v, want SLOW_SUBSCRIBER with lastCursor %s", err, cursors[2])
+		}
+	})
+
 	t.Run("CreatedInNobodysCourtIsNotABallMove", func(t *testing.T) {
 		created := ev("1-0", events.KindCreated)
 		moved := ev("2-0", events.KindBallInCourtChanged)
