@@ -22,6 +22,29 @@ func newSinkRecorder(limit int) *sinkRecorder {
 	return &sinkRecorder{limit: limit, ended: make(chan error, 2)}
 }
 
+// wantEnded waits for r's End and fails unless its error is want (nil: no
+// error) and, once it ended, count reports no subscriber left.
+func wantEnded(t *testing.T, r *sinkRecorder, want error, after string, count func() int) {
+	t.Helper()
+	if err := r.waitEnd(t); !errors.Is(err, want) {
+		t.Fatalf("End after %s: %v, want %v", after, err, want)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d subscribers after %s", n, after)
+	}
+}
+
+// recordSink subscribes a recorder that keeps at most limit events to b (a
+// SinkSubscriber) with f.
+func recordSink(t *testing.T, ctx context.Context, b events.Bus, f events.Filter, limit int) *sinkRecorder {
+	t.Helper()
+	r := newSinkRecorder(limit)
+	if err := b.(events.SinkSubscriber).SubscribeSink(ctx, f, r.sink()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func (r *sinkRecorder) sink() events.Sink {
 	return events.Sink{
 		Deliver: func(e events.Event) bool {
@@ -103,12 +126,8 @@ func TestSinkSubscriber(t *testing.T) {
 			ctx := context.Background()
 			t.Run("EveryMatchingEventOnceInOrder", func(t *testing.T) {
 				b := newBus(t)
-				ss := b.(events.SinkSubscriber)
 				subCtx, cancel := context.WithCancel(ctx)
-				r := newSinkRecorder(1000)
-				if err := ss.SubscribeSink(subCtx, events.Filter{Conn: "a", ProjectID: 1}, r.sink()); err != nil {
-					t.Fatal(err)
-				}
+				r := recordSink(t, subCtx, b, events.Filter{Conn: "a", ProjectID: 1}, 1000)
 				for i := int64(1); i <= 20; i++ {
 					if _, err := b.Publish(ctx, rfiEvent("a", 1, i, "x")); err != nil {
 						t.Fatal(err)
@@ -132,49 +151,31 @@ func TestSinkSubscriber(t *testing.T) {
 					}
 				}
 				cancel()
-				if err := r.waitEnd(t); err != nil {
-					t.Fatalf("End after cancel: %v, want nil", err)
-				}
-				if n := subscribers(b); n != 0 {
-					t.Fatalf("%d subscribers after cancel", n)
-				}
+				wantEnded(t, r, nil, "cancel", func() int { return subscribers(b) })
 			})
 			t.Run("RefusedEventDropsTheSubscriber", func(t *testing.T) {
 				b := newBus(t)
-				ss := b.(events.SinkSubscriber)
-				r := newSinkRecorder(3)
-				if err := ss.SubscribeSink(ctx, events.Filter{Conn: "a"}, r.sink()); err != nil {
-					t.Fatal(err)
-				}
+				r := recordSink(t, ctx, b, events.Filter{Conn: "a"}, 3)
 				for i := int64(1); i <= 6; i++ {
 					if _, err := b.Publish(ctx, rfiEvent("a", 1, i, "x")); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if err := r.waitEnd(t); !errors.Is(err, events.ErrSlowSubscriber) {
-					t.Fatalf("End: %v, want ErrSlowSubscriber", err)
-				}
+				wantEnded(t, r, events.ErrSlowSubscriber, "the drop", func() int { return subscribers(b) })
 				if got := r.items(); len(got) != 3 || got[0] != 1 || got[2] != 3 {
 					t.Fatalf("the sink got %v, want 1, 2, 3", got)
-				}
-				if n := subscribers(b); n != 0 {
-					t.Fatalf("%d subscribers after the drop", n)
 				}
 			})
 			t.Run("CloseEndsIt", func(t *testing.T) {
 				b := newBus(t)
-				ss := b.(events.SinkSubscriber)
-				r := newSinkRecorder(10)
-				if err := ss.SubscribeSink(ctx, events.Filter{Conn: "a"}, r.sink()); err != nil {
-					t.Fatal(err)
-				}
+				r := recordSink(t, ctx, b, events.Filter{Conn: "a"}, 10)
 				if err := b.Close(); err != nil {
 					t.Fatal(err)
 				}
 				if err := r.waitEnd(t); err != nil {
 					t.Fatalf("End after Close: %v, want nil", err)
 				}
-				if err := ss.SubscribeSink(ctx, events.Filter{Conn: "a"}, r.sink()); !errors.Is(err, events.ErrClosed) {
+				if err := b.(events.SinkSubscriber).SubscribeSink(ctx, events.Filter{Conn: "a"}, r.sink()); !errors.Is(err, events.ErrClosed) {
 					t.Fatalf("SubscribeSink after Close: %v, want ErrClosed", err)
 				}
 			})

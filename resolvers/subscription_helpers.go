@@ -72,28 +72,12 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 		}
 		return nil, err
 	}
-	if live.Prime != nil {
-		// A failed priming is logged by the primer; the subscription still
-		// delivers what the sources report.
-		_ = live.Prime(ctx, c, f.ProjectID, prime)
-	}
-	release := func() {}
-	if live.Hold != nil {
-		// The poller follows the kinds that cost whole lists only while a
-		// subscription watches them.
-		release = live.Hold(ctx, c, f.ProjectID, prime)
-	}
-	if live.Active != nil {
-		live.Active.Add(1)
-	}
+	stop := follow(ctx, live, c, f, prime)
 	ch := make(chan *T)
 	go func() {
 		defer close(ch)
-		defer release()
+		defer stop()
 		defer safe.Recover(nil) // a panic ends this subscription, not the process
-		if live.Active != nil {
-			defer live.Active.Add(-1)
-		}
 		last := cursor
 		for e := range sub.C {
 			last = e.ID
@@ -161,6 +145,19 @@ func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.Sink
 	if err := ss.SubscribeSink(ctx, f, sink); err != nil {
 		return nil, err
 	}
+	// gqlgen ends the operation's context when the subscription ends,
+	// whichever side ends it (the client, or the bus closing the channel).
+	context.AfterFunc(ctx, follow(ctx, live, c, f, prime))
+	return ch, nil
+}
+
+// follow does what every started subscription does: it primes the sources
+// for the watched kinds (a failed priming is logged by the primer; the
+// subscription still delivers what the sources report), holds the poller
+// on the kinds that cost whole lists while the subscription watches them,
+// and counts it open. The returned stop undoes the hold and the count;
+// call it once, when the subscription ends.
+func follow(ctx context.Context, live *events.Live, c *tenant.Connection, f events.Filter, prime []events.ItemKind) (stop func()) {
 	if live.Prime != nil {
 		_ = live.Prime(ctx, c, f.ProjectID, prime)
 	}
@@ -171,15 +168,12 @@ func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.Sink
 	if live.Active != nil {
 		live.Active.Add(1)
 	}
-	// gqlgen ends the operation's context when the subscription ends,
-	// whichever side ends it (the client, or the bus closing the channel).
-	context.AfterFunc(ctx, func() {
+	return func() {
 		release()
 		if live.Active != nil {
 			live.Active.Add(-1)
 		}
-	})
-	return ch, nil
+	}
 }
 
 // eventCursor returns an event's cursor, or the SLOW_SUBSCRIBER error for
