@@ -72,16 +72,14 @@ func (r *paymentApplicationStatusChangeResolver) PaymentApplication(ctx context.
 
 // ChangeOrderChanged is the resolver for the changeOrderChanged field.
 func (r *subscriptionResolver) ChangeOrderChanged(ctx context.Context, projectID *int64, changeOrderID *int64, types []adapter.ChangeOrderType, after *string) (<-chan *model.ChangeOrderChange, error) {
-	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(changeOrderID), ItemKinds: changeOrderKinds(types),
-		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	f := statusFilter(projectID, changeOrderID, changeOrderKinds(types)...)
 	return subscribe(ctx, f, f.ItemKinds, after, changeOrderChange,
 		func(c string) *model.ChangeOrderChange { return &model.ChangeOrderChange{Cursor: c} })
 }
 
 // ChangeEventChanged is the resolver for the changeEventChanged field.
 func (r *subscriptionResolver) ChangeEventChanged(ctx context.Context, projectID *int64, changeEventID *int64, after *string) (<-chan *model.ChangeEventChange, error) {
-	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(changeEventID), ItemKinds: []events.ItemKind{events.ItemChangeEvent},
-		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	f := statusFilter(projectID, changeEventID, events.ItemChangeEvent)
 	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.ChangeEventChange, bool) {
 		return &model.ChangeEventChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, ChangeEventID: e.ItemID,
 			Title: e.Title, PreviousStatus: previous[adapter.ChangeEventStatus](e.PreviousStatus), Status: adapter.ChangeEventStatus(e.NewStatus),
@@ -91,8 +89,7 @@ func (r *subscriptionResolver) ChangeEventChanged(ctx context.Context, projectID
 
 // PaymentApplicationStatusChanged is the resolver for the paymentApplicationStatusChanged field.
 func (r *subscriptionResolver) PaymentApplicationStatusChanged(ctx context.Context, projectID *int64, paymentApplicationID *int64, after *string) (<-chan *model.PaymentApplicationStatusChange, error) {
-	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(paymentApplicationID), ItemKinds: []events.ItemKind{events.ItemPaymentApplication},
-		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	f := statusFilter(projectID, paymentApplicationID, events.ItemPaymentApplication)
 	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.PaymentApplicationStatusChange, bool) {
 		return &model.PaymentApplicationStatusChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, PaymentApplicationID: e.ItemID,
 			Title: e.Title, PreviousStatus: previous[adapter.PaymentApplicationStatus](e.PreviousStatus), Status: adapter.PaymentApplicationStatus(e.NewStatus),

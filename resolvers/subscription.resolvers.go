@@ -127,8 +127,7 @@ func (r *subscriptionResolver) SubmittalChanged(ctx context.Context, projectID *
 
 // InvoiceStatusChanged is the resolver for the invoiceStatusChanged field.
 func (r *subscriptionResolver) InvoiceStatusChanged(ctx context.Context, projectID *int64, invoiceID *int64, after *string) (<-chan *model.InvoiceStatusChange, error) {
-	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(invoiceID), ItemKinds: []events.ItemKind{events.ItemInvoice},
-		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	f := statusFilter(projectID, invoiceID, events.ItemInvoice)
 	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.InvoiceStatusChange, bool) {
 		return &model.InvoiceStatusChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, InvoiceID: e.ItemID,
 			Title: e.Title, PreviousStatus: previous[adapter.InvoiceStatus](e.PreviousStatus), Status: adapter.InvoiceStatus(e.NewStatus),
@@ -138,8 +137,7 @@ func (r *subscriptionResolver) InvoiceStatusChanged(ctx context.Context, project
 
 // CommitmentChanged is the resolver for the commitmentChanged field.
 func (r *subscriptionResolver) CommitmentChanged(ctx context.Context, projectID *int64, commitmentID *int64, after *string) (<-chan *model.CommitmentChange, error) {
-	f := events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(commitmentID), ItemKinds: []events.ItemKind{events.ItemCommitment},
-		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+	f := statusFilter(projectID, commitmentID, events.ItemCommitment)
 	return subscribe(ctx, f, f.ItemKinds, after, func(e events.Event) (*model.CommitmentChange, bool) {
 		return &model.CommitmentChange{Cursor: e.ID, Kind: model.ChangeKind(e.Kind), ProjectID: e.ProjectID, CommitmentID: e.ItemID,
 			Title: e.Title, PreviousStatus: previous[adapter.CommitmentStatus](e.PreviousStatus), Status: adapter.CommitmentStatus(e.NewStatus),

@@ -189,6 +189,13 @@ func eventCursor(c string) (string, error) {
 	}
 }
 
+// statusFilter selects the creations and status changes of items of the
+// given kinds, in one project and of one item when those are given.
+func statusFilter(projectID, itemID *int64, kinds ...events.ItemKind) events.Filter {
+	return events.Filter{ProjectID: projectFilter(projectID), ItemID: projectFilter(itemID), ItemKinds: kinds,
+		Kinds: []events.Kind{events.KindStatusChanged, events.KindCreated}}
+}
+
 func projectFilter(projectID *int64) int64 {
 	if projectID == nil {
 		return 0
