@@ -146,6 +146,11 @@ type flight struct {
 	val     []byte
 	ok      bool  // fetch returned a value
 	err     error // fetch failed and returned no value
+	// leaderEnded: the leader's request had ended when its fetch failed, so
+	// err may say nothing of the item (a body cut off by the cancellation
+	// need not wrap context.Canceled); a waiter whose request goes on
+	// fetches it itself.
+	leaderEnded bool
 
 	// A flight led by GetOrFetchManyValues carries the fetched value as is
 	// (obj); its bytes are encoded on first demand by a GetOrFetchMany
@@ -541,7 +546,7 @@ func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func
 				retry = append(retry, i)
 			}
 		case f.err == nil: // not found
-		case isContextErr(f.err) && ctx.Err() == nil:
+		case (f.leaderEnded || isContextErr(f.err)) && ctx.Err() == nil:
 			// The leader's request ended; ours has not, so fetch it ourselves.
 			retry = append(retry, i)
 		case err == nil:

@@ -87,6 +87,7 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 			f.enc = encode
 			if !f.ok {
 				f.err = ferr
+				f.leaderEnded = ctx.Err() != nil
 			}
 			close(f.done)
 		}
