@@ -41,6 +41,7 @@ type liveServer struct {
 	conn    *tenant.Connection
 	active  *atomic.Int64
 	project int64
+	rfi     int64 // an RFI of project
 	// upstream carries the gateway's calls to the sandbox; tests counting
 	// goroutines close its idle keep-alive connections first.
 	upstream *http.Transport
@@ -73,14 +74,26 @@ func startLiveServer(tb testing.TB, bus events.Bus) *liveServer {
 // the connection (nil: every request, credential or not, acts as it).
 func startLiveServerWith(tb testing.TB, bus events.Bus, auth func(*tenant.Connection) gateway.Authenticator) *liveServer {
 	tb.Helper()
-	return startLiveServerCached(tb, bus, auth, false)
+	return startLiveServerOpts(tb, bus, liveOptions{auth: auth})
 }
 
-// startLiveServerCached is startLiveServerWith whose loaders, when cached,
-// read through a cache shared by every request, as the server's do
-// (server.go): a subscription's project lookup is then one sandbox call
-// per TTL, not one per websocket.
-func startLiveServerCached(tb testing.TB, bus events.Bus, auth func(*tenant.Connection) gateway.Authenticator, cached bool) *liveServer {
+// liveOptions vary the live server of startLiveServerOpts.
+type liveOptions struct {
+	// auth builds the authenticator from the connection (nil: every
+	// request, credential or not, acts as it).
+	auth func(*tenant.Connection) gateway.Authenticator
+	// cached loaders read through a cache shared by every request, as the
+	// server's do (server.go): a subscription's project lookup is then one
+	// sandbox call per TTL, not one per websocket.
+	cached bool
+	// unshared runs every subscription on its own
+	// (gateway.Deps.UnsharedSubscriptions).
+	unshared bool
+}
+
+// startLiveServerOpts is startLiveServer with options.
+func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServer {
+	auth, cached := o.auth, o.cached
 	tb.Helper()
 	tb.Cleanup(func() { _ = bus.Close() })
 	sb, env := startSandbox(tb, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 1, ItemsPerProject: 4}})
@@ -117,7 +130,7 @@ func startLiveServerCached(tb testing.TB, bus events.Bus, auth func(*tenant.Conn
 			tb.Fatal(err)
 		}
 	}
-	sb.ReadDataset(func(d *data.Dataset) { l.project = d.Projects[0].ID })
+	sb.ReadDataset(func(d *data.Dataset) { l.project, l.rfi = d.Projects[0].ID, d.Projects[0].RFIs[0].ID })
 	var a gateway.Authenticator
 	if auth != nil {
 		a = auth(conn)
@@ -129,9 +142,10 @@ func startLiveServerCached(tb testing.TB, bus events.Bus, auth func(*tenant.Conn
 		a = anon
 	}
 	h := gateway.NewServer(gateway.Deps{
-		Auth:    a,
-		Loaders: lo,
-		Live:    &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
+		Auth:                  a,
+		Loaders:               lo,
+		Live:                  &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
+		UnsharedSubscriptions: o.unshared,
 	})
 	l.srv = httptest.NewServer(h)
 	tb.Cleanup(l.srv.Close)
@@ -434,28 +448,38 @@ func waitCount(t *testing.T, got *sync.Map, n int, want int32) {
 // FANOUT_CPUPROFILE=<file> writes a CPU profile of the timed loop only (the
 // fan-out of b.N events; -cpuprofile also covers opening the subscriptions).
 func BenchmarkFanout(b *testing.B) {
-	b.Run("MemoryBus", func(b *testing.B) {
-		benchmarkFanout(b, events.NewMemoryBus(events.MemoryOptions{}))
-	})
-	b.Run("RedisBus", func(b *testing.B) {
-		u := os.Getenv("REDIS_URL")
-		if u == "" {
-			b.Skip("REDIS_URL is not set")
+	for _, unshared := range []bool{false, true} {
+		name := ""
+		if unshared {
+			name = "-unshared"
 		}
-		rdb, err := cache.ParseRedisURL(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = rdb.Close() })
-		bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: fmt.Sprintf("bench-fanout-%d:", time.Now().UnixNano())})
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchmarkFanout(b, bus)
-	})
+		b.Run("MemoryBus"+name, func(b *testing.B) {
+			benchmarkFanout(b, events.NewMemoryBus(events.MemoryOptions{}), unshared)
+		})
+		b.Run("RedisBus"+name, func(b *testing.B) {
+			benchmarkFanoutRedis(b, unshared)
+		})
+	}
 }
 
-func benchmarkFanout(b *testing.B, bus events.Bus) {
+func benchmarkFanoutRedis(b *testing.B, unshared bool) {
+	u := os.Getenv("REDIS_URL")
+	if u == "" {
+		b.Skip("REDIS_URL is not set")
+	}
+	rdb, err := cache.ParseRedisURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rdb.Close() })
+	bus, err := events.NewRedisBus(events.RedisBusOptions{Client: rdb, Prefix: fmt.Sprintf("bench-fanout-%d:", time.Now().UnixNano())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkFanout(b, bus, unshared)
+}
+
+func benchmarkFanout(b *testing.B, bus events.Bus, unshared bool) {
 	n, perSocket := 1000, 100
 	if v, err := strconv.Atoi(os.Getenv("FANOUT_SUBSCRIBERS")); err == nil && v > 0 {
 		n = v
@@ -463,7 +487,7 @@ func benchmarkFanout(b *testing.B, bus events.Bus) {
 	if v, err := strconv.Atoi(os.Getenv("FANOUT_PER_SOCKET")); err == nil && v > 0 {
 		perSocket = v
 	}
-	l := startLiveServerCached(b, bus, nil, os.Getenv("FANOUT_UNCACHED") == "")
+	l := startLiveServerOpts(b, bus, liveOptions{cached: os.Getenv("FANOUT_UNCACHED") == "", unshared: unshared})
 	var mu sync.Mutex
 	var lat []time.Duration
 	var received atomic.Int64

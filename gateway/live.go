@@ -71,19 +71,21 @@ const (
 // addSubscriptionTransports adds server-sent events (graphql-sse distinct
 // connections mode) and multipart HTTP (Apollo's subscription protocol), both
 // of which must come before POST, which would otherwise take the request, and
-// websockets (graphql-transport-ws and the legacy graphql-ws).
+// websockets (graphql-transport-ws and the legacy graphql-ws). Identical
+// subscriptions on any of them share one execution (newSubscriptionGroups).
 func addSubscriptionTransports(srv *handler.Server, d Deps) {
 	o := d.Websocket.withDefaults()
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: o.KeepAlive})
-	srv.AddTransport(multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
-		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)})
-	srv.AddTransport(transport.Websocket{
+	groups := newSubscriptionGroups(d)
+	srv.AddTransport(shared(transport.SSE{KeepAlivePingInterval: o.KeepAlive}, groups))
+	srv.AddTransport(shared(multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
+		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)}, groups))
+	srv.AddTransport(shared(transport.Websocket{
 		KeepAlivePingInterval: o.KeepAlive,
 		PingPongInterval:      o.PingPong,
 		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketInit(d),
 		Implementation:        websocketImplementation(o, d.Stopping),
-	})
+	}, groups))
 }
 
 // websocketInit authenticates a websocket at connection_init: the upgrade
@@ -218,12 +220,13 @@ func selectsItem(set ast.SelectionSet, doc *ast.QueryDocument, depth int) bool {
 }
 
 // websocketImplementation accepts websockets with coder/websocket, whose
-// writes are coalesced per socket (coalescingWebsockets). Once stopping is
+// messages are written without a second JSON pass (frameWebsockets) and
+// whose writes are coalesced per socket (coalescingWebsockets). Once stopping is
 // done (the server shuts down), a websocket the transport closes normally
 // closes with CloseServiceRestart instead.
 func websocketImplementation(o WebsocketOptions, stopping context.Context) transport.WebsocketImplementation {
-	var impl transport.WebsocketImplementation = coalescingWebsockets{next: transport.CoderWebsocketImplementation{
-		AcceptOptions: coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}}}
+	var impl transport.WebsocketImplementation = coalescingWebsockets{next: newFrameWebsockets(
+		coderws.AcceptOptions{OriginPatterns: o.OriginPatterns})}
 	if stopping == nil {
 		return impl
 	}

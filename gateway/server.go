@@ -116,6 +116,10 @@ type Deps struct {
 	// OperationTimeout bounds a query or mutation request, upstream calls
 	// and rate-limit waits included. Default 30 s.
 	OperationTimeout time.Duration
+	// UnsharedSubscriptions runs every subscription on its own. By default
+	// subscriptions with the same document, variables and visibility share
+	// one execution per event (package subshare); this is for comparisons.
+	UnsharedSubscriptions bool
 	// Live feeds the subscriptions (event bus, primer, counter). Nil:
 	// subscriptions fail with "subscriptions are not configured".
 	Live *events.Live

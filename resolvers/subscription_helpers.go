@@ -12,6 +12,7 @@ import (
 	"procoregraph/graph/model"
 	"procoregraph/loaders"
 	"procoregraph/safe"
+	"procoregraph/subshare"
 	"procoregraph/tenant"
 )
 
@@ -73,6 +74,7 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 		return nil, err
 	}
 	stop := follow(ctx, live, c, f, prime)
+	rec := subshare.RecorderFrom(ctx)
 	ch := make(chan *T)
 	go func() {
 		defer close(ch)
@@ -88,6 +90,7 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 			if !ok {
 				continue
 			}
+			rec.Record(e.ID)
 			select {
 			case <-ctx.Done():
 				return
@@ -98,6 +101,7 @@ func subscribe[T any](ctx context.Context, f events.Filter, prime []events.ItemK
 			}
 		}
 		if errors.Is(sub.Err(), events.ErrSlowSubscriber) {
+			rec.Record(last)
 			select {
 			case <-ctx.Done():
 			case ch <- dropped(droppedMarker + last):
@@ -117,6 +121,7 @@ func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.Sink
 	n := max(ss.SubscriberBuffer(), 1)
 	ch := make(chan *T, n+1) // the last slot is for the element that reports a drop
 	last := ""               // the cursor of the last event taken; guarded by the bus's lock
+	rec := subshare.RecorderFrom(ctx)
 	sink := events.Sink{
 		Deliver: func(e events.Event) (ok bool) {
 			defer safe.Recover(func() { ok = false }) // a panic drops this subscription, not the publisher
@@ -128,6 +133,7 @@ func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.Sink
 			if len(ch) >= n {
 				return false
 			}
+			rec.Record(e.ID)
 			ch <- v
 			last = e.ID
 			if live.Delivered != nil {
@@ -137,6 +143,7 @@ func subscribeSink[T any](ctx context.Context, live *events.Live, ss events.Sink
 		},
 		End: func(err error) {
 			if errors.Is(err, events.ErrSlowSubscriber) {
+				rec.Record(last)
 				ch <- dropped(droppedMarker + last) // never blocks: Deliver left the last slot free
 			}
 			close(ch)
@@ -183,7 +190,14 @@ func eventCursor(c string) (string, error) {
 	if !ok {
 		return c, nil
 	}
-	return "", &gqlerror.Error{
+	return "", SlowSubscriberError(last)
+}
+
+// SlowSubscriberError is the error that ends a subscription dropped for
+// not keeping up with its events; last is the cursor of the last event it
+// was sent, to subscribe again with.
+func SlowSubscriberError(last string) *gqlerror.Error {
+	return &gqlerror.Error{
 		Message:    "subscription dropped: the client did not keep up with its events; subscribe again with after: lastCursor",
 		Extensions: map[string]any{"code": "SLOW_SUBSCRIBER", "lastCursor": last},
 	}

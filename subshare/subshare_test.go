@@ -1,0 +1,291 @@
+package subshare_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"procoregraph/subshare"
+)
+
+// upstream is a fake executor: each dispatch is one stream whose elements
+// the test publishes; like the resolvers, it records each element's cursor
+// before handing it over, and counts itself active (as one subscription)
+// while its context lives.
+type upstream struct {
+	graphql.GraphExecutor // only DispatchOperation is used
+	active                atomic.Int64
+	mu                    sync.Mutex
+	streams               []*stream
+}
+
+type stream struct {
+	ctx context.Context
+	rec subshare.Recorder
+	in  chan string
+}
+
+func (u *upstream) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	s := &stream{ctx: ctx, rec: subshare.RecorderFrom(ctx), in: make(chan string, 1000)}
+	u.active.Add(1)
+	context.AfterFunc(ctx, func() { u.active.Add(-1) })
+	u.mu.Lock()
+	u.streams = append(u.streams, s)
+	u.mu.Unlock()
+	return func(ctx context.Context) *graphql.Response {
+		select {
+		case c, ok := <-s.in:
+			if !ok {
+				return nil
+			}
+			return &graphql.Response{Data: json.RawMessage(`"` + c + `"`)}
+		case <-ctx.Done():
+			return nil
+		}
+	}, ctx
+}
+
+func (u *upstream) dispatched() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.streams)
+}
+
+func (u *upstream) stream(t *testing.T, i int) *stream {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if i >= len(u.streams) {
+		t.Fatalf("stream %d not dispatched (%d were)", i, len(u.streams))
+	}
+	return u.streams[i]
+}
+
+// publish hands the stream one element, recording its cursor first.
+func (s *stream) publish(cursor string) {
+	s.rec.Record(cursor)
+	s.in <- cursor
+}
+
+// sub is one subscription: its response handler and its cancel.
+type sub struct {
+	next   graphql.ResponseHandler
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (s sub) get(t *testing.T) string {
+	t.Helper()
+	done := make(chan *graphql.Response, 1)
+	go func() { done <- s.next(s.ctx) }()
+	select {
+	case r := <-done:
+		if r == nil {
+			return "<end>"
+		}
+		if len(r.Errors) > 0 {
+			return "error:" + r.Errors[0].Message + ":" + toString(r.Errors[0].Extensions["lastCursor"])
+		}
+		var v string
+		if err := json.Unmarshal(r.Data, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer within 10 s")
+		return ""
+	}
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+type opKey struct{}
+
+// setup returns shared groups over a fake upstream; an operation's key is
+// its OperationName, and "alone" runs alone. The gauge counts what the
+// upstream counts plus what the groups add.
+func setup(buffer int) (*upstream, *subshare.Groups, graphql.GraphExecutor, *atomic.Int64) {
+	u := &upstream{}
+	var added atomic.Int64
+	g := subshare.New(subshare.Options{
+		Key: func(_ context.Context, oc *graphql.OperationContext) (string, bool) {
+			return oc.OperationName, oc.OperationName != "alone"
+		},
+		Buffer: buffer,
+		Dropped: func(last string) *graphql.Response {
+			return &graphql.Response{Errors: gqlerror.List{{Message: "dropped", Extensions: map[string]any{"lastCursor": last}}}}
+		},
+		Count: func(_ context.Context, d int64) { added.Add(d) },
+	})
+	return u, g, g.Executor(u), &added
+}
+
+func subscribe(t *testing.T, ex graphql.GraphExecutor, name string) sub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	next, rctx := ex.DispatchOperation(ctx, &graphql.OperationContext{OperationName: name})
+	return sub{next: next, ctx: rctx, cancel: cancel}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestIdenticalSubscriptionsShareOneExecutionAndEachGetsEveryAnswerInOrder(t *testing.T) {
+	u, g, ex, added := setup(8)
+	subs := []sub{subscribe(t, ex, "dash"), subscribe(t, ex, "dash"), subscribe(t, ex, "dash")}
+	if n := u.dispatched(); n != 1 {
+		t.Fatalf("dispatched %d executions for 3 identical subscriptions, want 1", n)
+	}
+	if got := u.active.Load() + added.Load(); got != 3 {
+		t.Fatalf("active gauge %d, want 3 (one per subscription)", got)
+	}
+	s := u.stream(t, 0)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		s.publish(c)
+	}
+	for i, sb := range subs {
+		for _, want := range []string{"c1", "c2", "c3"} {
+			if got := sb.get(t); got != want {
+				t.Fatalf("subscription %d got %q, want %q", i, got, want)
+			}
+		}
+	}
+	if g.Len() != 1 {
+		t.Fatalf("%d groups, want 1", g.Len())
+	}
+}
+
+func TestDifferentKeysAndUnsharedOperationsRunOnTheirOwn(t *testing.T) {
+	u, g, ex, _ := setup(8)
+	a := subscribe(t, ex, "a")
+	b := subscribe(t, ex, "b")
+	alone1 := subscribe(t, ex, "alone")
+	alone2 := subscribe(t, ex, "alone")
+	if n := u.dispatched(); n != 4 {
+		t.Fatalf("dispatched %d executions, want 4", n)
+	}
+	if g.Len() != 2 {
+		t.Fatalf("%d groups, want 2 (the unshared run outside any)", g.Len())
+	}
+	u.stream(t, 0).publish("a1")
+	u.stream(t, 1).publish("b1")
+	u.stream(t, 2).publish("x1")
+	u.stream(t, 3).publish("y1")
+	for _, c := range []struct {
+		s    sub
+		want string
+	}{{a, "a1"}, {b, "b1"}, {alone1, "x1"}, {alone2, "y1"}} {
+		if got := c.s.get(t); got != c.want {
+			t.Fatalf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+func TestLateJoinerGetsOnlyAnswersAfterItJoined(t *testing.T) {
+	u, _, ex, _ := setup(8)
+	first := subscribe(t, ex, "dash")
+	s := u.stream(t, 0)
+	s.publish("c1")
+	if got := first.get(t); got != "c1" {
+		t.Fatalf("first got %q", got)
+	}
+	late := subscribe(t, ex, "dash")
+	s.publish("c2")
+	if got := late.get(t); got != "c2" {
+		t.Fatalf("late joiner got %q, want c2 (c1 was answered before it joined)", got)
+	}
+	if got := first.get(t); got != "c2" {
+		t.Fatalf("first got %q, want c2", got)
+	}
+	if n := u.dispatched(); n != 1 {
+		t.Fatalf("dispatched %d, want 1", n)
+	}
+}
+
+func TestSlowSubscriptionIsDroppedAloneWithItsLastCursor(t *testing.T) {
+	u, _, ex, added := setup(2)
+	slow := subscribe(t, ex, "dash")
+	fast := subscribe(t, ex, "dash")
+	s := u.stream(t, 0)
+	for _, c := range []string{"c1", "c2", "c3", "c4"} {
+		s.publish(c)
+		if got := fast.get(t); got != c {
+			t.Fatalf("fast got %q, want %q", got, c)
+		}
+	}
+	// slow read nothing: it holds c1 and c2 (its buffer), was dropped at c3.
+	for _, want := range []string{"c1", "c2", "error:dropped:c2", "<end>"} {
+		if got := slow.get(t); got != want {
+			t.Fatalf("slow got %q, want %q", got, want)
+		}
+	}
+	if got := u.active.Load() + added.Load(); got != 1 {
+		t.Fatalf("active gauge %d after the drop, want 1", got)
+	}
+	s.publish("c5")
+	if got := fast.get(t); got != "c5" {
+		t.Fatalf("fast got %q after the drop, want c5", got)
+	}
+}
+
+func TestLastSubscriptionLeavingEndsTheExecutionAndTheNextStartsAnew(t *testing.T) {
+	u, g, ex, added := setup(8)
+	a := subscribe(t, ex, "dash")
+	b := subscribe(t, ex, "dash")
+	a.cancel()
+	if got := a.get(t); got != "<end>" {
+		t.Fatalf("canceled subscription got %q", got)
+	}
+	waitFor(t, "the gauge to count the one left", func() bool { return u.active.Load()+added.Load() == 1 })
+	if err := u.stream(t, 0).ctx.Err(); err != nil {
+		t.Fatal("the execution ended while a subscription remained")
+	}
+	b.cancel()
+	waitFor(t, "the execution to end", func() bool { return u.stream(t, 0).ctx.Err() != nil })
+	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
+	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+	c := subscribe(t, ex, "dash")
+	if n := u.dispatched(); n != 2 {
+		t.Fatalf("dispatched %d, want 2 (a new execution after the last left)", n)
+	}
+	u.stream(t, 1).publish("n1")
+	if got := c.get(t); got != "n1" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestEndedStreamEndsEverySubscription(t *testing.T) {
+	u, g, ex, added := setup(8)
+	a := subscribe(t, ex, "dash")
+	b := subscribe(t, ex, "dash")
+	s := u.stream(t, 0)
+	s.publish("c1")
+	close(s.in)
+	for _, sb := range []sub{a, b} {
+		for _, want := range []string{"c1", "<end>"} {
+			if got := sb.get(t); got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+	}
+	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
+	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+}
