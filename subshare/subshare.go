@@ -22,6 +22,7 @@ package subshare
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -100,7 +101,7 @@ func (e executor) DispatchOperation(ctx context.Context, oc *graphql.OperationCo
 	gr, created := e.g.join(ctx, key, m)
 	// The subscription leaves its group when its operation ends, whichever
 	// side ends it (gqlgen cancels the operation's context).
-	context.AfterFunc(ctx, func() { e.g.leave(ctx, gr, m) })
+	context.AfterFunc(ctx, func() { e.g.leave(gr, m) })
 	if created {
 		e.g.start(ctx, gr, e.GraphExecutor, oc)
 	}
@@ -175,7 +176,14 @@ func (g *Groups) start(ctx context.Context, gr *group, next graphql.GraphExecuto
 		cancel()
 	}
 	gr.mu.Unlock()
-	responses, rctx := next.DispatchOperation(gctx, oc)
+	responses, rctx, err := dispatch(gctx, next, oc)
+	if err != nil {
+		// Every member gets what the first subscription alone would have.
+		g.hand(gr, &graphql.Response{Errors: gqlerror.List{err}})
+		cancel()
+		g.end(gr)
+		return
+	}
 	go func() {
 		defer g.end(gr)
 		defer cancel()
@@ -188,6 +196,24 @@ func (g *Groups) start(ctx context.Context, gr *group, next graphql.GraphExecuto
 			g.hand(gr, r)
 		}
 	}()
+}
+
+// dispatch is next.DispatchOperation with a panic turned into the error
+// the operation's recover function makes of it (gqlgen would otherwise
+// recover it in the first subscription's transport alone, and the group's
+// other members would wait for answers that never come).
+func dispatch(ctx context.Context, next graphql.GraphExecutor, oc *graphql.OperationContext) (h graphql.ResponseHandler, rctx context.Context, err *gqlerror.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &gqlerror.Error{Message: "internal system error"}
+			var ge *gqlerror.Error
+			if oc.RecoverFunc != nil && errors.As(oc.Recover(ctx, r), &ge) {
+				err = ge
+			}
+		}
+	}()
+	h, rctx = next.DispatchOperation(ctx, oc)
+	return h, rctx, nil
 }
 
 // hand gives r to every member of gr; a member whose buffer is full is
@@ -212,7 +238,7 @@ func (g *Groups) hand(gr *group, r *graphql.Response) {
 }
 
 // leave removes m from gr (once; later calls do nothing).
-func (g *Groups) leave(ctx context.Context, gr *group, m *member) {
+func (g *Groups) leave(gr *group, m *member) {
 	gr.mu.Lock()
 	empty := g.removeLocked(gr, m)
 	gr.mu.Unlock()

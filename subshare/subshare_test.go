@@ -31,7 +31,13 @@ type stream struct {
 	in  chan string
 }
 
-func (u *upstream) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+func (u *upstream) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if oc.OperationName == "panics" {
+		u.mu.Lock()
+		u.streams = append(u.streams, &stream{ctx: ctx})
+		u.mu.Unlock()
+		panic("resolver bug")
+	}
 	s := &stream{ctx: ctx, rec: subshare.RecorderFrom(ctx), in: make(chan string, 1000)}
 	u.active.Add(1)
 	context.AfterFunc(ctx, func() { u.active.Add(-1) })
@@ -288,4 +294,27 @@ func TestEndedStreamEndsEverySubscription(t *testing.T) {
 	}
 	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
 	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+}
+
+func TestPanickingStartGivesEveryMemberTheErrorAndIsNotReused(t *testing.T) {
+	u, g, ex, _ := setup(8)
+	ctx := context.Background()
+	oc := &graphql.OperationContext{OperationName: "panics",
+		RecoverFunc: func(context.Context, any) error { return &gqlerror.Error{Message: "recovered"} }}
+	next, rctx := ex.DispatchOperation(ctx, oc)
+	s := sub{next: next, ctx: rctx, cancel: func() {}}
+	if got := s.get(t); got != "error:recovered:" {
+		t.Fatalf("got %q, want the recovered error", got)
+	}
+	if got := s.get(t); got != "<end>" {
+		t.Fatalf("got %q, want the end", got)
+	}
+	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = ex.DispatchOperation(ctx, oc)
+	}()
+	if n := u.dispatched(); n != 2 {
+		t.Fatalf("dispatched %d, want 2 (the failed group is not joined again)", n)
+	}
 }
