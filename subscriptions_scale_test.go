@@ -432,6 +432,11 @@ func waitCount(t *testing.T, got *sync.Map, n int, want int32) {
 // per open subscription. ns/op is one event's delivery to all 1,000. On a
 // shared machine the latencies follow its load; cpu-ms/event much less.
 //
+// Every subscription has the same document and variables, so by default
+// they share one execution per event (package subshare); the -unshared
+// variants run each on its own (gateway.Deps.UnsharedSubscriptions), the
+// baseline of the same run.
+//
 // FANOUT_SUBSCRIBERS sets another number of subscriptions (10000 for the
 // issue 18 figures) and FANOUT_PER_SOCKET how many share one websocket
 // (default 100; 1 is one browser tab each and needs two file descriptors per

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -21,7 +22,8 @@ import (
 // share one execution (package subshare), or nil when d turns sharing off.
 // Each subscription may hold as many unread answers as the bus lets a
 // subscriber hold events; the active-subscriptions gauge (events.Live.Active)
-// counts every subscription of a group.
+// counts every subscription of a group, procoregraph_subscription_groups
+// the groups.
 func newSubscriptionGroups(d Deps) *subshare.Groups {
 	if d.UnsharedSubscriptions {
 		return nil
@@ -40,7 +42,14 @@ func newSubscriptionGroups(d Deps) *subshare.Groups {
 			o.Count = func(_ context.Context, delta int64) { a.Add(delta) }
 		}
 	}
-	return subshare.New(o)
+	groups := subshare.New(o)
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "procoregraph_subscription_groups",
+			Help: "Shared subscription executions on this replica: identical subscriptions count once (subscriptions resumed with after run alone, outside any).",
+		}, func() float64 { return float64(groups.Len()) }))
+	}
+	return groups
 }
 
 // shareKey is the sharing key of a subscription: its connection and the
@@ -60,7 +69,7 @@ func shareKey(ctx context.Context, oc *graphql.OperationContext) (string, bool) 
 	}
 	for _, sel := range oc.Operation.SelectionSet {
 		f, ok := sel.(*ast.Field)
-		if !ok {
+		if !ok || f.Definition == nil {
 			return "", false
 		}
 		if v, ok := f.ArgumentMap(oc.Variables)["after"]; ok && v != nil {
