@@ -21,6 +21,7 @@
 package subshare
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -193,6 +194,10 @@ func (g *Groups) start(ctx context.Context, gr *group, next graphql.GraphExecuto
 			if r == nil {
 				return
 			}
+			// gqlgen's subscription executor writes every answer into one
+			// buffer, reset for the next: the members, which write this one
+			// later, need their own copy (one per answer, shared by all).
+			r.Data = bytes.Clone(r.Data)
 			g.hand(gr, r)
 		}
 	}()

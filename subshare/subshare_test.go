@@ -44,13 +44,15 @@ func (u *upstream) DispatchOperation(ctx context.Context, oc *graphql.OperationC
 	u.mu.Lock()
 	u.streams = append(u.streams, s)
 	u.mu.Unlock()
+	var buf []byte // reused for every answer, as gqlgen's executor does
 	return func(ctx context.Context) *graphql.Response {
 		select {
 		case c, ok := <-s.in:
 			if !ok {
 				return nil
 			}
-			return &graphql.Response{Data: json.RawMessage(`"` + c + `"`)}
+			buf = append(append(append(buf[:0], '"'), c...), '"')
+			return &graphql.Response{Data: buf}
 		case <-ctx.Done():
 			return nil
 		}
