@@ -99,8 +99,10 @@ func (v *wirePeople) UnmarshalEasyJSON(l *jlexer.Lexer) {
 }
 
 // decodeListEasy decodes a JSON array body into out with the generated
-// decoders. It reports false (and does nothing) when W has none or the body
-// is not an array, so the caller decodes it with decodeBody.
+// decoders, reusing out's capacity (a caller that knows the page size
+// passes an empty slice of that capacity). It reports false (and does
+// nothing) when W has none or the body is not an array, so the caller
+// decodes it with decodeBody.
 func decodeListEasy[W any](body []byte, out *[]W) (bool, error) {
 	var probe W
 	if _, ok := any(&probe).(easyjson.Unmarshaler); !ok {
@@ -112,7 +114,10 @@ func decodeListEasy[W any](body []byte, out *[]W) (bool, error) {
 	}
 	l := jlexer.Lexer{Data: body}
 	l.Delim('[')
-	items := make([]W, 0, 16)
+	items := (*out)[:0]
+	if cap(items) == 0 {
+		items = make([]W, 0, 16)
+	}
 	for !l.IsDelim(']') {
 		var w W
 		any(&w).(easyjson.Unmarshaler).UnmarshalEasyJSON(&l)
