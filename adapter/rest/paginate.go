@@ -65,20 +65,17 @@ func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id f
 	total = -1
 	visited := map[string]bool{q.Encode(): true}
 	for page := 1; page <= maxPages; page++ {
-		resp, err := c.do(ctx, k)
+		resp, err := c.doBorrowed(ctx, k)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		if t, err := strconv.Atoi(strings.TrimSpace(resp.header.Get("Total"))); err == nil && t >= 0 {
 			total = t
 		}
-		items := make([]W, 0, pageSizeHint(perPage, total, len(out)))
-		if easy, err := decodeListEasy(resp.body, &items); !easy {
-			if err := decodeInto(s.what, resp.body, &items); err != nil {
-				return nil, 0, false, err
-			}
-		} else if err != nil {
-			return nil, 0, false, &adapter.Error{Code: adapter.CodeInternal, Message: s.what + ": could not decode Procore's response", Err: err}
+		items, err := decodePage[W](s.what, resp.body, pageSizeHint(perPage, total, len(out)))
+		c.release(resp) // items hold copies: nothing refers to the body now
+		if err != nil {
+			return nil, 0, false, err
 		}
 		if seen == nil {
 			seen = make(map[int64]bool, len(items))
@@ -123,6 +120,24 @@ func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id f
 		total = len(out)
 	}
 	return out, total, stopped, nil
+}
+
+// decodePage decodes a list page with the generated decoders, or with
+// decodeBody when W has none or the body is not an array, into a slice of
+// capacity size.
+func decodePage[W any](what string, body []byte, size int) ([]W, error) {
+	items := make([]W, 0, size)
+	easy, err := decodeListEasy(body, &items)
+	if !easy {
+		if err := decodeInto(what, body, &items); err != nil {
+			return nil, err
+		}
+		return items, nil
+	}
+	if err != nil {
+		return nil, &adapter.Error{Code: adapter.CodeInternal, Message: what + ": could not decode Procore's response", Err: err}
+	}
+	return items, nil
 }
 
 // pageSizeHint is the capacity to decode a page into: what the Total header
