@@ -309,8 +309,14 @@ func (c *Client) send(ctx context.Context, k call, borrow bool) (*response, erro
 	if k.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if k.company != 0 {
-		req.Header.Set(companyHeader, strconv.FormatInt(k.company, 10))
+	company := k.company
+	if company == 0 {
+		// What companyTransport would add, set here so that it need not
+		// copy the request to add it (it still discovers an unknown one).
+		company, _ = c.knownCompany()
+	}
+	if company != 0 {
+		req.Header.Set(companyHeader, strconv.FormatInt(company, 10))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
