@@ -148,11 +148,14 @@ func pageSizeHint(perPage, total, have int) int {
 	if total >= 0 && (n <= 0 || total-have < n) {
 		n = total - have
 	}
-	if n <= 0 || n > perPageProjects {
+	if n <= 0 || n > maxPerPage {
 		return 16
 	}
 	return n
 }
+
+// maxPerPage is the largest per_page any endpoint allows (perPageProjects).
+const maxPerPage = perPageProjects
 
 // nextQuery returns the query of the next page, or nil when there is none:
 // the current query with page (and per_page, when the link has it) from
