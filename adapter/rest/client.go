@@ -58,8 +58,9 @@ type Client struct {
 	// shared is the stack below the company header (concurrency, rate
 	// limit, observe, base): the part ForCompany's clients share.
 	shared http.RoundTripper
-	// bodies are the read buffers of answers without a Content-Length,
-	// shared with ForCompany's clients (see readBody).
+	// bodies are the read buffers of answers without a Content-Length and
+	// of list pages, shared with ForCompany's clients (see readBody and
+	// doBorrowed).
 	bodies *sync.Pool
 	logger *slog.Logger
 	clock  Clock
@@ -249,11 +250,40 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// buf is the pooled read buffer body lies in, for a response of
+	// doBorrowed; nil when body is the response's own.
+	buf *bytes.Buffer
 }
 
 // do sends the call and returns the 2xx response, or an *adapter.Error.
 // Config.CallTimeout bounds it, body read included.
 func (c *Client) do(ctx context.Context, k call) (*response, error) {
+	return c.send(ctx, k, false)
+}
+
+// doBorrowed is do whose 2xx body is read into a buffer borrowed from the
+// Client's pool instead of a new slice: the list walk decodes each page and
+// then drops it, so the dashboard's 91 cold calls need not allocate (and the
+// collector sweep) a fresh copy of every page, about 2 MB. The caller must
+// call release when done and must not keep body, or any slice of it,
+// afterwards; everything decoded from it is a copy.
+func (c *Client) doBorrowed(ctx context.Context, k call) (*response, error) {
+	return c.send(ctx, k, true)
+}
+
+// release gives a borrowed body's buffer back to the pool. resp.body is
+// invalid afterwards. A response of do has nothing to give back.
+func (c *Client) release(resp *response) {
+	if resp.buf == nil {
+		return
+	}
+	if resp.buf.Cap() <= maxPooledBody {
+		c.bodies.Put(resp.buf)
+	}
+	resp.buf, resp.body = nil, nil
+}
+
+func (c *Client) send(ctx context.Context, k call, borrow bool) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
 	u := k.rawURL
@@ -279,21 +309,34 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 	if k.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if k.company != 0 {
-		req.Header.Set(companyHeader, strconv.FormatInt(k.company, 10))
+	company := k.company
+	if company == 0 {
+		// What companyTransport would add, set here so that it need not
+		// copy the request to add it (it still discovers an unknown one).
+		company, _ = c.knownCompany()
+	}
+	if company != 0 {
+		req.Header.Set(companyHeader, strconv.FormatInt(company, 10))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, transportError(k.what, withContextErr(ctx, err))
 	}
 	defer resp.Body.Close()
-	b, err := readBody(resp, maxBody, c.bodies)
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+	var b []byte
+	var buf *bytes.Buffer
+	if borrow && ok {
+		b, buf, err = readBodyBorrowed(resp, maxBody, c.bodies)
+	} else {
+		b, err = readBody(resp, maxBody, c.bodies)
+	}
 	if err != nil {
 		// A body cut off by the deadline reads as a closed connection;
 		// say that the deadline ended it.
 		return nil, transportError(k.what, withContextErr(ctx, err))
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !ok {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			// Procore's API does not redirect; the web app redirects an
 			// expired browser session to its login page.
@@ -303,7 +346,7 @@ func (c *Client) do(ctx context.Context, k call) (*response, error) {
 		return nil, statusError(k.what, resp.StatusCode, resp.Header, b, c.clock.Now())
 	}
 	c.inspectDrift(k, b)
-	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+	return &response{status: resp.StatusCode, header: resp.Header, body: b, buf: buf}, nil
 }
 
 // getJSON sends the call and decodes the 2xx body into out.
@@ -382,6 +425,30 @@ func readBody(resp *http.Response, limit int64, pool *sync.Pool) ([]byte, error)
 	b := make([]byte, buf.Len())
 	copy(b, buf.Bytes())
 	return b, nil
+}
+
+// readBodyBorrowed reads up to limit bytes of resp's body into a buffer from
+// pool (exactly Content-Length bytes when there is one, as readBody) and
+// returns the bytes read and that buffer, which the caller gives back to pool
+// when it no longer uses the bytes (Client.release). On an error the buffer
+// is already back.
+func readBodyBorrowed(resp *http.Response, limit int64, pool *sync.Pool) ([]byte, *bytes.Buffer, error) {
+	buf := pool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		buf.Grow(int(n))
+		b := buf.AvailableBuffer()[:n]
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			pool.Put(buf)
+			return nil, nil, err
+		}
+		return b, buf, nil
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit)); err != nil {
+		pool.Put(buf)
+		return nil, nil, err
+	}
+	return buf.Bytes(), buf, nil
 }
 
 // maxPooledBody is the largest read buffer readBody keeps for reuse.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/shopspring/decimal"
@@ -25,34 +26,69 @@ var jsonNull = []byte("null")
 // scalarText returns the text of a JSON string or number literal, and
 // whether the value was null or an empty string.
 func scalarText(b []byte) (text string, empty bool, err error) {
+	t, empty, err := scalarBytes(b)
+	return string(t), empty, err
+}
+
+// scalarBytes is scalarText without the copy: the text is a slice of b (or,
+// for a string with escapes, of its decoded copy), valid while b is. The
+// numeric, date and boolean scalars parse it in place, so that reading one
+// allocates nothing.
+func scalarBytes(b []byte) (text []byte, empty bool, err error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || bytes.Equal(b, jsonNull) {
-		return "", true, nil
+		return nil, true, nil
 	}
 	if b[0] == '"' {
-		s, err := quotedText(b)
+		t, err := quotedBytes(b)
 		if err != nil {
-			return "", false, err
+			return nil, false, err
 		}
-		s = strings.TrimSpace(s)
-		return s, s == "", nil
+		t = bytes.TrimSpace(t)
+		return t, len(t) == 0, nil
 	}
 	if b[0] == '{' || b[0] == '[' {
-		return "", false, fmt.Errorf("want a scalar, got %.20s", b)
+		return nil, false, fmt.Errorf("want a scalar, got %.20s", b)
 	}
-	return string(b), false, nil
+	return b, false, nil
 }
 
 // quotedText returns the text of the JSON string literal b. Without escapes
 // (the common case) it is the bytes between the quotes, with no second
 // validation pass; otherwise the literal is decoded.
 func quotedText(b []byte) (string, error) {
-	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
-		return string(b[1 : len(b)-1]), nil
-	}
-	u, err := jsontext.AppendUnquote(nil, b)
-	return string(u), err
+	t, err := quotedBytes(b)
+	return string(t), err
 }
+
+// quotedBytes is quotedText as a slice of b when the literal has no escapes.
+func quotedBytes(b []byte) ([]byte, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
+		return b[1 : len(b)-1], nil
+	}
+	return jsontext.AppendUnquote(nil, b)
+}
+
+// digits returns the value of b when it is 1 to maxDigits ASCII digits and
+// nothing else (what strconv.ParseInt and Atoi read the same way without
+// overflow), and false for anything else, which the caller then parses the
+// general way.
+func digits(b []byte, maxDigits int) (int64, bool) {
+	if len(b) == 0 || len(b) > maxDigits {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// maxIntDigits is how many decimal digits always fit in an int.
+const maxIntDigits = 18*(strconv.IntSize/64) + 9*(1-strconv.IntSize/64)
 
 // parseID parses an int64 id from a number or string ("123", 123, 1.23e5).
 func parseID(s string) (int64, error) {
@@ -70,7 +106,7 @@ func parseID(s string) (int64, error) {
 type flexID int64
 
 func (v *flexID) UnmarshalJSON(b []byte) error {
-	s, empty, err := scalarText(b)
+	s, empty, err := scalarBytes(b)
 	if err != nil {
 		return err
 	}
@@ -78,7 +114,11 @@ func (v *flexID) UnmarshalJSON(b []byte) error {
 		*v = 0
 		return nil
 	}
-	n, err := parseID(s)
+	if n, ok := digits(s, 18); ok {
+		*v = flexID(n)
+		return nil
+	}
+	n, err := parseID(string(s))
 	if err != nil {
 		return err
 	}
@@ -148,10 +188,15 @@ type flexInt int
 
 func (v *flexInt) UnmarshalJSON(b []byte) error {
 	*v = 0
-	s, empty, err := scalarText(b)
+	t, empty, err := scalarBytes(b)
 	if err != nil || empty {
 		return nil
 	}
+	if n, ok := digits(t, maxIntDigits); ok {
+		*v = flexInt(n)
+		return nil
+	}
+	s := string(t)
 	if n, err := strconv.Atoi(s); err == nil {
 		*v = flexInt(n)
 	} else if d, err := decimal.NewFromString(s); err == nil {
@@ -169,11 +214,31 @@ type flexBool struct {
 
 func (v *flexBool) UnmarshalJSON(b []byte) error {
 	*v = flexBool{}
-	s, empty, err := scalarText(b)
+	t, empty, err := scalarBytes(b)
 	if err != nil || empty {
 		return nil
 	}
-	switch strings.ToLower(s) {
+	var lower [5]byte
+	s := ""
+	if ascii := len(t) <= len(lower); ascii {
+		for i, c := range t {
+			if c >= utf8.RuneSelf {
+				ascii = false
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			lower[i] = c
+		}
+		if ascii {
+			s = string(lower[:len(t)]) // short-lived: compared below, not kept
+		}
+	}
+	if s == "" {
+		s = strings.ToLower(string(t))
+	}
+	switch s {
 	case "true", "t", "yes", "y", "1":
 		*v = flexBool{V: true, Set: true}
 	case "false", "f", "no", "n", "0":
@@ -237,10 +302,19 @@ type flexDate struct {
 
 func (v *flexDate) UnmarshalJSON(b []byte) error {
 	*v = flexDate{}
-	s, empty, err := scalarText(b)
+	t, empty, err := scalarBytes(b)
 	if err != nil || empty {
 		return nil
 	}
+	if d, ok := dateOnly(t); ok {
+		*v = flexDate{V: d, Set: true}
+		return nil
+	}
+	if ts, ok := utcSeconds(t); ok {
+		*v = flexDate{V: adapter.DateOf(ts), Set: true}
+		return nil
+	}
+	s := string(t)
 	if d, err := adapter.ParseDate(s); err == nil {
 		*v = flexDate{V: d, Set: true}
 		return nil
@@ -268,11 +342,15 @@ type flexTime struct {
 
 func (v *flexTime) UnmarshalJSON(b []byte) error {
 	*v = flexTime{}
-	s, empty, err := scalarText(b)
+	s, empty, err := scalarBytes(b)
 	if err != nil || empty {
 		return nil
 	}
-	if t, ok := parseTimestamp(s); ok {
+	if t, ok := utcSeconds(s); ok {
+		*v = flexTime{V: t, Set: true}
+		return nil
+	}
+	if t, ok := parseTimestamp(string(s)); ok {
 		*v = flexTime{V: t, Set: true}
 	}
 	return nil
@@ -295,6 +373,55 @@ var timestampLayouts = []string{
 	"2006-01-02 15:04:05.999999999 MST",
 	"2006-01-02 15:04:05.999999999",
 	time.DateOnly,
+}
+
+// dateOnly reads YYYY-MM-DD, the usual shape of a Procore date, as
+// adapter.ParseDate does, without a string. Anything else (other shapes, a
+// day the month does not have) is false, and the caller parses it the
+// general way.
+func dateOnly(b []byte) (adapter.Date, bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return adapter.Date{}, false
+	}
+	y, ok1 := digits(b[0:4], 4)
+	m, ok2 := digits(b[5:7], 2)
+	d, ok3 := digits(b[8:10], 2)
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || int(d) > daysIn(time.Month(m), int(y)) {
+		return adapter.Date{}, false
+	}
+	return adapter.Date{Year: int(y), Month: time.Month(m), Day: int(d)}, true
+}
+
+// utcSeconds reads YYYY-MM-DDTHH:MM:SSZ, the usual shape of a Procore
+// timestamp, as parseTimestamp (time.Parse with RFC 3339) does, without a
+// string. Anything else is false, and the caller parses it the general way.
+func utcSeconds(b []byte) (time.Time, bool) {
+	if len(b) != 20 || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
+		return time.Time{}, false
+	}
+	d, ok := dateOnly(b[:10])
+	if !ok {
+		return time.Time{}, false
+	}
+	hh, ok1 := digits(b[11:13], 2)
+	mm, ok2 := digits(b[14:16], 2)
+	ss, ok3 := digits(b[17:19], 2)
+	if !ok1 || !ok2 || !ok3 || hh > 23 || mm > 59 || ss > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(d.Year, d.Month, d.Day, int(hh), int(mm), int(ss), 0, time.UTC), true
+}
+
+// daysIn is the number of days of month m in year y (proleptic Gregorian,
+// as package time counts them).
+func daysIn(m time.Month, y int) int {
+	if m == time.February {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int((m-1)%7%2)
 }
 
 func parseTimestamp(s string) (time.Time, bool) {

@@ -80,7 +80,11 @@ func (v *wirePeople) UnmarshalEasyJSON(l *jlexer.Lexer) {
 		*v = nil
 	case l.IsDelim('['):
 		l.Delim('[')
-		list := wirePeople{}
+		// Collected on the stack and copied once at their exact count:
+		// growing the list by appends allocated 1, 2, then 4 people for
+		// the usual list of three.
+		var few [8]wirePerson
+		list := few[:0]
 		for !l.IsDelim(']') {
 			var p wirePerson
 			p.UnmarshalEasyJSON(l)
@@ -88,7 +92,7 @@ func (v *wirePeople) UnmarshalEasyJSON(l *jlexer.Lexer) {
 			l.WantComma()
 		}
 		l.Delim(']')
-		*v = list
+		*v = append(make(wirePeople, 0, len(list)), list...)
 	case l.IsDelim('{'):
 		var p wirePerson
 		p.UnmarshalEasyJSON(l)
@@ -99,8 +103,10 @@ func (v *wirePeople) UnmarshalEasyJSON(l *jlexer.Lexer) {
 }
 
 // decodeListEasy decodes a JSON array body into out with the generated
-// decoders. It reports false (and does nothing) when W has none or the body
-// is not an array, so the caller decodes it with decodeBody.
+// decoders, reusing out's capacity (a caller that knows the page size
+// passes an empty slice of that capacity). It reports false (and does
+// nothing) when W has none or the body is not an array, so the caller
+// decodes it with decodeBody.
 func decodeListEasy[W any](body []byte, out *[]W) (bool, error) {
 	var probe W
 	if _, ok := any(&probe).(easyjson.Unmarshaler); !ok {
@@ -112,7 +118,10 @@ func decodeListEasy[W any](body []byte, out *[]W) (bool, error) {
 	}
 	l := jlexer.Lexer{Data: body}
 	l.Delim('[')
-	items := make([]W, 0, 16)
+	items := (*out)[:0]
+	if cap(items) == 0 {
+		items = make([]W, 0, 16)
+	}
 	for !l.IsDelim(']') {
 		var w W
 		any(&w).(easyjson.Unmarshaler).UnmarshalEasyJSON(&l)

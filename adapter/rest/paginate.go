@@ -61,25 +61,28 @@ func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id f
 		q.Set("per_page", strconv.Itoa(perPage))
 	}
 	k := call{what: s.what, method: http.MethodGet, path: s.path, query: q, company: s.company}
-	seen := map[int64]bool{}
+	var seen map[int64]bool
 	total = -1
 	visited := map[string]bool{q.Encode(): true}
 	for page := 1; page <= maxPages; page++ {
-		resp, err := c.do(ctx, k)
+		resp, err := c.doBorrowed(ctx, k)
 		if err != nil {
 			return nil, 0, false, err
-		}
-		var items []W
-		if easy, err := decodeListEasy(resp.body, &items); !easy {
-			if err := decodeInto(s.what, resp.body, &items); err != nil {
-				return nil, 0, false, err
-			}
-		} else if err != nil {
-			return nil, 0, false, &adapter.Error{Code: adapter.CodeInternal, Message: s.what + ": could not decode Procore's response", Err: err}
 		}
 		if t, err := strconv.Atoi(strings.TrimSpace(resp.header.Get("Total"))); err == nil && t >= 0 {
 			total = t
 		}
+		items, err := decodePage[W](s.what, resp.body, pageSizeHint(perPage, total, len(out)))
+		c.release(resp) // items hold copies: nothing refers to the body now
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if seen == nil {
+			seen = make(map[int64]bool, len(items))
+		}
+		// Drop repeats in place: the first page (usually the only one)
+		// becomes out without copying its items.
+		kept := items[:0]
 		for _, it := range items {
 			if key := id(it); key != 0 {
 				if seen[key] {
@@ -87,7 +90,12 @@ func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id f
 				}
 				seen[key] = true
 			}
-			out = append(out, it)
+			kept = append(kept, it)
+		}
+		if out == nil && len(kept) > 0 {
+			out = kept
+		} else {
+			out = append(out, kept...)
 		}
 		if limit > 0 && len(out) >= limit {
 			out = out[:limit]
@@ -113,6 +121,41 @@ func walkList[W any](ctx context.Context, c *Client, s listSpec, limit int, id f
 	}
 	return out, total, stopped, nil
 }
+
+// decodePage decodes a list page with the generated decoders, or with
+// decodeBody when W has none or the body is not an array, into a slice of
+// capacity size.
+func decodePage[W any](what string, body []byte, size int) ([]W, error) {
+	items := make([]W, 0, size)
+	easy, err := decodeListEasy(body, &items)
+	if !easy {
+		if err := decodeInto(what, body, &items); err != nil {
+			return nil, err
+		}
+		return items, nil
+	}
+	if err != nil {
+		return nil, &adapter.Error{Code: adapter.CodeInternal, Message: what + ": could not decode Procore's response", Err: err}
+	}
+	return items, nil
+}
+
+// pageSizeHint is the capacity to decode a page into: what the Total header
+// says is left, at most perPage (16 when neither is known). It only saves
+// the slice's regrowth; a page of any size still decodes.
+func pageSizeHint(perPage, total, have int) int {
+	n := perPage
+	if total >= 0 && (n <= 0 || total-have < n) {
+		n = total - have
+	}
+	if n <= 0 || n > maxPerPage {
+		return 16
+	}
+	return n
+}
+
+// maxPerPage is the largest per_page any endpoint allows (perPageProjects).
+const maxPerPage = perPageProjects
 
 // nextQuery returns the query of the next page, or nil when there is none:
 // the current query with page (and per_page, when the link has it) from
@@ -264,6 +307,7 @@ func list[W, T any](ctx context.Context, c *Client, s listSpec, opt adapter.List
 		if err != nil {
 			return adapter.Page[T]{}, err
 		}
+		page.Items = slices.Grow(page.Items, len(items))
 		for _, it := range items {
 			page.Items = append(page.Items, conv(it))
 		}

@@ -82,11 +82,17 @@ func (v *wirePeople) UnmarshalJSON(b []byte) error {
 }
 
 func (v wirePeople) people() []adapter.Person {
-	var out []adapter.Person
+	if len(v) == 0 {
+		return nil
+	}
+	out := make([]adapter.Person, 0, len(v))
 	for _, p := range v {
 		if p.ID != 0 {
 			out = append(out, p.person())
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
