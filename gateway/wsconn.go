@@ -238,13 +238,30 @@ func (sc *shapeCache) encodeMessage(v any) (b []byte, ok bool) {
 			}
 			continue
 		}
-		s, err := json.Marshal(fv.String())
-		if err != nil {
+		if b, ok = appendJSONString(b, fv.String()); !ok {
 			return nil, false
 		}
-		b = append(b, s...)
 	}
 	return append(b, '}'), true
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes it:
+// a string of printable ASCII without quotes, backslashes or the HTML
+// characters it escapes is written as it is; any other goes through
+// encoding/json.
+func appendJSONString(b []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			if err != nil {
+				return b, false
+			}
+			return append(b, q...), true
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), true
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()

@@ -177,3 +177,20 @@ func TestGqlgenMessagesTakeTheDirectPath(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendJSONStringEqualsEncodingJSON(t *testing.T) {
+	inputs := []string{"", "1", "sub-42_x.y:z", "a b", "\x7f", "\x00", "é", "<", "&amp;", `"`, `\`, "\u2028", "\xff"}
+	for i := range 2000 { // every byte value, alone and inside text
+		inputs = append(inputs, "id"+string(rune(i%256))+"x", string([]byte{byte(i % 256)}))
+	}
+	for _, s := range inputs {
+		got, ok := appendJSONString([]byte("prefix"), s)
+		want, err := json.Marshal(s)
+		if err != nil || !ok {
+			t.Fatalf("%q: ok %v, err %v", s, ok, err)
+		}
+		if string(got) != "prefix"+string(want) {
+			t.Fatalf("%q: got %s, want %s", s, got[len("prefix"):], want)
+		}
+	}
+}
