@@ -18,16 +18,19 @@ import (
 // from Procore for every event: the loaders have no cache here). One event
 // reaches every subscription once, with its RFI, and costs one Procore read
 // per distinct subscription (2), not one per subscription; with sharing off
-// it costs one per subscription (31), which is what sharing saves.
+// it costs one per subscription (31), which is what sharing saves. When one
+// socket's subscriptions leave, the others go on in their shared execution,
+// and the active gauge counts every subscription down to 0.
 func TestIdenticalSubscriptionsShareOneExecutionPerEvent(t *testing.T) {
 	const same, sockets = 30, 3
 	for _, tc := range []struct {
 		name      string
 		unshared  bool
-		wantCalls int64
+		wantCalls int64 // for the first event, to all 31
+		wantAfter int64 // for the second, once one socket's 10 have left
 	}{
-		{"shared: one Procore read per distinct subscription", false, 2},
-		{"unshared: one Procore read per subscription", true, same + 1},
+		{"shared: one Procore read per distinct subscription", false, 2, 2},
+		{"unshared: one Procore read per subscription", true, same + 1, same + 1 - same/sockets},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{unshared: tc.unshared})
@@ -49,11 +52,6 @@ func TestIdenticalSubscriptionsShareOneExecutionPerEvent(t *testing.T) {
 				}
 			}
 			clients[0].subscribe(t, "other", q, map[string]any{"p": p, "k": []string{"RFI"}})
-			defer func() {
-				for _, c := range clients {
-					c.close()
-				}
-			}()
 			l.waitActive(t, same+1)
 
 			before := l.calls.Load()
@@ -75,17 +73,66 @@ func TestIdenticalSubscriptionsShareOneExecutionPerEvent(t *testing.T) {
 			if calls := l.calls.Load() - before; calls != tc.wantCalls {
 				t.Errorf("the event cost %d Procore calls, want %d", calls, tc.wantCalls)
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			wantRFI := fmt.Sprintf(`"rfi":{"id":"%d"`, l.rfi)
-			for id, ps := range got {
-				if len(ps) != 1 {
-					t.Fatalf("subscription %s received %d answers, want 1: %s", id, len(ps), ps)
-				}
-				if !json.Valid(ps[0]) || !strings.Contains(string(ps[0]), wantRFI) {
-					t.Fatalf("subscription %s received %s, want its RFI (%s...)", id, ps[0], wantRFI)
+			check := func(want int) {
+				t.Helper()
+				mu.Lock()
+				defer mu.Unlock()
+				for id, ps := range got {
+					if len(ps) != want {
+						t.Fatalf("subscription %s received %d answers, want %d: %s", id, len(ps), want, ps)
+					}
+					for _, p := range ps {
+						if !json.Valid(p) || !strings.Contains(string(p), wantRFI) {
+							t.Fatalf("subscription %s received %s, want its RFI (%s...)", id, p, wantRFI)
+						}
+					}
 				}
 			}
+			check(1)
+
+			// The subscriptions of one socket leave; the others, in the
+			// same shared execution, go on, counted one by one.
+			clients[1].close()
+			left := same / sockets
+			l.waitActive(t, int64(same+1-left))
+			mu.Lock()
+			for i := 1; i < same; i += sockets {
+				delete(got, strconv.Itoa(i))
+			}
+			for id := range got {
+				got[id] = got[id][:0]
+			}
+			mu.Unlock()
+			before = l.calls.Load()
+			l.publish(t, l.rfi)
+			deadline = time.Now().Add(20 * time.Second)
+			for {
+				mu.Lock()
+				n := 0
+				for _, ps := range got {
+					if len(ps) > 0 {
+						n++
+					}
+				}
+				mu.Unlock()
+				if n == same+1-left {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d remaining subscriptions received the second event", n, same+1-left)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if calls := l.calls.Load() - before; calls != tc.wantAfter {
+				t.Errorf("the second event cost %d Procore calls, want %d", calls, tc.wantAfter)
+			}
+			check(1)
+			for _, c := range clients {
+				c.close()
+			}
+			l.waitActive(t, 0)
 		})
 	}
 }
