@@ -3,6 +3,7 @@ package subshare_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,6 +112,16 @@ func (s sub) get(t *testing.T) string {
 	}
 }
 
+// expect reads one answer per want and fails at the first that differs.
+func (s sub) expect(t *testing.T, who string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if got := s.get(t); got != want {
+			t.Fatalf("%s got %q, want %q", who, got, want)
+		}
+	}
+}
+
 func toString(v any) string {
 	s, _ := v.(string)
 	return s
@@ -170,11 +181,7 @@ func TestIdenticalSubscriptionsShareOneExecutionAndEachGetsEveryAnswerInOrder(t 
 		s.publish(c)
 	}
 	for i, sb := range subs {
-		for _, want := range []string{"c1", "c2", "c3"} {
-			if got := sb.get(t); got != want {
-				t.Fatalf("subscription %d got %q, want %q", i, got, want)
-			}
-		}
+		sb.expect(t, fmt.Sprint("subscription ", i), "c1", "c2", "c3")
 	}
 	if g.Len() != 1 {
 		t.Fatalf("%d groups, want 1", g.Len())
@@ -212,17 +219,11 @@ func TestLateJoinerGetsOnlyAnswersAfterItJoined(t *testing.T) {
 	first := subscribe(t, ex, "dash")
 	s := u.stream(t, 0)
 	s.publish("c1")
-	if got := first.get(t); got != "c1" {
-		t.Fatalf("first got %q", got)
-	}
+	first.expect(t, "first", "c1")
 	late := subscribe(t, ex, "dash")
 	s.publish("c2")
-	if got := late.get(t); got != "c2" {
-		t.Fatalf("late joiner got %q, want c2 (c1 was answered before it joined)", got)
-	}
-	if got := first.get(t); got != "c2" {
-		t.Fatalf("first got %q, want c2", got)
-	}
+	late.expect(t, "the late joiner (c1 was answered before it joined)", "c2")
+	first.expect(t, "first", "c2")
 	if n := u.dispatched(); n != 1 {
 		t.Fatalf("dispatched %d, want 1", n)
 	}
@@ -235,16 +236,10 @@ func TestSlowSubscriptionIsDroppedAloneWithItsLastCursor(t *testing.T) {
 	s := u.stream(t, 0)
 	for _, c := range []string{"c1", "c2", "c3", "c4"} {
 		s.publish(c)
-		if got := fast.get(t); got != c {
-			t.Fatalf("fast got %q, want %q", got, c)
-		}
+		fast.expect(t, "fast", c)
 	}
 	// slow read nothing: it holds c1 and c2 (its buffer), was dropped at c3.
-	for _, want := range []string{"c1", "c2", "error:dropped:c2", "<end>"} {
-		if got := slow.get(t); got != want {
-			t.Fatalf("slow got %q, want %q", got, want)
-		}
-	}
+	slow.expect(t, "slow", "c1", "c2", "error:dropped:c2", "<end>")
 	if got := u.active.Load() + added.Load(); got != 1 {
 		t.Fatalf("active gauge %d after the drop, want 1", got)
 	}
@@ -275,9 +270,7 @@ func TestLastSubscriptionLeavingEndsTheExecutionAndTheNextStartsAnew(t *testing.
 		t.Fatalf("dispatched %d, want 2 (a new execution after the last left)", n)
 	}
 	u.stream(t, 1).publish("n1")
-	if got := c.get(t); got != "n1" {
-		t.Fatalf("got %q", got)
-	}
+	c.expect(t, "the new subscription", "n1")
 }
 
 func TestEndedStreamEndsEverySubscription(t *testing.T) {
@@ -287,13 +280,8 @@ func TestEndedStreamEndsEverySubscription(t *testing.T) {
 	s := u.stream(t, 0)
 	s.publish("c1")
 	close(s.in)
-	for _, sb := range []sub{a, b} {
-		for _, want := range []string{"c1", "<end>"} {
-			if got := sb.get(t); got != want {
-				t.Fatalf("got %q, want %q", got, want)
-			}
-		}
-	}
+	a.expect(t, "a", "c1", "<end>")
+	b.expect(t, "b", "c1", "<end>")
 	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
 	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
 }
@@ -305,12 +293,7 @@ func TestPanickingStartGivesEveryMemberTheErrorAndIsNotReused(t *testing.T) {
 		RecoverFunc: func(context.Context, any) error { return &gqlerror.Error{Message: "recovered"} }}
 	next, rctx := ex.DispatchOperation(ctx, oc)
 	s := sub{next: next, ctx: rctx, cancel: func() {}}
-	if got := s.get(t); got != "error:recovered:" {
-		t.Fatalf("got %q, want the recovered error", got)
-	}
-	if got := s.get(t); got != "<end>" {
-		t.Fatalf("got %q, want the end", got)
-	}
+	s.expect(t, "the subscription", "error:recovered:", "<end>")
 	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
 	func() {
 		defer func() { _ = recover() }()
