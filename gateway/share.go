@@ -39,7 +39,7 @@ func newSubscriptionGroups(d Deps) *subshare.Groups {
 			o.Buffer = ss.SubscriberBuffer()
 		}
 		if a := d.Live.Active; a != nil {
-			o.Count = func(_ context.Context, delta int64) { a.Add(delta) }
+			o.Count = func(delta int64) { a.Add(delta) }
 		}
 	}
 	groups := subshare.New(o)

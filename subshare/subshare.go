@@ -44,13 +44,14 @@ type Options struct {
 	// is dropped. Default 64.
 	Buffer int
 	// Dropped makes the last answer of a dropped subscription, given the
-	// cursor of the last event it was handed ("" when none). Required.
+	// cursor of the last event it was handed ("" when none). Default: an
+	// error that carries no cursor.
 	Dropped func(lastCursor string) *graphql.Response
 	// Count, when set, is called with +1 when a subscription joins a
 	// running group and -1 when a subscription leaves a group that others
 	// stay in, so that a gauge the shared execution counts once (as one
 	// subscription) counts every subscription.
-	Count func(ctx context.Context, delta int64)
+	Count func(delta int64)
 }
 
 // Groups holds the running shared executions. Safe for concurrent use.
@@ -99,7 +100,7 @@ func (e executor) DispatchOperation(ctx context.Context, oc *graphql.OperationCo
 		return e.GraphExecutor.DispatchOperation(ctx, oc)
 	}
 	m := &member{ch: make(chan *graphql.Response, e.g.o.Buffer+1)} // the last slot is for the drop answer
-	gr, created := e.g.join(ctx, key, m)
+	gr, created := e.g.join(key, m)
 	// The subscription leaves its group when its operation ends, whichever
 	// side ends it (gqlgen cancels the operation's context).
 	context.AfterFunc(ctx, func() { e.g.leave(gr, m) })
@@ -145,7 +146,7 @@ func (m *member) next(ctx context.Context) *graphql.Response {
 
 // join adds m to key's group, or starts one when none runs; created reports
 // that the caller must start it.
-func (g *Groups) join(ctx context.Context, key string, m *member) (gr *group, created bool) {
+func (g *Groups) join(key string, m *member) (gr *group, created bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if gr := g.m[key]; gr != nil {
@@ -156,7 +157,7 @@ func (g *Groups) join(ctx context.Context, key string, m *member) (gr *group, cr
 		}
 		gr.mu.Unlock()
 		if joined {
-			g.count(ctx, 1)
+			g.count(1)
 			return gr, false
 		}
 	}
@@ -225,7 +226,7 @@ func dispatch(ctx context.Context, next graphql.GraphExecutor, oc *graphql.Opera
 // dropped.
 func (g *Groups) hand(gr *group, r *graphql.Response) {
 	gr.mu.Lock()
-	cursor, _ := gr.cursors.pop()
+	cursor := gr.cursors.pop()
 	empty := false
 	for m := range gr.members {
 		if len(m.ch) >= g.o.Buffer {
@@ -271,7 +272,7 @@ func (g *Groups) removeLocked(gr *group, m *member) (emptied bool) {
 		gr.cancel()
 		return true
 	}
-	g.count(context.Background(), -1)
+	g.count(-1)
 	return false
 }
 
@@ -280,7 +281,7 @@ func (g *Groups) end(gr *group) {
 	gr.mu.Lock()
 	for m := range gr.members {
 		if len(gr.members) > 1 {
-			g.count(context.Background(), -1)
+			g.count(-1)
 		}
 		m.gone = true
 		close(m.ch)
@@ -301,9 +302,9 @@ func (g *Groups) forget(gr *group) {
 	g.mu.Unlock()
 }
 
-func (g *Groups) count(ctx context.Context, delta int64) {
+func (g *Groups) count(delta int64) {
 	if g.o.Count != nil {
-		g.o.Count(ctx, delta)
+		g.o.Count(delta)
 	}
 }
 
@@ -347,9 +348,9 @@ func (c *cursorQueue) push(s string) {
 	c.q = append(c.q, s)
 }
 
-func (c *cursorQueue) pop() (string, bool) {
+func (c *cursorQueue) pop() string {
 	if len(c.q) == 0 {
-		return "", false
+		return ""
 	}
 	s := c.q[0]
 	c.q[0] = ""
@@ -357,5 +358,5 @@ func (c *cursorQueue) pop() (string, bool) {
 	if len(c.q) == 0 {
 		c.q = c.q[:0:0]
 	}
-	return s, true
+	return s
 }

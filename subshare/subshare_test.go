@@ -143,7 +143,7 @@ func setup(buffer int) (*upstream, *subshare.Groups, graphql.GraphExecutor, *ato
 		Dropped: func(last string) *graphql.Response {
 			return &graphql.Response{Errors: gqlerror.List{{Message: "dropped", Extensions: map[string]any{"lastCursor": last}}}}
 		},
-		Count: func(_ context.Context, d int64) { added.Add(d) },
+		Count: func(d int64) { added.Add(d) },
 	})
 	return u, g, g.Executor(u), &added
 }
