@@ -134,9 +134,21 @@ type Cache struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // by rendered key
-	closed  bool
-	bg      sync.WaitGroup
+	// released is when (the releases count) each key's last flight was
+	// released, its value written: a batch that read the store before that
+	// and finds no flight to join reads the key again instead of fetching
+	// it a second time (rereadReleased). At most maxReleased keys are
+	// remembered; releasedFloor is the count when the map was last
+	// emptied (a batch that read before it rereads its misses).
+	released      map[string]uint64
+	releases      uint64
+	releasedFloor uint64
+	closed        bool
+	bg            sync.WaitGroup
 }
+
+// maxReleased bounds Cache.released.
+const maxReleased = 4096
 
 // flight is one fetch of one key that concurrent callers share.
 type flight struct {
@@ -190,6 +202,7 @@ func New(store Store, o Options) (*Cache, error) {
 		log:        o.Logger,
 		now:        o.Now,
 		flights:    make(map[string]*flight),
+		released:   make(map[string]uint64),
 	}
 	if c.defaultTTL <= 0 {
 		c.defaultTTL = defaultTTL
@@ -398,6 +411,7 @@ type batch struct {
 	chains [][]string // token keys of each key's scope chain, coarse to fine
 	tokens map[string][]byte
 	items  map[string]Item
+	readAt uint64 // Cache.releases when the store was read
 }
 
 func (c *Cache) newBatch(keys []Key) *batch {
@@ -432,6 +446,9 @@ func (c *Cache) read(ctx context.Context, b *batch) bool {
 		c.m.errors.WithLabelValues(opBypass).Inc()
 		return false
 	}
+	c.mu.Lock()
+	b.readAt = c.releases
+	c.mu.Unlock()
 	keys := make([]string, 0, len(b.sks)+4)
 	keys = append(keys, b.sks...)
 	seen := make(map[string]struct{})
@@ -488,7 +505,10 @@ func (b *batch) valid(i int) ([]byte, time.Time, bool) {
 // fetchShared fetches the keys at idx, sharing flights with concurrent
 // callers, writes what it fetched itself, and adds the values to out.
 func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch FetchFunc, storeOK bool, out map[Key][]byte) error {
-	led, ledFlights, waits, waitFlights := c.join(b, idx)
+	led, ledFlights, waits, waitFlights, reread := c.join(b, idx)
+	if reread {
+		led, ledFlights = c.rereadReleased(ctx, b, led, ledFlights, func(i int, p []byte) { out[b.keys[i]] = p })
+	}
 	var err error
 	if len(led) > 0 {
 		keys := pick(b.keys, led)
@@ -558,7 +578,7 @@ func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func
 
 // join registers the calling batch as the leader of the keys at idx that no
 // current flight covers, and returns the flights it must wait for.
-func (c *Cache) join(b *batch, idx []int) (led []int, ledF []*flight, waits []int, waitF []*flight) {
+func (c *Cache) join(b *batch, idx []int) (led []int, ledF []*flight, waits []int, waitF []*flight, reread bool) {
 	epoch := c.epoch.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -573,8 +593,47 @@ func (c *Cache) join(b *batch, idx []int) (led []int, ledF []*flight, waits []in
 		c.flights[b.sks[i]] = f
 		led = append(led, i)
 		ledF = append(ledF, f)
+		if b.items != nil && (b.readAt < c.releasedFloor || c.released[b.sks[i]] > b.readAt) {
+			reread = true
+		}
 	}
-	return led, ledF, waits, waitF
+	return led, ledF, waits, waitF, reread
+}
+
+// rereadReleased answers from the store the keys a batch leads that a
+// flight released after the batch read the store wrote meanwhile: without
+// it, a caller whose read just missed a value being written (a request
+// that follows the one that fetched it, say) would fetch it again. Keys
+// now in the store, fresh and under current tokens, land their flights
+// with the stored bytes, are released, and are passed to found; the rest
+// are returned to be fetched.
+func (c *Cache) rereadReleased(ctx context.Context, b *batch, led []int, ledF []*flight, found func(i int, payload []byte)) ([]int, []*flight) {
+	rb := c.newBatch(pick(b.keys, led))
+	if !c.read(ctx, rb) {
+		return led, ledF
+	}
+	now := c.now()
+	var keep, done []int
+	var keepF, doneF []*flight
+	for j, i := range led {
+		payload, storedAt, ok := rb.valid(j)
+		if !ok || now.Sub(storedAt) >= c.TTL(b.keys[i].Kind) {
+			keep, keepF = append(keep, i), append(keepF, ledF[j])
+			continue
+		}
+		f := ledF[j]
+		f.val, f.ok = payload, true
+		close(f.done)
+		found(i, payload)
+		done, doneF = append(done, i), append(doneF, f)
+	}
+	if len(done) > 0 {
+		for g, t := range rb.tokens { // the tokens the found values were written under
+			b.tokens[g] = t
+		}
+		c.release(b, done, doneF)
+	}
+	return keep, keepF
 }
 
 // land publishes a fetch's outcome to the waiters of its flights.
@@ -594,9 +653,15 @@ func (c *Cache) land(b *batch, idx []int, fl []*flight, vals map[Key][]byte, err
 func (c *Cache) release(b *batch, idx []int, fl []*flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.releases++
+	if len(c.released)+len(idx) > maxReleased {
+		clear(c.released)
+		c.releasedFloor = c.releases
+	}
 	for j, i := range idx {
 		if c.flights[b.sks[i]] == fl[j] {
 			delete(c.flights, b.sks[i])
+			c.released[b.sks[i]] = c.releases
 		}
 	}
 }

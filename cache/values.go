@@ -76,7 +76,10 @@ func encodedFetch(fetch ValueFetchFunc, encode Encoder) FetchFunc {
 
 // fetchSharedValues is fetchShared for decoded values, with write-behind.
 func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetch ValueFetchFunc, encode Encoder, storeOK bool, out map[Key]Value) error {
-	led, ledFlights, waits, waitFlights := c.join(b, idx)
+	led, ledFlights, waits, waitFlights, reread := c.join(b, idx)
+	if reread {
+		led, ledFlights = c.rereadReleased(ctx, b, led, ledFlights, func(i int, p []byte) { out[b.keys[i]] = Value{Bytes: p} })
+	}
 	var err error
 	if len(led) > 0 {
 		keys := pick(b.keys, led)
