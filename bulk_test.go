@@ -466,7 +466,7 @@ func TestBulkExportOnePerCallerAndPrivate(t *testing.T) {
 				break // expired
 			}
 			if s.Status == "FAILED" || s.Status == "CANCELED" {
-				t.Fatalf("export ended %s", s.Status)
+				t.Fatalf("export ended %s: %s %s", s.Status, deref(s.ErrorCode), deref(s.ErrorMessage))
 			}
 			if s.URL != nil {
 				u = *s.URL
@@ -537,3 +537,4 @@ func TestBulkExportRunsOnlyTrustedQueriesWhenLockedDown(t *testing.T) {
 		t.Fatalf("the trusted bulk query: %s", raw)
 	}
 }
+

@@ -565,10 +565,13 @@ func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func
 			if !take(i, f) {
 				retry = append(retry, i)
 			}
-		case f.err == nil: // not found
 		case (f.leaderEnded || isContextErr(f.err)) && ctx.Err() == nil:
 			// The leader's request ended; ours has not, so fetch it ourselves.
+			// First: a leader cut off may report no value and no error (a
+			// fetch that keeps its per-key errors to itself), which is not
+			// "not found".
 			retry = append(retry, i)
+		case f.err == nil: // not found
 		case err == nil:
 			err = f.err
 		}

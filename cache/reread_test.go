@@ -77,3 +77,57 @@ func TestMissReadJustBeforeAWriteIsNotFetchedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestWaiterOfACutOffLeaderFetchesInsteadOfNotFound: the leader's request
+// ends while it fetches, and its fetch reports the key neither found nor
+// failed (the loaders keep per-key errors to themselves). A waiter whose
+// request goes on fetches the key itself rather than taking it as not found.
+func TestWaiterOfACutOffLeaderFetchesInsteadOfNotFound(t *testing.T) {
+	for _, sk := range storeKinds() {
+		t.Run(sk.name, func(t *testing.T) {
+			clock := newFakeClock()
+			c, _ := newTestCache(t, sk.open(t, clock), clock, Options{})
+			k := keysOf("conn1", "u1", "rfi", "project:1:rfis", 1)[0]
+			leaderCtx, cancelLeader := context.WithCancel(context.Background())
+			gate := make(chan struct{})
+			cutOff := func(ctx context.Context, _ []Key) (map[Key]any, error) {
+				<-gate
+				return map[Key]any{}, nil // the key's error stayed with the caller
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() { _, _ = c.GetOrFetchManyValues(leaderCtx, []Key{k}, cutOff, encodeString) })
+			waitFor(t, func() bool { return c.inFlight(k) })
+			f := &fetcher{}
+			var got map[Key]Value
+			var err error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				got, err = c.GetOrFetchManyValues(context.Background(), []Key{k}, func(ctx context.Context, m []Key) (map[Key]any, error) {
+					b, err := f.fetch(ctx, m)
+					out := map[Key]any{}
+					for k, v := range b {
+						out[k] = string(v)
+					}
+					return out, err
+				}, encodeString)
+			}()
+			waitFor(t, func() bool { return c.waitersOf(k) == 1 })
+			cancelLeader()
+			close(gate)
+			wg.Wait()
+			<-done
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := got[k]; !ok || v.Value != "p0@0" {
+				t.Fatalf("waiter got %+v (present %v), want its own fetch's p0@0", got[k], ok)
+			}
+			if n := f.callCount(); n != 1 {
+				t.Fatalf("waiter fetched %d times, want 1", n)
+			}
+		})
+	}
+}
+
+func encodeString(v any) ([]byte, error) { return []byte(v.(string)), nil }
