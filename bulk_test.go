@@ -537,4 +537,3 @@ func TestBulkExportRunsOnlyTrustedQueriesWhenLockedDown(t *testing.T) {
 		t.Fatalf("the trusted bulk query: %s", raw)
 	}
 }
-
