@@ -247,11 +247,7 @@ func TestSingleFlight(t *testing.T) {
 				c, reg := newTestCache(t, sk.open(t, clock), clock, Options{})
 				f := &fetcher{}
 				k := keysOf("conn1", "u1", "rfi", "project:1:rfis", 1)[0]
-				gate := make(chan struct{})
-				fetch := func(ctx context.Context, m []Key) (map[Key][]byte, error) {
-					<-gate
-					return f.fetch(ctx, m)
-				}
+				fetch, gate := gatedFetch(f)
 				const n = 20
 				results := make([]string, n)
 				var wg sync.WaitGroup
@@ -287,11 +283,7 @@ func TestSingleFlight(t *testing.T) {
 				c, _ := newTestCache(t, sk.open(t, clock), clock, Options{})
 				f := &fetcher{}
 				keys := keysOf("conn1", "u1", "rfi", "project:1:rfis", 4)
-				gate := make(chan struct{})
-				fetch := func(ctx context.Context, m []Key) (map[Key][]byte, error) {
-					<-gate
-					return f.fetch(ctx, m)
-				}
+				fetch, gate := gatedFetch(f)
 				var wg sync.WaitGroup
 				var second map[Key][]byte
 				wg.Go(func() { _, _ = c.GetOrFetchMany(context.Background(), keys[:3], fetch) })

@@ -166,6 +166,15 @@ func (s *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 
 // fetcher is a FetchFunc that answers "<key>@<version>" for every key and
 // records the keys of every call.
+// gatedFetch is f.fetch held until gate is closed.
+func gatedFetch(f *fetcher) (FetchFunc, chan struct{}) {
+	gate := make(chan struct{})
+	return func(ctx context.Context, m []Key) (map[Key][]byte, error) {
+		<-gate
+		return f.fetch(ctx, m)
+	}, gate
+}
+
 type fetcher struct {
 	mu      sync.Mutex
 	calls   [][]Key

@@ -38,11 +38,7 @@ func TestMissReadJustBeforeAWriteIsNotFetchedAgain(t *testing.T) {
 			c, _ := newTestCache(t, store, clock, Options{})
 			f := &fetcher{}
 			k := keysOf("conn1", "u1", "rfi", "project:1:rfis", 1)[0]
-			gate := make(chan struct{})
-			fetch := func(ctx context.Context, m []Key) (map[Key][]byte, error) {
-				<-gate
-				return f.fetch(ctx, m)
-			}
+			fetch, gate := gatedFetch(f)
 			var wg sync.WaitGroup
 			wg.Go(func() { _, _ = c.GetOrFetchMany(context.Background(), []Key{k}, fetch) }) // A
 			waitFor(t, func() bool { return c.inFlight(k) })
