@@ -19,6 +19,7 @@ import (
 	"procoregraph/loaders"
 	"procoregraph/mutate"
 	"procoregraph/settings"
+	"procoregraph/streamlimit"
 )
 
 // config is the gateway's configuration, one sub-struct per concern; their
@@ -170,12 +171,16 @@ type authSettings struct {
 
 // limitSettings: what one request may cost (issue 12).
 type limitSettings struct {
-	Limits           limits.Options
-	MaxBodyBytes     int64
-	MaxTokens        int
-	MaxAnswerFields  int64
-	MaxAnswerBytes   int64
-	OperationTimeout time.Duration
+	Limits          limits.Options
+	MaxBodyBytes    int64
+	MaxTokens       int
+	MaxAnswerFields int64
+	MaxAnswerBytes  int64
+	// MaxSubscriptions and MaxSubscriptionsPerPrincipal bound the
+	// subscriptions open at once on this replica (streamlimit).
+	MaxSubscriptions             int
+	MaxSubscriptionsPerPrincipal int
+	OperationTimeout             time.Duration
 	// RateRPM and RateCPM are each principal's requests and estimated
 	// Procore calls a minute.
 	RateRPM, RateCPM int
@@ -386,6 +391,8 @@ func declareSettings(c *config) *settings.Registry {
 	g.Int(&c.Limits.MaxCost, "MAX_COST", "max-cost", 1000, "most estimated Procore calls of one operation; an API key's cost= overrides it", positive)
 	g.Int64(&c.MaxAnswerFields, "MAX_ANSWER_FIELDS", "max-answer-fields", limits.DefaultMaxNodes, "most fields in one answer, enforced while it is built", positive64)
 	g.Bytes(&c.MaxAnswerBytes, "MAX_ANSWER_BYTES", "max-answer-bytes", settings.FormatByteSize(limits.DefaultMaxBytes), "largest answer in bytes")
+	g.Int(&c.MaxSubscriptions, "MAX_SUBSCRIPTIONS", "max-subscriptions", streamlimit.DefaultTotal, "most subscriptions open at once on this replica (websocket, SSE and multipart together)", positive)
+	g.Int(&c.MaxSubscriptionsPerPrincipal, "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "max-subscriptions-per-principal", streamlimit.DefaultPerPrincipal, "most subscriptions one principal (API key, person, token; anonymous: per address) holds open at once on this replica", positive)
 	g.Duration(&c.OperationTimeout, "OPERATION_TIMEOUT", "operation-timeout", 30*time.Second, "deadline of one query or mutation, Procore calls and rate-limit waits included", positiveDur)
 	g.Int(&c.RateRPM, "RATE_LIMIT_RPM", "rate-limit-rpm", 600, "requests a minute per principal (API key, person, token; anonymous: per address), shared by replicas through Redis; an API key's rpm= overrides it", positive)
 	g.Int(&c.RateCPM, "RATE_LIMIT_CPM", "rate-limit-cpm", 20_000, "estimated Procore calls a minute per principal; an API key's cpm= overrides it", positive)

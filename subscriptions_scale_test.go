@@ -29,6 +29,7 @@ import (
 	"procoregraph/loaders"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
+	"procoregraph/streamlimit"
 	"procoregraph/tenant"
 )
 
@@ -89,6 +90,9 @@ type liveOptions struct {
 	// unshared runs every subscription on its own
 	// (gateway.Deps.UnsharedSubscriptions).
 	unshared bool
+	// subscriptions bounds the open subscriptions (gateway.Deps.Subscriptions;
+	// zero: streamlimit's defaults).
+	subscriptions streamlimit.Options
 }
 
 // startLiveServerOpts is startLiveServer with options.
@@ -146,6 +150,7 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 		Loaders:               lo,
 		Live:                  &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
 		UnsharedSubscriptions: o.unshared,
+		Subscriptions:         streamlimit.New(o.subscriptions),
 	})
 	l.srv = httptest.NewServer(h)
 	tb.Cleanup(l.srv.Close)
@@ -206,6 +211,12 @@ type wsClient struct {
 
 func dialWS(tb testing.TB, url string, onNext func(id string, payload json.RawMessage)) *wsClient {
 	tb.Helper()
+	return dialWSWith(tb, url, map[string]any{}, onNext)
+}
+
+// dialWSWith is dialWS with a connection_init payload (its Authorization).
+func dialWSWith(tb testing.TB, url string, initPayload map[string]any, onNext func(id string, payload json.RawMessage)) *wsClient {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql",
@@ -215,7 +226,7 @@ func dialWS(tb testing.TB, url string, onNext func(id string, payload json.RawMe
 	}
 	c.SetReadLimit(1 << 20)
 	w := &wsClient{c: c, onNext: onNext, done: make(chan struct{})}
-	w.send(tb, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	w.send(tb, map[string]any{"type": "connection_init", "payload": initPayload})
 	_, b, err := c.Read(ctx)
 	if err != nil || !strings.Contains(string(b), "connection_ack") {
 		tb.Fatalf("connection_init: %v %s", err, b)
@@ -323,7 +334,8 @@ func TestThousandSubscriptionsLeakNoGoroutine(t *testing.T) {
 }
 
 func thousandSubscriptionsLeakNoGoroutine(t *testing.T, bus events.Bus) {
-	l := startLiveServer(t, bus)
+	// One anonymous principal opens them all: no per-principal bound.
+	l := startLiveServerOpts(t, bus, liveOptions{subscriptions: streamlimit.Options{PerPrincipal: -1}})
 	var got sync.Map // subscription id -> *atomic.Int32
 	count := func(id string, _ json.RawMessage) {
 		v, _ := got.LoadOrStore(id, new(atomic.Int32))
@@ -492,7 +504,8 @@ func benchmarkFanout(b *testing.B, bus events.Bus, unshared bool) {
 	if v, err := strconv.Atoi(os.Getenv("FANOUT_PER_SOCKET")); err == nil && v > 0 {
 		perSocket = v
 	}
-	l := startLiveServerOpts(b, bus, liveOptions{cached: os.Getenv("FANOUT_UNCACHED") == "", unshared: unshared})
+	l := startLiveServerOpts(b, bus, liveOptions{cached: os.Getenv("FANOUT_UNCACHED") == "", unshared: unshared,
+		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}}) // one anonymous principal opens them all
 	var mu sync.Mutex
 	var lat []time.Duration
 	var received atomic.Int64

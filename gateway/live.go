@@ -72,20 +72,21 @@ const (
 // connections mode) and multipart HTTP (Apollo's subscription protocol), both
 // of which must come before POST, which would otherwise take the request, and
 // websockets (graphql-transport-ws and the legacy graphql-ws). Identical
-// subscriptions on any of them share one execution (newSubscriptionGroups).
+// subscriptions on any of them share one execution (newSubscriptionGroups),
+// and every subscription counts against d.Subscriptions while it is open.
 func addSubscriptionTransports(srv *handler.Server, d Deps) {
 	o := d.Websocket.withDefaults()
-	groups := newSubscriptionGroups(d)
-	srv.AddTransport(shared(transport.SSE{KeepAlivePingInterval: o.KeepAlive}, groups))
-	srv.AddTransport(shared(multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
-		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)}, groups))
-	srv.AddTransport(shared(transport.Websocket{
+	wrap := newSubscriptionWrap(d, d.Subscriptions, newSubscriptionGroups(d))
+	srv.AddTransport(subscriptionTransport{transport.SSE{KeepAlivePingInterval: o.KeepAlive}, wrap})
+	srv.AddTransport(subscriptionTransport{multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
+		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)}, wrap})
+	srv.AddTransport(subscriptionTransport{transport.Websocket{
 		KeepAlivePingInterval: o.KeepAlive,
 		PingPongInterval:      o.PingPong,
 		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketInit(d),
 		Implementation:        websocketImplementation(o, d.Stopping),
-	}, groups))
+	}, wrap})
 }
 
 // websocketInit authenticates a websocket at connection_init: the upgrade

@@ -39,6 +39,7 @@ import (
 	"procoregraph/resolvers"
 	"procoregraph/respcache"
 	"procoregraph/sessions"
+	"procoregraph/streamlimit"
 	"procoregraph/streams"
 	"procoregraph/tenant"
 )
@@ -120,6 +121,9 @@ type Deps struct {
 	// subscriptions with the same document, variables and visibility share
 	// one execution per event (package subshare); this is for comparisons.
 	UnsharedSubscriptions bool
+	// Subscriptions bounds the subscriptions open at once on this replica,
+	// in all and per principal (streamlimit). Nil: streamlimit's defaults.
+	Subscriptions *streamlimit.Limiter
 	// Live feeds the subscriptions (event bus, primer, counter). Nil:
 	// subscriptions fail with "subscriptions are not configured".
 	Live *events.Live
@@ -172,6 +176,9 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.OperationTimeout <= 0 {
 		d.OperationTimeout = 30 * time.Second
+	}
+	if d.Subscriptions == nil {
+		d.Subscriptions = streamlimit.New(streamlimit.Options{})
 	}
 	if d.Guard == nil {
 		d.Guard, _ = httpguard.New(httpguard.Options{})

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -98,25 +97,4 @@ func shareKey(ctx context.Context, oc *graphql.OperationContext) (string, bool) 
 	b.WriteByte(0)
 	b.WriteString(oc.RawQuery)
 	return b.String(), true
-}
-
-// sharedTransport is a subscription transport whose identical
-// subscriptions share one execution.
-type sharedTransport struct {
-	graphql.Transport
-	groups *subshare.Groups
-}
-
-// Do implements graphql.Transport.
-func (t sharedTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.Transport.Do(w, r, t.groups.Executor(exec))
-}
-
-// shared returns t with its subscriptions shared in groups (t itself when
-// groups is nil).
-func shared(t graphql.Transport, groups *subshare.Groups) graphql.Transport {
-	if groups == nil {
-		return t
-	}
-	return sharedTransport{Transport: t, groups: groups}
 }

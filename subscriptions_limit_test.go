@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"procoregraph/apikeys"
+	"procoregraph/authn"
+	"procoregraph/events"
+	"procoregraph/gateway"
+	"procoregraph/streamlimit"
+	"procoregraph/tenant"
+)
+
+// subscriptionAnswers records the answers of subscriptions by id.
+type subscriptionAnswers struct {
+	mu  sync.Mutex
+	got map[string][]json.RawMessage
+}
+
+func (s *subscriptionAnswers) record(id string, payload json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.got == nil {
+		s.got = map[string][]json.RawMessage{}
+	}
+	s.got[id] = append(s.got[id], payload)
+}
+
+// refusal is the SUBSCRIPTION_LIMIT_EXCEEDED error of an answer, if it is one.
+type refusal struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Code          string `json:"code"`
+		Subscriptions struct {
+			Limit int    `json:"limit"`
+			Scope string `json:"scope"`
+		} `json:"subscriptions"`
+	} `json:"extensions"`
+}
+
+func refusalOf(payload json.RawMessage) (refusal, bool) {
+	var a struct {
+		Errors []refusal `json:"errors"`
+	}
+	if json.Unmarshal(payload, &a) != nil || len(a.Errors) != 1 || a.Errors[0].Extensions.Code != gateway.CodeSubscriptionLimit {
+		return refusal{}, false
+	}
+	return a.Errors[0], true
+}
+
+// await waits until the answers of ids satisfy ok, and returns what ok was
+// given then.
+func (s *subscriptionAnswers) await(t *testing.T, what string, ids []string, ok func(map[string][]json.RawMessage) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s.mu.Lock()
+		view := map[string][]json.RawMessage{}
+		for _, id := range ids {
+			view[id] = s.got[id]
+		}
+		done := ok(view)
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never; answers: %s", what, mustJSON(view))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// refusedAmong returns the ids among view whose only answer is a refusal, and
+// their refusals.
+func refusedAmong(view map[string][]json.RawMessage) map[string]refusal {
+	out := map[string]refusal{}
+	for id, answers := range view {
+		if len(answers) == 1 {
+			if r, ok := refusalOf(answers[0]); ok {
+				out[id] = r
+			}
+		}
+	}
+	return out
+}
+
+// TestOpenSubscriptionsAreBoundedPerPrincipalAndPerReplica: with at most 3
+// subscriptions per principal and 5 on the replica, a principal's 4th
+// subscription is refused with SUBSCRIPTION_LIMIT_EXCEEDED (scope
+// principal), another principal's subscription past the replica's 5th is
+// refused (scope replica), refused subscriptions receive no event while
+// admitted ones receive each event once, over SSE as over websockets; a
+// subscription the client completes, and every subscription of a closed
+// socket, free their slots.
+func TestOpenSubscriptionsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
+	keyA, keyB := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"1"
+	keys, err := apikeys.Parse(apiKeyEntry("a", "subscribe", "", keyA) + ";" + apiKeyEntry("b", "subscribe", "", keyB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
+		auth: func(c *tenant.Connection) gateway.Authenticator {
+			a, err := authn.New(authn.Options{Service: c, Keys: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		},
+		subscriptions: streamlimit.Options{PerPrincipal: 3, Total: 5},
+	})
+	vars := map[string]any{"p": strconv.FormatInt(l.project, 10)}
+	var answers subscriptionAnswers
+	dial := func(key string) *wsClient {
+		return dialWSWith(t, l.srv.URL, map[string]any{"Authorization": "Bearer " + key}, answers.record)
+	}
+	a, b := dial(keyA), dial(keyB)
+	defer a.close()
+	defer b.close()
+
+	// A asks for 4: one of them (whichever starts last) is over A's bound.
+	aIDs := []string{"a0", "a1", "a2", "a3"}
+	for _, id := range aIDs {
+		a.subscribe(t, id, fanoutQuery, vars)
+	}
+	var refusedA string
+	answers.await(t, "one of A's 4 subscriptions refused", aIDs, func(v map[string][]json.RawMessage) bool {
+		for id, r := range refusedAmong(v) {
+			if r.Extensions.Subscriptions.Scope != "principal" || r.Extensions.Subscriptions.Limit != 3 {
+				t.Fatalf("%s refused with %+v, want the principal bound of 3", id, r)
+			}
+			refusedA = id
+		}
+		return refusedA != ""
+	})
+	l.waitActive(t, 3)
+
+	// B asks for 3: the replica holds 5 at most, so one of them is refused.
+	bIDs := []string{"b0", "b1", "b2"}
+	for _, id := range bIDs {
+		b.subscribe(t, id, fanoutQuery, vars)
+	}
+	var refusedB string
+	answers.await(t, "one of B's 3 subscriptions refused", bIDs, func(v map[string][]json.RawMessage) bool {
+		for id, r := range refusedAmong(v) {
+			if r.Extensions.Subscriptions.Scope != "replica" || r.Extensions.Subscriptions.Limit != 5 {
+				t.Fatalf("%s refused with %+v, want the replica bound of 5", id, r)
+			}
+			refusedB = id
+		}
+		return refusedB != ""
+	})
+	l.waitActive(t, 5)
+
+	// Over SSE too, and with no stream left open.
+	sse := subscribeSSEWith(t, l.srv.URL+"/graphql", http.Header{"Authorization": {"Bearer " + keyA}}, fanoutQuery, vars)
+	select {
+	case p, ok := <-sse.events:
+		if r, refused := refusalOf(p); !ok || !refused || r.Extensions.Subscriptions.Scope != "principal" {
+			t.Fatalf("SSE subscription past the bounds: %s (open %v), want a refusal for A's bound", p, ok)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("SSE subscription past the bounds: no answer")
+	}
+	for range sse.events { // the stream ends after the refusal
+	}
+
+	// One event: each admitted subscription receives it once, the refused none.
+	l.publish(t, 7)
+	all := append(append([]string{}, aIDs...), bIDs...)
+	answers.await(t, "the event reaches the 5 admitted subscriptions", all, func(v map[string][]json.RawMessage) bool {
+		for id, got := range v {
+			want := 1
+			if id == refusedA || id == refusedB {
+				want = 1 // the refusal, and nothing after it
+				if _, ok := refusalOf(got[0]); !ok || len(got) != want {
+					t.Fatalf("refused %s got %d answers: %s", id, len(got), mustJSON(got))
+				}
+				continue
+			}
+			if len(got) > want {
+				t.Fatalf("%s got %d answers, want 1", id, len(got))
+			}
+			if len(got) < want {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A completes one of its own: B may now open its 3rd, and no 4th.
+	for _, id := range aIDs {
+		if id != refusedA {
+			a.send(t, map[string]any{"id": id, "type": "complete"})
+			break
+		}
+	}
+	l.waitActive(t, 4)
+	b.subscribe(t, "b3", fanoutQuery, vars)
+	l.waitActive(t, 5)
+	b.subscribe(t, "b4", fanoutQuery, vars)
+	answers.await(t, "B's 4th subscription refused for B's bound", []string{"b3", "b4"}, func(v map[string][]json.RawMessage) bool {
+		if len(v["b3"]) > 0 {
+			t.Fatalf("b3 answered before any event: %s", v["b3"])
+		}
+		r, ok := refusedAmong(v)["b4"]
+		return ok && r.Extensions.Subscriptions.Scope == "principal"
+	})
+
+	// Closing the sockets frees every slot: A opens 3 again.
+	a.close()
+	b.close()
+	l.waitActive(t, 0)
+	again := dial(keyA)
+	defer again.close()
+	cIDs := []string{"c0", "c1", "c2"}
+	for _, id := range cIDs {
+		again.subscribe(t, id, fanoutQuery, vars)
+	}
+	l.waitActive(t, 3)
+	l.publish(t, 8)
+	answers.await(t, "the next event reaches A's 3 new subscriptions", cIDs, func(v map[string][]json.RawMessage) bool {
+		for id, got := range v {
+			if _, refused := refusalOf(firstOr(got)); refused {
+				t.Fatalf("%s refused after every slot was freed: %s", id, got[0])
+			}
+			if len(got) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func firstOr(p []json.RawMessage) json.RawMessage {
+	if len(p) == 0 {
+		return nil
+	}
+	return p[0]
+}
