@@ -321,6 +321,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxAnswerBytes:  cfg.MaxAnswerBytes,
 		Subscriptions: streamlimit.New(streamlimit.Options{Total: cfg.MaxSubscriptions,
 			PerPrincipal: cfg.MaxSubscriptionsPerPrincipal}),
+		// A useful websocket carries at least one subscription, so the same
+		// bounds also bound the sockets.
+		Websockets: streamlimit.New(streamlimit.Options{Total: cfg.MaxSubscriptions,
+			PerPrincipal: cfg.MaxSubscriptionsPerPrincipal, Noun: "websockets"}),
 		OperationTimeout: cfg.OperationTimeout,
 		SignIn:           signIn,
 		Streams:          revocations.registry,

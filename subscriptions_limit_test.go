@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"procoregraph/apikeys"
 	"procoregraph/authn"
@@ -242,4 +247,104 @@ func firstOr(p []json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return p[0]
+}
+
+// TestOpenWebsocketsAreBoundedPerPrincipalAndPerReplica: with at most 2
+// websockets per principal and 3 on the replica, a principal's 3rd socket
+// is closed at connection_init with 1013 (try again later) and the bound in
+// its reason, another principal's socket past the replica's 3rd likewise,
+// and a closed socket frees its slot.
+func TestOpenWebsocketsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
+	keyA, keyB := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"1"
+	keys, err := apikeys.Parse(apiKeyEntry("a", "subscribe", "", keyA) + ";" + apiKeyEntry("b", "subscribe", "", keyB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
+		auth: func(c *tenant.Connection) gateway.Authenticator {
+			a, err := authn.New(authn.Options{Service: c, Keys: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		},
+		websockets: streamlimit.Options{PerPrincipal: 2, Total: 3, Noun: "websockets"},
+	})
+	var answers subscriptionAnswers
+	dial := func(key string) *wsClient {
+		return dialWSWith(t, l.srv.URL, map[string]any{"Authorization": "Bearer " + key}, answers.record)
+	}
+	// refused dials a socket that must be closed at connection_init with
+	// 1013 and a reason naming the bound.
+	refused := func(key, reason string) {
+		t.Helper()
+		c, b, err := initSocket(t, l.srv.URL, key)
+		defer c.CloseNow()
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != gateway.CloseTryAgainLater || !strings.Contains(ce.Reason, reason) {
+			t.Fatalf("socket past the bound: read %q, %v; want a close with %d and %q", b, err, gateway.CloseTryAgainLater, reason)
+		}
+	}
+
+	a1, a2 := dial(keyA), dial(keyA)
+	refused(keyA, "this client already holds 2 websockets open")
+	b1 := dial(keyB)
+	refused(keyB, "this server already holds 3 websockets open")
+	defer b1.close()
+	defer a2.close()
+
+	// A socket still open works: it subscribes and receives an event.
+	a2.subscribe(t, "s", fanoutQuery, map[string]any{"p": strconv.FormatInt(l.project, 10)})
+	l.waitActive(t, 1)
+	l.publish(t, 9)
+	answers.await(t, "the event on an admitted socket", []string{"s"}, func(v map[string][]json.RawMessage) bool { return len(v["s"]) == 1 })
+
+	// Closing a socket frees its slot, for its principal and the replica.
+	a1.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		again, ok := tryDial(t, l.srv.URL, keyA)
+		if ok {
+			again.close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed socket's slot was never freed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// initSocket opens a graphql-transport-ws socket to url and sends
+// connection_init with key; it returns the socket and the first message
+// read, or the error that ended the read.
+func initSocket(t *testing.T, url, key string) (*websocket.Conn, []byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + key}})
+	if err := c.Write(ctx, websocket.MessageText, init); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(ctx)
+	return c, b, err
+}
+
+// tryDial opens a graphql-transport-ws socket with key, reporting whether
+// it was acknowledged.
+func tryDial(t *testing.T, url, key string) (*wsClient, bool) {
+	t.Helper()
+	c, b, err := initSocket(t, url, key)
+	if err != nil || !strings.Contains(string(b), "connection_ack") {
+		c.CloseNow()
+		return nil, false
+	}
+	w := &wsClient{c: c, onNext: func(string, json.RawMessage) {}, done: make(chan struct{})}
+	go w.read()
+	return w, true
 }

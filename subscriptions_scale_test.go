@@ -93,6 +93,8 @@ type liveOptions struct {
 	// subscriptions bounds the open subscriptions (gateway.Deps.Subscriptions;
 	// zero: streamlimit's defaults).
 	subscriptions streamlimit.Options
+	// websockets bounds the open websockets likewise (Deps.Websockets).
+	websockets streamlimit.Options
 }
 
 // startLiveServerOpts is startLiveServer with options.
@@ -151,6 +153,7 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 		Live:                  &events.Live{Bus: bus, Prime: primer.Prime, Active: l.active},
 		UnsharedSubscriptions: o.unshared,
 		Subscriptions:         streamlimit.New(o.subscriptions),
+		Websockets:            streamlimit.New(o.websockets),
 	})
 	l.srv = httptest.NewServer(h)
 	tb.Cleanup(l.srv.Close)
@@ -505,7 +508,8 @@ func benchmarkFanout(b *testing.B, bus events.Bus, unshared bool) {
 		perSocket = v
 	}
 	l := startLiveServerOpts(b, bus, liveOptions{cached: os.Getenv("FANOUT_UNCACHED") == "", unshared: unshared,
-		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}}) // one anonymous principal opens them all
+		// One anonymous principal opens them all (FANOUT_PER_SOCKET=1: a socket each).
+		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}, websockets: streamlimit.Options{PerPrincipal: -1, Total: -1}})
 	var mu sync.Mutex
 	var lat []time.Duration
 	var received atomic.Int64

@@ -13,10 +13,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"procoregraph/adapter"
+	"procoregraph/audit"
 	"procoregraph/authn"
 	"procoregraph/loaders"
 	"procoregraph/multipartsub"
@@ -68,6 +70,11 @@ const (
 	CloseForbidden    = 4403
 )
 
+// CloseTryAgainLater (RFC 6455's 1013) closes a websocket over the bound
+// of those open at once (Deps.Websockets): graphql-ws clients retry it with
+// backoff.
+const CloseTryAgainLater = 1013
+
 // addSubscriptionTransports adds server-sent events (graphql-sse distinct
 // connections mode) and multipart HTTP (Apollo's subscription protocol), both
 // of which must come before POST, which would otherwise take the request, and
@@ -84,7 +91,7 @@ func addSubscriptionTransports(srv *handler.Server, d Deps) {
 		KeepAlivePingInterval: o.KeepAlive,
 		PingPongInterval:      o.PingPong,
 		InitTimeout:           o.InitTimeout,
-		InitFunc:              websocketInit(d),
+		InitFunc:              websocketInit(d, newRefusedCounter(d, "websockets")),
 		Implementation:        websocketImplementation(o, d.Stopping),
 	}, wrap})
 }
@@ -95,7 +102,11 @@ func addSubscriptionTransports(srv *handler.Server, d Deps) {
 // goes through the authenticator. A refused credential closes with 4403, a
 // missing one (where anonymous access is off) with 4401, each with a reason
 // the graphql-ws client reports at once.
-func websocketInit(d Deps) transport.WebsocketInitFunc {
+//
+// An accepted websocket counts against d.Websockets until it closes; one
+// over a bound closes with CloseTryAgainLater and the refusal as its reason
+// (clients retry with backoff), counted in refused.
+func websocketInit(d Deps, refused *prometheus.CounterVec) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		r, _ := ctx.Value(upgradeKey{}).(*http.Request)
 		if r == nil {
@@ -124,6 +135,14 @@ func websocketInit(d Deps) transport.WebsocketInitFunc {
 			ctx = transport.AppendCloseReason(ctx, msg)
 			return transport.WithWebsocketCloseCode(ctx, CloseUnauthorized), nil, errors.New(msg)
 		}
+		release, over := d.Websockets.Acquire(id.Principal.RateKey(audit.RemoteFrom(ctx)))
+		if over != nil {
+			refused.WithLabelValues(string(over.Scope)).Inc()
+			ctx = transport.AppendCloseReason(ctx, truncate(over.Error(), 120))
+			return transport.WithWebsocketCloseCode(ctx, CloseTryAgainLater), nil, over
+		}
+		// The upgrade request's context ends when the websocket closes.
+		context.AfterFunc(ctx, release)
 		ctx = trackStream(ctx, d, req, id.Principal)
 		ctx = principal.With(ctx, id.Principal)
 		ctx = tenant.With(ctx, id.Conn)

@@ -124,6 +124,10 @@ type Deps struct {
 	// Subscriptions bounds the subscriptions open at once on this replica,
 	// in all and per principal (streamlimit). Nil: streamlimit's defaults.
 	Subscriptions *streamlimit.Limiter
+	// Websockets bounds the websockets open at once on this replica, in all
+	// and per principal, from connection_init until they close. Nil:
+	// streamlimit's defaults.
+	Websockets *streamlimit.Limiter
 	// Live feeds the subscriptions (event bus, primer, counter). Nil:
 	// subscriptions fail with "subscriptions are not configured".
 	Live *events.Live
@@ -179,6 +183,9 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.Subscriptions == nil {
 		d.Subscriptions = streamlimit.New(streamlimit.Options{})
+	}
+	if d.Websockets == nil {
+		d.Websockets = streamlimit.New(streamlimit.Options{Noun: "websockets"})
 	}
 	if d.Guard == nil {
 		d.Guard, _ = httpguard.New(httpguard.Options{})

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -40,13 +39,7 @@ func (t subscriptionTransport) Do(w http.ResponseWriter, r *http.Request, exec g
 // bound is answered with one SUBSCRIPTION_LIMIT_EXCEEDED error, and nothing
 // of it runs. Other operations pass through.
 func newSubscriptionWrap(d Deps, limiter *streamlimit.Limiter, groups *subshare.Groups) func(graphql.GraphExecutor) graphql.GraphExecutor {
-	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "procoregraph_subscriptions_refused_total",
-		Help: "Subscriptions refused for the bound of those open at once, by the bound (principal or replica).",
-	}, []string{"scope"})
-	if d.Metrics != nil {
-		d.Metrics.MustRegister(refused)
-	}
+	refused := newRefusedCounter(d, "subscriptions")
 	return func(exec graphql.GraphExecutor) graphql.GraphExecutor {
 		if groups != nil {
 			exec = groups.Executor(exec)
@@ -67,12 +60,8 @@ func (e boundedExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
 		return e.GraphExecutor.DispatchOperation(ctx, oc)
 	}
-	release, err := e.l.Acquire(principal.From(ctx).RateKey(audit.RemoteFrom(ctx)))
-	if err != nil {
-		var r *streamlimit.Refusal
-		if !errors.As(err, &r) {
-			r = &streamlimit.Refusal{Scope: streamlimit.ScopeReplica}
-		}
+	release, r := e.l.Acquire(principal.From(ctx).RateKey(audit.RemoteFrom(ctx)))
+	if r != nil {
 		e.refused.WithLabelValues(string(r.Scope)).Inc()
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 			Message: r.Error(),
@@ -93,4 +82,18 @@ func (e boundedExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 		}
 		return r
 	}, ctx
+}
+
+// newRefusedCounter returns (and registers with d.Metrics) the counter
+// procoregraph_<noun>_refused_total of refusals for a streamlimit bound,
+// labelled by the bound's scope.
+func newRefusedCounter(d Deps, noun string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "procoregraph_" + noun + "_refused_total",
+		Help: "The " + noun + " refused for the bound of those open at once, by the bound reached (principal or replica).",
+	}, []string{"scope"})
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(c)
+	}
+	return c
 }

@@ -1,11 +1,11 @@
-// Package streamlimit bounds the subscriptions open at once on one replica:
-// in all, and per principal. A subscription holds a goroutine, a buffer of
-// unread events and a share of every event's fan-out for as long as its
-// client keeps it, so the operation rate limit (which bounds how often a
-// client may start one) does not bound how many a client holds: over hours
-// a client that never ends its subscriptions would hold them all. Counts
-// are per replica; a client spread over N replicas may hold N times its
-// limit.
+// Package streamlimit bounds the long-lived things open at once on one
+// replica (subscriptions, websockets): in all, and per principal. A
+// subscription holds a goroutine, a buffer of unread events and a share of
+// every event's fan-out for as long as its client keeps it, a websocket
+// its goroutines and buffers, so the rate limits (which bound how often a
+// client may start one) do not bound how many a client holds: over hours a
+// client that never ends them would hold them all. Counts are per replica;
+// a client spread over N replicas may hold N times its limit.
 package streamlimit
 
 import (
@@ -34,6 +34,8 @@ type Options struct {
 	// holds open at once on this replica. 0: DefaultPerPrincipal;
 	// negative: no bound.
 	PerPrincipal int
+	// Noun names what is counted in refusals. Default "subscriptions".
+	Noun string
 }
 
 // Scope says which bound refused a subscription.
@@ -50,13 +52,15 @@ type Refusal struct {
 	Scope Scope
 	// Limit is the bound that was reached.
 	Limit int
+	// Noun names what is counted (Options.Noun).
+	Noun string
 }
 
 func (r *Refusal) Error() string {
 	if r.Scope == ScopePrincipal {
-		return fmt.Sprintf("this client already holds %d subscriptions open, the most it may hold at once; end one before starting another", r.Limit)
+		return fmt.Sprintf("this client already holds %d %s open, the most it may hold at once; end one before starting another", r.Limit, r.Noun)
 	}
-	return fmt.Sprintf("this server already holds %d subscriptions open, the most it holds at once; retry later or on another server", r.Limit)
+	return fmt.Sprintf("this server already holds %d %s open, the most it holds at once; retry later or on another server", r.Limit, r.Noun)
 }
 
 // Limiter counts open subscriptions per principal and in all. It holds one
@@ -64,6 +68,7 @@ func (r *Refusal) Error() string {
 // Total), and is safe for concurrent use.
 type Limiter struct {
 	total, perPrincipal int
+	noun                string
 	mu                  sync.Mutex
 	open                map[string]int
 	n                   int
@@ -77,21 +82,24 @@ func New(o Options) *Limiter {
 	if o.PerPrincipal == 0 {
 		o.PerPrincipal = DefaultPerPrincipal
 	}
-	return &Limiter{total: o.Total, perPrincipal: o.PerPrincipal, open: make(map[string]int)}
+	if o.Noun == "" {
+		o.Noun = "subscriptions"
+	}
+	return &Limiter{total: o.Total, perPrincipal: o.PerPrincipal, noun: o.Noun, open: make(map[string]int)}
 }
 
-// Acquire counts one more subscription of the principal key, or refuses it
-// with a *Refusal when the principal or the replica holds its bound; a
+// Acquire counts one more subscription (or what Noun names) of the principal key, or refuses it
+// with a Refusal when the principal or the replica holds its bound; a
 // refusal counts nothing. release uncounts the subscription; it may be
 // called any number of times and counts it down once.
-func (l *Limiter) Acquire(key string) (release func(), err error) {
+func (l *Limiter) Acquire(key string) (release func(), refused *Refusal) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.perPrincipal > 0 && l.open[key] >= l.perPrincipal {
-		return nil, &Refusal{Scope: ScopePrincipal, Limit: l.perPrincipal}
+		return nil, &Refusal{Scope: ScopePrincipal, Limit: l.perPrincipal, Noun: l.noun}
 	}
 	if l.total > 0 && l.n >= l.total {
-		return nil, &Refusal{Scope: ScopeReplica, Limit: l.total}
+		return nil, &Refusal{Scope: ScopeReplica, Limit: l.total, Noun: l.noun}
 	}
 	l.open[key]++
 	l.n++

@@ -1,7 +1,6 @@
 package streamlimit
 
 import (
-	"errors"
 	"sync"
 	"testing"
 )
@@ -38,17 +37,16 @@ func TestAcquire(t *testing.T) {
 					releases[s.release]()
 					continue
 				}
-				rel, err := l.Acquire(s.key)
-				var r *Refusal
+				rel, r := l.Acquire(s.key)
 				switch {
-				case s.wantScope == "" && err != nil:
-					t.Fatalf("step %d: %v, want the subscription counted", i+1, err)
-				case s.wantScope != "" && !errors.As(err, &r):
-					t.Fatalf("step %d: %v, want a refusal (%s)", i+1, err, s.wantScope)
+				case s.wantScope == "" && r != nil:
+					t.Fatalf("step %d: %v, want the subscription counted", i+1, r)
+				case s.wantScope != "" && r == nil:
+					t.Fatalf("step %d: counted, want a refusal (%s)", i+1, s.wantScope)
 				case s.wantScope != "" && r.Scope != s.wantScope:
 					t.Fatalf("step %d: refused by the %s bound, want the %s bound", i+1, r.Scope, s.wantScope)
 				}
-				if err == nil {
+				if r == nil {
 					releases[i+1] = rel
 				}
 			}
@@ -59,14 +57,16 @@ func TestAcquire(t *testing.T) {
 func TestDefaultsApplyToZeroOptions(t *testing.T) {
 	l := New(Options{})
 	for i := range DefaultPerPrincipal {
-		if _, err := l.Acquire("a"); err != nil {
-			t.Fatalf("subscription %d refused: %v", i+1, err)
+		if _, r := l.Acquire("a"); r != nil {
+			t.Fatalf("subscription %d refused: %v", i+1, r)
 		}
 	}
-	_, err := l.Acquire("a")
-	var r *Refusal
-	if !errors.As(err, &r) || r.Scope != ScopePrincipal || r.Limit != DefaultPerPrincipal {
-		t.Fatalf("subscription %d: %v, want the principal bound of %d", DefaultPerPrincipal+1, err, DefaultPerPrincipal)
+	_, r := l.Acquire("a")
+	if r == nil || r.Scope != ScopePrincipal || r.Limit != DefaultPerPrincipal {
+		t.Fatalf("subscription %d: %v, want the principal bound of %d", DefaultPerPrincipal+1, r, DefaultPerPrincipal)
+	}
+	if want := "this client already holds 1000 subscriptions open, the most it may hold at once; end one before starting another"; r.Error() != want {
+		t.Fatalf("refusal %q, want %q", r.Error(), want)
 	}
 }
 
@@ -78,9 +78,9 @@ func TestReleasedPrincipalsLeaveNoEntry(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			key := string(rune('a' + i%8))
-			rel, err := l.Acquire(key)
-			if err != nil {
-				t.Error(err)
+			rel, r := l.Acquire(key)
+			if r != nil {
+				t.Error(r)
 				return
 			}
 			rel()
