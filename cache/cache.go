@@ -72,7 +72,10 @@ const (
 // It returns a value for each key that exists; a key left out of the map is
 // "not found" and is not cached. A value is cached as returned (fetch must
 // not modify it afterwards). When it returns an error, the values it did
-// return are still used and cached.
+// return are still used and cached. An error fails every key without a
+// value, for this caller and for the callers sharing the fetch, unless it is
+// a KeyErrors, which fails only the keys it names, each with its own error
+// (the other keys without a value are not found).
 //
 // It is called with the caller's context for misses and, for a background
 // stale-while-revalidate refresh, with a context that keeps the caller's
@@ -158,10 +161,11 @@ type flight struct {
 	val     []byte
 	ok      bool  // fetch returned a value
 	err     error // fetch failed and returned no value
-	// leaderEnded: the leader's request had ended when its fetch failed, so
-	// err may say nothing of the item (a body cut off by the cancellation
-	// need not wrap context.Canceled); a waiter whose request goes on
-	// fetches it itself.
+	keyErr  bool  // err is the key's own, from a KeyErrors
+	// leaderEnded: the leader's request had ended when its fetch returned
+	// no value, so err (or its absence) may say nothing of the item (a body
+	// cut off by the cancellation need not wrap context.Canceled); a waiter
+	// whose request goes on fetches it itself.
 	leaderEnded bool
 
 	// A flight led by GetOrFetchManyValues carries the fetched value as is
@@ -270,7 +274,8 @@ func (c *Cache) Close() error {
 }
 
 // GetOrFetch is GetOrFetchMany for one key, for callers without a batch.
-// fetch's error is returned as is.
+// fetch's error is returned as is; a key that failed in a fetch reporting
+// KeyErrors returns its own error.
 func (c *Cache) GetOrFetch(ctx context.Context, key Key, fetch func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	got, err := c.GetOrFetchMany(ctx, []Key{key}, func(ctx context.Context, _ []Key) (map[Key][]byte, error) {
 		v, err := fetch(ctx)
@@ -281,6 +286,9 @@ func (c *Cache) GetOrFetch(ctx context.Context, key Key, fetch func(ctx context.
 	})
 	if v, ok := got[key]; ok {
 		return v, nil
+	}
+	if ke, ok := err.(KeyErrors); ok {
+		err = ke[key]
 	}
 	if err != nil {
 		return nil, err
@@ -300,9 +308,13 @@ func (c *Cache) GetOrFetch(ctx context.Context, key Key, fetch func(ctx context.
 // never fails a query. Duplicate keys are fetched once.
 //
 // The map holds a value for every key that is cached or that fetch returned.
-// The error is fetch's (the map then still holds what could be had), the
-// context's, or ErrInvalidKey for a key without a connection or kind (then
-// nothing is fetched). Callers must not modify the returned values.
+// The error is the context's when it ended; ErrInvalidKey for a key without
+// a connection or kind (then nothing is fetched); a KeyErrors naming every
+// failed key when some key failed with an error a fetch reported per key
+// (this call's or the one it shared; see KeyErrors); otherwise the first
+// failed fetch's error as is (this call's or the one it shared). The map
+// then still holds what could be had. Callers must not modify the returned
+// values.
 func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc) (map[Key][]byte, error) {
 	uniq, err := uniqueKeys(keys)
 	if err != nil || len(uniq) == 0 {
@@ -310,7 +322,8 @@ func (c *Cache) GetOrFetchMany(ctx context.Context, keys []Key, fetch FetchFunc)
 	}
 	fetch = markFetch(fetch)
 	if c == nil {
-		return safeFetch(ctx, fetch, uniq)
+		vals, ferr := safeFetch(ctx, fetch, uniq)
+		return vals, fetchErr(uniq, vals, ferr)
 	}
 	b := c.newBatch(uniq)
 	storeOK := c.read(ctx, b)
@@ -509,50 +522,52 @@ func (c *Cache) fetchShared(ctx context.Context, b *batch, idx []int, fetch Fetc
 	if reread {
 		led, ledFlights = c.rereadReleased(ctx, b, led, ledFlights, func(i int, p []byte) { out[b.keys[i]] = p })
 	}
-	var err error
+	var fs failures
 	if len(led) > 0 {
 		keys := pick(b.keys, led)
 		vals, ferr := safeFetch(ctx, fetch, keys)
-		c.land(b, led, ledFlights, vals, ferr)
+		c.land(b, led, ledFlights, vals, ferr, ctx.Err() != nil)
 		for _, k := range keys {
 			if v, ok := vals[k]; ok {
 				out[k] = v
 			}
 		}
-		err = ferr
+		recordFetch(&fs, keys, vals, ferr)
 		if storeOK && len(vals) > 0 {
 			c.write(context.WithoutCancel(ctx), b, led, vals)
 		}
 		c.release(b, led, ledFlights)
 	}
-	retry, werr := awaitFlights(ctx, waits, waitFlights, func(i int, f *flight) bool {
+	retry, err := awaitFlights(ctx, b.keys, waits, waitFlights, &fs, func(i int, f *flight) bool {
 		v, ok := f.bytes()
 		if ok {
 			out[b.keys[i]] = v
 		}
 		return ok // a typed value that does not encode is fetched again
 	})
-	if werr != nil && err == nil {
-		err = werr
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if err != nil {
+		return err
 	}
 	if len(retry) > 0 {
-		ferr := fetchInto(ctx, fetch, pick(b.keys, retry), func(k Key, v []byte) { out[k] = v })
-		if err == nil {
-			err = ferr
+		keys := pick(b.keys, retry)
+		vals, ferr := safeFetch(ctx, fetch, keys)
+		for _, k := range keys {
+			if v, ok := vals[k]; ok {
+				out[k] = v
+			}
 		}
+		recordFetch(&fs, keys, vals, ferr)
 	}
-	return err
+	return fs.err()
 }
 
-// awaitFlights waits for the flights a batch joined. For each that got a
-// value it calls take, which reports whether it could use it; it returns the
-// indexes to fetch again (flights whose leader's request ended while ours did
-// not, and values take refused) and the first failure of a flight, or the
-// context's error when ours ended.
-func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func(i int, f *flight) bool) (retry []int, err error) {
+// awaitFlights waits for the flights a batch joined (at indexes waits of
+// keys). For each that got a value it calls take, which reports whether it
+// could use it; each that failed is recorded in fs with its key's error. It
+// returns the indexes to fetch again (flights whose leader's request ended
+// while ours did not, and values take refused), or the context's error when
+// ours ended.
+func awaitFlights(ctx context.Context, keys []Key, waits []int, flights []*flight, fs *failures, take func(i int, f *flight) bool) (retry []int, err error) {
 	for j, i := range waits {
 		f := flights[j]
 		select {
@@ -567,16 +582,17 @@ func awaitFlights(ctx context.Context, waits []int, flights []*flight, take func
 			}
 		case (f.leaderEnded || isContextErr(f.err)) && ctx.Err() == nil:
 			// The leader's request ended; ours has not, so fetch it ourselves.
-			// First: a leader cut off may report no value and no error (a
-			// fetch that keeps its per-key errors to itself), which is not
-			// "not found".
+			// First: a leader cut off may report no value and no error, or
+			// an error of its own ending, which says nothing of the key.
 			retry = append(retry, i)
-		case f.err == nil: // not found
-		case err == nil:
-			err = f.err
+		default: // failed, or not found (no error)
+			fs.add(keys[i], f.err, f.keyErr)
 		}
 	}
-	return retry, err
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return retry, nil
 }
 
 // join registers the calling batch as the leader of the keys at idx that no
@@ -639,16 +655,25 @@ func (c *Cache) rereadReleased(ctx context.Context, b *batch, led []int, ledF []
 	return keep, keepF
 }
 
-// land publishes a fetch's outcome to the waiters of its flights.
-func (c *Cache) land(b *batch, idx []int, fl []*flight, vals map[Key][]byte, err error) {
+// land publishes a fetch's outcome to the waiters of its flights: each key's
+// value, or why it has none (see keyError). ended reports that the leader's
+// context had ended when the fetch returned.
+func (c *Cache) land(b *batch, idx []int, fl []*flight, vals map[Key][]byte, err error, ended bool) {
 	for j, i := range idx {
 		f := fl[j]
 		f.val, f.ok = vals[b.keys[i]]
 		if !f.ok {
-			f.err = err
+			f.fail(b.keys[i], err, ended)
 		}
 		close(f.done)
 	}
+}
+
+// fail records why the flight of key k got no value from a fetch that
+// returned err. Only before done is closed.
+func (f *flight) fail(k Key, err error, ended bool) {
+	f.err, f.keyErr = keyError(err, k)
+	f.leaderEnded = ended
 }
 
 // release removes landed flights once their values are in the store, so that
@@ -712,7 +737,7 @@ func (c *Cache) refreshInBackground(ctx context.Context, b *batch, idx []int, fe
 		defer cancel()
 		keys := pick(rb.keys, led)
 		vals, err := safeFetch(fctx, fetch, keys)
-		c.land(rb, led, ledF, vals, err)
+		c.land(rb, led, ledF, vals, err, fctx.Err() != nil)
 		if err != nil {
 			c.log.Info("cache: background refresh failed; the stale values stay until they expire", "kinds", kindsOf(keys), "err", err)
 		}
@@ -873,18 +898,6 @@ func safeFetch[V any, F ~func(context.Context, []Key) (map[Key]V, error)](ctx co
 		vals = map[Key]V{}
 	}
 	return vals, err
-}
-
-// fetchInto fetches keys with safeFetch and hands each value found to put.
-// It returns fetch's error.
-func fetchInto[V any, F ~func(context.Context, []Key) (map[Key]V, error)](ctx context.Context, fetch F, keys []Key, put func(Key, V)) error {
-	vals, err := safeFetch(ctx, fetch, keys)
-	for _, k := range keys {
-		if v, ok := vals[k]; ok {
-			put(k, v)
-		}
-	}
-	return err
 }
 
 // newToken returns a random generation token. Its lowest bit records who

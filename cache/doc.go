@@ -16,6 +16,11 @@
 // fetches with concurrent requests. When the store fails, everything is
 // fetched and the query still succeeds.
 //
+// A fetch that fails some keys on their own (one project's list refused)
+// returns the others' values with a KeyErrors naming the failed keys: those
+// are not cached, and every caller sharing the fetch gets each key's own
+// error, while a key in neither map is not found.
+//
 // # Keys
 //
 // Values: pg:v1:{<conn>}:<user>:<kind>:<scope>:<params> (see Key). Generation

@@ -76,7 +76,8 @@ func GetOrFetchManyJSON[T any](ctx context.Context, c *Cache, keys []Key, fetch 
 }
 
 // GetOrFetchJSON is GetOrFetchManyJSON for one key. fetch's error is
-// returned as is.
+// returned as is; a key that failed in a fetch reporting KeyErrors returns
+// its own error.
 func GetOrFetchJSON[T any](ctx context.Context, c *Cache, key Key, fetch func(ctx context.Context) (T, error)) (T, error) {
 	got, err := GetOrFetchManyJSON(ctx, c, []Key{key}, func(ctx context.Context, _ []Key) (map[Key]T, error) {
 		v, err := fetch(ctx)
@@ -89,6 +90,9 @@ func GetOrFetchJSON[T any](ctx context.Context, c *Cache, key Key, fetch func(ct
 		return v, nil
 	}
 	var zero T
+	if ke, ok := err.(KeyErrors); ok {
+		err = ke[key]
+	}
 	if err != nil {
 		return zero, err
 	}

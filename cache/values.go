@@ -37,9 +37,14 @@ func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch Valu
 	}
 	fetch = markFetch(fetch)
 	if c == nil {
-		out := make(map[Key]Value, len(uniq))
-		err := fetchInto(ctx, fetch, uniq, func(k Key, v any) { out[k] = Value{Value: v} })
-		return out, err
+		vals, ferr := safeFetch(ctx, fetch, uniq)
+		out := make(map[Key]Value, len(vals))
+		for _, k := range uniq {
+			if v, ok := vals[k]; ok {
+				out[k] = Value{Value: v}
+			}
+		}
+		return out, fetchErr(uniq, vals, ferr)
 	}
 	b := c.newBatch(uniq)
 	storeOK := c.read(ctx, b)
@@ -80,17 +85,17 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 	if reread {
 		led, ledFlights = c.rereadReleased(ctx, b, led, ledFlights, func(i int, p []byte) { out[b.keys[i]] = Value{Bytes: p} })
 	}
-	var err error
+	var fs failures
 	if len(led) > 0 {
 		keys := pick(b.keys, led)
 		vals, ferr := safeFetch(ctx, fetch, keys)
+		ended := ctx.Err() != nil
 		for j, i := range led {
 			f := ledFlights[j]
 			f.obj, f.ok = vals[b.keys[i]]
 			f.enc = encode
 			if !f.ok {
-				f.err = ferr
-				f.leaderEnded = ctx.Err() != nil
+				f.fail(b.keys[i], ferr, ended)
 			}
 			close(f.done)
 		}
@@ -99,14 +104,14 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 				out[k] = Value{Value: v}
 			}
 		}
-		err = ferr
+		recordFetch(&fs, keys, vals, ferr)
 		if storeOK && len(vals) > 0 && c.mint(context.WithoutCancel(ctx), b, led, func(k Key) bool { _, ok := vals[k]; return ok }) {
 			c.writeBehind(ctx, b, led, ledFlights, vals, encode)
 		} else {
 			c.release(b, led, ledFlights)
 		}
 	}
-	retry, werr := awaitFlights(ctx, waits, waitFlights, func(i int, f *flight) bool {
+	retry, err := awaitFlights(ctx, b.keys, waits, waitFlights, &fs, func(i int, f *flight) bool {
 		if f.obj != nil {
 			out[b.keys[i]] = Value{Value: f.obj}
 		} else {
@@ -114,19 +119,20 @@ func (c *Cache) fetchSharedValues(ctx context.Context, b *batch, idx []int, fetc
 		}
 		return true
 	})
-	if werr != nil && err == nil {
-		err = werr
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if err != nil {
+		return err
 	}
 	if len(retry) > 0 {
-		ferr := fetchInto(ctx, fetch, pick(b.keys, retry), func(k Key, v any) { out[k] = Value{Value: v} })
-		if err == nil {
-			err = ferr
+		keys := pick(b.keys, retry)
+		vals, ferr := safeFetch(ctx, fetch, keys)
+		for _, k := range keys {
+			if v, ok := vals[k]; ok {
+				out[k] = Value{Value: v}
+			}
 		}
+		recordFetch(&fs, keys, vals, ferr)
 	}
-	return err
+	return fs.err()
 }
 
 // writeBehindDelay bounds how long a write waits for its request to end.

@@ -83,9 +83,13 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 	}
 	// Values fetched (by this call or a concurrent one it joined) come back
 	// as they are; the cache encodes and stores them after the request moves
-	// on (write-behind). fetchErrs remembers why a key has no value; mu
-	// guards it because a stale-while-revalidate refresh may run fetch again
-	// in the background after this call returned.
+	// on (write-behind). A key's own failure goes to the cache as a
+	// cache.KeyErrors, so that the callers sharing the fetch get it too
+	// (rather than "not found"), and the cache returns those of every key of
+	// the call. fetchErrs also remembers this call's own failures, which hold
+	// when the request ended (the cache then returns only the context's
+	// error); mu guards it because a stale-while-revalidate refresh may run
+	// fetch again in the background after this call returned.
 	var mu sync.Mutex
 	fetchErrs := map[cache.Key]error{}
 	got, err := l.opt.Cache.GetOrFetchManyValues(ctx, keys, func(ctx context.Context, missing []cache.Key) (map[cache.Key]any, error) {
@@ -95,19 +99,28 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 		}
 		vals, errs := fetch(ctx, idx)
 		res := make(map[cache.Key]any, len(vals))
+		var failed cache.KeyErrors
 		mu.Lock()
 		defer mu.Unlock()
 		for _, i := range idx {
 			if e, bad := errs[i]; bad {
 				fetchErrs[keys[i]] = e
+				if failed == nil {
+					failed = make(cache.KeyErrors, len(errs))
+				}
+				failed[keys[i]] = e
 				continue
 			}
 			if v, ok := vals[i]; ok {
 				res[keys[i]] = v
 			}
 		}
-		return res, nil
+		if failed == nil {
+			return res, nil // not a nil KeyErrors in a non-nil error
+		}
+		return res, failed
 	}, encodeJSON)
+	keyErrs, _ := err.(cache.KeyErrors)
 	mu.Lock()
 	defer mu.Unlock()
 	for i, k := range keys {
@@ -125,7 +138,11 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 			continue
 		}
 		e := fetchErrs[k]
-		if e == nil {
+		switch {
+		case e != nil:
+		case keyErrs != nil:
+			e = keyErrs[k] // nil: not found
+		default:
 			e = err
 		}
 		if e == nil {
