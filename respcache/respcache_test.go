@@ -1,6 +1,7 @@
 package respcache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -332,8 +333,20 @@ func TestAnswersStayWithinTheirByteBound(t *testing.T) {
 	if w := answers.WeightedSize(); w > maxBytes {
 		t.Fatalf("answers' store holds %d bytes, bound %d", w, maxBytes)
 	}
-	if _, ok := rc.Get(ctx, keys[len(keys)-1]); !ok {
-		t.Fatal("the latest answer is not served")
+	// Which answers stay is the store's admission policy's choice (W-TinyLFU
+	// may refuse the newest); what must hold is that it still serves some,
+	// intact.
+	served := 0
+	for _, key := range keys {
+		if got, ok := rc.Get(ctx, key); ok {
+			served++
+			if !bytes.Equal(got, answer) {
+				t.Fatalf("a served answer has %d bytes, not the %d stored", len(got), len(answer))
+			}
+		}
+	}
+	if served == 0 {
+		t.Fatal("no answer is served after the store reached its bound")
 	}
 	if got, _ := valueStore.GetMany(ctx, keys); len(got) != 0 {
 		t.Fatalf("%d answers landed in the value cache's store", len(got))
