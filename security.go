@@ -45,6 +45,7 @@ func mintAPIKey(args []string, stdout, stderr io.Writer) error {
 	maxCost := fs.Int("max-cost", 0, "optional: most estimated Procore calls of one operation for this key (default: the gateway's MAX_COST)")
 	rpm := fs.Int("rpm", 0, "optional: requests a minute for this key (default: the gateway's)")
 	cpm := fs.Int("cpm", 0, "optional: estimated Procore calls a minute for this key (default: the gateway's)")
+	subs := fs.Int("subs", 0, "optional: most subscriptions, and websockets, this key holds open at once on a replica (default: the gateway's MAX_SUBSCRIPTIONS_PER_PRINCIPAL)")
 	companies := fs.String("companies", "", "optional comma-separated Procore company ids: the only companies (of PROCORE_COMPANY_IDS) the key may use")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -63,14 +64,15 @@ func mintAPIKey(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("apikey: -projects: %w", err)
 	}
-	if *maxCost < 0 || *rpm < 0 || *cpm < 0 {
-		return fmt.Errorf("apikey: -max-cost, -rpm and -cpm must be positive")
+	if *maxCost < 0 || *rpm < 0 || *cpm < 0 || *subs < 0 {
+		return fmt.Errorf("apikey: -max-cost, -rpm, -cpm and -subs must be positive")
 	}
 	cos, err := apikeys.ParseProjects(*companies) // the same shape: positive ids
 	if err != nil {
 		return fmt.Errorf("apikey: -companies: %s", strings.Replace(err.Error(), "project", "company", 2))
 	}
-	secret, k, err := apikeys.Mint(*name, sc, ids, apikeys.Limits{MaxCost: *maxCost, RequestsPerMinute: *rpm, CallsPerMinute: *cpm, Companies: cos})
+	secret, k, err := apikeys.Mint(*name, sc, ids, apikeys.Limits{MaxCost: *maxCost, RequestsPerMinute: *rpm, CallsPerMinute: *cpm,
+		MaxSubscriptions: *subs, Companies: cos})
 	if err != nil {
 		return fmt.Errorf("apikey: %w", err)
 	}

@@ -348,3 +348,47 @@ func tryDial(t *testing.T, url, key string) (*wsClient, bool) {
 	go w.read()
 	return w, true
 }
+
+// TestAKeysSubsOptionReplacesThePerPrincipalBound: a key with subs=3 holds
+// 3 subscriptions where the gateway's bound is 1, and its 4th is refused
+// with its own bound; a key without the option keeps the gateway's.
+func TestAKeysSubsOptionReplacesThePerPrincipalBound(t *testing.T) {
+	plain, wall := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"2"
+	keys, err := apikeys.Parse(apiKeyEntry("plain", "subscribe", "", plain) + ";" + apiKeyEntry("wall", "subscribe", "", wall) + ":subs=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
+		auth: func(c *tenant.Connection) gateway.Authenticator {
+			a, err := authn.New(authn.Options{Service: c, Keys: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		},
+		subscriptions: streamlimit.Options{PerPrincipal: 1},
+	})
+	vars := map[string]any{"p": strconv.FormatInt(l.project, 10)}
+	var answers subscriptionAnswers
+	for _, tc := range []struct {
+		key   string
+		ids   []string
+		limit int
+	}{{plain, []string{"p0", "p1"}, 1}, {wall, []string{"w0", "w1", "w2", "w3"}, 3}} {
+		ws := dialWSWith(t, l.srv.URL, map[string]any{"Authorization": "Bearer " + tc.key}, answers.record)
+		defer ws.close()
+		for _, id := range tc.ids {
+			ws.subscribe(t, id, fanoutQuery, vars)
+		}
+		answers.await(t, "one subscription over the key's bound refused", tc.ids, func(v map[string][]json.RawMessage) bool {
+			refused := refusedAmong(v)
+			for id, r := range refused {
+				if r.Extensions.Subscriptions.Scope != "principal" || r.Extensions.Subscriptions.Limit != tc.limit {
+					t.Fatalf("%s refused with %+v, want the principal bound of %d", id, r, tc.limit)
+				}
+			}
+			return len(refused) == 1
+		})
+	}
+	l.waitActive(t, 4)
+}

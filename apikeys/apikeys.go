@@ -64,6 +64,9 @@ type Limits struct {
 	MaxCost int
 	// RequestsPerMinute and CallsPerMinute bound the key's rate.
 	RequestsPerMinute, CallsPerMinute int
+	// MaxSubscriptions bounds the subscriptions (and websockets) the key
+	// holds open at once on one replica.
+	MaxSubscriptions int
 	// Companies, when not nil, are the only Procore companies the key may
 	// use (company=N options, sorted, without repeats).
 	Companies []int64
@@ -74,7 +77,7 @@ func (l Limits) String() string {
 	for _, o := range []struct {
 		k string
 		v int
-	}{{"cost", l.MaxCost}, {"rpm", l.RequestsPerMinute}, {"cpm", l.CallsPerMinute}} {
+	}{{"cost", l.MaxCost}, {"rpm", l.RequestsPerMinute}, {"cpm", l.CallsPerMinute}, {"subs", l.MaxSubscriptions}} {
 		if o.v > 0 {
 			parts = append(parts, o.k+"="+strconv.Itoa(o.v))
 		}
@@ -85,8 +88,8 @@ func (l Limits) String() string {
 	return strings.Join(parts, ",")
 }
 
-// ParseLimits reads "cost=N,rpm=N,cpm=N,company=N,company=M" (any subset;
-// empty is none).
+// ParseLimits reads "cost=N,rpm=N,cpm=N,subs=N,company=N,company=M" (any
+// subset; empty is none).
 func ParseLimits(s string) (Limits, error) {
 	var l Limits
 	for f := range strings.SplitSeq(s, ",") {
@@ -107,7 +110,7 @@ func ParseLimits(s string) (Limits, error) {
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if !ok || err != nil || n <= 0 {
-			return l, fmt.Errorf("option %q: want cost=N, rpm=N, cpm=N or company=N with a positive N", f)
+			return l, fmt.Errorf("option %q: want cost=N, rpm=N, cpm=N, subs=N or company=N with a positive N", f)
 		}
 		switch strings.TrimSpace(k) {
 		case "cost":
@@ -116,8 +119,10 @@ func ParseLimits(s string) (Limits, error) {
 			l.RequestsPerMinute = n
 		case "cpm":
 			l.CallsPerMinute = n
+		case "subs":
+			l.MaxSubscriptions = n
 		default:
-			return l, fmt.Errorf("unknown option %q (the options are cost, rpm, cpm, company)", k)
+			return l, fmt.Errorf("unknown option %q (the options are cost, rpm, cpm, subs, company)", k)
 		}
 	}
 	slices.Sort(l.Companies)
@@ -145,7 +150,8 @@ func (k Key) Entry() string {
 func (k Key) Principal() principal.Principal {
 	return principal.Principal{Kind: principal.KindAPIKey, Name: k.Name, Scopes: slices.Clone(k.Scopes), Projects: slices.Clone(k.Projects),
 		Companies: slices.Clone(k.Limits.Companies),
-		MaxCost:   k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute}
+		MaxCost:   k.Limits.MaxCost, RequestsPerMinute: k.Limits.RequestsPerMinute, CallsPerMinute: k.Limits.CallsPerMinute,
+		MaxSubscriptions: k.Limits.MaxSubscriptions}
 }
 
 // Set is the configured keys. The zero value holds none.

@@ -435,3 +435,38 @@ func TestCompanyOptions(t *testing.T) {
 		}
 	})
 }
+
+func TestSubscriptionsOption(t *testing.T) {
+	secret := apikeys.Prefix + strings.Repeat("s", 43)
+	h := hashOf(secret)
+	for _, tc := range []struct {
+		name, options string
+		want          int
+		wantErr       string
+	}{
+		{"SubsSetsTheKeysOwnBound", "subs=5000", 5000, ""},
+		{"NoSubsLeavesTheGatewaysBound", "cost=10", 0, ""},
+		{"ZeroSubsIsRefused", "subs=0", 0, "subs=N"},
+		{"WordSubsIsRefused", "subs=many", 0, "subs=N"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := apikeys.Parse("wall:subscribe::" + h + ":" + tc.options)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := set.Lookup(secret)
+			if got := k.Principal().MaxSubscriptions; got != tc.want {
+				t.Fatalf("MaxSubscriptions %d, want %d", got, tc.want)
+			}
+			if !strings.HasSuffix(k.Entry(), ":"+tc.options) {
+				t.Fatalf("entry %q does not round-trip %q", k.Entry(), tc.options)
+			}
+		})
+	}
+}

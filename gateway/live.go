@@ -135,7 +135,7 @@ func websocketInit(d Deps, refused *prometheus.CounterVec) transport.WebsocketIn
 			ctx = transport.AppendCloseReason(ctx, msg)
 			return transport.WithWebsocketCloseCode(ctx, CloseUnauthorized), nil, errors.New(msg)
 		}
-		release, over := d.Websockets.Acquire(id.Principal.RateKey(audit.RemoteFrom(ctx)))
+		release, over := d.Websockets.Acquire(id.Principal.RateKey(audit.RemoteFrom(ctx)), id.Principal.MaxSubscriptions)
 		if over != nil {
 			refused.WithLabelValues(string(over.Scope)).Inc()
 			ctx = transport.AppendCloseReason(ctx, truncate(over.Error(), 120))

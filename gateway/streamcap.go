@@ -60,7 +60,8 @@ func (e boundedExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
 		return e.GraphExecutor.DispatchOperation(ctx, oc)
 	}
-	release, r := e.l.Acquire(principal.From(ctx).RateKey(audit.RemoteFrom(ctx)))
+	p := principal.From(ctx)
+	release, r := e.l.Acquire(p.RateKey(audit.RemoteFrom(ctx)), p.MaxSubscriptions)
 	if r != nil {
 		e.refused.WithLabelValues(string(r.Scope)).Inc()
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{

@@ -119,6 +119,10 @@ type Principal struct {
 	// RequestsPerMinute and CallsPerMinute, when > 0, replace the gateway's
 	// rate limits for this principal (an API key's rpm= and cpm=).
 	RequestsPerMinute, CallsPerMinute int
+	// MaxSubscriptions, when > 0, replaces the gateway's bound of the
+	// subscriptions, and of the websockets, this principal holds open at
+	// once on one replica (an API key's subs=).
+	MaxSubscriptions int
 	// ViaCookie is true when the credential came from the session cookie:
 	// state-changing requests then need a CSRF-safe shape (JSON body or a
 	// header that forces a CORS preflight).

@@ -88,15 +88,21 @@ func New(o Options) *Limiter {
 	return &Limiter{total: o.Total, perPrincipal: o.PerPrincipal, noun: o.Noun, open: make(map[string]int)}
 }
 
-// Acquire counts one more subscription (or what Noun names) of the principal key, or refuses it
-// with a Refusal when the principal or the replica holds its bound; a
-// refusal counts nothing. release uncounts the subscription; it may be
-// called any number of times and counts it down once.
-func (l *Limiter) Acquire(key string) (release func(), refused *Refusal) {
+// Acquire counts one more subscription (or what Noun names) of the
+// principal key, or refuses it with a Refusal when the principal or the
+// replica holds its bound; a refusal counts nothing. own, when > 0, is the
+// principal's own bound (an API key's), in place of PerPrincipal. release
+// uncounts the subscription; it may be called any number of times and
+// counts it down once.
+func (l *Limiter) Acquire(key string, own int) (release func(), refused *Refusal) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.perPrincipal > 0 && l.open[key] >= l.perPrincipal {
-		return nil, &Refusal{Scope: ScopePrincipal, Limit: l.perPrincipal, Noun: l.noun}
+	limit := l.perPrincipal
+	if own > 0 {
+		limit = own
+	}
+	if limit > 0 && l.open[key] >= limit {
+		return nil, &Refusal{Scope: ScopePrincipal, Limit: limit, Noun: l.noun}
 	}
 	if l.total > 0 && l.n >= l.total {
 		return nil, &Refusal{Scope: ScopeReplica, Limit: l.total, Noun: l.noun}

@@ -8,6 +8,7 @@ import (
 func TestAcquire(t *testing.T) {
 	type step struct {
 		key       string
+		own       int // the principal's own bound (0: the Limiter's)
 		release   int // release the subscription acquired at this step (1-based) instead of acquiring
 		wantScope Scope
 	}
@@ -26,6 +27,11 @@ func TestAcquire(t *testing.T) {
 			steps: []step{{key: "a"}, {key: "b", wantScope: ScopeReplica}, {release: 1}, {key: "b"}}},
 		{name: "releasing twice frees one slot", o: Options{Total: 10, PerPrincipal: 2},
 			steps: []step{{key: "a"}, {key: "a"}, {release: 1}, {release: 1}, {key: "a"}, {key: "a", wantScope: ScopePrincipal}}},
+		{name: "a principal's own bound replaces the per-principal bound, up or down", o: Options{Total: 10, PerPrincipal: 2},
+			steps: []step{{key: "a", own: 3}, {key: "a", own: 3}, {key: "a", own: 3}, {key: "a", own: 3, wantScope: ScopePrincipal},
+				{key: "b", own: 1}, {key: "b", own: 1, wantScope: ScopePrincipal}}},
+		{name: "a principal's own bound does not lift the replica's", o: Options{Total: 2, PerPrincipal: 1},
+			steps: []step{{key: "a", own: 5}, {key: "a", own: 5}, {key: "a", own: 5, wantScope: ScopeReplica}}},
 		{name: "negative bounds bound nothing", o: Options{Total: -1, PerPrincipal: -1},
 			steps: []step{{key: "a"}, {key: "a"}, {key: "a"}, {key: "a"}}},
 	} {
@@ -37,7 +43,7 @@ func TestAcquire(t *testing.T) {
 					releases[s.release]()
 					continue
 				}
-				rel, r := l.Acquire(s.key)
+				rel, r := l.Acquire(s.key, s.own)
 				switch {
 				case s.wantScope == "" && r != nil:
 					t.Fatalf("step %d: %v, want the subscription counted", i+1, r)
@@ -57,11 +63,11 @@ func TestAcquire(t *testing.T) {
 func TestDefaultsApplyToZeroOptions(t *testing.T) {
 	l := New(Options{})
 	for i := range DefaultPerPrincipal {
-		if _, r := l.Acquire("a"); r != nil {
+		if _, r := l.Acquire("a", 0); r != nil {
 			t.Fatalf("subscription %d refused: %v", i+1, r)
 		}
 	}
-	_, r := l.Acquire("a")
+	_, r := l.Acquire("a", 0)
 	if r == nil || r.Scope != ScopePrincipal || r.Limit != DefaultPerPrincipal {
 		t.Fatalf("subscription %d: %v, want the principal bound of %d", DefaultPerPrincipal+1, r, DefaultPerPrincipal)
 	}
@@ -78,7 +84,7 @@ func TestReleasedPrincipalsLeaveNoEntry(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			key := string(rune('a' + i%8))
-			rel, r := l.Acquire(key)
+			rel, r := l.Acquire(key, 0)
 			if r != nil {
 				t.Error(r)
 				return
