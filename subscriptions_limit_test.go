@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,6 +95,47 @@ func refusedAmong(view map[string][]json.RawMessage) map[string]refusal {
 	return out
 }
 
+// startKeyedLiveServer is startLiveServerOpts on a memory bus whose
+// requests authenticate with the API_KEYS entries given.
+func startKeyedLiveServer(t *testing.T, entries string, o liveOptions) *liveServer {
+	t.Helper()
+	keys, err := apikeys.Parse(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.auth = func(c *tenant.Connection) gateway.Authenticator {
+		a, err := authn.New(authn.Options{Service: c, Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	return startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), o)
+}
+
+// subscribeOneRefused subscribes ws to fanoutQuery once per id and waits
+// until one of them (whichever starts last) is refused for the bound of
+// scope and limit; more than one refusal, or another bound, fails the test.
+// It returns the refused id.
+func (s *subscriptionAnswers) subscribeOneRefused(t *testing.T, ws *wsClient, ids []string, vars map[string]any, scope string, limit int) string {
+	t.Helper()
+	for _, id := range ids {
+		ws.subscribe(t, id, fanoutQuery, vars)
+	}
+	var refused string
+	s.await(t, fmt.Sprintf("one of %d subscriptions refused for the %s bound", len(ids), scope), ids, func(v map[string][]json.RawMessage) bool {
+		got := refusedAmong(v)
+		for id, r := range got {
+			if r.Extensions.Subscriptions.Scope != scope || r.Extensions.Subscriptions.Limit != limit || len(got) > 1 {
+				t.Fatalf("%s refused with %+v (%d refused), want one refusal for the %s bound of %d", id, r, len(got), scope, limit)
+			}
+			refused = id
+		}
+		return refused != ""
+	})
+	return refused
+}
+
 // TestOpenSubscriptionsAreBoundedPerPrincipalAndPerReplica: with at most 3
 // subscriptions per principal and 5 on the replica, a principal's 4th
 // subscription is refused with SUBSCRIPTION_LIMIT_EXCEEDED (scope
@@ -105,18 +146,7 @@ func refusedAmong(view map[string][]json.RawMessage) map[string]refusal {
 // socket, free their slots.
 func TestOpenSubscriptionsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
 	keyA, keyB := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"1"
-	keys, err := apikeys.Parse(apiKeyEntry("a", "subscribe", "", keyA) + ";" + apiKeyEntry("b", "subscribe", "", keyB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
-		auth: func(c *tenant.Connection) gateway.Authenticator {
-			a, err := authn.New(authn.Options{Service: c, Keys: keys})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a
-		},
+	l := startKeyedLiveServer(t, apiKeyEntry("a", "subscribe", "", keyA)+";"+apiKeyEntry("b", "subscribe", "", keyB), liveOptions{
 		subscriptions: streamlimit.Options{PerPrincipal: 3, Total: 5},
 	})
 	vars := map[string]any{"p": strconv.FormatInt(l.project, 10)}
@@ -130,36 +160,12 @@ func TestOpenSubscriptionsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
 
 	// A asks for 4: one of them (whichever starts last) is over A's bound.
 	aIDs := []string{"a0", "a1", "a2", "a3"}
-	for _, id := range aIDs {
-		a.subscribe(t, id, fanoutQuery, vars)
-	}
-	var refusedA string
-	answers.await(t, "one of A's 4 subscriptions refused", aIDs, func(v map[string][]json.RawMessage) bool {
-		for id, r := range refusedAmong(v) {
-			if r.Extensions.Subscriptions.Scope != "principal" || r.Extensions.Subscriptions.Limit != 3 {
-				t.Fatalf("%s refused with %+v, want the principal bound of 3", id, r)
-			}
-			refusedA = id
-		}
-		return refusedA != ""
-	})
+	refusedA := answers.subscribeOneRefused(t, a, aIDs, vars, "principal", 3)
 	l.waitActive(t, 3)
 
 	// B asks for 3: the replica holds 5 at most, so one of them is refused.
 	bIDs := []string{"b0", "b1", "b2"}
-	for _, id := range bIDs {
-		b.subscribe(t, id, fanoutQuery, vars)
-	}
-	var refusedB string
-	answers.await(t, "one of B's 3 subscriptions refused", bIDs, func(v map[string][]json.RawMessage) bool {
-		for id, r := range refusedAmong(v) {
-			if r.Extensions.Subscriptions.Scope != "replica" || r.Extensions.Subscriptions.Limit != 5 {
-				t.Fatalf("%s refused with %+v, want the replica bound of 5", id, r)
-			}
-			refusedB = id
-		}
-		return refusedB != ""
-	})
+	refusedB := answers.subscribeOneRefused(t, b, bIDs, vars, "replica", 5)
 	l.waitActive(t, 5)
 
 	// Over SSE too, and with no stream left open.
@@ -256,18 +262,7 @@ func firstOr(p []json.RawMessage) json.RawMessage {
 // and a closed socket frees its slot.
 func TestOpenWebsocketsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
 	keyA, keyB := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"1"
-	keys, err := apikeys.Parse(apiKeyEntry("a", "subscribe", "", keyA) + ";" + apiKeyEntry("b", "subscribe", "", keyB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
-		auth: func(c *tenant.Connection) gateway.Authenticator {
-			a, err := authn.New(authn.Options{Service: c, Keys: keys})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a
-		},
+	l := startKeyedLiveServer(t, apiKeyEntry("a", "subscribe", "", keyA)+";"+apiKeyEntry("b", "subscribe", "", keyB), liveOptions{
 		websockets: streamlimit.Options{PerPrincipal: 2, Total: 3, Noun: "websockets"},
 	})
 	var answers subscriptionAnswers
@@ -278,7 +273,7 @@ func TestOpenWebsocketsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
 	// 1013 and a reason naming the bound.
 	refused := func(key, reason string) {
 		t.Helper()
-		c, b, err := initSocket(t, l.srv.URL, key)
+		c, b, err := initSocket(t, l.srv.URL, map[string]any{"Authorization": "Bearer " + key})
 		defer c.CloseNow()
 		var ce websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code != gateway.CloseTryAgainLater || !strings.Contains(ce.Reason, reason) {
@@ -315,31 +310,11 @@ func TestOpenWebsocketsAreBoundedPerPrincipalAndPerReplica(t *testing.T) {
 	}
 }
 
-// initSocket opens a graphql-transport-ws socket to url and sends
-// connection_init with key; it returns the socket and the first message
-// read, or the error that ended the read.
-func initSocket(t *testing.T, url, key string) (*websocket.Conn, []byte, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + key}})
-	if err := c.Write(ctx, websocket.MessageText, init); err != nil {
-		t.Fatal(err)
-	}
-	_, b, err := c.Read(ctx)
-	return c, b, err
-}
-
 // tryDial opens a graphql-transport-ws socket with key, reporting whether
 // it was acknowledged.
 func tryDial(t *testing.T, url, key string) (*wsClient, bool) {
 	t.Helper()
-	c, b, err := initSocket(t, url, key)
+	c, b, err := initSocket(t, url, map[string]any{"Authorization": "Bearer " + key})
 	if err != nil || !strings.Contains(string(b), "connection_ack") {
 		c.CloseNow()
 		return nil, false
@@ -354,18 +329,7 @@ func tryDial(t *testing.T, url, key string) (*wsClient, bool) {
 // with its own bound; a key without the option keeps the gateway's.
 func TestAKeysSubsOptionReplacesThePerPrincipalBound(t *testing.T) {
 	plain, wall := testAPIKey, testAPIKey[:len(testAPIKey)-1]+"2"
-	keys, err := apikeys.Parse(apiKeyEntry("plain", "subscribe", "", plain) + ";" + apiKeyEntry("wall", "subscribe", "", wall) + ":subs=3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{
-		auth: func(c *tenant.Connection) gateway.Authenticator {
-			a, err := authn.New(authn.Options{Service: c, Keys: keys})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a
-		},
+	l := startKeyedLiveServer(t, apiKeyEntry("plain", "subscribe", "", plain)+";"+apiKeyEntry("wall", "subscribe", "", wall)+":subs=3", liveOptions{
 		subscriptions: streamlimit.Options{PerPrincipal: 1},
 	})
 	vars := map[string]any{"p": strconv.FormatInt(l.project, 10)}
@@ -377,18 +341,7 @@ func TestAKeysSubsOptionReplacesThePerPrincipalBound(t *testing.T) {
 	}{{plain, []string{"p0", "p1"}, 1}, {wall, []string{"w0", "w1", "w2", "w3"}, 3}} {
 		ws := dialWSWith(t, l.srv.URL, map[string]any{"Authorization": "Bearer " + tc.key}, answers.record)
 		defer ws.close()
-		for _, id := range tc.ids {
-			ws.subscribe(t, id, fanoutQuery, vars)
-		}
-		answers.await(t, "one subscription over the key's bound refused", tc.ids, func(v map[string][]json.RawMessage) bool {
-			refused := refusedAmong(v)
-			for id, r := range refused {
-				if r.Extensions.Subscriptions.Scope != "principal" || r.Extensions.Subscriptions.Limit != tc.limit {
-					t.Fatalf("%s refused with %+v, want the principal bound of %d", id, r, tc.limit)
-				}
-			}
-			return len(refused) == 1
-		})
+		answers.subscribeOneRefused(t, ws, tc.ids, vars, "principal", tc.limit)
 	}
 	l.waitActive(t, 4)
 }

@@ -220,6 +220,21 @@ func dialWS(tb testing.TB, url string, onNext func(id string, payload json.RawMe
 // dialWSWith is dialWS with a connection_init payload (its Authorization).
 func dialWSWith(tb testing.TB, url string, initPayload map[string]any, onNext func(id string, payload json.RawMessage)) *wsClient {
 	tb.Helper()
+	c, b, err := initSocket(tb, url, initPayload)
+	if err != nil || !strings.Contains(string(b), "connection_ack") {
+		tb.Fatalf("connection_init: %v %s", err, b)
+	}
+	c.SetReadLimit(1 << 20)
+	w := &wsClient{c: c, onNext: onNext, done: make(chan struct{})}
+	go w.read()
+	return w
+}
+
+// initSocket opens a graphql-transport-ws socket to the server at url and
+// sends connection_init with initPayload; it returns the socket and the
+// first message read, or the error that ended the read (a close).
+func initSocket(tb testing.TB, url string, initPayload map[string]any) (*websocket.Conn, []byte, error) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/graphql",
@@ -227,15 +242,12 @@ func dialWSWith(tb testing.TB, url string, initPayload map[string]any, onNext fu
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.SetReadLimit(1 << 20)
-	w := &wsClient{c: c, onNext: onNext, done: make(chan struct{})}
-	w.send(tb, map[string]any{"type": "connection_init", "payload": initPayload})
-	_, b, err := c.Read(ctx)
-	if err != nil || !strings.Contains(string(b), "connection_ack") {
-		tb.Fatalf("connection_init: %v %s", err, b)
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": initPayload})
+	if err := c.Write(ctx, websocket.MessageText, init); err != nil {
+		tb.Fatal(err)
 	}
-	go w.read()
-	return w
+	_, b, err := c.Read(ctx)
+	return c, b, err
 }
 
 func (w *wsClient) send(tb testing.TB, msg map[string]any) {

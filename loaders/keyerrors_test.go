@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
 	"procoregraph/cache"
+	"procoregraph/cache/cachetest"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 	"procoregraph/tenant"
@@ -81,43 +80,9 @@ func testStores() []struct {
 		name string
 		open func(t *testing.T) cache.Store
 	}{
-		{"Memory", func(t *testing.T) cache.Store {
-			s, err := cache.NewMemory(cache.MemoryOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		}},
+		{"Memory", func(t *testing.T) cache.Store { return cachetest.Memory(t) }},
 		{"Redis", func(t *testing.T) cache.Store {
-			u := os.Getenv("REDIS_URL")
-			if u == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("REDIS_URL is not set, and CI=true requires the Redis tests to run")
-				}
-				t.Skip("REDIS_URL is not set; skipping Redis test")
-			}
-			rdb, err := cache.ParseRedisURL(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prefix := fmt.Sprintf("pgtest:loaders:%08x:", rand.Uint32())
-			t.Cleanup(func() {
-				ctx := context.Background()
-				var keys []string
-				iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-				for iter.Next(ctx) {
-					keys = append(keys, iter.Val())
-				}
-				if len(keys) > 0 {
-					_ = rdb.Del(ctx, keys...).Err()
-				}
-				_ = rdb.Close()
-			})
-			s, err := cache.NewRedis(cache.RedisOptions{Client: rdb, Prefix: prefix})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, _, _ := cachetest.Redis(t, "loaders")
 			return s
 		}},
 	}
