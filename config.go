@@ -359,7 +359,7 @@ func declareSettings(c *config) *settings.Registry {
 		}, func() string { return c.smsNumbersText }, settings.YAMLMap(","))
 
 	g = r.Group("auth")
-	g.Func("API_KEYS", "api-keys", "", "service keys, NAME:SCOPES:PROJECTS:SHA256[:OPTIONS] entries separated by ';' as `procoregraph apikey` prints them; OPTIONS (cost=N,rpm=N,cpm=N,company=N) override the limits for that key",
+	g.Func("API_KEYS", "api-keys", "", "service keys, NAME:SCOPES:PROJECTS:SHA256[:OPTIONS] entries separated by ';' as `procoregraph apikey` prints them; OPTIONS (cost=N,rpm=N,cpm=N,subs=N,company=N) override the limits for that key",
 		func(s string) error {
 			keys, err := apikeys.Parse(s)
 			if err != nil {
@@ -432,7 +432,7 @@ func formatID(id int64) string {
 // apiKeysFromYAML turns the YAML file's api_keys into API_KEYS' text: a
 // string, or a list whose items are entries as `procoregraph apikey`
 // prints them or mappings with name, scopes, projects, sha256 and the
-// optional per-key overrides cost, rpm, cpm and companies.
+// optional per-key overrides cost, rpm, cpm, subs and companies.
 func apiKeysFromYAML(v any) (string, error) {
 	switch v := v.(type) {
 	case string:
@@ -474,12 +474,12 @@ func apiKeyEntryFromYAML(m map[string]any) (string, error) {
 		}
 	}
 	for k := range m {
-		if !slices.Contains([]string{"name", "scopes", "projects", "sha256", "cost", "rpm", "cpm", "companies"}, k) {
-			return "", fmt.Errorf("unknown field %q (the fields are name, scopes, projects, sha256, cost, rpm, cpm, companies)", k)
+		if !slices.Contains([]string{"name", "scopes", "projects", "sha256", "cost", "rpm", "cpm", "subs", "companies"}, k) {
+			return "", fmt.Errorf("unknown field %q (the fields are name, scopes, projects, sha256, cost, rpm, cpm, subs, companies)", k)
 		}
 	}
 	var opts []string
-	for _, k := range []string{"cost", "rpm", "cpm"} {
+	for _, k := range []string{"cost", "rpm", "cpm", "subs"} {
 		if v := text(k); v != "" {
 			opts = append(opts, k+"="+v)
 		}

@@ -233,6 +233,7 @@ api_keys:
     rpm: 30
     cpm: 5000
     cost: 200
+    subs: 5000
   - "field-app:read,write:562949953421312:`+strings.Repeat("cd", 32)+`"
 `)
 	env := map[string]string{"CONFIG_FILE": path, "RATE_LIMIT_RPM": "250"}
@@ -257,7 +258,7 @@ api_keys:
 		t.Fatalf("%d API keys, want 2", c.APIKeys.Len())
 	}
 	k, ok := c.APIKeys.Lookup(secret)
-	if !ok || k.Limits.RequestsPerMinute != 30 || k.Limits.CallsPerMinute != 5000 || k.Limits.MaxCost != 200 || len(k.Scopes) != 2 {
+	if !ok || k.Limits.RequestsPerMinute != 30 || k.Limits.CallsPerMinute != 5000 || k.Limits.MaxCost != 200 || k.Limits.MaxSubscriptions != 5000 || len(k.Scopes) != 2 {
 		t.Fatalf("bi-sync key: %+v %v", k, ok)
 	}
 

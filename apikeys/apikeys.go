@@ -14,7 +14,8 @@
 // a comma-separated list of Procore project ids; SHA256 is the key's
 // SHA-256 in lowercase hex; OPTIONS, when present, are comma-separated
 // limits of this key: cost=N (estimated Procore calls per operation), rpm=N
-// (requests a minute), cpm=N (estimated Procore calls a minute), and
+// (requests a minute), cpm=N (estimated Procore calls a minute), subs=N
+// (subscriptions, and websockets, open at once on a replica), and
 // company=N, once per Procore company the key may use (none: every company
 // the gateway serves; see PROCORE_COMPANY_IDS). Entries
 // are separated by ';' or newlines, e.g.
