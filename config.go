@@ -12,6 +12,7 @@ import (
 
 	"procoregraph/adapter/portal"
 	"procoregraph/adapter/rest"
+	"procoregraph/admission"
 	"procoregraph/apikeys"
 	"procoregraph/httpguard"
 	"procoregraph/jwtauth"
@@ -176,6 +177,8 @@ type limitSettings struct {
 	MaxTokens       int
 	MaxAnswerFields int64
 	MaxAnswerBytes  int64
+	// MaxExecutingCost is the admission budget (package admission).
+	MaxExecutingCost int64
 	// MaxSubscriptions and MaxSubscriptionsPerPrincipal bound the
 	// subscriptions open at once on this replica (streamlimit).
 	MaxSubscriptions             int
@@ -389,6 +392,7 @@ func declareSettings(c *config) *settings.Registry {
 	g.Int(&c.Limits.MaxAliases, "MAX_ALIASES", "max-aliases", 30, "most aliased fields in one operation", positive)
 	g.Int(&c.Limits.MaxRootFields, "MAX_ROOT_FIELDS", "max-root-fields", 20, "most root fields in one operation", positive)
 	g.Int(&c.Limits.MaxCost, "MAX_COST", "max-cost", 1000, "most estimated Procore calls of one operation; an API key's cost= overrides it", positive)
+	g.Int64(&c.MaxExecutingCost, "MAX_EXECUTING_COST", "max-executing-cost", admission.DefaultBudget, "most estimated Procore calls of the queries and mutations executing at once on this replica; those past it wait for room (until their deadline: SERVER_BUSY)", positive64)
 	g.Int64(&c.MaxAnswerFields, "MAX_ANSWER_FIELDS", "max-answer-fields", limits.DefaultMaxNodes, "most fields in one answer, enforced while it is built", positive64)
 	g.Bytes(&c.MaxAnswerBytes, "MAX_ANSWER_BYTES", "max-answer-bytes", settings.FormatByteSize(limits.DefaultMaxBytes), "largest answer in bytes")
 	g.Int(&c.MaxSubscriptions, "MAX_SUBSCRIPTIONS", "max-subscriptions", streamlimit.DefaultTotal, "most subscriptions open at once on this replica (websocket, SSE and multipart together), and most websockets", positive)

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 
 	"procoregraph/adapter/rest"
+	"procoregraph/admission"
 	"procoregraph/authn"
 	"procoregraph/bulk"
 	"procoregraph/cache"
@@ -319,6 +320,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxTokens:       cfg.MaxTokens,
 		MaxNodes:        cfg.MaxAnswerFields,
 		MaxAnswerBytes:  cfg.MaxAnswerBytes,
+		Admission:       admission.New(cfg.MaxExecutingCost),
 		Subscriptions: streamlimit.New(streamlimit.Options{Total: cfg.MaxSubscriptions,
 			PerPrincipal: cfg.MaxSubscriptionsPerPrincipal}),
 		// A useful websocket carries at least one subscription, so the same

@@ -21,6 +21,7 @@ import (
 
 	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
+	"procoregraph/admission"
 	"procoregraph/authn"
 	"procoregraph/cache"
 	"procoregraph/cache/cachetest"
@@ -95,6 +96,12 @@ type liveOptions struct {
 	subscriptions streamlimit.Options
 	// websockets bounds the open websockets likewise (Deps.Websockets).
 	websockets streamlimit.Options
+	// admission admits the queries and mutations (Deps.Admission; nil:
+	// the default budget).
+	admission *admission.Gate
+	// upstream, when set, wraps the transport to the sandbox (inside the
+	// call counter).
+	upstream func(http.RoundTripper) http.RoundTripper
 }
 
 // startLiveServerOpts is startLiveServer with options.
@@ -107,9 +114,13 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 	upstream := http.DefaultTransport.(*http.Transport).Clone()
 	tb.Cleanup(upstream.CloseIdleConnections)
 	calls, refused := new(atomic.Int64), new(atomic.Int64)
+	var toSandbox http.RoundTripper = upstream
+	if o.upstream != nil {
+		toSandbox = o.upstream(upstream)
+	}
 	client, err := rest.New(rest.Config{APIURL: sb.URL, LoginURL: sb.URL, ClientID: sandbox.DefaultClientID,
 		ClientSecret: sandbox.DefaultClientSecret, CompanyID: company,
-		HTTPClient: &http.Client{Transport: countingTransport{next: upstream, calls: calls, refused: refused}}})
+		HTTPClient: &http.Client{Transport: countingTransport{next: toSandbox, calls: calls, refused: refused}}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -154,6 +165,7 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 		UnsharedSubscriptions: o.unshared,
 		Subscriptions:         streamlimit.New(o.subscriptions),
 		Websockets:            streamlimit.New(o.websockets),
+		Admission:             o.admission,
 	})
 	l.srv = httptest.NewServer(h)
 	tb.Cleanup(l.srv.Close)

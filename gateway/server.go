@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"procoregraph/adapter"
+	"procoregraph/admission"
 	"procoregraph/audit"
 	"procoregraph/authn"
 	"procoregraph/bulk"
@@ -121,6 +122,10 @@ type Deps struct {
 	// subscriptions with the same document, variables and visibility share
 	// one execution per event (package subshare); this is for comparisons.
 	UnsharedSubscriptions bool
+	// Admission admits queries and mutations by their estimated Procore
+	// calls against a replica-wide budget before they execute; those past
+	// it wait. Nil: admission's default budget.
+	Admission *admission.Gate
 	// Subscriptions bounds the subscriptions open at once on this replica,
 	// in all and per principal (streamlimit). Nil: streamlimit's defaults.
 	Subscriptions *streamlimit.Limiter
@@ -181,6 +186,9 @@ func NewServer(d Deps) http.Handler {
 	if d.OperationTimeout <= 0 {
 		d.OperationTimeout = 30 * time.Second
 	}
+	if d.Admission == nil {
+		d.Admission = admission.New(0)
+	}
 	if d.Subscriptions == nil {
 		d.Subscriptions = streamlimit.New(streamlimit.Options{})
 	}
@@ -227,6 +235,7 @@ func newGraphQL(d Deps) http.Handler {
 	srv.AroundFields(guardFields(d.Audit))
 	srv.AroundOperations(observeOperations(newOperationMetrics(d.Metrics), d.Logger))
 	srv.AroundOperations(stampServerTime)
+	srv.AroundOperations(admitOperations(d.Admission, d.Metrics))
 	srv.AroundResponses(addServerTime)
 	srv.AroundResponses(boundAnswers(d.MaxNodes))
 	srv.AroundResponses(perEventLoaders(d))
