@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"procoregraph/admission"
 	"procoregraph/events"
@@ -44,19 +43,6 @@ func (h *holdingTransport) release() {
 	defer h.mu.Unlock()
 	close(h.gate)
 	h.gate = nil
-}
-
-// waitUntil polls cond until it holds (waiting for another goroutine to
-// reach a state, not a timing assertion).
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // TestOperationsPastTheExecutionBudgetWaitTheirTurn: with a budget that
@@ -116,7 +102,7 @@ func TestOperationsPastTheExecutionBudgetWaitTheirTurn(t *testing.T) {
 	<-holder.arrived // the first query executes, its Procore call held
 	calls := l.calls.Load()
 	second := send(context.Background(), `{ projects(first: 2) { nodes { id name } } }`)
-	waitUntil(t, "the second query waits for the budget", func() bool { return gate.Waiting() == 1 })
+	waitFor(t, "the second query waits for the budget", func() bool { return gate.Waiting() == 1 })
 	if n := l.calls.Load(); n != calls {
 		t.Fatalf("%d Procore calls while the second query waited, want %d (the first query's only)", n, calls)
 	}
@@ -124,12 +110,12 @@ func TestOperationsPastTheExecutionBudgetWaitTheirTurn(t *testing.T) {
 	// A third waiter whose client goes away takes nothing and calls nothing.
 	ctx, cancel := context.WithCancel(context.Background())
 	third := send(ctx, `{ projects(first: 3) { nodes { id } } }`)
-	waitUntil(t, "the third query waits too", func() bool { return gate.Waiting() == 2 })
+	waitFor(t, "the third query waits too", func() bool { return gate.Waiting() == 2 })
 	cancel()
 	if a := <-third; a.err == nil {
 		t.Fatalf("the canceled request answered: %d %s", a.status, a.body)
 	}
-	waitUntil(t, "the canceled query leaves the queue", func() bool { return gate.Waiting() == 1 })
+	waitFor(t, "the canceled query leaves the queue", func() bool { return gate.Waiting() == 1 })
 	if n := l.calls.Load(); n != calls {
 		t.Fatalf("%d Procore calls after the third query left, want %d", n, calls)
 	}
