@@ -90,6 +90,9 @@ type cacheSettings struct {
 	CachePrefix string
 	// Naive turns dataloader batching off (benchmark baseline only).
 	Naive bool
+	// ExecuteEveryField turns plain sub-tree rendering off
+	// (gateway.Deps.ExecuteEveryField).
+	ExecuteEveryField bool
 	// NoCache turns the cache of Procore data off (and with it the
 	// response cache).
 	NoCache bool
@@ -303,6 +306,7 @@ func declareSettings(c *config) *settings.Registry {
 		}))
 	g.String(&c.CachePrefix, "CACHE_PREFIX", "cache-prefix", "", "prefix for every Redis key, to share one Redis between environments")
 	g.Bool(&c.Naive, "NAIVE", "naive", false, "disable dataloader batching (benchmark baseline)")
+	g.Switch(&c.ExecuteEveryField, "PLAIN_TREES", "no-plain-trees", "off makes gqlgen execute every field of every answer instead of writing plain data sub-trees directly (the same answers, more CPU; for comparison)")
 	g.Switch(&c.NoCache, "CACHE", "no-cache", "off disables the cache of Procore data and the response cache (benchmark baseline)")
 	g.Switch(&c.NoResponseCache, "RESPONSE_CACHE", "no-response-cache", "off disables the whole-response cache; repeated queries are executed from the data cache")
 	g.Duration(&c.CacheTTL, "CACHE_TTL", "cache-ttl", 60*time.Second, "default freshness of cached Procore data", positiveDur)

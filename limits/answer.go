@@ -126,3 +126,23 @@ func (c *capWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *capWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// SpendN counts n fields of the answer in ctx at once when the answer has
+// room for all of them, and reports whether it had; when it had not,
+// nothing is counted (the caller then resolves them one by one, and Spend
+// trips the budget where gqlgen would have). Without a budget it always has.
+func SpendN(ctx context.Context, n int64) bool {
+	b, _ := ctx.Value(budgetKey{}).(*NodeBudget)
+	if b == nil {
+		return true
+	}
+	for {
+		cur := b.spent.Load()
+		if cur+n > b.max {
+			return false
+		}
+		if b.spent.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}

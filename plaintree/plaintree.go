@@ -1,0 +1,476 @@
+// Package plaintree writes the answer for a field whose selected sub-tree is
+// plain data straight into bytes, instead of through gqlgen's execution of
+// every field.
+//
+// gqlgen executes each field of an answer on its own: a FieldContext, a
+// context, the field middleware chain, a boxed value, a Marshaler, and a
+// goroutine for each element of a list of objects; about 2 µs a field. A
+// dashboard answer has tens of thousands of fields, nearly all of them
+// struct fields of values a resolver has already loaded (an RFI's number,
+// subject, ball in court). For those, none of that work can change the
+// answer.
+//
+// A field is plain when gqlgen binds it to a struct field of the Go value
+// (not to a resolver, not to a method), it takes no arguments, and its type
+// is a scalar or enum with a known marshaler, an object type whose selected
+// fields are all plain, or a list of those. Field middleware passes each
+// resolved value whose whole selection is plain to the renderer, which writes
+// it as gqlgen would: the same keys in the same order (gqlgen's own
+// CollectFields), each scalar by the marshal function gqlgen's generated
+// code calls for it, null where gqlgen writes null. The field's Marshaler is
+// then those bytes, and gqlgen executes nothing below it.
+//
+// Whenever the renderer would have to do anything else, it gives the value
+// back and gqlgen executes the field as always: a selection that is not
+// plain (a resolver below, an abstract type, @defer, an unknown directive),
+// a null where the schema forbids one (gqlgen's error and null propagation
+// are its own), a scalar marshaler that answers null for a non-null field,
+// or an answer budget (limits.SpendN) without room for the sub-tree's fields.
+package plaintree
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"reflect"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"procoregraph/limits"
+)
+
+// Renderer renders plain sub-trees for one schema. It is safe for
+// concurrent use; New builds it once per executable schema.
+type Renderer struct {
+	schema       *ast.Schema
+	resolved     map[string]map[string]bool // GraphQL type → its fields served by a resolver
+	scalars      map[scalarKey]Scalar
+	implementors map[string][]string
+	bindings     sync.Map // bindingKey → binding
+}
+
+type scalarKey struct {
+	name string
+	typ  reflect.Type
+}
+
+// New returns a renderer for schema, whose resolvers are the methods of
+// resolverRoot (gqlgen's generated ResolverRoot interface: one method per
+// type returning the interface of that type's resolver fields), and whose
+// scalars and enums gqlgen marshals as scalars say. Go types that implement
+// graphql.Marshaler themselves (enums gqlgen generates) need no binding.
+func New(schema *ast.Schema, resolverRoot reflect.Type, scalars []Scalar) *Renderer {
+	r := &Renderer{
+		schema:       schema,
+		resolved:     map[string]map[string]bool{},
+		scalars:      make(map[scalarKey]Scalar, len(scalars)),
+		implementors: map[string][]string{},
+	}
+	for _, s := range scalars {
+		r.scalars[scalarKey{s.name, s.typ}] = s
+	}
+	for name, def := range schema.Types {
+		if def.Kind != ast.Object {
+			continue
+		}
+		impl := []string{name}
+		for _, i := range schema.GetImplements(def) {
+			impl = append(impl, i.Name)
+		}
+		r.implementors[name] = impl
+	}
+	if resolverRoot != nil && resolverRoot.Kind() == reflect.Interface {
+		for i := range resolverRoot.NumMethod() {
+			m := resolverRoot.Method(i)
+			if m.Type.NumOut() != 1 || m.Type.Out(0).Kind() != reflect.Interface {
+				continue
+			}
+			def := r.typeNamed(m.Name)
+			if def == nil {
+				continue
+			}
+			fields := map[string]bool{}
+			out := m.Type.Out(0)
+			for j := range out.NumMethod() {
+				fields[normalize(out.Method(j).Name)] = true
+			}
+			r.resolved[def.Name] = fields
+		}
+	}
+	return r
+}
+
+// typeNamed finds the schema's type that gqlgen names goName in Go.
+func (r *Renderer) typeNamed(goName string) *ast.Definition {
+	if d := r.schema.Types[goName]; d != nil {
+		return d
+	}
+	for name, d := range r.schema.Types {
+		if normalize(name) == normalize(goName) {
+			return d
+		}
+	}
+	return nil
+}
+
+// normalize is gqlgen's binder's comparison of names: case and underscores
+// do not count.
+func normalize(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, "_", ""))
+}
+
+// Field is the field middleware. Install it after every middleware that
+// must see each field: the fields it renders are not executed, so no
+// middleware sees them; their answer budget is spent here, in one go.
+func (r *Renderer) Field(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil || res == nil {
+		return res, err
+	}
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || len(fc.Field.Selections) == 0 || fc.Field.Definition == nil {
+		return res, nil
+	}
+	if out := r.renderField(ctx, fc, res); out != nil {
+		return out, nil
+	}
+	return res, nil
+}
+
+// renderField renders res, the value of the field of fc, or returns nil
+// when gqlgen must execute it. A panic of reflection on an unforeseen type
+// is that case too, never a failed request.
+func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, res any) (out *Rendered) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil {
+		return nil
+	}
+	v := reflect.ValueOf(res)
+	p := r.planFor(ctx, oc, fc, v.Type())
+	if p == nil {
+		return nil
+	}
+	out = render(p, v)
+	if out == nil || !limits.SpendN(ctx, out.fields) {
+		return nil
+	}
+	return out
+}
+
+// Rendered is a rendered sub-tree: gqlgen writes it as it is.
+type Rendered struct {
+	b      []byte
+	fields int64
+}
+
+// MarshalGQL writes the sub-tree.
+func (x *Rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
+
+// render writes v by plan p; nil means gqlgen must execute it instead.
+func render(p *valuePlan, v reflect.Value) *Rendered {
+	if !v.CanAddr() {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
+	}
+	var b bytes.Buffer
+	b.Grow(256)
+	w := writer{b: &b}
+	if !w.value(p, v) {
+		return nil
+	}
+	return &Rendered{b: b.Bytes(), fields: w.fields}
+}
+
+type writer struct {
+	b      *bytes.Buffer
+	fields int64
+}
+
+var null = []byte("null")
+
+func (w *writer) value(p *valuePlan, v reflect.Value) bool {
+	if p.goPtr {
+		if v.IsNil() {
+			if p.nonNull {
+				return false
+			}
+			w.b.Write(null)
+			return true
+		}
+		v = v.Elem()
+	}
+	switch {
+	case p.scalar != nil:
+		if p.scalar.write(v.Addr().UnsafePointer(), w.b) {
+			if p.nonNull {
+				return false
+			}
+			w.b.Write(null)
+		}
+		return true
+	case p.object != nil:
+		w.b.WriteByte('{')
+		for i := range p.object.fields {
+			f := &p.object.fields[i]
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.b.Write(f.key)
+			if f.typename != nil {
+				w.b.Write(f.typename)
+				continue
+			}
+			w.fields++
+			if !w.value(f.value, v.FieldByIndex(f.index)) {
+				return false
+			}
+		}
+		w.b.WriteByte('}')
+		return true
+	default: // list
+		if v.IsNil() && !p.nonNull {
+			w.b.Write(null)
+			return true
+		}
+		w.b.WriteByte('[')
+		for i := range v.Len() {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			if !w.value(p.elem, v.Index(i)) {
+				return false
+			}
+		}
+		w.b.WriteByte(']')
+		return true
+	}
+}
+
+// valuePlan says how to write one value: a scalar, an object or a list.
+type valuePlan struct {
+	nonNull bool
+	goPtr   bool // the Go value is a pointer to what is written
+	scalar  *Scalar
+	object  *objectPlan
+	elem    *valuePlan
+}
+
+type objectPlan struct {
+	fields []fieldPlan
+}
+
+type fieldPlan struct {
+	key      []byte // `"alias":`
+	typename []byte // set for __typename: the type's name, quoted
+	index    []int
+	value    *valuePlan
+}
+
+type planKey struct {
+	sel    *ast.Selection
+	n      int
+	object string
+	field  string
+	typ    reflect.Type
+}
+
+type planCacheKey struct{}
+
+// planCache holds one operation's plans: they depend on its variables
+// (@skip, @include), so they are not shared between operations. A nil plan
+// records a selection that is not plain.
+type planCache struct {
+	mu sync.Mutex
+	m  map[planKey]*valuePlan
+}
+
+// Operations is the operation middleware that gives each operation its
+// plan cache. Without it plans are built for every value.
+func (r *Renderer) Operations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return next(context.WithValue(ctx, planCacheKey{}, &planCache{m: map[planKey]*valuePlan{}}))
+}
+
+func (r *Renderer) planFor(ctx context.Context, oc *graphql.OperationContext, fc *graphql.FieldContext, t reflect.Type) *valuePlan {
+	c, _ := ctx.Value(planCacheKey{}).(*planCache)
+	key := planKey{sel: unsafe.SliceData(fc.Field.Selections), n: len(fc.Field.Selections), object: fc.Object, field: fc.Field.Name, typ: t}
+	if c != nil {
+		c.mu.Lock()
+		p, ok := c.m[key]
+		c.mu.Unlock()
+		if ok {
+			return p
+		}
+	}
+	p, ok := r.plan(oc, fc.Field.Definition.Type, t, fc.Field.Selections, 0)
+	if !ok {
+		p = nil
+	}
+	if c != nil {
+		c.mu.Lock()
+		c.m[key] = p
+		c.mu.Unlock()
+	}
+	return p
+}
+
+// maxDepth bounds the recursion of planning (documents are bounded in depth
+// before execution; this only keeps a plan from running away on its own).
+const maxDepth = 64
+
+// plan plans a value of GraphQL type gt held in Go type t, with selection sel.
+func (r *Renderer) plan(oc *graphql.OperationContext, gt *ast.Type, t reflect.Type, sel ast.SelectionSet, depth int) (*valuePlan, bool) {
+	if depth > maxDepth {
+		return nil, false
+	}
+	p := &valuePlan{nonNull: gt.NonNull}
+	if t.Kind() == reflect.Pointer {
+		p.goPtr = true
+		t = t.Elem()
+	}
+	if gt.Elem != nil {
+		if t.Kind() != reflect.Slice {
+			return nil, false
+		}
+		elem, ok := r.plan(oc, gt.Elem, t.Elem(), sel, depth+1)
+		if !ok {
+			return nil, false
+		}
+		p.elem = elem
+		return p, true
+	}
+	def := r.schema.Types[gt.NamedType]
+	if def == nil || strings.HasPrefix(def.Name, "__") {
+		return nil, false
+	}
+	switch def.Kind {
+	case ast.Scalar, ast.Enum:
+		if len(sel) != 0 {
+			return nil, false
+		}
+		s, ok := r.scalars[scalarKey{def.Name, t}]
+		if !ok {
+			if !t.Implements(marshalerType) {
+				return nil, false
+			}
+			s = methodScalar(def.Name, t)
+		}
+		p.scalar = &s
+		return p, true
+	case ast.Object:
+		if t.Kind() != reflect.Struct {
+			return nil, false
+		}
+		o, ok := r.planObject(oc, def, t, sel, depth)
+		if !ok {
+			return nil, false
+		}
+		p.object = o
+		return p, true
+	default:
+		return nil, false
+	}
+}
+
+func (r *Renderer) planObject(oc *graphql.OperationContext, def *ast.Definition, t reflect.Type, sel ast.SelectionSet, depth int) (*objectPlan, bool) {
+	fields := graphql.CollectFields(oc, sel, r.implementors[def.Name])
+	o := &objectPlan{fields: make([]fieldPlan, 0, len(fields))}
+	for _, f := range fields {
+		if len(f.Deferrables) > 0 || f.Field == nil || f.Definition == nil || len(f.Definition.Arguments) > 0 {
+			return nil, false
+		}
+		for _, d := range f.Directives {
+			if d.Name != "skip" && d.Name != "include" {
+				return nil, false
+			}
+		}
+		fp := fieldPlan{key: quoted(f.Alias, ":")}
+		if f.Name == "__typename" {
+			fp.typename = quoted(def.Name, "")
+			o.fields = append(o.fields, fp)
+			continue
+		}
+		b, ok := r.bind(def.Name, t, f.Name)
+		if !ok {
+			return nil, false
+		}
+		fp.index = b.index
+		v, ok := r.plan(oc, f.Definition.Type, b.typ, f.Selections, depth+1)
+		if !ok {
+			return nil, false
+		}
+		fp.value = v
+		o.fields = append(o.fields, fp)
+	}
+	return o, true
+}
+
+// quoted is s as gqlgen writes a string, then suffix.
+func quoted(s, suffix string) []byte {
+	var b bytes.Buffer
+	graphql.MarshalString(s).MarshalGQL(&b)
+	b.WriteString(suffix)
+	return b.Bytes()
+}
+
+type bindingKey struct {
+	object string
+	typ    reflect.Type
+	field  string
+}
+
+type binding struct {
+	index []int
+	typ   reflect.Type
+	ok    bool
+}
+
+// bind finds the struct field gqlgen binds field of object to in Go type t:
+// none when a resolver or a method serves it (gqlgen looks for a method
+// first), or when the field is reached through an embedded pointer.
+func (r *Renderer) bind(object string, t reflect.Type, field string) (binding, bool) {
+	key := bindingKey{object, t, field}
+	if b, ok := r.bindings.Load(key); ok {
+		b := b.(binding)
+		return b, b.ok
+	}
+	b := r.findBinding(object, t, field)
+	r.bindings.Store(key, b)
+	return b, b.ok
+}
+
+func (r *Renderer) findBinding(object string, t reflect.Type, field string) binding {
+	name := normalize(field)
+	if r.resolved[object][name] {
+		return binding{}
+	}
+	pt := reflect.PointerTo(t)
+	for i := range pt.NumMethod() {
+		if normalize(pt.Method(i).Name) == name {
+			return binding{}
+		}
+	}
+	sf, ok := t.FieldByNameFunc(func(n string) bool { return normalize(n) == name })
+	if !ok || !sf.IsExported() {
+		return binding{}
+	}
+	// Every step but the last is an embedded struct; a pointer there could
+	// be nil.
+	cur := t
+	for _, i := range sf.Index[:len(sf.Index)-1] {
+		cur = cur.Field(i).Type
+		if cur.Kind() != reflect.Struct {
+			return binding{}
+		}
+	}
+	return binding{index: sf.Index, typ: sf.Type, ok: true}
+}

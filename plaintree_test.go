@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"procoregraph/sandbox"
+	"procoregraph/sandbox/data"
+)
+
+// plainTreeQueries exercise what the plain sub-tree renderer must write as
+// gqlgen does: every plain field of the read types (scalars of each kind,
+// enums, money, dates, nullable objects that are null and not, empty and
+// full lists), aliases, __typename, named and inline fragments, fields
+// selected twice (merged), @skip and @include on variables both ways, and
+// plain sub-trees under fields gqlgen executes (resolvers between them).
+var plainTreeQueries = []struct {
+	name string
+	q    string
+	vars map[string]any
+}{
+	{name: "TheBenchDashboard", q: `query Dashboard {
+  projects(first: 50) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id name projectNumber
+      rfis(first: 200) { totalCount nodes { id number subject status dueDate ballInCourt { id name login } } }
+      submittals(first: 200) { totalCount nodes { id number title status { id name } ballInCourt { id name } } }
+      commitments(first: 100) {
+        totalCount
+        nodes {
+          id number title status kind grandTotal vendor { id name }
+          invoices(first: 100) { totalCount nodes { id number invoiceNumber status summary { totalRetainage currentPaymentDue } } }
+        }
+      }
+    }
+  }
+}`},
+	{name: "EveryPlainFieldOfTheReadTypes", q: `{
+  viewer { id login name company { id name isActive } }
+  companies { id name isActive }
+  projects(first: 3) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id } }
+    nodes {
+      id name displayName projectNumber address city stateCode countryCode zip timeZone active stage
+      startDate completionDate totalValue createdAt updatedAt
+      rfis(first: 30) {
+        totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id subject } }
+        nodes {
+          id number fullNumber subject status draft private dueDate initiatedAt timeResolved ballInCourtRole
+          ballInCourt { id login name firstName lastName jobTitle isActive }
+          assignees { id login name firstName lastName jobTitle isActive }
+          rfiManager { id login name firstName lastName jobTitle isActive }
+          receivedFrom { id name }
+          responsibleContractor { id name abbreviatedName tradeName city stateCode emailAddress businessPhone isActive }
+          costCode { id code fullCode name }
+          costImpact { status value }
+          scheduleImpact { status value }
+          createdAt updatedAt
+        }
+      }
+      submittals(first: 30) {
+        totalCount
+        nodes {
+          id number formattedNumber revision title description type specSection dueDate issueDate submitBy
+          status { id name status }
+          ballInCourt { id name }
+          submittalManager { id name login }
+          receivedFrom { id name }
+          distribution { id name }
+          createdAt updatedAt
+        }
+      }
+      commitments(first: 20) {
+        totalCount
+        nodes {
+          id kind number title status executed retainagePercent grandTotal revisedContract approvedChangeOrders
+          pendingChangeOrders totalPayments remainingBalance contractDate createdAt updatedAt
+          vendor { id name abbreviatedName tradeName city stateCode emailAddress businessPhone isActive }
+          invoices(first: 20) {
+            totalCount pageInfo { hasNextPage endCursor }
+            nodes {
+              id number invoiceNumber status periodStart periodEnd billingDate vendorName final createdAt updatedAt
+              summary {
+                originalContractSum netChangeByChangeOrders contractSumToDate totalCompletedAndStoredToDate
+                completedWorkRetainagePercent completedWorkRetainageAmount storedMaterialsRetainagePercent
+                storedMaterialsRetainageAmount totalRetainage totalEarnedLessRetainage lessPreviousCertificates
+                currentPaymentDue balanceToFinishIncludingRetainage
+              }
+            }
+          }
+        }
+      }
+      observations(first: 20) { nodes { id number name description status priority typeName dueDate assignee { id name } createdAt updatedAt } }
+      punchItems(first: 20) { nodes { id number name description status workflowStatus priority dueDate ballInCourt { id name } punchItemManager { id } closedAt createdAt updatedAt } }
+      billingPeriods { id startDate endDate dueDate position status }
+    }
+  }
+}`},
+	{name: "AliasesTypenamesFragmentsAndMergedFields", q: `query Shapes($due: Boolean!, $people: Boolean!) {
+  projects(first: 2) {
+    nodes {
+      __typename
+      first: rfis(first: 5) {
+        __typename
+        count: totalCount
+        items: nodes { __typename ...RFIBits key: id id subject ... on RFI { number status } dueDate @include(if: $due) }
+        nodes { id }
+        nodes { subject ballInCourt @skip(if: $people) { id } }
+      }
+      second: rfis(first: 3) { nodes { ...RFIBits ballInCourt @include(if: $people) { ...UserBits name } } }
+      submittals(first: 4) { nodes { ... on Submittal { id status { __typename ... on SubmittalStatus { name } id } } } }
+    }
+  }
+}
+fragment RFIBits on RFI { id subject costImpact { status value } assignees { ...UserBits } }
+fragment UserBits on User { __typename id login }`, vars: map[string]any{"due": true, "people": false}},
+	{name: "TheSameShapesWithTheVariablesTurned", q: `query Shapes($due: Boolean!, $people: Boolean!) {
+  projects(first: 2) {
+    nodes {
+      first: rfis(first: 5) {
+        items: nodes { ...RFIBits dueDate @include(if: $due) }
+        nodes { subject ballInCourt @skip(if: $people) { id } }
+      }
+      second: rfis(first: 3) { nodes { ...RFIBits ballInCourt @include(if: $people) { ...UserBits name } } }
+    }
+  }
+}
+fragment RFIBits on RFI { id subject costImpact { status value } assignees { ...UserBits } }
+fragment UserBits on User { __typename id login }`, vars: map[string]any{"due": false, "people": true}},
+	{name: "OneItemByIDWithResolversBelowIt", q: `{
+  projects(first: 1) { nodes { rfis(first: 2) { nodes { id project { id name } questions { id body } } } } }
+}`},
+}
+
+// TestPlainTreesAnswerTheBytesGqlgenDoes runs every plainTreeQueries query
+// through two gateways over one sandbox, the default one and one with
+// PLAIN_TREES=off (gqlgen executes every field), and asserts the same bytes
+// of data and errors from both.
+func TestPlainTreesAnswerTheBytesGqlgenDoes(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 4, ItemsPerProject: 12}})
+	plain := startGateway(t, env)
+	off := copyEnv(env)
+	off["PLAIN_TREES"] = "off"
+	every := startGateway(t, off)
+	for _, c := range plainTreeQueries {
+		t.Run(c.name, func(t *testing.T) {
+			want := rawAnswer(t, every.URL, c.q, c.vars)
+			got := rawAnswer(t, plain.URL, c.q, c.vars)
+			if len(want.Data) < 100 || bytes.Contains(want.Data, []byte(`"projects":{"nodes":[]}`)) {
+				t.Fatalf("the query answers too little to compare: %s", want.Data)
+			}
+			if !bytes.Equal(got.Data, want.Data) {
+				t.Errorf("data differs from gqlgen's\n got: %s\nwant: %s", firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
+			}
+			if !bytes.Equal(got.Errors, want.Errors) {
+				t.Errorf("errors differ: got %s, want %s", got.Errors, want.Errors)
+			}
+		})
+	}
+}
+
+// TestAnAnswerPastItsFieldBoundIsRefusedWithPlainTreesToo: the fields a
+// plain sub-tree writes count against MAX_ANSWER_FIELDS as gqlgen's do.
+func TestAnAnswerPastItsFieldBoundIsRefusedWithPlainTreesToo(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 4, ItemsPerProject: 12}})
+	env = copyEnv(env)
+	// The dashboard over 4 projects of 12 items has over 2,000 fields; the
+	// projects list alone and one project's RFIs fit in 300.
+	env["MAX_ANSWER_FIELDS"] = "300"
+	g := startGateway(t, env)
+	over := rawAnswer(t, g.URL, plainTreeQueries[0].q, nil)
+	if string(over.Data) != "" && string(over.Data) != "null" || !bytes.Contains(over.Errors, []byte(`"ANSWER_TOO_LARGE"`)) {
+		t.Errorf("dashboard past the bound: data %s, errors %s; want no data and ANSWER_TOO_LARGE", over.Data, over.Errors)
+	}
+	within := rawAnswer(t, g.URL, `{ projects(first: 1) { nodes { rfis(first: 12) { nodes { id subject status } } } } }`, nil)
+	if len(within.Errors) != 0 || !bytes.Contains(within.Data, []byte(`"subject"`)) {
+		t.Errorf("a small answer within the bound: data %s, errors %s", within.Data, within.Errors)
+	}
+}
+
+type rawGraphQLAnswer struct {
+	Data   json.RawMessage `json:"data"`
+	Errors json.RawMessage `json:"errors"`
+}
+
+// rawAnswer posts q and returns the answer's data and errors as the
+// gateway wrote them, byte for byte.
+func rawAnswer(t *testing.T, base, q string, vars map[string]any) rawGraphQLAnswer {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(withHarnessKey(req))
+	if err != nil {
+		t.Fatalf("POST /graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out rawGraphQLAnswer
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("decode answer (status %d): %v\n%s", resp.StatusCode, err, raw)
+	}
+	return out
+}
+
+// firstDifference is a's bytes around the first one that differs from b.
+func firstDifference(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from, to := max(0, i-120), min(len(a), i+120)
+	return strings.ToValidUTF8(string(a[from:to]), "?") + " (at byte " + itoa(i) + ")"
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
