@@ -14,37 +14,38 @@ import (
 // schema es. Its scalars are gqlgen.yml's `models`: each GraphQL scalar or
 // enum with the function gqlgen's generated code marshals each of its Go
 // types with (TestPlainTreeScalarsAreGqlgens checks them against
-// graph/generated.go). A scalar missing here is not wrong, only slower:
-// gqlgen executes the fields that have one.
+// graph/generated.go). The appenders write what their marshalers write
+// without allocating (each one's tests hold it to that); enums remember
+// what their marshaler wrote for each value.
 func newPlainTrees(es graphql.ExecutableSchema) *plaintree.Renderer {
 	return plaintree.New(es.Schema(), reflect.TypeFor[graph.ResolverRoot](), plainScalars())
 }
 
 func plainScalars() []plaintree.Scalar {
 	return []plaintree.Scalar{
-		plaintree.Bind("String", graphql.MarshalString),
-		plaintree.Bind("Int", graphql.MarshalInt),
-		plaintree.Bind("Boolean", graphql.MarshalBoolean),
-		plaintree.Bind("ID", gqlscalar.MarshalID64),
-		plaintree.Bind("Decimal", gqlscalar.MarshalDecimal),
-		plaintree.Bind("Date", gqlscalar.MarshalDate),
-		plaintree.Bind("DateTime", gqlscalar.MarshalDateTime),
-		plaintree.Bind("RFIStatus", gqlscalar.MarshalRFIStatus),
-		plaintree.Bind("ImpactStatus", gqlscalar.MarshalImpactStatus),
-		plaintree.Bind("CommitmentKind", gqlscalar.MarshalCommitmentKind),
-		plaintree.Bind("CommitmentStatus", gqlscalar.MarshalCommitmentStatus),
-		plaintree.Bind("DirectCostType", gqlscalar.MarshalDirectCostType),
-		plaintree.Bind("DirectCostStatus", gqlscalar.MarshalDirectCostStatus),
-		plaintree.Bind("ChangeOrderStatus", gqlscalar.MarshalChangeOrderStatus),
-		plaintree.Bind("ChangeEventStatus", gqlscalar.MarshalChangeEventStatus),
-		plaintree.Bind("ChangeEventScope", gqlscalar.MarshalChangeEventScope),
-		plaintree.Bind("PrimeContractStatus", gqlscalar.MarshalPrimeContractStatus),
-		plaintree.Bind("PaymentApplicationStatus", gqlscalar.MarshalPaymentApplicationStatus),
-		plaintree.Bind("ChangeOrderType", gqlscalar.MarshalChangeOrderType),
-		plaintree.Bind("InvoiceStatus", gqlscalar.MarshalInvoiceStatus),
-		plaintree.Bind("ObservationStatus", gqlscalar.MarshalObservationStatus),
-		plaintree.Bind("PunchStatus", gqlscalar.MarshalPunchStatus),
-		plaintree.Bind("ProjectStatus", gqlscalar.MarshalProjectStatus),
-		plaintree.Bind("RFIBallInCourtRole", gqlscalar.MarshalRFIBallInCourtRole),
+		plaintree.BindAppend("String", graphql.MarshalString, plaintree.AppendString),
+		plaintree.BindAppend("Int", graphql.MarshalInt, plaintree.AppendInt),
+		plaintree.BindAppend("Boolean", graphql.MarshalBoolean, plaintree.AppendBoolean),
+		plaintree.BindAppend("ID", gqlscalar.MarshalID64, gqlscalar.AppendID64),
+		plaintree.BindAppend("Decimal", gqlscalar.MarshalDecimal, gqlscalar.AppendDecimal),
+		plaintree.BindAppend("Date", gqlscalar.MarshalDate, gqlscalar.AppendDate),
+		plaintree.BindAppend("DateTime", gqlscalar.MarshalDateTime, gqlscalar.AppendDateTime),
+		plaintree.BindEnum("RFIStatus", gqlscalar.MarshalRFIStatus),
+		plaintree.BindEnum("ImpactStatus", gqlscalar.MarshalImpactStatus),
+		plaintree.BindEnum("CommitmentKind", gqlscalar.MarshalCommitmentKind),
+		plaintree.BindEnum("CommitmentStatus", gqlscalar.MarshalCommitmentStatus),
+		plaintree.BindEnum("DirectCostType", gqlscalar.MarshalDirectCostType),
+		plaintree.BindEnum("DirectCostStatus", gqlscalar.MarshalDirectCostStatus),
+		plaintree.BindEnum("ChangeOrderStatus", gqlscalar.MarshalChangeOrderStatus),
+		plaintree.BindEnum("ChangeEventStatus", gqlscalar.MarshalChangeEventStatus),
+		plaintree.BindEnum("ChangeEventScope", gqlscalar.MarshalChangeEventScope),
+		plaintree.BindEnum("PrimeContractStatus", gqlscalar.MarshalPrimeContractStatus),
+		plaintree.BindEnum("PaymentApplicationStatus", gqlscalar.MarshalPaymentApplicationStatus),
+		plaintree.BindEnum("ChangeOrderType", gqlscalar.MarshalChangeOrderType),
+		plaintree.BindEnum("InvoiceStatus", gqlscalar.MarshalInvoiceStatus),
+		plaintree.BindEnum("ObservationStatus", gqlscalar.MarshalObservationStatus),
+		plaintree.BindEnum("PunchStatus", gqlscalar.MarshalPunchStatus),
+		plaintree.BindEnum("ProjectStatus", gqlscalar.MarshalProjectStatus),
+		plaintree.BindEnum("RFIBallInCourtRole", gqlscalar.MarshalRFIBallInCourtRole),
 	}
 }

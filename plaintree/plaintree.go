@@ -50,8 +50,13 @@ type Renderer struct {
 	resolved     map[string]map[string]bool // GraphQL type → its fields served by a resolver
 	scalars      map[scalarKey]Scalar
 	implementors map[string][]string
-	bindings     sync.Map // bindingKey → binding
+	bindings     sync.Map  // bindingKey → binding
+	buffers      sync.Pool // *bytes.Buffer, reused so renders do not grow a buffer each
 }
+
+// maxPooledBuffer bounds the buffers kept for reuse: one huge answer must
+// not stay in memory for the next small one.
+const maxPooledBuffer = 1 << 20
 
 type scalarKey struct {
 	name string
@@ -159,7 +164,7 @@ func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, re
 	if p == nil {
 		return nil
 	}
-	out = render(p, v)
+	out = r.render(p, v)
 	if out == nil || !limits.SpendN(ctx, out.fields) {
 		return nil
 	}
@@ -176,19 +181,27 @@ type Rendered struct {
 func (x *Rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
-func render(p *valuePlan, v reflect.Value) *Rendered {
+func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
 	if !v.CanAddr() {
 		c := reflect.New(v.Type()).Elem()
 		c.Set(v)
 		v = c
 	}
-	var b bytes.Buffer
-	b.Grow(256)
-	w := writer{b: &b}
+	b, _ := r.buffers.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	defer func() {
+		if b.Cap() <= maxPooledBuffer {
+			b.Reset()
+			r.buffers.Put(b)
+		}
+	}()
+	w := writer{b: b}
 	if !w.value(p, v) {
 		return nil
 	}
-	return &Rendered{b: b.Bytes(), fields: w.fields}
+	return &Rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
 }
 
 type writer struct {
