@@ -405,7 +405,7 @@ func newBulk(cfg config, key []byte, publicURL string, a *limits.Analyzer, m *pe
 	}
 	return bulk.New(bulk.Options{
 		Schema:       schema,
-		Exec:         gateway.NewBulkExecutor(lo, logger, 0),
+		Exec:         gateway.NewBulkExecutor(lo, logger, 0, cfg.ExecuteEveryField),
 		Pace:         &bulk.BudgetPacer{Schema: schema, Analyzer: a, Rates: rates, Reserve: reserve},
 		Check:        gateway.BulkCheck(a, m, cfg.OnlyPersisted),
 		Dir:          cfg.BulkDir,

@@ -42,20 +42,27 @@ type BulkExecutor struct {
 const BulkMaxFields = 2_000_000
 
 // NewBulkExecutor returns the executor of bulk page queries; timeout bounds
-// one page (default 2 minutes).
-func NewBulkExecutor(lo loaders.Options, logger *slog.Logger, timeout time.Duration) *BulkExecutor {
+// one page (default 2 minutes). Plain sub-trees of a page are written
+// directly (package plaintree) unless everyField (Deps.ExecuteEveryField).
+func NewBulkExecutor(lo loaders.Options, logger *slog.Logger, timeout time.Duration, everyField bool) *BulkExecutor {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	e := executor.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolvers.New()}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolvers.New()})
+	e := executor.New(es)
 	e.SetDefaultRulesFn(bulk.PageRules)
 	e.SetErrorPresenter(presentError(logger))
 	e.SetRecoverFunc(recoverFunc(logger))
 	e.AroundResponses(boundAnswers(BulkMaxFields))
 	e.AroundFields(spendNodes)
+	if !everyField {
+		pt := newPlainTrees(es)
+		e.AroundOperations(pt.Operations)
+		e.AroundFields(pt.Field)
+	}
 	return &BulkExecutor{exec: e, loaders: lo, timeout: timeout}
 }
 

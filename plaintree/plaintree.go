@@ -182,7 +182,9 @@ func (x *Rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
 func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
-	if !v.CanAddr() {
+	// Scalars are written from their address: a pointer's element and a
+	// slice's are addressable, a struct returned by value is copied.
+	if !v.CanAddr() && v.Kind() != reflect.Pointer && v.Kind() != reflect.Slice {
 		c := reflect.New(v.Type()).Elem()
 		c.Set(v)
 		v = c
