@@ -63,8 +63,8 @@ func BenchmarkDashboard(b *testing.B) {
 		{"warm-data-cache", []string{"-no-response-cache", "-max-concurrency", "100"}},
 		// every-field: the same with gqlgen executing every field (no
 		// plain sub-trees), the baseline of package plaintree.
-		{"uncached/every-field", []string{"-no-cache", "-max-concurrency", "100", "-no-plain-trees"}},
-		{"warm-data-cache/every-field", []string{"-no-response-cache", "-max-concurrency", "100", "-no-plain-trees"}},
+		{"uncached-every-field", []string{"-no-cache", "-max-concurrency", "100", "-no-plain-trees"}},
+		{"warm-data-cache-every-field", []string{"-no-response-cache", "-max-concurrency", "100", "-no-plain-trees"}},
 	} {
 		b.Run("tracing/"+c.name, func(b *testing.B) {
 			recv := newOTLPReceiver(b, false)

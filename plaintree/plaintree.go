@@ -182,12 +182,18 @@ func (x *Rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
 func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
-	// Scalars are written from their address: a pointer's element and a
-	// slice's are addressable, a struct returned by value is copied.
-	if !v.CanAddr() && v.Kind() != reflect.Pointer && v.Kind() != reflect.Slice {
-		c := reflect.New(v.Type()).Elem()
-		c.Set(v)
-		v = c
+	// The writer reads values through their addresses, at the offsets the
+	// plan took from reflect: a pointer is read from a variable holding
+	// it, anything else from a copy (slices and structs returned by value
+	// are rare).
+	var at unsafe.Pointer
+	if v.Kind() == reflect.Pointer {
+		ptr := v.UnsafePointer()
+		at = unsafe.Pointer(&ptr)
+	} else {
+		c := reflect.New(v.Type())
+		c.Elem().Set(v)
+		at = c.UnsafePointer()
 	}
 	b, _ := r.buffers.Get().(*bytes.Buffer)
 	if b == nil {
@@ -200,7 +206,7 @@ func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
 		}
 	}()
 	w := writer{b: b}
-	if !w.value(p, v) {
+	if !w.value(p, at) {
 		return nil
 	}
 	return &Rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
@@ -213,20 +219,21 @@ type writer struct {
 
 var null = []byte("null")
 
-func (w *writer) value(p *valuePlan, v reflect.Value) bool {
+// value writes the value at address at by plan p.
+func (w *writer) value(p *valuePlan, at unsafe.Pointer) bool {
 	if p.goPtr {
-		if v.IsNil() {
+		at = *(*unsafe.Pointer)(at)
+		if at == nil {
 			if p.nonNull {
 				return false
 			}
 			w.b.Write(null)
 			return true
 		}
-		v = v.Elem()
 	}
 	switch {
 	case p.scalar != nil:
-		if p.scalar.write(v.Addr().UnsafePointer(), w.b) {
+		if p.scalar.write(at, w.b) {
 			if p.nonNull {
 				return false
 			}
@@ -246,23 +253,25 @@ func (w *writer) value(p *valuePlan, v reflect.Value) bool {
 				continue
 			}
 			w.fields++
-			if !w.value(f.value, v.FieldByIndex(f.index)) {
+			if !w.value(f.value, unsafe.Add(at, f.offset)) {
 				return false
 			}
 		}
 		w.b.WriteByte('}')
 		return true
-	default: // list
-		if v.IsNil() && !p.nonNull {
+	default: // list: a slice header, whatever its element type
+		s := *(*[]byte)(at)
+		data := unsafe.Pointer(unsafe.SliceData(s))
+		if data == nil && !p.nonNull {
 			w.b.Write(null)
 			return true
 		}
 		w.b.WriteByte('[')
-		for i := range v.Len() {
+		for i := range len(s) {
 			if i > 0 {
 				w.b.WriteByte(',')
 			}
-			if !w.value(p.elem, v.Index(i)) {
+			if !w.value(p.elem, unsafe.Add(data, uintptr(i)*p.elemSize)) {
 				return false
 			}
 		}
@@ -278,6 +287,8 @@ type valuePlan struct {
 	scalar  *Scalar
 	object  *objectPlan
 	elem    *valuePlan
+	// elemSize is a list's Go element size.
+	elemSize uintptr
 }
 
 type objectPlan struct {
@@ -285,9 +296,9 @@ type objectPlan struct {
 }
 
 type fieldPlan struct {
-	key      []byte // `"alias":`
-	typename []byte // set for __typename: the type's name, quoted
-	index    []int
+	key      []byte  // `"alias":`
+	typename []byte  // set for __typename: the type's name, quoted
+	offset   uintptr // of the Go struct field in its (outermost) struct
 	value    *valuePlan
 }
 
@@ -361,6 +372,7 @@ func (r *Renderer) plan(oc *graphql.OperationContext, gt *ast.Type, t reflect.Ty
 			return nil, false
 		}
 		p.elem = elem
+		p.elemSize = t.Elem().Size()
 		return p, true
 	}
 	def := r.schema.Types[gt.NamedType]
@@ -418,7 +430,7 @@ func (r *Renderer) planObject(oc *graphql.OperationContext, def *ast.Definition,
 		if !ok {
 			return nil, false
 		}
-		fp.index = b.index
+		fp.offset = b.offset
 		v, ok := r.plan(oc, f.Definition.Type, b.typ, f.Selections, depth+1)
 		if !ok {
 			return nil, false
@@ -444,9 +456,9 @@ type bindingKey struct {
 }
 
 type binding struct {
-	index []int
-	typ   reflect.Type
-	ok    bool
+	offset uintptr
+	typ    reflect.Type
+	ok     bool
 }
 
 // bind finds the struct field gqlgen binds field of object to in Go type t:
@@ -478,14 +490,17 @@ func (r *Renderer) findBinding(object string, t reflect.Type, field string) bind
 	if !ok || !sf.IsExported() {
 		return binding{}
 	}
-	// Every step but the last is an embedded struct; a pointer there could
-	// be nil.
+	// Every step but the last is an embedded struct held by value (a
+	// pointer there could be nil): the offsets add up.
+	var off uintptr
 	cur := t
-	for _, i := range sf.Index[:len(sf.Index)-1] {
-		cur = cur.Field(i).Type
-		if cur.Kind() != reflect.Struct {
+	for k, i := range sf.Index {
+		f := cur.Field(i)
+		off += f.Offset
+		cur = f.Type
+		if k < len(sf.Index)-1 && cur.Kind() != reflect.Struct {
 			return binding{}
 		}
 	}
-	return binding{index: sf.Index, typ: sf.Type, ok: true}
+	return binding{offset: off, typ: sf.Type, ok: true}
 }

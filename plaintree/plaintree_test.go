@@ -290,3 +290,22 @@ func TestAnEnumPastTheMemoIsStillMarshaled(t *testing.T) {
 		t.Errorf("marshal called %d times, want %d", calls, want)
 	}
 }
+
+// BenchmarkRenderList writes 1,000 objects of 14 fields (one nested
+// object, one list of objects, the rest scalars).
+func BenchmarkRenderList(b *testing.B) {
+	r, schema := newTestRenderer(&testing.T{})
+	items := make([]item, 1000)
+	for i := range items {
+		items[i] = *fullItem()
+	}
+	const q = `{ list { id name note size ok tags owner { id name } people { id name } kind } }`
+	t := &testing.T{}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _ := field(t, r, schema, q, nil, items, 0)
+		if _, ok := out.(*Rendered); !ok {
+			b.Fatal("not rendered")
+		}
+	}
+}
