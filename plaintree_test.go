@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"procoregraph/graph"
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
 )
@@ -223,3 +229,126 @@ func firstDifference(a, b []byte) string {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// TestRandomSelectionsAnswerTheBytesGqlgenDoes is the same comparison over
+// 60 generated documents (fixed seeds): random subsets of the read types'
+// fields under projects, four levels deep, with aliases, __typename, fields
+// selected twice, inline fragments and @include/@skip on variables and
+// literals. Errors are compared as sets (gqlgen orders them as concurrent
+// fields finish).
+func TestRandomSelectionsAnswerTheBytesGqlgenDoes(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1,
+		Data: data.Options{Companies: 1, ProjectsPerCompany: 3, ItemsPerProject: 6}})
+	env = copyEnv(env)
+	env["MAX_COST"] = "100000"
+	plain := startGateway(t, env)
+	off := copyEnv(env)
+	off["PLAIN_TREES"] = "off"
+	every := startGateway(t, off)
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	vars := map[string]any{"yes": true, "no": false}
+	compared := 0
+	for seed := range 60 {
+		g := selectionGen{rng: rand.New(rand.NewPCG(uint64(seed), 18)), schema: schema}
+		q := `query Random($yes: Boolean!, $no: Boolean!) { projects(first: 2) { nodes ` + g.selection(schema.Types["Project"], 0) + ` } }`
+		want := rawAnswer(t, every.URL, q, vars)
+		got := rawAnswer(t, plain.URL, q, vars)
+		if !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("seed %d: data differs from gqlgen's\nquery: %s\n got: %s\nwant: %s", seed, q, firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
+		}
+		if g, w := errorSet(t, got.Errors), errorSet(t, want.Errors); !slices.Equal(g, w) {
+			t.Errorf("seed %d: errors differ\nquery: %s\n got: %v\nwant: %v", seed, q, g, w)
+		}
+		if len(want.Data) > 200 {
+			compared++
+		}
+	}
+	if compared < 50 {
+		t.Errorf("only %d of 60 documents answered data to compare", compared)
+	}
+}
+
+// selectionGen writes random selection sets over a schema.
+type selectionGen struct {
+	rng    *rand.Rand
+	schema *ast.Schema
+	n      int
+}
+
+const maxGenDepth = 4
+
+func (g *selectionGen) selection(def *ast.Definition, depth int) string {
+	var parts []string
+	for _, f := range def.Fields {
+		if strings.HasPrefix(f.Name, "__") || g.rng.IntN(100) >= 45 || !optionalArgs(f) {
+			continue
+		}
+		named := g.schema.Types[f.Type.Name()]
+		sub := ""
+		switch named.Kind {
+		case ast.Object:
+			if depth >= maxGenDepth {
+				continue
+			}
+			sub = " " + g.selection(named, depth+1)
+		case ast.Interface, ast.Union:
+			continue
+		}
+		field := f.Name + sub
+		switch r := g.rng.IntN(100); {
+		case r < 15:
+			g.n++
+			field = fmt.Sprintf("a%d: %s", g.n, field)
+		case r < 25:
+			field += " " + f.Name + sub // selected twice: merged
+		case r < 35:
+			field = "... on " + def.Name + " { " + field + " }"
+		case r < 42:
+			field = f.Name + " @include(if: $yes)" + sub
+		case r < 47:
+			field = f.Name + " @skip(if: $no)" + sub
+		case r < 52:
+			field = f.Name + " @include(if: false)" + sub
+		}
+		parts = append(parts, field)
+	}
+	if g.rng.IntN(100) < 20 {
+		parts = append(parts, "__typename")
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "__typename")
+	}
+	return "{ " + strings.Join(parts, " ") + " }"
+}
+
+// optionalArgs: every argument of f may be left out.
+func optionalArgs(f *ast.FieldDefinition) bool {
+	for _, a := range f.Arguments {
+		if a.Type.NonNull && a.DefaultValue == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// errorSet is errs as a sorted list of "path: code: message".
+func errorSet(t *testing.T, errs json.RawMessage) []string {
+	t.Helper()
+	if len(errs) == 0 {
+		return nil
+	}
+	var list []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	}
+	if err := json.Unmarshal(errs, &list); err != nil {
+		t.Fatalf("decode errors %s: %v", errs, err)
+	}
+	var out []string
+	for _, e := range list {
+		out = append(out, fmt.Sprintf("%v: %v: %s", e.Path, e.Extensions["code"], e.Message))
+	}
+	slices.Sort(out)
+	return out
+}
