@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,35 +16,19 @@ import (
 	"procoregraph/sandbox/data"
 )
 
-// plainTreeQueries exercise what the plain sub-tree renderer must write as
+type plainTreeQuery struct {
+	name string
+	q    string
+	vars map[string]any
+}
+
+// plainTreeQueries, with the bench dashboard (bench/queries), exercise what the plain sub-tree renderer must write as
 // gqlgen does: every plain field of the read types (scalars of each kind,
 // enums, money, dates, nullable objects that are null and not, empty and
 // full lists), aliases, __typename, named and inline fragments, fields
 // selected twice (merged), @skip and @include on variables both ways, and
 // plain sub-trees under fields gqlgen executes (resolvers between them).
-var plainTreeQueries = []struct {
-	name string
-	q    string
-	vars map[string]any
-}{
-	{name: "TheBenchDashboard", q: `query Dashboard {
-  projects(first: 50) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id name projectNumber
-      rfis(first: 200) { totalCount nodes { id number subject status dueDate ballInCourt { id name login } } }
-      submittals(first: 200) { totalCount nodes { id number title status { id name } ballInCourt { id name } } }
-      commitments(first: 100) {
-        totalCount
-        nodes {
-          id number title status kind grandTotal vendor { id name }
-          invoices(first: 100) { totalCount nodes { id number invoiceNumber status summary { totalRetainage currentPaymentDue } } }
-        }
-      }
-    }
-  }
-}`},
+var plainTreeQueries = []plainTreeQuery{
 	{name: "EveryPlainFieldOfTheReadTypes", q: `{
   viewer { id login name company { id name isActive } }
   companies { id name isActive }
@@ -157,18 +139,19 @@ func TestPlainTreesAnswerTheBytesGqlgenDoes(t *testing.T) {
 	off := copyEnv(env)
 	off["PLAIN_TREES"] = "off"
 	every := startGateway(t, off)
-	for _, c := range plainTreeQueries {
+	dashboard := plainTreeQuery{name: "TheBenchDashboard", q: readQuery(t, "bench/queries/dashboard.graphql")}
+	for _, c := range append([]plainTreeQuery{dashboard}, plainTreeQueries...) {
 		t.Run(c.name, func(t *testing.T) {
-			want := rawAnswer(t, every.URL, c.q, c.vars)
-			got := rawAnswer(t, plain.URL, c.q, c.vars)
+			want := every.query(t, c.q, c.vars)
+			got := plain.query(t, c.q, c.vars)
 			if len(want.Data) < 100 || bytes.Contains(want.Data, []byte(`"projects":{"nodes":[]}`)) {
 				t.Fatalf("the query answers too little to compare: %s", want.Data)
 			}
 			if !bytes.Equal(got.Data, want.Data) {
 				t.Errorf("data differs from gqlgen's\n got: %s\nwant: %s", firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
 			}
-			if !bytes.Equal(got.Errors, want.Errors) {
-				t.Errorf("errors differ: got %s, want %s", got.Errors, want.Errors)
+			if g, w := errorSet(got.Errors), errorSet(want.Errors); !slices.Equal(g, w) {
+				t.Errorf("errors differ: got %v, want %v", g, w)
 			}
 		})
 	}
@@ -183,39 +166,14 @@ func TestAnAnswerPastItsFieldBoundIsRefusedWithPlainTreesToo(t *testing.T) {
 	// projects list alone and one project's RFIs fit in 300.
 	env["MAX_ANSWER_FIELDS"] = "300"
 	g := startGateway(t, env)
-	over := rawAnswer(t, g.URL, plainTreeQueries[0].q, nil)
-	if string(over.Data) != "" && string(over.Data) != "null" || !bytes.Contains(over.Errors, []byte(`"ANSWER_TOO_LARGE"`)) {
-		t.Errorf("dashboard past the bound: data %s, errors %s; want no data and ANSWER_TOO_LARGE", over.Data, over.Errors)
+	over := g.query(t, readQuery(t, "bench/queries/dashboard.graphql"), nil)
+	if string(over.Data) != "" && string(over.Data) != "null" || len(over.Errors) != 1 || over.Errors[0].Extensions["code"] != "ANSWER_TOO_LARGE" {
+		t.Errorf("dashboard past the bound: data %s, errors %v; want no data and ANSWER_TOO_LARGE", over.Data, over.Errors)
 	}
-	within := rawAnswer(t, g.URL, `{ projects(first: 1) { nodes { rfis(first: 12) { nodes { id subject status } } } } }`, nil)
+	within := g.query(t, `{ projects(first: 1) { nodes { rfis(first: 12) { nodes { id subject status } } } } }`, nil)
 	if len(within.Errors) != 0 || !bytes.Contains(within.Data, []byte(`"subject"`)) {
-		t.Errorf("a small answer within the bound: data %s, errors %s", within.Data, within.Errors)
+		t.Errorf("a small answer within the bound: data %s, errors %v", within.Data, within.Errors)
 	}
-}
-
-type rawGraphQLAnswer struct {
-	Data   json.RawMessage `json:"data"`
-	Errors json.RawMessage `json:"errors"`
-}
-
-// rawAnswer posts q and returns the answer's data and errors as the
-// gateway wrote them, byte for byte.
-func rawAnswer(t *testing.T, base, q string, vars map[string]any) rawGraphQLAnswer {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(withHarnessKey(req))
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out rawGraphQLAnswer
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("decode answer (status %d): %v\n%s", resp.StatusCode, err, raw)
-	}
-	return out
 }
 
 // firstDifference is a's bytes around the first one that differs from b.
@@ -225,10 +183,8 @@ func firstDifference(a, b []byte) string {
 		i++
 	}
 	from, to := max(0, i-120), min(len(a), i+120)
-	return strings.ToValidUTF8(string(a[from:to]), "?") + " (at byte " + itoa(i) + ")"
+	return strings.ToValidUTF8(string(a[from:to]), "?") + " (at byte " + strconv.Itoa(i) + ")"
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // TestRandomSelectionsAnswerTheBytesGqlgenDoes is the same comparison over
 // 60 generated documents (fixed seeds): random subsets of the read types'
@@ -251,12 +207,12 @@ func TestRandomSelectionsAnswerTheBytesGqlgenDoes(t *testing.T) {
 	for seed := range 60 {
 		g := selectionGen{rng: rand.New(rand.NewPCG(uint64(seed), 18)), schema: schema}
 		q := `query Random($yes: Boolean!, $no: Boolean!) { projects(first: 2) { nodes ` + g.selection(schema.Types["Project"], 0) + ` } }`
-		want := rawAnswer(t, every.URL, q, vars)
-		got := rawAnswer(t, plain.URL, q, vars)
+		want := every.query(t, q, vars)
+		got := plain.query(t, q, vars)
 		if !bytes.Equal(got.Data, want.Data) {
 			t.Errorf("seed %d: data differs from gqlgen's\nquery: %s\n got: %s\nwant: %s", seed, q, firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
 		}
-		if g, w := errorSet(t, got.Errors), errorSet(t, want.Errors); !slices.Equal(g, w) {
+		if g, w := errorSet(got.Errors), errorSet(want.Errors); !slices.Equal(g, w) {
 			t.Errorf("seed %d: errors differ\nquery: %s\n got: %v\nwant: %v", seed, q, g, w)
 		}
 		if len(want.Data) > 200 {
@@ -332,21 +288,9 @@ func optionalArgs(f *ast.FieldDefinition) bool {
 }
 
 // errorSet is errs as a sorted list of "path: code: message".
-func errorSet(t *testing.T, errs json.RawMessage) []string {
-	t.Helper()
-	if len(errs) == 0 {
-		return nil
-	}
-	var list []struct {
-		Message    string         `json:"message"`
-		Path       []any          `json:"path"`
-		Extensions map[string]any `json:"extensions"`
-	}
-	if err := json.Unmarshal(errs, &list); err != nil {
-		t.Fatalf("decode errors %s: %v", errs, err)
-	}
+func errorSet(errs []gqlError) []string {
 	var out []string
-	for _, e := range list {
+	for _, e := range errs {
 		out = append(out, fmt.Sprintf("%v: %v: %s", e.Path, e.Extensions["code"], e.Message))
 	}
 	slices.Sort(out)
