@@ -149,7 +149,7 @@ func (r *Renderer) Field(ctx context.Context, next graphql.Resolver) (any, error
 // renderField renders res, the value of the field of fc, or returns nil
 // when gqlgen must execute it. A panic of reflection on an unforeseen type
 // is that case too, never a failed request.
-func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, res any) (out *Rendered) {
+func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, res any) (out *rendered) {
 	defer func() {
 		if recover() != nil {
 			out = nil
@@ -171,17 +171,17 @@ func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, re
 	return out
 }
 
-// Rendered is a rendered sub-tree: gqlgen writes it as it is.
-type Rendered struct {
+// rendered is a rendered sub-tree: gqlgen writes it as it is.
+type rendered struct {
 	b      []byte
 	fields int64
 }
 
 // MarshalGQL writes the sub-tree.
-func (x *Rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
+func (x *rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
-func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
+func (r *Renderer) render(p *valuePlan, v reflect.Value) *rendered {
 	// The writer reads values through their addresses, at the offsets the
 	// plan took from reflect: a pointer is read from a variable holding
 	// it, anything else from a copy (slices and structs returned by value
@@ -209,7 +209,7 @@ func (r *Renderer) render(p *valuePlan, v reflect.Value) *Rendered {
 	if !w.value(p, at) {
 		return nil
 	}
-	return &Rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
+	return &rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
 }
 
 type writer struct {

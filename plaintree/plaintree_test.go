@@ -117,7 +117,7 @@ func fieldCtx(t *testing.T, r *Renderer, schema *ast.Schema, query string, vars 
 
 func written(t *testing.T, v any) string {
 	t.Helper()
-	m, ok := v.(*Rendered)
+	m, ok := v.(*rendered)
 	if !ok {
 		t.Fatalf("got %T, want a rendered sub-tree", v)
 	}
@@ -189,7 +189,7 @@ func TestWhatIsNotPlainIsLeftToGqlgen(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out, b := field(t, r, schema, c.query, nil, c.value, 0)
-			if _, rendered := out.(*Rendered); rendered {
+			if _, rendered := out.(*rendered); rendered {
 				t.Fatalf("rendered %s; want the value back for gqlgen", written(t, out))
 			}
 			if !reflect.DeepEqual(out, c.value) {
@@ -212,7 +212,7 @@ func TestRenderedFieldsAreSpentOnlyWhenTheyAllFit(t *testing.T) {
 		t.Fatalf("within the budget: %s", got)
 	}
 	out, b, ctx := fieldCtx(t, r, schema, q, nil, value, 4)
-	if _, rendered := out.(*Rendered); rendered {
+	if _, rendered := out.(*rendered); rendered {
 		t.Fatal("rendered past the budget; gqlgen must execute it and trip the budget where it does")
 	}
 	if b.Tripped() || !limits.SpendN(ctx, 4) || limits.SpendN(ctx, 1) {
@@ -304,7 +304,7 @@ func BenchmarkRenderList(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		out, _ := field(t, r, schema, q, nil, items, 0)
-		if _, ok := out.(*Rendered); !ok {
+		if _, ok := out.(*rendered); !ok {
 			b.Fatal("not rendered")
 		}
 	}
