@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"procoregraph/testwait"
 	"sync"
 	"testing"
 
@@ -102,7 +103,7 @@ func TestOperationsPastTheExecutionBudgetWaitTheirTurn(t *testing.T) {
 	<-holder.arrived // the first query executes, its Procore call held
 	calls := l.calls.Load()
 	second := send(context.Background(), `{ projects(first: 2) { nodes { id name } } }`)
-	waitFor(t, "the second query waits for the budget", func() bool { return gate.Waiting() == 1 })
+	testwait.For(t, "the second query waits for the budget", func() bool { return gate.Waiting() == 1 })
 	if n := l.calls.Load(); n != calls {
 		t.Fatalf("%d Procore calls while the second query waited, want %d (the first query's only)", n, calls)
 	}
@@ -110,12 +111,12 @@ func TestOperationsPastTheExecutionBudgetWaitTheirTurn(t *testing.T) {
 	// A third waiter whose client goes away takes nothing and calls nothing.
 	ctx, cancel := context.WithCancel(context.Background())
 	third := send(ctx, `{ projects(first: 3) { nodes { id } } }`)
-	waitFor(t, "the third query waits too", func() bool { return gate.Waiting() == 2 })
+	testwait.For(t, "the third query waits too", func() bool { return gate.Waiting() == 2 })
 	cancel()
 	if a := <-third; a.err == nil {
 		t.Fatalf("the canceled request answered: %d %s", a.status, a.body)
 	}
-	waitFor(t, "the canceled query leaves the queue", func() bool { return gate.Waiting() == 1 })
+	testwait.For(t, "the canceled query leaves the queue", func() bool { return gate.Waiting() == 1 })
 	if n := l.calls.Load(); n != calls {
 		t.Fatalf("%d Procore calls after the third query left, want %d", n, calls)
 	}

@@ -2,9 +2,9 @@ package main
 
 import (
 	"net/http"
+	"procoregraph/testwait"
 	"runtime"
 	"testing"
-	"time"
 
 	"procoregraph/sandbox"
 	"procoregraph/sandbox/data"
@@ -38,19 +38,6 @@ func TestStalledProcoreBodyEndsTheQueryAtItsDeadline(t *testing.T) {
 		}
 	}
 	http.DefaultClient.CloseIdleConnections()
-	waitFor(t, "the sandbox let go of every stalled body", func() bool { return sb.Stats().StalledBodies == 0 })
-	waitFor(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
-}
-
-// waitFor polls cond until it holds, failing after a generous bound (a guard
-// against a hang, not a latency assertion) with every goroutine's stack.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	buf := make([]byte, 1<<20)
-	t.Fatalf("%s: never happened (goroutines now %d)\n%s", what, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+	testwait.For(t, "the sandbox let go of every stalled body", func() bool { return sb.Stats().StalledBodies == 0 })
+	testwait.For(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"procoregraph/testwait"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,7 +123,7 @@ func TestSIGTERMDrainsTheRealProcess(t *testing.T) {
 			}
 			answered <- status
 		}()
-		waitFor(t, "the query waits for Procore", func() bool {
+		testwait.For(t, "the query waits for Procore", func() bool {
 			select {
 			case st := <-answered:
 				t.Fatalf("the query was answered (%d) without waiting for Procore\nstderr:\n%s", st, tail(p.stderr.String(), 2000))
@@ -133,7 +134,7 @@ func TestSIGTERMDrainsTheRealProcess(t *testing.T) {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the listener stops accepting connections", func() bool {
+		testwait.For(t, "the listener stops accepting connections", func() bool {
 			c, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
 			if err == nil {
 				_ = c.Close()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"procoregraph/testwait"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func probe(t *testing.T, g *gatewayProc, path string) (int, string) {
 func waitNotReady(t *testing.T, g *gatewayProc) string {
 	t.Helper()
 	var body string
-	waitFor(t, "/readyz answers 503", func() bool {
+	testwait.For(t, "/readyz answers 503", func() bool {
 		var status int
 		status, body = probe(t, g, "/readyz")
 		return status == http.StatusServiceUnavailable

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"procoregraph/testwait"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestGracefulShutdown(t *testing.T) {
 	g := startGateway(t, env)
 	company, _ := strconv.ParseInt(env["PROCORE_COMPANY_ID"], 10, 64)
 	lockKey := prefix + state.RedisPrefix + cache.AuxKey(connectionID(env["PROCORE_API_URL"], env["PROCORE_CLIENT_ID"], company), "poller", "lock")
-	waitFor(t, "the poller holds its lock in Redis", func() bool { return rdb.Exists(context.Background(), lockKey).Val() == 1 })
+	testwait.For(t, "the poller holds its lock in Redis", func() bool { return rdb.Exists(context.Background(), lockKey).Val() == 1 })
 	if got := getStatus(t, g.URL+"/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz = %d before the shutdown, want 200", got)
 	}
@@ -69,7 +70,7 @@ func TestGracefulShutdown(t *testing.T) {
 			map[string]any{"p": vars["projectId"]})
 		answered <- answer{status, body}
 	}()
-	waitFor(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
+	testwait.For(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
 	held := sb.Stats().StalledBodies
 	go func() {
 		status, body := drainQuery(g, `mutation($in: CreateRFIInput!) { createRFI(input: $in) { rfi { id subject } userErrors { field message } } }`,
@@ -77,7 +78,7 @@ func TestGracefulShutdown(t *testing.T) {
 				"question": "Does this write survive a SIGTERM?", "managerId": strconv.FormatInt(manager, 10), "idempotencyKey": "drain-1"}})
 		mutated <- answer{status, body}
 	}()
-	waitFor(t, "the mutation waits for Procore too", func() bool { return sb.Stats().StalledBodies > held })
+	testwait.For(t, "the mutation waits for Procore too", func() bool { return sb.Stats().StalledBodies > held })
 
 	g.cancel() // what SIGTERM does
 	for {
@@ -94,7 +95,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("/healthz = %d during the drain, want 200 (liveness)", got)
 	}
 
-	waitFor(t, "the listener stops accepting connections", func() bool {
+	testwait.For(t, "the listener stops accepting connections", func() bool {
 		c, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 		if err == nil {
 			_ = c.Close()
@@ -180,7 +181,7 @@ func TestShutdownCutsWhatOutlivesTheGrace(t *testing.T) {
 		status, _ := drainQuery(g, `{ projects(first: 5) { nodes { id rfis(first: 5) { nodes { id } } } } }`, nil)
 		answered <- status
 	}()
-	waitFor(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
+	testwait.For(t, "the query waits for Procore", func() bool { return sb.Stats().StalledBodies > 0 })
 
 	g.cancel()
 	select {

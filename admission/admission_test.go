@@ -3,22 +3,9 @@ package admission
 import (
 	"context"
 	"errors"
+	"procoregraph/testwait"
 	"testing"
-	"time"
 )
-
-// waitFor polls cond until it holds (a wait for another goroutine to reach
-// a state, not a timing assertion).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func TestAnOperationPastTheBudgetWaitsForRoom(t *testing.T) {
 	g := New(100)
@@ -34,7 +21,7 @@ func TestAnOperationPastTheBudgetWaitsForRoom(t *testing.T) {
 		}
 		admitted <- rel
 	}()
-	waitFor(t, "the second operation waits", func() bool { return g.Waiting() == 1 })
+	testwait.For(t, "the second operation waits", func() bool { return g.Waiting() == 1 })
 	select {
 	case <-admitted:
 		t.Fatal("admitted past the budget")
@@ -98,7 +85,7 @@ func TestAWaiterWhoseContextEndsTakesNothing(t *testing.T) {
 		_, err := g.Admit(ctx, 5)
 		done <- err
 	}()
-	waitFor(t, "the waiter waits", func() bool { return g.Waiting() == 1 })
+	testwait.For(t, "the waiter waits", func() bool { return g.Waiting() == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("waiter: %v, want context.Canceled", err)

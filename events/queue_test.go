@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"procoregraph/testwait"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -88,17 +89,6 @@ func enqueue(t *testing.T, q events.WebhookQueue, d events.Delivery) bool {
 	return ok
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func depth(t *testing.T, q events.WebhookQueue) int64 {
 	t.Helper()
 	n, err := q.Depth(context.Background())
@@ -174,8 +164,8 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 			t.Fatalf("depth %d while the delivery is in progress, want 1", n)
 		}
 		close(release)
-		eventually(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
-		eventually(t, "an empty queue", func() bool { return depth(t, q) == 0 })
+		testwait.For(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
+		testwait.For(t, "an empty queue", func() bool { return depth(t, q) == 0 })
 	})
 
 	t.Run("RetriesFailedAttemptThenSucceeds", func(t *testing.T) {
@@ -191,11 +181,11 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 		}
 		d := delivery(2)
 		enqueue(t, q, d)
-		eventually(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
+		testwait.For(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
 		if st := q.Stats(); c.of(d.EventID) != 3 || st.Retries != 2 || st.DeadLettered != 0 {
 			t.Fatalf("%d attempts, stats %+v; want 3 attempts, 2 retries, no dead letter", c.of(d.EventID), st)
 		}
-		eventually(t, "an empty queue", func() bool { return depth(t, q) == 0 })
+		testwait.For(t, "an empty queue", func() bool { return depth(t, q) == 0 })
 	})
 
 	t.Run("DeadLettersAfterMaxAttempts", func(t *testing.T) {
@@ -214,14 +204,14 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 		}
 		d := delivery(3)
 		enqueue(t, q, d)
-		eventually(t, "the dead letter", func() bool { return dead.Load() != nil })
+		testwait.For(t, "the dead letter", func() bool { return dead.Load() != nil })
 		if got := dead.Load(); got.EventID != d.EventID || got.ResourceID != d.ResourceID {
 			t.Fatalf("dead letter %+v, want %+v", got, d)
 		}
 		if st := q.Stats(); c.of(d.EventID) != 3 || st.DeadLettered != 1 || st.Processed != 0 {
 			t.Fatalf("%d attempts, stats %+v", c.of(d.EventID), st)
 		}
-		eventually(t, "an empty queue", func() bool { return depth(t, q) == 0 })
+		testwait.For(t, "an empty queue", func() bool { return depth(t, q) == 0 })
 		switch q := q.(type) {
 		case *events.MemoryQueue:
 			if dl := q.DeadLetters(); len(dl) != 1 || dl[0].Attempts != 3 || dl[0].Delivery.EventID != d.EventID {
@@ -248,7 +238,7 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 		}
 		d := delivery(4)
 		enqueue(t, q, d)
-		eventually(t, "the dead letter", func() bool { return q.Stats().DeadLettered == 1 })
+		testwait.For(t, "the dead letter", func() bool { return q.Stats().DeadLettered == 1 })
 		if c.of(d.EventID) != 1 {
 			t.Fatalf("%d attempts, want 1", c.of(d.EventID))
 		}
@@ -264,7 +254,7 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 		if !enqueue(t, q, d) || enqueue(t, q, d) {
 			t.Fatal("want the first delivery accepted and its duplicate refused")
 		}
-		eventually(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
+		testwait.For(t, "the delivery processed", func() bool { return q.Stats().Processed == 1 })
 		time.Sleep(50 * time.Millisecond)
 		if enqueue(t, q, d) || c.of(d.EventID) != 1 {
 			t.Fatalf("processed %d times, want once; a late duplicate must be refused too", c.of(d.EventID))
@@ -305,7 +295,7 @@ func queueContract(t *testing.T, newQueue queueMaker) {
 		if st := q.Stats(); st.Processed != 0 || st.DeadLettered != 0 {
 			t.Fatalf("an interrupted delivery was counted as finished: %+v", st)
 		}
-		eventually(t, "the workers gone", func() bool { return runtime.NumGoroutine() <= before })
+		testwait.For(t, "the workers gone", func() bool { return runtime.NumGoroutine() <= before })
 	})
 }
 
@@ -336,7 +326,7 @@ func TestMemoryQueueWhenFullRefusesAndForgetsTheID(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	close(release)
-	eventually(t, "room", func() bool { return depth(t, q) == 0 })
+	testwait.For(t, "room", func() bool { return depth(t, q) == 0 })
 	if !enqueue(t, q, delivery(3)) {
 		t.Fatal("Procore's retry of the refused delivery was taken for a duplicate")
 	}
@@ -377,7 +367,7 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 		if accepted.Load() != 1 {
 			t.Fatalf("%d replicas accepted the event, want 1", accepted.Load())
 		}
-		eventually(t, "the delivery processed", func() bool { return c.total() == 1 })
+		testwait.For(t, "the delivery processed", func() bool { return c.total() == 1 })
 		time.Sleep(200 * time.Millisecond)
 		if c.of(d.EventID) != 1 {
 			t.Fatalf("processed %d times", c.of(d.EventID))
@@ -398,7 +388,7 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 		for i := range n {
 			enqueue(t, a, delivery(100+i))
 		}
-		eventually(t, "every delivery processed", func() bool { return c.total() == n })
+		testwait.For(t, "every delivery processed", func() bool { return c.total() == n })
 		time.Sleep(200 * time.Millisecond)
 		for i := range n {
 			if got := c.of(delivery(100 + i).EventID); got != 1 {
@@ -426,13 +416,13 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 		if err := b.Start(func(ctx context.Context, d events.Delivery) error { c.add(d.EventID); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the abandoned delivery processed", func() bool { return c.of(d.EventID) == 1 })
+		testwait.For(t, "the abandoned delivery processed", func() bool { return c.of(d.EventID) == 1 })
 		// Processed is counted once the processing returned and was acknowledged.
-		eventually(t, "the delivery counted processed", func() bool { return b.Stats().Processed == 1 })
+		testwait.For(t, "the delivery counted processed", func() bool { return b.Stats().Processed == 1 })
 		if st := b.Stats(); st.Recovered != 1 || st.Processed != 1 {
 			t.Fatalf("stats %+v", st)
 		}
-		eventually(t, "an empty queue", func() bool { return depth(t, b) == 0 })
+		testwait.For(t, "an empty queue", func() bool { return depth(t, b) == 0 })
 		pending, err := rdb.XPending(ctx, b.StreamKey(), "procoregraph-webhooks").Result()
 		if err != nil || pending.Count != 0 {
 			t.Fatalf("pending after recovery: %+v %v", pending, err)
@@ -455,11 +445,11 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 		}
 		d := delivery(3)
 		enqueue(t, a, d)
-		eventually(t, "processing started", func() bool { return c.of(d.EventID) == 1 })
+		testwait.For(t, "processing started", func() bool { return c.of(d.EventID) == 1 })
 		if err := b.Start(slow); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the delivery processed", func() bool { return a.Stats().Processed+b.Stats().Processed == 1 })
+		testwait.For(t, "the delivery processed", func() bool { return a.Stats().Processed+b.Stats().Processed == 1 })
 		if c.of(d.EventID) != 1 || b.Stats().Recovered != 0 {
 			t.Fatalf("processed %d times, recovered by B %d times", c.of(d.EventID), b.Stats().Recovered)
 		}
@@ -496,7 +486,7 @@ func TestRedisQueueAcrossReplicas(t *testing.T) {
 		if err := b.Start(func(ctx context.Context, d events.Delivery) error { c.add(d.EventID); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the dead letter", func() bool { return b.Stats().DeadLettered == 1 })
+		testwait.For(t, "the dead letter", func() bool { return b.Stats().DeadLettered == 1 })
 		if c.total() != 0 {
 			t.Fatal("a delivery handed out more than MaxDeliveries times was processed again")
 		}

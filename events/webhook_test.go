@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"procoregraph/testwait"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -150,7 +151,7 @@ func TestWebhookReceiver(t *testing.T) {
 				if n := w.procore.done.Load(); n != 0 {
 					t.Fatalf("%d Procore reads finished before the answers", n)
 				}
-				eventually(t, "reads started", func() bool { return w.procore.started.Load() >= 1 })
+				testwait.For(t, "reads started", func() bool { return w.procore.started.Load() >= 1 })
 				close(w.procore.gate)
 				seen := map[int64]bool{}
 				for range 3 {
@@ -180,7 +181,7 @@ func TestWebhookReceiver(t *testing.T) {
 				// The queue counts a delivery processed after its processing
 				// returned (and, on Redis, was acknowledged): the event can be
 				// observed before that.
-				eventually(t, "the delivery counted processed", func() bool { return w.h.Queue().Stats().Processed == 1 })
+				testwait.For(t, "the delivery counted processed", func() bool { return w.h.Queue().Stats().Processed == 1 })
 				if st := w.h.Queue().Stats(); st.Retries != 2 || st.Processed != 1 {
 					t.Fatalf("stats %+v", st)
 				}
@@ -212,7 +213,7 @@ func TestWebhookReceiver(t *testing.T) {
 		if code := w.post(t, "01J0000000000000000000000A", 41); code != http.StatusOK {
 			t.Fatalf("first: %d", code)
 		}
-		eventually(t, "the only worker busy", func() bool { return w.procore.started.Load() == 1 })
+		testwait.For(t, "the only worker busy", func() bool { return w.procore.started.Load() == 1 })
 		if code := w.post(t, "01J0000000000000000000000B", 42); code != http.StatusOK {
 			t.Fatalf("second (queued): %d", code)
 		}
@@ -223,7 +224,7 @@ func TestWebhookReceiver(t *testing.T) {
 			t.Fatalf("depth %d, want 2", n)
 		}
 		close(w.procore.gate)
-		eventually(t, "room", func() bool { n, _ := w.h.QueueDepth(context.Background()); return n == 0 })
+		testwait.For(t, "room", func() bool { n, _ := w.h.QueueDepth(context.Background()); return n == 0 })
 		if code := w.post(t, "01J0000000000000000000000C", 43); code != http.StatusOK { // Procore's retry
 			t.Fatalf("retry: %d", code)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"procoregraph/testwait"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,17 +157,6 @@ func subscribe(t *testing.T, ex graphql.GraphExecutor, name string) sub {
 	return sub{next: next, ctx: rctx, cancel: cancel}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestIdenticalSubscriptionsShareOneExecutionAndEachGetsEveryAnswerInOrder(t *testing.T) {
 	u, g, ex, added := setup(8)
 	subs := []sub{subscribe(t, ex, "dash"), subscribe(t, ex, "dash"), subscribe(t, ex, "dash")}
@@ -257,14 +247,14 @@ func TestLastSubscriptionLeavingEndsTheExecutionAndTheNextStartsAnew(t *testing.
 	if got := a.get(t); got != "<end>" {
 		t.Fatalf("canceled subscription got %q", got)
 	}
-	waitFor(t, "the gauge to count the one left", func() bool { return u.active.Load()+added.Load() == 1 })
+	testwait.For(t, "the gauge to count the one left", func() bool { return u.active.Load()+added.Load() == 1 })
 	if err := u.stream(t, 0).ctx.Err(); err != nil {
 		t.Fatal("the execution ended while a subscription remained")
 	}
 	b.cancel()
-	waitFor(t, "the execution to end", func() bool { return u.stream(t, 0).ctx.Err() != nil })
-	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
-	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+	testwait.For(t, "the execution to end", func() bool { return u.stream(t, 0).ctx.Err() != nil })
+	testwait.For(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
+	testwait.For(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
 	c := subscribe(t, ex, "dash")
 	if n := u.dispatched(); n != 2 {
 		t.Fatalf("dispatched %d, want 2 (a new execution after the last left)", n)
@@ -282,8 +272,8 @@ func TestEndedStreamEndsEverySubscription(t *testing.T) {
 	close(s.in)
 	a.expect(t, "a", "c1", "<end>")
 	b.expect(t, "b", "c1", "<end>")
-	waitFor(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
-	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+	testwait.For(t, "the gauge to reach 0", func() bool { return u.active.Load()+added.Load() == 0 })
+	testwait.For(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
 }
 
 func TestPanickingStartGivesEveryMemberTheErrorAndIsNotReused(t *testing.T) {
@@ -294,7 +284,7 @@ func TestPanickingStartGivesEveryMemberTheErrorAndIsNotReused(t *testing.T) {
 	next, rctx := ex.DispatchOperation(ctx, oc)
 	s := sub{next: next, ctx: rctx, cancel: func() {}}
 	s.expect(t, "the subscription", "error:recovered:", "<end>")
-	waitFor(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
+	testwait.For(t, "the group to be forgotten", func() bool { return g.Len() == 0 })
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = ex.DispatchOperation(ctx, oc)

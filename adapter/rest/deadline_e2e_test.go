@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"procoregraph/testwait"
 	"runtime"
 	"testing"
 	"time"
@@ -64,9 +65,9 @@ func TestE2EStalledBodyEndsAtTheDeadline(t *testing.T) {
 			if e.run.Stats().Total == 0 {
 				t.Fatal("the sandbox saw no call: the stall was not exercised")
 			}
-			waitUntil(t, "the sandbox let go of the stalled body", func() bool { return e.run.Stats().StalledBodies == 0 })
+			testwait.For(t, "the sandbox let go of the stalled body", func() bool { return e.run.Stats().StalledBodies == 0 })
 			e.client.CloseIdleConnections()
-			waitUntil(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
+			testwait.For(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
 		})
 	}
 }
@@ -83,17 +84,4 @@ func settledGoroutines() int {
 		n = m
 	}
 	return n
-}
-
-// waitUntil polls cond until it holds, failing after a generous bound (a
-// guard against a hang, not a latency assertion).
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	buf := make([]byte, 1<<20)
-	t.Fatalf("%s: never happened (goroutines now %d)\n%s", what, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"procoregraph/testwait"
 	"runtime"
 	"slices"
 	"strconv"
@@ -211,17 +212,6 @@ func rfi(project, id int64, event string) Event {
 	return Event{CompanyID: companyA, ProjectID: project, UserID: userID, ResourceName: "RFIs", ResourceID: id, EventType: event}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestDelivery(t *testing.T) {
 	t.Run("ArrivesWithAuthorizationHeaderAndV2Payload", func(t *testing.T) {
 		now := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
@@ -270,7 +260,7 @@ func TestDelivery(t *testing.T) {
 		}
 
 		var log []deliveryJSON
-		waitFor(t, "the delivery log", func() bool { log = a.deliveries(companyA, hookID, ""); return len(log) == 1 })
+		testwait.For(t, "the delivery log", func() bool { log = a.deliveries(companyA, hookID, ""); return len(log) == 1 })
 		if log[0].Outcome != outcomeOK || log[0].ResponseStatus == nil || *log[0].ResponseStatus != 200 || strconv.FormatInt(log[0].EventID, 10) != p.ID.String() {
 			t.Errorf("delivery record = %+v", log[0])
 		}
@@ -363,7 +353,7 @@ func TestDelivery(t *testing.T) {
 		}
 
 		var log []deliveryJSON
-		waitFor(t, "four log records", func() bool { log = a.deliveries(companyA, hookID, ""); return len(log) == 4 })
+		testwait.For(t, "four log records", func() bool { log = a.deliveries(companyA, hookID, ""); return len(log) == 4 })
 		var outcomes []string
 		for _, d := range log {
 			outcomes = append(outcomes, d.Outcome)
@@ -400,7 +390,7 @@ func TestDelivery(t *testing.T) {
 		rc.next(t)
 		clock.Store(int64(2 * time.Hour))
 
-		waitFor(t, "both events discarded", func() bool {
+		testwait.For(t, "both events discarded", func() bool {
 			discarded := map[int64]bool{}
 			for _, d := range a.deliveries(companyA, hookID, "?filters[status]=discarded") {
 				discarded[d.EventID] = true
@@ -698,7 +688,7 @@ func TestDeliveriesAPI(t *testing.T) {
 		for i := range 3 {
 			a.svc.Emit(rfi(projectA, int64(i+1), "update"))
 		}
-		waitFor(t, "three deliveries", func() bool { return len(a.deliveries(companyA, hookID, "")) == 3 })
+		testwait.For(t, "three deliveries", func() bool { return len(a.deliveries(companyA, hookID, "")) == 3 })
 		page1 := a.deliveries(companyA, hookID, "?page_size=2")
 		if len(page1) != 2 {
 			t.Fatalf("page 1 has %d records", len(page1))
