@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -22,7 +23,19 @@ import (
 // they are), which JSON allows. A body that is not JSON is refused without
 // repeating it (gqlgen's message quotes the body, which may carry
 // variables the client considers secret).
-type postJSON struct{}
+//
+// The buffers answers are assembled in are pooled (each up to
+// maxPooledAnswer): an answer is written with one Write, so that
+// limits.CapBytes can still replace one that is too large with its error,
+// and the buffer is free again once Write returns.
+type postJSON struct {
+	answers *sync.Pool // *bytes.Buffer; nil pools none
+}
+
+// maxPooledAnswer bounds the answer buffers kept for reuse.
+const maxPooledAnswer = 1 << 20
+
+func newPostJSON() postJSON { return postJSON{answers: &sync.Pool{}} }
 
 var _ graphql.Transport = postJSON{}
 
@@ -39,14 +52,14 @@ func (postJSON) Supports(r *http.Request) bool {
 // follow gqlgen's: a protocol error (unparsable or invalid document) is 422
 // for application/json clients and 400 for application/graphql-response+json
 // ones; a body that is not JSON is 400; anything else 200.
-func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (p postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	mediaType := responseMediaType(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", mediaType)
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %v", err)}))
+		p.writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %v", err)}))
 		return
 	}
 	var params graphql.RawParams
@@ -54,7 +67,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %v", err)}))
+		p.writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %v", err)}))
 		return
 	}
 	params.Headers = r.Header
@@ -68,20 +81,37 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 				w.WriteHeader(http.StatusBadRequest)
 			}
 		}
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		p.writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	p.writeResponse(w, responses(ctx))
 }
 
 // writeResponse writes resp as encoding/json would write a graphql.Response
-// (the same keys in the same order), but with its data as it is.
-func writeResponse(w io.Writer, resp *graphql.Response) {
+// (the same keys in the same order), but with its data as it is, in one
+// Write.
+func (p postJSON) writeResponse(w io.Writer, resp *graphql.Response) {
+	var b *bytes.Buffer
+	if p.answers != nil {
+		b, _ = p.answers.Get().(*bytes.Buffer)
+	}
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	appendResponse(b, resp)
+	_, _ = w.Write(b.Bytes())
+	if p.answers != nil && b.Cap() <= maxPooledAnswer {
+		b.Reset()
+		p.answers.Put(b)
+	}
+}
+
+// appendResponse appends resp to b as writeResponse writes it.
+func appendResponse(b *bytes.Buffer, resp *graphql.Response) {
 	if resp == nil {
 		resp = &graphql.Response{}
 	}
-	var b bytes.Buffer
 	b.Grow(len(resp.Data) + 256)
 	b.WriteByte('{')
 	if len(resp.Errors) > 0 {
@@ -113,5 +143,4 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 		}
 	}
 	b.WriteByte('}')
-	_, _ = w.Write(b.Bytes())
 }

@@ -28,7 +28,7 @@ func TestWriteResponseEqualsEncodingJSON(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got bytes.Buffer
-			writeResponse(&got, tc.resp)
+			postJSON{}.writeResponse(&got, tc.resp)
 			want, err := json.Marshal(tc.resp)
 			if err != nil {
 				t.Fatal(err)
@@ -44,5 +44,20 @@ func TestWriteResponseEqualsEncodingJSON(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", got.Bytes(), want)
 			}
 		})
+	}
+}
+
+// TestPooledAnswerBuffersDoNotCarryOneAnswerIntoTheNext: answers written
+// one after the other through one transport (its buffers pooled) are each
+// exactly their own, whether the one before was larger or smaller.
+func TestPooledAnswerBuffersDoNotCarryOneAnswerIntoTheNext(t *testing.T) {
+	p := newPostJSON()
+	for i, size := range []int{5000, 10, 70000, 3, 1 << 21, 8} {
+		data := `{"s":"` + string(bytes.Repeat([]byte{byte('a' + i)}, size)) + `"}`
+		var got bytes.Buffer
+		p.writeResponse(&got, &graphql.Response{Data: json.RawMessage(data)})
+		if want := `{"data":` + data + `}`; got.String() != want {
+			t.Fatalf("answer %d (%d bytes): got %.60s… (%d bytes), want %.60s… (%d bytes)", i, size, got.String(), got.Len(), want, len(want))
+		}
 	}
 }

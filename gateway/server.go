@@ -215,7 +215,7 @@ func newGraphQL(d Deps) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	addMutationTransport(srv, d) // multipart must precede POST
-	srv.AddTransport(postJSON{})
+	srv.AddTransport(newPostJSON())
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(d.MaxTokens)
 	srv.Use(extension.Introspection{})

@@ -35,9 +35,11 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"procoregraph/limits"
@@ -52,11 +54,24 @@ type Renderer struct {
 	implementors map[string][]string
 	bindings     sync.Map  // bindingKey → binding
 	buffers      sync.Pool // *bytes.Buffer, reused so renders do not grow a buffer each
+	chunks       sync.Pool // *[]byte of chunkSize: operations' arenas (see operation)
+	// shared holds the plans of selections that do not depend on their
+	// operation's variables, for the operations of the same parsed
+	// document (gqlgen caches documents) that follow.
+	shared *lru.Cache[planKey, *valuePlan]
 }
+
+// sharedPlans bounds the plans kept across operations. Each keeps its
+// document (bounded in size before parsing) in memory while it is kept.
+const sharedPlans = 1024
 
 // maxPooledBuffer bounds the buffers kept for reuse: one huge answer must
 // not stay in memory for the next small one.
 const maxPooledBuffer = 1 << 20
+
+// chunkSize is the size of an operation's arena chunks. A rendered
+// sub-tree larger than a quarter of it gets memory of its own instead.
+const chunkSize = 64 << 10
 
 type scalarKey struct {
 	name string
@@ -75,6 +90,7 @@ func New(schema *ast.Schema, resolverRoot reflect.Type, scalars []Scalar) *Rende
 		scalars:      make(map[scalarKey]Scalar, len(scalars)),
 		implementors: map[string][]string{},
 	}
+	r.shared, _ = lru.New[planKey, *valuePlan](sharedPlans) // errs only on a size < 1
 	for _, s := range scalars {
 		r.scalars[scalarKey{s.name, s.typ}] = s
 	}
@@ -164,9 +180,13 @@ func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, re
 	if p == nil {
 		return nil
 	}
-	out = r.render(p, v)
+	op, _ := ctx.Value(operationKey{}).(*operation)
+	out = r.render(op, p, v)
 	if out == nil || !limits.SpendN(ctx, out.fields) {
 		return nil
+	}
+	if op != nil {
+		op.pending.Add(int64(len(out.b)))
 	}
 	return out
 }
@@ -175,13 +195,33 @@ func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, re
 type rendered struct {
 	b      []byte
 	fields int64
+	op     *operation // nil outside an operation
 }
 
-// MarshalGQL writes the sub-tree.
-func (x *rendered) MarshalGQL(w io.Writer) { w.Write(x.b) }
+// MarshalGQL writes the sub-tree. gqlgen writes an answer into one
+// bytes.Buffer, which would otherwise double its way up to the answer's
+// size; the first sub-tree that does not fit grows it once by what the
+// operation's rendered sub-trees still to be written need, and an eighth
+// more for what gqlgen writes around them.
+func (x *rendered) MarshalGQL(w io.Writer) {
+	if x.op != nil {
+		rest := x.op.pending.Add(-int64(len(x.b)))
+		if buf, ok := w.(*bytes.Buffer); ok && buf.Available() < len(x.b) && rest >= 0 {
+			need := int64(len(x.b)) + rest
+			buf.Grow(int(min(need+need/8, maxGrow)))
+		}
+	}
+	w.Write(x.b)
+}
+
+// maxGrow bounds one growth of gqlgen's answer buffer ahead of what is
+// written (answers are bounded in bytes before they are sent).
+const maxGrow = 64 << 20
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
-func (r *Renderer) render(p *valuePlan, v reflect.Value) *rendered {
+// Within an operation the bytes are kept in its arena (released when its
+// answer is written); outside one, in memory of their own.
+func (r *Renderer) render(op *operation, p *valuePlan, v reflect.Value) *rendered {
 	// The writer reads values through their addresses, at the offsets the
 	// plan took from reflect: a pointer is read from a variable holding
 	// it, anything else from a copy (slices and structs returned by value
@@ -208,6 +248,9 @@ func (r *Renderer) render(p *valuePlan, v reflect.Value) *rendered {
 	w := writer{b: b}
 	if !w.value(p, at) {
 		return nil
+	}
+	if kept := op.keep(r, b.Bytes()); kept != nil {
+		return &rendered{b: kept, fields: w.fields, op: op}
 	}
 	return &rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
 }
@@ -310,43 +353,202 @@ type planKey struct {
 	typ    reflect.Type
 }
 
-type planCacheKey struct{}
+type operationKey struct{}
 
-// planCache holds one operation's plans: they depend on its variables
-// (@skip, @include), so they are not shared between operations. A nil plan
-// records a selection that is not plain.
-type planCache struct {
-	mu sync.Mutex
-	m  map[planKey]*valuePlan
+// operation is one operation's state.
+//
+// Its plans depend on its variables (@skip, @include), so they are not
+// shared between operations. A nil plan records a selection that is not
+// plain.
+//
+// Its arena holds the bytes of its rendered sub-trees: chunks from the
+// renderer's pool, filled one after the other and handed back once the
+// operation's answer is written (gqlgen writes rendered sub-trees only
+// while it produces an answer). Until then the arena holds what the answer
+// holds, so it is bounded as answers are.
+type operation struct {
+	mu      sync.Mutex
+	plans   map[planKey]*valuePlan
+	chunks  []*[]byte
+	free    []byte       // the unused rest of the last chunk
+	pending atomic.Int64 // bytes rendered and not yet written
+}
+
+// keep copies b into the arena and returns the copy, or nil when the
+// operation cannot hold it (no operation, or b too large for a chunk).
+func (op *operation) keep(r *Renderer, b []byte) []byte {
+	if op == nil || len(b) > chunkSize/4 {
+		return nil
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if len(op.free) < len(b) {
+		c, _ := r.chunks.Get().(*[]byte)
+		if c == nil {
+			c = new([]byte)
+			*c = make([]byte, chunkSize)
+		}
+		op.chunks = append(op.chunks, c)
+		op.free = *c
+	}
+	kept := op.free[:len(b):len(b)]
+	copy(kept, b)
+	op.free = op.free[len(b):]
+	return kept
+}
+
+// release hands the arena's chunks back to the renderer's pool: nothing
+// may write a sub-tree rendered before it afterwards. Later renders (a
+// subscription's next event) fill a new arena.
+func (op *operation) release(r *Renderer) {
+	op.mu.Lock()
+	chunks := op.chunks
+	op.chunks, op.free = nil, nil
+	op.mu.Unlock()
+	for _, c := range chunks {
+		r.chunks.Put(c)
+	}
 }
 
 // Operations is the operation middleware that gives each operation its
-// plan cache. Without it plans are built for every value.
+// state (without it plans are built for every value, and rendered bytes
+// each have memory of their own). The arena is released after the
+// operation's last answer: the one that has no more to follow (a query's
+// or mutation's only answer, each subscription event's, @defer's last).
+// An operation whose answers are not all asked for leaves its chunks to the
+// garbage collector.
 func (r *Renderer) Operations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	return next(context.WithValue(ctx, planCacheKey{}, &planCache{m: map[planKey]*valuePlan{}}))
+	op := &operation{plans: map[planKey]*valuePlan{}}
+	h := next(context.WithValue(ctx, operationKey{}, op))
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+			op.release(r)
+		}
+		return resp
+	}
 }
 
+// planFor is the plan of fc's selection for a value of Go type t: the
+// operation's own, else one shared by earlier operations, else a new one.
+//
+// An operation's plans are keyed by the address of the selection gqlgen
+// collected for the field, which is the same for every value of the field
+// in the operation. Shared plans are keyed by the address of the field's
+// selection in the parsed document (gqlgen caches documents), which a kept
+// plan keeps alive. A plan is shared only when the collected selection is
+// the document's own (not merged from a field selected twice, which may
+// depend on variables) and nothing in it (fragments included) takes a
+// variable.
 func (r *Renderer) planFor(ctx context.Context, oc *graphql.OperationContext, fc *graphql.FieldContext, t reflect.Type) *valuePlan {
-	c, _ := ctx.Value(planCacheKey{}).(*planCache)
-	key := planKey{sel: unsafe.SliceData(fc.Field.Selections), n: len(fc.Field.Selections), object: fc.Object, field: fc.Field.Name, typ: t}
-	if c != nil {
-		c.mu.Lock()
-		p, ok := c.m[key]
-		c.mu.Unlock()
+	op, _ := ctx.Value(operationKey{}).(*operation)
+	sel := fc.Field.Selections
+	key := planKey{sel: unsafe.SliceData(sel), n: len(sel), object: fc.Object, field: fc.Field.Name, typ: t}
+	if op != nil {
+		op.mu.Lock()
+		p, ok := op.plans[key]
+		op.mu.Unlock()
 		if ok {
 			return p
 		}
 	}
-	p, ok := r.plan(oc, fc.Field.Definition.Type, t, fc.Field.Selections, 0)
-	if !ok {
-		p = nil
+	shared, share := key, ownSelection(fc.Field)
+	if share {
+		shared.sel = unsafe.SliceData(fc.Field.Field.SelectionSet)
 	}
-	if c != nil {
-		c.mu.Lock()
-		c.m[key] = p
-		c.mu.Unlock()
+	p, ok := r.shared.Get(shared)
+	if !share || !ok {
+		var planned bool
+		p, planned = r.plan(oc, fc.Field.Definition.Type, t, sel, 0)
+		if !planned {
+			p = nil
+		}
+		if share && !usesVariables(oc.Doc, sel, map[string]bool{}) {
+			r.shared.Add(shared, p)
+		}
+	}
+	if op != nil {
+		op.mu.Lock()
+		op.plans[key] = p
+		op.mu.Unlock()
 	}
 	return p
+}
+
+// ownSelection reports whether f's collected selection is exactly its
+// field's selection in the document.
+func ownSelection(f graphql.CollectedField) bool {
+	if f.Field == nil || len(f.Selections) != len(f.Field.SelectionSet) {
+		return false
+	}
+	for i, s := range f.Selections {
+		if s != f.Field.SelectionSet[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// usesVariables reports whether a directive anywhere in sel, or in the
+// fragments it spreads, takes a variable (field arguments do not matter: a
+// field with arguments is never plain). An unknown fragment counts as one.
+func usesVariables(doc *ast.QueryDocument, sel ast.SelectionSet, seen map[string]bool) bool {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if directivesUseVariables(s.Directives) || usesVariables(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if directivesUseVariables(s.Directives) || usesVariables(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if directivesUseVariables(s.Directives) {
+				return true
+			}
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			var f *ast.FragmentDefinition
+			if doc != nil {
+				f = doc.Fragments.ForName(s.Name)
+			}
+			if f == nil || directivesUseVariables(f.Directives) || usesVariables(doc, f.SelectionSet, seen) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+func directivesUseVariables(ds ast.DirectiveList) bool {
+	for _, d := range ds {
+		for _, a := range d.Arguments {
+			if valueUsesVariables(a.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func valueUsesVariables(v *ast.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Kind == ast.Variable {
+		return true
+	}
+	for _, c := range v.Children {
+		if valueUsesVariables(c.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxDepth bounds the recursion of planning (documents are bounded in depth

@@ -105,7 +105,7 @@ func fieldCtx(t *testing.T, r *Renderer, schema *ast.Schema, query string, vars 
 	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: vars}
 	ctx := graphql.WithOperationContext(context.Background(), oc)
 	ctx, b := limits.WithNodeBudget(ctx, budget)
-	ctx = context.WithValue(ctx, planCacheKey{}, &planCache{m: map[planKey]*valuePlan{}})
+	ctx = context.WithValue(ctx, operationKey{}, &operation{plans: map[planKey]*valuePlan{}})
 	root := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, []string{"Query"})
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: root[0]})
 	out, err := r.Field(ctx, func(context.Context) (any, error) { return value, nil })
@@ -307,5 +307,143 @@ func BenchmarkRenderList(b *testing.B) {
 		if _, ok := out.(*rendered); !ok {
 			b.Fatal("not rendered")
 		}
+	}
+}
+
+// operationRun runs doc as one operation through the renderer's operation
+// middleware: each call of the returned function is one answer (a
+// subscription event), rendering value for the first root field with vars
+// and writing it as gqlgen would, into a buffer of its own.
+func operationRun(t *testing.T, r *Renderer, doc *ast.QueryDocument, vars map[string]any) func(value any) string {
+	t.Helper()
+	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: vars}
+	var value any
+	var inner context.Context // what gqlgen's executor calls the response handler with
+	h := r.Operations(graphql.WithOperationContext(context.Background(), oc), func(ctx context.Context) graphql.ResponseHandler {
+		inner = ctx
+		return func(ctx context.Context) *graphql.Response {
+			root := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, []string{"Query"})
+			fctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: root[0]})
+			out, err := r.Field(fctx, func(context.Context) (any, error) { return value, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, ok := out.(graphql.Marshaler)
+			if !ok {
+				t.Fatalf("got %T, want a rendered sub-tree", out)
+			}
+			var b bytes.Buffer
+			m.MarshalGQL(&b)
+			return &graphql.Response{Data: b.Bytes()}
+		}
+	})
+	return func(v any) string {
+		value = v
+		return string(h(inner).Data)
+	}
+}
+
+func TestAPlanIsSharedOnlyWhenItsSelectionTakesNoVariable(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	cases := []struct {
+		name, query string
+		shared      bool
+	}{
+		{"no directive", `{ item { id name } }`, true},
+		{"a literal @include", `{ item { id name @include(if: false) } }`, true},
+		{"@include on a variable", `query($b: Boolean!) { item { id name @include(if: $b) } }`, false},
+		{"@skip on a variable in a fragment", `query($b: Boolean!) { item { id ...F } } fragment F on Item { name @skip(if: $b) }`, false},
+		{"@include on a variable on an inline fragment, deeper", `query($b: Boolean!) { item { id owner { ... @include(if: $b) { name } } } }`, false},
+		{"a field selected twice", `{ item { id } item { name } }`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r.shared.Purge()
+			doc, errs := gqlparser.LoadQuery(schema, tc.query)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			operationRun(t, r, doc, map[string]any{"b": true})(fullItem())
+			if got := r.shared.Len() > 0; got != tc.shared {
+				t.Fatalf("shared = %v, want %v", got, tc.shared)
+			}
+		})
+	}
+}
+
+func TestOperationsOfOneDocumentAnswerByTheirOwnVariables(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	doc, errs := gqlparser.LoadQuery(schema, `query($b: Boolean!) { item { id ...F owner { name } } } fragment F on Item { name @include(if: $b) }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		b    bool
+		want string
+	}{
+		{true, `{"id":"7","name":"a \"b\"\n","owner":{"name":"Ann"}}`},
+		{false, `{"id":"7","owner":{"name":"Ann"}}`},
+		{true, `{"id":"7","name":"a \"b\"\n","owner":{"name":"Ann"}}`},
+	} {
+		if got := operationRun(t, r, doc, map[string]any{"b": tc.b})(fullItem()); got != tc.want {
+			t.Errorf("b=%v: got %s, want %s", tc.b, got, tc.want)
+		}
+	}
+	// The field's selection merged from three, two of them on variables:
+	// as long as each other, from the same first field.
+	merged, errs := gqlparser.LoadQuery(schema, `query($a: Boolean!, $b: Boolean!) { item { id } item @include(if: $a) { name } item @include(if: $b) { size } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		a, b bool
+		want string
+	}{
+		{true, false, `{"id":"7","name":"a \"b\"\n"}`},
+		{false, true, `{"id":"7","size":-3}`},
+		{true, false, `{"id":"7","name":"a \"b\"\n"}`},
+	} {
+		if got := operationRun(t, r, merged, map[string]any{"a": tc.a, "b": tc.b})(fullItem()); got != tc.want {
+			t.Errorf("merged, a=%v b=%v: got %s, want %s", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestEachAnswerOfAnOperationKeepsItsOwnBytes(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	doc, errs := gqlparser.LoadQuery(schema, `{ item { id name tags } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	event := operationRun(t, r, doc, nil)
+	other := operationRun(t, r, doc, nil)
+	for i := range 50 {
+		// Answers large enough to take arena chunks, so that released
+		// chunks are filled again by the next answer and by the other
+		// operation.
+		tags := make([]string, 200+i)
+		for j := range tags {
+			tags[j] = strconv.Itoa(i*1000 + j)
+		}
+		it := &item{ID: strconv.Itoa(i), Name: strings.Repeat("n", i), Tags: tags}
+		want := `{"id":"` + it.ID + `","name":"` + it.Name + `","tags":["` + strings.Join(tags, `","`) + `"]}`
+		if got := event(it); got != want {
+			t.Fatalf("event %d: got %.80s…, want %.80s…", i, got, want)
+		}
+		if got := other(&item{ID: "x", Name: "y"}); got != `{"id":"x","name":"y","tags":null}` {
+			t.Fatalf("other operation, event %d: got %s", i, got)
+		}
+	}
+}
+
+func TestASubTreeTooLargeForTheArenaIsKeptApart(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	doc, errs := gqlparser.LoadQuery(schema, `{ item { name } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	name := strings.Repeat("z", chunkSize)
+	if got, want := operationRun(t, r, doc, nil)(&item{Name: name}), `{"name":"`+name+`"}`; got != want {
+		t.Fatalf("got %d bytes, want %d", len(got), len(want))
 	}
 }
