@@ -459,6 +459,16 @@ func (c *Cache) read(ctx context.Context, b *batch) bool {
 		c.m.errors.WithLabelValues(opBypass).Inc()
 		return false
 	}
+	if err := c.readStore(ctx, b); err != nil {
+		c.storeFailed(ctx, opGet, err)
+		return false
+	}
+	return true
+}
+
+// readStore is read without accounting: it fills b or returns the store's
+// error.
+func (c *Cache) readStore(ctx context.Context, b *batch) error {
 	c.mu.Lock()
 	b.readAt = c.releases
 	c.mu.Unlock()
@@ -475,8 +485,7 @@ func (c *Cache) read(ctx context.Context, b *batch) bool {
 	}
 	items, err := c.store.GetMany(ctx, keys)
 	if err != nil {
-		c.storeFailed(ctx, opGet, err)
-		return false
+		return err
 	}
 	b.items = items
 	for g := range seen {
@@ -484,7 +493,7 @@ func (c *Cache) read(ctx context.Context, b *batch) bool {
 			b.tokens[g] = it.Value
 		}
 	}
-	return true
+	return nil
 }
 
 // Value envelope: a format byte, the number of tokens, the tokens of the

@@ -64,6 +64,38 @@ func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch Valu
 	return out, err
 }
 
+// GetFresh answers keys from the store alone: ok only when every key is
+// there, valid and fresh, and ctx does not ask for fresh data (WithFresh),
+// that is when GetOrFetchManyValues would neither fetch nor refresh
+// anything. It then returns what GetOrFetchManyValues would (every value as
+// Bytes) and records the same in the request's Deps and the metrics.
+// Otherwise it returns ok false having recorded nothing, and the caller
+// asks GetOrFetchManyValues, which reads the store again.
+func (c *Cache) GetFresh(ctx context.Context, keys []Key) (map[Key]Value, bool) {
+	if c == nil || Fresh(ctx) || !c.storeAvailable() {
+		return nil, false
+	}
+	uniq, err := uniqueKeys(keys)
+	if err != nil || len(uniq) == 0 {
+		return nil, false
+	}
+	b := c.newBatch(uniq)
+	if c.readStore(ctx, b) != nil {
+		return nil, false
+	}
+	now := c.now()
+	payloads, missing, stale, hits := c.classify(b, now, false)
+	if len(missing) > 0 || len(stale) > 0 {
+		return nil, false
+	}
+	out := make(map[Key]Value, len(payloads))
+	for k, p := range payloads {
+		out[k] = Value{Bytes: p}
+	}
+	c.finish(ctx, b, true, now, func(k Key) bool { _, ok := out[k]; return ok }, nil, nil, hits)
+	return out, true
+}
+
 // encodedFetch adapts a ValueFetchFunc to a FetchFunc (for background
 // refreshes, which write synchronously in their own goroutine).
 func encodedFetch(fetch ValueFetchFunc, encode Encoder) FetchFunc {

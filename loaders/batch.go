@@ -200,7 +200,9 @@ func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.C
 		return resolveBatch(ctx, l, kind, len(keys), func(i int) (string, string) { return keyOf(keys[i]) },
 			eachConcurrently(l, keys, one))
 	}
-	return dataloader.NewBatchedLoader(batch, singleOptions[K, V](l)...)
+	ld := batched(dataloader.NewBatchedLoader(batch, singleOptions[K, V](l)...))
+	ld.read = cacheRead[K, V](l, kind, keyOf)
+	return ld
 }
 
 // list makes a loader of list windows scoped by project or company.
@@ -243,5 +245,5 @@ func byIDs[V any](l *Loaders, kind string, scopeOf func(int64) string, fetch fun
 				return vals, errs
 			})
 	}
-	return dataloader.NewBatchedLoader(batch, loaderOptions[int64, V](l)...)
+	return batched(dataloader.NewBatchedLoader(batch, loaderOptions[int64, V](l)...))
 }

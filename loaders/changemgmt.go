@@ -31,6 +31,3 @@ func newChangeMgmt(l *Loaders, p adapter.Procore) ChangeMgmtLoaders {
 		PrimeChangeOrders: single(l, "prime_change_orders", p.PrimeChangeOrders, byProject),
 	}
 }
-
-// Loader is a dataloader of K to V (exported for the resolvers' helpers).
-type Loader[K comparable, V any] = loader[K, V]

@@ -17,8 +17,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/graph-gophers/dataloader/v7"
-
 	"procoregraph/adapter"
 	"procoregraph/cache"
 	"procoregraph/tenant"
@@ -181,8 +179,6 @@ type DailyLogKey struct {
 	ProjectID int64
 	From, To  adapter.Date
 }
-
-type loader[K comparable, V any] = dataloader.Loader[K, V]
 
 // Loaders are one request's dataloaders.
 type Loaders struct {
@@ -350,4 +346,4 @@ func For(ctx context.Context) *Loaders {
 }
 
 // ListLoader is a loader of list windows of T.
-type ListLoader[T any] = dataloader.Loader[ListKey, adapter.Page[T]]
+type ListLoader[T any] = Loader[ListKey, adapter.Page[T]]

@@ -41,5 +41,5 @@ func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID in
 		}
 		return out
 	}
-	return dataloader.NewBatchedLoader(batch, loaderOptions[int64, T](l)...)
+	return batched(dataloader.NewBatchedLoader(batch, loaderOptions[int64, T](l)...))
 }

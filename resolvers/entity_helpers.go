@@ -3,15 +3,13 @@ package resolvers
 import (
 	"context"
 
-	"github.com/graph-gophers/dataloader/v7"
-
 	"procoregraph/adapter"
 	"procoregraph/loaders"
 )
 
 // loadMany loads ids through an entity loader in one batch, keeping order;
 // an id that does not exist (or cannot be seen) yields nil, as federation expects.
-func loadMany[V any](ctx context.Context, ld *dataloader.Loader[int64, V], ids []int64) ([]*V, error) {
+func loadMany[V any](ctx context.Context, ld *loaders.Loader[int64, V], ids []int64) ([]*V, error) {
 	vals, errs := ld.LoadMany(ctx, ids)()
 	out := make([]*V, len(ids))
 	for i := range ids {

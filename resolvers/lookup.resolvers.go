@@ -9,24 +9,22 @@ import (
 	"context"
 	"procoregraph/adapter"
 	"procoregraph/loaders"
-
-	dataloader "github.com/graph-gophers/dataloader/v7"
 )
 
 // Rfi is the resolver for the rfi field.
 func (r *queryResolver) Rfi(ctx context.Context, id int64, projectID *int64) (*adapter.RFI, error) {
 	return lookupInProject(ctx, id, projectID,
-		func(l *loaders.Loaders) *dataloader.Loader[loaders.ItemKey, adapter.RFI] { return l.RFIDetail },
-		func(l *loaders.Loaders) *dataloader.Loader[int64, adapter.RFI] { return l.RFIsAnywhere })
+		func(l *loaders.Loaders) *loaders.Loader[loaders.ItemKey, adapter.RFI] { return l.RFIDetail },
+		func(l *loaders.Loaders) *loaders.Loader[int64, adapter.RFI] { return l.RFIsAnywhere })
 }
 
 // Submittal is the resolver for the submittal field.
 func (r *queryResolver) Submittal(ctx context.Context, id int64, projectID *int64) (*adapter.Submittal, error) {
 	return lookupInProject(ctx, id, projectID,
-		func(l *loaders.Loaders) *dataloader.Loader[loaders.ItemKey, adapter.Submittal] {
+		func(l *loaders.Loaders) *loaders.Loader[loaders.ItemKey, adapter.Submittal] {
 			return l.SubmittalDetail
 		},
-		func(l *loaders.Loaders) *dataloader.Loader[int64, adapter.Submittal] { return l.SubmittalsAnywhere })
+		func(l *loaders.Loaders) *loaders.Loader[int64, adapter.Submittal] { return l.SubmittalsAnywhere })
 }
 
 // Commitment is the resolver for the commitment field.
@@ -37,8 +35,8 @@ func (r *queryResolver) Commitment(ctx context.Context, id int64, projectID *int
 // Invoice is the resolver for the invoice field.
 func (r *queryResolver) Invoice(ctx context.Context, id int64, projectID *int64) (*adapter.Invoice, error) {
 	return lookupInProject(ctx, id, projectID,
-		func(l *loaders.Loaders) *dataloader.Loader[loaders.ItemKey, adapter.Invoice] { return l.InvoiceDetail },
-		func(l *loaders.Loaders) *dataloader.Loader[int64, adapter.Invoice] { return l.InvoicesAnywhere })
+		func(l *loaders.Loaders) *loaders.Loader[loaders.ItemKey, adapter.Invoice] { return l.InvoiceDetail },
+		func(l *loaders.Loaders) *loaders.Loader[int64, adapter.Invoice] { return l.InvoicesAnywhere })
 }
 
 // User is the resolver for the user field.

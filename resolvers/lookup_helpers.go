@@ -3,8 +3,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/graph-gophers/dataloader/v7"
-
 	"procoregraph/adapter"
 	"procoregraph/loaders"
 )
@@ -14,8 +12,8 @@ import (
 // search of every visible project (uncached; see loaders.searchByIDs). An
 // item that does not exist or cannot be seen is nil without an error.
 func lookupInProject[T any](ctx context.Context, id int64, projectID *int64,
-	detail func(*loaders.Loaders) *dataloader.Loader[loaders.ItemKey, T],
-	anywhere func(*loaders.Loaders) *dataloader.Loader[int64, T]) (*T, error) {
+	detail func(*loaders.Loaders) *loaders.Loader[loaders.ItemKey, T],
+	anywhere func(*loaders.Loaders) *loaders.Loader[int64, T]) (*T, error) {
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
