@@ -299,6 +299,17 @@ type Commitment struct {
 	UpdatedAt            time.Time
 }
 
+// Vendor is the commitment's vendor as the commitment names it (its id and
+// name), or nil when it names none. The GraphQL field vendor is bound to it:
+// a method without a context, which gqlgen runs in line rather than as a
+// resolver on a goroutine of its own for each commitment.
+func (c *Commitment) Vendor() *Vendor {
+	if c.VendorID == nil {
+		return nil
+	}
+	return &Vendor{ID: *c.VendorID, Name: c.VendorName}
+}
+
 // CommitmentLineItem is one schedule-of-values line.
 type CommitmentLineItem struct {
 	ID          int64

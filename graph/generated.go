@@ -1273,8 +1273,6 @@ type ChangeOrderRequestResolver interface {
 	PotentialChangeOrders(ctx context.Context, obj *adapter.ChangeOrderRequest) ([]adapter.PotentialChangeOrder, error)
 }
 type CommitmentResolver interface {
-	Vendor(ctx context.Context, obj *adapter.Commitment) (*adapter.Vendor, error)
-
 	LineItems(ctx context.Context, obj *adapter.Commitment) ([]adapter.CommitmentLineItem, error)
 	ChangeOrders(ctx context.Context, obj *adapter.Commitment, updatedSince *time.Time, updatedBefore *time.Time) ([]adapter.ChangeOrder, error)
 	Invoices(ctx context.Context, obj *adapter.Commitment, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.InvoiceConnection, error)
@@ -18969,7 +18967,7 @@ func (ec *executionContext) _Commitment_vendor(ctx context.Context, field graphq
 			return ec.fieldContext_Commitment_vendor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Commitment().Vendor(ctx, obj)
+			return obj.Vendor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *adapter.Vendor) graphql.Marshaler {
@@ -18984,7 +18982,7 @@ func (ec *executionContext) fieldContext_Commitment_vendor(_ context.Context, fi
 		Object:     "Commitment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Vendor(ctx, field)
 		},
@@ -41438,11 +41436,10 @@ func (ec *executionContext) _Commitment(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "vendor":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Commitment_vendor(ctx, field, obj)
-				})
+			out.Values[i] = ec._Commitment_vendor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "retainagePercent":
 			out.Values[i] = ec._Commitment_retainagePercent(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

@@ -34,16 +34,6 @@ func (r *budgetViewResolver) Rows(ctx context.Context, obj *adapter.BudgetView) 
 	return l.BudgetRows.Load(ctx, loaders.BudgetKey{ProjectID: obj.ProjectID, ViewID: obj.ID})()
 }
 
-// Vendor is the resolver for the vendor field.
-func (r *commitmentResolver) Vendor(ctx context.Context, obj *adapter.Commitment) (*adapter.Vendor, error) {
-	if obj.VendorID == nil {
-		return nil, nil
-	}
-	// The commitment embeds its vendor's id and name; richer fields come from
-	// the vendor entity in the company directory.
-	return &adapter.Vendor{ID: *obj.VendorID, Name: obj.VendorName}, nil
-}
-
 // LineItems is the resolver for the lineItems field.
 func (r *commitmentResolver) LineItems(ctx context.Context, obj *adapter.Commitment) ([]adapter.CommitmentLineItem, error) {
 	if obj.LineItems != nil {
