@@ -283,7 +283,7 @@ func updatedPage[T any](a pageArgs, k keyFns[T], load loadFn[T]) (pageOut[T], er
 		if len(items) > 0 {
 			boundary = k.updated(&items[len(items)-1])
 		}
-		slices.SortStableFunc(items, func(x, y T) int { return less(&x, &y) })
+		sortStable(items, less)
 		rest := slices.DeleteFunc(items, func(it T) bool { return !after(&it) })
 		complete := rest
 		if !exhausted {
@@ -338,8 +338,8 @@ func wholeLoad[T any](all []T, k keyFns[T]) loadFn[T] {
 				items = append(items, all[i])
 			}
 		}
-		slices.SortStableFunc(items, func(x, y T) int {
-			c := cmp.Compare(k.id(&x), k.id(&y))
+		sortStable(items, func(x, y *T) int {
+			c := cmp.Compare(k.id(x), k.id(y))
 			if order == adapter.OrderIDDesc {
 				return -c
 			}
@@ -372,4 +372,30 @@ func edgesOf[T any, E any](out pageOut[T], mk func(cursor string, node *T) E) []
 		edges[i] = mk(out.cursors[i], &out.items[i])
 	}
 	return edges
+}
+
+// sortStable sorts items stably by compare, which gets pointers: list
+// items are large structs, which slices.SortStableFunc would copy for every
+// comparison (and its frames, sized for two of them, grew the stacks of
+// the goroutines gqlgen resolves list elements on). A list already in
+// order, as Procore returns most, is only checked; otherwise positions are
+// sorted and the items moved once.
+func sortStable[T any](items []T, compare func(x, y *T) int) {
+	i := 1
+	for i < len(items) && compare(&items[i-1], &items[i]) <= 0 {
+		i++
+	}
+	if i >= len(items) {
+		return
+	}
+	idx := make([]int, len(items))
+	for j := range idx {
+		idx[j] = j
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return compare(&items[a], &items[b]) })
+	sorted := make([]T, len(items))
+	for j, from := range idx {
+		sorted[j] = items[from]
+	}
+	copy(items, sorted)
 }

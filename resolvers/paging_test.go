@@ -2,6 +2,8 @@ package resolvers
 
 import (
 	"cmp"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -155,5 +157,37 @@ func TestIDPagingSurvivesDeletionsBeforeTheCursor(t *testing.T) {
 	}
 	if p2.items[0].id != 6 || len(p2.items) != 5 {
 		t.Fatalf("page 2 starts at %d (%d items), want 6 (5)", p2.items[0].id, len(p2.items))
+	}
+}
+
+// TestSortStableOrdersAsTheStandardLibrary: sortStable leaves every list
+// as slices.SortStableFunc does (ties in their first order), whether the
+// list came sorted, reversed, shuffled with ties, empty or single.
+func TestSortStableOrdersAsTheStandardLibrary(t *testing.T) {
+	type entry struct{ key, seq int }
+	byKey := func(x, y entry) int { return cmp.Compare(x.key, y.key) }
+	rng := rand.New(rand.NewPCG(1, 2))
+	lists := map[string][]entry{"empty": {}, "single": {{1, 0}}}
+	for _, n := range []int{2, 7, 40, 300} {
+		sorted, reversed, shuffled := make([]entry, n), make([]entry, n), make([]entry, n)
+		for i := range n {
+			sorted[i] = entry{i, i}
+			reversed[i] = entry{n - i, i}
+			shuffled[i] = entry{rng.IntN(n/2 + 1), i}
+		}
+		lists[fmt.Sprintf("sorted %d", n)] = sorted
+		lists[fmt.Sprintf("reversed %d", n)] = reversed
+		lists[fmt.Sprintf("shuffled with ties %d", n)] = shuffled
+	}
+	for name, l := range lists {
+		t.Run(name, func(t *testing.T) {
+			want := slices.Clone(l)
+			slices.SortStableFunc(want, byKey)
+			got := slices.Clone(l)
+			sortStable(got, func(x, y *entry) int { return byKey(*x, *y) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %v\nwant %v", got, want)
+			}
+		})
 	}
 }
