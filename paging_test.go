@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -413,6 +414,59 @@ func TestServerTimeExtension(t *testing.T) {
 			}
 			if st.Before(sent) || st.After(received) {
 				t.Fatalf("serverTime %s outside [%s, %s]", st, sent.UTC(), received.UTC())
+			}
+		})
+	}
+}
+
+// TestCursorsAreThereWheneverTheSelectionAsksForThem: a page's cursors are
+// encoded only when its selection asks for edges or pageInfo's cursors;
+// asked for through an alias, a fragment, an inline fragment or
+// @include on a variable, they are there, and equal to those of the plain
+// query (the last edge's cursor is the endCursor).
+func TestCursorsAreThereWheneverTheSelectionAsksForThem(t *testing.T) {
+	_, g, project := startPagingProject(t, 5)
+	vars := map[string]any{"p": strconv.FormatInt(project, 10), "yes": true, "no": false}
+	plain := g.query(t, `query($p: ID!) { project(id: $p) { rfis(first: 3) {
+	  edges { cursor } pageInfo { startCursor endCursor } } } }`, vars)
+	if len(plain.Errors) > 0 {
+		t.Fatal(plain.Errors)
+	}
+	var want struct {
+		Project struct {
+			RFIs struct {
+				Edges    []struct{ Cursor string }
+				PageInfo struct{ StartCursor, EndCursor string }
+			}
+		}
+	}
+	if err := json.Unmarshal(plain.Data, &want); err != nil {
+		t.Fatal(err)
+	}
+	e := want.Project.RFIs.Edges
+	if len(e) != 3 || e[0].Cursor == "" || e[2].Cursor == "" || e[0].Cursor != want.Project.RFIs.PageInfo.StartCursor || e[2].Cursor != want.Project.RFIs.PageInfo.EndCursor {
+		t.Fatalf("the plain query's cursors: %s", plain.Data)
+	}
+	start, end, second := e[0].Cursor, e[2].Cursor, e[1].Cursor
+	for _, tc := range []struct{ name, query, want string }{
+		{"aliases", `query($p: ID!) { project(id: $p) { r: rfis(first: 3) { totalCount p: pageInfo { e: endCursor } } } }`,
+			`{"project":{"r":{"totalCount":5,"p":{"e":"` + end + `"}}}}`},
+		{"a named fragment", `query($p: ID!) { project(id: $p) { rfis(first: 3) { ...F } } } fragment F on RFIConnection { pageInfo { startCursor } }`,
+			`{"project":{"rfis":{"pageInfo":{"startCursor":"` + start + `"}}}}`},
+		{"an inline fragment on an edge", `query($p: ID!) { project(id: $p) { rfis(first: 2) { nodes { id } ... on RFIConnection { edges { cursor } } } } }`,
+			`"edges":[{"cursor":"` + start + `"},{"cursor":"` + second + `"}]`},
+		{"@include on a true variable", `query($p: ID!, $yes: Boolean!) { project(id: $p) { rfis(first: 3) { totalCount pageInfo @include(if: $yes) { endCursor } } } }`,
+			`{"project":{"rfis":{"totalCount":5,"pageInfo":{"endCursor":"` + end + `"}}}}`},
+		{"@skip on a false variable", `query($p: ID!, $no: Boolean!) { project(id: $p) { rfis(first: 1) { edges @skip(if: $no) { cursor } } } }`,
+			`{"project":{"rfis":{"edges":[{"cursor":"` + start + `"}]}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.query(t, tc.query, vars)
+			if len(r.Errors) > 0 {
+				t.Fatal(r.Errors)
+			}
+			if got := string(r.Data); !strings.Contains(got, tc.want) {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
 			}
 		})
 	}

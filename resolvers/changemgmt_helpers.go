@@ -54,6 +54,7 @@ func cmPage[T any](ctx context.Context, all func() ([]T, error), k keyFns[T], fi
 	if err != nil {
 		return pageOut[T]{}, err
 	}
+	a = a.forSelection(ctx)
 	items, err := all()
 	if err != nil {
 		return pageOut[T]{}, err

@@ -82,6 +82,7 @@ func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitme
 	if err != nil {
 		return nil, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ func listPage[T any](ctx context.Context, pick func(*loaders.Loaders) *loaders.L
 	if err != nil {
 		return pageOut[T]{}, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return pageOut[T]{}, err
@@ -45,6 +46,7 @@ func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilt
 	if err != nil {
 		return nil, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err

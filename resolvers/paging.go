@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strconv"
 	"time"
@@ -78,6 +79,17 @@ type pageArgs struct {
 	offset        int         // an offset cursor's next position (default order only)
 	beyond        bool        // an offset cursor past the end of any list
 	since, before *time.Time
+	// skipCursors leaves the page's items without cursors (forSelection).
+	skipCursors bool
+}
+
+// forSelection returns a set to skip the cursors when the current field's
+// selection asks for none (neither edges nor pageInfo's start or end
+// cursor): a cursor is encoded for every item of a page otherwise, and
+// most queries (a dashboard's nested lists) select nodes alone.
+func (a pageArgs) forSelection(ctx context.Context) pageArgs {
+	a.skipCursors = !selects(ctx, "edges") && !selects(ctx, "pageInfo", "startCursor") && !selects(ctx, "pageInfo", "endCursor")
+	return a
 }
 
 // hasOffset reports whether the page continues an offset cursor.
@@ -190,7 +202,7 @@ func offsetPage[T any](a pageArgs, k keyFns[T], load loadFn[T]) (pageOut[T], err
 	}
 	page := res.Items[start:min(start+a.first, len(res.Items))]
 	total := max(res.Total, len(res.Items))
-	return build(page, start, a.order, k, a.offset+len(page) < total, start > 0, total), nil
+	return build(page, start, a.order, k, a.offset+len(page) < total, start > 0, total, a.skipCursors), nil
 }
 
 // idPage serves a page in id order.
@@ -231,7 +243,7 @@ func idPage[T any](a pageArgs, k keyFns[T], load loadFn[T]) (pageOut[T], error) 
 	page := res.Items[start:min(start+a.first, len(res.Items))]
 	total := max(res.Total, len(res.Items))
 	more := len(res.Items) > start+len(page) || total > start+len(page)
-	out := build(page, start, a.order, k, more, start > 0, total)
+	out := build(page, start, a.order, k, more, start > 0, total, a.skipCursors)
 	if len(page) == 0 && more && a.key != nil {
 		// Nothing after the cursor within what was read, but the list goes on
 		// (the cursor's position hint was far off): a cursor at the end of
@@ -302,17 +314,21 @@ func updatedPage[T any](a pageArgs, k keyFns[T], load loadFn[T]) (pageOut[T], er
 			if a.key != nil {
 				pos = a.key.Pos + 1
 			}
-			return build(page, pos, a.order, k, len(rest) > len(page) || !exhausted, a.key != nil, max(res.Total, len(res.Items))), nil
+			return build(page, pos, a.order, k, len(rest) > len(page) || !exhausted, a.key != nil, max(res.Total, len(res.Items)), a.skipCursors), nil
 		}
 		limit = min(limit*4, 4*MaxFirst)
 	}
 }
 
-// build makes the page's cursors and PageInfo; pos is the page's first
-// position (a hint carried by the cursors).
-func build[T any](page []T, pos int, o listOrder, k keyFns[T], hasNext, hasPrev bool, total int) pageOut[T] {
-	out := pageOut[T]{items: page, cursors: make([]string, len(page)), total: total,
+// build makes the page's cursors (none with skipCursors) and PageInfo; pos
+// is the page's first position (a hint carried by the cursors).
+func build[T any](page []T, pos int, o listOrder, k keyFns[T], hasNext, hasPrev bool, total int, skipCursors bool) pageOut[T] {
+	out := pageOut[T]{items: page, total: total,
 		info: &model.PageInfo{HasNextPage: hasNext, HasPreviousPage: hasPrev}}
+	if skipCursors {
+		return out
+	}
+	out.cursors = make([]string, len(page))
 	for i := range page {
 		key := cursor.Key{Order: o.field, Desc: o.desc, ID: k.id(&page[i]), Pos: pos + i}
 		if o.field == cursor.ByUpdatedAt {
@@ -365,8 +381,12 @@ func within(u time.Time, opt adapter.ListOptions) bool {
 	return opt.UpdatedBefore == nil || !u.Truncate(time.Second).After(*opt.UpdatedBefore)
 }
 
-// edgesOf builds a page's edges from its cursors.
+// edgesOf builds a page's edges from its cursors; none when the page has
+// no cursors (its edges were not asked for).
 func edgesOf[T any, E any](out pageOut[T], mk func(cursor string, node *T) E) []E {
+	if out.cursors == nil {
+		return nil
+	}
 	edges := make([]E, len(out.items))
 	for i := range out.items {
 		edges[i] = mk(out.cursors[i], &out.items[i])

@@ -40,6 +40,7 @@ func (r *primeContractResolver) PaymentApplications(ctx context.Context, obj *ad
 	if err != nil {
 		return nil, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,7 @@ func (r *projectResolver) PrimeContracts(ctx context.Context, obj *adapter.Proje
 	if err != nil {
 		return nil, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err

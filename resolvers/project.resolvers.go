@@ -103,6 +103,7 @@ func (r *projectResolver) ChangeOrders(ctx context.Context, obj *adapter.Project
 	if err != nil {
 		return nil, err
 	}
+	a = a.forSelection(ctx)
 	l, err := ld(ctx)
 	if err != nil {
 		return nil, err
