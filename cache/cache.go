@@ -407,9 +407,11 @@ func (c *Cache) finish(ctx context.Context, b *batch, storeOK bool, now time.Tim
 		c.recordBatch(d, b, storeOK, now, has, missing, stale)
 	}
 	for kind, h := range hits {
-		c.m.requests.WithLabelValues(kind, "hit").Add(float64(h[0]))
-		c.m.requests.WithLabelValues(kind, "stale").Add(float64(h[1]))
-		c.m.requests.WithLabelValues(kind, "miss").Add(float64(h[2]))
+		for i, result := range [3]string{"hit", "stale", "miss"} {
+			if h[i] > 0 { // a counter's label lookup costs more than the add
+				c.m.requests.WithLabelValues(kind, result).Add(float64(h[i]))
+			}
+		}
 		if c.onResult != nil {
 			c.onResult(ctx, kind, h[0]+h[1], h[2])
 		}

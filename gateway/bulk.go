@@ -57,12 +57,13 @@ func NewBulkExecutor(lo loaders.Options, logger *slog.Logger, timeout time.Durat
 	e.SetErrorPresenter(presentError(logger))
 	e.SetRecoverFunc(recoverFunc(logger))
 	e.AroundResponses(boundAnswers(BulkMaxFields))
-	e.AroundFields(spendNodes)
+	var render graphql.FieldMiddleware
 	if !everyField {
 		pt := newPlainTrees(es)
 		e.AroundOperations(pt.Operations)
-		e.AroundFields(pt.Field)
+		render = pt.Field
 	}
+	e.AroundFields(spendThen(render))
 	return &BulkExecutor{exec: e, loaders: lo, timeout: timeout}
 }
 

@@ -139,20 +139,35 @@ func spendNodes(ctx context.Context, next graphql.Resolver) (any, error) {
 }
 
 // guardFields is the server's one field middleware: every field is counted
-// against the answer's budget (spendNodes) and every mutation field is
-// audited (auditMutation, outside the count, so a mutation refused for
-// the budget is recorded too). One middleware instead of two, because
-// gqlgen runs the chain for every field it executes (about 1,100 for the
+// against the answer's budget (spendNodes), then handed to render (the
+// plain sub-tree renderer; nil for none), and every mutation field is
+// audited (auditMutation, outside the count, so a mutation refused for the
+// budget is recorded too). One middleware instead of three, because gqlgen
+// runs the chain for every field it executes (about 400 for the 7-project
 // dashboard; the plain sub-trees below them are written by package
-// plaintree, which spends their fields itself): each layer costs a call, a
-// context lookup and stack.
-func guardFields(l *audit.Logger) graphql.FieldMiddleware {
+// plaintree, which spends their fields itself): each layer costs gqlgen
+// closures, a call, a context lookup and stack.
+func guardFields(l *audit.Logger, render graphql.FieldMiddleware) graphql.FieldMiddleware {
+	spend := spendThen(render)
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if l != nil {
 			if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" && fc.Field.Field != nil && !sessionRoots[fc.Field.Name] {
-				return auditMutation(ctx, l, fc, func(ctx context.Context) (any, error) { return spendNodes(ctx, next) })
+				return auditMutation(ctx, l, fc, func(ctx context.Context) (any, error) { return spend(ctx, next) })
 			}
 		}
-		return spendNodes(ctx, next)
+		return spend(ctx, next)
+	}
+}
+
+// spendThen is spendNodes, then render (nil: none), as one middleware.
+func spendThen(render graphql.FieldMiddleware) graphql.FieldMiddleware {
+	if render == nil {
+		return spendNodes
+	}
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if !limits.Spend(ctx) {
+			return nil, errAnswerTooLarge
+		}
+		return render(ctx, next)
 	}
 }

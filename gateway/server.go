@@ -237,14 +237,15 @@ func newGraphQL(d Deps) http.Handler {
 	srv.Use(costGuard{a: d.Limits, rates: d.RateLimits})
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(recoverFunc(d.Logger))
-	srv.AroundFields(guardFields(d.Audit))
+	var render graphql.FieldMiddleware
 	if !d.ExecuteEveryField {
-		// After guardFields: it spends and audits the field itself; the
+		// Inside guardFields: it spends and audits the field itself; the
 		// fields rendered below it are spent by the renderer.
 		pt := newPlainTrees(es)
 		srv.AroundOperations(pt.Operations)
-		srv.AroundFields(pt.Field)
+		render = pt.Field
 	}
+	srv.AroundFields(guardFields(d.Audit, render))
 	srv.AroundOperations(observeOperations(newOperationMetrics(d.Metrics), d.Logger))
 	srv.AroundOperations(stampServerTime)
 	srv.AroundOperations(admitOperations(d.Admission, d.Metrics))

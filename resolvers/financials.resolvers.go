@@ -87,26 +87,22 @@ func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitme
 	if err != nil {
 		return nil, err
 	}
-	var mine []adapter.Invoice
+	var load loadFn[adapter.Invoice]
 	if l.Naive() {
 		res, err := l.InvoicesByCommitment.Load(ctx, loaders.ItemKey{ProjectID: obj.ProjectID, ID: obj.ID})()
 		if err != nil {
 			return nil, err
 		}
-		mine = res.Items
+		load = wholeLoad(res.Items, invoiceKeys)
 	} else {
 		// One requisitions list per project answers every commitment's invoices.
 		res, err := l.Invoices.Load(ctx, loaders.NewListKey(obj.ProjectID, 0, nil))()
 		if err != nil {
 			return nil, err
 		}
-		for _, inv := range res.Items {
-			if inv.CommitmentID == obj.ID {
-				mine = append(mine, inv)
-			}
-		}
+		load = wholeLoadWhere(res.Items, invoiceKeys, func(inv *adapter.Invoice) bool { return inv.CommitmentID == obj.ID })
 	}
-	out, err := keysetPage(a, invoiceKeys, wholeLoad(mine, invoiceKeys))
+	out, err := keysetPage(a, invoiceKeys, load)
 	if err != nil {
 		return nil, err
 	}

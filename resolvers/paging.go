@@ -346,11 +346,24 @@ func build[T any](page []T, pos int, o listOrder, k keyFns[T], hasNext, hasPrev 
 // within the updated_at bounds (compared in whole seconds, as Procore does)
 // and sorts them in order.
 func wholeLoad[T any](all []T, k keyFns[T]) loadFn[T] {
+	return wholeLoadWhere(all, k, nil)
+}
+
+// wholeLoadWhere is wholeLoad over the items of all that keep accepts (nil:
+// every item), copied once into a slice of their exact number.
+func wholeLoadWhere[T any](all []T, k keyFns[T], keep func(*T) bool) loadFn[T] {
 	return func(limit int, since, before *time.Time, order adapter.ListSort) (adapter.Page[T], error) {
 		opt := adapter.ListOptions{UpdatedSince: since, UpdatedBefore: before}
-		items := make([]T, 0, len(all))
+		in := func(it *T) bool { return (keep == nil || keep(it)) && within(k.updated(it), opt) }
+		n := 0
 		for i := range all {
-			if within(k.updated(&all[i]), opt) {
+			if in(&all[i]) {
+				n++
+			}
+		}
+		items := make([]T, 0, n)
+		for i := range all {
+			if in(&all[i]) {
 				items = append(items, all[i])
 			}
 		}
