@@ -436,7 +436,10 @@ func (c *Cache) newBatch(keys []Key) *batch {
 		chains: make([][]string, len(keys)),
 		tokens: make(map[string][]byte),
 	}
-	chainOf := make(map[[2]string][]string) // (conn, scope) -> token keys
+	var chainOf map[[2]string][]string // (conn, scope) -> token keys; none for one key
+	if len(keys) > 1 {
+		chainOf = make(map[[2]string][]string)
+	}
 	for i, k := range keys {
 		b.sks[i] = k.String()
 		ck := [2]string{k.Conn, k.Scope}
@@ -447,7 +450,9 @@ func (c *Cache) newBatch(keys []Key) *batch {
 			for j, s := range scopes {
 				ch[j] = genKey(k.Conn, s)
 			}
-			chainOf[ck] = ch
+			if chainOf != nil {
+				chainOf[ck] = ch
+			}
 		}
 		b.chains[i] = ch
 	}

@@ -64,36 +64,34 @@ func (c *Cache) GetOrFetchManyValues(ctx context.Context, keys []Key, fetch Valu
 	return out, err
 }
 
-// GetFresh answers keys from the store alone: ok only when every key is
-// there, valid and fresh, and ctx does not ask for fresh data (WithFresh),
-// that is when GetOrFetchManyValues would neither fetch nor refresh
-// anything. It then returns what GetOrFetchManyValues would (every value as
-// Bytes) and records the same in the request's Deps and the metrics.
-// Otherwise it returns ok false having recorded nothing, and the caller
-// asks GetOrFetchManyValues, which reads the store again.
-func (c *Cache) GetFresh(ctx context.Context, keys []Key) (map[Key]Value, bool) {
-	if c == nil || Fresh(ctx) || !c.storeAvailable() {
+// GetFresh answers key from the store alone: ok only when the key is there,
+// valid and fresh, and ctx does not ask for fresh data (WithFresh), that is
+// when GetOrFetchManyValues would neither fetch nor refresh it. It then
+// returns the bytes GetOrFetchManyValues would and records the same in the
+// request's Deps and the metrics. Otherwise it returns ok false having
+// recorded nothing, and the caller asks GetOrFetchManyValues, which reads
+// the store again. One key, so none of a batch's maps of results.
+func (c *Cache) GetFresh(ctx context.Context, key Key) ([]byte, bool) {
+	if c == nil || Fresh(ctx) || !c.storeAvailable() || key.validate() != nil {
 		return nil, false
 	}
-	uniq, err := uniqueKeys(keys)
-	if err != nil || len(uniq) == 0 {
-		return nil, false
-	}
-	b := c.newBatch(uniq)
+	b := c.newBatch([]Key{key})
 	if c.readStore(ctx, b) != nil {
 		return nil, false
 	}
 	now := c.now()
-	payloads, missing, stale, hits := c.classify(b, now, false)
-	if len(missing) > 0 || len(stale) > 0 {
+	payload, storedAt, ok := b.valid(0)
+	if !ok || now.Sub(storedAt) >= c.TTL(key.Kind) {
 		return nil, false
 	}
-	out := make(map[Key]Value, len(payloads))
-	for k, p := range payloads {
-		out[k] = Value{Bytes: p}
+	if d := depsFrom(ctx); d != nil {
+		c.recordBatch(d, b, true, now, func(Key) bool { return true }, nil, nil)
 	}
-	c.finish(ctx, b, true, now, func(k Key) bool { _, ok := out[k]; return ok }, nil, nil, hits)
-	return out, true
+	c.m.requests.WithLabelValues(key.Kind, "hit").Inc()
+	if c.onResult != nil {
+		c.onResult(ctx, key.Kind, 1, 0)
+	}
+	return payload, true
 }
 
 // encodedFetch adapts a ValueFetchFunc to a FetchFunc (for background

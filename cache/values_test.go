@@ -141,10 +141,11 @@ func (s *slowSetStore) SetMany(ctx context.Context, e []Entry) error {
 	return s.Store.SetMany(ctx, e)
 }
 
-// TestGetFreshAnswersOnlyWhatNeedsNoFetch: GetFresh answers keys whose values
-// are stored, valid and fresh, with the bytes GetOrFetchManyValues reads,
-// and records them in the request's Deps as it does; a missing key, a stale
-// one, an invalidated scope or a request for fresh data is not answered.
+// TestGetFreshAnswersOnlyWhatNeedsNoFetch: GetFresh answers a key whose
+// value is stored, valid and fresh, with the bytes GetOrFetchManyValues
+// reads, and records it in the request's Deps as it does; a missing key, a
+// stale one, an invalidated scope or a request for fresh data is not
+// answered.
 func TestGetFreshAnswersOnlyWhatNeedsNoFetch(t *testing.T) {
 	for _, sk := range storeKinds() {
 		t.Run(sk.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestGetFreshAnswersOnlyWhatNeedsNoFetch(t *testing.T) {
 			ctx := context.Background()
 			a := Key{Conn: "c", Kind: "rfis", Scope: "project:1", Params: "a"}
 			b := Key{Conn: "c", Kind: "rfis", Scope: "project:2", Params: "b"}
-			if _, ok := c.GetFresh(ctx, []Key{a}); ok {
+			if _, ok := c.GetFresh(ctx, a); ok {
 				t.Fatal("answered a key never stored")
 			}
 			fetch := func(_ context.Context, missing []Key) (map[Key]any, error) {
@@ -175,32 +176,32 @@ func TestGetFreshAnswersOnlyWhatNeedsNoFetch(t *testing.T) {
 				t.Fatal(err)
 			}
 			dctx, deps := WithDeps(ctx)
-			got, ok := c.GetFresh(dctx, []Key{a, b})
-			if !ok {
-				t.Fatal("did not answer stored, fresh keys")
-			}
 			for _, k := range []Key{a, b} {
-				if string(got[k].Bytes) != `{"ID":1,"Subject":"`+k.Params+`"}` {
-					t.Fatalf("%s: got %q", k.Params, got[k].Bytes)
+				got, ok := c.GetFresh(dctx, k)
+				if !ok {
+					t.Fatalf("%s: not answered, though stored and fresh", k.Params)
+				}
+				if string(got) != `{"ID":1,"Subject":"`+k.Params+`"}` {
+					t.Fatalf("%s: got %q", k.Params, got)
 				}
 			}
 			if ok, why := deps.Cacheable(); !ok {
-				t.Fatalf("the read was not recorded as a cacheable dependency: %s", why)
+				t.Fatalf("the reads were not recorded as cacheable dependencies: %s", why)
 			}
-			if _, ok := c.GetFresh(WithFresh(ctx), []Key{a}); ok {
+			if _, ok := c.GetFresh(WithFresh(ctx), a); ok {
 				t.Fatal("answered a request that asked for fresh data")
 			}
 			if err := c.Invalidate(ctx, "c", "project:2"); err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := c.GetFresh(ctx, []Key{a, b}); ok {
+			if _, ok := c.GetFresh(ctx, b); ok {
 				t.Fatal("answered a key whose scope was invalidated")
 			}
-			if _, ok := c.GetFresh(ctx, []Key{a}); !ok {
+			if _, ok := c.GetFresh(ctx, a); !ok {
 				t.Fatal("the invalidation of another scope took a")
 			}
 			clock.Advance(90 * time.Second) // past the TTL, within stale-while-revalidate
-			if _, ok := c.GetFresh(ctx, []Key{a}); ok {
+			if _, ok := c.GetFresh(ctx, a); ok {
 				t.Fatal("answered a stale key (GetOrFetchManyValues would refresh it)")
 			}
 		})

@@ -89,11 +89,11 @@ func cacheRead[K comparable, V any](l *Loaders, kind string, keyOf func(K) (scop
 		}
 		scope, params := keyOf(k)
 		key := cache.Key{Conn: l.conn.ID, User: l.conn.UserKey, Kind: kind, Scope: scope, Params: params}
-		got, ok := l.opt.Cache.GetFresh(ctx, []cache.Key{key})
+		b, ok := l.opt.Cache.GetFresh(ctx, key)
 		if !ok {
 			return zero, false
 		}
-		v, err := decode[V](l.opt.Decoded, decodeScope, got[key].Bytes)
+		v, err := decode[V](l.opt.Decoded, decodeScope, b)
 		if err != nil {
 			return zero, false // the batch reports it
 		}
