@@ -200,7 +200,7 @@ func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.C
 		return resolveBatch(ctx, l, kind, len(keys), func(i int) (string, string) { return keyOf(keys[i]) },
 			eachConcurrently(l, keys, one))
 	}
-	ld := batched(dataloader.NewBatchedLoader(batch, singleOptions[K, V](l)...))
+	ld := batched(func() *dataloader.Loader[K, V] { return dataloader.NewBatchedLoader(batch, singleOptions[K, V](l)...) })
 	ld.read = cacheRead[K, V](l, kind, keyOf)
 	return ld
 }
@@ -245,5 +245,7 @@ func byIDs[V any](l *Loaders, kind string, scopeOf func(int64) string, fetch fun
 				return vals, errs
 			})
 	}
-	return batched(dataloader.NewBatchedLoader(batch, loaderOptions[int64, V](l)...))
+	return batched(func() *dataloader.Loader[int64, V] {
+		return dataloader.NewBatchedLoader(batch, loaderOptions[int64, V](l)...)
+	})
 }

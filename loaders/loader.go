@@ -20,9 +20,14 @@ import (
 // asked for, a traced request) goes through the dataloader as before. A key
 // keeps the way it was first answered for the rest of the request, so that
 // a request sees one value per key, as with the dataloader alone.
+//
+// The dataloader itself is made on first use: a request uses a few of its
+// fifty-odd loaders.
 type Loader[K comparable, V any] struct {
-	dl   *dataloader.Loader[K, V]
-	read func(ctx context.Context, k K) (V, bool) // nil: every key through dl
+	mk     func() *dataloader.Loader[K, V]
+	once   sync.Once
+	loader *dataloader.Loader[K, V]                 // made by mk on first use
+	read   func(ctx context.Context, k K) (V, bool) // nil: every key through the dataloader
 
 	mu   sync.Mutex
 	seen map[K]direct[V] // keys asked for so far, with read's
@@ -40,7 +45,7 @@ type loader[K comparable, V any] = Loader[K, V]
 // Load returns a thunk for k's value.
 func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
 	if l.read == nil {
-		return l.dl.Load(ctx, k)
+		return l.dl().Load(ctx, k)
 	}
 	l.mu.Lock()
 	d, asked := l.seen[k]
@@ -61,17 +66,23 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
 	if d.ok {
 		return func() (V, error) { return d.v, nil }
 	}
-	return l.dl.Load(ctx, k)
+	return l.dl().Load(ctx, k)
+}
+
+// dl is the dataloader, made on first use.
+func (l *Loader[K, V]) dl() *dataloader.Loader[K, V] {
+	l.once.Do(func() { l.loader = l.mk() })
+	return l.loader
 }
 
 // LoadMany returns a thunk for the values of ks, batched.
 func (l *Loader[K, V]) LoadMany(ctx context.Context, ks []K) dataloader.ThunkMany[V] {
-	return l.dl.LoadMany(ctx, ks)
+	return l.dl().LoadMany(ctx, ks)
 }
 
-// batched wraps a dataloader.
-func batched[K comparable, V any](dl *dataloader.Loader[K, V]) *Loader[K, V] {
-	return &Loader[K, V]{dl: dl}
+// batched is a Loader over the dataloader mk makes.
+func batched[K comparable, V any](mk func() *dataloader.Loader[K, V]) *Loader[K, V] {
+	return &Loader[K, V]{mk: mk}
 }
 
 // cacheRead is the direct read of single's loaders, or nil where there is

@@ -41,5 +41,7 @@ func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID in
 		}
 		return out
 	}
-	return batched(dataloader.NewBatchedLoader(batch, loaderOptions[int64, T](l)...))
+	return batched(func() *dataloader.Loader[int64, T] {
+		return dataloader.NewBatchedLoader(batch, loaderOptions[int64, T](l)...)
+	})
 }
