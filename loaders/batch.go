@@ -129,7 +129,7 @@ func resolveBatch[V any](ctx context.Context, l *Loaders, kind string, n int, ke
 				out[i] = &dataloader.Result[V]{Data: v}
 				continue
 			}
-			v, derr := decode[V](l.opt.Decoded, decodeScope, g.Bytes)
+			v, derr := decode[V](l.opt.Decoded, decodeScope, g.Bytes, !l.opt.RemoteCache)
 			if derr != nil {
 				out[i] = &dataloader.Result[V]{Error: adapter.Errorf(adapter.CodeInternal, "decode cached %s: %v", kind, derr)}
 				continue

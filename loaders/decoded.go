@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"reflect"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 	"github.com/maypok86/otter/v2"
@@ -28,7 +29,8 @@ type DecodeCache struct {
 
 type decodeKey struct {
 	scope string       // connection and Procore user
-	sum   uint64       // maphash of the encoded bytes
+	sum   uint64       // maphash of the encoded bytes (0 for a key by address)
+	at    uintptr      // the address of the store's own bytes (0 for a key by hash)
 	size  int          // their length
 	kind  reflect.Type // the Go type, so equal bytes decoded as different types never mix
 }
@@ -64,14 +66,26 @@ func NewDecodeCache(maxBytes int64) (*DecodeCache, error) {
 
 // decode unmarshals b into a V, through the cache when dc is not nil; scope
 // names the connection and user the value is decoded for.
-func decode[V any](dc *DecodeCache, scope string, b []byte) (V, error) {
+//
+// stable says that b is the store's own slice, the same one for every read
+// of the value it stores (the memory store: values are shared, never
+// copied, and read-only). Its entry is then found by the address of b,
+// without hashing or comparing the bytes: the entry keeps those bytes
+// alive, so no other bytes can take that address while it exists. Bytes
+// read from Redis are new for every read and are found by their hash.
+func decode[V any](dc *DecodeCache, scope string, b []byte, stable bool) (V, error) {
 	var v V
 	if dc == nil {
 		err := json.Unmarshal(b, &v)
 		return v, err
 	}
-	k := decodeKey{scope: scope, sum: maphash.Bytes(dc.seed, b), size: len(b), kind: reflect.TypeFor[V]()}
-	if got, ok := dc.c.GetIfPresent(k); ok && bytes.Equal(got.from, b) {
+	k := decodeKey{scope: scope, size: len(b), kind: reflect.TypeFor[V]()}
+	if stable && len(b) > 0 {
+		k.at = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	} else {
+		k.sum = maphash.Bytes(dc.seed, b)
+	}
+	if got, ok := dc.c.GetIfPresent(k); ok && sameBytes(got.from, b, k.at != 0) {
 		if typed, ok := got.value.(V); ok {
 			return typed, nil
 		}
@@ -81,4 +95,13 @@ func decode[V any](dc *DecodeCache, scope string, b []byte) (V, error) {
 	}
 	dc.c.Set(k, decoded{from: b, value: v})
 	return v, nil
+}
+
+// sameBytes reports whether the bytes an entry was decoded from are b: the
+// same slice for an entry found by address, equal bytes otherwise.
+func sameBytes(from, b []byte, byAddress bool) bool {
+	if byAddress {
+		return len(from) == len(b) && unsafe.SliceData(from) == unsafe.SliceData(b)
+	}
+	return bytes.Equal(from, b)
 }

@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"testing"
@@ -17,12 +18,12 @@ func TestDecodeCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		payload := []byte(`[{"id":9300000001,"project_id":7300000001,"subject":"Footing depth","status":"open"}]`)
-		a1, err := decode[[]adapter.RFI](dc, "conn-a\x00user", payload)
+		a1, err := decode[[]adapter.RFI](dc, "conn-a\x00user", payload, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a2, _ := decode[[]adapter.RFI](dc, "conn-a\x00user", payload)
-		b, _ := decode[[]adapter.RFI](dc, "conn-b\x00user", payload)
+		a2, _ := decode[[]adapter.RFI](dc, "conn-a\x00user", payload, false)
+		b, _ := decode[[]adapter.RFI](dc, "conn-b\x00user", payload, false)
 		if len(a1) != 1 || len(a2) != 1 || len(b) != 1 || a1[0].ID != 9300000001 || b[0].ID != 9300000001 {
 			t.Fatalf("decoded %+v, %+v, %+v", a1, a2, b)
 		}
@@ -31,6 +32,36 @@ func TestDecodeCache(t *testing.T) {
 		}
 		if &a1[0] == &b[0] {
 			t.Fatal("two connections got the same decoded value for the same payload")
+		}
+	})
+
+	t.Run("TheStoresOwnBytesAreFoundByAddressAndOnlyThem", func(t *testing.T) {
+		dc, err := NewDecodeCache(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type item struct{ ID int64 }
+		stored := []byte(`{"ID":41}`)
+		a1, err := decode[*item](dc, "conn", stored, true)
+		if err != nil || a1.ID != 41 {
+			t.Fatalf("decode = %+v, %v", a1, err)
+		}
+		if a2, _ := decode[*item](dc, "conn", stored, true); a2 != a1 {
+			t.Fatal("the same stored bytes were decoded twice: the entry by address missed")
+		}
+		copied := bytes.Clone(stored)
+		if c, _ := decode[*item](dc, "conn", copied, true); c == a1 || c.ID != 41 {
+			t.Fatalf("bytes at another address got %p (%+v), want a decode of their own", c, c)
+		}
+		other := []byte(`{"ID":42}`) // as long as stored, elsewhere
+		if o, _ := decode[*item](dc, "conn", other, true); o.ID != 42 {
+			t.Fatalf("other bytes decoded to %+v", o)
+		}
+		if b, _ := decode[*item](dc, "conn-b", stored, true); b == a1 {
+			t.Fatal("two connections got the same decoded value for the same stored bytes")
+		}
+		if h, _ := decode[*item](dc, "conn", stored, false); h == a1 || h.ID != 41 {
+			t.Fatalf("a read by hash found the entry by address: %p (%+v)", h, h)
 		}
 	})
 
@@ -45,10 +76,10 @@ func TestDecodeCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		type item struct{ ID int64 }
-		if v, err := decode[item](dc, "conn", first); err != nil || v.ID != 123456789 {
+		if v, err := decode[item](dc, "conn", first, false); err != nil || v.ID != 123456789 {
 			t.Fatalf("decode(first) = %+v, %v", v, err)
 		}
-		if v, err := decode[item](dc, "conn", second); err == nil {
+		if v, err := decode[item](dc, "conn", second, false); err == nil {
 			t.Fatalf("decode of the colliding payload %q = %+v, want its own decode error, not the first payload's value", second, v)
 		}
 	})

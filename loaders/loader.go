@@ -104,7 +104,7 @@ func cacheRead[K comparable, V any](l *Loaders, kind string, keyOf func(K) (scop
 		if !ok {
 			return zero, false
 		}
-		v, err := decode[V](l.opt.Decoded, decodeScope, b)
+		v, err := decode[V](l.opt.Decoded, decodeScope, b, true)
 		if err != nil {
 			return zero, false // the batch reports it
 		}
