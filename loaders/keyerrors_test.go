@@ -88,6 +88,28 @@ func testStores() []struct {
 	}
 }
 
+// sandboxClient starts a sandbox of one company with one project of rfis
+// RFIs, and a REST client to it whose requests go through the transport
+// wrap returns around a base one. It returns the sandbox, the client and
+// the company's and the project's ids.
+func sandboxClient(t *testing.T, seed int64, rfis int, wrap func(base http.RoundTripper, projectID int64) http.RoundTripper) (*sandbox.Running, *rest.Client, int64, int64) {
+	t.Helper()
+	run, err := sandbox.Start(context.Background(), sandbox.Config{Seed: seed, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, RFIsPerProject: rfis}}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run.Close)
+	companyID, projectID := run.FirstProject()
+	client, err := rest.New(rest.Config{APIURL: run.URL, ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
+		CompanyID: companyID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTPClient: &http.Client{Transport: wrap(rest.NewBaseTransport(4), projectID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	return run, client, companyID, projectID
+}
+
 // TestAWaiterOfAListThatFailedGetsProcoresErrorNotNotFound: Procore refuses
 // a project's RFI list (403). One request's loader fetches it; another
 // request's loader asks for the same list meanwhile and waits on that fetch
@@ -102,32 +124,15 @@ func testStores() []struct {
 func TestAWaiterOfAListThatFailedGetsProcoresErrorNotNotFound(t *testing.T) {
 	for _, st := range testStores() {
 		t.Run(st.name, func(t *testing.T) {
-			run, err := sandbox.Start(context.Background(), sandbox.Config{Seed: 7, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, RFIsPerProject: 3}}, "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(run.Close)
-			var companyID, projectID int64
-			run.ReadDataset(func(ds *data.Dataset) {
-				companyID = ds.Companies[0].ID
-				for _, p := range ds.Projects {
-					if p.CompanyID == companyID {
-						projectID = p.ID
-						break
-					}
-				}
+			var gated *gatedTransport
+			run, client, companyID, projectID := sandboxClient(t, 7, 3, func(base http.RoundTripper, projectID int64) http.RoundTripper {
+				rfis := fmt.Sprintf("/rest/v1.0/projects/%d/rfis", projectID)
+				gated = &gatedTransport{base: base, match: func(r *http.Request) bool { return r.URL.Path == rfis }}
+				return gated
 			})
 			const route = "GET /rest/v1.0/projects/{project_id}/rfis"
 			run.SetFaults(sandbox.Faults{FailRoutes: map[string]int{route: http.StatusForbidden}})
-			rfis := fmt.Sprintf("/rest/v1.0/projects/%d/rfis", projectID)
-			gated := &gatedTransport{base: rest.NewBaseTransport(4), match: func(r *http.Request) bool { return r.URL.Path == rfis }}
 			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-			client, err := rest.New(rest.Config{APIURL: run.URL, ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
-				CompanyID: companyID, Logger: quiet, HTTPClient: &http.Client{Transport: gated}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(client.CloseIdleConnections)
 			store := &readSignal{Store: st.open(t), read: make(chan struct{}, 1)}
 			c, err := cache.New(store, cache.Options{Logger: quiet})
 			if err != nil {

@@ -9,10 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"procoregraph/adapter/rest"
 	"procoregraph/cache"
-	"procoregraph/sandbox"
-	"procoregraph/sandbox/data"
 	"procoregraph/tenant"
 )
 
@@ -36,25 +33,12 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestAWarmKeyIsReadDirectlyAndEqualsWhatTheDataloaderGave(t *testing.T) {
 	for _, st := range testStores() {
 		t.Run(st.name, func(t *testing.T) {
-			run, err := sandbox.Start(context.Background(), sandbox.Config{Seed: 3, Data: data.Options{Companies: 1, ProjectsPerCompany: 1, RFIsPerProject: 5}}, "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(run.Close)
-			var companyID, projectID int64
-			run.ReadDataset(func(ds *data.Dataset) {
-				companyID = ds.Companies[0].ID
-				projectID = ds.Projects[0].ID
+			var counted *countingTransport
+			_, client, companyID, projectID := sandboxClient(t, 3, 5, func(base http.RoundTripper, _ int64) http.RoundTripper {
+				counted = &countingTransport{base: base}
+				return counted
 			})
-			counted := &countingTransport{base: rest.NewBaseTransport(4)}
-			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-			client, err := rest.New(rest.Config{APIURL: run.URL, ClientID: sandbox.DefaultClientID, ClientSecret: sandbox.DefaultClientSecret,
-				CompanyID: companyID, Logger: quiet, HTTPClient: &http.Client{Transport: counted}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(client.CloseIdleConnections)
-			c, err := cache.New(st.open(t), cache.Options{Logger: quiet})
+			c, err := cache.New(st.open(t), cache.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}

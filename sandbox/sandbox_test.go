@@ -431,3 +431,30 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestFirstProjectIsTheFirstCompanysFirstProject: with several companies of
+// several projects, FirstProject names the first company and the first
+// project that belongs to it.
+func TestFirstProjectIsTheFirstCompanysFirstProject(t *testing.T) {
+	run, err := sandbox.Start(context.Background(), sandbox.Config{Seed: 5, Data: data.Options{Companies: 3, ProjectsPerCompany: 4}}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run.Close)
+	company, project := run.FirstProject()
+	var want int64
+	run.ReadDataset(func(ds *data.Dataset) {
+		if ds.Companies[0].ID != company {
+			t.Errorf("company %d, want the first, %d", company, ds.Companies[0].ID)
+		}
+		for _, p := range ds.Projects {
+			if p.CompanyID == company {
+				want = p.ID
+				break
+			}
+		}
+	})
+	if project == 0 || project != want {
+		t.Fatalf("project %d, want %d", project, want)
+	}
+}

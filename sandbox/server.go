@@ -224,6 +224,25 @@ func (s *Server) ReadDataset(fn func(*data.Dataset)) {
 	fn(s.ds)
 }
 
+// FirstProject returns the id of the dataset's first company and of that
+// company's first project (0 when it has none): the pair a test of one
+// company and one project works in.
+func (s *Server) FirstProject() (companyID, projectID int64) {
+	s.ReadDataset(func(ds *data.Dataset) {
+		if len(ds.Companies) == 0 {
+			return
+		}
+		companyID = ds.Companies[0].ID
+		for _, p := range ds.Projects {
+			if p.CompanyID == companyID {
+				projectID = p.ID
+				return
+			}
+		}
+	})
+	return companyID, projectID
+}
+
 // chance draws from the fault PRNG against the fraction picked from the faults.
 func (s *Server) chance(pick func(Faults) float64) bool {
 	s.faultMu.Lock()

@@ -43,16 +43,7 @@ func replicasUnderLoad(t *testing.T, stores [2]BudgetStore) replicaLoad {
 		t.Fatal(err)
 	}
 	t.Cleanup(run.Close)
-	var companyID, projectID int64
-	run.ReadDataset(func(ds *data.Dataset) {
-		companyID = ds.Companies[0].ID
-		for _, p := range ds.Projects {
-			if p.CompanyID == companyID {
-				projectID = p.ID
-				break
-			}
-		}
-	})
+	companyID, projectID := run.FirstProject()
 	tokens := NewMemoryTokenStore(nil)
 	var out replicaLoad
 	var warnings atomic.Int64
