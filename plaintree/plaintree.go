@@ -215,8 +215,8 @@ func (x *rendered) MarshalGQL(w io.Writer) {
 }
 
 // maxGrow bounds one growth of gqlgen's answer buffer ahead of what is
-// written (answers are bounded in bytes before they are sent).
-const maxGrow = 64 << 20
+// written; a larger answer grows on as bytes.Buffer grows.
+const maxGrow = 8 << 20
 
 // render writes v by plan p; nil means gqlgen must execute it instead.
 // Within an operation the bytes are kept in its arena (released when its
@@ -399,11 +399,13 @@ func (op *operation) keep(r *Renderer, b []byte) []byte {
 
 // release hands the arena's chunks back to the renderer's pool: nothing
 // may write a sub-tree rendered before it afterwards. Later renders (a
-// subscription's next event) fill a new arena.
+// subscription's next event) fill a new arena. What was rendered and not
+// written (a sub-tree under a null gqlgen propagated) is no longer pending.
 func (op *operation) release(r *Renderer) {
 	op.mu.Lock()
 	chunks := op.chunks
 	op.chunks, op.free = nil, nil
+	op.pending.Store(0)
 	op.mu.Unlock()
 	for _, c := range chunks {
 		r.chunks.Put(c)

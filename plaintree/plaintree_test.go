@@ -447,3 +447,39 @@ func TestASubTreeTooLargeForTheArenaIsKeptApart(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", len(got), len(want))
 	}
 }
+
+// TestWhatAnAnswerDidNotWriteIsNotCarriedToTheNext: a sub-tree rendered
+// but not written (gqlgen dropped it under a propagated null) does not stay
+// pending into the operation's next answer, where it would grow gqlgen's
+// buffer for bytes that never come.
+func TestWhatAnAnswerDidNotWriteIsNotCarriedToTheNext(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	doc, errs := gqlparser.LoadQuery(schema, `{ item { id name } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
+	var op *operation
+	h := r.Operations(graphql.WithOperationContext(context.Background(), oc), func(ctx context.Context) graphql.ResponseHandler {
+		op, _ = ctx.Value(operationKey{}).(*operation)
+		return func(ctx context.Context) *graphql.Response {
+			root := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, []string{"Query"})
+			fctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: root[0]})
+			for range 2 { // two renders, neither written
+				if _, err := r.Field(fctx, func(context.Context) (any, error) { return fullItem(), nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return &graphql.Response{Data: []byte(`{"item":null}`)}
+		}
+	})
+	if op == nil {
+		t.Fatal("the operation middleware gave the operation no state")
+	}
+	for event := range 3 {
+		h(graphql.WithOperationContext(context.WithValue(context.Background(), operationKey{}, op), oc))
+		if n := op.pending.Load(); n != 0 {
+			t.Fatalf("after answer %d: %d bytes still pending", event, n)
+		}
+	}
+}
