@@ -84,13 +84,7 @@ func (c *Cache) GetFresh(ctx context.Context, key Key) ([]byte, bool) {
 	if !ok || now.Sub(storedAt) >= c.TTL(key.Kind) {
 		return nil, false
 	}
-	if d := depsFrom(ctx); d != nil {
-		c.recordBatch(d, b, true, now, func(Key) bool { return true }, nil, nil)
-	}
-	c.m.requests.WithLabelValues(key.Kind, "hit").Inc()
-	if c.onResult != nil {
-		c.onResult(ctx, key.Kind, 1, 0)
-	}
+	c.finish(ctx, b, true, now, func(Key) bool { return true }, nil, nil, map[string]*[3]int{key.Kind: {1, 0, 0}})
 	return payload, true
 }
 

@@ -195,7 +195,7 @@ func eachConcurrently[K comparable, V any](l *Loaders, keys []K, one func(ctx co
 
 // single makes a loader whose keys are each answered by one upstream fetch
 // (which may itself walk several pages).
-func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.Context, k K) (V, error), keyOf func(K) (scope, params string)) *loader[K, V] {
+func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.Context, k K) (V, error), keyOf func(K) (scope, params string)) *Loader[K, V] {
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
 		return resolveBatch(ctx, l, kind, len(keys), func(i int) (string, string) { return keyOf(keys[i]) },
 			eachConcurrently(l, keys, one))
@@ -206,7 +206,7 @@ func single[K comparable, V any](l *Loaders, kind string, one func(ctx context.C
 }
 
 // list makes a loader of list windows scoped by project or company.
-func list[T any](l *Loaders, kind string, scopeOf func(int64) string, fetch func(ctx context.Context, scope int64, opt adapter.ListOptions) (adapter.Page[T], error)) *loader[ListKey, adapter.Page[T]] {
+func list[T any](l *Loaders, kind string, scopeOf func(int64) string, fetch func(ctx context.Context, scope int64, opt adapter.ListOptions) (adapter.Page[T], error)) *Loader[ListKey, adapter.Page[T]] {
 	return single(l, kind, func(ctx context.Context, k ListKey) (adapter.Page[T], error) {
 		return fetch(ctx, k.Scope, k.Options())
 	}, func(k ListKey) (string, string) { return scopeOf(k.Scope), k.params() })
@@ -214,7 +214,7 @@ func list[T any](l *Loaders, kind string, scopeOf func(int64) string, fetch func
 
 // byIDs makes an entity loader: every id missing from the cache is fetched in
 // one call (filters[id][]); an id Procore does not return is NOT_FOUND.
-func byIDs[V any](l *Loaders, kind string, scopeOf func(int64) string, fetch func(ctx context.Context, ids []int64) ([]V, error), idOf func(V) int64) *loader[int64, V] {
+func byIDs[V any](l *Loaders, kind string, scopeOf func(int64) string, fetch func(ctx context.Context, ids []int64) ([]V, error), idOf func(V) int64) *Loader[int64, V] {
 	batch := func(ctx context.Context, ids []int64) []*dataloader.Result[V] {
 		return resolveBatch(ctx, l, kind, len(ids), func(i int) (string, string) { return scopeOf(ids[i]), itoa(ids[i]) },
 			func(ctx context.Context, idx []int) (map[int]V, map[int]error) {

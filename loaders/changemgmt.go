@@ -10,12 +10,12 @@ import (
 // (one Procore list per project and kind, cached under the project's scope
 // so every project invalidation drops them), and one PCO's line items.
 type ChangeMgmtLoaders struct {
-	Events            *loader[int64, []adapter.ChangeEvent]
-	PCOs              *loader[int64, []adapter.PotentialChangeOrder]
-	PCOLineItems      *loader[ItemKey, []adapter.PCOLineItem]
-	CORs              *loader[int64, []adapter.ChangeOrderRequest]
-	Packages          *loader[int64, []adapter.ChangeOrderPackage]
-	PrimeChangeOrders *loader[int64, []adapter.PrimeChangeOrder]
+	Events            *Loader[int64, []adapter.ChangeEvent]
+	PCOs              *Loader[int64, []adapter.PotentialChangeOrder]
+	PCOLineItems      *Loader[ItemKey, []adapter.PCOLineItem]
+	CORs              *Loader[int64, []adapter.ChangeOrderRequest]
+	Packages          *Loader[int64, []adapter.ChangeOrderPackage]
+	PrimeChangeOrders *Loader[int64, []adapter.PrimeChangeOrder]
 }
 
 func newChangeMgmt(l *Loaders, p adapter.Procore) ChangeMgmtLoaders {

@@ -40,8 +40,6 @@ type direct[V any] struct {
 	ok bool
 }
 
-type loader[K comparable, V any] = Loader[K, V]
-
 // Load returns a thunk for k's value.
 func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
 	if l.read == nil {

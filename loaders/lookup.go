@@ -20,7 +20,7 @@ import (
 // and its invalidation, is known only once it is found): they are fresh on
 // every request, and an answer built from them is not kept by the response
 // cache (its upstream calls bypass the value cache).
-func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[T], error), idOf func(T) int64) *loader[int64, T] {
+func searchByIDs[T any](l *Loaders, fetch func(ctx context.Context, projectID int64, opt adapter.ListOptions) (adapter.Page[T], error), idOf func(T) int64) *Loader[int64, T] {
 	batch := func(ctx context.Context, ids []int64) []*dataloader.Result[T] {
 		if spans.Recording(ctx) {
 			var span trace.Span
