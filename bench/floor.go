@@ -105,8 +105,8 @@ type floorProject struct {
 }
 
 // dashboard fetches and assembles the dashboard; it returns the encoded
-// answer's size and the number of Procore calls made.
-func (f *floorClient) dashboard(ctx context.Context) (int, int, error) {
+// answer and the number of Procore calls made.
+func (f *floorClient) dashboard(ctx context.Context) ([]byte, int, error) {
 	var calls int
 	var mu sync.Mutex
 	count := func(n int) { mu.Lock(); calls += n; mu.Unlock() }
@@ -115,7 +115,7 @@ func (f *floorClient) dashboard(ctx context.Context) (int, int, error) {
 	n, err := getAll(ctx, f, "/rest/v1.1/projects", url.Values{"company_id": {strconv.FormatInt(f.company, 10)}}, 300, &projects)
 	count(n)
 	if err != nil {
-		return 0, calls, err
+		return nil, calls, err
 	}
 	if len(projects) > 50 {
 		projects = projects[:50]
@@ -172,13 +172,13 @@ func (f *floorClient) dashboard(ctx context.Context) (int, int, error) {
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, calls, err
+		return nil, calls, err
 	}
 	for _, join := range joins {
 		join()
 	}
 	raw, err := json.Marshal(map[string]any{"data": map[string]any{"projects": map[string]any{"totalCount": len(projects), "nodes": projects}}})
-	return len(raw), calls, err
+	return raw, calls, err
 }
 
 // getAll reads every page of a list into into (a pointer to a slice) and

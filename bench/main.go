@@ -63,6 +63,14 @@ type options struct {
 	out            string
 	redisURL       string
 	only           string
+	// interleaved is the rounds of the interleaved cold run (0: none);
+	// settle the idle time before each of its queries.
+	interleaved     int
+	settle          time.Duration
+	bursts          int
+	burst           time.Duration
+	interleavedOnly bool
+	query           []byte
 }
 
 type mode struct {
@@ -112,8 +120,22 @@ func main() {
 	flag.IntVar(&o.maxConcurrency, "max-concurrency", 0, "gateway -max-concurrency (upstream calls in flight per connection); 0 runs the gateway's default")
 	flag.StringVar(&o.out, "out", "", "also write the report to this file")
 	flag.StringVar(&o.redisURL, "redis-url", "", "run the gateways on this Redis (a fresh key prefix per run) instead of the in-memory cache")
+	flag.IntVar(&o.interleaved, "interleaved", 0, "rounds of the interleaved cold run: each round one cold dashboard from the floor and from each mode's running gateway, in rotated order (0: no such run)")
+	flag.DurationVar(&o.settle, "settle", 100*time.Millisecond, "idle time before each query of the interleaved cold run")
+	flag.IntVar(&o.bursts, "bursts", 0, "throughput rounds of the interleaved run (each contestant one -burst per round)")
+	flag.DurationVar(&o.burst, "burst", time.Second, "length of one throughput burst of the interleaved run")
+	flag.BoolVar(&o.interleavedOnly, "interleaved-only", false, "run only the interleaved cold run")
 	flag.StringVar(&o.only, "only", "", "run only the modes whose name contains this (the first mode run is the baseline of the ratios)")
+	serveFloorAPI := flag.String("serve-floor", "", "internal: serve the floor client's dashboard over this Procore API (the interleaved run's floor process)")
+	serveFloorCompany := flag.Int64("serve-floor-company", 0, "internal: the company of -serve-floor")
 	flag.Parse()
+	if *serveFloorAPI != "" {
+		if err := serveFloor(*serveFloorAPI, *serveFloorCompany); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -170,6 +192,29 @@ func run(o options) error {
 		{"dataloaders, no cache", []string{"-no-cache"}},
 		{"dataloaders + data cache, no response cache", []string{"-no-response-cache"}},
 		{"dataloaders + cache (default)", nil},
+	}
+	o.query = query
+	var inter []*contestant
+	if o.interleaved > 0 || o.bursts > 0 {
+		var sel []mode
+		for _, m := range modes {
+			if strings.Contains(m.name, o.only) {
+				sel = append(sel, m)
+			}
+		}
+		if inter, err = measureInterleaved(ctx, o, bin, env, sel, sb.URL, company); err != nil {
+			return err
+		}
+	}
+	if o.interleavedOnly {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Dashboard query, %d projects; sandbox latency %s per call; go %s.\n", o.projects, o.latency, runtime.Version())
+		renderInterleaved(&b, o, inter)
+		fmt.Print(b.String())
+		if o.out != "" {
+			return os.WriteFile(o.out, []byte(b.String()), 0o644)
+		}
+		return nil
 	}
 	var floor *result
 	if o.only == "" || strings.Contains("floor", o.only) {
@@ -327,6 +372,11 @@ func run(o options) error {
 	}
 
 	report := render(o, results, floor)
+	if len(inter) > 0 {
+		var b strings.Builder
+		renderInterleaved(&b, o, inter)
+		report += b.String()
+	}
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
