@@ -28,6 +28,7 @@ type floorClient struct {
 	api     string
 	company int64
 	http    *http.Client
+	tokens  oauth2.TokenSource
 }
 
 // newFloorClient returns a client with its own connection pool and OAuth
@@ -38,9 +39,9 @@ func newFloorClient(api string, company int64, clientID, clientSecret string) *f
 		AuthStyle: oauth2.AuthStyleInParams}
 	base := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, IdleConnTimeout: 90 * time.Second}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base})
-	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, cc.TokenSource(ctx)), Base: base},
-		Timeout: 2 * time.Minute}
-	return &floorClient{api: api, company: company, http: hc}
+	tokens := oauth2.ReuseTokenSource(nil, cc.TokenSource(ctx))
+	hc := &http.Client{Transport: &oauth2.Transport{Source: tokens, Base: base}, Timeout: 2 * time.Minute}
+	return &floorClient{api: api, company: company, http: hc, tokens: tokens}
 }
 
 type floorPerson struct {

@@ -31,6 +31,10 @@ import (
 // process has used.
 func serveFloor(api string, company int64) error {
 	f := newFloorClient(api, company, sandbox.DefaultClientID, sandbox.DefaultClientSecret)
+	// The access token at start, as the gateway obtains its own.
+	if _, err := f.tokens.Token(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

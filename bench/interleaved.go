@@ -28,10 +28,12 @@ type contestant struct {
 	cold  func(ctx context.Context) (time.Duration, error) // one cold dashboard
 	query func(ctx context.Context) (time.Duration, error) // one dashboard as the mode answers it
 	cpu   func() (float64, error)                          // the process's CPU seconds so far
+	fresh func(ctx context.Context) (time.Duration, error) // a fresh process's first dashboard
 
 	times    []time.Duration
-	coldCPU  float64 // CPU seconds per cold query, a gateway's cache writes included
-	done     int64   // dashboards answered in the throughput bursts
+	first    []time.Duration // first dashboards of fresh processes
+	coldCPU  float64         // CPU seconds per cold query, a gateway's cache writes included
+	done     int64           // dashboards answered in the throughput bursts
 	busy     time.Duration
 	loadCPU  float64 // CPU seconds per dashboard in the bursts
 	failures int64
@@ -45,11 +47,29 @@ func measureInterleaved(ctx context.Context, o options, bin string, env []string
 		return nil, err
 	}
 	defer floor.stop()
-	cs := []*contestant{{name: "floor: hand-written REST client", cold: floor.query, query: floor.query, cpu: floor.cpu}}
+	cs := []*contestant{{name: "floor: hand-written REST client", cold: floor.query, query: floor.query, cpu: floor.cpu,
+		fresh: func(ctx context.Context) (time.Duration, error) {
+			f, err := startFloor(api, company)
+			if err != nil {
+				return 0, err
+			}
+			defer f.stop()
+			time.Sleep(o.settle)
+			return f.query(ctx)
+		}}}
 	for _, m := range modes {
 		args := slices.Clone(m.args)
 		if o.maxConcurrency > 0 {
 			args = append([]string{"-max-concurrency", strconv.Itoa(o.maxConcurrency)}, args...)
+		}
+		fresh := func(context.Context) (time.Duration, error) {
+			g, err := startGateway(bin, env, args)
+			if err != nil {
+				return 0, err
+			}
+			defer g.stop()
+			time.Sleep(o.settle)
+			return g.query(o.query)
 		}
 		g, err := startGateway(bin, env, args)
 		if err != nil {
@@ -64,7 +84,8 @@ func measureInterleaved(ctx context.Context, o options, bin string, env []string
 				}
 				return ask(ctx)
 			},
-			cpu: func() (float64, error) { return g.metric("process_cpu_seconds_total") },
+			cpu:   func() (float64, error) { return g.metric("process_cpu_seconds_total") },
+			fresh: fresh,
 		})
 	}
 	for _, c := range cs {
@@ -95,6 +116,16 @@ func measureInterleaved(ctx context.Context, o options, bin string, env []string
 	}
 	for i, c := range cs {
 		c.coldCPU = (cpu1[i] - cpu0[i]) / float64(max(o.interleaved, 1))
+	}
+	for round := 0; round < o.fresh; round++ {
+		for k := range n {
+			c := cs[(round+k)%n]
+			d, err := c.fresh(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s fresh (interleaved): %w", c.name, err)
+			}
+			c.first = append(c.first, d)
+		}
 	}
 	for round := 0; round < o.bursts; round++ {
 		for k := range n {
@@ -177,6 +208,15 @@ func renderInterleaved(b *strings.Builder, o options, cs []*contestant) {
 			ms(pct(c.times, .5)), ms(pct(c.times, .9)), ms(pct(c.times, .99)),
 			float64(pct(c.times, .5))/float64(pct(f.times, .5)), float64(pct(c.times, .9))/float64(pct(f.times, .9)),
 			float64(pct(c.times, .99))/float64(pct(f.times, .99)), c.coldCPU*1000)
+	}
+	if o.fresh > 0 {
+		fmt.Fprintf(b, "\nFresh processes interleaved (%d rounds, each starting every contestant's process anew, in rotation; both the floor and the gateways obtain their access token at start; %s idle after the start, then the first dashboard):\n\n",
+			o.fresh, o.settle)
+		b.WriteString("| mode | first query p50 | first query max | p50 vs floor |\n|---|---|---|---|\n")
+		for _, c := range cs {
+			fmt.Fprintf(b, "| %s | %s | %s | %.2f× |\n", c.name, ms(pct(c.first, .5)), ms(pct(c.first, 1)),
+				float64(pct(c.first, .5))/float64(pct(f.first, .5)))
+		}
 	}
 	if o.bursts == 0 {
 		return

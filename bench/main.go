@@ -68,6 +68,7 @@ type options struct {
 	interleaved     int
 	settle          time.Duration
 	bursts          int
+	fresh           int
 	burst           time.Duration
 	interleavedOnly bool
 	query           []byte
@@ -123,6 +124,7 @@ func main() {
 	flag.IntVar(&o.interleaved, "interleaved", 0, "rounds of the interleaved cold run: each round one cold dashboard from the floor and from each mode's running gateway, in rotated order (0: no such run)")
 	flag.DurationVar(&o.settle, "settle", 100*time.Millisecond, "idle time before each query of the interleaved cold run")
 	flag.IntVar(&o.bursts, "bursts", 0, "throughput rounds of the interleaved run (each contestant one -burst per round)")
+	flag.IntVar(&o.fresh, "fresh", 0, "fresh-process rounds of the interleaved run (each contestant's process started anew per round)")
 	flag.DurationVar(&o.burst, "burst", time.Second, "length of one throughput burst of the interleaved run")
 	flag.BoolVar(&o.interleavedOnly, "interleaved-only", false, "run only the interleaved cold run")
 	flag.StringVar(&o.only, "only", "", "run only the modes whose name contains this (the first mode run is the baseline of the ratios)")
@@ -195,7 +197,7 @@ func run(o options) error {
 	}
 	o.query = query
 	var inter []*contestant
-	if o.interleaved > 0 || o.bursts > 0 {
+	if o.interleaved > 0 || o.bursts > 0 || o.fresh > 0 {
 		var sel []mode
 		for _, m := range modes {
 			if strings.Contains(m.name, o.only) {
