@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,52 +76,25 @@ func startFloor(api string, company int64) (*floorProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-serve-floor", api, "-serve-floor-company", strconv.FormatInt(company, 10))
-	out, err := cmd.StdoutPipe()
+	u, err := startListening(cmd, floorListening, "floor process")
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := floorListening.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-urlc:
-		return &floorProc{url: u, cmd: cmd}, nil
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("floor process did not start: %s", stderr.String())
-	}
+	return &floorProc{url: u, cmd: cmd}, nil
 }
 
 // query asks the floor process for one dashboard and returns its latency.
 func (f *floorProc) query(ctx context.Context) (time.Duration, error) {
-	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url+"/dashboard", nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := client.Do(req)
+	d, status, raw, err := timedDo(req)
 	if err != nil {
 		return 0, err
 	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	d := time.Since(start)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("floor: status %d: %s", resp.StatusCode, raw)
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("floor: status %d: %.300s", status, raw)
 	}
 	return d, nil
 }
@@ -142,13 +113,4 @@ func (f *floorProc) cpu() (float64, error) {
 	return strconv.ParseFloat(string(raw), 64)
 }
 
-func (f *floorProc) stop() {
-	_ = f.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = f.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = f.cmd.Process.Kill()
-	}
-}
+func (f *floorProc) stop() { stopProcess(f.cmd) }

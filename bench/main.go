@@ -511,14 +511,25 @@ func startGateway(bin string, env, args []string) (*gateway, error) {
 	// A key prefix of its own, so that with Redis a fresh process starts
 	// with an empty cache like the in-memory one.
 	cmd.Env = append(slices.Clone(env), fmt.Sprintf("CACHE_PREFIX=bench-%d:", time.Now().UnixNano()))
-	out, err := cmd.StdoutPipe()
+	u, err := startListening(cmd, listening, "gateway")
 	if err != nil {
 		return nil, err
+	}
+	return &gateway{url: u, debug: "http://" + debugAddr, cmd: cmd}, nil
+}
+
+// startListening starts cmd and returns the URL it prints on its standard
+// output in listening's form (its first group), waiting up to 30 s; what
+// names the process in errors.
+func startListening(cmd *exec.Cmd, listening *regexp.Regexp, what string) (string, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return "", err
 	}
 	urlc := make(chan string, 1)
 	go func() {
@@ -531,23 +542,26 @@ func startGateway(bin string, env, args []string) (*gateway, error) {
 	}()
 	select {
 	case u := <-urlc:
-		return &gateway{url: u, debug: "http://" + debugAddr, cmd: cmd}, nil
+		return u, nil
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("gateway did not start: %s", stderr.String())
+		return "", fmt.Errorf("%s did not start: %s", what, stderr.String())
 	}
 }
 
-func (g *gateway) stop() {
-	_ = g.cmd.Process.Signal(os.Interrupt)
+// stopProcess interrupts cmd and kills it if it has not exited within 10 s.
+func stopProcess(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { _ = g.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = g.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 	}
 }
+
+func (g *gateway) stop() { stopProcess(g.cmd) }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}
 
@@ -557,30 +571,36 @@ var bearer string
 // query runs the dashboard query and returns its latency; GraphQL errors fail it.
 func (g *gateway) query(q []byte) (time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"query": string(q)})
-	start := time.Now()
 	req, err := http.NewRequest(http.MethodPost, g.url+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", bearer)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	d := time.Since(start)
+	d, status, raw, err := timedDo(req)
 	if err != nil {
 		return 0, err
 	}
 	var r struct {
 		Errors []json.RawMessage `json:"errors"`
 	}
-	if err := json.Unmarshal(raw, &r); err != nil || len(r.Errors) > 0 || resp.StatusCode != 200 {
-		return 0, fmt.Errorf("status %d: %.300s", resp.StatusCode, raw)
+	if err := json.Unmarshal(raw, &r); err != nil || len(r.Errors) > 0 || status != 200 {
+		return 0, fmt.Errorf("status %d: %.300s", status, raw)
 	}
 	return d, nil
+}
+
+// timedDo sends req and reads the whole answer; d is the time from sending
+// to the answer's last byte.
+func timedDo(req *http.Request) (d time.Duration, status int, body []byte, err error) {
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return time.Since(start), resp.StatusCode, body, err
 }
 
 // metric reads one unlabelled sample (e.g. go_memstats_alloc_bytes_total,
