@@ -20,7 +20,8 @@ import (
 // queries the machine is left idle for settle, so that no query competes
 // with the background work of the one before it (a gateway's cache writes
 // after its answer). Each throughput round then gives each of them, in the
-// same rotation, burst of o.clients concurrent clients.
+// same rotation, a burst of o.clients concurrent clients. A fresh round
+// starts each of them anew and times its first dashboard.
 
 // contestant is the floor process or a gateway in the interleaved run.
 type contestant struct {
@@ -109,13 +110,15 @@ func measureInterleaved(ctx context.Context, o options, bin string, env []string
 			c.times = append(c.times, d)
 		}
 	}
-	time.Sleep(time.Second) // the last cache writes
-	cpu1, err := cpus(cs)
-	if err != nil {
-		return nil, err
-	}
-	for i, c := range cs {
-		c.coldCPU = (cpu1[i] - cpu0[i]) / float64(max(o.interleaved, 1))
+	if o.interleaved > 0 {
+		time.Sleep(time.Second) // the last cache writes
+		cpu1, err := cpus(cs)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range cs {
+			c.coldCPU = (cpu1[i] - cpu0[i]) / float64(o.interleaved)
+		}
 	}
 	for round := 0; round < o.fresh; round++ {
 		for k := range n {
@@ -200,14 +203,8 @@ func renderInterleaved(b *strings.Builder, o options, cs []*contestant) {
 		return
 	}
 	f := cs[0]
-	fmt.Fprintf(b, "\nInterleaved (the floor as a process of its own, queried over HTTP like the gateways; %d cold rounds, each one cold dashboard from every contestant in an order rotated every round, %s idle before each query):\n\n",
-		o.interleaved, o.settle)
-	b.WriteString("| mode | cold p50 | cold p90 | cold p99 | p50 vs floor | p90 vs floor | p99 vs floor | process CPU per cold query |\n|---|---|---|---|---|---|---|---|\n")
-	for _, c := range cs {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %.2f× | %.2f× | %.2f× | %.1f ms |\n", c.name,
-			ms(pct(c.times, .5)), ms(pct(c.times, .9)), ms(pct(c.times, .99)),
-			float64(pct(c.times, .5))/float64(pct(f.times, .5)), float64(pct(c.times, .9))/float64(pct(f.times, .9)),
-			float64(pct(c.times, .99))/float64(pct(f.times, .99)), c.coldCPU*1000)
+	if o.interleaved > 0 {
+		renderInterleavedCold(b, o, cs)
 	}
 	if o.fresh > 0 {
 		fmt.Fprintf(b, "\nFresh processes interleaved (%d rounds, each starting every contestant's process anew, in rotation; both the floor and the gateways obtain their access token at start; %s idle after the start, then the first dashboard):\n\n",
@@ -227,5 +224,19 @@ func renderInterleaved(b *strings.Builder, o options, cs []*contestant) {
 	rate := func(c *contestant) float64 { return float64(c.done) / c.busy.Seconds() }
 	for _, c := range cs {
 		fmt.Fprintf(b, "| %s | %.1f | %.2f× | %.1f ms |\n", c.name, rate(c), rate(c)/rate(f), c.loadCPU*1000)
+	}
+}
+
+// renderInterleavedCold writes the cold rounds' table.
+func renderInterleavedCold(b *strings.Builder, o options, cs []*contestant) {
+	f := cs[0]
+	fmt.Fprintf(b, "\nInterleaved (the floor as a process of its own, queried over HTTP like the gateways; %d cold rounds, each one cold dashboard from every contestant in an order rotated every round, %s idle before each query):\n\n",
+		o.interleaved, o.settle)
+	b.WriteString("| mode | cold p50 | cold p90 | cold p99 | p50 vs floor | p90 vs floor | p99 vs floor | process CPU per cold query |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range cs {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.2f× | %.2f× | %.2f× | %.1f ms |\n", c.name,
+			ms(pct(c.times, .5)), ms(pct(c.times, .9)), ms(pct(c.times, .99)),
+			float64(pct(c.times, .5))/float64(pct(f.times, .5)), float64(pct(c.times, .9))/float64(pct(f.times, .9)),
+			float64(pct(c.times, .99))/float64(pct(f.times, .99)), c.coldCPU*1000)
 	}
 }

@@ -122,7 +122,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the report to this file")
 	flag.StringVar(&o.redisURL, "redis-url", "", "run the gateways on this Redis (a fresh key prefix per run) instead of the in-memory cache")
 	flag.IntVar(&o.interleaved, "interleaved", 0, "rounds of the interleaved cold run: each round one cold dashboard from the floor and from each mode's running gateway, in rotated order (0: no such run)")
-	flag.DurationVar(&o.settle, "settle", 100*time.Millisecond, "idle time before each query of the interleaved cold run")
+	flag.DurationVar(&o.settle, "settle", 100*time.Millisecond, "idle time before each cold query, fresh process's first query and throughput burst of the interleaved run")
 	flag.IntVar(&o.bursts, "bursts", 0, "throughput rounds of the interleaved run (each contestant one -burst per round)")
 	flag.IntVar(&o.fresh, "fresh", 0, "fresh-process rounds of the interleaved run (each contestant's process started anew per round)")
 	flag.DurationVar(&o.burst, "burst", time.Second, "length of one throughput burst of the interleaved run")
