@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,16 +29,25 @@ type coalescingWebsockets struct {
 }
 
 func (c coalescingWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	return c.next.Accept(coalescingResponse{ResponseWriter: w}, r, o)
+	return c.next.Accept(coalescingResponse{ResponseWriter: w, conn: new(*coalescingConn)}, r, o)
 }
 
 // coalescingResponse hands the websocket library a hijacked connection that
 // coalesces writes.
 type coalescingResponse struct {
 	http.ResponseWriter
+	conn **coalescingConn // set by Hijack, when not nil
 }
 
 func (w coalescingResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// hijacked returns the connection Hijack made, or nil.
+func (w coalescingResponse) hijacked() *coalescingConn {
+	if w.conn == nil {
+		return nil
+	}
+	return *w.conn
+}
 
 func (w coalescingResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
@@ -44,6 +55,9 @@ func (w coalescingResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	cc := newCoalescingConn(conn)
+	if w.conn != nil {
+		*w.conn = cc
+	}
 	// net/http flushed the response head before the hijack: the writer it
 	// returns is empty and writes to conn, which cc now owns.
 	return cc, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(cc, brw.Writer.Size())), nil
@@ -80,6 +94,59 @@ func newCoalescingConn(c net.Conn) *coalescingConn {
 }
 
 var errCoalescingClosed = errors.New("websocket connection closed")
+
+// errCoalescingFull refuses a frame that must not wait for space.
+var errCoalescingFull = errors.New("websocket client does not keep up")
+
+// writeTextFrame queues one unmasked, final text frame (RFC 6455 5.2: what
+// a server sends) whose payload is the parts, in order, with one Write's
+// atomicity: no other write lands inside it. With wait, it waits for space
+// as Write does; without, it refuses (errCoalescingFull) when the queue
+// holds more than max bytes, and never waits.
+func (c *coalescingConn) writeTextFrame(wait bool, max int, parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	size := n + 10
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for wait && c.err == nil && !c.closed && len(c.pending) > 0 && len(c.pending)+size > coalesceMaxPending {
+		c.space.Wait()
+	}
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.closed:
+		return errCoalescingClosed
+	case !wait && len(c.pending) > max:
+		return errCoalescingFull
+	}
+	c.pending = appendTextFrameHeader(slices.Grow(c.pending, size), n)
+	for _, p := range parts {
+		c.pending = append(c.pending, p...)
+	}
+	if !c.flushing {
+		c.flushing = true
+		c.idle = make(chan struct{})
+		go c.flush(c.idle)
+	}
+	return nil
+}
+
+// appendTextFrameHeader appends the header of an unmasked, final text frame
+// with an n-byte payload.
+func appendTextFrameHeader(b []byte, n int) []byte {
+	b = append(b, 0x81) // FIN, text
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

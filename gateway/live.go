@@ -81,19 +81,21 @@ const CloseTryAgainLater = 1013
 // websockets (graphql-transport-ws and the legacy graphql-ws). Identical
 // subscriptions on any of them share one execution (newSubscriptionGroups),
 // and every subscription counts against d.Subscriptions while it is open.
+// A websocket's shared subscriptions are written to it directly, each answer
+// encoded once (directAnswers).
 func addSubscriptionTransports(srv *handler.Server, d Deps) {
 	o := d.Websocket.withDefaults()
 	wrap := newSubscriptionWrap(d, d.Subscriptions, newSubscriptionGroups(d))
-	srv.AddTransport(subscriptionTransport{transport.SSE{KeepAlivePingInterval: o.KeepAlive}, wrap})
-	srv.AddTransport(subscriptionTransport{multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
-		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)}, wrap})
-	srv.AddTransport(subscriptionTransport{transport.Websocket{
+	srv.AddTransport(subscriptionTransport{Transport: transport.SSE{KeepAlivePingInterval: o.KeepAlive}, wrap: wrap})
+	srv.AddTransport(subscriptionTransport{Transport: multipartsub.Transport{Heartbeat: o.MultipartHeartbeat,
+		OperationTimeout: d.OperationTimeout, Ended: streamEnded(d)}, wrap: wrap})
+	srv.AddTransport(subscriptionTransport{Transport: transport.Websocket{
 		KeepAlivePingInterval: o.KeepAlive,
 		PingPongInterval:      o.PingPong,
 		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketInit(d, newRefusedCounter(d, "websockets")),
 		Implementation:        websocketImplementation(o, d.Stopping),
-	}, wrap})
+	}, wrap: wrap, direct: true})
 }
 
 // websocketInit authenticates a websocket at connection_init: the upgrade

@@ -22,14 +22,25 @@ const CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
 // subscriptionTransport is a subscription transport (websocket, SSE,
 // multipart) whose executor wrap wraps: the open-subscription bound and
 // the sharing of identical subscriptions.
+//
+// With direct (the websocket transport on frameWebsockets), the shared
+// subscriptions of each request are written directly to its socket
+// (directAnswers).
 type subscriptionTransport struct {
 	graphql.Transport
-	wrap func(graphql.GraphExecutor) graphql.GraphExecutor
+	wrap   func(graphql.GraphExecutor) graphql.GraphExecutor
+	direct bool
 }
 
 // Do implements graphql.Transport.
 func (t subscriptionTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.Transport.Do(w, r, t.wrap(exec))
+	exec = t.wrap(exec)
+	if t.direct {
+		ctx, slot := withDirectSlot(r.Context())
+		r = r.WithContext(ctx)
+		exec = directAnswers{GraphExecutor: exec, slot: slot}
+	}
+	t.Transport.Do(w, r, exec)
 }
 
 // newSubscriptionWrap returns what wraps the executor of every subscription

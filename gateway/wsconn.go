@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -22,6 +23,10 @@ import (
 // then encoded as JSON once (by gqlgen's transport) instead of twice, and
 // its payload is not validated and copied again. That second pass was about
 // a fifth of the CPU of one event's delivery to 10,000 subscriptions.
+//
+// A request with a directSlot (subscriptionTransport) binds it to its
+// socket, whose shared subscriptions are then written directly
+// (directAnswers).
 type frameWebsockets struct {
 	AcceptOptions coderws.AcceptOptions
 	shapes        *shapeCache
@@ -48,7 +53,15 @@ func (u frameWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transp
 	if err != nil {
 		return nil, err
 	}
-	return &frameConn{conn: conn, shapes: u.shapes}, nil
+	fc := &frameConn{conn: conn, shapes: u.shapes}
+	if h, ok := w.(interface{ hijacked() *coalescingConn }); ok {
+		fc.queue = h.hijacked()
+	}
+	if s := directSlotFrom(r.Context()); s != nil {
+		fc.direct = s
+		s.accepted(fc)
+	}
+	return fc, nil
 }
 
 // frameConn is gqlgen's coderWebsocketConn with WriteJSON writing protocol
@@ -58,6 +71,10 @@ func (u frameWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transp
 type frameConn struct {
 	conn   *coderws.Conn
 	shapes *shapeCache
+	queue  *coalescingConn // the socket's write queue, when coalescing
+	direct *directSlot     // notes the subscribe messages read, when set
+
+	closing atomic.Bool // the close handshake started: no data frame follows
 
 	mu                sync.Mutex
 	readDeadlineTimer *time.Timer
@@ -92,11 +109,15 @@ func (c *frameConn) NextReader() (int, io.Reader, error) {
 		}
 		return int(typ), nil, err
 	}
+	if c.direct != nil {
+		c.direct.read(data)
+	}
 	return int(typ), bytes.NewReader(data), nil
 }
 
 // WriteJSON writes v as one text message: gqlgen's protocol messages
-// through encodeMessage, anything else through encoding/json.
+// through encodeMessage, anything else through encoding/json. On a
+// coalescing socket the frame is queued on it directly (writeText).
 func (c *frameConn) WriteJSON(v any) error {
 	data, ok := c.shapes.encodeMessage(v)
 	if !ok {
@@ -105,7 +126,24 @@ func (c *frameConn) WriteJSON(v any) error {
 			return err
 		}
 	}
+	if c.queue != nil {
+		return c.writeText(true, data)
+	}
 	return c.conn.Write(context.Background(), coderws.MessageText, data)
+}
+
+// writeText queues one text message made of parts on the coalescing
+// socket, waiting for space (wait) or refused when the socket's queue is
+// over directQueueMax. Data messages are framed here rather than by the
+// websocket library, so that direct writes (directSink) need no lock of
+// its: every frame lands in the queue whole. The library writes only its
+// control frames (pong, close), each whole in one write. Once the close
+// handshake started, nothing more is written.
+func (c *frameConn) writeText(wait bool, parts ...[]byte) error {
+	if c.closing.Load() {
+		return errCoalescingClosed
+	}
+	return c.queue.writeTextFrame(wait, directQueueMax, parts...)
 }
 
 // WriteClose starts the close handshake in the background (it may wait up
@@ -119,6 +157,7 @@ func (c *frameConn) WriteClose(code int, reason string) error {
 	}
 	done := make(chan struct{})
 	c.closeHandshake = done
+	c.closing.Store(true)
 	c.mu.Unlock()
 	go func() {
 		defer close(done)

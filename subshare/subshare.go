@@ -23,6 +23,7 @@ package subshare
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 
@@ -52,6 +53,32 @@ type Options struct {
 	// stay in, so that a gauge the shared execution counts once (as one
 	// subscription) counts every subscription.
 	Count func(delta int64)
+	// Encode encodes an answer for the subscriptions that take it encoded
+	// (WithSink), once for all of them. Default encoding/json, as gqlgen's
+	// transports encode answers.
+	Encode func(*graphql.Response) ([]byte, error)
+}
+
+// Sink takes a subscription's answers encoded (Options.Encode), instead of
+// its response handler: a websocket that writes the one encoding of an
+// answer to each of its subscriptions, without a goroutine and an encoding
+// for each. Deliver is called with the group's lock held, in the order of
+// the answers, and must not wait; it reports false when it did not take the
+// answer (the socket is busy or gone). That answer and every later one then
+// go to the subscription's response handler, as for a subscription without
+// a sink (buffered, dropped when the buffer is full), and so does every
+// answer from the first that fails to encode. Until then its response
+// handler returns only the end of its stream.
+type Sink interface {
+	Deliver(encoded []byte) bool
+}
+
+type sinkKey struct{}
+
+// WithSink returns ctx with s as the sink of the subscription dispatched
+// with it.
+func WithSink(ctx context.Context, s Sink) context.Context {
+	return context.WithValue(ctx, sinkKey{}, s)
 }
 
 // Groups holds the running shared executions. Safe for concurrent use.
@@ -70,6 +97,9 @@ func New(o Options) *Groups {
 		o.Dropped = func(string) *graphql.Response {
 			return &graphql.Response{Errors: gqlerror.List{{Message: "subscription dropped: the client did not keep up"}}}
 		}
+	}
+	if o.Encode == nil {
+		o.Encode = func(r *graphql.Response) ([]byte, error) { return json.Marshal(r) }
 	}
 	return &Groups{o: o, m: map[string]*group{}}
 }
@@ -100,6 +130,7 @@ func (e executor) DispatchOperation(ctx context.Context, oc *graphql.OperationCo
 		return e.GraphExecutor.DispatchOperation(ctx, oc)
 	}
 	m := &member{ch: make(chan *graphql.Response, e.g.o.Buffer+1)} // the last slot is for the drop answer
+	m.sink, _ = ctx.Value(sinkKey{}).(Sink)
 	gr, created := e.g.join(key, m)
 	// The subscription leaves its group when its operation ends, whichever
 	// side ends it (gqlgen cancels the operation's context).
@@ -126,6 +157,7 @@ type group struct {
 // member is one subscription in a group.
 type member struct {
 	ch   chan *graphql.Response
+	sink Sink   // takes its answers encoded, when not nil
 	last string // the cursor of the last answer handed to it
 	gone bool   // dropped or left: nothing more is sent to ch
 }
@@ -222,13 +254,28 @@ func dispatch(ctx context.Context, next graphql.GraphExecutor, oc *graphql.Opera
 	return h, rctx, nil
 }
 
-// hand gives r to every member of gr; a member whose buffer is full is
+// hand gives r to every member of gr: encoded (once for all of them) to
+// each member's sink, else to its buffer; a member whose buffer is full is
 // dropped.
 func (g *Groups) hand(gr *group, r *graphql.Response) {
 	gr.mu.Lock()
 	cursor := gr.cursors.pop()
 	empty := false
+	var encoded []byte
+	var encodeErr error
 	for m := range gr.members {
+		if m.sink != nil && encoded == nil && encodeErr == nil {
+			encoded, encodeErr = g.o.Encode(r)
+		}
+		if m.sink != nil && (encodeErr != nil || !m.sink.Deliver(encoded)) {
+			// Its response handler gets r, and every later answer, as a
+			// member without a sink does: the answers stay in order.
+			m.sink = nil
+		}
+		if m.sink != nil {
+			m.last = cursor
+			continue
+		}
 		if len(m.ch) >= g.o.Buffer {
 			m.ch <- g.o.Dropped(m.last) // never blocks: the last slot is kept free
 			empty = g.removeLocked(gr, m)

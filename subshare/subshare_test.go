@@ -293,3 +293,122 @@ func TestPanickingStartGivesEveryMemberTheErrorAndIsNotReused(t *testing.T) {
 		t.Fatalf("dispatched %d, want 2 (the failed group is not joined again)", n)
 	}
 }
+
+// sink is a subshare.Sink that records the answers delivered to it and,
+// from its refuseFrom-th delivery on (0: never), refuses.
+type sink struct {
+	mu         sync.Mutex
+	got        []string
+	calls      int
+	refuseFrom int
+}
+
+func (s *sink) Deliver(encoded []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.refuseFrom > 0 && s.calls >= s.refuseFrom {
+		return false
+	}
+	s.got = append(s.got, string(encoded))
+	return true
+}
+
+func (s *sink) answers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// setupEncoded is setup with an Encode that counts its calls.
+func setupEncoded(buffer int) (*upstream, graphql.GraphExecutor, *atomic.Int64) {
+	u := &upstream{}
+	var encodes atomic.Int64
+	g := subshare.New(subshare.Options{
+		Key:    func(_ context.Context, oc *graphql.OperationContext) (string, bool) { return oc.OperationName, true },
+		Buffer: buffer,
+		Encode: func(r *graphql.Response) ([]byte, error) {
+			encodes.Add(1)
+			return json.Marshal(r)
+		},
+	})
+	return u, g.Executor(u), &encodes
+}
+
+func subscribeWithSink(t *testing.T, ex graphql.GraphExecutor, name string, s subshare.Sink) sub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(subshare.WithSink(context.Background(), s))
+	t.Cleanup(cancel)
+	next, rctx := ex.DispatchOperation(ctx, &graphql.OperationContext{OperationName: name})
+	return sub{next: next, ctx: rctx, cancel: cancel}
+}
+
+func TestSinksTakeEveryAnswerEncodedOnceForAllInOrder(t *testing.T) {
+	u, ex, encodes := setupEncoded(8)
+	sinks := []*sink{{}, {}, {}}
+	var subs []sub
+	for _, s := range sinks {
+		subs = append(subs, subscribeWithSink(t, ex, "dash", s))
+	}
+	plain := subscribe(t, ex, "dash")
+	st := u.stream(t, 0)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		st.publish(c)
+	}
+	plain.expect(t, "the subscription without a sink", "c1", "c2", "c3")
+	want := []string{`{"data":"c1"}`, `{"data":"c2"}`, `{"data":"c3"}`}
+	for i, s := range sinks {
+		testwait.For(t, fmt.Sprint("sink ", i, " to take 3 answers"), func() bool { return len(s.answers()) == 3 })
+		if got := s.answers(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("sink %d took %v, want %v", i, got, want)
+		}
+	}
+	if n := encodes.Load(); n != 3 {
+		t.Fatalf("encoded %d times for 3 answers to 3 sinks, want 3", n)
+	}
+	// A subscription with a sink has nothing for its response handler but
+	// the end of its stream.
+	close(st.in)
+	for i, sb := range subs {
+		sb.expect(t, fmt.Sprint("subscription with sink ", i), "<end>")
+	}
+}
+
+func TestRefusingSinkHandsThatAnswerAndEveryLaterOneToTheHandlerInOrder(t *testing.T) {
+	u, ex, _ := setupEncoded(8)
+	refusing := &sink{refuseFrom: 2}
+	sb := subscribeWithSink(t, ex, "dash", refusing)
+	st := u.stream(t, 0)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		st.publish(c)
+	}
+	sb.expect(t, "the subscription whose sink refused c2", "c2", "c3")
+	if got := refusing.answers(); len(got) != 1 || got[0] != `{"data":"c1"}` {
+		t.Fatalf("the sink took %v, want c1 alone", got)
+	}
+	st.publish("c4")
+	sb.expect(t, "the subscription after its sink refused", "c4")
+	refusing.mu.Lock()
+	calls := refusing.calls
+	refusing.mu.Unlock()
+	if calls != 2 {
+		t.Fatalf("the sink was offered %d answers, want 2 (none after it refused)", calls)
+	}
+}
+
+func TestAnswerThatFailsToEncodeGoesToTheHandler(t *testing.T) {
+	u := &upstream{}
+	g := subshare.New(subshare.Options{
+		Key:    func(context.Context, *graphql.OperationContext) (string, bool) { return "k", true },
+		Encode: func(*graphql.Response) ([]byte, error) { return nil, fmt.Errorf("cannot encode") },
+	})
+	s := &sink{}
+	sb := subscribeWithSink(t, g.Executor(u), "dash", s)
+	st := u.stream(t, 0)
+	st.publish("c1")
+	st.publish("c2")
+	sb.expect(t, "the subscription", "c1", "c2")
+	if got := s.answers(); len(got) != 0 {
+		t.Fatalf("the sink took %v of answers that did not encode", got)
+	}
+}
