@@ -24,19 +24,31 @@ import (
 // next write. The queue of one socket is bounded (coalesceMaxPending): a
 // writer waits when it is full, as it would on the socket itself, so a
 // slow client still backs up to its subscriptions' bus buffers.
+//
+// Queues take their buffers from buffers (when set), and give them back
+// when their socket goes idle: an idle socket keeps no buffer, and a busy
+// one does not grow a new one, zeroed, for each event.
 type coalescingWebsockets struct {
-	next transport.WebsocketImplementation
+	next    transport.WebsocketImplementation
+	buffers bufferPool
+}
+
+// bufferPool holds *[]byte buffers (a *sync.Pool).
+type bufferPool interface {
+	Get() any
+	Put(any)
 }
 
 func (c coalescingWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	return c.next.Accept(coalescingResponse{ResponseWriter: w, conn: new(*coalescingConn)}, r, o)
+	return c.next.Accept(coalescingResponse{ResponseWriter: w, conn: new(*coalescingConn), buffers: c.buffers}, r, o)
 }
 
 // coalescingResponse hands the websocket library a hijacked connection that
 // coalesces writes.
 type coalescingResponse struct {
 	http.ResponseWriter
-	conn **coalescingConn // set by Hijack, when not nil
+	conn    **coalescingConn // set by Hijack, when not nil
+	buffers bufferPool
 }
 
 func (w coalescingResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -55,6 +67,7 @@ func (w coalescingResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	cc := newCoalescingConn(conn)
+	cc.buffers = w.buffers
 	if w.conn != nil {
 		*w.conn = cc
 	}
@@ -81,6 +94,7 @@ type coalescingConn struct {
 	space    *sync.Cond // signalled when the queue shrinks or the flusher fails
 	pending  []byte
 	spare    []byte
+	buffers  bufferPool // where pending comes from and spare goes, when set
 	flushing bool
 	idle     chan struct{} // closed when the flusher exits; nil while none runs
 	err      error
@@ -122,7 +136,8 @@ func (c *coalescingConn) writeTextFrame(wait bool, max int, parts ...[]byte) err
 	case !wait && len(c.pending) > max:
 		return errCoalescingFull
 	}
-	c.pending = appendTextFrameHeader(slices.Grow(c.pending, size), n)
+	c.reserve(size)
+	c.pending = appendTextFrameHeader(c.pending, n)
 	for _, p := range parts {
 		c.pending = append(c.pending, p...)
 	}
@@ -132,6 +147,21 @@ func (c *coalescingConn) writeTextFrame(wait bool, max int, parts ...[]byte) err
 		go c.flush(c.idle)
 	}
 	return nil
+}
+
+// coalesceBufferMax bounds the buffers a socket keeps for its next write
+// and gives back to the pool.
+const coalesceBufferMax = 64 << 10
+
+// reserve makes room for n more bytes in pending: from the pool when
+// pending has no buffer yet. Called with mu held.
+func (c *coalescingConn) reserve(n int) {
+	if c.pending == nil && c.buffers != nil {
+		if b, ok := c.buffers.Get().(*[]byte); ok {
+			c.pending = (*b)[:0]
+		}
+	}
+	c.pending = slices.Grow(c.pending, n)
 }
 
 // appendTextFrameHeader appends the header of an unmasked, final text frame
@@ -160,6 +190,7 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	case c.closed:
 		return 0, errCoalescingClosed
 	}
+	c.reserve(len(p))
 	c.pending = append(c.pending, p...)
 	if !c.flushing {
 		c.flushing = true
@@ -183,7 +214,7 @@ func (c *coalescingConn) flush(idle chan struct{}) {
 		c.mu.Unlock()
 		_, err := c.Conn.Write(b)
 		c.mu.Lock()
-		if cap(b) <= 64<<10 {
+		if cap(b) <= coalesceBufferMax {
 			c.spare = b[:0] // reuse a buffer of a usual size
 		} else {
 			c.spare = nil
@@ -197,7 +228,13 @@ func (c *coalescingConn) flush(idle chan struct{}) {
 	failed := c.err != nil
 	c.flushing = false
 	if c.pending == nil || len(c.pending) == 0 {
-		c.spare = nil // an idle socket keeps no buffer
+		// An idle socket keeps no buffer: it goes back to the pool.
+		for _, b := range [][]byte{c.spare, c.pending} {
+			if c.buffers != nil && cap(b) > 0 && cap(b) <= coalesceBufferMax {
+				c.buffers.Put(&b)
+			}
+		}
+		c.spare = nil
 		c.pending = nil
 	}
 	c.mu.Unlock()

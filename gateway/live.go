@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -247,7 +248,7 @@ func selectsItem(set ast.SelectionSet, doc *ast.QueryDocument, depth int) bool {
 // done (the server shuts down), a websocket the transport closes normally
 // closes with CloseServiceRestart instead.
 func websocketImplementation(o WebsocketOptions, stopping context.Context) transport.WebsocketImplementation {
-	var impl transport.WebsocketImplementation = coalescingWebsockets{next: newFrameWebsockets(
+	var impl transport.WebsocketImplementation = coalescingWebsockets{buffers: &sync.Pool{}, next: newFrameWebsockets(
 		coderws.AcceptOptions{OriginPatterns: o.OriginPatterns})}
 	if stopping == nil {
 		return impl

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,7 +85,13 @@ func sharedFrames(t *testing.T, protocol, subscribe string, subs map[string]stri
 		},
 	})
 	srv := testserver.New()
-	wrap := func(exec graphql.GraphExecutor) graphql.GraphExecutor { return g.Executor(queryAnswers{exec}) }
+	events := map[string]chan struct{}{}
+	for _, query := range subs {
+		events[query] = make(chan struct{}, 1)
+	}
+	wrap := func(exec graphql.GraphExecutor) graphql.GraphExecutor {
+		return g.Executor(queryAnswers{GraphExecutor: exec, events: events})
+	}
 	srv.AddTransport(subscriptionTransport{Transport: transport.Websocket{Implementation: impl}, wrap: wrap, direct: direct})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
@@ -112,9 +119,9 @@ func sharedFrames(t *testing.T, protocol, subscribe string, subs map[string]stri
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// The test server hands each event to one of its running executions.
-	srv.SendNextSubscriptionMessage()
-	srv.SendNextSubscriptionMessage()
+	for _, ch := range events {
+		ch <- struct{}{}
+	}
 	got := map[string][]byte{}
 	for len(got) < len(subs) {
 		_, b, err := c.Read(ctx)
@@ -136,20 +143,25 @@ func sharedFrames(t *testing.T, protocol, subscribe string, subs map[string]stri
 	return got
 }
 
-// queryAnswers answers each operation with its own query text, so that an
-// answer says which subscription's execution it comes from (gqlgen's test
-// server answers every subscription alike).
-type queryAnswers struct{ graphql.GraphExecutor }
+// queryAnswers runs each operation by itself (the test server only parses
+// and validates it): it answers once per event sent on its query's channel,
+// with its own query text, so that an answer says which execution it comes
+// from.
+type queryAnswers struct {
+	graphql.GraphExecutor
+	events map[string]chan struct{}
+}
 
 func (e queryAnswers) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	next, ctx := e.GraphExecutor.DispatchOperation(ctx, oc)
 	data, _ := json.Marshal(map[string]string{"query": oc.RawQuery})
+	events := e.events[oc.RawQuery]
 	return func(ctx context.Context) *graphql.Response {
-		r := next(ctx)
-		if r != nil {
-			r.Data = data
+		select {
+		case <-events:
+			return &graphql.Response{Data: data}
+		case <-ctx.Done():
+			return nil
 		}
-		return r
 	}, ctx
 }
 
@@ -264,4 +276,74 @@ func (c *coalescingConn) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.pending)
+}
+
+// TestIdleSocketGivesItsBufferBackAndABusyOneTakesItFromThePool: a socket
+// keeps no buffer once its queue is written, and its next write queues into
+// a pooled buffer rather than a new one.
+func TestIdleSocketGivesItsBufferBackAndABusyOneTakesItFromThePool(t *testing.T) {
+	server, client := net.Pipe()
+	go func() { _, _ = io.Copy(io.Discard, client) }()
+	pool := &listPool{}
+	cc := newCoalescingConn(server)
+	cc.buffers = pool
+	defer cc.Close()
+	idle := func() {
+		t.Helper()
+		for {
+			cc.mu.Lock()
+			flushing, idle := cc.flushing, cc.idle
+			cc.mu.Unlock()
+			if !flushing {
+				break
+			}
+			<-idle
+		}
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		if cc.pending != nil || cc.spare != nil {
+			t.Fatalf("an idle socket keeps %d + %d bytes of buffer", cap(cc.pending), cap(cc.spare))
+		}
+	}
+	if err := cc.writeTextFrame(true, 0, bytes.Repeat([]byte{'z'}, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	idle()
+	b, ok := pool.Get().(*[]byte)
+	if !ok || cap(*b) < 3000 {
+		t.Fatal("the idle socket's buffer did not go back to the pool")
+	}
+	mark := &(*b)[:1][0]
+	pool.Put(b)
+	cc.mu.Lock()
+	cc.reserve(10)
+	took := &cc.pending[:1][0] == mark
+	cc.mu.Unlock()
+	if !took {
+		t.Fatal("the next write did not queue into the pooled buffer")
+	}
+}
+
+// listPool is a bufferPool that keeps everything put in it (a sync.Pool may
+// drop what it holds).
+type listPool struct {
+	mu sync.Mutex
+	l  []any
+}
+
+func (p *listPool) Get() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.l) == 0 {
+		return nil
+	}
+	v := p.l[len(p.l)-1]
+	p.l = p.l[:len(p.l)-1]
+	return v
+}
+
+func (p *listPool) Put(v any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.l = append(p.l, v)
 }
