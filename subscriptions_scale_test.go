@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"procoregraph/adapter"
 	"procoregraph/adapter/rest"
@@ -50,6 +51,8 @@ type liveServer struct {
 	// calls and refused count the gateway's calls to the sandbox and those
 	// it refused with 429 (its per-token rate limit).
 	calls, refused *atomic.Int64
+	// metrics is the gateway's metrics registry.
+	metrics *prometheus.Registry
 }
 
 // countingTransport counts the calls through it and their 429 answers.
@@ -135,7 +138,8 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64), upstream: upstream, calls: calls, refused: refused}
+	l := &liveServer{bus: bus, conn: conn, active: new(atomic.Int64), upstream: upstream, calls: calls, refused: refused,
+		metrics: prometheus.NewRegistry()}
 	var lo loaders.Options
 	if cached {
 		cs, err := cache.NewMemory(cache.MemoryOptions{})
@@ -166,6 +170,7 @@ func startLiveServerOpts(tb testing.TB, bus events.Bus, o liveOptions) *liveServ
 		Subscriptions:         streamlimit.New(o.subscriptions),
 		Websockets:            streamlimit.New(o.websockets),
 		Admission:             o.admission,
+		Metrics:               l.metrics,
 	})
 	l.srv = httptest.NewServer(h)
 	tb.Cleanup(l.srv.Close)

@@ -96,7 +96,7 @@ func addSubscriptionTransports(srv *handler.Server, d Deps) {
 		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketInit(d, newRefusedCounter(d, "websockets")),
 		Implementation:        websocketImplementation(o, d.Stopping),
-	}, wrap: wrap, direct: true})
+	}, wrap: wrap, direct: true, fallbacks: newDirectFallbacks(d)})
 }
 
 // websocketInit authenticates a websocket at connection_init: the upgrade

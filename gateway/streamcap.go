@@ -28,8 +28,9 @@ const CodeSubscriptionLimit = "SUBSCRIPTION_LIMIT_EXCEEDED"
 // (directAnswers).
 type subscriptionTransport struct {
 	graphql.Transport
-	wrap   func(graphql.GraphExecutor) graphql.GraphExecutor
-	direct bool
+	wrap      func(graphql.GraphExecutor) graphql.GraphExecutor
+	direct    bool
+	fallbacks prometheus.Counter // direct subscriptions whose socket was busy (nil: not counted)
 }
 
 // Do implements graphql.Transport.
@@ -38,7 +39,7 @@ func (t subscriptionTransport) Do(w http.ResponseWriter, r *http.Request, exec g
 	if t.direct {
 		ctx, slot := withDirectSlot(r.Context())
 		r = r.WithContext(ctx)
-		exec = directAnswers{GraphExecutor: exec, slot: slot}
+		exec = directAnswers{GraphExecutor: exec, slot: slot, fallbacks: t.fallbacks}
 	}
 	t.Transport.Do(w, r, exec)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -116,7 +117,8 @@ func (s *directSlot) dispatched(oc *graphql.OperationContext) (string, *frameCon
 // sink that writes its shared answers to the socket.
 type directAnswers struct {
 	graphql.GraphExecutor
-	slot *directSlot
+	slot      *directSlot
+	fallbacks prometheus.Counter // sinks that refused (nil: not counted)
 }
 
 // CreateOperationContext implements graphql.GraphExecutor.
@@ -132,7 +134,7 @@ func (e directAnswers) CreateOperationContext(ctx context.Context, params *graph
 func (e directAnswers) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	id, conn, ok := e.slot.dispatched(oc)
 	if ok && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-		if sink, ok := newDirectSink(conn, id); ok {
+		if sink, ok := newDirectSink(conn, id, e.fallbacks); ok {
 			ctx = subshare.WithSink(ctx, sink)
 		}
 	}
@@ -143,14 +145,15 @@ func (e directAnswers) DispatchOperation(ctx context.Context, oc *graphql.Operat
 // transport writes them: {"payload":<answer>,"id":<id>,"type":<next or
 // data>} (encodeMessage's encoding of its protocol messages).
 type directSink struct {
-	conn *frameConn
-	head []byte // {"payload":
-	tail []byte // ,"id":"…","type":"next"}
+	conn      *frameConn
+	head      []byte // {"payload":
+	tail      []byte // ,"id":"…","type":"next"}
+	fallbacks prometheus.Counter
 }
 
 // newDirectSink returns the sink of subscription id on conn, or false when
 // its protocol or id is not one it frames, or conn does not coalesce.
-func newDirectSink(conn *frameConn, id string) (*directSink, bool) {
+func newDirectSink(conn *frameConn, id string, fallbacks prometheus.Counter) (*directSink, bool) {
 	if conn.queue == nil {
 		return nil, false
 	}
@@ -171,7 +174,7 @@ func newDirectSink(conn *frameConn, id string) (*directSink, bool) {
 	tail = append(tail, `,"type":"`...)
 	tail = append(tail, typ...)
 	tail = append(tail, `"}`...)
-	return &directSink{conn: conn, head: []byte(`{"payload":`), tail: tail}, true
+	return &directSink{conn: conn, head: []byte(`{"payload":`), tail: tail, fallbacks: fallbacks}, true
 }
 
 // Deliver implements subshare.Sink: it queues one answer on the socket, or
@@ -179,6 +182,29 @@ func newDirectSink(conn *frameConn, id string) (*directSink, bool) {
 // or closed; the subscription's answers then go through gqlgen's
 // transport, which waits for space and drops a subscription that falls
 // too far behind. It never waits.
+// Each refusal is counted in fallbacks (subshare offers a sink nothing more
+// once it refused).
 func (s *directSink) Deliver(answer []byte) bool {
-	return s.conn.writeText(false, s.head, answer, s.tail) == nil
+	if s.conn.writeText(false, s.head, answer, s.tail) == nil {
+		return true
+	}
+	if s.fallbacks != nil {
+		s.fallbacks.Inc()
+	}
+	return false
+}
+
+// newDirectFallbacks returns (and registers with d.Metrics) the counter
+// procoregraph_websocket_direct_fallbacks_total: shared subscriptions on a
+// websocket whose answers went through gqlgen's transport from then on,
+// because their socket was busy (its client did not keep up) or closed.
+func newDirectFallbacks(d Deps) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "procoregraph_websocket_direct_fallbacks_total",
+		Help: "Shared subscriptions on a websocket whose answers went through the per-subscription path from then on, because their socket had more than 512 KiB unsent or was closed.",
+	})
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(c)
+	}
+	return c
 }
