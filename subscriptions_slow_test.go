@@ -29,20 +29,8 @@ import (
 // completion.
 func TestSlowSocketDropsItsSharedSubscriptionsInOrderWhileTheOthersGetEveryEvent(t *testing.T) {
 	const slowSubs = 300
-	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{cached: true,
-		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}, websockets: streamlimit.Options{PerPrincipal: -1, Total: -1}})
-	vars := map[string]any{"p": fmt.Sprint(l.project)}
-
-	var mu sync.Mutex
-	var fastCursors []string
-	fast := dialWS(t, l.srv.URL, func(_ string, payload json.RawMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		fastCursors = append(fastCursors, cursorOf(t, payload))
-	})
-	defer fast.close()
-	fast.subscribe(t, "fast", fanoutQuery, vars)
-	l.waitActive(t, 1)
+	p, vars := startPacedEvents(t)
+	l, ctx := p.l, p.ctx
 
 	slow, ack, err := initSocket(t, l.srv.URL, map[string]any{})
 	if err != nil || !strings.Contains(string(ack), "connection_ack") {
@@ -50,8 +38,6 @@ func TestSlowSocketDropsItsSharedSubscriptionsInOrderWhileTheOthersGetEveryEvent
 	}
 	defer slow.CloseNow()
 	slow.SetReadLimit(1 << 20)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	for i := range slowSubs {
 		b, _ := json.Marshal(map[string]any{"id": fmt.Sprint("s", i), "type": "subscribe",
 			"payload": map[string]any{"query": fanoutQuery, "variables": vars}})
@@ -61,34 +47,14 @@ func TestSlowSocketDropsItsSharedSubscriptionsInOrderWhileTheOthersGetEveryEvent
 	}
 	l.waitActive(t, 1+slowSubs)
 
-	// Publish, one event at a time (the reading client keeps up), until
-	// every subscription of the stopped client is dropped.
-	published := 0
+	// Publish until every subscription of the stopped client is dropped.
 	for l.active.Load() > 1 {
-		if published == 5000 {
+		if p.published == 5000 {
 			t.Fatalf("5,000 events published and %d subscriptions still active, want 1", l.active.Load())
 		}
-		published++
-		l.publish(t, int64(published))
-		for {
-			mu.Lock()
-			n := len(fastCursors)
-			mu.Unlock()
-			if n == published {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("the reading subscription got %d of %d events", n, published)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
+		p.publish()
 	}
-	mu.Lock()
-	all := slices.Clone(fastCursors)
-	mu.Unlock()
-	if len(slices.Compact(slices.Clone(all))) != published {
-		t.Fatalf("the reading subscription's %d cursors are not %d distinct events", len(all), published)
-	}
+	all, published := p.all(), p.published
 
 	// The stopped client reads again.
 	type history struct {
@@ -174,6 +140,71 @@ func TestSlowSocketDropsItsSharedSubscriptionsInOrderWhileTheOthersGetEveryEvent
 	}
 }
 
+// pacedEvents publishes events on a live server, each once a subscription
+// on a socket that reads every event has it: the reading subscription
+// never falls behind, whatever the other sockets do.
+type pacedEvents struct {
+	t         *testing.T
+	l         *liveServer
+	ctx       context.Context
+	mu        sync.Mutex
+	cursors   []string // the reading subscription's, in order
+	published int
+}
+
+// startPacedEvents starts a live server on the memory bus without
+// subscription bounds, and opens the reading subscription on it; its ctx
+// bounds the test to 2 minutes.
+func startPacedEvents(t *testing.T) (*pacedEvents, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{cached: true,
+		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}, websockets: streamlimit.Options{PerPrincipal: -1, Total: -1}})
+	vars := map[string]any{"p": fmt.Sprint(l.project)}
+	p := &pacedEvents{t: t, l: l, ctx: ctx}
+	reader := dialWS(t, l.srv.URL, func(_ string, payload json.RawMessage) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.cursors = append(p.cursors, cursorOf(t, payload))
+	})
+	t.Cleanup(reader.close)
+	reader.subscribe(t, "reader", fanoutQuery, vars)
+	l.waitActive(t, 1)
+	return p, vars
+}
+
+// publish publishes the next event and waits for the reading subscription
+// to get it.
+func (p *pacedEvents) publish() {
+	p.t.Helper()
+	p.published++
+	p.l.publish(p.t, int64(p.published))
+	for {
+		p.mu.Lock()
+		n := len(p.cursors)
+		p.mu.Unlock()
+		if n == p.published {
+			return
+		}
+		if p.ctx.Err() != nil {
+			p.t.Fatalf("the reading subscription got %d of %d events", n, p.published)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// all returns the reading subscription's cursors, one per event published.
+func (p *pacedEvents) all() []string {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(slices.Compact(slices.Clone(p.cursors))) != p.published {
+		p.t.Fatalf("the reading subscription's %d cursors are not %d distinct events", len(p.cursors), p.published)
+	}
+	return slices.Clone(p.cursors)
+}
+
 func cursorOf(t *testing.T, payload json.RawMessage) string {
 	var p struct {
 		Data struct {
@@ -196,19 +227,8 @@ func cursorOf(t *testing.T, payload json.RawMessage) string {
 // one the transport still holds.
 func TestBusySocketThatReadsAgainGetsEveryEventInOrder(t *testing.T) {
 	const pausedSubs = 300
-	l := startLiveServerOpts(t, events.NewMemoryBus(events.MemoryOptions{}), liveOptions{cached: true,
-		subscriptions: streamlimit.Options{PerPrincipal: -1, Total: -1}, websockets: streamlimit.Options{PerPrincipal: -1, Total: -1}})
-	vars := map[string]any{"p": fmt.Sprint(l.project)}
-	var mu sync.Mutex
-	var fastCursors []string
-	fast := dialWS(t, l.srv.URL, func(_ string, payload json.RawMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		fastCursors = append(fastCursors, cursorOf(t, payload))
-	})
-	defer fast.close()
-	fast.subscribe(t, "fast", fanoutQuery, vars)
-	l.waitActive(t, 1)
+	p, vars := startPacedEvents(t)
+	l, ctx := p.l, p.ctx
 
 	got := map[string][]string{} // subscription id -> cursors, read by the paused client
 	var gotMu sync.Mutex
@@ -223,43 +243,21 @@ func TestBusySocketThatReadsAgainGetsEveryEventInOrder(t *testing.T) {
 	}
 	l.waitActive(t, 1+pausedSubs)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	published := 0
-	publish := func() {
-		t.Helper()
-		published++
-		l.publish(t, int64(published))
-		for {
-			mu.Lock()
-			n := len(fastCursors)
-			mu.Unlock()
-			if n == published {
-				return
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("the reading subscription got %d of %d events", n, published)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}
 	for fallbacks(t, l) < pausedSubs {
-		if published == 2000 {
+		if p.published == 2000 {
 			t.Fatalf("2,000 events published and %v of %d subscriptions fell back", fallbacks(t, l), pausedSubs)
 		}
-		publish()
+		p.publish()
 	}
 	if n := l.active.Load(); n != 1+pausedSubs {
 		t.Fatalf("%d subscriptions active once the paused socket was busy, want %d (none dropped yet)", n, 1+pausedSubs)
 	}
-	atBusy := published
+	atBusy := p.published
 	paused.resume()
 	for range 30 {
-		publish()
+		p.publish()
 	}
-	mu.Lock()
-	all := slices.Clone(fastCursors)
-	mu.Unlock()
+	all, published := p.all(), p.published
 	for {
 		gotMu.Lock()
 		done := 0

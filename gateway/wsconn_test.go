@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -105,20 +106,7 @@ func TestGqlgenMessagesTakeTheDirectPath(t *testing.T) {
 			fw := newFrameWebsockets(coderws.AcceptOptions{})
 			srv := testserver.New()
 			srv.AddTransport(transport.Websocket{Implementation: fw})
-			ts := httptest.NewServer(srv)
-			defer ts.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), &coderws.DialOptions{Subprotocols: []string{sub.protocol}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			write := func(s string) {
-				if err := c.Write(ctx, coderws.MessageText, []byte(s)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			ctx, c, write := dialTestServer(t, srv, sub.protocol)
 			read := func() map[string]any {
 				for {
 					_, b, err := c.Read(ctx)
@@ -191,6 +179,28 @@ func TestAppendJSONStringEqualsEncodingJSON(t *testing.T) {
 		}
 		if string(got) != "prefix"+string(want) {
 			t.Fatalf("%q: got %s, want %s", s, got[len("prefix"):], want)
+		}
+	}
+}
+
+// dialTestServer serves srv and opens a socket of protocol to it, for at
+// most 10 s; everything is closed when the test ends. write writes one text
+// message.
+func dialTestServer(t *testing.T, srv http.Handler, protocol string) (ctx context.Context, c *coderws.Conn, write func(string)) {
+	t.Helper()
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), &coderws.DialOptions{Subprotocols: []string{protocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return ctx, c, func(s string) {
+		t.Helper()
+		if err := c.Write(ctx, coderws.MessageText, []byte(s)); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -93,20 +93,7 @@ func sharedFrames(t *testing.T, protocol, subscribe string, subs map[string]stri
 		return g.Executor(queryAnswers{GraphExecutor: exec, events: events})
 	}
 	srv.AddTransport(subscriptionTransport{Transport: transport.Websocket{Implementation: impl}, wrap: wrap, direct: direct})
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), &coderws.DialOptions{Subprotocols: []string{protocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	write := func(s string) {
-		if err := c.Write(ctx, coderws.MessageText, []byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c, write := dialTestServer(t, srv, protocol)
 	write(`{"type":"connection_init"}`)
 	for id, query := range subs {
 		b, _ := json.Marshal(map[string]any{"type": subscribe, "id": id, "payload": map[string]string{"query": query}})
