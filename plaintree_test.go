@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -124,6 +125,37 @@ fragment UserBits on User { __typename id login }`, vars: map[string]any{"due": 
 }
 fragment RFIBits on RFI { id subject costImpact { status value } assignees { ...UserBits } }
 fragment UserBits on User { __typename id login }`, vars: map[string]any{"due": false, "people": true}},
+	{name: "CommitmentInvoicesByVariablesAliasesAndCursors", q: `query Inv($n: Int, $since: DateTime, $vendor: Boolean!) {
+  projects(first: 3) {
+    nodes {
+      commitments(first: 10) {
+        nodes {
+          id vendor @include(if: $vendor) { id name } v2: vendor { name }
+          few: invoices(first: $n) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } } }
+          invoices(updatedSince: $since) { totalCount nodes { id updatedAt } }
+          none: invoices(first: 0) { totalCount nodes { id } pageInfo { hasNextPage } }
+          later: invoices(updatedSince: "2100-01-01T00:00:00Z") { totalCount nodes { id } }
+        }
+        edges { cursor node { id invoices(first: 1) { nodes { id number } } } }
+      }
+    }
+  }
+}`, vars: map[string]any{"n": 1, "since": "2000-01-01T00:00:00Z", "vendor": true}},
+	{name: "CommitmentInvoicesWhoseArgumentsTheResolverRefuses", q: `{
+  projects(first: 2) {
+    nodes {
+      commitments(first: 3) {
+        nodes {
+          id
+          negative: invoices(first: -1) { totalCount }
+          huge: invoices(first: 100000) { totalCount }
+          garbage: invoices(after: "not a cursor") { totalCount }
+          backwards: invoices(updatedSince: "2026-02-01T00:00:00Z", updatedBefore: "2026-01-01T00:00:00Z") { totalCount }
+        }
+      }
+    }
+  }
+}`},
 	{name: "OneItemByIDWithResolversBelowIt", q: `{
   projects(first: 1) { nodes { rfis(first: 2) { nodes { id project { id name } questions { id body } } } } }
 }`},
@@ -295,4 +327,58 @@ func errorSet(errs []gqlError) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestInlineInvoicesAfterACursorAnswerTheBytesGqlgenDoes: Commitment.invoices
+// resolved in line pages after a cursor as its resolver does. The cursors
+// are the ones the every-field gateway issued for each commitment's first
+// invoice.
+func TestInlineInvoicesAfterACursorAnswerTheBytesGqlgenDoes(t *testing.T) {
+	_, env := startSandbox(t, sandbox.Config{Data: data.Options{Companies: 1, ProjectsPerCompany: 2, ItemsPerProject: 12}})
+	plain := startGateway(t, env)
+	off := copyEnv(env)
+	off["PLAIN_TREES"] = "off"
+	every := startGateway(t, off)
+	first := every.query(t, `{ projects(first: 1) { nodes { commitments(first: 20) { nodes { invoices(first: 1) { pageInfo { hasNextPage endCursor } } } } } } }`, nil)
+	var page struct {
+		Projects struct {
+			Nodes []struct {
+				Commitments struct {
+					Nodes []struct {
+						Invoices struct {
+							PageInfo struct {
+								HasNextPage bool
+								EndCursor   *string
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(first.Data, &page); err != nil || len(page.Projects.Nodes) != 1 {
+		t.Fatalf("first page: %v %s", err, first.Data)
+	}
+	const q = `query After($c: String) { projects(first: 1) { nodes { commitments(first: 20) { nodes { id invoices(first: 2, after: $c) { totalCount pageInfo { hasNextPage endCursor } nodes { id number } } } } } } }`
+	tried := 0
+	for _, c := range page.Projects.Nodes[0].Commitments.Nodes {
+		if c.Invoices.PageInfo.EndCursor == nil || !c.Invoices.PageInfo.HasNextPage {
+			continue
+		}
+		vars := map[string]any{"c": *c.Invoices.PageInfo.EndCursor}
+		want, got := every.query(t, q, vars), plain.query(t, q, vars)
+		if !bytes.Contains(want.Data, []byte(`"number"`)) {
+			t.Fatalf("no invoice after the cursor to compare: %s", want.Data)
+		}
+		if !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("after %s: data differs from gqlgen's\n got: %s\nwant: %s", vars["c"], firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
+		}
+		if g, w := errorSet(got.Errors), errorSet(want.Errors); !slices.Equal(g, w) {
+			t.Errorf("after %s: errors differ: got %v, want %v", vars["c"], g, w)
+		}
+		tried++
+	}
+	if tried == 0 {
+		t.Fatal("no commitment has a second invoice to page to")
+	}
 }

@@ -5,9 +5,11 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"procoregraph/adapter"
 	"procoregraph/gqlscalar"
 	"procoregraph/graph"
 	"procoregraph/plaintree"
+	"procoregraph/resolvers"
 )
 
 // newPlainTrees is the renderer of plain sub-trees for the executable
@@ -17,8 +19,22 @@ import (
 // graph/generated.go). The appenders write what their marshalers write
 // without allocating (each one's tests hold it to that); enums remember
 // what their marshaler wrote for each value.
+//
+// Its inline fields are resolved while their objects are rendered, so that
+// a dashboard's commitments, with their vendors and invoices, are rendered
+// whole rather than executed by gqlgen commitment by commitment.
 func newPlainTrees(es graphql.ExecutableSchema) *plaintree.Renderer {
-	return plaintree.New(es.Schema(), reflect.TypeFor[graph.ResolverRoot](), plainScalars())
+	return plaintree.New(es.Schema(), reflect.TypeFor[graph.ResolverRoot](), plainScalars(), plainInlines()...)
+}
+
+// plainInlines are the fields served by methods or resolvers that the
+// renderer resolves itself (TestPlainTreeMethodsAreGqlgens checks the
+// methods against graph/generated.go).
+func plainInlines() []plaintree.Inline {
+	return []plaintree.Inline{
+		plaintree.Method("Commitment", "vendor", (*adapter.Commitment).Vendor),
+		plaintree.Resolved("Commitment", "invoices", resolvers.CommitmentInvoicesInline),
+	}
 }
 
 func plainScalars() []plaintree.Scalar {

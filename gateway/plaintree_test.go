@@ -60,3 +60,52 @@ func neverPlain(key string) bool {
 	name, _, _ := strings.Cut(key, " ")
 	return name == "JSON" || name == "Upload" || name == "FieldSet" || strings.HasPrefix(name, "_") || strings.HasPrefix(name, "federation__")
 }
+
+// TestPlainTreeInlinesAreGqlgens holds plainInlines to gqlgen's generated
+// code: a Method's field is one generated.go serves by calling that method
+// of the object, and Commitment.invoices (CommitmentInvoicesInline) takes
+// the arguments, coerced by the functions, that its generated argument
+// parser does.
+func TestPlainTreeInlinesAreGqlgens(t *testing.T) {
+	src, err := os.ReadFile("../graph/generated.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := 0
+	for _, in := range plainInlines() {
+		if in.Method() == "" {
+			continue
+		}
+		methods++
+		// "procoregraph/adapter.(*Commitment).Vendor" → "adapter.Commitment", "Vendor".
+		m := regexp.MustCompile(`([A-Za-z0-9_]+)\.\(\*([A-Za-z0-9_]+)\)\.([A-Za-z0-9_]+)$`).FindStringSubmatch(in.Method())
+		if m == nil {
+			t.Errorf("%s.%s: %s is not a method of a pointer receiver", in.Object(), in.Field(), in.Method())
+			continue
+		}
+		recv, name := m[1]+"."+m[2], m[3]
+		re := regexp.MustCompile(`(?m)^func \(ec \*executionContext\) _` + in.Object() + `_` + in.Field() +
+			`\(ctx context\.Context, field graphql\.CollectedField, obj \*` + regexp.QuoteMeta(recv) + `\) \(ret graphql\.Marshaler\) \{\n(?:[^\n]*\n){0,10}?\s*return obj\.` + name + `\(\), nil\n`)
+		if !re.Match(src) {
+			t.Errorf("%s.%s: generated.go does not serve it with obj.%s() on a *%s", in.Object(), in.Field(), name, recv)
+		}
+	}
+	if methods == 0 {
+		t.Fatal("plainInlines declares no method; the check checks nothing")
+	}
+	args := regexp.MustCompile(`(?s)func \(ec \*executionContext\) field_Commitment_invoices_args\(.*?\n}\n`).Find(src)
+	if args == nil {
+		t.Fatal("generated.go has no field_Commitment_invoices_args")
+	}
+	got := regexp.MustCompile(`ProcessArgField\(ctx, rawArgs, "(\w+)",\s*func\(ctx context\.Context, v any\) \(\S+, error\) \{\s*return ec\.([^\s(]+)\(`).FindAllSubmatch(args, -1)
+	want := [][2]string{{"first", "unmarshalOInt2ᚖint"}, {"after", "unmarshalOString2ᚖstring"},
+		{"updatedSince", "unmarshalODateTime2ᚖtimeᚐTime"}, {"updatedBefore", "unmarshalODateTime2ᚖtimeᚐTime"}}
+	if len(got) != len(want) {
+		t.Fatalf("Commitment.invoices has %d arguments in generated.go, CommitmentInvoicesInline coerces %d", len(got), len(want))
+	}
+	for i, m := range got {
+		if string(m[1]) != want[i][0] || string(m[2]) != want[i][1] {
+			t.Errorf("argument %d: generated.go coerces %s with %s; CommitmentInvoicesInline coerces %s as %s", i, m[1], m[2], want[i][0], want[i][1])
+		}
+	}
+}

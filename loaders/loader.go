@@ -19,7 +19,9 @@ import (
 // goroutine, channels and wait. Any other key (missing, stale, a fresh read
 // asked for, a traced request) goes through the dataloader as before. A key
 // keeps the way it was first answered for the rest of the request, so that
-// a request sees one value per key, as with the dataloader alone.
+// a request sees one value per key, as with the dataloader alone; once the
+// dataloader has answered a key, its value is kept too, and Peek tells it
+// without waiting (the renderer's inline fields).
 //
 // The dataloader itself is made on first use: a request uses a few of its
 // fifty-odd loaders.
@@ -30,7 +32,7 @@ type Loader[K comparable, V any] struct {
 	read   func(ctx context.Context, k K) (V, bool) // nil: every key through the dataloader
 
 	mu   sync.Mutex
-	seen map[K]direct[V] // keys asked for so far, with read's
+	seen map[K]direct[V] // keys asked for so far, with read's, and keys the dataloader answered
 }
 
 // direct is how a key was first answered: by read (ok, with v) or by the
@@ -42,13 +44,10 @@ type direct[V any] struct {
 
 // Load returns a thunk for k's value.
 func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
-	if l.read == nil {
-		return l.dl().Load(ctx, k)
-	}
 	l.mu.Lock()
 	d, asked := l.seen[k]
 	l.mu.Unlock()
-	if !asked {
+	if !asked && l.read != nil {
 		d.v, d.ok = l.read(ctx, k)
 		l.mu.Lock()
 		if l.seen == nil {
@@ -64,7 +63,40 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
 	if d.ok {
 		return func() (V, error) { return d.v, nil }
 	}
-	return l.dl().Load(ctx, k)
+	t := l.dl().Load(ctx, k)
+	return func() (V, error) {
+		v, err := t()
+		if err == nil {
+			l.answered(k, v)
+		}
+		return v, err
+	}
+}
+
+// answered records v as k's value once the dataloader has answered it, so
+// that Peek finds it and later Loads of k take it directly (the
+// dataloader would answer them with the same value).
+func (l *Loader[K, V]) answered(k K, v V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.seen[k]; d.ok {
+		return
+	}
+	if l.seen == nil {
+		l.seen = make(map[K]direct[V])
+	}
+	l.seen[k] = direct[V]{v: v, ok: true}
+}
+
+// Peek returns k's value when this request already has it: answered by
+// the direct read, or by a batch whose answer a thunk of Load has
+// returned. It never starts a load and never waits; false means the value
+// is not at hand yet (or its load failed), and only Load tells which.
+func (l *Loader[K, V]) Peek(k K) (V, bool) {
+	l.mu.Lock()
+	d := l.seen[k]
+	l.mu.Unlock()
+	return d.v, d.ok
 }
 
 // dl is the dataloader, made on first use.

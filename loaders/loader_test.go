@@ -89,3 +89,63 @@ func TestAWarmKeyIsReadDirectlyAndEqualsWhatTheDataloaderGave(t *testing.T) {
 		})
 	}
 }
+
+// TestAValueIsAtHandOnlyOnceItsLoadHasAnswered: Peek never loads and never
+// waits. Over each store (the dataloader answering, in memory the direct
+// read too) and without a cache, a key is not at hand before it is loaded,
+// nor while its batch has not answered; it is once a thunk has returned
+// it, with the value the thunk returned, and a key whose load failed
+// never is.
+func TestAValueIsAtHandOnlyOnceItsLoadHasAnswered(t *testing.T) {
+	stores := append(testStores(), struct {
+		name string
+		open func(t *testing.T) cache.Store
+	}{name: "NoCache"})
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			var counted *countingTransport
+			_, client, companyID, projectID := sandboxClient(t, 3, 5, func(base http.RoundTripper, _ int64) http.RoundTripper {
+				counted = &countingTransport{base: base}
+				return counted
+			})
+			opt := Options{}
+			if st.open != nil {
+				c, err := cache.New(st.open(t), cache.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = c.Close() })
+				opt = Options{Cache: c, RemoteCache: st.name == "Redis"}
+			}
+			conn := &tenant.Connection{ID: "conn-peek-" + st.name, CompanyID: companyID, UserKey: "u1", Procore: client}
+			l := New(conn, opt)
+			key := NewListKey(projectID, 0, nil)
+			if _, ok := l.RFIs.Peek(key); ok {
+				t.Fatal("at hand before any load")
+			}
+			if counted.calls.Load() != 0 {
+				t.Fatal("Peek loaded")
+			}
+			thunk := l.RFIs.Load(context.Background(), key)
+			v, err := thunk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := l.RFIs.Peek(key)
+			if !ok || !reflect.DeepEqual(got, v) || len(got.Items) != 5 {
+				t.Fatalf("after the load: at hand %v with %d items, want the thunk's 5", ok, len(got.Items))
+			}
+			calls := counted.calls.Load()
+			if again, err := l.RFIs.Load(context.Background(), key)(); err != nil || !reflect.DeepEqual(again, v) || counted.calls.Load() != calls {
+				t.Fatalf("a later Load: %v, %v, %d more calls; want the same value, no call", again.Items, err, counted.calls.Load()-calls)
+			}
+			missing := NewListKey(projectID+1_000_000, 0, nil) // no such project
+			if _, err := l.RFIs.Load(context.Background(), missing)(); err == nil {
+				t.Fatal("loading a project that does not exist succeeded")
+			}
+			if _, ok := l.RFIs.Peek(missing); ok {
+				t.Error("a failed load is at hand")
+			}
+		})
+	}
+}

@@ -20,12 +20,21 @@
 // code calls for it, null where gqlgen writes null. The field's Marshaler is
 // then those bytes, and gqlgen executes nothing below it.
 //
+// A field served by a resolver or a method is plain too when it is declared
+// an Inline: the renderer resolves it while it renders its object, with
+// what the resolver would return, as long as that needs no wait (the value
+// is already loaded) and raises no error. That renders a list whose
+// elements each have such a field (a dashboard's commitments, each with its
+// vendor and invoices) whole, instead of gqlgen executing it element by
+// element and field by field.
+//
 // Whenever the renderer would have to do anything else, it gives the value
 // back and gqlgen executes the field as always: a selection that is not
 // plain (a resolver below, an abstract type, @defer, an unknown directive),
 // a null where the schema forbids one (gqlgen's error and null propagation
 // are its own), a scalar marshaler that answers null for a non-null field,
-// or an answer budget (limits.SpendN) without room for the sub-tree's fields.
+// an inline field that declines, or an answer budget (limits.SpendN)
+// without room for the sub-tree's fields.
 package plaintree
 
 import (
@@ -51,6 +60,7 @@ type Renderer struct {
 	schema       *ast.Schema
 	resolved     map[string]map[string]bool // GraphQL type → its fields served by a resolver
 	scalars      map[scalarKey]Scalar
+	inline       map[inlineKey]Inline
 	implementors map[string][]string
 	bindings     sync.Map  // bindingKey → binding
 	buffers      sync.Pool // *bytes.Buffer, reused so renders do not grow a buffer each
@@ -73,6 +83,8 @@ const maxPooledBuffer = 1 << 20
 // sub-tree larger than a quarter of it gets memory of its own instead.
 const chunkSize = 64 << 10
 
+type inlineKey struct{ object, field string }
+
 type scalarKey struct {
 	name string
 	typ  reflect.Type
@@ -83,12 +95,18 @@ type scalarKey struct {
 // type returning the interface of that type's resolver fields), and whose
 // scalars and enums gqlgen marshals as scalars say. Go types that implement
 // graphql.Marshaler themselves (enums gqlgen generates) need no binding.
-func New(schema *ast.Schema, resolverRoot reflect.Type, scalars []Scalar) *Renderer {
+// The fields of inline, served by resolvers or methods, are resolved by
+// the renderer when they can be (see Inline).
+func New(schema *ast.Schema, resolverRoot reflect.Type, scalars []Scalar, inline ...Inline) *Renderer {
 	r := &Renderer{
 		schema:       schema,
 		resolved:     map[string]map[string]bool{},
 		scalars:      make(map[scalarKey]Scalar, len(scalars)),
+		inline:       make(map[inlineKey]Inline, len(inline)),
 		implementors: map[string][]string{},
+	}
+	for _, in := range inline {
+		r.inline[inlineKey{in.object, in.field}] = in
 	}
 	r.shared, _ = lru.New[planKey, *valuePlan](sharedPlans) // errs only on a size < 1
 	for _, s := range scalars {
@@ -181,7 +199,7 @@ func (r *Renderer) renderField(ctx context.Context, fc *graphql.FieldContext, re
 		return nil
 	}
 	op, _ := ctx.Value(operationKey{}).(*operation)
-	out = r.render(op, p, v)
+	out = r.render(ctx, op, p, v)
 	if out == nil || !limits.SpendN(ctx, out.fields) {
 		return nil
 	}
@@ -221,7 +239,7 @@ const maxGrow = 8 << 20
 // render writes v by plan p; nil means gqlgen must execute it instead.
 // Within an operation the bytes are kept in its arena (released when its
 // answer is written); outside one, in memory of their own.
-func (r *Renderer) render(op *operation, p *valuePlan, v reflect.Value) *rendered {
+func (r *Renderer) render(ctx context.Context, op *operation, p *valuePlan, v reflect.Value) *rendered {
 	// The writer reads values through their addresses, at the offsets the
 	// plan took from reflect: a pointer is read from a variable holding
 	// it, anything else from a copy (slices and structs returned by value
@@ -245,7 +263,7 @@ func (r *Renderer) render(op *operation, p *valuePlan, v reflect.Value) *rendere
 			r.buffers.Put(b)
 		}
 	}()
-	w := writer{b: b}
+	w := writer{ctx: ctx, b: b}
 	if !w.value(p, at) {
 		return nil
 	}
@@ -256,6 +274,7 @@ func (r *Renderer) render(op *operation, p *valuePlan, v reflect.Value) *rendere
 }
 
 type writer struct {
+	ctx    context.Context // the request's, for inline resolutions
 	b      *bytes.Buffer
 	fields int64
 }
@@ -296,6 +315,12 @@ func (w *writer) value(p *valuePlan, at unsafe.Pointer) bool {
 				continue
 			}
 			w.fields++
+			if f.inline != nil {
+				if !f.inline(w.ctx, at, w, f.value) {
+					return false
+				}
+				continue
+			}
 			if !w.value(f.value, unsafe.Add(at, f.offset)) {
 				return false
 			}
@@ -339,9 +364,10 @@ type objectPlan struct {
 }
 
 type fieldPlan struct {
-	key      []byte  // `"alias":`
-	typename []byte  // set for __typename: the type's name, quoted
-	offset   uintptr // of the Go struct field in its (outermost) struct
+	key      []byte   // `"alias":`
+	typename []byte   // set for __typename: the type's name, quoted
+	offset   uintptr  // of the Go struct field in its (outermost) struct
+	inline   inlineFn // set for a field resolved in line: writes its value
 	value    *valuePlan
 }
 
@@ -491,14 +517,15 @@ func ownSelection(f graphql.CollectedField) bool {
 	return true
 }
 
-// usesVariables reports whether a directive anywhere in sel, or in the
-// fragments it spreads, takes a variable (field arguments do not matter: a
-// field with arguments is never plain). An unknown fragment counts as one.
+// usesVariables reports whether a directive or a field argument anywhere in
+// sel, or in the fragments it spreads, takes a variable (the arguments of a
+// field resolved in line are part of its plan). An unknown fragment counts
+// as one.
 func usesVariables(doc *ast.QueryDocument, sel ast.SelectionSet, seen map[string]bool) bool {
 	for _, s := range sel {
 		switch s := s.(type) {
 		case *ast.Field:
-			if directivesUseVariables(s.Directives) || usesVariables(doc, s.SelectionSet, seen) {
+			if directivesUseVariables(s.Directives) || argumentsUseVariables(s.Arguments) || usesVariables(doc, s.SelectionSet, seen) {
 				return true
 			}
 		case *ast.InlineFragment:
@@ -529,10 +556,17 @@ func usesVariables(doc *ast.QueryDocument, sel ast.SelectionSet, seen map[string
 
 func directivesUseVariables(ds ast.DirectiveList) bool {
 	for _, d := range ds {
-		for _, a := range d.Arguments {
-			if valueUsesVariables(a.Value) {
-				return true
-			}
+		if argumentsUseVariables(d.Arguments) {
+			return true
+		}
+	}
+	return false
+}
+
+func argumentsUseVariables(as ast.ArgumentList) bool {
+	for _, a := range as {
+		if valueUsesVariables(a.Value) {
+			return true
 		}
 	}
 	return false
@@ -616,7 +650,7 @@ func (r *Renderer) planObject(oc *graphql.OperationContext, def *ast.Definition,
 	fields := graphql.CollectFields(oc, sel, r.implementors[def.Name])
 	o := &objectPlan{fields: make([]fieldPlan, 0, len(fields))}
 	for _, f := range fields {
-		if len(f.Deferrables) > 0 || f.Field == nil || f.Definition == nil || len(f.Definition.Arguments) > 0 {
+		if len(f.Deferrables) > 0 || f.Field == nil || f.Definition == nil {
 			return nil, false
 		}
 		for _, d := range f.Directives {
@@ -630,12 +664,24 @@ func (r *Renderer) planObject(oc *graphql.OperationContext, def *ast.Definition,
 			o.fields = append(o.fields, fp)
 			continue
 		}
-		b, ok := r.bind(def.Name, t, f.Name)
-		if !ok {
-			return nil, false
+		var vt reflect.Type
+		if in, ok := r.inline[inlineKey{def.Name, f.Name}]; ok && in.obj == t {
+			fn, ok := in.prepare(oc, f)
+			if !ok {
+				return nil, false
+			}
+			fp.inline, vt = fn, in.val
+		} else {
+			if len(f.Definition.Arguments) > 0 {
+				return nil, false
+			}
+			b, ok := r.bind(def.Name, t, f.Name)
+			if !ok {
+				return nil, false
+			}
+			fp.offset, vt = b.offset, b.typ
 		}
-		fp.offset = b.offset
-		v, ok := r.plan(oc, f.Definition.Type, b.typ, f.Selections, depth+1)
+		v, ok := r.plan(oc, f.Definition.Type, vt, f.Selections, depth+1)
 		if !ok {
 			return nil, false
 		}

@@ -87,26 +87,23 @@ func (r *commitmentResolver) Invoices(ctx context.Context, obj *adapter.Commitme
 	if err != nil {
 		return nil, err
 	}
-	var load loadFn[adapter.Invoice]
 	if l.Naive() {
 		res, err := l.InvoicesByCommitment.Load(ctx, loaders.ItemKey{ProjectID: obj.ProjectID, ID: obj.ID})()
 		if err != nil {
 			return nil, err
 		}
-		load = wholeLoad(res.Items, invoiceKeys)
-	} else {
-		// One requisitions list per project answers every commitment's invoices.
-		res, err := l.Invoices.Load(ctx, loaders.NewListKey(obj.ProjectID, 0, nil))()
+		out, err := keysetPage(a, invoiceKeys, wholeLoad(res.Items, invoiceKeys))
 		if err != nil {
 			return nil, err
 		}
-		load = wholeLoadWhere(res.Items, invoiceKeys, func(inv *adapter.Invoice) bool { return inv.CommitmentID == obj.ID })
+		return invoiceConnection(out), nil
 	}
-	out, err := keysetPage(a, invoiceKeys, load)
+	// One requisitions list per project answers every commitment's invoices.
+	res, err := l.Invoices.Load(ctx, loaders.NewListKey(obj.ProjectID, 0, nil))()
 	if err != nil {
 		return nil, err
 	}
-	return invoiceConnection(out), nil
+	return commitmentInvoices(a, obj, res.Items)
 }
 
 // Project is the resolver for the project field.

@@ -202,40 +202,58 @@ func dateRange(from, to *adapter.Date, now time.Time) (adapter.DateRange, error)
 	return r, nil
 }
 
-// selects reports whether the current field's selection reaches the nested
-// field path (through fragments), e.g. selects(ctx, "nodes", "invoices").
-func selects(ctx context.Context, path ...string) bool {
+// selectsAny reports whether the current field's selection reaches one of
+// the nested field paths (through fragments), e.g. selectsAny(ctx,
+// []string{"nodes", "invoices"}). Each level of the selection is collected
+// once, whatever the number of paths.
+func selectsAny(ctx context.Context, paths ...[]string) bool {
 	fc := graphql.GetFieldContext(ctx)
 	oc := graphql.GetOperationContext(ctx)
 	if fc == nil || oc == nil {
 		return false
 	}
-	var walk func(sel ast.SelectionSet, rest []string) bool
-	walk = func(sel ast.SelectionSet, rest []string) bool {
-		if len(rest) == 0 {
+	return selectsIn(oc, fc.Field.Selections, paths...)
+}
+
+// selectsIn reports whether the selection sel reaches one of the nested
+// field paths.
+func selectsIn(oc *graphql.OperationContext, sel ast.SelectionSet, paths ...[]string) bool {
+	for _, p := range paths {
+		if len(p) == 0 {
 			return true
 		}
-		for _, f := range graphql.CollectFields(oc, sel, nil) {
-			if f.Name == rest[0] && walk(f.Selections, rest[1:]) {
-				return true
-			}
-		}
+	}
+	if len(paths) == 0 {
 		return false
 	}
-	return walk(fc.Field.Selections, path)
+	fields := graphql.CollectFields(oc, sel, nil)
+	for i := range fields {
+		var rest [][]string
+		for _, p := range paths {
+			if p[0] == fields[i].Name {
+				rest = append(rest, p[1:])
+			}
+		}
+		if len(rest) > 0 && selectsIn(oc, fields[i].Selections, rest...) {
+			return true
+		}
+	}
+	return false
 }
 
 // prefetchCommitmentInvoices starts loading the project's requisitions
 // alongside its commitments when the query asks for the commitments'
 // invoices, so the third level of the dashboard costs no extra round trip.
-func prefetchCommitmentInvoices(ctx context.Context, projectID int64) {
+// It returns the load's thunk, or nil when it started none.
+func prefetchCommitmentInvoices(ctx context.Context, projectID int64) func() (adapter.Page[adapter.Invoice], error) {
 	l := loaders.For(ctx)
 	if l == nil || l.Naive() {
-		return
+		return nil
 	}
-	if selects(ctx, "nodes", "invoices") || selects(ctx, "edges", "node", "invoices") {
-		l.Invoices.Load(ctx, loaders.NewListKey(projectID, 0, nil)) // not awaited: primes the batch
+	if selectsAny(ctx, []string{"nodes", "invoices"}, []string{"edges", "node", "invoices"}) {
+		return l.Invoices.Load(ctx, loaders.NewListKey(projectID, 0, nil)) // awaited once the commitments are in
 	}
+	return nil
 }
 
 // procoreRateLimit reports the connection's Procore rate-limit window as its

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"procoregraph/adapter"
 	"procoregraph/cursor"
 	"procoregraph/graph/model"
@@ -88,7 +91,18 @@ type pageArgs struct {
 // cursor): a cursor is encoded for every item of a page otherwise, and
 // most queries (a dashboard's nested lists) select nodes alone.
 func (a pageArgs) forSelection(ctx context.Context) pageArgs {
-	a.skipCursors = !selects(ctx, "edges") && !selects(ctx, "pageInfo", "startCursor") && !selects(ctx, "pageInfo", "endCursor")
+	fc := graphql.GetFieldContext(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if fc == nil || oc == nil {
+		a.skipCursors = true
+		return a
+	}
+	return a.forFields(oc, fc.Field.Selections)
+}
+
+// forFields is forSelection for the selection sel of a connection field.
+func (a pageArgs) forFields(oc *graphql.OperationContext, sel ast.SelectionSet) pageArgs {
+	a.skipCursors = !selectsIn(oc, sel, []string{"edges"}, []string{"pageInfo", "startCursor"}, []string{"pageInfo", "endCursor"})
 	return a
 }
 

@@ -75,12 +75,19 @@ func (r *projectResolver) Submittals(ctx context.Context, obj *adapter.Project, 
 
 // Commitments is the resolver for the commitments field.
 func (r *projectResolver) Commitments(ctx context.Context, obj *adapter.Project, first *int, after *string, updatedSince *time.Time, updatedBefore *time.Time) (*model.CommitmentConnection, error) {
+	var invoices func() (adapter.Page[adapter.Invoice], error)
 	if first == nil || *first > 0 { // no commitment, no invoices to fetch
-		prefetchCommitmentInvoices(ctx, obj.ID)
+		invoices = prefetchCommitmentInvoices(ctx, obj.ID)
 	}
 	out, err := listPage(ctx, func(l *loaders.Loaders) *loaders.ListLoader[adapter.Commitment] { return l.Commitments }, obj.ID, first, after, updatedSince, updatedBefore, nil, commitmentKeys)
 	if err != nil {
 		return nil, err
+	}
+	if invoices != nil {
+		// Loaded alongside the commitments, so at hand when the page is
+		// rendered (CommitmentInvoicesInline). An error is each invoices
+		// field's to report, when gqlgen executes it.
+		_, _ = invoices()
 	}
 	return &model.CommitmentConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
 		Edges: edgesOf(out, func(c string, n *adapter.Commitment) model.CommitmentEdge {
