@@ -21,8 +21,9 @@ import (
 // what their marshaler wrote for each value.
 //
 // Its inline fields are resolved while their objects are rendered, so that
-// a dashboard's commitments, with their vendors and invoices, are rendered
-// whole rather than executed by gqlgen commitment by commitment.
+// a dashboard's projects, with their RFIs, submittals and commitments, and
+// these with their vendors and invoices, are rendered whole rather than
+// executed by gqlgen project by project and commitment by commitment.
 func newPlainTrees(es graphql.ExecutableSchema) *plaintree.Renderer {
 	return plaintree.New(es.Schema(), reflect.TypeFor[graph.ResolverRoot](), plainScalars(), plainInlines()...)
 }
@@ -34,6 +35,9 @@ func plainInlines() []plaintree.Inline {
 	return []plaintree.Inline{
 		plaintree.Method("Commitment", "vendor", (*adapter.Commitment).Vendor),
 		plaintree.Resolved("Commitment", "invoices", resolvers.CommitmentInvoicesInline),
+		plaintree.Resolved("Project", "rfis", resolvers.ProjectRFIsInline),
+		plaintree.Resolved("Project", "submittals", resolvers.ProjectSubmittalsInline),
+		plaintree.Resolved("Project", "commitments", resolvers.ProjectCommitmentsInline),
 	}
 }
 

@@ -63,9 +63,9 @@ func neverPlain(key string) bool {
 
 // TestPlainTreeInlinesAreGqlgens holds plainInlines to gqlgen's generated
 // code: a Method's field is one generated.go serves by calling that method
-// of the object, and Commitment.invoices (CommitmentInvoicesInline) takes
-// the arguments, coerced by the functions, that its generated argument
-// parser does.
+// of the object, and each resolved field's arguments are those, in that
+// order and of those types, that its generated argument parser coerces, as
+// its inline resolution (package resolvers) coerces them.
 func TestPlainTreeInlinesAreGqlgens(t *testing.T) {
 	src, err := os.ReadFile("../graph/generated.go")
 	if err != nil {
@@ -93,19 +93,42 @@ func TestPlainTreeInlinesAreGqlgens(t *testing.T) {
 	if methods == 0 {
 		t.Fatal("plainInlines declares no method; the check checks nothing")
 	}
-	args := regexp.MustCompile(`(?s)func \(ec \*executionContext\) field_Commitment_invoices_args\(.*?\n}\n`).Find(src)
-	if args == nil {
-		t.Fatal("generated.go has no field_Commitment_invoices_args")
-	}
-	got := regexp.MustCompile(`ProcessArgField\(ctx, rawArgs, "(\w+)",\s*func\(ctx context\.Context, v any\) \(\S+, error\) \{\s*return ec\.([^\s(]+)\(`).FindAllSubmatch(args, -1)
-	want := [][2]string{{"first", "unmarshalOInt2ᚖint"}, {"after", "unmarshalOString2ᚖstring"},
+	page := [][2]string{{"first", "unmarshalOInt2ᚖint"}, {"after", "unmarshalOString2ᚖstring"},
 		{"updatedSince", "unmarshalODateTime2ᚖtimeᚐTime"}, {"updatedBefore", "unmarshalODateTime2ᚖtimeᚐTime"}}
-	if len(got) != len(want) {
-		t.Fatalf("Commitment.invoices has %d arguments in generated.go, CommitmentInvoicesInline coerces %d", len(got), len(want))
+	resolved := map[string][][2]string{
+		"Commitment_invoices": page,
+		"Project_submittals":  page,
+		"Project_commitments": page,
+		"Project_rfis":        append(page[:4:4], [2]string{"orderBy", "unmarshalOListOrder2ᚖprocoregraphᚋgraphᚋmodelᚐListOrder"}),
 	}
-	for i, m := range got {
-		if string(m[1]) != want[i][0] || string(m[2]) != want[i][1] {
-			t.Errorf("argument %d: generated.go coerces %s with %s; CommitmentInvoicesInline coerces %s as %s", i, m[1], m[2], want[i][0], want[i][1])
+	for _, in := range plainInlines() {
+		if in.Method() != "" {
+			continue
 		}
+		field := in.Object() + "_" + in.Field()
+		want, ok := resolved[field]
+		if !ok {
+			t.Errorf("%s.%s is resolved in line; this test does not know the arguments its inline resolution coerces", in.Object(), in.Field())
+			continue
+		}
+		delete(resolved, field)
+		args := regexp.MustCompile(`(?s)func \(ec \*executionContext\) field_` + field + `_args\(.*?\n}\n`).Find(src)
+		if args == nil {
+			t.Errorf("generated.go has no field_%s_args", field)
+			continue
+		}
+		got := regexp.MustCompile(`ProcessArgField\(ctx, rawArgs, "(\w+)",\s*func\(ctx context\.Context, v any\) \(\S+, error\) \{\s*return ec\.([^\s(]+)\(`).FindAllSubmatch(args, -1)
+		if len(got) != len(want) {
+			t.Errorf("%s has %d arguments in generated.go; its inline resolution coerces %d", field, len(got), len(want))
+			continue
+		}
+		for i, m := range got {
+			if string(m[1]) != want[i][0] || string(m[2]) != want[i][1] {
+				t.Errorf("%s argument %d: generated.go coerces %s with %s; the inline resolution coerces %s as %s", field, i, m[1], m[2], want[i][0], want[i][1])
+			}
+		}
+	}
+	for field := range resolved {
+		t.Errorf("%s is no longer resolved in line; drop it from this test", field)
 	}
 }

@@ -257,10 +257,10 @@ func (r *Renderer) render(ctx context.Context, op *operation, p *valuePlan, v re
 	if b == nil {
 		b = new(bytes.Buffer)
 	}
+	handed := false
 	defer func() {
-		if b.Cap() <= maxPooledBuffer {
-			b.Reset()
-			r.buffers.Put(b)
+		if !handed {
+			r.putBuffer(b)
 		}
 	}()
 	w := writer{ctx: ctx, b: b}
@@ -270,7 +270,22 @@ func (r *Renderer) render(ctx context.Context, op *operation, p *valuePlan, v re
 	if kept := op.keep(r, b.Bytes()); kept != nil {
 		return &rendered{b: kept, fields: w.fields, op: op}
 	}
+	if op != nil {
+		// Too large for the arena: the operation keeps the buffer itself
+		// until its answer is written, instead of a copy.
+		handed = true
+		op.hold(b)
+		return &rendered{b: b.Bytes(), fields: w.fields, op: op}
+	}
 	return &rendered{b: bytes.Clone(b.Bytes()), fields: w.fields}
+}
+
+// putBuffer gives b back to the pool unless it grew too large to keep.
+func (r *Renderer) putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		r.buffers.Put(b)
+	}
 }
 
 type writer struct {
@@ -388,7 +403,8 @@ type operationKey struct{}
 // plain.
 //
 // Its arena holds the bytes of its rendered sub-trees: chunks from the
-// renderer's pool, filled one after the other and handed back once the
+// renderer's pool, filled one after the other, and for a sub-tree too large
+// for a chunk the render buffer it was written in, all handed back once the
 // operation's answer is written (gqlgen writes rendered sub-trees only
 // while it produces an answer). Until then the arena holds what the answer
 // holds, so it is bounded as answers are.
@@ -396,8 +412,9 @@ type operation struct {
 	mu      sync.Mutex
 	plans   map[planKey]*valuePlan
 	chunks  []*[]byte
-	free    []byte       // the unused rest of the last chunk
-	pending atomic.Int64 // bytes rendered and not yet written
+	held    []*bytes.Buffer // render buffers holding sub-trees too large for a chunk
+	free    []byte          // the unused rest of the last chunk
+	pending atomic.Int64    // bytes rendered and not yet written
 }
 
 // keep copies b into the arena and returns the copy, or nil when the
@@ -423,18 +440,28 @@ func (op *operation) keep(r *Renderer, b []byte) []byte {
 	return kept
 }
 
+// hold keeps b, which holds a rendered sub-tree, until release.
+func (op *operation) hold(b *bytes.Buffer) {
+	op.mu.Lock()
+	op.held = append(op.held, b)
+	op.mu.Unlock()
+}
+
 // release hands the arena's chunks back to the renderer's pool: nothing
 // may write a sub-tree rendered before it afterwards. Later renders (a
 // subscription's next event) fill a new arena. What was rendered and not
 // written (a sub-tree under a null gqlgen propagated) is no longer pending.
 func (op *operation) release(r *Renderer) {
 	op.mu.Lock()
-	chunks := op.chunks
-	op.chunks, op.free = nil, nil
+	chunks, held := op.chunks, op.held
+	op.chunks, op.free, op.held = nil, nil, nil
 	op.pending.Store(0)
 	op.mu.Unlock()
 	for _, c := range chunks {
 		r.chunks.Put(c)
+	}
+	for _, b := range held {
+		r.putBuffer(b)
 	}
 }
 

@@ -483,3 +483,61 @@ func TestWhatAnAnswerDidNotWriteIsNotCarriedToTheNext(t *testing.T) {
 		}
 	}
 }
+
+// TestEachLargeSubTreeKeepsItsOwnBytes: sub-trees too large for the arena
+// stay in the buffers they were rendered in until their answer is written.
+// Two of them rendered for one answer before either is written (as gqlgen
+// renders fields, then writes the answer) each keep their bytes, and the
+// buffers handed back serve the next answers without one answer's bytes
+// showing in another's.
+func TestEachLargeSubTreeKeepsItsOwnBytes(t *testing.T) {
+	r, schema := newTestRenderer(t)
+	doc, errs := gqlparser.LoadQuery(schema, `{ item { id tags } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
+	large := func(id string, n int) (*item, string) {
+		tags := make([]string, n)
+		for j := range tags {
+			tags[j] = id + strconv.Itoa(j)
+		}
+		return &item{ID: id, Tags: tags}, `{"id":"` + id + `","tags":["` + strings.Join(tags, `","`) + `"]}`
+	}
+	var inner context.Context
+	var values [2]*item
+	h := r.Operations(graphql.WithOperationContext(context.Background(), oc), func(ctx context.Context) graphql.ResponseHandler {
+		inner = ctx
+		return func(ctx context.Context) *graphql.Response {
+			root := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, []string{"Query"})
+			fctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: root[0]})
+			var outs [2]any
+			for k, v := range values { // both rendered, then both written
+				out, err := r.Field(fctx, func(context.Context) (any, error) { return v, nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = out
+			}
+			var b bytes.Buffer
+			for k, out := range outs {
+				if k > 0 {
+					b.WriteByte('|')
+				}
+				out.(graphql.Marshaler).MarshalGQL(&b)
+			}
+			return &graphql.Response{Data: b.Bytes()}
+		}
+	})
+	for i := range 10 {
+		a, wantA := large("a"+strconv.Itoa(i)+"-", 3000+i*50)
+		b, wantB := large("b"+strconv.Itoa(i)+"-", 2500+i*70)
+		if len(wantA) <= chunkSize/4 || len(wantB) <= chunkSize/4 {
+			t.Fatal("a sub-tree fits the arena")
+		}
+		values = [2]*item{a, b}
+		if got, want := string(h(inner).Data), wantA+"|"+wantB; got != want {
+			t.Fatalf("answer %d: the two sub-trees' bytes differ from theirs (%d bytes, want %d)", i, len(got), len(want))
+		}
+	}
+}

@@ -27,14 +27,45 @@ func listPage[T any](ctx context.Context, pick func(*loaders.Loaders) *loaders.L
 	if err != nil {
 		return pageOut[T]{}, err
 	}
-	return keysetPage(a, k, func(limit int, since, before *time.Time, order adapter.ListSort) (adapter.Page[T], error) {
-		key := loaders.NewListKey(scope, limit, since)
-		key.Order = order
-		if before != nil {
-			key.Before = before.UnixNano()
-		}
-		return pick(l).Load(ctx, key)()
-	})
+	return keysetPage(a, k, listLoad(ctx, pick(l), scope))
+}
+
+// listKey is the key of a window of a scope's list.
+func listKey(scope int64, limit int, since, before *time.Time, order adapter.ListSort) loaders.ListKey {
+	key := loaders.NewListKey(scope, limit, since)
+	key.Order = order
+	if before != nil {
+		key.Before = before.UnixNano()
+	}
+	return key
+}
+
+// listLoad reads the windows of scope's list through its loader.
+func listLoad[T any](ctx context.Context, ll *loaders.ListLoader[T], scope int64) loadFn[T] {
+	return func(limit int, since, before *time.Time, order adapter.ListSort) (adapter.Page[T], error) {
+		return ll.Load(ctx, listKey(scope, limit, since, before, order))()
+	}
+}
+
+// rfiConnection, submittalConnection and commitmentConnection are the
+// connections of served pages.
+func rfiConnection(out pageOut[adapter.RFI]) *model.RFIConnection {
+	return &model.RFIConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.RFI) model.RFIEdge { return model.RFIEdge{Cursor: c, Node: n} })}
+}
+
+func submittalConnection(out pageOut[adapter.Submittal]) *model.SubmittalConnection {
+	return &model.SubmittalConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Submittal) model.SubmittalEdge {
+			return model.SubmittalEdge{Cursor: c, Node: n}
+		})}
+}
+
+func commitmentConnection(out pageOut[adapter.Commitment]) *model.CommitmentConnection {
+	return &model.CommitmentConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
+		Edges: edgesOf(out, func(c string, n *adapter.Commitment) model.CommitmentEdge {
+			return model.CommitmentEdge{Cursor: c, Node: n}
+		})}
 }
 
 func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error) {
@@ -77,6 +108,7 @@ func projects(ctx context.Context, companyID *int64, filter *adapter.ProjectFilt
 	if err != nil {
 		return nil, err
 	}
+	loadProjectLists(ctx, l, out.items)
 	return &model.ProjectConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
 		Edges: edgesOf(out, func(c string, n *adapter.Project) model.ProjectEdge { return model.ProjectEdge{Cursor: c, Node: n} })}, nil
 }

@@ -57,8 +57,7 @@ func (r *projectResolver) Rfis(ctx context.Context, obj *adapter.Project, first 
 	if err != nil {
 		return nil, err
 	}
-	return &model.RFIConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
-		Edges: edgesOf(out, func(c string, n *adapter.RFI) model.RFIEdge { return model.RFIEdge{Cursor: c, Node: n} })}, nil
+	return rfiConnection(out), nil
 }
 
 // Submittals is the resolver for the submittals field.
@@ -67,10 +66,7 @@ func (r *projectResolver) Submittals(ctx context.Context, obj *adapter.Project, 
 	if err != nil {
 		return nil, err
 	}
-	return &model.SubmittalConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
-		Edges: edgesOf(out, func(c string, n *adapter.Submittal) model.SubmittalEdge {
-			return model.SubmittalEdge{Cursor: c, Node: n}
-		})}, nil
+	return submittalConnection(out), nil
 }
 
 // Commitments is the resolver for the commitments field.
@@ -89,10 +85,7 @@ func (r *projectResolver) Commitments(ctx context.Context, obj *adapter.Project,
 		// field's to report, when gqlgen executes it.
 		_, _ = invoices()
 	}
-	return &model.CommitmentConnection{Nodes: out.items, PageInfo: out.info, TotalCount: out.total,
-		Edges: edgesOf(out, func(c string, n *adapter.Commitment) model.CommitmentEdge {
-			return model.CommitmentEdge{Cursor: c, Node: n}
-		})}, nil
+	return commitmentConnection(out), nil
 }
 
 // Invoices is the resolver for the invoices field.
