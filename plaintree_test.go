@@ -190,28 +190,43 @@ fragment UserBits on User { __typename id login }`, vars: map[string]any{"due": 
 // TestPlainTreesAnswerTheBytesGqlgenDoes runs every plainTreeQueries query
 // through two gateways over one sandbox, the default one and one with
 // PLAIN_TREES=off (gqlgen executes every field), and asserts the same bytes
-// of data and errors from both.
+// of data and errors from both: over the in-memory cache (values read
+// directly once warm) and over Redis (every value through the dataloaders,
+// which is how the fields resolved in line find them there), the first
+// query of each cold.
 func TestPlainTreesAnswerTheBytesGqlgenDoes(t *testing.T) {
-	// No rate limits: the two gateways' cold reads add up past the sandbox's
-	// spike window, and waiting it out compares nothing more.
-	_, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 4, ItemsPerProject: 12}})
-	plain := startGateway(t, env)
-	off := copyEnv(env)
-	off["PLAIN_TREES"] = "off"
-	every := startGateway(t, off)
-	dashboard := plainTreeQuery{name: "TheBenchDashboard", q: readQuery(t, "bench/queries/dashboard.graphql")}
-	for _, c := range append([]plainTreeQuery{dashboard}, plainTreeQueries...) {
-		t.Run(c.name, func(t *testing.T) {
-			want := every.query(t, c.q, c.vars)
-			got := plain.query(t, c.q, c.vars)
-			if len(want.Data) < 100 || bytes.Contains(want.Data, []byte(`"projects":{"nodes":[]}`)) {
-				t.Fatalf("the query answers too little to compare: %s", want.Data)
+	for _, store := range []string{"Memory", "Redis"} {
+		t.Run(store, func(t *testing.T) {
+			// No rate limits: the two gateways' cold reads add up past the
+			// sandbox's spike window, and waiting it out compares nothing more.
+			_, env := startSandbox(t, sandbox.Config{HourlyLimit: -1, SpikeLimit: -1, Data: data.Options{Companies: 1, ProjectsPerCompany: 4, ItemsPerProject: 12}})
+			env = copyEnv(env)
+			if store == "Redis" {
+				env["REDIS_URL"] = requireRedis(t)
+				env["CACHE_PREFIX"] = randomPrefix(t)
 			}
-			if !bytes.Equal(got.Data, want.Data) {
-				t.Errorf("data differs from gqlgen's\n got: %s\nwant: %s", firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
+			plain := startGateway(t, env)
+			off := copyEnv(env)
+			off["PLAIN_TREES"] = "off"
+			if store == "Redis" {
+				off["CACHE_PREFIX"] = randomPrefix(t) // cold too
 			}
-			if g, w := errorSet(got.Errors), errorSet(want.Errors); !slices.Equal(g, w) {
-				t.Errorf("errors differ: got %v, want %v", g, w)
+			every := startGateway(t, off)
+			dashboard := plainTreeQuery{name: "TheBenchDashboard", q: readQuery(t, "bench/queries/dashboard.graphql")}
+			for _, c := range append([]plainTreeQuery{dashboard}, plainTreeQueries...) {
+				t.Run(c.name, func(t *testing.T) {
+					want := every.query(t, c.q, c.vars)
+					got := plain.query(t, c.q, c.vars)
+					if len(want.Data) < 100 || bytes.Contains(want.Data, []byte(`"projects":{"nodes":[]}`)) {
+						t.Fatalf("the query answers too little to compare: %s", want.Data)
+					}
+					if !bytes.Equal(got.Data, want.Data) {
+						t.Errorf("data differs from gqlgen's\n got: %s\nwant: %s", firstDifference(got.Data, want.Data), firstDifference(want.Data, got.Data))
+					}
+					if g, w := errorSet(got.Errors), errorSet(want.Errors); !slices.Equal(g, w) {
+						t.Errorf("errors differ: got %v, want %v", g, w)
+					}
+				})
 			}
 		})
 	}
