@@ -31,7 +31,9 @@ func TestAppendersWriteWhatTheirMarshalersWrite(t *testing.T) {
 	for _, s := range []string{"0", "-0.5", "1234.50", "1e20", "-12345678901234567890.123456789", "0.000001"} {
 		checkAppend(t, "AppendDecimal", MarshalDecimal, AppendDecimal, decimal.RequireFromString(s))
 	}
-	for _, d := range []adapter.Date{{Year: 2026, Month: 12, Day: 7}, {Year: 1, Month: 1, Day: 1}, {}, {Year: 12026, Month: 2, Day: 29}} {
+	for _, d := range []adapter.Date{{Year: 2026, Month: 12, Day: 7}, {Year: 1, Month: 1, Day: 1}, {}, {Year: 12026, Month: 2, Day: 29},
+		{Year: 9999, Month: 99, Day: 99}, {Year: 10000, Month: 1, Day: 1}, {Year: -1, Month: 6, Day: 1}, {Year: 2026, Month: 100, Day: 1},
+		{Year: 2026, Month: -1, Day: 1}, {Year: 2026, Month: 1, Day: 100}, {Year: 2026, Month: 1, Day: -5}, {Year: 7, Month: 0, Day: 0}} {
 		checkAppend(t, "AppendDate", MarshalDate, AppendDate, d)
 	}
 	berlin := time.FixedZone("CET", 3600)
@@ -42,6 +44,25 @@ func TestAppendersWriteWhatTheirMarshalersWrite(t *testing.T) {
 		checkAppend(t, "AppendID64", MarshalID64, AppendID64, int64(rng.Uint64()))
 		checkAppend(t, "AppendDecimal", MarshalDecimal, AppendDecimal, decimal.New(rng.Int64N(1e12)-5e11, int32(rng.IntN(20)-10)))
 		checkAppend(t, "AppendDate", MarshalDate, AppendDate, adapter.Date{Year: rng.IntN(12000), Month: time.Month(rng.IntN(12) + 1), Day: rng.IntN(31) + 1})
+		checkAppend(t, "AppendDate", MarshalDate, AppendDate, adapter.Date{Year: rng.IntN(24000) - 12000, Month: time.Month(rng.IntN(240) - 120), Day: rng.IntN(240) - 120})
 		checkAppend(t, "AppendDateTime", MarshalDateTime, AppendDateTime, time.Unix(rng.Int64N(1<<40)-1<<39, rng.Int64N(1e9)).In(berlin))
+	}
+}
+
+// TestAppendersDoNotAllocate: into a buffer with room, the appenders of IDs,
+// dates (four-digit years) and timestamps allocate nothing. AppendDecimal
+// formats through the decimal's String and does.
+func TestAppendersDoNotAllocate(t *testing.T) {
+	b := make([]byte, 0, 256)
+	berlin := time.FixedZone("CET", 3600)
+	tm := time.Date(2026, 12, 7, 5, 30, 1, 0, berlin)
+	for name, f := range map[string]func(){
+		"AppendID64":     func() { b = AppendID64(b[:0], 562949953421312) },
+		"AppendDate":     func() { b = AppendDate(b[:0], adapter.Date{Year: 2026, Month: 12, Day: 7}) },
+		"AppendDateTime": func() { b = AppendDateTime(b[:0], tm) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want none", name, n)
+		}
 	}
 }

@@ -160,9 +160,18 @@ func AppendDecimal(b []byte, d decimal.Decimal) []byte {
 	return strconv.AppendQuote(b, d.String())
 }
 
-// AppendDate appends d as MarshalDate writes it.
+// AppendDate appends d as MarshalDate writes it: digits written in place
+// for the dates that have four-digit years (adapter.Date.String's
+// "%04d-%02d-%02d"), that String's text for any other.
 func AppendDate(b []byte, d adapter.Date) []byte {
-	return strconv.AppendQuote(b, d.String())
+	if d.Year < 0 || d.Year > 9999 || d.Month < 0 || d.Month > 99 || d.Day < 0 || d.Day > 99 {
+		return strconv.AppendQuote(b, d.String())
+	}
+	y, m := d.Year, int(d.Month)
+	return append(b, '"',
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-',
+		byte('0'+d.Day/10), byte('0'+d.Day%10), '"')
 }
 
 // AppendDateTime appends t as MarshalDateTime writes it (RFC 3339 text is
