@@ -17,10 +17,9 @@ import (
 // enum with the function gqlgen's generated code marshals each of its Go
 // types with (TestPlainTreeScalarsAreGqlgens checks them against
 // graph/generated.go). The appenders write what their marshalers write
-// (gqlscalar's tests hold them to it), without allocating but for
-// AppendDecimal, which formats through the decimal's String
-// (TestAppendersDoNotAllocate); enums remember what their marshaler wrote
-// for each value.
+// (gqlscalar's tests hold them to it), without allocating for the values
+// an answer holds (TestAppendersDoNotAllocate); enums remember what their
+// marshaler wrote for each value.
 //
 // Its inline fields are resolved while their objects are rendered, so that
 // a dashboard's projects, with their RFIs, submittals and commitments, and

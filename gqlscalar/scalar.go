@@ -155,9 +155,49 @@ func AppendID64(b []byte, id int64) []byte {
 	return append(b, '"')
 }
 
-// AppendDecimal appends d as MarshalDecimal writes it.
+// AppendDecimal appends d as MarshalDecimal writes it. A decimal whose
+// coefficient has at most 18 digits and whose exponent is not positive
+// (money, quantities) is written in place, by the steps of the decimal's
+// String (its integer part, then its fraction without trailing zeros);
+// any other, or any while the package's TrimTrailingZeros or
+// UseScientificNotation is changed from its default, by String itself.
 func AppendDecimal(b []byte, d decimal.Decimal) []byte {
-	return strconv.AppendQuote(b, d.String())
+	exp := d.Exponent()
+	if !decimal.TrimTrailingZeros || decimal.UseScientificNotation || exp > 0 || exp < -18 || d.NumDigits() > 18 {
+		return strconv.AppendQuote(b, d.String())
+	}
+	v := d.CoefficientInt64()
+	b = append(b, '"')
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], uint64(v), 10)
+	n := int(-exp) // digits after the point
+	if n == 0 {
+		b = append(b, digits...)
+		return append(b, '"')
+	}
+	var whole, frac []byte
+	lead := 0 // zeros between the point and the coefficient's digits
+	if len(digits) > n {
+		whole, frac = digits[:len(digits)-n], digits[len(digits)-n:]
+	} else {
+		whole, frac, lead = []byte{'0'}, digits, n-len(digits)
+	}
+	for len(frac) > 0 && frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	b = append(b, whole...)
+	if len(frac) > 0 {
+		b = append(b, '.')
+		for range lead {
+			b = append(b, '0')
+		}
+		b = append(b, frac...)
+	}
+	return append(b, '"')
 }
 
 // AppendDate appends d as MarshalDate writes it: digits written in place
