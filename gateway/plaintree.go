@@ -30,8 +30,8 @@ func newPlainTrees(es graphql.ExecutableSchema) *plaintree.Renderer {
 }
 
 // plainInlines are the fields served by methods or resolvers that the
-// renderer resolves itself (TestPlainTreeMethodsAreGqlgens checks the
-// methods against graph/generated.go).
+// renderer resolves itself (TestPlainTreeInlinesAreGqlgens checks the
+// methods and the resolved fields' arguments against graph/generated.go).
 func plainInlines() []plaintree.Inline {
 	return []plaintree.Inline{
 		plaintree.Method("Commitment", "vendor", (*adapter.Commitment).Vendor),

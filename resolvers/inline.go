@@ -17,8 +17,9 @@ import (
 // CommitmentInvoicesInline prepares Commitment.invoices for the selection f
 // to be resolved while its commitment is rendered (plaintree.Resolved): the
 // same page the Invoices resolver serves, from the project's invoices when
-// the request already has them (Project.commitments loads them with the
-// commitments when the query selects invoices). It declines, and gqlgen
+// the request already has them (Project.commitments, and Query.projects
+// for its page's projects, load them with the commitments when the query
+// selects invoices). It declines, and gqlgen
 // runs the resolver, whenever the resolver could answer otherwise: the
 // arguments do not coerce or are refused, the request is in naive mode
 // (one list per commitment), or the invoices are not loaded.
@@ -114,7 +115,7 @@ func inlinePageArgs(oc *graphql.OperationContext, f graphql.CollectedField, orde
 	return a.forFields(oc, f.Selections), true
 }
 
-// errNotAtHand stops a page read through listPeek or listStart.
+// errNotAtHand stops a page read through listPeek or startList.
 var errNotAtHand = errors.New("not at hand")
 
 // listPeek reads the windows of scope's list the request has at hand, and
