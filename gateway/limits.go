@@ -127,13 +127,17 @@ func boundAnswers(max int64) graphql.ResponseMiddleware {
 	}
 }
 
-// errAnswerTooLarge stops the resolution of fields past the budget.
-var errAnswerTooLarge = &gqlerror.Error{Message: "answer too large", Extensions: map[string]any{"code": limits.CodeAnswerTooLarge}}
+// errAnswerTooLarge stops the resolution of a field past the budget. It is
+// a new error each time: gqlgen writes the field's path and location into
+// the error it is given, and fields fail concurrently.
+func errAnswerTooLarge() *gqlerror.Error {
+	return &gqlerror.Error{Message: "answer too large", Extensions: map[string]any{"code": limits.CodeAnswerTooLarge}}
+}
 
 // spendNodes counts each resolved field against the answer's budget.
 func spendNodes(ctx context.Context, next graphql.Resolver) (any, error) {
 	if !limits.Spend(ctx) {
-		return nil, errAnswerTooLarge
+		return nil, errAnswerTooLarge()
 	}
 	return next(ctx)
 }
@@ -166,7 +170,7 @@ func spendThen(render graphql.FieldMiddleware) graphql.FieldMiddleware {
 	}
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if !limits.Spend(ctx) {
-			return nil, errAnswerTooLarge
+			return nil, errAnswerTooLarge()
 		}
 		return render(ctx, next)
 	}
